@@ -1,0 +1,38 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+WEB_PORT ?= 8000
+SANDBOX_PORT ?= 8100
+export WEB_PORT SANDBOX_PORT
+
+.PHONY: install run test lint bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The embedded setup: SQLite + django-q2's ORM broker, the channel sandbox, demo data, web and
+# both worker clusters. Ctrl-C stops everything.
+run: $(STAMP)
+	DEBUG=1 $(BIN)/python manage.py migrate --noinput -v0
+	DEBUG=1 SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) $(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "  xSale (V2):     http://127.0.0.1:$(WEB_PORT)/"
+	@echo "  Django admin:   http://127.0.0.1:$(WEB_PORT)/admin/"
+	@echo "  Channel sandbox: http://127.0.0.1:$(SANDBOX_PORT)/_sandbox/"
+	@echo "  Login: demo / demo"
+	@echo ""
+	DEBUG=1 SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+
+# The whole suite. DATABASE_URL / REDIS_URL select PostgreSQL and the Redis broker.
+test: $(STAMP)
+	SECRET_KEY=tests-only DEBUG=0 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .

@@ -1,0 +1,166 @@
+"""Demo data: one integration per channel, pointed at the sandbox, and a demo catalogue."""
+
+import io
+import random
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files.storage import default_storage
+from django.db import transaction
+from PIL import Image, ImageDraw
+
+from integrations.channels import Channel
+from integrations.models import Integration
+from offers.hashing import file_sha256
+from offers.models import Offer, OfferChannel, OfferParameter, OfferPhoto
+
+DEMO_USER = ("demo", "demo")
+DEMO_SKU_PREFIX = "DEMO-"
+DEMO_IMAGES = 24
+
+# The sandbox accepts these demo credentials for every account it has not been told otherwise.
+DEMO_CREDENTIALS = {
+    Channel.ALLEGRO: {
+        "client_id": "sandbox-client",
+        "client_secret": "sandbox-secret",
+        "access_token": "sandbox-access",
+        "refresh_token": "sandbox-refresh",
+    },
+    Channel.ZALANDO: {
+        "client_id": "sandbox-client",
+        "client_secret": "sandbox-secret",
+        "merchant_id": "demo-merchant",
+        "sales_channel_id": "01924c48-49bb-40c2-9c32-ab582e6db6f4",
+    },
+    Channel.WOOCOMMERCE: {"consumer_key": "ck_sandbox", "consumer_secret": "cs_sandbox"},
+}
+
+CATEGORIES = [
+    ("Kubek ceramiczny", [("Materiał", "ceramika"), ("Pojemność", "350 ml")]),
+    ("Koszulka bawełniana", [("Materiał", "bawełna"), ("Rozmiar", "M")]),
+    ("Lampka biurkowa LED", [("Moc", "7 W"), ("Kolor światła", "ciepły")]),
+    ("Plecak miejski", [("Pojemność", "22 l"), ("Materiał", "poliester")]),
+    ("Słuchawki bezprzewodowe", [("Łączność", "Bluetooth 5.3"), ("Czas pracy", "30 h")]),
+    ("Butelka termiczna", [("Pojemność", "750 ml"), ("Materiał", "stal nierdzewna")]),
+]
+
+
+def sandbox_integration_urls(channel: str, account: str, sandbox_url: str | None = None) -> dict:
+    base = f"{(sandbox_url or settings.SANDBOX_URL).rstrip('/')}/{channel}/{account}"
+    if channel == Channel.ALLEGRO:
+        return {
+            "api_url": base,
+            "upload_url": f"{base}/upload",
+            "auth_url": f"{base}/auth/oauth/token",
+        }
+    return {"api_url": base, "upload_url": "", "auth_url": ""}
+
+
+def ean13(number: int) -> str:
+    digits = f"590{number:09d}"
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits))
+    return digits + str((10 - total % 10) % 10)
+
+
+def _demo_images() -> list[tuple[str, str]]:
+    """Small real JPEGs, written once; many demo offers share them."""
+    images = []
+    rng = random.Random(7)
+    for i in range(DEMO_IMAGES):
+        name = f"demo/photo-{i:02d}.jpg"
+        if not default_storage.exists(name):
+            color = tuple(rng.randrange(40, 230) for _ in range(3))
+            img = Image.new("RGB", (160, 160), color)
+            draw = ImageDraw.Draw(img)
+            draw.rectangle([20, 20, 140, 140], outline=(255, 255, 255), width=4)
+            draw.text((60, 70), f"#{i}", fill=(255, 255, 255))
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", quality=80)
+            buf.seek(0)
+            default_storage.save(name, buf)
+        with default_storage.open(name, "rb") as fh:
+            images.append((name, file_sha256(fh)))
+    return images
+
+
+def seed_integrations() -> list[Integration]:
+    integrations = []
+    for channel, label in Channel.choices:
+        integration, _ = Integration.objects.get_or_create(
+            name=f"{label} (demo)",
+            defaults={
+                "channel": channel,
+                "credentials": DEMO_CREDENTIALS[channel],
+                **sandbox_integration_urls(channel, "demo"),
+            },
+        )
+        integrations.append(integration)
+    return integrations
+
+
+def seed_offers(count: int, integrations: list[Integration]) -> int:
+    """Create the demo offers that are missing; returns how many were created."""
+    existing = set(
+        Offer.objects.filter(sku__startswith=DEMO_SKU_PREFIX).values_list("sku", flat=True)
+    )
+    wanted = [f"{DEMO_SKU_PREFIX}{n:06d}" for n in range(1, count + 1)]
+    missing = [sku for sku in wanted if sku not in existing]
+    if not missing:
+        return 0
+    images = _demo_images()
+    rng = random.Random(42)
+    with transaction.atomic():
+        offers = []
+        for sku in missing:
+            n = int(sku.removeprefix(DEMO_SKU_PREFIX))
+            title, _ = CATEGORIES[n % len(CATEGORIES)]
+            offers.append(
+                Offer(
+                    sku=sku,
+                    ean=ean13(n),
+                    name=f"{title} {n}",
+                    description=f"<p>{title} — egzemplarz demonstracyjny nr {n}.</p>",
+                    price=Decimal(rng.randrange(999, 49999)) / 100,
+                    currency="PLN",
+                    stock=rng.randrange(0, 50),
+                )
+            )
+        Offer.objects.bulk_create(offers, batch_size=500)
+        offers = list(Offer.objects.filter(sku__in=missing).order_by("pk"))
+        params, photos, links = [], [], []
+        for offer in offers:
+            n = int(offer.sku.removeprefix(DEMO_SKU_PREFIX))
+            for pos, (pname, pvalue) in enumerate(CATEGORIES[n % len(CATEGORIES)][1]):
+                params.append(OfferParameter(offer=offer, name=pname, value=pvalue, position=pos))
+            for pos in range(2):
+                name, sha = images[(n + pos * 7) % len(images)]
+                photos.append(
+                    OfferPhoto(
+                        offer=offer, image=name, position=pos, sha256=sha, content_type="image/jpeg"
+                    )
+                )
+            for integration in integrations:
+                external_id = (
+                    "" if integration.channel == Channel.ZALANDO else str(7_000_000_000 + n)
+                )
+                links.append(
+                    OfferChannel(
+                        offer=offer, integration=integration, active=True, external_id=external_id
+                    )
+                )
+        OfferParameter.objects.bulk_create(params, batch_size=1000)
+        OfferPhoto.objects.bulk_create(photos, batch_size=1000)
+        OfferChannel.objects.bulk_create(links, batch_size=1000, ignore_conflicts=True)
+    return len(missing)
+
+
+def seed_demo_user():
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(
+        username=DEMO_USER[0], defaults={"is_staff": True, "is_superuser": True}
+    )
+    if created:
+        user.set_password(DEMO_USER[1])
+        user.save()
+    return user

@@ -1,0 +1,140 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from integrations.channels import Channel, channel_facts
+
+
+class Integration(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel)
+    api_url = models.URLField(_("API URL"), max_length=500)
+    upload_url = models.URLField(
+        _("upload URL"), max_length=500, blank=True, help_text=_("Allegro's image upload host.")
+    )
+    auth_url = models.URLField(
+        _("auth URL"),
+        max_length=500,
+        blank=True,
+        help_text=_("OAuth token endpoint, where it is not under the API URL."),
+    )
+    # Secrets: write-only in every form, never rendered, never logged.
+    credentials = models.JSONField(_("credentials"), default=dict, blank=True)
+    requests_per_minute = models.PositiveIntegerField(
+        _("requests per minute"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the channel's published limit."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("integration")
+        verbose_name_plural = _("integrations")
+        ordering = ["name"]
+        permissions = [("resync_integration", _("Can start and cancel an offer resync"))]
+
+    def __str__(self):
+        return self.name
+
+    def __repr__(self):
+        # Never show credentials, even in a traceback's locals.
+        return f"<Integration {self.pk} {self.name!r} {self.channel}>"
+
+    @property
+    def facts(self):
+        return channel_facts(self.channel)
+
+    @property
+    def effective_requests_per_minute(self) -> int:
+        return self.requests_per_minute or self.facts.requests_per_minute
+
+
+class ResyncRun(models.Model):
+    class Source(models.TextChoices):
+        V1 = "v1", _("V1 page")
+        V2 = "v2", _("V2 page")
+        ADMIN = "admin", _("Django admin")
+        CLI = "cli", _("command line")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        CANCELLING = "cancelling", _("cancelling")
+        CANCELLED = "cancelled", _("cancelled")
+        COMPLETED = "completed", _("completed")
+        FAILED = "failed", _("failed")
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.CANCELLING)
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="resync_runs"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    source = models.CharField(_("started from"), max_length=10, choices=Source)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status, default=Status.QUEUED, db_index=True
+    )
+    # A "retry failed" run sends only the offers that failed in this earlier run.
+    retry_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries"
+    )
+    total = models.PositiveIntegerField(_("total"), default=0)
+    processed = models.PositiveIntegerField(_("processed"), default=0)
+    sent = models.PositiveIntegerField(_("sent"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    photos_sent = models.PositiveIntegerField(_("photos sent"), default=0)
+    cursor = models.BigIntegerField(_("cursor"), default=0, help_text=_("Last offer pk done."))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("heartbeat"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("resync run")
+        verbose_name_plural = _("resync runs")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration"],
+                condition=Q(status__in=["queued", "running", "cancelling"]),
+                name="one_active_resync_per_integration",
+            ),
+        ]
+        indexes = [models.Index(fields=["integration", "-created_at"], name="run_history")]
+
+    def __str__(self):
+        return f"#{self.pk} {self.integration_id} {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+
+class ResyncFailure(models.Model):
+    run = models.ForeignKey(ResyncRun, on_delete=models.CASCADE, related_name="failures")
+    offer = models.ForeignKey("offers.Offer", on_delete=models.CASCADE, related_name="+")
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    code = models.CharField(_("code"), max_length=100, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=1)
+
+    class Meta:
+        verbose_name = _("resync failure")
+        verbose_name_plural = _("resync failures")
+        ordering = ["run", "offer"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "offer"], name="one_failure_per_offer_per_run"),
+        ]
+
+    def __str__(self):
+        return f"{self.run_id}/{self.offer_id}: {self.http_status} {self.code}"

@@ -1,0 +1,148 @@
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from offers import hashing
+
+
+class Offer(models.Model):
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    ean = models.CharField(_("EAN"), max_length=14, blank=True, db_index=True)
+    name = models.CharField(_("name"), max_length=255)
+    description = models.TextField(_("description"), blank=True, help_text=_("HTML"))
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="PLN")
+    stock = models.IntegerField(_("stock"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("offer")
+        verbose_name_plural = _("offers")
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(stock__gte=0), name="offer_stock_not_negative"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="offer_price_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.sku} — {self.name}"
+
+    def photos_hash(self) -> str:
+        """Hash of the photo set; uses prefetched `photos` when present."""
+        return hashing.photo_set_hash(p.sha256 for p in self.photos.all())
+
+    def content_hash(self) -> str:
+        return hashing.content_hash(
+            name=self.name,
+            description=self.description,
+            price=self.price,
+            currency=self.currency,
+            stock=self.stock,
+            parameters=[(p.name, p.value) for p in self.parameters.all()],
+        )
+
+
+class OfferParameter(models.Model):
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="parameters")
+    name = models.CharField(_("name"), max_length=255)
+    value = models.CharField(_("value"), max_length=1000)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("parameter")
+        verbose_name_plural = _("parameters")
+        ordering = ["offer", "position", "pk"]
+
+    def __str__(self):
+        return f"{self.name}: {self.value}"
+
+
+class OfferPhoto(models.Model):
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="photos")
+    image = models.FileField(_("image"), upload_to="offers/%Y/%m/")
+    position = models.PositiveIntegerField(_("position"), default=0)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, editable=False)
+    content_type = models.CharField(_("content type"), max_length=50, editable=False)
+
+    class Meta:
+        verbose_name = _("photo")
+        verbose_name_plural = _("photos")
+        ordering = ["offer", "position", "pk"]
+
+    def __str__(self):
+        return self.image.name
+
+    def save(self, *args, **kwargs):
+        # The hash follows the content: compute it whenever a new file comes in.
+        if self.image and (not self.sha256 or not getattr(self.image, "_committed", True)):
+            from offers.photos import inspect_image
+
+            self.sha256, self.content_type = inspect_image(self.image)
+        super().save(*args, **kwargs)
+
+
+class OfferChannel(models.Model):
+    """An offer's listing on one integration. Change `active` only via offers.services."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="channels")
+    integration = models.ForeignKey(
+        "integrations.Integration", on_delete=models.CASCADE, related_name="offer_links"
+    )
+    active = models.BooleanField(_("active"), default=True)
+    external_id = models.CharField(_("external ID"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("channel of the offer")
+        verbose_name_plural = _("channels of the offer")
+        constraints = [
+            models.UniqueConstraint(fields=["offer", "integration"], name="offer_channel_unique"),
+        ]
+        indexes = [
+            # The resync engine walks (integration, active) links in offer pk order.
+            models.Index(fields=["integration", "active", "offer"], name="offerchannel_walk"),
+        ]
+
+    def __str__(self):
+        return f"{self.offer_id} @ {self.integration_id}"
+
+
+class SiteJournal(models.Model):
+    """What was last sent to a channel for an offer: one row per offer and integration."""
+
+    class Status(models.TextChoices):
+        OK = "ok", _("OK")
+        WARNING = "warning", _("Warning")
+        ERROR = "error", _("Error")
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="journal")
+    integration = models.ForeignKey(
+        "integrations.Integration", on_delete=models.CASCADE, related_name="journal"
+    )
+    photos_hash = models.CharField(_("photo set hash"), max_length=64, blank=True)
+    content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
+    synced_at = models.DateTimeField(_("synchronised at"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.OK)
+    message = models.TextField(_("message"), blank=True)
+    price_sent = models.DecimalField(
+        _("price sent"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    currency_sent = models.CharField(_("currency sent"), max_length=3, blank=True)
+    stock_sent = models.IntegerField(_("stock sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sync log entry")
+        verbose_name_plural = _("sync log")
+        constraints = [
+            models.UniqueConstraint(fields=["offer", "integration"], name="site_journal_unique"),
+        ]
+        indexes = [
+            # The sync log lists newest first, filtered by channel and status.
+            models.Index(
+                fields=["integration", "-synced_at", "-id"], name="journal_by_integration"
+            ),
+            models.Index(fields=["-synced_at", "-id"], name="journal_newest"),
+            models.Index(fields=["status", "-synced_at"], name="journal_by_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.offer_id} @ {self.integration_id}: {self.status}"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class XsaleConfig(AppConfig):
+    name = "xsale"
+    verbose_name = "xSale"

@@ -1,0 +1,24 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+from django.views.static import serve
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    # Offer photos: served by Django here so the embedded setup needs no other web server
+    # (and so a channel emulator can fetch them); a deployment puts a CDN or nginx in front.
+    path(
+        f"{settings.MEDIA_URL.strip('/')}/<path:path>",
+        serve,
+        {"document_root": settings.MEDIA_ROOT},
+    ),
+]
+
+admin.site.site_header = "xSale"
+admin.site.site_title = "xSale"
