@@ -44,3 +44,94 @@ def write_jsonl(tmp_path):
         return path
 
     return write
+
+
+# --- Channel sandbox (sandbox/README.md): one subprocess per test session -------------------
+
+
+class SandboxHelper:
+    """Talks to a running sandbox's control API (`/_sandbox/…`)."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def _post(self, path: str, payload: dict | None = None) -> dict:
+        import requests
+
+        resp = requests.post(self.url + path, json=payload or {}, timeout=10)
+        resp.raise_for_status()
+        return resp.json()
+
+    def configure(self, channel: str, account: str, **config) -> dict:
+        return self._post(f"/_sandbox/{channel}/{account}/config", config)
+
+    def state(self, channel: str, account: str) -> dict:
+        import requests
+
+        resp = requests.get(f"{self.url}/_sandbox/{channel}/{account}/state", timeout=10)
+        resp.raise_for_status()
+        return resp.json()
+
+    def reset(self, channel: str | None = None, account: str | None = None) -> dict:
+        if channel and account:
+            return self._post(f"/_sandbox/{channel}/{account}/reset")
+        return self._post("/_sandbox/reset")
+
+    def integration_urls(self, channel: str, account: str) -> dict:
+        base = f"{self.url}/{channel}/{account}"
+        if channel == "allegro":
+            return {
+                "api_url": base,
+                "upload_url": f"{base}/upload",
+                "auth_url": f"{base}/auth/oauth/token",
+            }
+        return {"api_url": base, "upload_url": "", "auth_url": ""}
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """A channel sandbox running in a subprocess for the whole test session."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            requests.get(f"{url}/_sandbox/health", timeout=1).raise_for_status()
+            break
+        except requests.RequestException:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"the sandbox did not start on {url}") from None
+            time.sleep(0.05)
+    try:
+        yield SandboxHelper(url)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def sandbox_account():
+    """A fresh account name, so that no two tests share sandbox state."""
+    import uuid
+
+    return f"t{uuid.uuid4().hex[:8]}"
