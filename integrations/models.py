@@ -98,6 +98,14 @@ class ResyncRun(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(_("heartbeat"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
+    # Chunks of one run are processed strictly one after another: a chunk holds this lease while
+    # it works, so a duplicated task (a broker retry, the stale-run sweeper) can never run two
+    # chunks of the same run at once.
+    lease_token = models.CharField(max_length=32, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The rate limiter's state handed from one chunk to the next (they may run in different
+    # worker processes), so the channel sees one steady pace for the whole run.
+    pacing = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("resync run")
