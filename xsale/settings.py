@@ -125,7 +125,10 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8100").rstrip("/")
 
 # Resync engine knobs (per-channel facts live in integrations/channels.py).
+# A run whose heartbeat is older than this, and whose chunk lease has expired, is re-enqueued.
 RESYNC_HEARTBEAT_STALE_SECONDS = env.int("RESYNC_HEARTBEAT_STALE_SECONDS", default=120)
+# How long a chunk may hold its run; longer than the resync cluster's task timeout.
+RESYNC_LEASE_SECONDS = env.int("RESYNC_LEASE_SECONDS", default=150)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
@@ -146,8 +149,8 @@ Q_CLUSTER = {
     "ALT_CLUSTERS": {
         "resync": {
             "workers": env.int("Q_RESYNC_WORKERS", default=2),
-            "timeout": 60,
-            "retry": 90,
+            "timeout": 120,
+            "retry": 180,
             "max_attempts": 3,
         },
     },
