@@ -135,3 +135,6 @@ def sandbox_account():
     import uuid
 
     return f"t{uuid.uuid4().hex[:8]}"
+
+
+pytest_plugins = ["tests.workers"]
