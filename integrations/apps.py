@@ -1,7 +1,17 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def _ensure_schedules(sender, **kwargs):
+    from integrations.tasks import ensure_stale_run_schedule
+
+    ensure_stale_run_schedule()
 
 
 class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = _("Integrations")
+
+    def ready(self):
+        post_migrate.connect(_ensure_schedules, sender=self)

@@ -11,13 +11,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations.channels import estimated_duration_seconds
+from integrations.channels import estimated_duration_seconds, sends_photo_binaries_always
 from integrations.models import Integration, ResyncFailure, ResyncRun
-from offers.models import OfferChannel
+from offers.models import OfferChannel, SiteJournal
 
 logger = logging.getLogger(__name__)
 
@@ -190,3 +191,300 @@ class Progress:
 
 def run_progress(run: ResyncRun) -> dict:
     return Progress(run).as_dict()
+
+
+# --- the engine -------------------------------------------------------------------------------
+
+
+@dataclass
+class Chunk:
+    links: list  # OfferChannel with .offer, photos and parameters prefetched
+    journal: dict  # offer_id -> SiteJournal
+
+
+def _load_chunk(run: ResyncRun, size: int) -> Chunk:
+    """The next chunk in offer pk order after the cursor: keyset, never OFFSET.
+
+    Four queries whatever the chunk size: links with offers, photos, parameters, journal rows.
+    """
+    from django.db.models import prefetch_related_objects
+
+    links = list(
+        _run_links(run)
+        .filter(offer_id__gt=run.cursor)
+        .select_related("offer")
+        .order_by("offer_id")[:size]
+    )
+    offers = [link.offer for link in links]
+    prefetch_related_objects(offers, "photos", "parameters")
+    journal = {
+        j.offer_id: j
+        for j in SiteJournal.objects.filter(
+            integration_id=run.integration_id, offer_id__in=[o.pk for o in offers]
+        )
+    }
+    return Chunk(links=links, journal=journal)
+
+
+def _claim(run_id: int, cursor: int) -> str | None:
+    """Take the run's lease for the chunk after `cursor`; None when another task has it, the
+    cursor moved on (a duplicate task), or the run has ended."""
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    claimed = (
+        ResyncRun.objects.filter(pk=run_id, cursor=cursor, status__in=ResyncRun.ACTIVE_STATUSES)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .update(
+            lease_token=token,
+            lease_expires_at=now + timedelta(seconds=_lease_seconds()),
+            heartbeat_at=now,
+            started_at=Coalesce(F("started_at"), Value(now)),
+            status=Case(
+                When(status=ResyncRun.Status.QUEUED, then=Value(ResyncRun.Status.RUNNING)),
+                default=F("status"),
+            ),
+        )
+    )
+    return token if claimed else None
+
+
+def _finish(run_id: int, token: str, status: str, error: str = "") -> None:
+    ResyncRun.objects.filter(pk=run_id, lease_token=token).update(
+        status=status,
+        error=error[:2000],
+        finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        lease_token="",
+        lease_expires_at=None,
+    )
+
+
+def _items_to_send(run: ResyncRun, chunk: Chunk):
+    """Decide photos per offer (DESIGN.md §2 rule 2) and set aside offers that cannot be sent."""
+    from integrations.shopconnect.base import OfferResult, OfferToSend
+
+    integration = run.integration
+    always_photos = sends_photo_binaries_always(integration.channel)
+    needs_external_id = integration.facts.needs_external_id
+    items, refused = [], []
+    for link in chunk.links:
+        offer = link.offer
+        if needs_external_id and not link.external_id:
+            refused.append(
+                OfferResult(
+                    offer_id=offer.pk,
+                    ok=False,
+                    code="missing_external_id",
+                    message=_(
+                        "The offer has no listing id on %(channel)s (external ID); link it to "
+                        "its listing first."
+                    )
+                    % {"channel": integration.get_channel_display()},
+                    attempts=0,
+                )
+            )
+            continue
+        journal = chunk.journal.get(offer.pk)
+        if always_photos:
+            send_photos = True
+        else:
+            send_photos = offer.photos_hash() != (journal.photos_hash if journal else "")
+        items.append(OfferToSend(offer=offer, link=link, send_photos=send_photos))
+    return items, refused
+
+
+def _record(
+    run: ResyncRun, token: str, chunk: Chunk, results, *, last_offer_id: int, done: bool, pacing
+):
+    """Write the chunk's outcome in one transaction: journal rows, failures, counters, cursor.
+
+    A constant number of queries: two journal upserts, one failure upsert, one delete of
+    failures that this chunk fixed (a re-run after a crash), one UPDATE of the run.
+    """
+    now = timezone.now()
+    by_offer = {link.offer_id: link.offer for link in chunk.links}
+    ok_rows, error_rows, failures = [], [], []
+    sent = failed = photos = 0
+    for result in results:
+        offer = by_offer[result.offer_id]
+        if result.ok:
+            sent += 1
+            photos += bool(result.photos_sent)
+            previous = chunk.journal.get(offer.pk)
+            ok_rows.append(
+                SiteJournal(
+                    offer=offer,
+                    integration_id=run.integration_id,
+                    photos_hash=offer.photos_hash()
+                    if result.photos_sent
+                    else (previous.photos_hash if previous else ""),
+                    content_hash=offer.content_hash(),
+                    synced_at=now,
+                    status=SiteJournal.Status.WARNING if result.message else SiteJournal.Status.OK,
+                    message=result.message,
+                    price_sent=offer.price,
+                    currency_sent=offer.currency,
+                    stock_sent=offer.stock,
+                )
+            )
+        else:
+            failed += 1
+            error_rows.append(
+                SiteJournal(
+                    offer=offer,
+                    integration_id=run.integration_id,
+                    synced_at=now,
+                    status=SiteJournal.Status.ERROR,
+                    message=result.message,
+                )
+            )
+            failures.append(
+                ResyncFailure(
+                    run_id=run.pk,
+                    offer=offer,
+                    http_status=result.http_status,
+                    code=(result.code or "")[:100],
+                    message=result.message,
+                    attempts=result.attempts,
+                )
+            )
+    with transaction.atomic():
+        if ok_rows:
+            SiteJournal.objects.bulk_create(
+                ok_rows,
+                update_conflicts=True,
+                unique_fields=["offer", "integration"],
+                update_fields=[
+                    "photos_hash",
+                    "content_hash",
+                    "synced_at",
+                    "status",
+                    "message",
+                    "price_sent",
+                    "currency_sent",
+                    "stock_sent",
+                ],
+            )
+        if error_rows:
+            # A failure keeps the hashes of what the channel last accepted.
+            SiteJournal.objects.bulk_create(
+                error_rows,
+                update_conflicts=True,
+                unique_fields=["offer", "integration"],
+                update_fields=["synced_at", "status", "message"],
+            )
+        if failures:
+            ResyncFailure.objects.bulk_create(
+                failures,
+                update_conflicts=True,
+                unique_fields=["run", "offer"],
+                update_fields=["http_status", "code", "message", "attempts"],
+            )
+        if ok_rows:
+            ResyncFailure.objects.filter(
+                run_id=run.pk, offer_id__in=[row.offer_id for row in ok_rows]
+            ).delete()
+        ending = {}
+        if done:
+            ending = {
+                "status": Case(
+                    When(
+                        status=ResyncRun.Status.CANCELLING, then=Value(ResyncRun.Status.CANCELLED)
+                    ),
+                    default=Value(ResyncRun.Status.COMPLETED),
+                ),
+                "finished_at": now,
+            }
+        updated = ResyncRun.objects.filter(pk=run.pk, lease_token=token).update(
+            cursor=last_offer_id,
+            processed=F("processed") + len(results),
+            sent=F("sent") + sent,
+            failed=F("failed") + failed,
+            photos_sent=F("photos_sent") + photos,
+            heartbeat_at=now,
+            lease_token="",
+            lease_expires_at=None,
+            pacing=pacing,
+            **ending,
+        )
+        if not updated:
+            # Our lease expired and another task took the run: its result wins, ours is undone.
+            raise LeaseLost(run.pk)
+
+
+class LeaseLost(Exception):
+    pass
+
+
+def process_chunk(run_id: int, cursor: int) -> None:
+    """Process the chunk of `run_id` that follows `cursor`, then enqueue the next or finish.
+
+    Safe to run twice: a duplicate finds the cursor moved or the lease taken and does nothing;
+    a chunk re-run after a crash re-sends the same offers and overwrites the same rows.
+    """
+    from integrations.shopconnect import adapter_for
+    from integrations.shopconnect.base import ChannelAuthError
+
+    token = _claim(run_id, cursor)
+    if token is None:
+        return
+    run = ResyncRun.objects.select_related("integration").get(pk=run_id)
+    if run.status == ResyncRun.Status.CANCELLING:
+        _finish(run_id, token, ResyncRun.Status.CANCELLED)
+        logger.info("resync %s cancelled at offer %s", run_id, run.cursor)
+        return
+    chunk = _load_chunk(run, run.integration.facts.chunk_size)
+    if not chunk.links:
+        _finish(run_id, token, ResyncRun.Status.COMPLETED)
+        return
+    items, results = _items_to_send(run, chunk)
+    adapter = adapter_for(run.integration)
+    restore = getattr(adapter, "restore_pacing", None)
+    if restore and run.pacing:
+        restore(run.pacing)
+    try:
+        if items:
+            results = results + list(adapter.send(items))
+    except ChannelAuthError as exc:
+        _finish(run_id, token, ResyncRun.Status.FAILED, error=str(exc))
+        logger.warning("resync %s failed: the channel refused the credentials", run_id)
+        return
+    pacing_state = getattr(adapter, "pacing_state", None)
+    done = len(chunk.links) < run.integration.facts.chunk_size
+    last_offer_id = chunk.links[-1].offer_id
+    _record(
+        run,
+        token,
+        chunk,
+        results,
+        last_offer_id=last_offer_id,
+        done=done,
+        pacing=pacing_state() if pacing_state else run.pacing,
+    )
+    if not done:
+        enqueue_chunk(run_id, last_offer_id)
+    else:
+        logger.info("resync %s finished", run_id)
+
+
+def requeue_stale_runs() -> int:
+    """Re-enqueue runs nobody works on: a killed worker, or a broker that lost the task.
+
+    Run by a django-q2 schedule every minute. A duplicate enqueue is harmless (see _claim).
+    """
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.RESYNC_HEARTBEAT_STALE_SECONDS)
+    stale = (
+        ResyncRun.objects.filter(status__in=ResyncRun.ACTIVE_STATUSES)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .filter(
+            Q(heartbeat_at__lt=stale_before)
+            | Q(heartbeat_at__isnull=True, created_at__lt=stale_before)
+        )
+    )
+    count = 0
+    for run_id, cursor in stale.values_list("pk", "cursor"):
+        logger.warning("resync %s looks stuck at offer %s: re-enqueued", run_id, cursor)
+        enqueue_chunk(run_id, cursor)
+        count += 1
+    return count

@@ -2,6 +2,8 @@
 
 from integrations import resync
 
+STALE_RUN_SCHEDULE = "resync: re-enqueue stale runs"
+
 
 def process_resync_chunk(run_id: int, cursor: int) -> None:
     resync.process_chunk(run_id, cursor)
@@ -9,3 +11,19 @@ def process_resync_chunk(run_id: int, cursor: int) -> None:
 
 def sweep_stale_resyncs() -> int:
     return resync.requeue_stale_runs()
+
+
+def ensure_stale_run_schedule() -> None:
+    """Every minute, on the resync cluster, re-enqueue runs whose heartbeat went stale."""
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name=STALE_RUN_SCHEDULE,
+        defaults={
+            "func": "integrations.tasks.sweep_stale_resyncs",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+            "cluster": resync.RESYNC_CLUSTER,
+        },
+    )
