@@ -1,0 +1,442 @@
+"""Allegro REST API emulator: OAuth refresh, image upload, product-offer edit and operations."""
+
+import hashlib
+import re
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from .common import (
+    ALLEGRO_JSON,
+    IMAGE_EXT,
+    Reply,
+    basic_auth,
+    bearer,
+    image_type,
+    is_int,
+    nth_hit,
+)
+
+CHANNEL = "allegro"
+BLOCKS = True  # going over a limit blocks the account (Client ID) for a minute
+COUNT_REJECTED = True
+
+MAX_NAME = 75
+MAX_DESCRIPTION_BYTES = 40_000
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+CURRENCIES = {"PLN", "EUR", "CZK", "HUF", "UAH", "USD", "GBP", "SEK", "RON", "BGN"}
+UNITS = {"UNIT", "PAIR", "SET"}
+AMOUNT_RE = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
+IMAGE_URL_RE = re.compile(r"/upload/images/([0-9a-f]{32})\.(?:jpg|png|webp)$")
+
+
+# --- error formats ------------------------------------------------------------------------
+
+
+def error(status, code, message, path=None, user_message=None, headers=None):
+    return Reply(
+        status,
+        {
+            "errors": [
+                {
+                    "code": code,
+                    "message": message,
+                    "details": None,
+                    "path": path,
+                    "userMessage": user_message or message,
+                    "metadata": {},
+                }
+            ]
+        },
+        headers or {},
+    )
+
+
+def validation_errors(problems):
+    return Reply(
+        422,
+        {
+            "errors": [
+                {
+                    "code": code,
+                    "message": message,
+                    "details": None,
+                    "path": path,
+                    "userMessage": message,
+                    "metadata": {},
+                }
+                for path, message, code in problems
+            ]
+        },
+    )
+
+
+def unauthorized(description="Invalid access token"):
+    return Reply(
+        401,
+        {"error": "invalid_token", "error_description": description},
+        {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+def throttled(retry_after: int, limit_name: str = "") -> Reply:
+    message = "Too many requests" + (f" ({limit_name})" if limit_name else "")
+    return error(429, "TooManyRequests", message, headers={"Retry-After": str(retry_after)})
+
+
+def server_error(status: int) -> Reply:
+    if status == 503:
+        return error(503, "ServiceUnavailable", "Service temporarily unavailable")
+    return error(500, "InternalServerError", "Internal server error")
+
+
+def not_found(acct, req, params):
+    return error(404, "NotFound", "Resource not found")
+
+
+# --- routing ------------------------------------------------------------------------------
+
+
+def route(method, rest):
+    n = len(rest)
+    if method == "POST" and rest == ["auth", "oauth", "token"]:
+        return "POST /auth/oauth/token", token, {}
+    if method == "POST" and rest == ["upload", "sale", "images"]:
+        return "POST /upload/sale/images", upload_image, {}
+    if n >= 3 and rest[0] == "sale" and rest[1] == "product-offers":
+        offer_id = rest[2]
+        if n == 3 and method == "PATCH":
+            return "PATCH /sale/product-offers/{offerId}", patch_offer, {"offer_id": offer_id}
+        if n == 3 and method == "GET":
+            return "GET /sale/product-offers/{offerId}", get_offer, {"offer_id": offer_id}
+        if n == 5 and rest[3] == "operations" and method == "GET":
+            return (
+                "GET /sale/product-offers/{offerId}/operations/{operationId}",
+                get_operation,
+                {"offer_id": offer_id, "operation_id": rest[4]},
+            )
+    return f"{method} other", not_found, {}
+
+
+def limits(config, endpoint, req):
+    lim = config["limits"]
+    out = [("requests_per_minute", lim.get("requests_per_minute"), 60, 1)]
+    if endpoint.startswith("PATCH /sale/product-offers/"):
+        out.append(("patch_per_minute", lim.get("patch_per_minute"), 60, 1))
+    elif endpoint == "GET /sale/product-offers/{offerId}":
+        out.append(("get_per_minute", lim.get("get_per_minute"), 60, 1))
+    return out
+
+
+# --- auth ---------------------------------------------------------------------------------
+
+
+def _authorized(acct, req):
+    token = bearer(req.headers)
+    if token is None:
+        return unauthorized("Full authentication is required to access this resource")
+    if token not in acct.tokens:
+        return unauthorized(f"Invalid access token: {token[:8]}…")
+    return None
+
+
+def _needs_accept(req):
+    if ALLEGRO_JSON not in (req.headers.get("Accept") or ""):
+        return error(
+            406,
+            "NotAcceptableException",
+            f"Accept header must be {ALLEGRO_JSON}",
+        )
+    return None
+
+
+def token(acct, req, params):
+    creds = basic_auth(req.headers)
+    config_creds = acct.config["credentials"]
+    if creds != (config_creds.get("client_id"), config_creds.get("client_secret")):
+        return Reply(401, {"error": "invalid_grant", "error_description": "Bad client credentials"})
+    form = req.form()
+    if form.get("grant_type") != "refresh_token":
+        return Reply(
+            400,
+            {"error": "unsupported_grant_type", "error_description": "Unsupported grant type"},
+        )
+    refresh = form.get("refresh_token")
+    with acct.lock:
+        if refresh not in acct.refresh_tokens:
+            return Reply(
+                401,
+                {
+                    "error": "invalid_grant",
+                    "error_description": f"Invalid refresh token: {refresh}",
+                },
+            )
+        access = "sbx-" + uuid.uuid4().hex
+        new_refresh = "sbr-" + uuid.uuid4().hex
+        acct.tokens.add(access)
+        acct.refresh_tokens.add(new_refresh)
+        acct.counters["tokens_issued"] += 1
+    return Reply(
+        200,
+        {
+            "access_token": access,
+            "token_type": "bearer",
+            "refresh_token": new_refresh,
+            "expires_in": 43199,
+            "scope": "allegro:api:sale:offers:write",
+            "allegro_api": True,
+            "jti": str(uuid.uuid4()),
+        },
+    )
+
+
+# --- images -------------------------------------------------------------------------------
+
+
+def upload_image(acct, req, params):
+    refused = _authorized(acct, req) or _needs_accept(req)
+    if refused:
+        return refused
+    kind = req.content_type()
+    if kind not in IMAGE_EXT:
+        return error(
+            415,
+            "UnsupportedMediaTypeException",
+            f"Content type '{kind}' not supported; use image/jpeg, image/png or image/webp",
+        )
+    if req.body is None:  # the server refused to read an oversized body
+        return error(413, "PayloadTooLarge", "The image exceeds 10 MB")
+    if len(req.body) > MAX_IMAGE_BYTES:
+        return error(413, "PayloadTooLarge", "The image exceeds 10 MB")
+    if image_type(req.body) != kind:
+        return error(
+            422, "InvalidImageException", f"The uploaded bytes are not a valid {kind} image"
+        )
+    image_id = uuid.uuid4().hex
+    location = f"{req.account_url}/upload/images/{image_id}.{IMAGE_EXT[kind]}"
+    expires = datetime.now(UTC) + timedelta(days=1)
+    with acct.lock:
+        acct.images[image_id] = {
+            "location": location,
+            "content_type": kind,
+            "size": len(req.body),
+            "sha256": hashlib.sha256(req.body).hexdigest(),
+            "uploaded_at": time.time(),
+        }
+        acct.counters["uploads"] += 1
+    return Reply(
+        201,
+        {"location": location, "expiresAt": expires.strftime("%Y-%m-%dT%H:%M:%S.000Z")},
+    )
+
+
+# --- offers -------------------------------------------------------------------------------
+
+
+def validate_offer(acct, body):
+    """Problems [(path, message, code)] with an offer edit, as Allegro reports them."""
+    problems = []
+
+    def bad(path, message, code="VALIDATION_ERROR"):
+        problems.append((path, message, code))
+
+    if "name" in body:
+        name = body["name"]
+        if not isinstance(name, str):
+            bad("name", "name must be a string")
+        elif not name.strip():
+            bad("name", "name must not be blank")
+        elif len(name) > MAX_NAME:
+            bad("name", f"name is too long: {len(name)} characters, at most {MAX_NAME}")
+        elif acct.name_rejected(name):
+            bad("name", "The offer name contains words that are not allowed", "OFFER_NAME_REJECTED")
+
+    if "description" in body:
+        _validate_description(body["description"], bad)
+    if "parameters" in body:
+        _validate_parameters(body["parameters"], bad)
+    if "sellingMode" in body:
+        _validate_selling_mode(body["sellingMode"], bad)
+    if "stock" in body:
+        _validate_stock(body["stock"], bad)
+    if "images" in body:
+        images = body["images"]
+        if not isinstance(images, list):
+            bad("images", "images must be a list of image URLs")
+        else:
+            for i, url in enumerate(images):
+                match = IMAGE_URL_RE.search(url) if isinstance(url, str) else None
+                if not match or match.group(1) not in acct.images:
+                    bad(
+                        f"images[{i}]",
+                        f"Image {url!r} was not uploaded to this account",
+                        "IMAGE_NOT_FOUND",
+                    )
+    if "external" in body:
+        external = body["external"]
+        if not isinstance(external, dict) or not isinstance(external.get("id"), str):
+            bad("external.id", "external.id must be a string")
+    return problems
+
+
+def _validate_description(description, bad):
+    if not isinstance(description, dict) or not isinstance(description.get("sections"), list):
+        bad("description.sections", "description.sections must be a list")
+        return
+    size = 0
+    for s, section in enumerate(description["sections"]):
+        items = section.get("items") if isinstance(section, dict) else None
+        if not isinstance(items, list) or not items:
+            bad(f"description.sections[{s}].items", "a section needs a list of items")
+            continue
+        for i, item in enumerate(items):
+            path = f"description.sections[{s}].items[{i}]"
+            kind = item.get("type") if isinstance(item, dict) else None
+            if kind == "TEXT":
+                if not isinstance(item.get("content"), str):
+                    bad(f"{path}.content", "TEXT item content must be a string")
+                else:
+                    size += len(item["content"].encode("utf-8"))
+            elif kind == "IMAGE":
+                if not isinstance(item.get("url"), str):
+                    bad(f"{path}.url", "IMAGE item url must be a string")
+            else:
+                bad(f"{path}.type", "item type must be TEXT or IMAGE")
+    if size > MAX_DESCRIPTION_BYTES:
+        bad("description", f"description is {size} bytes, at most {MAX_DESCRIPTION_BYTES}")
+
+
+def _validate_parameters(parameters, bad):
+    if not isinstance(parameters, list):
+        bad("parameters", "parameters must be a list")
+        return
+    for i, param in enumerate(parameters):
+        path = f"parameters[{i}]"
+        if not isinstance(param, dict):
+            bad(path, "a parameter must be an object")
+            continue
+        if not isinstance(param.get("id"), str) and not isinstance(param.get("name"), str):
+            bad(path, "a parameter needs an id or a name (string)")
+        values = param.get("values", [])
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            bad(f"{path}.values", "values must be a list of strings")
+        ids = param.get("valuesIds", [])
+        if not isinstance(ids, list) or not all(isinstance(v, str) for v in ids):
+            bad(f"{path}.valuesIds", "valuesIds must be a list of strings")
+        if not values and not ids and "rangeValue" not in param:
+            bad(path, "a parameter needs values, valuesIds or rangeValue")
+
+
+def _validate_selling_mode(mode, bad):
+    if not isinstance(mode, dict):
+        bad("sellingMode", "sellingMode must be an object")
+        return
+    if "price" not in mode:
+        return
+    price = mode["price"]
+    if not isinstance(price, dict):
+        bad("sellingMode.price", "price must be an object")
+        return
+    amount = price.get("amount")
+    if not isinstance(amount, str):
+        bad("sellingMode.price.amount", 'amount must be a string, e.g. "123.45"')
+    elif not AMOUNT_RE.match(amount) or float(amount) <= 0:
+        bad("sellingMode.price.amount", f"amount {amount!r} is not a positive decimal")
+    if price.get("currency") not in CURRENCIES:
+        bad("sellingMode.price.currency", f"unsupported currency {price.get('currency')!r}")
+
+
+def _validate_stock(stock, bad):
+    if not isinstance(stock, dict):
+        bad("stock", "stock must be an object")
+        return
+    available = stock.get("available")
+    if not is_int(available) or available < 0:
+        bad("stock.available", "available must be an integer ≥ 0")
+    if "unit" in stock and stock["unit"] not in UNITS:
+        bad("stock.unit", "unit must be UNIT, PAIR or SET")
+
+
+def _offer_view(offer_id, stored):
+    view = dict(stored) if stored else {"id": offer_id}
+    view["id"] = offer_id
+    available = (view.get("stock") or {}).get("available")
+    view["publication"] = {"status": "ENDED" if available == 0 else "ACTIVE"}
+    return view
+
+
+def _apply(acct, offer_id, body):
+    """Keep the latest value of every field received. Call with acct.lock held."""
+    stored = acct.offers.get(offer_id)
+    if stored is None:
+        stored = acct.offers[offer_id] = {"id": offer_id, "edits": 0}
+    if acct.config.get("keep_offers", True):
+        stored.update(body)
+        stored["id"] = offer_id
+    stored["edits"] = stored.get("edits", 0) + 1
+    stored["updated_at"] = time.time()
+    return dict(stored)
+
+
+def patch_offer(acct, req, params):
+    refused = _authorized(acct, req) or _needs_accept(req)
+    if refused:
+        return refused
+    if req.content_type() != ALLEGRO_JSON:
+        return error(
+            415,
+            "UnsupportedMediaTypeException",
+            f"Content-Type must be {ALLEGRO_JSON}",
+        )
+    offer_id = params["offer_id"]
+    if acct.is_missing(offer_id):
+        return error(404, "NOT_FOUND", f"Offer {offer_id} not found", path="offerId")
+    try:
+        body = req.json()
+    except ValueError as exc:
+        return error(400, "JsonParseException", str(exc))
+    if not isinstance(body, dict):
+        return error(400, "JsonParseException", "The body must be a JSON object")
+    problems = validate_offer(acct, body)
+    if problems:
+        return validation_errors(problems)
+    with acct.lock:
+        if nth_hit(acct.next_seq("async"), float(acct.config.get("async_share") or 0)):
+            op_id = uuid.uuid4().hex
+            acct.operations[op_id] = {"offer_id": offer_id, "body": body, "polls": 0}
+            location = f"{req.account_url}/sale/product-offers/{offer_id}/operations/{op_id}"
+            return Reply(202, {}, {"Location": location, "Retry-After": "1"})
+        stored = _apply(acct, offer_id, body)
+    return Reply(200, _offer_view(offer_id, stored))
+
+
+def get_operation(acct, req, params):
+    refused = _authorized(acct, req) or _needs_accept(req)
+    if refused:
+        return refused
+    offer_id, op_id = params["offer_id"], params["operation_id"]
+    with acct.lock:
+        op = acct.operations.get(op_id)
+        if op is None or op["offer_id"] != offer_id:
+            return error(404, "NOT_FOUND", f"Operation {op_id} not found")
+        op["polls"] += 1
+        if op["polls"] == 1:
+            return Reply(202, {"id": op_id, "status": "IN_PROGRESS"}, {"Retry-After": "1"})
+        if op["polls"] == 2:
+            _apply(acct, offer_id, op["body"])
+            op["body"] = None
+    location = f"{req.account_url}/sale/product-offers/{offer_id}"
+    return Reply(303, None, {"Location": location})
+
+
+def get_offer(acct, req, params):
+    refused = _authorized(acct, req) or _needs_accept(req)
+    if refused:
+        return refused
+    offer_id = params["offer_id"]
+    if acct.is_missing(offer_id):
+        return error(404, "NOT_FOUND", f"Offer {offer_id} not found", path="offerId")
+    with acct.lock:
+        stored = acct.offers.get(offer_id)
+        stored = dict(stored) if stored else None
+    return Reply(200, _offer_view(offer_id, stored))

@@ -1,0 +1,281 @@
+"""The sandbox's HTTP server: routing, fault injection, limits and the control API.
+
+Every path starts with /{channel}/{account}; /_sandbox/… is the control API (see README.md).
+"""
+
+import json
+import logging
+import math
+import sys
+import threading
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from . import allegro, page, woocommerce, zalando
+from .accounts import CHANNELS, ConfigError, Registry
+from .common import Reply, Request, nth_hit
+
+MODULES = {"allegro": allegro, "zalando": zalando, "woocommerce": woocommerce}
+MAX_BODY = 64 * 1024 * 1024
+UPLOAD_LIMIT = 10 * 1024 * 1024
+
+log = logging.getLogger("sandbox")
+
+
+def handle_channel(registry, module, account_name, method, rest, query, headers, body, base_url):
+    """Answer one channel request: limits, faults, then the channel's own handler."""
+    acct = registry.get(module.CHANNEL, account_name)
+    account_url = f"{base_url}/{module.CHANNEL}/{account_name}"
+    req = Request(method, rest, query, headers, body, base_url, account_url)
+    endpoint, handler, params = module.route(method, rest)
+    now = time.time()
+    config = acct.config
+    reply = None
+    with acct.lock:
+        acct.record_request(now, endpoint)
+        if module.BLOCKS and acct.blocked_until > now:
+            # A blocked account still counts every request it receives (as Allegro does).
+            acct.check_limits(now, module.limits(config, endpoint, req), True, decide=False)
+            reply = module.throttled(acct.blocked_for(now), "blocked")
+        else:
+            over = acct.check_limits(
+                now, module.limits(config, endpoint, req), module.COUNT_REJECTED
+            )
+            if over is not None:
+                name, limit, wait = over
+                if module.BLOCKS:
+                    acct.blocked_until = now + float(config.get("block_seconds") or 60)
+                    wait = acct.blocked_until - now
+                retry = max(1, math.ceil(wait))
+                if module is zalando:
+                    reply = module.throttled(retry, name, limit)
+                else:
+                    reply = module.throttled(retry, name)
+        if reply is None:
+            every = int(config.get("throttle_every") or 0)
+            if every > 0 and acct.next_seq("throttle") % every == 0:
+                reply = module.throttled(int(config.get("retry_after") or 1), "throttle_every")
+        if reply is None:
+            fail_rate = float(config.get("fail_rate") or 0)
+            if fail_rate > 0:
+                n = acct.next_seq("faults")
+                if nth_hit(n, fail_rate):
+                    # Alternate 503 and 500, as a load balancer and an application would.
+                    reply = module.server_error(503 if n % 2 else 500)
+    if reply is None:
+        try:
+            reply = handler(acct, req, params)
+        except Exception:  # an emulator bug must still answer in the channel's format
+            traceback.print_exc(file=sys.stderr)
+            reply = module.server_error(500)
+    with acct.lock:
+        acct.record_status(reply.status)
+    latency = float(config.get("latency_ms") or 0)
+    if latency > 0:
+        time.sleep(latency / 1000)  # no lock held: other requests run meanwhile
+    return reply
+
+
+# --- control API ----------------------------------------------------------------------------
+
+
+def account_state(acct, with_offers=True) -> dict:
+    with acct.lock:
+        state = {
+            "channel": acct.channel,
+            "account": acct.name,
+            "config": acct.public_config(),
+            "offer_count": len(acct.offers),
+            "image_count": len(acct.images),
+            "counters": json.loads(json.dumps(acct.counters)),
+            "rate": acct.rate(),
+            "blocked_for": acct.blocked_for(time.time()),
+        }
+        if with_offers:
+            state["offers"] = json.loads(json.dumps(acct.offers))
+            state["images"] = json.loads(json.dumps(acct.images))
+    return state
+
+
+def handle_control(registry, method, parts, query, body):
+    """parts: path segments after /_sandbox."""
+    if method == "GET" and parts in ([], ["index.html"]):
+        return Reply(200, page.render(registry), content_type="text/html; charset=utf-8")
+    if method == "GET" and parts == ["health"]:
+        return Reply(200, {"ok": True})
+    if method == "GET" and parts == ["accounts"]:
+        return Reply(
+            200,
+            {
+                "accounts": [
+                    {"channel": a.channel, "account": a.name, "requests": a.counters["requests"]}
+                    for a in registry.all()
+                ]
+            },
+        )
+    if method == "POST" and parts == ["reset"]:
+        registry.clear()
+        return Reply(200, {"reset": "all"})
+    if len(parts) == 3 and parts[0] in CHANNELS:
+        channel, name, action = parts
+        if method == "GET" and action == "state":
+            with_offers = (query.get("offers") or ["1"])[-1] not in ("0", "false", "no")
+            return Reply(200, account_state(registry.get(channel, name), with_offers))
+        if method == "POST" and action == "config":
+            try:
+                changes = json.loads(body) if body else {}
+                config = registry.get(channel, name).configure(changes)
+            except (ValueError, ConfigError) as exc:
+                return Reply(400, {"error": str(exc)})
+            return Reply(200, {"config": config})
+        if method == "POST" and action == "reset":
+            acct = registry.find(channel, name)
+            if acct is not None:
+                with acct.lock:
+                    acct.reset()
+            return Reply(200, {"reset": f"{channel}/{name}"})
+    return Reply(404, {"error": "unknown control endpoint"})
+
+
+# --- HTTP plumbing --------------------------------------------------------------------------
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "xSaleSandbox/1.0"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class' signature
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def _read_body(self, limit):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            size = 0
+            while True:
+                line = self.rfile.readline(1024)
+                length = int(line.split(b";")[0].strip() or b"0", 16)
+                if length == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(length))
+                self.rfile.readline(8)
+                size += length
+            body = b"".join(chunks)
+            return body if size <= limit else None
+        length = int(self.headers.get("Content-Length") or 0)
+        if length <= 0:
+            return b""
+        if length > limit:
+            # Drain the body so the connection stays usable, then refuse it.
+            remaining = length
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+            return None
+        return self.rfile.read(length)
+
+    def _dispatch(self):
+        try:
+            url = urlsplit(self.path)
+            parts = [p for p in url.path.split("/") if p]
+            query = parse_qs(url.query, keep_blank_values=True)
+            is_upload = len(parts) > 2 and parts[2] == "upload"
+            body = self._read_body(UPLOAD_LIMIT if is_upload else MAX_BODY)
+            if body is None and not is_upload:
+                self._send(Reply(413, {"error": "request body too large"}))
+                return
+            host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+            base_url = f"http://{host}"
+            if parts and parts[0] == "_sandbox":
+                reply = handle_control(self.server.registry, self.command, parts[1:], query, body)
+            elif len(parts) >= 2 and parts[0] in MODULES:
+                reply = handle_channel(
+                    self.server.registry,
+                    MODULES[parts[0]],
+                    parts[1],
+                    self.command,
+                    parts[2:],
+                    query,
+                    self.headers,
+                    body,
+                    base_url,
+                )
+            else:
+                reply = Reply(404, {"error": "unknown path; see /_sandbox/"})
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            reply = Reply(500, {"error": "sandbox internal error"})
+        self._send(reply)
+
+    def _send(self, reply: Reply):
+        body = reply.body
+        if body is None:
+            data = b""
+        elif isinstance(body, bytes):
+            data = body
+        elif isinstance(body, str):
+            data = body.encode("utf-8")
+        else:
+            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        lines = [f"HTTP/1.1 {reply.status} {self.responses.get(reply.status, ('',))[0]}"]
+        if data or reply.status not in (204, 303):
+            lines.append(f"Content-Type: {reply.content_type}")
+        lines.append(f"Content-Length: {len(data)}")
+        for key, value in reply.headers.items():
+            lines.append(f"{key}: {value}")
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        # One write for head and body: no Nagle/delayed-ACK stall between them.
+        self.wfile.write(head + data)
+        self.wfile.flush()
+        if self.server.verbose:
+            self.log_request(reply.status, len(data))
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _dispatch
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, address, verbose=False):
+        super().__init__(address, Handler)
+        self.registry = Registry()
+        self.verbose = verbose
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def shutdown(self):
+        super().shutdown()
+        self.server_close()
+
+
+def start_in_thread(host: str = "127.0.0.1", port: int = 0, verbose: bool = False):
+    """A running sandbox in a daemon thread: (server, base url). Stop it with server.shutdown()."""
+    server = SandboxServer((host, port), verbose=verbose)
+    thread = threading.Thread(target=server.serve_forever, name="sandbox", daemon=True)
+    thread.start()
+    return server, server.url
+
+
+def serve(host: str = "127.0.0.1", port: int = 8100, verbose: bool = False) -> None:
+    server = SandboxServer((host, port), verbose=verbose)
+    print(f"Channel sandbox on {server.url}/_sandbox/", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
