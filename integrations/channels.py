@@ -5,7 +5,7 @@ published documentation); the `source` of each ChannelFacts names where the numb
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +24,17 @@ ALWAYS_SEND_BINARY_DATA_CONTENT_TO_SHOPCONNECT = frozenset({Channel.ALLEGRO, Cha
 
 
 @dataclass(frozen=True)
+class EndpointLimit:
+    """A limit a channel puts on one group of its endpoints, on top of the integration's pace."""
+
+    # Requests per minute to this endpoint group.
+    requests_per_minute: int
+    # Items (EANs, offers) per minute across all requests to the group, where the channel
+    # counts those too (Zalando: 1,000 stock updates/min however they are batched).
+    updates_per_minute: int | None = None
+
+
+@dataclass(frozen=True)
 class ChannelFacts:
     # Pace of all requests of one integration (token bucket), per minute.
     requests_per_minute: int
@@ -37,6 +48,8 @@ class ChannelFacts:
     # Whether the listing must already exist on the channel under OfferChannel.external_id.
     needs_external_id: bool
     source: str
+    # Per-endpoint limits by the adapter's own group names (see integrations/shopconnect/).
+    endpoint_limits: dict[str, EndpointLimit] = field(default_factory=dict)
 
 
 CHANNEL_FACTS: dict[str, ChannelFacts] = {
@@ -51,6 +64,7 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
             "developer.allegro.pl: 9,000 requests/min per Client ID (over it: 429 and a one-minute "
             "block); PATCH /sale/product-offers/{id} 2,500/min per seller since 22 Oct 2024"
         ),
+        endpoint_limits={"patch": EndpointLimit(requests_per_minute=2_500)},
     ),
     Channel.ZALANDO: ChannelFacts(
         requests_per_minute=1_500,
@@ -61,8 +75,14 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
         needs_external_id=False,
         source=(
             "zDirect Partner API: product submissions 25 req/s; prices 30 req/min and 8,000 "
-            "updates/min; stocks 1 req/s and 1,000 updates/min; batches of up to 1,000 EANs"
+            "updates/min; stocks 1 req/s and 1,000 updates/min; batches of up to 1,000 EANs; "
+            "token requests 8/min"
         ),
+        endpoint_limits={
+            "prices": EndpointLimit(requests_per_minute=30, updates_per_minute=8_000),
+            "stocks": EndpointLimit(requests_per_minute=60, updates_per_minute=1_000),
+            "token": EndpointLimit(requests_per_minute=8),
+        },
     ),
     Channel.WOOCOMMERCE: ChannelFacts(
         requests_per_minute=60,

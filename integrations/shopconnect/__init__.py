@@ -1,0 +1,27 @@
+"""ShopConnect: the channel adapters. `adapter_for(integration)` picks the integration's one."""
+
+from integrations.channels import Channel
+from integrations.shopconnect.base import ChannelAdapter
+
+
+def adapter_for(integration, *, endpoint_limits: dict | None = None) -> ChannelAdapter:
+    """The adapter of the integration's channel.
+
+    Cheap to call per chunk: the HTTP client behind it (pace, pause, token) is cached per
+    process and integration. `endpoint_limits` overrides the channel's per-endpoint limits
+    (benchmarks and tests only; production uses `ChannelFacts.endpoint_limits`).
+    """
+    from integrations.shopconnect.allegro import AllegroAdapter
+    from integrations.shopconnect.woocommerce import WooCommerceAdapter
+    from integrations.shopconnect.zalando import ZalandoAdapter
+
+    adapters = {
+        Channel.ALLEGRO: AllegroAdapter,
+        Channel.ZALANDO: ZalandoAdapter,
+        Channel.WOOCOMMERCE: WooCommerceAdapter,
+    }
+    try:
+        adapter_class = adapters[integration.channel]
+    except KeyError:
+        raise ValueError(f"no ShopConnect adapter for channel {integration.channel!r}") from None
+    return adapter_class(integration, endpoint_limits=endpoint_limits)

@@ -1,0 +1,329 @@
+"""Allegro: each offer is one `PATCH /sale/product-offers/{offerId}`, its photos uploaded first.
+
+Mapping (shared/reference/CHANNELS.md, validated against allegro-openapi.yaml in the tests):
+- `name`: Allegro takes at most 75 characters. A longer name is cut at a word boundary and the
+  offer is sent anyway, with a warning in its result (a listing with a shortened title beats an
+  outdated listing; the seller sees the warning in the sync log).
+- `description`: one section with one TEXT item. Allegro accepts a small subset of HTML (p, h1,
+  h2, ul, ol, li, b); our description is HTML already, so it goes as it is when it starts with a
+  block element, otherwise wrapped in `<p>`. An empty description is left out: the listing
+  keeps its own (Allegro refuses an empty TEXT item).
+- `parameters`: `{"name": …, "values": [value, …]}` — xSale keeps no Allegro parameter ids,
+  so parameters are sent by name (the schema allows it); repeated names become one parameter with
+  several values.
+- `sellingMode.price.amount` is a string with two decimals; `stock` `{"available", "unit": UNIT}`
+  (0 ends an active listing — that is what stock 0 means); `external.id` is our SKU.
+- Photos (always sent to Allegro, DESIGN.md §2): each binary is uploaded to
+  `{upload_url}/sale/images` and the returned `location`s become `images`, in photo order. An
+  upload refused by Allegro fails the offer with Allegro's message (no half-updated gallery). An
+  offer without photos sends no `images`: Allegro would refuse an empty gallery.
+- 202: the edit is processed asynchronously; we poll the operation (`Location`, respecting
+  `Retry-After`) until 303 (done). If it is still pending after MAX_OPERATION_POLLS, the offer
+  counts as sent with a warning — Allegro accepted it and will apply it.
+- 409 ("the previous edit of the offer is still being processed"): retried after 1, 2 and 3 s,
+  because such an edit finishes within seconds; after that the 409 is the offer's failure.
+- `external_id` must be Allegro's numeric offer id; anything else fails the offer without a
+  request.
+- 401: the access token is refreshed with the refresh token (`auth_url`, HTTP Basic client id and
+  secret), both new tokens are stored on the integration, and the request is retried once.
+
+Pace: every request (uploads, token, polls included) goes through the 9,000/min bucket, PATCHes
+also through the 2,500/min one (`ChannelFacts.endpoint_limits["patch"]`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from functools import partial
+from urllib.parse import quote, urljoin
+
+from integrations.shopconnect.base import ChannelAuthError, OfferResult
+from integrations.shopconnect.common import (
+    HttpChannelAdapter,
+    OfferSnapshot,
+    duplicates_failed,
+    failed,
+    json_or_empty,
+)
+from integrations.shopconnect.http import (
+    ChannelClient,
+    ChannelUnavailable,
+    TokenAuth,
+    retry_after_seconds,
+)
+
+MEDIA_TYPE = "application/vnd.allegro.public.v1+json"
+NAME_MAX_CHARS = 75
+DEFAULT_AUTH_URL = "https://allegro.pl/auth/oauth/token"
+DEFAULT_UPLOAD_URL = "https://upload.allegro.pl"
+CONFLICT_RETRY_WAITS = (1.0, 2.0, 3.0)
+MAX_OPERATION_POLLS = 10
+MAX_POLL_WAIT_SECONDS = 5.0
+BLOCK_START = re.compile(r"^\s*<(p|h1|h2|ul|ol)[\s>/]", re.IGNORECASE)
+OAUTH_ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
+
+
+class AllegroAuth(TokenAuth):
+    def __init__(self, integration):
+        credentials = integration.credentials or {}
+        super().__init__("Allegro", credentials.get("access_token", ""))
+        self.auth_url = integration.auth_url or DEFAULT_AUTH_URL
+        self.client_id = credentials.get("client_id", "")
+        self.client_secret = credentials.get("client_secret", "")
+        self.refresh_token = credentials.get("refresh_token", "")
+
+    def fetch_token(self, client: ChannelClient) -> str:
+        try:
+            response = client.request(
+                "POST",
+                self.auth_url,
+                authenticated=False,
+                auth=(self.client_id, self.client_secret),
+                headers={"Accept": "application/json"},
+                data={"grant_type": "refresh_token", "refresh_token": self.refresh_token},
+            )
+        except ChannelUnavailable as exc:
+            raise ChannelAuthError(
+                "Allegro's login service did not answer, so the access token could not be "
+                "renewed. Try the resync again later."
+            ) from exc
+        data = json_or_empty(response)
+        if (
+            response.status_code != 200
+            or not isinstance(data, dict)
+            or not data.get("access_token")
+        ):
+            code = data.get("error", "") if isinstance(data, dict) else ""
+            # Only a bare OAuth error code is quoted: descriptions may echo what we sent.
+            reason = f" ({code})" if OAUTH_ERROR_CODE.match(str(code)) else ""
+            raise ChannelAuthError(
+                f"Allegro refused to renew the access token{reason}. Reconnect the Allegro "
+                "account in the integration's settings (client ID, client secret, refresh token)."
+            )
+        self.refresh_token = data.get("refresh_token") or self.refresh_token
+        self.remember_new_credentials(
+            {"access_token": data["access_token"], "refresh_token": self.refresh_token}
+        )
+        return data["access_token"]
+
+
+def allegro_errors(response) -> tuple[str, str]:
+    """(code, message) from Allegro's `{"errors": [...]}`, the seller-facing text first."""
+    data = json_or_empty(response)
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not errors:
+        return "", f"Allegro answered {response.status_code} {response.reason}"
+    codes, messages = [], []
+    for error in errors:
+        if not isinstance(error, dict):
+            continue
+        codes.append(str(error.get("code") or ""))
+        text = error.get("userMessage") or error.get("message") or ""
+        path = error.get("path")
+        messages.append(f"{text} ({path})" if path and path not in text else str(text))
+    return (codes[0] if codes else ""), "; ".join(m for m in messages if m)
+
+
+def allegro_name(name: str) -> tuple[str, str]:
+    """The name cut to Allegro's 75 characters (at a word boundary), and a warning if cut."""
+    name = " ".join(name.split())
+    if len(name) <= NAME_MAX_CHARS:
+        return name, ""
+    cut = name[:NAME_MAX_CHARS]
+    if " " in cut and name[NAME_MAX_CHARS] != " ":
+        cut = cut.rsplit(" ", 1)[0]
+    cut = cut.rstrip(" ,;:-")
+    return cut, f"The name was shortened to Allegro's {NAME_MAX_CHARS} characters: “{cut}”."
+
+
+def allegro_description(html: str) -> str:
+    html = html.strip()
+    if not html or BLOCK_START.match(html):
+        return html
+    return f"<p>{html}</p>"
+
+
+def allegro_parameters(parameters: list[tuple[str, str]]) -> list[dict]:
+    by_name: dict[str, list[str]] = {}
+    for name, value in parameters:
+        by_name.setdefault(name, []).append(value)
+    return [{"name": name, "values": values} for name, values in by_name.items()]
+
+
+def offer_body(snap: OfferSnapshot, images: list[str] | None) -> tuple[dict, str]:
+    """The PATCH body and a warning (empty when none)."""
+    name, warning = allegro_name(snap.name)
+    body: dict = {"name": name}
+    description = allegro_description(snap.description)
+    if description:
+        body["description"] = {"sections": [{"items": [{"type": "TEXT", "content": description}]}]}
+    body["parameters"] = allegro_parameters(snap.parameters)
+    body["sellingMode"] = {"price": {"amount": snap.price_text, "currency": snap.currency}}
+    body["stock"] = {"available": snap.stock, "unit": "UNIT"}
+    body["external"] = {"id": snap.sku}
+    if images:
+        body["images"] = images
+    return body, warning
+
+
+class AllegroAdapter(HttpChannelAdapter):
+    max_in_flight = 32  # an offer with photos takes several sequential requests
+    required_credentials = ("client_id", "client_secret", "refresh_token")
+
+    def build_client(self) -> ChannelClient:
+        return ChannelClient(
+            channel_name="Allegro",
+            requests_per_minute=self.integration.effective_requests_per_minute,
+            endpoint_limits=self.endpoint_limits,
+            auth=AllegroAuth(self.integration),
+        )
+
+    @property
+    def api_url(self) -> str:
+        return self.integration.api_url.rstrip("/")
+
+    @property
+    def upload_url(self) -> str:
+        return (self.integration.upload_url or DEFAULT_UPLOAD_URL).rstrip("/")
+
+    def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
+        refused, ready = [], []
+        for snap in snapshots:
+            if snap.external_id.isdigit():
+                ready.append(snap)
+            else:
+                refused.append(
+                    failed(
+                        snap.offer_id,
+                        f"The Allegro offer id (external ID) must be a number, got "
+                        f"“{snap.external_id}”."
+                        if snap.external_id
+                        else "The offer has no Allegro offer id (external ID).",
+                        code="invalid_external_id",
+                        attempts=0,
+                    )
+                )
+        ready, duplicates = duplicates_failed(ready, lambda s: s.external_id, "Allegro offer id")
+        jobs = [([snap.offer_id], partial(self.send_offer, snap)) for snap in ready]
+        return refused + duplicates + self.run_parallel(jobs)
+
+    # --- one offer (runs in a worker thread) -------------------------------------------
+
+    def send_offer(self, snap: OfferSnapshot) -> list[OfferResult]:
+        images = None
+        if snap.send_photos and snap.photos:
+            images = []
+            for position, photo in enumerate(snap.photos, start=1):
+                location, failure = self.upload_photo(snap, position, photo)
+                if failure:
+                    return [failure]
+                images.append(location)
+        body, warning = offer_body(snap, images)
+        return [self.edit_offer(snap, body, photos_sent=bool(images), warning=warning)]
+
+    def upload_photo(self, snap: OfferSnapshot, position: int, photo):
+        try:
+            content = photo.read()
+        except OSError:
+            return None, failed(
+                snap.offer_id,
+                f"Photo {position} ({photo.name}) could not be read from xSale's storage.",
+                code="photo_missing",
+                attempts=0,
+            )
+        try:
+            response = self.client.request(
+                "POST",
+                f"{self.upload_url}/sale/images",
+                headers={"Accept": MEDIA_TYPE, "Content-Type": photo.content_type},
+                data=content,
+            )
+        except ChannelUnavailable as exc:
+            return None, failed(
+                snap.offer_id,
+                f"Photo {position} was not uploaded: {exc}",
+                http_status=exc.http_status,
+                code="channel_unavailable",
+                attempts=exc.attempts,
+            )
+        location = json_or_empty(response).get("location") if response.status_code == 201 else None
+        if not location:
+            code, message = allegro_errors(response)
+            return None, failed(
+                snap.offer_id,
+                f"Allegro refused photo {position}: {message}",
+                http_status=response.status_code,
+                code=code or "photo_refused",
+                attempts=response.attempts,
+            )
+        return location, None
+
+    def edit_offer(
+        self, snap: OfferSnapshot, body: dict, *, photos_sent: bool, warning: str
+    ) -> OfferResult:
+        url = f"{self.api_url}/sale/product-offers/{quote(snap.external_id, safe='')}"
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers = {"Accept": MEDIA_TYPE, "Content-Type": MEDIA_TYPE, "Accept-Language": "pl-PL"}
+        attempts = 0
+        for wait in (*CONFLICT_RETRY_WAITS, None):
+            response = self.client.request(
+                "PATCH", url, group="patch", headers=headers, data=payload
+            )
+            attempts += response.attempts
+            if response.status_code == 409 and wait is not None:
+                time.sleep(wait)
+                continue
+            break
+        if response.status_code == 200:
+            return OfferResult(
+                snap.offer_id, ok=True, photos_sent=photos_sent, message=warning, attempts=attempts
+            )
+        if response.status_code == 202:
+            return self.await_operation(snap, response, photos_sent, warning, attempts)
+        code, message = allegro_errors(response)
+        return failed(
+            snap.offer_id, message, http_status=response.status_code, code=code, attempts=attempts
+        )
+
+    def await_operation(self, snap, accepted, photos_sent: bool, warning: str, attempts: int):
+        location = accepted.headers.get("Location")
+        if not location:
+            return OfferResult(
+                snap.offer_id, ok=True, photos_sent=photos_sent, message=warning, attempts=attempts
+            )
+        url = urljoin(accepted.url, location)
+        delay = retry_after_seconds(accepted, 1.0)
+        for _ in range(MAX_OPERATION_POLLS):
+            time.sleep(min(delay, MAX_POLL_WAIT_SECONDS))
+            response = self.client.request(
+                "GET", url, headers={"Accept": MEDIA_TYPE, "Accept-Language": "pl-PL"}
+            )
+            if response.status_code == 202:
+                delay = retry_after_seconds(response, 1.0)
+                continue
+            if response.status_code in (200, 303):
+                return OfferResult(
+                    snap.offer_id,
+                    ok=True,
+                    photos_sent=photos_sent,
+                    message=warning,
+                    attempts=attempts,
+                )
+            code, message = allegro_errors(response)
+            return failed(
+                snap.offer_id,
+                message,
+                http_status=response.status_code,
+                code=code,
+                attempts=attempts,
+            )
+        still = "Allegro accepted the edit and is still processing it."
+        return OfferResult(
+            snap.offer_id,
+            ok=True,
+            photos_sent=photos_sent,
+            message=f"{warning} {still}".strip(),
+            attempts=attempts,
+        )

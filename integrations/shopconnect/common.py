@@ -1,0 +1,297 @@
+"""What the HTTP adapters share: offer snapshots, bounded concurrency, token write-back.
+
+Worker threads never touch the ORM: `snapshot()` copies what a payload needs from the
+prefetched offer in the calling thread; only photo files are read in the workers (storage, not
+the database). New tokens are written to `Integration.credentials` from the calling thread,
+which checks for them every POLL_SECONDS while the workers run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from integrations.shopconnect.base import (
+    ChannelAdapter,
+    ChannelAuthError,
+    OfferResult,
+    OfferToSend,
+)
+from integrations.shopconnect.http import ChannelClient, ChannelUnavailable, client_for
+
+logger = logging.getLogger("integrations.shopconnect")
+
+POLL_SECONDS = 0.2
+MESSAGE_MAX_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class PhotoFile:
+    storage: object
+    name: str
+    content_type: str
+    url: str
+
+    def read(self) -> bytes:
+        with self.storage.open(self.name, "rb") as fh:
+            return fh.read()
+
+
+@dataclass
+class OfferSnapshot:
+    """An offer as the adapter sends it, detached from the ORM (safe in worker threads)."""
+
+    offer_id: int
+    sku: str
+    ean: str
+    name: str
+    description: str
+    price: Decimal
+    currency: str
+    stock: int
+    external_id: str
+    send_photos: bool
+    parameters: list[tuple[str, str]] = field(default_factory=list)
+    photos: list[PhotoFile] = field(default_factory=list)
+
+    @property
+    def price_text(self) -> str:
+        # Channels that want a string amount want exactly two decimals ("129.90").
+        return f"{self.price:.2f}"
+
+
+def snapshot(item: OfferToSend, *, photo_urls: bool = False) -> OfferSnapshot:
+    offer = item.offer
+    photos = []
+    for photo in offer.photos.all():
+        photos.append(
+            PhotoFile(
+                storage=photo.image.storage,
+                name=photo.image.name,
+                content_type=photo.content_type or "image/jpeg",
+                url=photo.image.url if photo_urls else "",
+            )
+        )
+    return OfferSnapshot(
+        offer_id=offer.pk,
+        sku=offer.sku,
+        ean=(offer.ean or "").strip(),
+        name=offer.name,
+        description=offer.description or "",
+        price=offer.price,
+        currency=offer.currency,
+        stock=max(int(offer.stock), 0),
+        external_id=(item.link.external_id or "").strip(),
+        send_photos=item.send_photos,
+        parameters=[(p.name, p.value) for p in offer.parameters.all()],
+        photos=photos,
+    )
+
+
+def failed(
+    offer_id: int,
+    message: str,
+    *,
+    http_status: int | None = None,
+    code: str = "",
+    attempts: int = 1,
+) -> OfferResult:
+    return OfferResult(
+        offer_id=offer_id,
+        ok=False,
+        http_status=http_status,
+        code=code[:100],
+        message=message[:MESSAGE_MAX_CHARS],
+        attempts=attempts,
+    )
+
+
+def unavailable(offer_id: int, exc: ChannelUnavailable) -> OfferResult:
+    return failed(
+        offer_id,
+        str(exc),
+        http_status=exc.http_status,
+        code="channel_unavailable",
+        attempts=max(exc.attempts, 1),
+    )
+
+
+def duplicates_failed(
+    snapshots: Sequence[OfferSnapshot], key: Callable[[OfferSnapshot], str], what: str
+) -> tuple[list[OfferSnapshot], list[OfferResult]]:
+    """Keep the first offer per key (listing id, EAN); the others fail: one listing, one offer."""
+    seen: dict[str, int] = {}
+    kept, refused = [], []
+    for snap in snapshots:
+        value = key(snap)
+        if value in seen:
+            refused.append(
+                failed(
+                    snap.offer_id,
+                    f"Another offer (id {seen[value]}) in this batch has the same {what} "
+                    f"({value}); a listing can carry only one offer.",
+                    code="duplicate_listing",
+                    attempts=0,
+                )
+            )
+            continue
+        seen[value] = snap.offer_id
+        kept.append(snap)
+    return kept, refused
+
+
+def json_or_empty(response) -> dict | list:
+    try:
+        return response.json()
+    except ValueError:
+        return {}
+
+
+def settings_fingerprint(integration, endpoint_limits) -> str:
+    """Changes whenever the client must be rebuilt: URLs, credentials, limits."""
+    payload = json.dumps(
+        [
+            integration.channel,
+            integration.api_url,
+            integration.upload_url,
+            integration.auth_url,
+            integration.credentials,
+            integration.effective_requests_per_minute,
+            repr(sorted((endpoint_limits or {}).items())),
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class HttpChannelAdapter(ChannelAdapter):
+    """An adapter whose channel is reached over HTTP through a cached `ChannelClient`.
+
+    `endpoint_limits` overrides the channel's per-endpoint limits (benchmarks, tests); the
+    default is `ChannelFacts.endpoint_limits`.
+    """
+
+    # Requests of this integration in flight at once: enough that the pace, not the channel's
+    # answer time, sets the speed.
+    max_in_flight = 8
+    required_credentials: tuple[str, ...] = ()
+
+    def __init__(self, integration, *, endpoint_limits: dict | None = None):
+        super().__init__(integration)
+        self.endpoint_limits = (
+            integration.facts.endpoint_limits if endpoint_limits is None else endpoint_limits
+        )
+        self.client: ChannelClient = client_for(
+            integration.pk,
+            settings_fingerprint(integration, self.endpoint_limits),
+            self.build_client,
+        )
+
+    @property
+    def channel_name(self) -> str:
+        return self.integration.get_channel_display()
+
+    def build_client(self) -> ChannelClient:
+        raise NotImplementedError
+
+    def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
+        raise NotImplementedError
+
+    def snapshot(self, item: OfferToSend) -> OfferSnapshot:
+        return snapshot(item)
+
+    # The engine hands the pace from one chunk to the next through ResyncRun.pacing.
+    def pacing_state(self) -> dict:
+        return self.client.pacing_state()
+
+    def restore_pacing(self, state: dict) -> None:
+        self.client.restore_pacing(state)
+
+    def send(self, items: list[OfferToSend]) -> list[OfferResult]:
+        self.check_credentials()
+        self.client.aborted.clear()
+        if self.client.auth:
+            self.client.auth.allow_retry()
+        snapshots = [self.snapshot(item) for item in items]
+        try:
+            return self.send_snapshots(snapshots)
+        finally:
+            self.store_new_credentials()
+
+    def check_credentials(self) -> None:
+        credentials = self.integration.credentials or {}
+        missing = [k for k in self.required_credentials if not credentials.get(k)]
+        if missing:
+            raise ChannelAuthError(
+                f"The {self.channel_name} integration is missing credentials: "
+                f"{', '.join(missing)}. Fill them in the integration's settings."
+            )
+
+    def store_new_credentials(self) -> None:
+        """Write refreshed tokens to the integration: one UPDATE, from the calling thread."""
+        auth = self.client.auth
+        new = auth.take_new_credentials() if auth else None
+        if not new:
+            return
+        from integrations.models import Integration
+
+        merged = {**(self.integration.credentials or {}), **new}
+        Integration.objects.filter(pk=self.integration.pk).update(credentials=merged)
+        self.integration.credentials = merged
+        # The next chunk reads these credentials from the database: keep this client for it.
+        self.client.fingerprint = settings_fingerprint(self.integration, self.endpoint_limits)
+        logger.info("%s: stored the refreshed access token", repr(self.integration))
+
+    def run_parallel(
+        self, jobs: Sequence[tuple[Sequence[int], Callable[[], list[OfferResult]]]]
+    ) -> list[OfferResult]:
+        """Run `(offer_ids, job)` pairs, at most `max_in_flight` at once; collect the results.
+
+        A job that breaks unexpectedly fails its own offers; a ChannelAuthError stops the rest
+        and propagates.
+        """
+        if not jobs:
+            return []
+        results: list[OfferResult] = []
+        workers = min(self.max_in_flight, len(jobs))
+        with ThreadPoolExecutor(
+            workers, thread_name_prefix=f"shopconnect-{self.integration.pk}"
+        ) as pool:
+            pending = {pool.submit(job): offer_ids for offer_ids, job in jobs}
+            try:
+                while pending:
+                    done, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                    self.store_new_credentials()
+                    for future in done:
+                        offer_ids = pending.pop(future)
+                        results.extend(self._job_results(future, offer_ids))
+            except ChannelAuthError:
+                self.client.aborted.set()
+                for future in pending:
+                    future.cancel()
+                raise
+        return results
+
+    def _job_results(self, future, offer_ids) -> list[OfferResult]:
+        try:
+            return future.result()
+        except ChannelAuthError:
+            raise
+        except ChannelUnavailable as exc:
+            return [unavailable(offer_id, exc) for offer_id in offer_ids]
+        except Exception as exc:
+            logger.exception("%s: sending offers %s broke", repr(self.integration), list(offer_ids))
+            return [
+                failed(
+                    offer_id,
+                    f"xSale could not send the offer ({type(exc).__name__})",
+                    code="internal_error",
+                )
+                for offer_id in offer_ids
+            ]

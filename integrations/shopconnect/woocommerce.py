@@ -1,0 +1,198 @@
+"""WooCommerce: `POST /wp-json/wc/v3/products/batch`, up to 100 product updates per request.
+
+Mapping (shared/reference/CHANNELS.md):
+- `id` is the shop's product id (`OfferChannel.external_id`, a positive integer; anything else
+  fails the offer without a request); `name`, `sku`, `description` (HTML) as they are;
+  `regular_price` a string with two decimals; `manage_stock: true` with `stock_quantity` and
+  `stock_status` (instock / outofstock) so the shop counts stock itself.
+- `attributes`: one per parameter name (`visible`, not a `variation`), its values as `options`.
+- `images` only when the engine decided photos go (the photo set changed since the site
+  journal's hash): `[{"src": absolute URL on SITE_URL, "alt": offer name}]` in photo order —
+  the shop downloads each `src`, and sending `images` replaces the gallery, so an offer whose
+  photos were all removed sends `[]` and the shop's gallery is emptied too.
+- The shop answers 200 with one entry per update; an entry with `error` fails its offer with the
+  shop's code and message. A whole-batch error fails every offer of the batch.
+- Auth: HTTP Basic consumer key and secret in the header (never in the URL); WooCommerce
+  accepts it over HTTPS only, so a real shop's `api_url` must be https. No token to refresh: a
+  401 means the keys are wrong (ChannelAuthError).
+
+Pace: WooCommerce publishes no limit; the integration's requests per minute (default 60) paces
+batches, and MAX_IN_FLIGHT batches at most go at once, to stay gentle with shared hosting.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.conf import settings
+
+from integrations.shopconnect.base import OfferResult, OfferToSend
+from integrations.shopconnect.common import (
+    HttpChannelAdapter,
+    OfferSnapshot,
+    duplicates_failed,
+    failed,
+    json_or_empty,
+    snapshot,
+)
+from integrations.shopconnect.http import ChannelClient
+
+BATCH_MAX_ITEMS = 100
+
+
+def absolute_photo_url(url: str) -> str:
+    if url.startswith(("http://", "https://")):
+        return url
+    return f"{settings.SITE_URL}/{url.lstrip('/')}"
+
+
+def woo_attributes(parameters: list[tuple[str, str]]) -> list[dict]:
+    by_name: dict[str, list[str]] = {}
+    for name, value in parameters:
+        by_name.setdefault(name, []).append(value)
+    return [
+        {"name": name, "position": position, "visible": True, "variation": False, "options": values}
+        for position, (name, values) in enumerate(by_name.items())
+    ]
+
+
+def product_update(snap: OfferSnapshot) -> dict:
+    update = {
+        "id": int(snap.external_id),
+        "name": snap.name,
+        "sku": snap.sku,
+        "description": snap.description,
+        "regular_price": snap.price_text,
+        "manage_stock": True,
+        "stock_quantity": snap.stock,
+        "stock_status": "instock" if snap.stock > 0 else "outofstock",
+        "attributes": woo_attributes(snap.parameters),
+    }
+    if snap.send_photos:
+        update["images"] = [{"src": photo.url, "alt": snap.name} for photo in snap.photos]
+    return update
+
+
+def woo_error(data) -> tuple[str, str, int | None]:
+    """(code, message, status) from WooCommerce's `{"code", "message", "data": {"status"}}`."""
+    if not isinstance(data, dict):
+        return "", "", None
+    status = (data.get("data") or {}).get("status") if isinstance(data.get("data"), dict) else None
+    return str(data.get("code") or ""), str(data.get("message") or ""), status
+
+
+def is_anonymous(entry) -> bool:
+    return isinstance(entry, dict) and entry.get("id") in (0, "0", None)
+
+
+def is_product_id(value: str) -> bool:
+    return value.isdigit() and int(value) > 0
+
+
+class WooCommerceAdapter(HttpChannelAdapter):
+    max_in_flight = 4
+    required_credentials = ("consumer_key", "consumer_secret")
+
+    def build_client(self) -> ChannelClient:
+        credentials = self.integration.credentials
+        return ChannelClient(
+            channel_name="WooCommerce",
+            requests_per_minute=self.integration.effective_requests_per_minute,
+            endpoint_limits=self.endpoint_limits,
+            basic_auth=(credentials["consumer_key"], credentials["consumer_secret"]),
+        )
+
+    def snapshot(self, item: OfferToSend) -> OfferSnapshot:
+        snap = snapshot(item, photo_urls=item.send_photos)
+        for i, photo in enumerate(snap.photos):
+            snap.photos[i] = type(photo)(
+                storage=photo.storage,
+                name=photo.name,
+                content_type=photo.content_type,
+                url=absolute_photo_url(photo.url),
+            )
+        return snap
+
+    @property
+    def batch_url(self) -> str:
+        return f"{self.integration.api_url.rstrip('/')}/wp-json/wc/v3/products/batch"
+
+    def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
+        refused, ready = [], []
+        for snap in snapshots:
+            if is_product_id(snap.external_id):
+                ready.append(snap)
+            else:
+                refused.append(
+                    failed(
+                        snap.offer_id,
+                        f"The WooCommerce product id (external ID) must be a positive number, "
+                        f"got “{snap.external_id}”."
+                        if snap.external_id
+                        else "The offer has no WooCommerce product id (external ID).",
+                        code="invalid_external_id",
+                        attempts=0,
+                    )
+                )
+        ready, duplicates = duplicates_failed(
+            ready, lambda s: str(int(s.external_id)), "WooCommerce product id"
+        )
+        jobs = []
+        for start in range(0, len(ready), BATCH_MAX_ITEMS):
+            batch = ready[start : start + BATCH_MAX_ITEMS]
+            jobs.append(([s.offer_id for s in batch], partial(self.send_batch, batch)))
+        return refused + duplicates + self.run_parallel(jobs)
+
+    def send_batch(self, batch: list[OfferSnapshot]) -> list[OfferResult]:
+        response = self.client.request(
+            "POST",
+            self.batch_url,
+            headers={"Accept": "application/json"},
+            json={"update": [product_update(snap) for snap in batch]},
+        )
+        data = json_or_empty(response)
+        entries = data.get("update") if isinstance(data, dict) else None
+        if response.status_code != 200 or not isinstance(entries, list):
+            code, message, _ = woo_error(data)
+            message = message or f"WooCommerce answered {response.status_code} {response.reason}"
+            return [
+                failed(
+                    snap.offer_id,
+                    message,
+                    http_status=response.status_code,
+                    code=code,
+                    attempts=response.attempts,
+                )
+                for snap in batch
+            ]
+        by_id = {}
+        for entry in entries:
+            if isinstance(entry, dict) and "id" in entry:
+                by_id.setdefault(str(entry["id"]), entry)
+        results = []
+        for index, snap in enumerate(batch):
+            entry = by_id.get(str(int(snap.external_id)))
+            # An unknown product may come back with id 0: the answer keeps request order.
+            if entry is None and index < len(entries) and is_anonymous(entries[index]):
+                entry = entries[index]
+            results.append(self.entry_result(snap, entry, response.attempts))
+        return results
+
+    def entry_result(self, snap: OfferSnapshot, entry, attempts: int) -> OfferResult:
+        if entry is None:
+            return failed(
+                snap.offer_id,
+                "WooCommerce gave no answer for this product.",
+                code="no_result",
+                attempts=attempts,
+            )
+        if isinstance(entry.get("error"), dict):
+            code, message, status = woo_error(entry["error"])
+            return failed(
+                snap.offer_id,
+                message or code,
+                http_status=status or 400,
+                code=code,
+                attempts=attempts,
+            )
+        return OfferResult(snap.offer_id, ok=True, photos_sent=snap.send_photos, attempts=attempts)

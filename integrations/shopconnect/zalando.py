@@ -1,0 +1,335 @@
+"""Zalando (zDirect): content per offer as a product submission, prices and stocks in bulk.
+
+Mapping (shared/reference/CHANNELS.md; the submission's media shape is our documented choice
+in sandbox/README.md because Zalando's is unconfirmed):
+- Zalando addresses offers by EAN: an offer without a valid EAN (8–14 digits) fails without a
+  request; two offers of one batch with the same EAN — the second fails (Zalando takes each
+  (sales channel, EAN) once per request).
+- Content: `POST /merchants/{merchant_id}/product-submissions`, the whole product every time —
+  one model, one config, one simple, all keyed by our SKU; name and description on the model,
+  parameters as config attributes (a repeated name becomes a list), the photos inline as base64
+  in `media` (Zalando always gets photo binaries, DESIGN.md §2).
+- Prices: `POST …/prices`, up to 1,000 EANs per request, amount as a JSON number, and stocks:
+  `POST …/stocks`, up to 1,000 items — both only for offers whose submission was accepted (a
+  refused product has no listing to price). Per-item REJECTED results fail their offer with
+  Zalando's code and description.
+- An offer is sent when its submission, price and stock were all accepted.
+- Token: client credentials at `{api_url}/auth/token`, cached in the process until shortly
+  before it expires; a 401 fetches a new one once. Tokens are not stored on the integration
+  (its credentials hold no token for Zalando).
+
+Pace: everything through the integration bucket (25 req/s by default); prices also 30 req/min
+and 8,000 updates/min, stocks 1 req/s and 1,000 updates/min, tokens 8/min
+(`ChannelFacts.endpoint_limits`). The stock budget is the bound: 1,000 offers per minute.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from dataclasses import replace
+from functools import partial
+from urllib.parse import quote
+
+from integrations.shopconnect.base import ChannelAuthError, OfferResult
+from integrations.shopconnect.common import (
+    HttpChannelAdapter,
+    OfferSnapshot,
+    duplicates_failed,
+    failed,
+    json_or_empty,
+)
+from integrations.shopconnect.http import ChannelClient, ChannelUnavailable, TokenAuth
+
+BULK_MAX_ITEMS = 1_000
+EAN = re.compile(r"^\d{8,14}$")
+# Renew a cached token this long before Zalando says it expires.
+TOKEN_MARGIN_SECONDS = 60
+
+
+class ZalandoAuth(TokenAuth):
+    def __init__(self, integration):
+        super().__init__("Zalando")
+        credentials = integration.credentials or {}
+        self.token_url = f"{integration.api_url.rstrip('/')}/auth/token"
+        self.client_id = credentials.get("client_id", "")
+        self.client_secret = credentials.get("client_secret", "")
+        self._expires_at = 0.0
+
+    def _expired(self) -> bool:
+        return time.monotonic() >= self._expires_at
+
+    def fetch_token(self, client: ChannelClient) -> str:
+        try:
+            response = client.request(
+                "POST",
+                self.token_url,
+                authenticated=False,
+                group="token",
+                auth=(self.client_id, self.client_secret),
+                headers={"Accept": "application/json"},
+                data={"grant_type": "client_credentials", "scope": "access_token_only"},
+            )
+        except ChannelUnavailable as exc:
+            raise ChannelAuthError(
+                "Zalando's login service did not answer, so no access token could be obtained. "
+                "Try the resync again later."
+            ) from exc
+        data = json_or_empty(response)
+        if (
+            response.status_code != 200
+            or not isinstance(data, dict)
+            or not data.get("access_token")
+        ):
+            raise ChannelAuthError(
+                "Zalando refused the client ID and secret. Check them in the integration's "
+                "settings."
+            )
+        try:
+            lifetime = float(data.get("expires_in") or 3600)
+        except (TypeError, ValueError):
+            lifetime = 3600.0
+        self._expires_at = time.monotonic() + max(lifetime - TOKEN_MARGIN_SECONDS, lifetime / 2)
+        return data["access_token"]
+
+
+def problem_message(response) -> tuple[str, str]:
+    """(code, message) from Zalando's problem JSON."""
+    data = json_or_empty(response)
+    if not isinstance(data, dict) or not data:
+        return "", f"Zalando answered {response.status_code} {response.reason}"
+    parts = [str(data.get("detail") or data.get("title") or "")]
+    code = ""
+    for error in data.get("body_errors") or []:
+        if isinstance(error, dict):
+            code = code or str(error.get("reason") or "")
+            parts.append(f"{error.get('path', '')}: {error.get('message', '')}".strip(": "))
+    return code or str(data.get("title") or ""), "; ".join(p for p in parts if p)
+
+
+def config_attributes(parameters: list[tuple[str, str]]) -> dict:
+    attributes: dict = {}
+    for name, value in parameters:
+        if name in attributes:
+            previous = attributes[name]
+            attributes[name] = (
+                [*previous, value] if isinstance(previous, list) else [previous, value]
+            )
+        else:
+            attributes[name] = value
+    return attributes
+
+
+def chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class ZalandoAdapter(HttpChannelAdapter):
+    max_in_flight = 16
+    required_credentials = ("client_id", "client_secret", "merchant_id", "sales_channel_id")
+
+    def build_client(self) -> ChannelClient:
+        return ChannelClient(
+            channel_name="Zalando",
+            requests_per_minute=self.integration.effective_requests_per_minute,
+            endpoint_limits=self.endpoint_limits,
+            auth=ZalandoAuth(self.integration),
+        )
+
+    @property
+    def merchant_url(self) -> str:
+        merchant_id = quote(str(self.integration.credentials["merchant_id"]), safe="")
+        return f"{self.integration.api_url.rstrip('/')}/merchants/{merchant_id}"
+
+    @property
+    def sales_channel_id(self) -> str:
+        return str(self.integration.credentials["sales_channel_id"])
+
+    def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
+        refused, ready = [], []
+        for snap in snapshots:
+            if EAN.match(snap.ean):
+                ready.append(snap)
+            else:
+                reason = f"“{snap.ean}” is not a valid EAN" if snap.ean else "it has no EAN"
+                refused.append(
+                    failed(
+                        snap.offer_id,
+                        f"Zalando identifies offers by EAN and {reason}.",
+                        code="missing_ean",
+                        attempts=0,
+                    )
+                )
+        ready, duplicates = duplicates_failed(ready, lambda s: s.ean, "EAN")
+        submitted = self.run_parallel(
+            [([snap.offer_id], partial(self.submit_product, snap)) for snap in ready]
+        )
+        accepted_ids = {r.offer_id for r in submitted if r.ok}
+        accepted = [snap for snap in ready if snap.offer_id in accepted_ids]
+        bulk_jobs = []
+        for batch in chunks(accepted, BULK_MAX_ITEMS):
+            ids = [snap.offer_id for snap in batch]
+            bulk_jobs.append((ids, partial(self.send_prices, batch)))
+            bulk_jobs.append((ids, partial(self.send_stocks, batch)))
+        bulk = self.run_parallel(bulk_jobs)
+        return refused + duplicates + merge_results(submitted, bulk)
+
+    # --- worker-thread jobs -------------------------------------------------------------
+
+    def submit_product(self, snap: OfferSnapshot) -> list[OfferResult]:
+        config: dict = {
+            "merchant_product_config_id": snap.sku,
+            "product_config_attributes": config_attributes(snap.parameters),
+        }
+        if snap.send_photos:
+            try:
+                config["media"] = [
+                    {
+                        "media_sort_key": position,
+                        "content_type": photo.content_type,
+                        "content_base64": base64.b64encode(photo.read()).decode("ascii"),
+                    }
+                    for position, photo in enumerate(snap.photos, start=1)
+                ]
+            except OSError:
+                return [
+                    failed(
+                        snap.offer_id,
+                        "A photo of the offer could not be read from xSale's storage.",
+                        code="photo_missing",
+                        attempts=0,
+                    )
+                ]
+        config["product_simples"] = [
+            {
+                "merchant_product_simple_id": snap.sku,
+                "product_simple_attributes": {"ean": snap.ean},
+            }
+        ]
+        body = {
+            "product_model": {
+                "merchant_product_model_id": snap.sku,
+                "product_model_attributes": {"name": snap.name, "description": snap.description},
+                "product_configs": [config],
+            }
+        }
+        response = self.client.request(
+            "POST", f"{self.merchant_url}/product-submissions", json=body
+        )
+        if 200 <= response.status_code < 300:
+            return [
+                OfferResult(
+                    snap.offer_id,
+                    ok=True,
+                    photos_sent=snap.send_photos and bool(snap.photos),
+                    attempts=response.attempts,
+                )
+            ]
+        code, message = problem_message(response)
+        return [
+            failed(
+                snap.offer_id,
+                f"Product: {message}",
+                http_status=response.status_code,
+                code=code,
+                attempts=response.attempts,
+            )
+        ]
+
+    def send_prices(self, batch: list[OfferSnapshot]) -> list[OfferResult]:
+        body = {
+            "product_prices": [
+                {
+                    "ean": snap.ean,
+                    "sales_channel_id": self.sales_channel_id,
+                    "regular_price": {"amount": float(snap.price), "currency": snap.currency},
+                }
+                for snap in batch
+            ]
+        }
+        response = self.client.request(
+            "POST", f"{self.merchant_url}/prices", group="prices", items=len(batch), json=body
+        )
+        return bulk_results(batch, response, "Price", item_key="product_price")
+
+    def send_stocks(self, batch: list[OfferSnapshot]) -> list[OfferResult]:
+        body = {
+            "items": [
+                {"sales_channel_id": self.sales_channel_id, "ean": snap.ean, "quantity": snap.stock}
+                for snap in batch
+            ]
+        }
+        response = self.client.request(
+            "POST", f"{self.merchant_url}/stocks", group="stocks", items=len(batch), json=body
+        )
+        return bulk_results(batch, response, "Stock", item_key="item")
+
+
+def bulk_results(batch: list[OfferSnapshot], response, what: str, *, item_key: str):
+    """Map a 207 multi-status answer back to offers by EAN; a whole-request error fails all."""
+    status = response.status_code
+    data = json_or_empty(response)
+    results = data.get("results") if isinstance(data, dict) else None
+    if not (200 <= status < 300) or not isinstance(results, list):
+        code, message = problem_message(response)
+        return [
+            failed(
+                snap.offer_id,
+                f"{what}: {message}",
+                http_status=status,
+                code=code,
+                attempts=response.attempts,
+            )
+            for snap in batch
+        ]
+    by_ean = {}
+    for entry in results:
+        if isinstance(entry, dict):
+            item = entry.get(item_key) or {}
+            by_ean[str(item.get("ean", ""))] = entry.get("result") or {}
+    out = []
+    for snap in batch:
+        result = by_ean.get(snap.ean)
+        if result is None:
+            out.append(
+                failed(
+                    snap.offer_id,
+                    f"{what}: Zalando gave no result for this EAN.",
+                    http_status=status,
+                    code="no_result",
+                    attempts=response.attempts,
+                )
+            )
+        elif result.get("status") == "ACCEPTED":
+            out.append(OfferResult(snap.offer_id, ok=True, attempts=response.attempts))
+        else:
+            out.append(
+                failed(
+                    snap.offer_id,
+                    f"{what}: {result.get('description') or result.get('status') or 'rejected'}",
+                    http_status=status,
+                    code=str(result.get("code") or result.get("status") or ""),
+                    attempts=response.attempts,
+                )
+            )
+    return out
+
+
+def merge_results(submitted: list[OfferResult], bulk: list[OfferResult]) -> list[OfferResult]:
+    """One result per offer: the submission's, unless its price or stock failed."""
+    failures: dict[int, OfferResult] = {}
+    attempts: dict[int, int] = {}
+    for result in bulk:
+        attempts[result.offer_id] = attempts.get(result.offer_id, 0) + result.attempts
+        if not result.ok and result.offer_id not in failures:
+            failures[result.offer_id] = result
+    merged = []
+    for result in submitted:
+        total = result.attempts + attempts.get(result.offer_id, 0)
+        failure = failures.get(result.offer_id)
+        if result.ok and failure:
+            result = replace(failure, photos_sent=result.photos_sent)
+        result.attempts = total
+        merged.append(result)
+    return merged
