@@ -5,12 +5,22 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from django.views.static import serve
 
+from integrations.urls import v1_patterns, v2_patterns
+
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
+    path(
+        "",
+        RedirectView.as_view(pattern_name="v2:integration_list", permanent=False),
+        name="home",
+    ),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    # Both layouts share one application namespace; v2 comes last so that it is the default
+    # instance wherever no layout is current (the admin, e-mails).
+    path("", include((v1_patterns, "integrations"), namespace="v1")),
+    path("", include((v2_patterns, "integrations"), namespace="v2")),
     # Offer photos: served by Django here so the embedded setup needs no other web server
     # (and so a channel emulator can fetch them); a deployment puts a CDN or nginx in front.
     path(

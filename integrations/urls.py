@@ -1,0 +1,31 @@
+"""The integration pages of both layouts.
+
+The same views are mounted twice under the application namespace "integrations": instance "v2"
+(the modern pages) and "v1" (Konfiguracja → Ogólne → Integracje). Templates and views reverse
+"integrations:<name>" and land in the layout they are in.
+"""
+
+from django.urls import path
+
+from integrations import views
+
+
+def integration_patterns(prefix: str) -> list:
+    return [
+        path(prefix, views.integration_list, name="integration_list"),
+        path(f"{prefix}<int:pk>/", views.integration_edit, name="integration_edit"),
+        path(f"{prefix}<int:pk>/resync/", views.resync_confirm, name="resync_confirm"),
+        path(f"{prefix}<int:pk>/resync/cancel/", views.resync_cancel, name="resync_cancel"),
+        path(f"{prefix}<int:pk>/resync/retry/", views.resync_retry, name="resync_retry"),
+        path(
+            f"{prefix}<int:pk>/resync/progress.json",
+            views.resync_progress,
+            name="resync_progress",
+        ),
+    ]
+
+
+v1_patterns = integration_patterns("v1/konfiguracja/ogolne/integracje/")
+v2_patterns = integration_patterns("integrations/") + [
+    path("sync-log/", views.sync_log, name="sync_log"),
+]

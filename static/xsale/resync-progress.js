@@ -1,0 +1,70 @@
+// Keeps every resync progress panel ([data-resync-progress]) up to date by polling its JSON
+// endpoint (data-progress-url). No inline script: the page only carries data attributes.
+// Polling starts only for an active run and stops when it ends; the page then reloads once so
+// that the failures, the "Retry failed" button and the history are rendered by the server.
+(function () {
+  "use strict";
+
+  var INTERVAL_MS = 1000;
+  var MAX_INTERVAL_MS = 10000;
+
+  function update(panel, data) {
+    panel.querySelectorAll("[data-field]").forEach(function (el) {
+      var name = el.getAttribute("data-field");
+      if (!(name in data)) {
+        return;
+      }
+      var value = data[name] === null ? "" : data[name];
+      if (el.tagName === "PROGRESS") {
+        el.value = Number(value) || 0;
+        el.textContent = value + "%";
+      } else {
+        el.textContent = value;
+      }
+      if (name === "status_display") {
+        el.className = "status status-" + data.status;
+        el.setAttribute("data-status", data.status);
+      }
+      if (name === "error") {
+        el.hidden = !value;
+      }
+    });
+  }
+
+  function watch(panel) {
+    var url = panel.getAttribute("data-progress-url");
+    var delay = INTERVAL_MS;
+
+    function tick() {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (!response.ok) {
+            throw new Error("HTTP " + response.status);
+          }
+          return response.json();
+        })
+        .then(function (data) {
+          delay = INTERVAL_MS;
+          update(panel, data);
+          if (data.active) {
+            window.setTimeout(tick, delay);
+          } else {
+            panel.setAttribute("data-active", "false");
+            panel.classList.remove("is-active");
+            window.location.reload();
+          }
+        })
+        .catch(function () {
+          // The server is busy or restarting: back off, keep trying.
+          delay = Math.min(delay * 2, MAX_INTERVAL_MS);
+          window.setTimeout(tick, delay);
+        });
+    }
+
+    window.setTimeout(tick, delay);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-resync-progress][data-active='true']").forEach(watch);
+  });
+})();
