@@ -79,7 +79,7 @@ def unauthorized(description="Invalid access token"):
     )
 
 
-def throttled(retry_after: int, limit_name: str = "") -> Reply:
+def throttled(retry_after: int, limit_name: str = "", limit: int | None = None) -> Reply:
     message = "Too many requests" + (f" ({limit_name})" if limit_name else "")
     return error(429, "TooManyRequests", message, headers={"Retry-After": str(retry_after)})
 
@@ -131,7 +131,10 @@ def limits(config, endpoint, req):
 # --- auth ---------------------------------------------------------------------------------
 
 
-def _authorized(acct, req):
+def authenticate(acct, req, endpoint):
+    """401 for a request without a valid token (the token endpoint takes client credentials)."""
+    if endpoint == "POST /auth/oauth/token":
+        return None
     token = bearer(req.headers)
     if token is None:
         return unauthorized("Full authentication is required to access this resource")
@@ -194,7 +197,7 @@ def token(acct, req, params):
 
 
 def upload_image(acct, req, params):
-    refused = _authorized(acct, req) or _needs_accept(req)
+    refused = _needs_accept(req)
     if refused:
         return refused
     kind = req.content_type()
@@ -379,7 +382,7 @@ def _apply(acct, offer_id, body):
 
 
 def patch_offer(acct, req, params):
-    refused = _authorized(acct, req) or _needs_accept(req)
+    refused = _needs_accept(req)
     if refused:
         return refused
     if req.content_type() != ALLEGRO_JSON:
@@ -411,7 +414,7 @@ def patch_offer(acct, req, params):
 
 
 def get_operation(acct, req, params):
-    refused = _authorized(acct, req) or _needs_accept(req)
+    refused = _needs_accept(req)
     if refused:
         return refused
     offer_id, op_id = params["offer_id"], params["operation_id"]
@@ -430,7 +433,7 @@ def get_operation(acct, req, params):
 
 
 def get_offer(acct, req, params):
-    refused = _authorized(acct, req) or _needs_accept(req)
+    refused = _needs_accept(req)
     if refused:
         return refused
     offer_id = params["offer_id"]

@@ -32,38 +32,12 @@ def handle_channel(registry, module, account_name, method, rest, query, headers,
     endpoint, handler, params = module.route(method, rest)
     now = time.time()
     config = acct.config
-    reply = None
+    # Authentication comes first: a refused token is nobody's request, so it takes no room.
+    reply = None if handler is module.not_found else module.authenticate(acct, req, endpoint)
     with acct.lock:
         acct.record_request(now, endpoint)
-        if module.BLOCKS and acct.blocked_until > now:
-            # A blocked account still counts every request it receives (as Allegro does).
-            acct.check_limits(now, module.limits(config, endpoint, req), True, decide=False)
-            reply = module.throttled(acct.blocked_for(now), "blocked")
-        else:
-            over = acct.check_limits(
-                now, module.limits(config, endpoint, req), module.COUNT_REJECTED
-            )
-            if over is not None:
-                name, limit, wait = over
-                if module.BLOCKS:
-                    acct.blocked_until = now + float(config.get("block_seconds") or 60)
-                    wait = acct.blocked_until - now
-                retry = max(1, math.ceil(wait))
-                if module is zalando:
-                    reply = module.throttled(retry, name, limit)
-                else:
-                    reply = module.throttled(retry, name)
         if reply is None:
-            every = int(config.get("throttle_every") or 0)
-            if every > 0 and acct.next_seq("throttle") % every == 0:
-                reply = module.throttled(int(config.get("retry_after") or 1), "throttle_every")
-        if reply is None:
-            fail_rate = float(config.get("fail_rate") or 0)
-            if fail_rate > 0:
-                n = acct.next_seq("faults")
-                if nth_hit(n, fail_rate):
-                    # Alternate 503 and 500, as a load balancer and an application would.
-                    reply = module.server_error(503 if n % 2 else 500)
+            reply = _admit(acct, module, config, endpoint, req, now)
     if reply is None:
         try:
             reply = handler(acct, req, params)
@@ -76,6 +50,35 @@ def handle_channel(registry, module, account_name, method, rest, query, headers,
     if latency > 0:
         time.sleep(latency / 1000)  # no lock held: other requests run meanwhile
     return reply
+
+
+def _admit(acct, module, config, endpoint, req, now):
+    """A 429/5xx reply when limits or injected faults refuse the request, else None.
+
+    Call with acct.lock held.
+    """
+    limits = module.limits(config, endpoint, req)
+    if module.BLOCKS and acct.blocked_until > now:
+        # A blocked account still counts every request it receives (as Allegro does).
+        acct.check_limits(now, limits, True, decide=False)
+        return module.throttled(acct.blocked_for(now), "blocked")
+    over = acct.check_limits(now, limits, module.COUNT_REJECTED)
+    if over is not None:
+        name, limit, wait = over
+        if module.BLOCKS:
+            acct.blocked_until = now + float(config.get("block_seconds") or 60)
+            wait = acct.blocked_until - now
+        return module.throttled(max(1, math.ceil(wait)), name, limit)
+    every = int(config.get("throttle_every") or 0)
+    if every > 0 and acct.next_seq("throttle") % every == 0:
+        return module.throttled(int(config.get("retry_after") or 1), "throttle_every")
+    fail_rate = float(config.get("fail_rate") or 0)
+    if fail_rate > 0:
+        n = acct.next_seq("faults")
+        if nth_hit(n, fail_rate):
+            # Alternate 503 and 500, as a load balancer and an application would.
+            return module.server_error(503 if n % 2 else 500)
+    return None
 
 
 # --- control API ----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ def error(status, code, message, headers=None, **data):
     )
 
 
-def throttled(retry_after: int, limit_name: str = "") -> Reply:
+def throttled(retry_after: int, limit_name: str = "", limit: int | None = None) -> Reply:
     return error(
         429,
         "woocommerce_rest_too_many_requests",
@@ -52,7 +52,7 @@ def limits(config, endpoint, req):
     return [("requests_per_minute", config["limits"].get("requests_per_minute"), 60, 1)]
 
 
-def _authorized(acct, req):
+def authenticate(acct, req, endpoint):
     creds = acct.config["credentials"]
     expected = (creds.get("consumer_key"), creds.get("consumer_secret"))
     given = basic_auth(req.headers)
@@ -199,9 +199,6 @@ def _check_item(acct, item, creating):
 
 
 def batch(acct, req, params):
-    refused = _authorized(acct, req)
-    if refused:
-        return refused
     try:
         body = req.json()
     except ValueError:

@@ -131,10 +131,16 @@ def token(acct, req, params):
     return Reply(200, {"access_token": access, "token_type": "Bearer", "expires_in": 7200})
 
 
-def _refused(acct, req):
+def authenticate(acct, req, endpoint):
+    if endpoint == "POST /auth/token":
+        return None
     token_value = bearer(req.headers)
     if token_value is None or token_value not in acct.tokens:
         return problem(401, "Unauthorized", "Missing or invalid access token")
+    return None
+
+
+def _refused(acct, req):
     if req.content_type() != "application/json":
         return problem(415, "Unsupported Media Type", "Content-Type must be application/json")
     try:
