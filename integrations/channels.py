@@ -27,8 +27,9 @@ ALWAYS_SEND_BINARY_DATA_CONTENT_TO_SHOPCONNECT = frozenset({Channel.ALLEGRO, Cha
 class EndpointLimit:
     """A limit a channel puts on one group of its endpoints, on top of the integration's pace."""
 
-    # Requests per minute to this endpoint group.
-    requests_per_minute: int
+    # At most `requests` requests to this endpoint group in any `seconds` seconds.
+    requests: int
+    seconds: int = 60
     # Items (EANs, offers) per minute across all requests to the group, where the channel
     # counts those too (Zalando: 1,000 stock updates/min however they are batched).
     updates_per_minute: int | None = None
@@ -64,7 +65,7 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
             "developer.allegro.pl: 9,000 requests/min per Client ID (over it: 429 and a one-minute "
             "block); PATCH /sale/product-offers/{id} 2,500/min per seller since 22 Oct 2024"
         ),
-        endpoint_limits={"patch": EndpointLimit(requests_per_minute=2_500)},
+        endpoint_limits={"patch": EndpointLimit(requests=2_500)},
     ),
     Channel.ZALANDO: ChannelFacts(
         requests_per_minute=1_500,
@@ -79,9 +80,10 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
             "token requests 8/min"
         ),
         endpoint_limits={
-            "prices": EndpointLimit(requests_per_minute=30, updates_per_minute=8_000),
-            "stocks": EndpointLimit(requests_per_minute=60, updates_per_minute=1_000),
-            "token": EndpointLimit(requests_per_minute=8),
+            "submissions": EndpointLimit(requests=25, seconds=1),
+            "prices": EndpointLimit(requests=30, updates_per_minute=8_000),
+            "stocks": EndpointLimit(requests=1, seconds=1, updates_per_minute=1_000),
+            "token": EndpointLimit(requests=8),
         },
     ),
     Channel.WOOCOMMERCE: ChannelFacts(

@@ -121,18 +121,27 @@ class ChannelUnavailable(Exception):
 
 
 class TokenBucket:
-    """Paces requests at `per_minute`: a burst of about a second's worth, then a steady rate.
+    """Paces requests at `limit` per `seconds`: a small burst, then a steady rate.
+
+    A bucket of capacity c refilling at r lets through at most c + r·T requests in any window
+    of T seconds; with r = (limit − c) / seconds no window of the channel's length ever sees
+    more than the limit. The burst c is about one second's worth for per-minute limits and 1
+    for per-second ones. A limit of 1 per window (Zalando stocks: 1 request/s) cannot take
+    that subtraction: it sends one request every 1.05 windows (jitter margin).
 
     Callers reserve a token and sleep until it is theirs (the count may go negative), so waiting
     threads are served in order without polling.
     """
 
-    def __init__(self, name: str, per_minute: float):
+    def __init__(self, name: str, limit: float, seconds: float = 60):
         self.name = name
-        self.per_minute = per_minute
-        self.capacity = max(1.0, per_minute / 60)
-        # capacity + 60 s × rate ≤ per_minute: no 60 s window can see more than the limit.
-        self.rate = max(per_minute - self.capacity, per_minute / 2) / 60
+        self.limit = limit
+        self.seconds = seconds
+        self.capacity = max(1.0, limit / max(seconds, 60))
+        if limit - self.capacity >= 1:
+            self.rate = (limit - self.capacity) / seconds
+        else:
+            self.rate = limit / (seconds * 1.05)
         self._tokens = self.capacity
         self._updated = time.monotonic()
         self._lock = threading.Lock()
@@ -315,11 +324,12 @@ class ChannelClient:
         self.auth = auth
         self.basic_auth = basic_auth
         self.timeout = timeout
+        # Every request takes a token from "all"; a request of an endpoint group also from its
+        # own bucket (the stricter of the two sets the pace).
         self.buckets: dict[str, TokenBucket] = {"all": TokenBucket("all", requests_per_minute)}
         self.budgets: dict[str, WindowBudget] = {}
         for name, limit in (endpoint_limits or {}).items():
-            per_minute = min(limit.requests_per_minute, requests_per_minute)
-            self.buckets[name] = TokenBucket(name, per_minute)
+            self.buckets[name] = TokenBucket(name, limit.requests, limit.seconds)
             if limit.updates_per_minute:
                 self.budgets[name] = WindowBudget(name, limit.updates_per_minute)
         self._paused_until = 0.0  # monotonic

@@ -18,7 +18,7 @@ in sandbox/README.md because Zalando's is unconfirmed):
   before it expires; a 401 fetches a new one once. Tokens are not stored on the integration
   (its credentials hold no token for Zalando).
 
-Pace: everything through the integration bucket (25 req/s by default); prices also 30 req/min
+Pace: everything through the integration bucket; submissions also 25 req/s, prices 30 req/min
 and 8,000 updates/min, stocks 1 req/s and 1,000 updates/min, tokens 8/min
 (`ChannelFacts.endpoint_limits`). The stock budget is the bound: 1,000 offers per minute.
 """
@@ -215,7 +215,7 @@ class ZalandoAdapter(HttpChannelAdapter):
             }
         }
         response = self.client.request(
-            "POST", f"{self.merchant_url}/product-submissions", json=body
+            "POST", f"{self.merchant_url}/product-submissions", group="submissions", json=body
         )
         if 200 <= response.status_code < 300:
             return [
