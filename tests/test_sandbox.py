@@ -509,16 +509,8 @@ def test_fail_rate_fails_a_reproducible_share(http, sandbox, sandbox_account):
         woo_batch(http, sandbox, sandbox_account, {"update": []}).status_code for _ in range(8)
     ]
 
-    assert statuses == [200, 200, 200, 500, 200, 200, 200, 500] or statuses == [
-        200,
-        200,
-        200,
-        503,
-        200,
-        200,
-        200,
-        500,
-    ]
+    # Every 4th request fails: deterministic, so the test and the benchmarks are reproducible.
+    assert statuses == [200, 200, 200, 500, 200, 200, 200, 500]
     assert sandbox.state("woocommerce", sandbox_account)["counters"]["errors_5xx"] == 2
 
 
