@@ -185,7 +185,7 @@ def token(acct, req, params):
             "access_token": access,
             "token_type": "bearer",
             "refresh_token": new_refresh,
-            "expires_in": 43199,
+            "expires_in": 43200,
             "scope": "allegro:api:sale:offers:write",
             "allegro_api": True,
             "jti": str(uuid.uuid4()),
