@@ -12,7 +12,9 @@ in sandbox/README.md because Zalando's is unconfirmed):
 - Prices: `POST …/prices`, up to 1,000 EANs per request, amount as a JSON number, and stocks:
   `POST …/stocks`, up to 1,000 items — both only for offers whose submission was accepted (a
   refused product has no listing to price). Per-item REJECTED results fail their offer with
-  Zalando's code and description.
+  Zalando's code and description. A batch refused as a whole because of some items (a 400
+  whose errors name `product_prices[i]` / `items[i]`) fails those items and is sent again
+  without them, once.
 - An offer is sent when its submission, price and stock were all accepted.
 - Token: client credentials at `{api_url}/auth/token`, cached in the process until shortly
   before it expires; a 401 fetches a new one once. Tokens are not stored on the integration
@@ -146,6 +148,15 @@ class ZalandoAdapter(HttpChannelAdapter):
     def sales_channel_id(self) -> str:
         return str(self.integration.credentials["sales_channel_id"])
 
+    def bulk_size(self) -> int:
+        # A batch larger than an updates-per-minute budget could never be sent.
+        budgets = [
+            limit.updates_per_minute
+            for name, limit in self.endpoint_limits.items()
+            if name in ("prices", "stocks") and limit.updates_per_minute
+        ]
+        return min([BULK_MAX_ITEMS, *budgets])
+
     def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
         refused, ready = [], []
         for snap in snapshots:
@@ -168,7 +179,7 @@ class ZalandoAdapter(HttpChannelAdapter):
         accepted_ids = {r.offer_id for r in submitted if r.ok}
         accepted = [snap for snap in ready if snap.offer_id in accepted_ids]
         bulk_jobs = []
-        for batch in chunks(accepted, BULK_MAX_ITEMS):
+        for batch in chunks(accepted, self.bulk_size()):
             ids = [snap.offer_id for snap in batch]
             bulk_jobs.append((ids, partial(self.send_prices, batch)))
             bulk_jobs.append((ids, partial(self.send_stocks, batch)))
@@ -238,32 +249,73 @@ class ZalandoAdapter(HttpChannelAdapter):
         ]
 
     def send_prices(self, batch: list[OfferSnapshot]) -> list[OfferResult]:
-        body = {
-            "product_prices": [
-                {
-                    "ean": snap.ean,
-                    "sales_channel_id": self.sales_channel_id,
-                    "regular_price": {"amount": float(snap.price), "currency": snap.currency},
-                }
-                for snap in batch
-            ]
-        }
-        response = self.client.request(
-            "POST", f"{self.merchant_url}/prices", group="prices", items=len(batch), json=body
-        )
-        return bulk_results(batch, response, "Price", item_key="product_price")
+        def body(snaps):
+            return {
+                "product_prices": [
+                    {
+                        "ean": snap.ean,
+                        "sales_channel_id": self.sales_channel_id,
+                        "regular_price": {"amount": float(snap.price), "currency": snap.currency},
+                    }
+                    for snap in snaps
+                ]
+            }
+
+        return self.send_bulk(batch, body, "prices", "Price", item_key="product_price")
 
     def send_stocks(self, batch: list[OfferSnapshot]) -> list[OfferResult]:
-        body = {
-            "items": [
-                {"sales_channel_id": self.sales_channel_id, "ean": snap.ean, "quantity": snap.stock}
-                for snap in batch
-            ]
-        }
+        def body(snaps):
+            return {
+                "items": [
+                    {"sales_channel_id": self.sales_channel_id, "ean": s.ean, "quantity": s.stock}
+                    for s in snaps
+                ]
+            }
+
+        return self.send_bulk(batch, body, "stocks", "Stock", item_key="item")
+
+    def send_bulk(self, batch, body, group: str, what: str, *, item_key: str):
+        """POST a price or stock batch; if Zalando refuses the whole batch because of some items
+        (a 400 naming `…[i]` paths), those items fail and the rest is sent once more."""
         response = self.client.request(
-            "POST", f"{self.merchant_url}/stocks", group="stocks", items=len(batch), json=body
+            "POST", f"{self.merchant_url}/{group}", group=group, items=len(batch), json=body(batch)
         )
-        return bulk_results(batch, response, "Stock", item_key="item")
+        bad = refused_items(response, len(batch)) if response.status_code == 400 else {}
+        if not bad or len(bad) == len(batch):
+            return bulk_results(batch, response, what, item_key=item_key)
+        failures = [
+            failed(
+                snap.offer_id,
+                f"{what}: {bad[i][1]}",
+                http_status=400,
+                code=bad[i][0],
+                attempts=response.attempts,
+            )
+            for i, snap in enumerate(batch)
+            if i in bad
+        ]
+        rest = [snap for i, snap in enumerate(batch) if i not in bad]
+        again = self.client.request(
+            "POST", f"{self.merchant_url}/{group}", group=group, items=len(rest), json=body(rest)
+        )
+        return failures + bulk_results(rest, again, what, item_key=item_key)
+
+
+ITEM_PATH = re.compile(r"^(?:product_prices|items)\[(\d+)\]")
+
+
+def refused_items(response, count: int) -> dict[int, tuple[str, str]]:
+    """{item index: (reason, message)} when every body error of a 400 names an item."""
+    data = json_or_empty(response)
+    errors = data.get("body_errors") if isinstance(data, dict) else None
+    bad: dict[int, tuple[str, str]] = {}
+    for error in errors or []:
+        match = ITEM_PATH.match(str(error.get("path", ""))) if isinstance(error, dict) else None
+        if not match or int(match.group(1)) >= count:
+            return {}
+        index = int(match.group(1))
+        bad.setdefault(index, (str(error.get("reason") or ""), str(error.get("message") or "")))
+    return bad
 
 
 def bulk_results(batch: list[OfferSnapshot], response, what: str, *, item_key: str):
