@@ -89,8 +89,11 @@ class SandboxHelper:
 
 
 @pytest.fixture(scope="session")
-def sandbox():
-    """A channel sandbox running in a subprocess for the whole test session."""
+def sandbox(tmp_path_factory):
+    """A channel sandbox running in a subprocess for the whole test session.
+
+    Its stderr (tracebacks of emulator bugs) goes to `sandbox.log_path`.
+    """
     import socket
     import subprocess
     import sys
@@ -102,11 +105,13 @@ def sandbox():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    log_path = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
+    log = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)],
         cwd=Path(__file__).resolve().parent.parent,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 15
@@ -117,16 +122,21 @@ def sandbox():
         except requests.RequestException:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"the sandbox did not start on {url}") from None
+                raise RuntimeError(
+                    f"the sandbox did not start on {url}: {log_path.read_text()[-2000:]}"
+                ) from None
             time.sleep(0.05)
+    helper = SandboxHelper(url)
+    helper.log_path = log_path
     try:
-        yield SandboxHelper(url)
+        yield helper
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 @pytest.fixture
