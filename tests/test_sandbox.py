@@ -267,8 +267,9 @@ def test_it_blocks_the_account_for_a_minute_over_the_limit(http, sandbox, sandbo
     assert counters["throttled"] == 3
     assert counters["max_in_60s"]["requests_per_minute"] == 6
 
-    # Once the block is over, the window still holds the refused requests: Allegro counts them.
+    # A new limit leaves room in the window but does not lift the block; only time does.
     sandbox.configure("allegro", sandbox_account, limits={"requests_per_minute": 100})
+    assert patch_offer(http, sandbox, sandbox_account, "1", {"name": "A"}).status_code == 429
     time.sleep(2.1)
     assert patch_offer(http, sandbox, sandbox_account, "1", {"name": "A"}).status_code == 200
 
@@ -559,6 +560,26 @@ def test_state_reports_counters_and_the_request_rate(http, sandbox, sandbox_acco
         f"{sandbox.url}/_sandbox/woocommerce/{sandbox_account}/state?offers=0", timeout=5
     ).json()
     assert "offers" not in light and light["counters"]["requests"] == 4
+
+
+def test_counters_stay_exact_under_concurrent_requests(sandbox, sandbox_account):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(worker):
+        with requests.Session() as session:
+            for i in range(50):
+                response = patch_offer(
+                    session, sandbox, sandbox_account, f"{worker}-{i}", {"name": f"N{i}"}
+                )
+                assert response.status_code == 200
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(send, range(8)))
+
+    state = sandbox.state("allegro", sandbox_account)
+    assert state["counters"]["requests"] == 400
+    assert state["counters"]["max_in_60s"]["patch_per_minute"] == 400
+    assert state["offer_count"] == 400
 
 
 def test_reset_forgets_state_and_config(http, sandbox, sandbox_account):
