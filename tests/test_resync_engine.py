@@ -6,6 +6,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from integrations import channels
 from integrations.models import ResyncFailure, ResyncRun
@@ -24,6 +25,13 @@ from tests.catalogue import make_offers, sandbox_integration
 from tests.conftest import image_bytes
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english():
+    # Assertions read the engine's messages in English; the product's default is Polish.
+    with translation.override("en"):
+        yield
 
 
 def drain(run: ResyncRun, max_chunks=200) -> ResyncRun:
@@ -95,7 +103,8 @@ def test_an_offer_without_its_listing_id_fails_with_a_clear_reason(sandbox, sand
     run = resync(allegro)
     assert (run.status, run.sent, run.failed) == ("completed", 2, 1)
     failure = ResyncFailure.objects.get(run=run)
-    assert failure.offer == offers[1] and "external ID" in failure.message
+    assert failure.offer == offers[1] and failure.code == "missing_external_id"
+    assert "ID" in failure.message and "Allegro" in failure.message
 
 
 def test_channel_rejections_become_failures_with_the_channels_message(sandbox, sandbox_account):
@@ -208,15 +217,13 @@ def test_a_duplicate_chunk_task_does_nothing(sandbox, sandbox_account, chunk_siz
 
 
 def test_transient_5xx_and_429_end_with_nothing_failed(sandbox, sandbox_account):
-    woo = sandbox_integration(sandbox, sandbox_account, "woocommerce")
-    make_offers(woo, 300)
-    sandbox.configure(
-        "woocommerce", sandbox_account, fail_rate=0.05, throttle_every=4, retry_after=1
-    )
-    run = resync(woo)
-    assert (run.status, run.sent, run.failed) == ("completed", 300, 0)
-    counters = sandbox.state("woocommerce", sandbox_account)["counters"]
-    assert counters["throttled"] >= 1
+    allegro = sandbox_integration(sandbox, sandbox_account, "allegro")
+    make_offers(allegro, 80)  # 160 requests: an upload and a PATCH per offer
+    sandbox.configure("allegro", sandbox_account, fail_rate=0.05, throttle_every=40, retry_after=1)
+    run = resync(allegro)
+    assert (run.status, run.sent, run.failed) == ("completed", 80, 0)
+    counters = sandbox.state("allegro", sandbox_account)["counters"]
+    assert counters["throttled"] >= 3 and counters["errors_5xx"] >= 7
 
 
 def test_refused_credentials_fail_the_run_with_a_message_for_the_seller(sandbox, sandbox_account):

@@ -74,6 +74,7 @@ def _database_from_env():
     sqlite_default = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
     db = env.db_url("DATABASE_URL", default=sqlite_default)
     if db["ENGINE"] == "django.db.backends.sqlite3":
+        db["ENGINE"] = "xsale.sqlite3"
         # WAL lets the web read while a resync worker writes; IMMEDIATE takes the write lock at
         # BEGIN so two writers queue on the busy timeout instead of failing with "locked".
         db.setdefault("OPTIONS", {}).update(
