@@ -67,6 +67,7 @@ def test_a_new_integration_needs_the_channels_credentials(staff_client):
     response = staff_client.post(
         reverse("admin:integrations_integration_add"),
         {"name": "Sklep", "channel": "woocommerce", "api_url": "https://sklep.example.pl"},
+        headers={"accept-language": "en"},
     )
     assert response.status_code == 200
     assert "needs this credential" in response.content.decode()
