@@ -128,6 +128,26 @@ def integration_list(request):
     )
 
 
+def integration_field_groups(form, integration) -> list[dict]:
+    """The form in three groups: settings, the channel's credentials, the other channels'."""
+    own_keys = set(integration.facts.credential_keys)
+    secrets = form.secret_fields()
+    others = [f for f in secrets if f.field.widget.attrs["data-credential"] not in own_keys]
+    return [
+        {"legend": "", "fields": [form[name] for name in IntegrationForm.Meta.fields]},
+        {
+            "legend": _("Credentials"),
+            "fields": [f for f in secrets if f.field.widget.attrs["data-credential"] in own_keys],
+        },
+        {
+            "legend": _("Credentials of other channels (only when you change the channel)"),
+            "fields": others,
+            "collapsed": True,
+            "open": any(f.errors for f in others),
+        },
+    ]
+
+
 @login_required
 def integration_edit(request, pk):
     integration = get_object_or_404(Integration, pk=pk)
@@ -145,17 +165,15 @@ def integration_edit(request, pk):
     context = {
         "integration": integration,
         "form": form,
-        "field_groups": [
-            (None, [form[name] for name in IntegrationForm.Meta.fields]),
-            (_("Credentials"), form.secret_fields()),
-        ],
+        "field_groups": integration_field_groups(form, integration),
         "can_change": request.user.has_perm("integrations.change_integration"),
         "can_resync": request.user.has_perm(RESYNC_PERMISSION),
         "run": run,
         "progress": progress_data(run) if run else None,
-        "history": ResyncRun.objects.filter(integration=integration).select_related("requested_by")[
-            :HISTORY_SHOWN
-        ],
+        # Past runs: the latest one is in the progress panel above.
+        "history": ResyncRun.objects.filter(integration=integration)
+        .exclude(pk=run.pk if run else None)
+        .select_related("requested_by")[:HISTORY_SHOWN],
     }
     if run and not run.is_active:
         context["failures"] = run.failures.select_related("offer")[:FAILURES_SHOWN]

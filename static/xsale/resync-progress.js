@@ -49,8 +49,6 @@
           if (data.active) {
             window.setTimeout(tick, delay);
           } else {
-            panel.setAttribute("data-active", "false");
-            panel.classList.remove("is-active");
             window.location.reload();
           }
         })
