@@ -10,7 +10,8 @@ endpoint limits), then
            1,000, WooCommerce batches of 100 — no pacing, no retries, no result mapping.
 Prints offers/s for both and the ratio (adapter / bare).
 
-Usage: .venv/bin/python bench/adapters_throughput.py [--offers 10000] [allegro zalando woocommerce]
+Usage: .venv/bin/python bench/adapters_throughput.py [--offers 10000] [--chunk-size N]
+       [allegro zalando woocommerce]
 """
 
 import argparse
@@ -60,10 +61,10 @@ def load_items(integration):
     return items_for(integration, send_photos=True)
 
 
-def run_adapter(integration, items):
+def run_adapter(integration, items, chunk_size=None):
     from integrations.shopconnect import adapter_for
 
-    size = integration.facts.chunk_size
+    size = chunk_size or integration.facts.chunk_size
     started = time.monotonic()
     failed = 0
     for i in range(0, len(items), size):
@@ -264,6 +265,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("channels", nargs="*", default=list(BARE))
     parser.add_argument("--offers", type=int, default=10_000)
+    parser.add_argument(
+        "--chunk-size", type=int, default=None, help="offers per send (default: the engine's)"
+    )
     args = parser.parse_args()
 
     h.setup_django()
@@ -278,8 +282,10 @@ def main():
                 integration = make_integration(url, channel, f"bench-{who}")
                 make_offers(integration, args.offers, prefix=f"{channel[:2]}{who[0]}-")
                 items = load_items(integration)
-                run = run_adapter if who == "adapter" else BARE[channel]
-                seconds, failed = run(integration, items)
+                if who == "adapter":
+                    seconds, failed = run_adapter(integration, items, args.chunk_size)
+                else:
+                    seconds, failed = BARE[channel](integration, items)
                 figures[who] = (args.offers / seconds, seconds, failed)
                 print(
                     f"{channel:12} {who:8} {args.offers} offers in {seconds:6.1f} s "
