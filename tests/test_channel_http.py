@@ -102,6 +102,18 @@ def test_an_updates_budget_holds_items_per_minute(clock):
     assert clock.now - started >= 60
 
 
+def test_a_budget_handed_back_to_its_own_process_does_not_count_twice(clock):
+    budget = WindowBudget("stocks", 1_000)
+    budget.acquire(600)
+
+    budget.restore(budget.state())
+    clock.sleep(1)
+    started = clock.now
+    budget.acquire(400)
+
+    assert clock.now == started  # 600 + 400 fit in the minute: no wait
+
+
 def test_pacing_handed_to_another_process_is_never_faster(clock):
     tired = ChannelClient(channel_name="Allegro", requests_per_minute=600)
     acquired_times(tired.buckets["all"], clock, 30)  # the burst is spent, tokens owed

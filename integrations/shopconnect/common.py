@@ -258,25 +258,27 @@ class HttpChannelAdapter(ChannelAdapter):
         """
         if not jobs:
             return []
-        results: list[OfferResult] = []
+        # Results come back in job order, whatever order the jobs finish in.
+        by_job: dict[int, list[OfferResult]] = {}
         workers = min(self.max_in_flight, len(jobs))
-        with ThreadPoolExecutor(
-            workers, thread_name_prefix=f"shopconnect-{self.integration.pk}"
-        ) as pool:
-            pending = {pool.submit(job): offer_ids for offer_ids, job in jobs}
+        prefix = f"shopconnect-{self.integration.pk}"
+        with ThreadPoolExecutor(workers, thread_name_prefix=prefix) as pool:
+            pending = {
+                pool.submit(job): (index, offer_ids) for index, (offer_ids, job) in enumerate(jobs)
+            }
             try:
                 while pending:
                     done, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                     self.store_new_credentials()
                     for future in done:
-                        offer_ids = pending.pop(future)
-                        results.extend(self._job_results(future, offer_ids))
+                        index, offer_ids = pending.pop(future)
+                        by_job[index] = self._job_results(future, offer_ids)
             except ChannelAuthError:
                 self.client.aborted.set()
                 for future in pending:
                     future.cancel()
                 raise
-        return results
+        return [result for index in sorted(by_job) for result in by_job[index]]
 
     def _job_results(self, future, offer_ids) -> list[OfferResult]:
         try:

@@ -233,8 +233,14 @@ class WindowBudget:
             return
         with self._lock:
             now_mono, now_wall = time.monotonic(), time.time()
-            merged = list(self._spent) + [(now_mono - (now_wall - at), n) for at, n in spent]
-            self._spent = deque(sorted(set(merged)))
+            # The same process may get its own spending back: an entry it already holds (within
+            # a few ms, after the wall-clock round trip) must not count twice.
+            restored = []
+            for at, n in spent:
+                mono = now_mono - (now_wall - at)
+                if not any(m == n and abs(t - mono) < 0.005 for t, m in self._spent):
+                    restored.append((mono, n))
+            self._spent = deque(sorted([*self._spent, *restored]))
             self._forget_old(now_mono)
 
 
