@@ -5,20 +5,22 @@ tasks.py only wraps them for django-q2. See DESIGN.md §5.
 """
 
 import logging
+import time
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.channels import estimated_duration_seconds, sends_photo_binaries_always
 from integrations.models import Integration, ResyncFailure, ResyncRun
-from offers.models import OfferChannel, SiteJournal
+from offers.models import OfferChannel, OfferParameter, OfferPhoto, SiteJournal
 
 logger = logging.getLogger(__name__)
 
@@ -207,8 +209,6 @@ def _load_chunk(run: ResyncRun, size: int) -> Chunk:
 
     Four queries whatever the chunk size: links with offers, photos, parameters, journal rows.
     """
-    from django.db.models import prefetch_related_objects
-
     links = list(
         _run_links(run)
         .filter(offer_id__gt=run.cursor)
@@ -216,14 +216,37 @@ def _load_chunk(run: ResyncRun, size: int) -> Chunk:
         .order_by("offer_id")[:size]
     )
     offers = [link.offer for link in links]
-    prefetch_related_objects(offers, "photos", "parameters")
+    offer_ids = [o.pk for o in offers]
+    _attach_related(offers, "photos", OfferPhoto.objects.filter(offer_id__in=offer_ids))
+    _attach_related(offers, "parameters", OfferParameter.objects.filter(offer_id__in=offer_ids))
     journal = {
         j.offer_id: j
         for j in SiteJournal.objects.filter(
-            integration_id=run.integration_id, offer_id__in=[o.pk for o in offers]
+            integration_id=run.integration_id, offer_id__in=offer_ids
         )
     }
     return Chunk(links=links, journal=journal)
+
+
+def _attach_related(offers, name: str, queryset) -> None:
+    """Fill `offer.<name>.all()` from one query, as prefetch_related does.
+
+    prefetch_related_objects clones a queryset per offer; at hundreds of offers per chunk that
+    cloning cost more than the query itself, so the rows are grouped here and handed to each
+    offer as an already evaluated queryset.
+    """
+    grouped = defaultdict(list)
+    for row in queryset.order_by("offer_id", "position", "pk"):
+        grouped[row.offer_id].append(row)
+    model = queryset.model
+    for offer in offers:
+        evaluated = QuerySet(model=model)
+        evaluated._result_cache = grouped.get(offer.pk, [])
+        evaluated._prefetch_done = True
+        offer._prefetched_objects_cache = {
+            **getattr(offer, "_prefetched_objects_cache", {}),
+            name: evaluated,
+        }
 
 
 def _claim(run_id: int, cursor: int) -> str | None:
@@ -298,8 +321,9 @@ def _record(
 ):
     """Write the chunk's outcome in one transaction: journal rows, failures, counters, cursor.
 
-    A constant number of queries: two journal upserts, one failure upsert, one delete of
-    failures that this chunk fixed (a re-run after a crash), one UPDATE of the run.
+    A constant number of queries: two journal upserts, one failure upsert, one UPDATE of the
+    run. The cursor moves in the same transaction, so a chunk is either recorded whole or not at
+    all, and a re-run after a crash never meets rows of its own earlier attempt.
     """
     now = timezone.now()
     by_offer = {link.offer_id: link.offer for link in chunk.links}
@@ -380,10 +404,6 @@ def _record(
                 unique_fields=["run", "offer"],
                 update_fields=["http_status", "code", "message", "attempts"],
             )
-        if ok_rows:
-            ResyncFailure.objects.filter(
-                run_id=run.pk, offer_id__in=[row.offer_id for row in ok_rows]
-            ).delete()
         ending = {}
         if done:
             ending = {
@@ -417,40 +437,53 @@ class LeaseLost(Exception):
 
 
 def process_chunk(run_id: int, cursor: int) -> None:
-    """Process the chunk of `run_id` that follows `cursor`, then enqueue the next or finish.
+    """Process chunks of `run_id` from `cursor` on for a few seconds, then enqueue the rest.
 
-    Safe to run twice: a duplicate finds the cursor moved or the lease taken and does nothing;
-    a chunk re-run after a crash re-sends the same offers and overwrites the same rows.
+    Each chunk commits on its own (journal, failures, counters, cursor), so a killed worker
+    loses at most the chunk in flight. Working through several chunks per task saves the
+    broker's round trip between them; the time box keeps a task well inside django-q2's timeout.
+    Safe to run twice: a duplicate finds the cursor moved or the lease taken and does nothing.
     """
+    deadline = time.monotonic() + settings.RESYNC_TASK_SECONDS
+    next_cursor = _process_one_chunk(run_id, cursor)
+    while next_cursor is not None:
+        if time.monotonic() >= deadline:
+            enqueue_chunk(run_id, next_cursor)
+            return
+        next_cursor = _process_one_chunk(run_id, next_cursor)
+
+
+def _process_one_chunk(run_id: int, cursor: int) -> int | None:
+    """Process the chunk after `cursor`; return the cursor to go on from, or None when the run
+    ended or this task must leave it (another task holds it, or the cursor moved on)."""
     from integrations.shopconnect import adapter_for
     from integrations.shopconnect.base import ChannelAuthError
 
     token = _claim(run_id, cursor)
     if token is None:
-        return
+        return None
     run = ResyncRun.objects.select_related("integration").get(pk=run_id)
     if run.status == ResyncRun.Status.CANCELLING:
         _finish(run_id, token, ResyncRun.Status.CANCELLED)
         logger.info("resync %s cancelled at offer %s", run_id, run.cursor)
-        return
-    chunk = _load_chunk(run, run.integration.facts.chunk_size)
+        return None
+    chunk_size = run.integration.facts.chunk_size
+    chunk = _load_chunk(run, chunk_size)
     if not chunk.links:
         _finish(run_id, token, ResyncRun.Status.COMPLETED)
-        return
+        return None
     items, results = _items_to_send(run, chunk)
     adapter = adapter_for(run.integration)
-    restore = getattr(adapter, "restore_pacing", None)
-    if restore and run.pacing:
-        restore(run.pacing)
+    if run.pacing:
+        adapter.restore_pacing(run.pacing)
     try:
         if items:
             results = results + list(adapter.send(items))
     except ChannelAuthError as exc:
         _finish(run_id, token, ResyncRun.Status.FAILED, error=str(exc))
         logger.warning("resync %s failed: the channel refused the credentials", run_id)
-        return
-    pacing_state = getattr(adapter, "pacing_state", None)
-    done = len(chunk.links) < run.integration.facts.chunk_size
+        return None
+    done = len(chunk.links) < chunk_size
     last_offer_id = chunk.links[-1].offer_id
     _record(
         run,
@@ -459,12 +492,12 @@ def process_chunk(run_id: int, cursor: int) -> None:
         results,
         last_offer_id=last_offer_id,
         done=done,
-        pacing=pacing_state() if pacing_state else run.pacing,
+        pacing=adapter.pacing_state(),
     )
-    if not done:
-        enqueue_chunk(run_id, last_offer_id)
-    else:
+    if done:
         logger.info("resync %s finished", run_id)
+        return None
+    return last_offer_id
 
 
 def requeue_stale_runs() -> int:

@@ -28,6 +28,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
+def one_chunk_per_task(settings):
+    # Each process_chunk call below is one chunk, as a worker under a short time box would do.
+    settings.RESYNC_TASK_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def english():
     # Assertions read the engine's messages in English; the product's default is Polish.
     with translation.override("en"):
