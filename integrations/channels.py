@@ -89,7 +89,7 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
     Channel.WOOCOMMERCE: ChannelFacts(
         requests_per_minute=60,
         offers_per_minute=6_000,  # 60 batches of 100 at the default pace
-        chunk_size=500,
+        chunk_size=400,  # four batches of 100: all in flight at once (see woocommerce.py)
         batch_size=100,
         credential_keys=("consumer_key", "consumer_secret"),
         needs_external_id=True,

@@ -70,10 +70,14 @@ class ResyncRun(models.Model):
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.CANCELLING)
 
     integration = models.ForeignKey(
-        Integration, on_delete=models.CASCADE, related_name="resync_runs"
+        Integration,
+        on_delete=models.CASCADE,
+        related_name="resync_runs",
+        verbose_name=_("integration"),
     )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("started by"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -85,7 +89,12 @@ class ResyncRun(models.Model):
     )
     # A "retry failed" run sends only the offers that failed in this earlier run.
     retry_of = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retries"
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="retries",
+        verbose_name=_("retry of"),
     )
     total = models.PositiveIntegerField(_("total"), default=0)
     processed = models.PositiveIntegerField(_("processed"), default=0)
@@ -129,8 +138,12 @@ class ResyncRun(models.Model):
 
 
 class ResyncFailure(models.Model):
-    run = models.ForeignKey(ResyncRun, on_delete=models.CASCADE, related_name="failures")
-    offer = models.ForeignKey("offers.Offer", on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(
+        ResyncRun, on_delete=models.CASCADE, related_name="failures", verbose_name=_("resync run")
+    )
+    offer = models.ForeignKey(
+        "offers.Offer", on_delete=models.CASCADE, related_name="+", verbose_name=_("offer")
+    )
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     code = models.CharField(_("code"), max_length=100, blank=True)
     message = models.TextField(_("message"), blank=True)

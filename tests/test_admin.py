@@ -63,11 +63,11 @@ def test_saving_without_retyping_secrets_keeps_them(staff_client, catalogue):
     assert integration.requests_per_minute == 600
 
 
-def test_a_new_integration_needs_the_channels_credentials(staff_client):
+def test_a_new_integration_needs_the_channels_credentials(staff_client, settings):
+    staff_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     response = staff_client.post(
         reverse("admin:integrations_integration_add"),
         {"name": "Sklep", "channel": "woocommerce", "api_url": "https://sklep.example.pl"},
-        headers={"accept-language": "en"},
     )
     assert response.status_code == 200
     assert "needs this credential" in response.content.decode()
@@ -140,3 +140,10 @@ def test_deactivating_in_the_admin_inline_forgets_the_photo_hash(staff_client, c
     assert response.status_code == 302, response.content.decode()[:3000]
     assert OfferChannel.objects.get().active is False
     assert SiteJournal.objects.get().photos_hash == ""
+
+
+def test_the_ui_speaks_polish_whatever_the_browser_asks(staff_client):
+    html = staff_client.get(
+        reverse("admin:integrations_integration_add"), headers={"accept-language": "en-US"}
+    ).content.decode()
+    assert 'lang="pl"' in html
