@@ -1,5 +1,6 @@
 """xSale settings: everything that differs between machines comes from the environment."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -84,9 +85,12 @@ def _database_from_env():
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             }
         )
-        # Worker processes started by the tests must see the same file as the test runner.
+        # Worker processes started by the tests must see the same file as the test runner;
+        # one file per test run, so two runs on one machine never share it.
         db["TEST"] = {
-            "NAME": env.str("SQLITE_TEST_NAME", default=str(BASE_DIR / "test_db.sqlite3"))
+            "NAME": env.str(
+                "SQLITE_TEST_NAME", default=str(BASE_DIR / f"test_db_{os.getpid()}.sqlite3")
+            )
         }
     else:
         db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
