@@ -8,11 +8,12 @@ import logging
 import time
 import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -204,14 +205,14 @@ class Chunk:
     journal: dict  # offer_id -> SiteJournal
 
 
-def _load_chunk(run: ResyncRun, size: int) -> Chunk:
+def _load_chunk(run: ResyncRun, after: int, size: int) -> Chunk:
     """The next chunk in offer pk order after the cursor: keyset, never OFFSET.
 
     Four queries whatever the chunk size: links with offers, photos, parameters, journal rows.
     """
     links = list(
         _run_links(run)
-        .filter(offer_id__gt=run.cursor)
+        .filter(offer_id__gt=after)
         .select_related("offer")
         .order_by("offer_id")[:size]
     )
@@ -316,9 +317,50 @@ def _items_to_send(run: ResyncRun, chunk: Chunk):
     return items, refused
 
 
-def _record(
-    run: ResyncRun, token: str, chunk: Chunk, results, *, last_offer_id: int, done: bool, pacing
-):
+JOURNAL_SENT_FIELDS = (
+    "photos_hash",
+    "content_hash",
+    "synced_at",
+    "status",
+    "message",
+    "price_sent",
+    "currency_sent",
+    "stock_sent",
+)
+# A failure keeps the hashes (and what was sent) of what the channel last accepted.
+JOURNAL_FAILED_FIELDS = ("synced_at", "status", "message")
+
+
+def _upsert_journal(rows: list[tuple], fields: tuple[str, ...]) -> None:
+    """INSERT … ON CONFLICT (offer, integration) DO UPDATE for a chunk's journal rows.
+
+    One statement for the whole chunk, written by hand: bulk_create's per-value compilation
+    cost more than everything else a chunk does in the database. The SQL is the same on
+    SQLite and PostgreSQL; `rows` are (offer_id, integration_id, *fields) tuples.
+    """
+    if not rows:
+        return
+    table = connection.ops.quote_name(SiteJournal._meta.db_table)
+    columns = ["offer_id", "integration_id", *fields]
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    updates = ", ".join(
+        f"{connection.ops.quote_name(f)} = excluded.{connection.ops.quote_name(f)}" for f in fields
+    )
+    # A new row needs every column; those a failure leaves alone get their defaults.
+    defaults = {"photos_hash": "", "content_hash": "", "currency_sent": "", "message": ""}
+    missing = [f for f in defaults if f not in fields]
+    if missing:
+        names += ", " + ", ".join(connection.ops.quote_name(f) for f in missing)
+        rows = [(*row, *(defaults[f] for f in missing)) for row in rows]
+    placeholders = ", ".join(["%s"] * len(rows[0]))
+    values = ", ".join([f"({placeholders})"] * len(rows))
+    # Identifiers come from the model, every value is a parameter.
+    sql = f"INSERT INTO {table} ({names}) VALUES {values} ON CONFLICT (offer_id, integration_id) DO UPDATE SET {updates}"  # noqa: S608, E501
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])
+
+
+def _record(run: ResyncRun, token: str, chunk: Chunk, results, *, done: bool, pacing) -> None:
     """Write the chunk's outcome in one transaction: journal rows, failures, counters, cursor.
 
     A constant number of queries: two journal upserts, one failure upsert, one UPDATE of the
@@ -327,6 +369,7 @@ def _record(
     """
     now = timezone.now()
     by_offer = {link.offer_id: link.offer for link in chunk.links}
+    integration_id = run.integration_id
     ok_rows, error_rows, failures = [], [], []
     sent = failed = photos = 0
     for result in results:
@@ -335,32 +378,19 @@ def _record(
             sent += 1
             photos += bool(result.photos_sent)
             previous = chunk.journal.get(offer.pk)
+            if result.photos_sent:
+                photos_hash = offer.photos_hash()
+            else:
+                photos_hash = previous.photos_hash if previous else ""
+            status = SiteJournal.Status.WARNING if result.message else SiteJournal.Status.OK
             ok_rows.append(
-                SiteJournal(
-                    offer=offer,
-                    integration_id=run.integration_id,
-                    photos_hash=offer.photos_hash()
-                    if result.photos_sent
-                    else (previous.photos_hash if previous else ""),
-                    content_hash=offer.content_hash(),
-                    synced_at=now,
-                    status=SiteJournal.Status.WARNING if result.message else SiteJournal.Status.OK,
-                    message=result.message,
-                    price_sent=offer.price,
-                    currency_sent=offer.currency,
-                    stock_sent=offer.stock,
-                )
-            )
+                (offer.pk, integration_id, photos_hash, offer.content_hash(), now, status,
+                 result.message, offer.price, offer.currency, offer.stock)
+            )  # fmt: skip
         else:
             failed += 1
             error_rows.append(
-                SiteJournal(
-                    offer=offer,
-                    integration_id=run.integration_id,
-                    synced_at=now,
-                    status=SiteJournal.Status.ERROR,
-                    message=result.message,
-                )
+                (offer.pk, integration_id, now, SiteJournal.Status.ERROR, result.message)
             )
             failures.append(
                 ResyncFailure(
@@ -372,31 +402,22 @@ def _record(
                     attempts=result.attempts,
                 )
             )
+    lease = {"lease_token": "", "lease_expires_at": None}
+    if not done:
+        # The task goes on with the next chunk: keep the lease, pushed forward.
+        lease = {"lease_expires_at": now + timedelta(seconds=_lease_seconds())}
+    ending = {}
+    if done:
+        ending = {
+            "status": Case(
+                When(status=ResyncRun.Status.CANCELLING, then=Value(ResyncRun.Status.CANCELLED)),
+                default=Value(ResyncRun.Status.COMPLETED),
+            ),
+            "finished_at": now,
+        }
     with transaction.atomic():
-        if ok_rows:
-            SiteJournal.objects.bulk_create(
-                ok_rows,
-                update_conflicts=True,
-                unique_fields=["offer", "integration"],
-                update_fields=[
-                    "photos_hash",
-                    "content_hash",
-                    "synced_at",
-                    "status",
-                    "message",
-                    "price_sent",
-                    "currency_sent",
-                    "stock_sent",
-                ],
-            )
-        if error_rows:
-            # A failure keeps the hashes of what the channel last accepted.
-            SiteJournal.objects.bulk_create(
-                error_rows,
-                update_conflicts=True,
-                unique_fields=["offer", "integration"],
-                update_fields=["synced_at", "status", "message"],
-            )
+        _upsert_journal(ok_rows, JOURNAL_SENT_FIELDS)
+        _upsert_journal(error_rows, JOURNAL_FAILED_FIELDS)
         if failures:
             ResyncFailure.objects.bulk_create(
                 failures,
@@ -404,27 +425,15 @@ def _record(
                 unique_fields=["run", "offer"],
                 update_fields=["http_status", "code", "message", "attempts"],
             )
-        ending = {}
-        if done:
-            ending = {
-                "status": Case(
-                    When(
-                        status=ResyncRun.Status.CANCELLING, then=Value(ResyncRun.Status.CANCELLED)
-                    ),
-                    default=Value(ResyncRun.Status.COMPLETED),
-                ),
-                "finished_at": now,
-            }
         updated = ResyncRun.objects.filter(pk=run.pk, lease_token=token).update(
-            cursor=last_offer_id,
+            cursor=chunk.links[-1].offer_id,
             processed=F("processed") + len(results),
             sent=F("sent") + sent,
             failed=F("failed") + failed,
             photos_sent=F("photos_sent") + photos,
             heartbeat_at=now,
-            lease_token="",
-            lease_expires_at=None,
             pacing=pacing,
+            **lease,
             **ending,
         )
         if not updated:
@@ -436,68 +445,91 @@ class LeaseLost(Exception):
     pass
 
 
+def _release(run_id: int, token: str) -> None:
+    ResyncRun.objects.filter(pk=run_id, lease_token=token).update(
+        lease_token="", lease_expires_at=None
+    )
+
+
+def _send(adapter, items):
+    try:
+        return list(adapter.send(items)) if items else []
+    finally:
+        connection.close()  # this thread's own connection, if the adapter opened one
+
+
 def process_chunk(run_id: int, cursor: int) -> None:
-    """Process chunks of `run_id` from `cursor` on for a few seconds, then enqueue the rest.
+    """Process the run's chunks from `cursor` on for a few seconds, then enqueue the rest.
 
-    Each chunk commits on its own (journal, failures, counters, cursor), so a killed worker
-    loses at most the chunk in flight. Working through several chunks per task saves the
-    broker's round trip between them; the time box keeps a task well inside django-q2's timeout.
-    Safe to run twice: a duplicate finds the cursor moved or the lease taken and does nothing.
+    The task holds the run's lease throughout; each chunk commits on its own (journal,
+    failures, counters, cursor), so a killed worker loses at most the chunk in flight. While a
+    chunk is being sent, the next one is read from the database. Working through several
+    chunks per task saves the broker's round trip between them; the time box keeps a task well
+    inside django-q2's timeout. A duplicate task finds the cursor moved or the lease taken and
+    does nothing.
     """
+    token = _claim(run_id, cursor)
+    if token is None:
+        return
     deadline = time.monotonic() + settings.RESYNC_TASK_SECONDS
-    next_cursor = _process_one_chunk(run_id, cursor)
-    while next_cursor is not None:
-        if time.monotonic() >= deadline:
-            enqueue_chunk(run_id, next_cursor)
-            return
-        next_cursor = _process_one_chunk(run_id, next_cursor)
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix=f"resync-{run_id}") as sender:
+            next_cursor = _run_chunks(run_id, token, sender, deadline)
+    except BaseException:
+        _release(run_id, token)  # a retry or the sweeper may take it at once
+        raise
+    if next_cursor is not None:
+        enqueue_chunk(run_id, next_cursor)
 
 
-def _process_one_chunk(run_id: int, cursor: int) -> int | None:
-    """Process the chunk after `cursor`; return the cursor to go on from, or None when the run
-    ended or this task must leave it (another task holds it, or the cursor moved on)."""
+def _run_chunks(run_id: int, token: str, sender, deadline: float) -> int | None:
+    """Send chunks until the run ends (None) or the time box is used up (the cursor to go on
+    from, with the lease released)."""
     from integrations.shopconnect import adapter_for
     from integrations.shopconnect.base import ChannelAuthError
 
-    token = _claim(run_id, cursor)
-    if token is None:
-        return None
     run = ResyncRun.objects.select_related("integration").get(pk=run_id)
-    if run.status == ResyncRun.Status.CANCELLING:
-        _finish(run_id, token, ResyncRun.Status.CANCELLED)
-        logger.info("resync %s cancelled at offer %s", run_id, run.cursor)
-        return None
-    chunk_size = run.integration.facts.chunk_size
-    chunk = _load_chunk(run, chunk_size)
-    if not chunk.links:
-        _finish(run_id, token, ResyncRun.Status.COMPLETED)
-        return None
-    items, results = _items_to_send(run, chunk)
+    size = run.integration.facts.chunk_size
     adapter = adapter_for(run.integration)
     if run.pacing:
         adapter.restore_pacing(run.pacing)
-    try:
-        if items:
-            results = results + list(adapter.send(items))
-    except ChannelAuthError as exc:
-        _finish(run_id, token, ResyncRun.Status.FAILED, error=str(exc))
-        logger.warning("resync %s failed: the channel refused the credentials", run_id)
-        return None
-    done = len(chunk.links) < chunk_size
-    last_offer_id = chunk.links[-1].offer_id
-    _record(
-        run,
-        token,
-        chunk,
-        results,
-        last_offer_id=last_offer_id,
-        done=done,
-        pacing=adapter.pacing_state(),
-    )
-    if done:
-        logger.info("resync %s finished", run_id)
-        return None
-    return last_offer_id
+    chunk = _load_chunk(run, run.cursor, size)
+    while True:
+        status = ResyncRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+        if status == ResyncRun.Status.CANCELLING:
+            _finish(run_id, token, ResyncRun.Status.CANCELLED)
+            logger.info("resync %s cancelled", run_id)
+            return None
+        if not chunk.links:
+            _finish(run_id, token, ResyncRun.Status.COMPLETED)
+            logger.info("resync %s finished", run_id)
+            return None
+        items, refused = _items_to_send(run, chunk)
+        sending = sender.submit(_send, adapter, items)
+        done = len(chunk.links) < size
+        following = None if done else _load_chunk(run, chunk.links[-1].offer_id, size)
+        try:
+            results = refused + sending.result()
+        except ChannelAuthError as exc:
+            _finish(run_id, token, ResyncRun.Status.FAILED, error=str(exc))
+            logger.warning("resync %s failed: the channel refused the credentials", run_id)
+            return None
+        out_of_time = time.monotonic() >= deadline
+        _record(
+            run,
+            token,
+            chunk,
+            results,
+            done=done,
+            pacing=adapter.pacing_state(),
+        )
+        if done:
+            logger.info("resync %s finished", run_id)
+            return None
+        if out_of_time:
+            _release(run_id, token)
+            return chunk.links[-1].offer_id
+        chunk = following
 
 
 def requeue_stale_runs() -> int:
