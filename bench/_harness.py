@@ -89,10 +89,10 @@ def start_sandbox() -> tuple[Process, str]:
     raise RuntimeError("sandbox did not start")
 
 
-def start_resync_worker(workers=2) -> Process:
+def start_resync_worker(workers=2, **env) -> Process:
     return Process(
         [sys.executable, "manage.py", "qcluster"],
-        env={"Q_CLUSTER_NAME": "resync", "Q_RESYNC_WORKERS": str(workers)},
+        env={"Q_CLUSTER_NAME": "resync", "Q_RESYNC_WORKERS": str(workers), **env},
         name="resync-worker",
     )
 

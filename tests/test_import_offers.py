@@ -183,3 +183,37 @@ def test_import_deactivation_goes_through_the_channel_rule(write_jsonl, make_int
 def test_an_unreadable_file_is_a_clear_error(tmp_path):
     code, _, err = run_import(tmp_path / "nope.jsonl")
     assert code == 1 and "Cannot open" in err
+
+
+@pytest.fixture
+def photo_host(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving a folder (the import downloads from it)."""
+    import functools
+    import http.server
+    import threading
+
+    folder = tmp_path / "www"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_photos_given_as_urls_are_downloaded(write_jsonl, photo_host):
+    folder, base = photo_host
+    (folder / "remote.png").write_bytes(image_bytes((9, 9, 9), fmt="PNG"))
+    path = write_jsonl(
+        [
+            offer_line("URL-1", photos=[f"{base}/remote.png"]),
+            offer_line("URL-2", photos=[f"{base}/missing.png"]),
+        ]
+    )
+    code, _, err = run_import(path)
+    assert code == 1
+    assert f"line 2: photo {base}/missing.png could not be downloaded" in err
+    photo = Offer.objects.get(sku="URL-1").photos.get()
+    assert photo.content_type == "image/png"
+    assert photo.image.read() == (folder / "remote.png").read_bytes()
+    assert not Offer.objects.filter(sku="URL-2").exists()

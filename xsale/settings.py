@@ -134,6 +134,9 @@ SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8100").rstrip("/"
 RESYNC_HEARTBEAT_STALE_SECONDS = env.int("RESYNC_HEARTBEAT_STALE_SECONDS", default=120)
 # One resync task works through chunks for about this long, then enqueues the rest.
 RESYNC_TASK_SECONDS = env.float("RESYNC_TASK_SECONDS", default=10.0)
+# Benchmarks only: 0 lifts the channels' per-endpoint limits (Allegro PATCH 2,500/min, Zalando
+# prices/stocks) so the engine can be compared with a bare client; never in production.
+SHOPCONNECT_ENDPOINT_LIMITS = env.bool("SHOPCONNECT_ENDPOINT_LIMITS", default=True)
 # How long a chunk may hold its run; longer than the resync cluster's task timeout.
 RESYNC_LEASE_SECONDS = env.int("RESYNC_LEASE_SECONDS", default=150)
 

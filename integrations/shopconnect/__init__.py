@@ -11,6 +11,8 @@ def adapter_for(integration, *, endpoint_limits: dict | None = None) -> ChannelA
     process and integration. `endpoint_limits` overrides the channel's per-endpoint limits
     (benchmarks and tests only; production uses `ChannelFacts.endpoint_limits`).
     """
+    from django.conf import settings
+
     from integrations.shopconnect.allegro import AllegroAdapter
     from integrations.shopconnect.woocommerce import WooCommerceAdapter
     from integrations.shopconnect.zalando import ZalandoAdapter
@@ -24,4 +26,6 @@ def adapter_for(integration, *, endpoint_limits: dict | None = None) -> ChannelA
         adapter_class = adapters[integration.channel]
     except KeyError:
         raise ValueError(f"no ShopConnect adapter for channel {integration.channel!r}") from None
+    if endpoint_limits is None and not settings.SHOPCONNECT_ENDPOINT_LIMITS:
+        endpoint_limits = {}
     return adapter_class(integration, endpoint_limits=endpoint_limits)
