@@ -202,7 +202,8 @@ def run_progress(run: ResyncRun) -> dict:
 @dataclass
 class Chunk:
     links: list  # OfferChannel with .offer, photos and parameters prefetched
-    journal: dict  # offer_id -> SiteJournal
+    # offer_id -> the photo set hash the site journal holds (what the channel has)
+    journal_photos: dict
 
 
 def _load_chunk(run: ResyncRun, after: int, size: int) -> Chunk:
@@ -220,13 +221,12 @@ def _load_chunk(run: ResyncRun, after: int, size: int) -> Chunk:
     offer_ids = [o.pk for o in offers]
     _attach_related(offers, "photos", OfferPhoto.objects.filter(offer_id__in=offer_ids))
     _attach_related(offers, "parameters", OfferParameter.objects.filter(offer_id__in=offer_ids))
-    journal = {
-        j.offer_id: j
-        for j in SiteJournal.objects.filter(
+    journal_photos = dict(
+        SiteJournal.objects.filter(
             integration_id=run.integration_id, offer_id__in=offer_ids
-        )
-    }
-    return Chunk(links=links, journal=journal)
+        ).values_list("offer_id", "photos_hash")
+    )
+    return Chunk(links=links, journal_photos=journal_photos)
 
 
 def _attach_related(offers, name: str, queryset) -> None:
@@ -308,11 +308,10 @@ def _items_to_send(run: ResyncRun, chunk: Chunk):
                 )
             )
             continue
-        journal = chunk.journal.get(offer.pk)
         if always_photos:
             send_photos = True
         else:
-            send_photos = offer.photos_hash() != (journal.photos_hash if journal else "")
+            send_photos = offer.photos_hash() != chunk.journal_photos.get(offer.pk, "")
         items.append(OfferToSend(offer=offer, link=link, send_photos=send_photos))
     return items, refused
 
@@ -377,11 +376,10 @@ def _record(run: ResyncRun, token: str, chunk: Chunk, results, *, done: bool, pa
         if result.ok:
             sent += 1
             photos += bool(result.photos_sent)
-            previous = chunk.journal.get(offer.pk)
             if result.photos_sent:
                 photos_hash = offer.photos_hash()
             else:
-                photos_hash = previous.photos_hash if previous else ""
+                photos_hash = chunk.journal_photos.get(offer.pk, "")
             status = SiteJournal.Status.WARNING if result.message else SiteJournal.Status.OK
             ok_rows.append(
                 (offer.pk, integration_id, photos_hash, offer.content_hash(), now, status,
