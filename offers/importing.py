@@ -7,6 +7,7 @@ and written in its own savepoint: a bad line imports nothing and the others stil
 import io
 import json
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -16,7 +17,7 @@ import requests
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from offers.models import Offer, OfferParameter, OfferPhoto
+from offers.models import Offer, OfferChannel, OfferParameter, OfferPhoto
 from offers.photos import UnreadablePhoto, inspect_image
 from offers.services import offer_channel_set_active
 
@@ -218,30 +219,64 @@ def _replace_photos(offer: Offer, photos: list[PhotoData], existing: list[OfferP
             old.delete()
 
 
-def save_line(line: OfferLine) -> bool:
-    """Write one parsed line; returns True when the offer was created."""
-    offer, created = Offer.objects.update_or_create(
-        sku=line.sku,
-        defaults={
-            "ean": line.ean,
-            "name": line.name,
-            "description": line.description,
-            "price": line.price,
-            "currency": line.currency,
-            "stock": line.stock,
-        },
-    )
-    existing_params = [] if created else list(offer.parameters.order_by("position", "pk"))
-    if [(p.name, p.value) for p in existing_params] != line.parameters:
+OFFER_FIELDS = ("ean", "name", "description", "price", "currency", "stock")
+
+
+@dataclass
+class Existing:
+    """What the database holds for one batch of lines, read in four queries."""
+
+    offers: dict  # sku -> Offer
+    parameters: dict  # offer_id -> [OfferParameter]
+    photos: dict  # offer_id -> [OfferPhoto]
+    links: dict  # (offer_id, integration_id) -> OfferChannel
+
+    @classmethod
+    def for_lines(cls, lines: list[OfferLine]) -> "Existing":
+        offers = {o.sku: o for o in Offer.objects.filter(sku__in=[line.sku for line in lines])}
+        ids = [o.pk for o in offers.values()]
+        parameters, photos = defaultdict(list), defaultdict(list)
+        for p in OfferParameter.objects.filter(offer_id__in=ids).order_by("position", "pk"):
+            parameters[p.offer_id].append(p)
+        for p in OfferPhoto.objects.filter(offer_id__in=ids).order_by("position", "pk"):
+            photos[p.offer_id].append(p)
+        links = {
+            (link.offer_id, link.integration_id): link
+            for link in OfferChannel.objects.filter(offer_id__in=ids)
+        }
+        return cls(offers=offers, parameters=parameters, photos=photos, links=links)
+
+
+def save_line(line: OfferLine, existing: Existing) -> bool:
+    """Write one parsed line, touching only what differs; returns True when it created the
+    offer. `existing` holds the state before the batch: each SKU comes once per batch."""
+    offer = existing.offers.get(line.sku)
+    created = offer is None
+    values = {name: getattr(line, name) for name in OFFER_FIELDS}
+    if created:
+        offer = Offer.objects.create(sku=line.sku, **values)
+    else:
+        changed = [name for name, value in values.items() if getattr(offer, name) != value]
+        if changed:
+            for name in changed:
+                setattr(offer, name, values[name])
+            offer.save(update_fields=[*changed, "updated_at"])
+    if [(p.name, p.value) for p in existing.parameters.get(offer.pk, [])] != line.parameters:
         offer.parameters.all().delete()
         OfferParameter.objects.bulk_create(
             OfferParameter(offer=offer, name=n, value=v, position=i)
             for i, (n, v) in enumerate(line.parameters)
         )
-    existing_photos = [] if created else list(offer.photos.order_by("position", "pk"))
-    _replace_photos(offer, line.photos, existing_photos)
+    _replace_photos(offer, line.photos, existing.photos.get(offer.pk, []))
     for channel in line.channels:
-        offer_channel_set_active(offer=offer, **channel)
+        link = existing.links.get((offer.pk, channel["integration"].pk))
+        unchanged = (
+            link is not None
+            and link.active == channel["active"]
+            and channel["external_id"] in (None, link.external_id)
+        )
+        if not unchanged:
+            offer_channel_set_active(offer=offer, **channel)
     return created
 
 
@@ -258,14 +293,15 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
 
     integrations_by_name = {i.name: i for i in Integration.objects.all()}
     report = ImportReport()
-    pending = []
+    pending: dict[str, tuple[int, OfferLine]] = {}  # sku -> (line number, line), in file order
 
     def flush():
+        existing = Existing.for_lines([parsed for _, parsed in pending.values()])
         with transaction.atomic():
-            for number, parsed in pending:
+            for number, parsed in pending.values():
                 try:
                     with transaction.atomic():
-                        created = save_line(parsed)
+                        created = save_line(parsed, existing)
                 except Exception as exc:  # a database refusal of this line only
                     report.errors.append((number, f"could not be saved ({exc})"))
                     if on_error:
@@ -287,7 +323,10 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
                 except UnicodeDecodeError:
                     raise LineError("is not UTF-8 text") from None
             parsed = parse_line(text, base_dir=base_dir, integrations_by_name=integrations_by_name)
-            pending.append((number, parsed))
+            if parsed.sku in pending:
+                # A batch is read from the database once, so each SKU appears in it once.
+                flush()
+            pending[parsed.sku] = (number, parsed)
         except LineError as exc:
             report.errors.append((number, str(exc)))
             if on_error:

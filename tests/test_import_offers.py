@@ -217,3 +217,21 @@ def test_photos_given_as_urls_are_downloaded(write_jsonl, photo_host):
     assert photo.content_type == "image/png"
     assert photo.image.read() == (folder / "remote.png").read_bytes()
     assert not Offer.objects.filter(sku="URL-2").exists()
+
+
+def test_a_sku_repeated_in_one_file_ends_as_its_last_line_says(write_jsonl, make_integration):
+    make_integration(name="Sklep", channel="woocommerce")
+    on = [{"integration": "Sklep", "active": True, "external_id": "5"}]
+    off = [{"integration": "Sklep", "active": False}]
+    path = write_jsonl(
+        [
+            offer_line("DUP", stock=1, channels=on),
+            offer_line("OTHER"),
+            offer_line("DUP", stock=2, channels=off, parameters=[]),
+        ]
+    )
+    code, out, _ = run_import(path)
+    assert code == 0 and "(2 created, 1 updated)" in out
+    offer = Offer.objects.get(sku="DUP")
+    assert offer.stock == 2 and not offer.parameters.exists()
+    assert OfferChannel.objects.get(offer=offer).active is False
