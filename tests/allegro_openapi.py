@@ -155,6 +155,11 @@ def validate_token_request(sent: SentRequest) -> None:
     assert form.get("refresh_token"), "no refresh_token in the form"
 
 
+def by_offer(results):
+    """Adapter results by offer id."""
+    return {r.offer_id: r for r in results}
+
+
 # --- building offers for adapter tests ---------------------------------------------------
 
 

@@ -147,4 +147,23 @@ def sandbox_account():
     return f"t{uuid.uuid4().hex[:8]}"
 
 
+@pytest.fixture(autouse=True)
+def fresh_clients(monkeypatch):
+    """No channel client (pace, pause, token) outlives a test; retries back off in 10 ms."""
+    from integrations.shopconnect.http import ChannelClient, forget_clients
+
+    forget_clients()
+    monkeypatch.setattr(ChannelClient, "backoff_base", 0.01)
+    yield
+    forget_clients()
+
+
+@pytest.fixture
+def wire(monkeypatch):
+    """Every request the adapters send in this test, recorded (it still goes over HTTP)."""
+    from tests.allegro_openapi import RequestLog
+
+    return RequestLog().install(monkeypatch)
+
+
 pytest_plugins = ["tests.workers"]

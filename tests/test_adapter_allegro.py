@@ -9,9 +9,8 @@ from integrations.channels import Channel
 from integrations.models import Integration
 from integrations.shopconnect import adapter_for
 from integrations.shopconnect.base import ChannelAuthError
-from integrations.shopconnect.http import ChannelClient, forget_clients
 from tests.allegro_openapi import (
-    RequestLog,
+    by_offer,
     items_for,
     make_offer,
     require_allegro_openapi,
@@ -24,18 +23,10 @@ pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:Unsuppor
 SECRETS = ("sandbox-secret", "sandbox-refresh", "sandbox-access")
 
 
-@pytest.fixture(autouse=True)
-def fresh_clients(monkeypatch):
-    forget_clients()
-    monkeypatch.setattr(ChannelClient, "backoff_base", 0.01)
-    yield
-    forget_clients()
-
-
 @pytest.fixture
-def wire(monkeypatch):
-    require_allegro_openapi()  # skip before sending anything if the spec is absent
-    return RequestLog().install(monkeypatch)
+def wire(wire):
+    require_allegro_openapi()  # skip if the spec is absent
+    return wire
 
 
 @pytest.fixture
@@ -52,10 +43,6 @@ def assert_all_valid(wire, integration):
     assert wire.sent, "the adapter sent nothing"
     for sent in wire.sent:
         validate_allegro_request(sent, integration)
-
-
-def by_offer(results):
-    return {r.offer_id: r for r in results}
 
 
 def test_every_field_lands_with_allegros_types(allegro, sandbox, sandbox_account, wire):

@@ -7,24 +7,10 @@ import pytest
 from integrations.channels import Channel
 from integrations.shopconnect import adapter_for
 from integrations.shopconnect.base import ChannelAuthError
-from integrations.shopconnect.http import ChannelClient, forget_clients
-from tests.allegro_openapi import RequestLog, items_for, make_offer
+from tests.allegro_openapi import by_offer, items_for, make_offer
 from tests.catalogue import make_offers
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_clients(monkeypatch):
-    forget_clients()
-    monkeypatch.setattr(ChannelClient, "backoff_base", 0.01)
-    yield
-    forget_clients()
-
-
-@pytest.fixture
-def wire(monkeypatch):
-    return RequestLog().install(monkeypatch)
 
 
 @pytest.fixture
@@ -35,10 +21,6 @@ def shop(make_integration, sandbox, sandbox_account):
         requests_per_minute=6000,
         **sandbox.integration_urls("woocommerce", sandbox_account),
     )
-
-
-def by_offer(results):
-    return {r.offer_id: r for r in results}
 
 
 def test_every_field_lands_with_woocommerces_types(shop, sandbox, sandbox_account, wire, settings):

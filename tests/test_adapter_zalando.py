@@ -8,8 +8,7 @@ import pytest
 from integrations.channels import Channel, EndpointLimit
 from integrations.shopconnect import adapter_for
 from integrations.shopconnect.base import ChannelAuthError
-from integrations.shopconnect.http import ChannelClient, forget_clients
-from tests.allegro_openapi import RequestLog, items_for, make_offer
+from tests.allegro_openapi import by_offer, items_for, make_offer
 from tests.catalogue import make_offers
 
 pytestmark = pytest.mark.django_db
@@ -26,19 +25,6 @@ FAST = {
 }
 
 
-@pytest.fixture(autouse=True)
-def fresh_clients(monkeypatch):
-    forget_clients()
-    monkeypatch.setattr(ChannelClient, "backoff_base", 0.01)
-    yield
-    forget_clients()
-
-
-@pytest.fixture
-def wire(monkeypatch):
-    return RequestLog().install(monkeypatch)
-
-
 @pytest.fixture
 def zalando(make_integration, sandbox, sandbox_account):
     return make_integration(
@@ -47,10 +33,6 @@ def zalando(make_integration, sandbox, sandbox_account):
         requests_per_minute=60_000,
         **sandbox.integration_urls("zalando", sandbox_account),
     )
-
-
-def by_offer(results):
-    return {r.offer_id: r for r in results}
 
 
 def test_every_field_lands_with_zalandos_types(zalando, sandbox, sandbox_account, wire):

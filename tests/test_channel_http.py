@@ -14,11 +14,10 @@ from integrations.shopconnect.http import (
     TokenBucket,
     WindowBudget,
     describe_exception,
-    forget_clients,
     retry_after_seconds,
     safe_url,
 )
-from tests.allegro_openapi import RequestLog, items_for, make_offer
+from tests.allegro_openapi import items_for, make_offer
 from tests.catalogue import make_offers
 
 
@@ -161,19 +160,6 @@ def test_each_process_gets_its_own_session(monkeypatch):
 # --- against the sandbox --------------------------------------------------------------------
 
 
-@pytest.fixture
-def sandbox_clients(monkeypatch):
-    forget_clients()
-    monkeypatch.setattr(ChannelClient, "backoff_base", 0.01)
-    yield
-    forget_clients()
-
-
-@pytest.fixture
-def wire(monkeypatch):
-    return RequestLog().install(monkeypatch)
-
-
 def allegro_integration(make_integration, sandbox, account, **fields):
     return make_integration(
         name=f"Allegro {account}",
@@ -195,9 +181,7 @@ def most_in_k_seconds(per_second, k):
 
 
 @pytest.mark.django_db
-def test_the_token_bucket_sets_the_pace(
-    make_integration, sandbox, sandbox_account, sandbox_clients
-):
+def test_the_token_bucket_sets_the_pace(make_integration, sandbox, sandbox_account):
     # 600/min: a burst of 10, then 9.83/s. Without pacing, 40 offers would go in one second.
     allegro = allegro_integration(
         make_integration, sandbox, sandbox_account, requests_per_minute=600
@@ -216,9 +200,7 @@ def test_the_token_bucket_sets_the_pace(
 
 
 @pytest.mark.django_db
-def test_slow_answers_do_not_slow_the_pace(
-    make_integration, sandbox, sandbox_account, sandbox_clients
-):
+def test_slow_answers_do_not_slow_the_pace(make_integration, sandbox, sandbox_account):
     sandbox.configure("allegro", sandbox_account, latency_ms=250)
     allegro = allegro_integration(
         make_integration, sandbox, sandbox_account, requests_per_minute=1_800
@@ -235,7 +217,7 @@ def test_slow_answers_do_not_slow_the_pace(
 
 @pytest.mark.django_db
 def test_a_429_pauses_every_request_of_the_integration(
-    make_integration, sandbox, sandbox_account, sandbox_clients, wire
+    make_integration, sandbox, sandbox_account, wire
 ):
     # A steady 50 requests/s, so that a client ignoring the pause would be seen sending.
     sandbox.configure("allegro", sandbox_account, throttle_every=25, retry_after=1, latency_ms=20)
@@ -262,9 +244,7 @@ def test_a_429_pauses_every_request_of_the_integration(
 
 
 @pytest.mark.django_db
-def test_an_endpoint_limit_paces_its_own_requests(
-    make_integration, sandbox, sandbox_account, sandbox_clients
-):
+def test_an_endpoint_limit_paces_its_own_requests(make_integration, sandbox, sandbox_account):
     # Zalando's 25 submissions/s, scaled down to 10/s and checked by the sandbox's 1 s window.
     sandbox.configure("zalando", sandbox_account, limits={"submissions_per_second": 10})
     zalando = make_integration(
@@ -290,9 +270,7 @@ def test_an_endpoint_limit_paces_its_own_requests(
 
 
 @pytest.mark.django_db
-def test_connection_errors_are_retried_then_reported_without_secrets(
-    make_integration, sandbox_clients, caplog
-):
+def test_connection_errors_are_retried_then_reported_without_secrets(make_integration, caplog):
     # Nothing listens on port 9: every attempt fails to connect.
     shop = make_integration(
         name="Sklep offline",
