@@ -333,37 +333,17 @@ def post_prices(acct, req, params):
     errors = []
     for i, item in enumerate(items):
         path = f"product_prices[{i}]"
-        if not isinstance(item, dict):
-            errors.append((path, "must be an object", "type"))
-            continue
-        if not isinstance(item.get("ean"), str) or not EAN_RE.match(item["ean"]):
-            errors.append((f"{path}.ean", "must be 8–14 digits", "format"))
-        if not _str(item.get("sales_channel_id")):
-            errors.append((f"{path}.sales_channel_id", "must be a string", "required"))
-        _validate_price(item.get("regular_price"), f"{path}.regular_price", errors)
-        if "promotional_price" in item:
-            _validate_price(item["promotional_price"], f"{path}.promotional_price", errors)
+        if _validate_keys(item, path, errors):
+            _validate_price(item.get("regular_price"), f"{path}.regular_price", errors)
+            if "promotional_price" in item:
+                _validate_price(item["promotional_price"], f"{path}.promotional_price", errors)
     if errors:
         return invalid(errors)
-    results = []
-    now = time.time()
-    with acct.lock:
-        for item in items:
-            ean = item["ean"]
-            if acct.is_missing(ean):
-                result = {"status": "REJECTED", "code": "1", "description": f"Unknown EAN {ean}"}
-            else:
-                stored = dict(acct.offers.get(ean) or {"ean": ean})
-                prices = dict(stored.get("prices") or {})
-                prices[item["sales_channel_id"]] = {
-                    k: item[k] for k in ("regular_price", "promotional_price") if k in item
-                }
-                stored["prices"] = prices
-                stored["price_updated_at"] = now
-                acct.offers[ean] = stored
-                result = {"status": "ACCEPTED", "code": "0", "description": "Accepted"}
-            results.append({"product_price": item, "result": result})
-    return Reply(207, {"results": results})
+
+    def price(item):
+        return {k: item[k] for k in ("regular_price", "promotional_price") if k in item}
+
+    return _store(acct, items, "prices", price, "product_price")
 
 
 def post_stocks(acct, req, params):
@@ -377,13 +357,8 @@ def post_stocks(acct, req, params):
     seen = set()
     for i, item in enumerate(items):
         path = f"items[{i}]"
-        if not isinstance(item, dict):
-            errors.append((path, "must be an object", "type"))
+        if not _validate_keys(item, path, errors):
             continue
-        if not isinstance(item.get("ean"), str) or not EAN_RE.match(item["ean"]):
-            errors.append((f"{path}.ean", "must be 8–14 digits", "format"))
-        if not _str(item.get("sales_channel_id")):
-            errors.append((f"{path}.sales_channel_id", "must be a string", "required"))
         quantity = item.get("quantity")
         if not is_int(quantity) or quantity < 0:
             errors.append((f"{path}.quantity", "must be an integer ≥ 0", "type"))
@@ -393,6 +368,23 @@ def post_stocks(acct, req, params):
         seen.add(key)
     if errors:
         return invalid(errors)
+    return _store(acct, items, "stocks", lambda item: item["quantity"], "item")
+
+
+def _validate_keys(item, path, errors) -> bool:
+    """Check what prices and stocks items share; False when `item` is not even an object."""
+    if not isinstance(item, dict):
+        errors.append((path, "must be an object", "type"))
+        return False
+    if not isinstance(item.get("ean"), str) or not EAN_RE.match(item["ean"]):
+        errors.append((f"{path}.ean", "must be 8–14 digits", "format"))
+    if not _str(item.get("sales_channel_id")):
+        errors.append((f"{path}.sales_channel_id", "must be a string", "required"))
+    return True
+
+
+def _store(acct, items, kind, value_of, echo_key):
+    """Keep each item's value per (EAN, sales channel); answer 207 with a result per item."""
     results = []
     now = time.time()
     with acct.lock:
@@ -402,11 +394,11 @@ def post_stocks(acct, req, params):
                 result = {"status": "REJECTED", "code": "1", "description": f"Unknown EAN {ean}"}
             else:
                 stored = dict(acct.offers.get(ean) or {"ean": ean})
-                stocks = dict(stored.get("stocks") or {})
-                stocks[item["sales_channel_id"]] = item["quantity"]
-                stored["stocks"] = stocks
-                stored["stock_updated_at"] = now
+                values = dict(stored.get(kind) or {})
+                values[item["sales_channel_id"]] = value_of(item)
+                stored[kind] = values
+                stored[f"{kind[:-1]}_updated_at"] = now
                 acct.offers[ean] = stored
                 result = {"status": "ACCEPTED", "code": "0", "description": "Accepted"}
-            results.append({"item": item, "result": result})
+            results.append({echo_key: item, "result": result})
     return Reply(207, {"results": results})
