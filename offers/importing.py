@@ -262,7 +262,8 @@ def save_line(line: OfferLine, existing: Existing) -> bool:
                 setattr(offer, name, values[name])
             offer.save(update_fields=[*changed, "updated_at"])
     if [(p.name, p.value) for p in existing.parameters.get(offer.pk, [])] != line.parameters:
-        offer.parameters.all().delete()
+        if not created:
+            offer.parameters.all().delete()
         OfferParameter.objects.bulk_create(
             OfferParameter(offer=offer, name=n, value=v, position=i)
             for i, (n, v) in enumerate(line.parameters)
