@@ -149,3 +149,12 @@ def test_the_ui_speaks_polish_whatever_the_browser_asks(staff_client):
         reverse("admin:integrations_integration_add"), headers={"accept-language": "en-US"}
     ).content.decode()
     assert 'lang="pl"' in html
+
+
+def test_pages_forbid_scripts_that_are_not_our_own_files(staff_client):
+    response = staff_client.get(reverse("admin:offers_offer_changelist"))
+    policy = response["Content-Security-Policy"]
+    assert (
+        "script-src 'self'" in policy
+        and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    )
