@@ -172,13 +172,8 @@ class AllegroAdapter(HttpChannelAdapter):
     max_in_flight = 32  # an offer with photos takes several sequential requests
     required_credentials = ("client_id", "client_secret", "refresh_token")
 
-    def build_client(self) -> ChannelClient:
-        return ChannelClient(
-            channel_name="Allegro",
-            requests_per_minute=self.integration.effective_requests_per_minute,
-            endpoint_limits=self.endpoint_limits,
-            auth=AllegroAuth(self.integration),
-        )
+    def client_auth(self) -> dict:
+        return {"auth": AllegroAuth(self.integration)}
 
     @property
     def api_url(self) -> str:

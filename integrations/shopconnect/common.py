@@ -198,6 +198,15 @@ class HttpChannelAdapter(ChannelAdapter):
         return self.integration.get_channel_display()
 
     def build_client(self) -> ChannelClient:
+        return ChannelClient(
+            channel_name=self.integration.get_channel_display(),
+            requests_per_minute=self.integration.effective_requests_per_minute,
+            endpoint_limits=self.endpoint_limits,
+            **self.client_auth(),
+        )
+
+    def client_auth(self) -> dict:
+        """How the client authenticates: `auth=` (a token flow) or `basic_auth=`."""
         raise NotImplementedError
 
     def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:

@@ -35,7 +35,6 @@ from integrations.shopconnect.common import (
     json_or_empty,
     snapshot,
 )
-from integrations.shopconnect.http import ChannelClient
 
 BATCH_MAX_ITEMS = 100
 
@@ -93,14 +92,9 @@ class WooCommerceAdapter(HttpChannelAdapter):
     max_in_flight = 4
     required_credentials = ("consumer_key", "consumer_secret")
 
-    def build_client(self) -> ChannelClient:
+    def client_auth(self) -> dict:
         credentials = self.integration.credentials
-        return ChannelClient(
-            channel_name="WooCommerce",
-            requests_per_minute=self.integration.effective_requests_per_minute,
-            endpoint_limits=self.endpoint_limits,
-            basic_auth=(credentials["consumer_key"], credentials["consumer_secret"]),
-        )
+        return {"basic_auth": (credentials["consumer_key"], credentials["consumer_secret"])}
 
     def snapshot(self, item: OfferToSend) -> OfferSnapshot:
         snap = snapshot(item, photo_urls=item.send_photos)

@@ -131,13 +131,8 @@ class ZalandoAdapter(HttpChannelAdapter):
     max_in_flight = 16
     required_credentials = ("client_id", "client_secret", "merchant_id", "sales_channel_id")
 
-    def build_client(self) -> ChannelClient:
-        return ChannelClient(
-            channel_name="Zalando",
-            requests_per_minute=self.integration.effective_requests_per_minute,
-            endpoint_limits=self.endpoint_limits,
-            auth=ZalandoAuth(self.integration),
-        )
+    def client_auth(self) -> dict:
+        return {"auth": ZalandoAuth(self.integration)}
 
     @property
     def merchant_url(self) -> str:
