@@ -66,8 +66,11 @@ class ResyncRun(models.Model):
         CANCELLED = "cancelled", _("cancelled")
         COMPLETED = "completed", _("completed")
         FAILED = "failed", _("failed")
+        # Waiting, holding no worker, until `paused_until`: a channel's budget is spent or the
+        # channel asked us to wait (`pause_reason` says which, for the seller).
+        PAUSED = "paused", _("paused")
 
-    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.CANCELLING)
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.CANCELLING, Status.PAUSED)
 
     integration = models.ForeignKey(
         Integration,
@@ -96,17 +99,30 @@ class ResyncRun(models.Model):
         related_name="retries",
         verbose_name=_("retry of"),
     )
+    # A retry limited to one group of failures of `retry_of`: {"code": …, "message": …}.
+    retry_filter = models.JSONField(default=dict, blank=True, editable=False)
     total = models.PositiveIntegerField(_("total"), default=0)
     processed = models.PositiveIntegerField(_("processed"), default=0)
     sent = models.PositiveIntegerField(_("sent"), default=0)
     failed = models.PositiveIntegerField(_("failed"), default=0)
-    photos_sent = models.PositiveIntegerField(_("photos sent"), default=0)
+    # Offers whose photos were sent (DESIGN.md §4), and the photo files themselves.
+    photos_sent = models.PositiveIntegerField(_("offers with photos sent"), default=0)
+    photo_files_sent = models.PositiveIntegerField(_("photos sent"), default=0)
     cursor = models.BigIntegerField(_("cursor"), default=0, help_text=_("Last offer pk done."))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     heartbeat_at = models.DateTimeField(_("heartbeat"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
+    paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
+    # Why the run waits (paused) or goes slower than alone (a shared budget), for the seller.
+    pause_reason = models.CharField(_("waiting because"), max_length=300, blank=True)
+    # Offers sent per minute over the run, for its plot: [[unix minute start, offers], …].
+    samples = models.JSONField(default=list, blank=True, editable=False)
+    # Consecutive chunks that raised unexpectedly / that got nothing but transport failures:
+    # past a cap the run fails (or pauses) with a reason instead of looping.
+    chunk_errors = models.PositiveSmallIntegerField(default=0, editable=False)
+    silent_chunks = models.PositiveSmallIntegerField(default=0, editable=False)
     # Chunks of one run are processed strictly one after another: a chunk holds this lease while
     # it works, so a duplicated task (a broker retry, the stale-run sweeper) can never run two
     # chunks of the same run at once.
@@ -123,7 +139,7 @@ class ResyncRun(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["integration"],
-                condition=Q(status__in=["queued", "running", "cancelling"]),
+                condition=Q(status__in=["queued", "running", "cancelling", "paused"]),
                 name="one_active_resync_per_integration",
             ),
         ]
@@ -159,3 +175,40 @@ class ResyncFailure(models.Model):
 
     def __str__(self):
         return f"{self.run_id}/{self.offer_id}: {self.http_status} {self.code}"
+
+
+class ChannelBudget(models.Model):
+    """What one channel budget has spent, for every worker process that shares the database.
+
+    The embedded store of integrations/shopconnect/budgets.py (Redis holds the same state when
+    REDIS_URL is set). `state` is that module's own JSON; nothing else reads it.
+    """
+
+    key = models.CharField(max_length=200, primary_key=True)
+    state = models.TextField(default="{}")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("channel budget")
+        verbose_name_plural = _("channel budgets")
+
+    def __str__(self):
+        return self.key
+
+
+class WorkerPresence(models.Model):
+    """A worker cluster's sign of life, written by its sweeper every few seconds.
+
+    The pages read it to warn when no resync worker is running.
+    """
+
+    name = models.CharField(max_length=200, primary_key=True)  # cluster@host:pid
+    cluster = models.CharField(max_length=50, db_index=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("worker presence")
+        verbose_name_plural = _("worker presences")
+
+    def __str__(self):
+        return self.name
