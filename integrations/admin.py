@@ -10,7 +10,7 @@ from integrations import resync
 from integrations.channels import ALL_CREDENTIAL_KEYS
 from integrations.forms import IntegrationForm, secret_field_name
 from integrations.models import Integration, ResyncFailure, ResyncRun
-from integrations.views import RESYNC_PERMISSION, latest_run, progress_data, resync_targets
+from integrations.views import RESYNC_PERMISSION, progress_data, resync_targets
 
 RESYNC_CONFIRMATION_TEMPLATE = "admin/integrations/integration/resync_confirmation.html"
 
@@ -108,7 +108,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
         integration = self.get_object(request, object_id)
-        run = latest_run(integration) if integration else None
+        run = integration.latest_run() if integration else None
         extra_context.update(
             {
                 "run": run,

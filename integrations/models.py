@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from integrations.channels import Channel, channel_facts
@@ -50,6 +51,14 @@ class Integration(models.Model):
     @property
     def effective_requests_per_minute(self) -> int:
         return self.requests_per_minute or self.facts.requests_per_minute
+
+    def latest_run(self) -> "ResyncRun | None":
+        """The integration's most recent resync run (the one its progress panel shows)."""
+        return (
+            self.resync_runs.select_related("requested_by", "integration")
+            .order_by("-created_at", "-pk")
+            .first()
+        )
 
 
 class ResyncRun(models.Model):
@@ -151,6 +160,55 @@ class ResyncRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def outcome(self) -> str:
+        """The status a seller reads: "completed" splits into clean and "with errors"."""
+        if self.status == self.Status.COMPLETED and self.failed:
+            return "completed_with_errors"
+        return self.status
+
+    def to_dict(self) -> dict:
+        """The run's progress as the pages' JSON and the command line show it."""
+        now = timezone.now()
+        end = self.finished_at or now
+        elapsed = (end - self.started_at).total_seconds() if self.started_at else 0
+        rate = self.processed / elapsed if elapsed > 0 else 0.0
+        remaining = max(self.total - self.processed, 0)
+        eta = round(remaining / rate) if rate > 0 and self.is_active else None
+        if self.total:
+            percent = min(round(100 * self.processed / self.total, 1), 100.0)
+        else:
+            percent = 0 if self.is_active else 100
+        user = self.requested_by
+        return {
+            "id": self.pk,
+            "integration": self.integration_id,
+            "status": self.status,
+            "status_display": self.get_status_display(),
+            "outcome": self.outcome,
+            "active": self.is_active,
+            "total": self.total,
+            "processed": self.processed,
+            "sent": self.sent,
+            "failed": self.failed,
+            "photos_sent": self.photos_sent,
+            "photo_files_sent": self.photo_files_sent,
+            "percent": percent,
+            "rate_per_second": round(rate, 1),
+            "eta_seconds": eta,
+            "source": self.source,
+            "source_display": self.get_source_display(),
+            "requested_by": (user.get_full_name() or user.get_username()) if user else "",
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "duration_seconds": round(elapsed) if self.started_at else None,
+            "paused_until": self.paused_until.isoformat() if self.paused_until else None,
+            "waiting_reason": self.pause_reason,
+            "error": self.error,
+            "is_retry": bool(self.retry_of_id),
+        }
 
 
 class ResyncFailure(models.Model):

@@ -149,43 +149,6 @@ def retry_failed(run: ResyncRun, *, user=None, source: str) -> ResyncRun:
     return start_resync(run.integration, user=user, source=source, retry_of=run)
 
 
-def run_progress(run: ResyncRun) -> dict:
-    """The run's progress as the pages' JSON and the command line show it."""
-    now = timezone.now()
-    elapsed = ((run.finished_at or now) - run.started_at).total_seconds() if run.started_at else 0
-    rate = run.processed / elapsed if elapsed > 0 else 0.0
-    remaining = max(run.total - run.processed, 0)
-    eta = round(remaining / rate) if rate > 0 and run.is_active else None
-    user = run.requested_by
-    return {
-        "id": run.pk,
-        "integration": run.integration_id,
-        "status": run.status,
-        "status_display": run.get_status_display(),
-        "active": run.is_active,
-        "total": run.total,
-        "processed": run.processed,
-        "sent": run.sent,
-        "failed": run.failed,
-        "photos_sent": run.photos_sent,
-        "percent": 100
-        if run.total == 0 and not run.is_active
-        else round(100 * run.processed / run.total, 1)
-        if run.total
-        else 0,
-        "rate_per_second": round(rate, 1),
-        "eta_seconds": eta,
-        "source": run.source,
-        "source_display": run.get_source_display(),
-        "requested_by": (user.get_full_name() or user.get_username()) if user else "",
-        "created_at": run.created_at.isoformat() if run.created_at else None,
-        "started_at": run.started_at.isoformat() if run.started_at else None,
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "error": run.error,
-        "is_retry": bool(run.retry_of_id),
-    }
-
-
 # --- the engine -------------------------------------------------------------------------------
 
 

@@ -82,8 +82,8 @@ def resync_targets(integrations) -> list[ResyncTarget]:
 
 
 def progress_data(run: ResyncRun) -> dict:
-    """run_progress plus the few values the page shows already formatted and translated."""
-    data = resync.run_progress(run)
+    """The run's to_dict() plus the few values the page shows formatted and translated."""
+    data = run.to_dict()
     started = timezone.localtime(run.started_at) if run.started_at else None
     data.update(
         {
@@ -95,14 +95,6 @@ def progress_data(run: ResyncRun) -> dict:
         }
     )
     return data
-
-
-def latest_run(integration: Integration) -> ResyncRun | None:
-    return (
-        ResyncRun.objects.filter(integration=integration)
-        .select_related("requested_by", "integration")
-        .first()
-    )
 
 
 # --- Integrations: list and edit ----------------------------------------------------------------
@@ -161,7 +153,7 @@ def integration_edit(request, pk):
             return redirect(_url(request, "integration_edit", integration.pk))
     else:
         form = IntegrationForm(instance=integration)
-    run = latest_run(integration)
+    run = integration.latest_run()
     context = {
         "integration": integration,
         "form": form,

@@ -9,13 +9,12 @@ from integrations.resync import (
     ResyncError,
     cancel_resync,
     retry_failed,
-    run_progress,
     start_resync,
 )
 
 
 def progress_line(run: ResyncRun) -> str:
-    p = run_progress(run)
+    p = run.to_dict()
     eta = f" · ETA {p['eta_seconds']}s" if p["eta_seconds"] is not None else ""
     return (
         f"#{p['id']} {p['status']} {p['processed']}/{p['total']} ({p['percent']}%) "
@@ -51,7 +50,7 @@ class Command(BaseCommand):
         except Integration.DoesNotExist:
             names = ", ".join(Integration.objects.values_list("name", flat=True)) or "none"
             raise CommandError(f'No integration named "{integration}" (known: {names}).') from None
-        latest = target.resync_runs.order_by("-created_at", "-pk").first()
+        latest = target.latest_run()
 
         if status or cancel:
             if latest is None:
