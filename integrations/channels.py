@@ -4,7 +4,6 @@ Sources for every limit are in ../shared/reference/CHANNELS.md (taken from the c
 published documentation); the `source` of each ChannelFacts names where the number comes from.
 """
 
-import math
 from dataclasses import dataclass, field
 
 from django.db import models
@@ -24,23 +23,35 @@ ALWAYS_SEND_BINARY_DATA_CONTENT_TO_SHOPCONNECT = frozenset({Channel.ALLEGRO, Cha
 
 
 @dataclass(frozen=True)
-class EndpointLimit:
-    """A limit a channel puts on one group of its endpoints, on top of the integration's pace."""
+class Limit:
+    """At most `count` units in any `seconds` seconds (a window of a budget)."""
 
-    # At most `requests` requests to this endpoint group in any `seconds` seconds.
-    requests: int
-    seconds: int = 60
-    # Items (EANs, offers) per minute across all requests to the group, where the channel
-    # counts those too (Zalando: 1,000 stock updates/min however they are batched).
-    updates_per_minute: int | None = None
+    count: int
+    seconds: int
+
+
+@dataclass(frozen=True)
+class BudgetSpec:
+    """One budget a channel keeps: what it counts, by whom, over which windows.
+
+    `counted_by` names what the channel counts per: "app" (the application's client id,
+    over every seller using it), "seller" (the account behind the token, over all apps),
+    "merchant", "shop", or "integration" (our own extra limit, the integration's
+    requests/min). Budgets with the same key are shared by every run, process and machine.
+    """
+
+    counted_by: str
+    limits: tuple[Limit, ...]
+    # What one unit is, for the seller: "requests", "edits", "stock updates".
+    unit: str
+    label: str
 
 
 @dataclass(frozen=True)
 class ChannelFacts:
-    # Pace of all requests of one integration (token bucket), per minute.
+    # The channel's published request limit for one integration (the requests/min field's
+    # upper bound and default where the channel has one).
     requests_per_minute: int
-    # Offer updates per minute the channel accepts at most: the physical bound of a resync.
-    offers_per_minute: int
     # Offers handled by one engine chunk: sized so that a chunk takes seconds at the limit.
     chunk_size: int
     # Offers in one request where the channel has a bulk endpoint (1 = one request per offer).
@@ -49,55 +60,111 @@ class ChannelFacts:
     # Whether the listing must already exist on the channel under OfferChannel.external_id.
     needs_external_id: bool
     source: str
-    # Per-endpoint limits by the adapter's own group names (see integrations/shopconnect/).
-    endpoint_limits: dict[str, EndpointLimit] = field(default_factory=dict)
+    # The channel's budgets by name; the adapter says which ones each request spends.
+    budgets: dict[str, BudgetSpec] = field(default_factory=dict)
+    # Units of each budget one offer costs in a resync (for estimates): {budget: units}.
+    cost_per_offer: dict[str, float] = field(default_factory=dict)
 
+
+MINUTE, HOUR, SECOND = 60, 3600, 1
 
 CHANNEL_FACTS: dict[str, ChannelFacts] = {
     Channel.ALLEGRO: ChannelFacts(
         requests_per_minute=9_000,
-        offers_per_minute=2_500,
         chunk_size=200,
         batch_size=1,
         credential_keys=("client_id", "client_secret", "access_token", "refresh_token"),
         needs_external_id=True,
         source=(
-            "developer.allegro.pl: 9,000 requests/min per Client ID (over it: 429 and a one-minute "
-            "block); PATCH /sale/product-offers/{id} 2,500/min per seller since 22 Oct 2024"
+            "developer.allegro.pl and Allegro staff (allegro/allegro-api #9983, #12700, Nov "
+            "2025): 9,000 requests/min per application (Client ID) over all its sellers — over "
+            "it, 429 and a one-minute block of the Client ID; per seller, PATCH and POST "
+            "/sale/product-offers together 2,490/min and 74,700/h; GET /sale/product-offers/{id} "
+            "3,500/min"
         ),
-        endpoint_limits={"patch": EndpointLimit(requests=2_500)},
+        budgets={
+            "app": BudgetSpec(
+                "app", (Limit(9_000, MINUTE),), _("requests"), _("Allegro's application limit")
+            ),
+            "edits": BudgetSpec(
+                "seller",
+                (Limit(2_490, MINUTE), Limit(74_700, HOUR)),
+                _("edits"),
+                _("Allegro's limit of offer edits per seller"),
+            ),
+            "reads": BudgetSpec(
+                "seller",
+                (Limit(3_500, MINUTE),),
+                _("reads"),
+                _("Allegro's limit of offer reads per seller"),
+            ),
+        },
+        # One PATCH per offer; photo uploads (about two per offer) spend the app budget too.
+        cost_per_offer={"app": 3, "edits": 1, "integration": 3},
     ),
     Channel.ZALANDO: ChannelFacts(
         requests_per_minute=1_500,
-        offers_per_minute=1_000,
         chunk_size=250,
         batch_size=1_000,
         credential_keys=("client_id", "client_secret", "merchant_id", "sales_channel_id"),
         needs_external_id=False,
         source=(
-            "zDirect Partner API: product submissions 25 req/s; prices 30 req/min and 8,000 "
-            "updates/min; stocks 1 req/s and 1,000 updates/min; batches of up to 1,000 EANs; "
-            "token requests 8/min"
+            "zDirect Partner API, per merchant, fixed minute windows: product submissions "
+            "25 requests/s; prices 30 requests/min and 8,000 updates/min; stocks 60 "
+            "requests/min and 2,000 updates/min (offers-stocks-api); batches of up to 1,000 "
+            "EANs; token requests 8/min"
         ),
-        endpoint_limits={
-            "submissions": EndpointLimit(requests=25, seconds=1),
-            "prices": EndpointLimit(requests=30, updates_per_minute=8_000),
-            "stocks": EndpointLimit(requests=1, seconds=1, updates_per_minute=1_000),
-            "token": EndpointLimit(requests=8),
+        budgets={
+            "submissions": BudgetSpec(
+                "merchant",
+                (Limit(25, SECOND),),
+                _("product submissions"),
+                _("Zalando's limit of product submissions"),
+            ),
+            "price_requests": BudgetSpec(
+                "merchant", (Limit(30, MINUTE),), _("requests"), _("Zalando's price request limit")
+            ),
+            "price_updates": BudgetSpec(
+                "merchant",
+                (Limit(8_000, MINUTE),),
+                _("price updates"),
+                _("Zalando's limit of price updates"),
+            ),
+            "stock_requests": BudgetSpec(
+                "merchant", (Limit(60, MINUTE),), _("requests"), _("Zalando's stock request limit")
+            ),
+            "stock_updates": BudgetSpec(
+                "merchant",
+                (Limit(2_000, MINUTE),),
+                _("stock updates"),
+                _("Zalando's limit of stock updates"),
+            ),
+            "tokens": BudgetSpec(
+                "merchant", (Limit(8, MINUTE),), _("requests"), _("Zalando's token request limit")
+            ),
+        },
+        cost_per_offer={
+            "submissions": 1,
+            "price_updates": 1,
+            "stock_updates": 1,
+            "price_requests": 1 / 250,
+            "stock_requests": 1 / 250,
+            "integration": 1 + 2 / 250,
         },
     ),
     Channel.WOOCOMMERCE: ChannelFacts(
         requests_per_minute=60,
-        offers_per_minute=6_000,  # 60 batches of 100 at the default pace
         chunk_size=400,  # four batches of 100: all in flight at once (see woocommerce.py)
         batch_size=100,
         credential_keys=("consumer_key", "consumer_secret"),
         needs_external_id=True,
         source=(
             "WooCommerce REST API v3 publishes no rate limit; batch endpoints take at most 100 "
-            "objects. We default to a gentle 1 request/s (100 offers/s); set the integration's "
-            "limit to match the shop's hosting"
+            "objects. A shop counts what its hosting allows: we default to a gentle 1 request/s "
+            "per shop; set the integration's requests/min to match the shop's hosting"
         ),
+        budgets={},
+        cost_per_offer={"shop": 1 / 100, "integration": 1 / 100},
     ),
 }
 
@@ -125,21 +192,17 @@ def sends_photo_binaries_always(channel: str) -> bool:
     return channel in ALWAYS_SEND_BINARY_DATA_CONTENT_TO_SHOPCONNECT
 
 
-def estimated_offers_per_minute(channel: str, requests_per_minute: int | None = None) -> float:
-    """Offers per minute a resync can reach on this channel with the given request budget."""
-    facts = channel_facts(channel)
-    rpm = requests_per_minute or facts.requests_per_minute
-    if channel == Channel.WOOCOMMERCE:
-        return rpm * facts.batch_size
-    if channel == Channel.ALLEGRO:
-        # One PATCH per offer plus photo uploads (about three per offer) share the request budget.
-        return min(facts.offers_per_minute, rpm / 4)
-    return min(facts.offers_per_minute, rpm)
+def limits_for(channel: str, budget: str) -> tuple[Limit, ...]:
+    """A budget's windows: the published ones, unless the deployment overrides them.
 
+    Operators override without a release through the CHANNEL_LIMITS setting (environment
+    variable, JSON): {"allegro": {"edits": [[2490, 60], [74700, 3600]]}} — each window as
+    [count, seconds]. An empty list switches a budget off (benchmarks only).
+    """
+    from django.conf import settings
 
-def estimated_duration_seconds(
-    channel: str, offers: int, requests_per_minute: int | None = None
-) -> int:
-    if offers <= 0:
-        return 0
-    return math.ceil(offers / estimated_offers_per_minute(channel, requests_per_minute) * 60)
+    override = (getattr(settings, "CHANNEL_LIMITS", None) or {}).get(channel, {}).get(budget)
+    if override is not None:
+        return tuple(Limit(int(count), int(seconds)) for count, seconds in override)
+    spec = channel_facts(channel).budgets.get(budget)
+    return spec.limits if spec else ()

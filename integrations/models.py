@@ -1,6 +1,10 @@
+import uuid
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -61,6 +65,130 @@ class Integration(models.Model):
         )
 
 
+class ResyncRunQuerySet(models.QuerySet):
+    """A run's lease, the state machine every resync task goes through.
+
+    claim → (renew | advance)* → finish | pause | release. Each step is one conditional UPDATE
+    that names the lease token, so a task that lost its lease (it stalled, the lease expired,
+    another task took the run) changes nothing. Without a lease only two things may happen to a
+    run: a cancel nobody works on ends (`end_idle_cancels`), and `stale` runs are handed out
+    again.
+    """
+
+    def active(self):
+        return self.filter(status__in=ResyncRun.ACTIVE_STATUSES)
+
+    def _lease_free(self, now):
+        return self.filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+
+    def claim(self, run_id: int, cursor: int, *, lease_seconds: int) -> str | None:
+        """Take the run for the chunk after `cursor`; None when another task has it, the cursor
+        moved on (a duplicate task), or the run is not waiting for work."""
+        now = timezone.now()
+        token = uuid.uuid4().hex
+        claimed = (
+            self.filter(pk=run_id, cursor=cursor)
+            .filter(status__in=[ResyncRun.Status.QUEUED, ResyncRun.Status.RUNNING])
+            ._lease_free(now)
+            .update(
+                lease_token=token,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                heartbeat_at=now,
+                started_at=Coalesce(F("started_at"), Value(now)),
+                status=ResyncRun.Status.RUNNING,
+                paused_until=None,
+                pause_reason="",
+            )
+        )
+        return token if claimed else None
+
+    def renew(self, run_id: int, token: str, *, lease_seconds: int) -> bool:
+        now = timezone.now()
+        return bool(
+            self.filter(pk=run_id, lease_token=token).update(
+                lease_expires_at=now + timedelta(seconds=lease_seconds), heartbeat_at=now
+            )
+        )
+
+    def release(self, run_id: int, token: str) -> None:
+        self.filter(pk=run_id, lease_token=token).update(lease_token="", lease_expires_at=None)
+
+    def finish(self, run_id: int, token: str, status: str, error: str = "", **fields) -> bool:
+        now = timezone.now()
+        return bool(
+            self.filter(pk=run_id, lease_token=token).update(
+                status=status,
+                error=error[:2000],
+                finished_at=now,
+                heartbeat_at=now,
+                lease_token="",
+                lease_expires_at=None,
+                paused_until=None,
+                **fields,
+            )
+        )
+
+    def pause(self, run_id: int, token: str, *, until, reason: str, **fields) -> bool:
+        """Wait, holding no worker, until `until`; a run being cancelled is not paused."""
+        return bool(
+            self.filter(pk=run_id, lease_token=token, status=ResyncRun.Status.RUNNING).update(
+                status=ResyncRun.Status.PAUSED,
+                paused_until=until,
+                pause_reason=reason[:300],
+                heartbeat_at=timezone.now(),
+                lease_token="",
+                lease_expires_at=None,
+                **fields,
+            )
+        )
+
+    def end_idle_cancels(self, **filters) -> int:
+        """Finish cancels that no task is working on (a paused run, a dead worker's)."""
+        now = timezone.now()
+        return (
+            self.filter(status=ResyncRun.Status.CANCELLING, **filters)
+            ._lease_free(now)
+            .update(
+                status=ResyncRun.Status.CANCELLED,
+                finished_at=now,
+                heartbeat_at=now,
+                lease_token="",
+                lease_expires_at=None,
+                paused_until=None,
+            )
+        )
+
+    def wake_paused(self) -> list[tuple[int, int]]:
+        """Paused runs whose time has come, set queued: [(run id, cursor)] to enqueue."""
+        now = timezone.now()
+        due = self.filter(status=ResyncRun.Status.PAUSED, paused_until__lte=now)
+        woken = []
+        for run_id, cursor in due.values_list("pk", "cursor"):
+            if self.filter(pk=run_id, status=ResyncRun.Status.PAUSED).update(
+                status=ResyncRun.Status.QUEUED, heartbeat_at=now
+            ):
+                woken.append((run_id, cursor))
+        return woken
+
+    def stale(self, *, stale_seconds: int) -> list[tuple[int, int]]:
+        """Queued or running runs nobody works on (a killed worker, a lost task): [(id, cursor)],
+        each marked as handed out now, so the next sweep waits `stale_seconds` again."""
+        now = timezone.now()
+        before = now - timedelta(seconds=stale_seconds)
+        candidates = (
+            self.filter(status__in=[ResyncRun.Status.QUEUED, ResyncRun.Status.RUNNING])
+            ._lease_free(now)
+            .filter(
+                Q(heartbeat_at__lt=before) | Q(heartbeat_at__isnull=True, created_at__lt=before)
+            )
+        )
+        handed = []
+        for run_id, cursor in candidates.values_list("pk", "cursor"):
+            if self.filter(pk=run_id, cursor=cursor)._lease_free(now).update(heartbeat_at=now):
+                handed.append((run_id, cursor))
+        return handed
+
+
 class ResyncRun(models.Model):
     class Source(models.TextChoices):
         V1 = "v1", _("V1 page")
@@ -118,6 +246,9 @@ class ResyncRun(models.Model):
     photos_sent = models.PositiveIntegerField(_("offers with photos sent"), default=0)
     photo_files_sent = models.PositiveIntegerField(_("photos sent"), default=0)
     cursor = models.BigIntegerField(_("cursor"), default=0, help_text=_("Last offer pk done."))
+    # The run visits offers up to this pk (the last one when it started): offers added during a
+    # run go with the next one, so progress never passes 100%.
+    last_offer_id = models.BigIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
@@ -137,9 +268,8 @@ class ResyncRun(models.Model):
     # chunks of the same run at once.
     lease_token = models.CharField(max_length=32, blank=True, editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # The rate limiter's state handed from one chunk to the next (they may run in different
-    # worker processes), so the channel sees one steady pace for the whole run.
-    pacing = models.JSONField(default=dict, blank=True, editable=False)
+
+    objects = ResyncRunQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("resync run")
@@ -233,25 +363,6 @@ class ResyncFailure(models.Model):
 
     def __str__(self):
         return f"{self.run_id}/{self.offer_id}: {self.http_status} {self.code}"
-
-
-class ChannelBudget(models.Model):
-    """What one channel budget has spent, for every worker process that shares the database.
-
-    The embedded store of integrations/shopconnect/budgets.py (Redis holds the same state when
-    REDIS_URL is set). `state` is that module's own JSON; nothing else reads it.
-    """
-
-    key = models.CharField(max_length=200, primary_key=True)
-    state = models.TextField(default="{}")
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = _("channel budget")
-        verbose_name_plural = _("channel budgets")
-
-    def __str__(self):
-        return self.key
 
 
 class WorkerPresence(models.Model):

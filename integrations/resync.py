@@ -1,31 +1,61 @@
-"""The offer resync service: start, cancel, retry failed, and process one chunk.
+"""The offer resync service: start, cancel, resume, retry failed, and the engine's chunks.
 
 Every entry point — the V1 and V2 pages, the admin, the command line — calls these functions;
-tasks.py only wraps them for django-q2. See DESIGN.md §5.
+tasks.py only wraps them for django-q2. See docs/how-it-works.md and DESIGN.md §5.
+
+A task (`process_chunk`) claims the run's lease (ResyncRunQuerySet), keeps it alive from a
+heartbeat thread, and works through chunks for RESYNC_TASK_SECONDS: each chunk is read by
+keyset after the cursor, checked against the channel's budgets, sent through the adapter and
+recorded in one transaction. Every way a task can end is a state a seller can read:
+
+- finished: completed (with or without failed offers), cancelled (asked, or the integration
+  was deactivated), or failed (the channel refused our credentials; the same unexpected error
+  MAX_CHUNK_ERRORS times; the channel silent for MAX_SILENT_PAUSES pauses);
+- paused until a time, holding no worker: a budget is spent ("Allegro's limit of offer edits
+  per seller: 74,700 an hour reached — continuing at 15:00"), the channel asked us to wait
+  (429 with a long Retry-After), the channel did not answer SILENT_CHUNKS chunks in a row, or
+  an unexpected error (retried a few times with growing delays);
+- handed on: the next task is enqueued at the cursor.
+
+The sweeper (`requeue_stale_runs`, every few seconds from the resync cluster) wakes paused runs
+when their time comes, finishes cancels nobody works on, and re-enqueues runs whose lease
+expired (a killed worker, a lost task) — a killed worker's run moves again within
+RESYNC_LEASE_SECONDS plus one sweep.
 """
 
 import logging
+import math
+import threading
 import time
-import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, Q, QuerySet, Value, When
-from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.db.models import F, Max, QuerySet
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from integrations.channels import estimated_duration_seconds, sends_photo_binaries_always
+from integrations.channels import sends_photo_binaries_always
 from integrations.models import Integration, ResyncFailure, ResyncRun
+from integrations.shopconnect import budgets as channel_budgets
 from offers.models import OfferChannel, OfferParameter, OfferPhoto, SiteJournal
 
 logger = logging.getLogger(__name__)
 
 RESYNC_CLUSTER = "resync"
+# A chunk's requests (waits, retries, timeouts included) end within this many seconds.
+CHUNK_DEADLINE_SECONDS = 45.0
+# The same unexpected error this many times in a row fails the run.
+MAX_CHUNK_ERRORS = 3
+# Chunks in a row with nothing but transport failures before the run pauses; pauses before it
+# fails (the delays grow: 1, 2, 4, 8 minutes).
+SILENT_CHUNKS = 3
+MAX_SILENT_PAUSES = 4
+SAMPLES_KEPT = 2880  # two days of minutes
 
 
 class ResyncError(Exception):
@@ -41,8 +71,8 @@ class ResyncAlreadyRunning(ResyncError):
         )
 
 
-def _lease_seconds() -> int:
-    return getattr(settings, "RESYNC_LEASE_SECONDS", 150)
+def lease_seconds() -> int:
+    return settings.RESYNC_LEASE_SECONDS
 
 
 def active_links(integration: Integration):
@@ -51,10 +81,18 @@ def active_links(integration: Integration):
 
 
 def _run_links(run: ResyncRun):
+    """What a run visits: the integration's active offers up to the run's last offer (offers
+    added during the run go with the next one), limited to a retry's failures."""
     links = active_links(run.integration)
+    if run.last_offer_id is not None:
+        links = links.filter(offer_id__lte=run.last_offer_id)
     if run.retry_of_id:
-        failed = ResyncFailure.objects.filter(run_id=run.retry_of_id).values("offer_id")
-        links = links.filter(offer_id__in=failed)
+        failed = ResyncFailure.objects.filter(run_id=run.retry_of_id)
+        if run.retry_filter:
+            failed = failed.filter(
+                code=run.retry_filter.get("code", ""), message=run.retry_filter.get("message", "")
+            )
+        links = links.filter(offer_id__in=failed.values("offer_id"))
     return links
 
 
@@ -62,10 +100,69 @@ def resync_offer_count(integration: Integration) -> int:
     return active_links(integration).count()
 
 
-def resync_estimate_seconds(integration: Integration, offers: int | None = None) -> int:
+# --- estimates -------------------------------------------------------------------------------
+
+
+@dataclass
+class Estimate:
+    seconds: int
+    # The budget that sets the duration (its label), and how many other active resyncs share
+    # one of the integration's budgets.
+    binding: str
+    sharing: int
+
+
+def _sharing_runs(integration: Integration, keys: set[str]) -> dict[str, int]:
+    """Budget key → other active runs spending it (a budget shared by integrations)."""
+    counts: dict[str, int] = defaultdict(int)
+    others = (
+        ResyncRun.objects.active()
+        .filter(integration__channel=integration.channel)
+        .exclude(integration=integration)
+        .select_related("integration")
+    )
+    for run in others:
+        for budget in channel_budgets.budgets_for(run.integration).values():
+            if budget.key in keys:
+                counts[budget.key] += 1
+    return counts
+
+
+def resync_estimate(integration: Integration, offers: int | None = None) -> Estimate:
+    """How long a resync of `offers` takes at the channel's budgets, every window counted, each
+    shared budget divided among the active resyncs that spend it."""
     if offers is None:
         offers = resync_offer_count(integration)
-    return estimated_duration_seconds(integration.channel, offers, integration.requests_per_minute)
+    budgets = channel_budgets.budgets_for(integration)
+    sharing = _sharing_runs(integration, {b.key for b in budgets.values()})
+    costs = integration.facts.cost_per_offer
+    seconds, binding = 0.0, ""
+    for name, budget in budgets.items():
+        if name not in costs or not budget.limits:
+            continue
+        spenders = 1 + sharing.get(budget.key, 0)
+        needed = channel_budgets.seconds_to_spend(offers * costs[name] * spenders, budget.limits)
+        if needed > seconds:
+            seconds, binding = needed, str(budget.label)
+    return Estimate(math.ceil(seconds), binding, max(sharing.values(), default=0))
+
+
+def resync_estimate_seconds(integration: Integration, offers: int | None = None) -> int:
+    return resync_estimate(integration, offers).seconds
+
+
+def offers_per_minute_limit(integration: Integration) -> float:
+    """The most offers a minute the channel's budgets allow this integration (its plot's line)."""
+    costs = integration.facts.cost_per_offer
+    rates = [
+        min(w.count / w.seconds for w in budget.limits) * 60 / costs[name]
+        for name, budget in channel_budgets.budgets_for(integration).items()
+        if name in costs and budget.limits
+    ]
+    return min(rates, default=0.0)
+
+
+# --- services --------------------------------------------------------------------------------
 
 
 def enqueue_chunk(run_id: int, cursor: int) -> None:
@@ -82,7 +179,12 @@ def enqueue_chunk(run_id: int, cursor: int) -> None:
 
 
 def start_resync(
-    integration: Integration, *, user=None, source: str, retry_of: ResyncRun | None = None
+    integration: Integration,
+    *,
+    user=None,
+    source: str,
+    retry_of: ResyncRun | None = None,
+    retry_filter: dict | None = None,
 ) -> ResyncRun:
     """Create a run and enqueue its first chunk on commit.
 
@@ -103,19 +205,14 @@ def start_resync(
                 requested_by=user if user is not None and user.is_authenticated else None,
                 source=source,
                 retry_of=retry_of,
+                retry_filter=retry_filter or {},
             )
+            run.last_offer_id = _run_links(run).aggregate(last=Max("offer_id"))["last"] or 0
             run.total = _run_links(run).count()
             run.save()
             transaction.on_commit(lambda: enqueue_chunk(run.pk, 0))
     except IntegrityError:
-        running = (
-            ResyncRun.objects.filter(integration=integration, status__in=ResyncRun.ACTIVE_STATUSES)
-            .select_related("integration")
-            .first()
-        )
-        if running is None:  # it ended in between: the start can be tried again
-            raise ResyncError(_("Another resync just ended; try again.")) from None
-        raise ResyncAlreadyRunning(running) from None
+        raise _already_running(integration) from None
     logger.info(
         "resync %s of integration %s started from %s (%s offers)",
         run.pk,
@@ -126,27 +223,75 @@ def start_resync(
     return run
 
 
+def _already_running(integration: Integration) -> ResyncError:
+    running = (
+        ResyncRun.objects.active().filter(integration=integration).select_related("integration")
+    ).first()
+    if running is None:  # it ended in between: the start can be tried again
+        return ResyncError(_("Another resync just ended; try again."))
+    return ResyncAlreadyRunning(running)
+
+
 def cancel_resync(run: ResyncRun, *, user=None) -> bool:
     """Ask a run to stop; the next chunk sees the flag. Returns False when it had ended."""
     asked = ResyncRun.objects.filter(
-        pk=run.pk, status__in=[ResyncRun.Status.QUEUED, ResyncRun.Status.RUNNING]
+        pk=run.pk,
+        status__in=[ResyncRun.Status.QUEUED, ResyncRun.Status.RUNNING, ResyncRun.Status.PAUSED],
     ).update(status=ResyncRun.Status.CANCELLING)
     if asked:
         logger.info("resync %s: cancel asked by user %s", run.pk, getattr(user, "pk", None))
+        # Nobody works on a paused run (or a dead worker's): it ends now. A working task sees
+        # the flag before its next chunk.
+        ResyncRun.objects.end_idle_cancels(pk=run.pk)
         run.refresh_from_db()
-        # A run nobody works on (its worker died) is finished by the stale-run sweeper; nudge
-        # it now so a cancel shows at once when the queue is idle.
-        enqueue_chunk(run.pk, run.cursor)
     return bool(asked)
 
 
-def retry_failed(run: ResyncRun, *, user=None, source: str) -> ResyncRun:
-    """Start a run limited to the offers that failed in `run`."""
+def resume_resync(run: ResyncRun, *, user=None, source: str) -> ResyncRun:
+    """Continue a cancelled or failed run from where it stopped (its cursor)."""
+    if run.status not in (ResyncRun.Status.CANCELLED, ResyncRun.Status.FAILED):
+        raise ResyncError(_("Only a cancelled or failed resync can be resumed."))
+    if not run.integration.active:
+        raise ResyncError(
+            _("The integration %(name)s is inactive; activate it before a resync.")
+            % {"name": run.integration.name}
+        )
+    try:
+        with transaction.atomic():
+            resumed = ResyncRun.objects.filter(
+                pk=run.pk, status__in=[ResyncRun.Status.CANCELLED, ResyncRun.Status.FAILED]
+            ).update(
+                status=ResyncRun.Status.QUEUED,
+                finished_at=None,
+                error="",
+                paused_until=None,
+                pause_reason="",
+                chunk_errors=0,
+                silent_chunks=0,
+                heartbeat_at=timezone.now(),
+            )
+    except IntegrityError:
+        raise _already_running(run.integration) from None
+    if not resumed:
+        raise ResyncError(_("Only a cancelled or failed resync can be resumed."))
+    run.refresh_from_db()
+    enqueue_chunk(run.pk, run.cursor)
+    logger.info("resync %s resumed from %s by user %s", run.pk, source, getattr(user, "pk", None))
+    return run
+
+
+def retry_failed(run: ResyncRun, *, user=None, source: str, group: dict | None = None) -> ResyncRun:
+    """Start a run limited to the offers that failed in `run` (or to one group of them:
+    {"code": …, "message": …})."""
     if run.is_active:
         raise ResyncError(_("This resync is still running; retry its failures when it ends."))
-    if not run.failures.exists():
+    failures = run.failures.all()
+    if group:
+        group = {"code": group.get("code", ""), "message": group.get("message", "")}
+        failures = failures.filter(**group)
+    if not failures.exists():
         raise ResyncError(_("This resync has no failed offers to retry."))
-    return start_resync(run.integration, user=user, source=source, retry_of=run)
+    return start_resync(run.integration, user=user, source=source, retry_of=run, retry_filter=group)
 
 
 # --- the engine -------------------------------------------------------------------------------
@@ -201,39 +346,6 @@ def _attach_related(offers, name: str, queryset) -> None:
             **getattr(offer, "_prefetched_objects_cache", {}),
             name: evaluated,
         }
-
-
-def _claim(run_id: int, cursor: int) -> str | None:
-    """Take the run's lease for the chunk after `cursor`; None when another task has it, the
-    cursor moved on (a duplicate task), or the run has ended."""
-    now = timezone.now()
-    token = uuid.uuid4().hex
-    claimed = (
-        ResyncRun.objects.filter(pk=run_id, cursor=cursor, status__in=ResyncRun.ACTIVE_STATUSES)
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        .update(
-            lease_token=token,
-            lease_expires_at=now + timedelta(seconds=_lease_seconds()),
-            heartbeat_at=now,
-            started_at=Coalesce(F("started_at"), Value(now)),
-            status=Case(
-                When(status=ResyncRun.Status.QUEUED, then=Value(ResyncRun.Status.RUNNING)),
-                default=F("status"),
-            ),
-        )
-    )
-    return token if claimed else None
-
-
-def _finish(run_id: int, token: str, status: str, error: str = "") -> None:
-    ResyncRun.objects.filter(pk=run_id, lease_token=token).update(
-        status=status,
-        error=error[:2000],
-        finished_at=timezone.now(),
-        heartbeat_at=timezone.now(),
-        lease_token="",
-        lease_expires_at=None,
-    )
 
 
 def _items_to_send(run: ResyncRun, chunk: Chunk):
@@ -312,61 +424,392 @@ def _upsert_journal(rows: list[tuple], fields: tuple[str, ...]) -> None:
         cursor.execute(sql, [value for row in rows for value in row])
 
 
-def _record(run: ResyncRun, token: str, chunk: Chunk, results, *, done: bool, pacing) -> None:
-    """Write the chunk's outcome in one transaction: journal rows, failures, counters, cursor.
+class LeaseLost(Exception):
+    """Another task holds the run now: this one stops without writing."""
 
-    A constant number of queries: two journal upserts, one failure upsert, one UPDATE of the
-    run. The cursor moves in the same transaction, so a chunk is either recorded whole or not at
-    all, and a re-run after a crash never meets rows of its own earlier attempt.
+
+class LeaseKeeper:
+    """Renews the task's lease every few seconds from a thread, while the task works."""
+
+    def __init__(self, run_id: int, token: str):
+        self.run_id, self.token = run_id, token
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._keep, name=f"lease-{run_id}", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(5)
+
+    def _keep(self):
+        every = max(lease_seconds() / 4, 0.5)
+        try:
+            while not self._stop.wait(every):
+                if not ResyncRun.objects.renew(
+                    self.run_id, self.token, lease_seconds=lease_seconds()
+                ):
+                    self.lost.set()
+                    return
+        except Exception:
+            logger.exception("resync %s: the lease could not be renewed", self.run_id)
+        finally:
+            connection.close()
+
+
+def _short_error(exc: BaseException, integration: Integration | None) -> str:
+    """An exception as a seller may read it: its kind and first line, no secret in it."""
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    for secret in (integration.credentials or {}).values() if integration else ():
+        if isinstance(secret, str) and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _at(moment: float | datetime) -> str:
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, tz=timezone.get_current_timezone())
+    return formats.time_format(timezone.localtime(moment), "H:i")
+
+
+def hold_reason(held, *, channel: str) -> str:
+    """Why the run waits, for the seller: the limit that binds and when work resumes."""
+    if held.throttled or held.budget is None:
+        return _("%(channel)s asked us to wait — continuing at %(time)s.") % {
+            "channel": channel,
+            "time": _at(held.until),
+        }
+    if held.limit is None:
+        return _("%(limit)s is blocked by the channel — continuing at %(time)s.") % {
+            "limit": held.budget.label,
+            "time": _at(held.until),
+        }
+    window = held.limit.seconds
+    period = (
+        _("an hour")
+        if window == 3600
+        else _("a minute")
+        if window == 60
+        else _("a second")
+        if window == 1
+        else ngettext("%(n)s second", "%(n)s seconds", window) % {"n": window}
+    )
+    return _("%(limit)s (%(count)s %(unit)s in %(period)s) reached — continuing at %(time)s.") % {
+        "limit": held.budget.label,
+        "count": formats.number_format(held.limit.count, force_grouping=True),
+        "unit": held.budget.unit,
+        "period": period,
+        "time": _at(held.until),
+    }
+
+
+def process_chunk(run_id: int, cursor: int) -> None:
+    """Work on the run from `cursor` for RESYNC_TASK_SECONDS, then enqueue the rest.
+
+    A cancel is honoured first, before anything that can raise. Each chunk commits on its own
+    (journal, failures, counters, cursor), so a killed worker loses at most the chunk in
+    flight. While a chunk is being sent, the next one is read from the database. A duplicate
+    task finds the cursor moved or the lease taken and does nothing.
+    """
+    if ResyncRun.objects.end_idle_cancels(pk=run_id):
+        logger.info("resync %s cancelled", run_id)
+        return
+    token = ResyncRun.objects.claim(run_id, cursor, lease_seconds=lease_seconds())
+    if token is None:
+        return
+    deadline = time.monotonic() + settings.RESYNC_TASK_SECONDS
+    next_cursor = None
+    with LeaseKeeper(run_id, token) as lease:
+        try:
+            next_cursor = _run_chunks(run_id, token, deadline, lease)
+        except LeaseLost:
+            logger.warning("resync %s: the lease was lost; another task goes on", run_id)
+            return
+        except Exception as exc:
+            _chunk_raised(run_id, token, exc)
+            return
+    if next_cursor is not None:
+        enqueue_chunk(run_id, next_cursor)
+
+
+def _chunk_raised(run_id: int, token: str, exc: Exception) -> None:
+    """An unexpected error: try again after a growing delay, then fail the run with it."""
+    logger.exception("resync %s: a chunk raised", run_id)
+    run = ResyncRun.objects.select_related("integration").filter(pk=run_id).first()
+    if run is None:
+        return
+    error = _short_error(exc, run.integration)
+    errors = run.chunk_errors + 1
+    if errors >= MAX_CHUNK_ERRORS:
+        message = _(
+            "The resync stopped: the same unexpected error happened %(count)s times in a row "
+            "(%(error)s). Resume it once the cause is fixed."
+        ) % {"count": errors, "error": error}
+        status = ResyncRun.Status.FAILED
+        if run.status == ResyncRun.Status.CANCELLING:
+            status, message = ResyncRun.Status.CANCELLED, ""
+        ResyncRun.objects.finish(run_id, token, status, error=message, chunk_errors=errors)
+        _notify_finished(run_id)
+        return
+    until = timezone.now() + timedelta(seconds=10 * errors)
+    reason = _("An unexpected error interrupted the resync (%(error)s) — trying again at %(time)s.")
+    paused = ResyncRun.objects.pause(
+        run_id,
+        token,
+        until=until,
+        reason=reason % {"error": error, "time": _at(until)},
+        chunk_errors=errors,
+    )
+    if not paused:  # being cancelled: that ends it
+        ResyncRun.objects.release(run_id, token)
+        ResyncRun.objects.end_idle_cancels(pk=run_id)
+
+
+def _send(adapter, items, deadline):
+    try:
+        return list(adapter.send(items, deadline=deadline)) if items else []
+    finally:
+        connection.close()  # this thread's own connection, if the adapter opened one
+
+
+def _run_chunks(run_id: int, token: str, deadline: float, lease: LeaseKeeper) -> int | None:
+    """Send chunks until the run ends or pauses (None) or the time box is used up (the cursor
+    to go on from, with the lease released)."""
+    from integrations.shopconnect import adapter_for
+    from integrations.shopconnect.base import ChannelAuthError
+
+    runs = ResyncRun.objects
+    run = runs.select_related("integration").get(pk=run_id)
+    integration = run.integration
+    channel = integration.get_channel_display()
+    size = integration.facts.chunk_size
+    adapter = adapter_for(integration)
+    try:
+        adapter.prepare()
+    except ChannelAuthError as exc:
+        _end(run_id, token, ResyncRun.Status.FAILED, str(exc))
+        return None
+    _note_sharing(run, adapter)
+    following = None
+    with ThreadPoolExecutor(1, thread_name_prefix=f"resync-{run_id}") as sender:
+        while True:
+            status, active = (
+                runs.filter(pk=run_id).values_list("status", "integration__active").get()
+            )
+            if status == ResyncRun.Status.CANCELLING:
+                _end(run_id, token, ResyncRun.Status.CANCELLED)
+                return None
+            if not active:
+                _end(
+                    run_id,
+                    token,
+                    ResyncRun.Status.CANCELLED,
+                    _("The integration was deactivated, so its resync stopped."),
+                )
+                return None
+            if lease.lost.is_set():
+                raise LeaseLost(run_id)
+            chunk = following or _load_chunk(run, run.cursor, size)
+            following = None
+            if not chunk.links:
+                _end(run_id, token, ResyncRun.Status.COMPLETED, done=run)
+                return None
+            # A chunk starts only when its budgets have room soon: a run that would wait longer
+            # than its time box gives its worker back until then.
+            grant = channel_budgets.peek(adapter.offer_spends(len(chunk.links)))
+            if grant.wait() > settings.RESYNC_TASK_SECONDS and grant.budget is not None:
+                _pause(run, token, grant, channel)
+                return None
+            items, refused = _items_to_send(run, chunk)
+            chunk_deadline = time.monotonic() + CHUNK_DEADLINE_SECONDS
+            sending = sender.submit(_send, adapter, items, chunk_deadline)
+            last = len(chunk.links) < size or chunk.links[-1].offer_id >= (run.last_offer_id or 0)
+            if not last:
+                following = _load_chunk(run, chunk.links[-1].offer_id, size)
+            try:
+                results = refused + sending.result()
+            except ChannelAuthError as exc:
+                _end(run_id, token, ResyncRun.Status.FAILED, str(exc))
+                logger.warning("resync %s failed: the channel refused the credentials", run_id)
+                return None
+            deferred = sorted(r.offer_id for r in results if r.deferred)
+            if deferred:
+                first = deferred[0]
+                links = [link for link in chunk.links if link.offer_id < first]
+                done = [r for r in results if r.offer_id < first]
+                if links:
+                    run = _record(run, token, chunk, links, done, finished=False)
+                held = adapter.held
+                if held is not None:
+                    _pause(run, token, held, channel)
+                else:  # defensive: deferred without a reason; go on at once
+                    runs.release(run_id, token)
+                    enqueue_chunk(run_id, run.cursor)
+                return None
+            run = _record(run, token, chunk, chunk.links, results, finished=last)
+            if last:
+                logger.info("resync %s finished", run_id)
+                _notify_finished(run_id)
+                return None
+            if run.silent_chunks >= SILENT_CHUNKS:
+                _silent_pause(run, token, channel)
+                return None
+            if time.monotonic() >= deadline:
+                runs.release(run_id, token)
+                return run.cursor
+
+
+def _note_sharing(run: ResyncRun, adapter) -> None:
+    """Tell the seller when the run shares a budget with other resyncs (it goes slower)."""
+    budgets = adapter.budgets()
+    sharing = _sharing_runs(run.integration, {b.key for b in budgets.values()})
+    notes = [
+        ngettext(
+            "Sharing %(limit)s with %(count)s other resync.",
+            "Sharing %(limit)s with %(count)s other resyncs.",
+            sharing[b.key],
+        )
+        % {"limit": b.label, "count": sharing[b.key]}
+        for b in budgets.values()
+        if sharing.get(b.key)
+    ]
+    ResyncRun.objects.filter(pk=run.pk).update(pause_reason=" ".join(notes)[:300])
+
+
+def _pause(run: ResyncRun, token: str, held, channel: str) -> None:
+    """Pause until the budget or the channel lets us go on; nothing is enqueued meanwhile."""
+    until = datetime.fromtimestamp(held.until, tz=timezone.get_current_timezone())
+    # Wake a moment early is pointless: the sweeper runs every few seconds.
+    if not ResyncRun.objects.pause(
+        run.pk, token, until=until, reason=hold_reason(held, channel=channel)
+    ):
+        ResyncRun.objects.release(run.pk, token)
+        ResyncRun.objects.end_idle_cancels(pk=run.pk)
+    logger.info("resync %s paused until %s", run.pk, until.isoformat())
+
+
+def _silent_pause(run: ResyncRun, token: str, channel: str) -> None:
+    """The channel answered nothing for SILENT_CHUNKS chunks: pause with growing delays, then
+    fail."""
+    pauses = run.silent_chunks - SILENT_CHUNKS + 1
+    if pauses > MAX_SILENT_PAUSES:
+        _end(
+            run.pk,
+            token,
+            ResyncRun.Status.FAILED,
+            _(
+                "%(channel)s did not answer for %(count)s chunks in a row, even after "
+                "%(pauses)s pauses. The offers it did not take are listed as failed; resume "
+                "the resync when the channel is back."
+            )
+            % {"channel": channel, "count": run.silent_chunks, "pauses": MAX_SILENT_PAUSES},
+        )
+        return
+    until = timezone.now() + timedelta(minutes=2 ** (pauses - 1))
+    reason = _("%(channel)s does not answer — trying again at %(time)s.") % {
+        "channel": channel,
+        "time": _at(until),
+    }
+    if not ResyncRun.objects.pause(run.pk, token, until=until, reason=reason):
+        ResyncRun.objects.release(run.pk, token)
+        ResyncRun.objects.end_idle_cancels(pk=run.pk)
+
+
+def _end(run_id: int, token: str, status: str, error: str = "", *, done: ResyncRun | None = None):
+    fields = {}
+    if done is not None:
+        fields["total"] = done.processed  # what the run really visited
+    ResyncRun.objects.finish(run_id, token, status, error=error, **fields)
+    _notify_finished(run_id)
+
+
+def _notify_finished(run_id: int) -> None:
+    """Tell whoever started the run how it ended (integrations/notifications.py)."""
+    try:
+        from integrations.notifications import notify_run_finished
+    except ImportError:
+        return
+    run = ResyncRun.objects.select_related("integration", "requested_by").get(pk=run_id)
+    try:
+        notify_run_finished(run)
+    except Exception:
+        logger.exception("resync %s: the finish notification failed", run_id)
+
+
+def _live_offers(integration_id: int, offer_ids) -> set[int]:
+    """Offers of the chunk that still exist and are still active on the integration."""
+    return set(
+        OfferChannel.objects.filter(
+            integration_id=integration_id, offer_id__in=offer_ids, active=True
+        ).values_list("offer_id", flat=True)
+    )
+
+
+def _clean(text: str) -> str:
+    # PostgreSQL refuses NUL in text; channels' messages may carry anything.
+    return (text or "").replace("\x00", "")
+
+
+def _record(run: ResyncRun, token: str, chunk: Chunk, links, results, *, finished: bool):
+    """Write a chunk's outcome in one transaction: journal rows, failures, counters, cursor.
+
+    A constant number of queries. Offers deleted or deactivated meanwhile are skipped (visited,
+    not journaled). A photo hash is written only where the journal still holds the one read
+    with the chunk: a forced photo resend (deactivate and re-activate the channel on an offer)
+    made meanwhile is not undone. The cursor moves in the same transaction, so a chunk is
+    either recorded whole or not at all.
     """
     now = timezone.now()
-    by_offer = {link.offer_id: link.offer for link in chunk.links}
+    by_offer = {link.offer_id: link.offer for link in links}
     integration_id = run.integration_id
+    offer_ids = list(by_offer)
     ok_rows, error_rows, failures = [], [], []
-    sent = failed = photos = 0
-    for result in results:
-        offer = by_offer[result.offer_id]
-        if result.ok:
-            sent += 1
-            photos += bool(result.photos_sent)
-            if result.photos_sent:
-                photos_hash = offer.photos_hash()
-            else:
-                photos_hash = chunk.journal_photos.get(offer.pk, "")
-            status = SiteJournal.Status.WARNING if result.message else SiteJournal.Status.OK
-            ok_rows.append(
-                (offer.pk, integration_id, photos_hash, offer.content_hash(), now, status,
-                 result.message, offer.price, offer.currency, offer.stock)
-            )  # fmt: skip
-        else:
-            failed += 1
-            error_rows.append(
-                (offer.pk, integration_id, now, SiteJournal.Status.ERROR, result.message)
-            )
-            failures.append(
-                ResyncFailure(
-                    run_id=run.pk,
-                    offer=offer,
-                    http_status=result.http_status,
-                    code=(result.code or "")[:100],
-                    message=result.message,
-                    attempts=result.attempts,
-                )
-            )
-    lease = {"lease_token": "", "lease_expires_at": None}
-    if not done:
-        # The task goes on with the next chunk: keep the lease, pushed forward.
-        lease = {"lease_expires_at": now + timedelta(seconds=_lease_seconds())}
-    ending = {}
-    if done:
-        ending = {
-            "status": Case(
-                When(status=ResyncRun.Status.CANCELLING, then=Value(ResyncRun.Status.CANCELLED)),
-                default=Value(ResyncRun.Status.COMPLETED),
-            ),
-            "finished_at": now,
-        }
+    sent = failed = photos = photo_files = transport = 0
     with transaction.atomic():
+        live = _live_offers(integration_id, offer_ids)
+        journal = SiteJournal.objects.filter(integration_id=integration_id, offer_id__in=offer_ids)
+        if connection.features.has_select_for_update:
+            journal = journal.select_for_update()
+        photos_now = dict(journal.values_list("offer_id", "photos_hash"))
+        for result in results:
+            offer = by_offer.get(result.offer_id)
+            if offer is None or result.offer_id not in live:
+                continue
+            read = chunk.journal_photos.get(offer.pk, "")
+            current = photos_now.get(offer.pk, "")
+            if result.ok:
+                sent += 1
+                photos += bool(result.photos_sent)
+                photo_files += result.photo_files
+                photos_hash = offer.photos_hash() if result.photos_sent else read
+                if current != read:  # changed since the chunk was read: keep the change
+                    photos_hash = current
+                status = SiteJournal.Status.WARNING if result.message else SiteJournal.Status.OK
+                ok_rows.append(
+                    (offer.pk, integration_id, photos_hash, offer.content_hash(), now, status,
+                     _clean(result.message), offer.price, offer.currency, offer.stock)
+                )  # fmt: skip
+            else:
+                failed += 1
+                transport += result.code == "channel_unavailable"
+                message = _clean(result.message)
+                error_rows.append(
+                    (offer.pk, integration_id, now, SiteJournal.Status.ERROR, message)
+                )
+                failures.append(
+                    ResyncFailure(
+                        run_id=run.pk,
+                        offer=offer,
+                        http_status=result.http_status,
+                        code=_clean(result.code or "")[:100],
+                        message=message,
+                        attempts=result.attempts,
+                    )
+                )
+        silent = run.silent_chunks + 1 if failed and transport == failed and not sent else 0
         _upsert_journal(ok_rows, JOURNAL_SENT_FIELDS)
         _upsert_journal(error_rows, JOURNAL_FAILED_FIELDS)
         if failures:
@@ -376,131 +819,62 @@ def _record(run: ResyncRun, token: str, chunk: Chunk, results, *, done: bool, pa
                 unique_fields=["run", "offer"],
                 update_fields=["http_status", "code", "message", "attempts"],
             )
-        updated = ResyncRun.objects.filter(pk=run.pk, lease_token=token).update(
-            cursor=chunk.links[-1].offer_id,
-            processed=F("processed") + len(results),
-            sent=F("sent") + sent,
-            failed=F("failed") + failed,
-            photos_sent=F("photos_sent") + photos,
-            heartbeat_at=now,
-            pacing=pacing,
-            **lease,
-            **ending,
-        )
+        samples = _add_sample(run.samples, now, len(links))
+        fields = {
+            "cursor": links[-1].offer_id,
+            "processed": F("processed") + len(links),
+            "sent": F("sent") + sent,
+            "failed": F("failed") + failed,
+            "photos_sent": F("photos_sent") + photos,
+            "photo_files_sent": F("photo_files_sent") + photo_files,
+            "heartbeat_at": now,
+            "samples": samples,
+            "silent_chunks": silent,
+            "chunk_errors": 0,
+            "lease_expires_at": now + timedelta(seconds=lease_seconds()),
+        }
+        updated = ResyncRun.objects.filter(pk=run.pk, lease_token=token).update(**fields)
         if not updated:
             # Our lease expired and another task took the run: its result wins, ours is undone.
             raise LeaseLost(run.pk)
+    run.cursor, run.samples, run.silent_chunks = links[-1].offer_id, samples, silent
+    run.processed += len(links)
+    if finished:
+        _end(run.pk, token, _final_status(run.pk), done=run)
+    return run
 
 
-class LeaseLost(Exception):
-    pass
+def _final_status(run_id: int) -> str:
+    status = ResyncRun.objects.filter(pk=run_id).values_list("status", flat=True).get()
+    if status == ResyncRun.Status.CANCELLING:
+        return ResyncRun.Status.CANCELLED
+    return ResyncRun.Status.COMPLETED
 
 
-def _release(run_id: int, token: str) -> None:
-    ResyncRun.objects.filter(pk=run_id, lease_token=token).update(
-        lease_token="", lease_expires_at=None
-    )
-
-
-def _send(adapter, items):
-    try:
-        return list(adapter.send(items)) if items else []
-    finally:
-        connection.close()  # this thread's own connection, if the adapter opened one
-
-
-def process_chunk(run_id: int, cursor: int) -> None:
-    """Process the run's chunks from `cursor` on for a few seconds, then enqueue the rest.
-
-    The task holds the run's lease throughout; each chunk commits on its own (journal,
-    failures, counters, cursor), so a killed worker loses at most the chunk in flight. While a
-    chunk is being sent, the next one is read from the database. Working through several
-    chunks per task saves the broker's round trip between them; the time box keeps a task well
-    inside django-q2's timeout. A duplicate task finds the cursor moved or the lease taken and
-    does nothing.
-    """
-    token = _claim(run_id, cursor)
-    if token is None:
-        return
-    deadline = time.monotonic() + settings.RESYNC_TASK_SECONDS
-    try:
-        with ThreadPoolExecutor(1, thread_name_prefix=f"resync-{run_id}") as sender:
-            next_cursor = _run_chunks(run_id, token, sender, deadline)
-    except BaseException:
-        _release(run_id, token)  # a retry or the sweeper may take it at once
-        raise
-    if next_cursor is not None:
-        enqueue_chunk(run_id, next_cursor)
-
-
-def _run_chunks(run_id: int, token: str, sender, deadline: float) -> int | None:
-    """Send chunks until the run ends (None) or the time box is used up (the cursor to go on
-    from, with the lease released)."""
-    from integrations.shopconnect import adapter_for
-    from integrations.shopconnect.base import ChannelAuthError
-
-    run = ResyncRun.objects.select_related("integration").get(pk=run_id)
-    size = run.integration.facts.chunk_size
-    adapter = adapter_for(run.integration)
-    if run.pacing:
-        adapter.restore_pacing(run.pacing)
-    chunk = _load_chunk(run, run.cursor, size)
-    while True:
-        status = ResyncRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
-        if status == ResyncRun.Status.CANCELLING:
-            _finish(run_id, token, ResyncRun.Status.CANCELLED)
-            logger.info("resync %s cancelled", run_id)
-            return None
-        if not chunk.links:
-            _finish(run_id, token, ResyncRun.Status.COMPLETED)
-            logger.info("resync %s finished", run_id)
-            return None
-        items, refused = _items_to_send(run, chunk)
-        sending = sender.submit(_send, adapter, items)
-        done = len(chunk.links) < size
-        following = None if done else _load_chunk(run, chunk.links[-1].offer_id, size)
-        try:
-            results = refused + sending.result()
-        except ChannelAuthError as exc:
-            _finish(run_id, token, ResyncRun.Status.FAILED, error=str(exc))
-            logger.warning("resync %s failed: the channel refused the credentials", run_id)
-            return None
-        out_of_time = time.monotonic() >= deadline
-        _record(
-            run,
-            token,
-            chunk,
-            results,
-            done=done,
-            pacing=adapter.pacing_state(),
-        )
-        if done:
-            logger.info("resync %s finished", run_id)
-            return None
-        if out_of_time:
-            _release(run_id, token)
-            return chunk.links[-1].offer_id
-        chunk = following
+def _add_sample(samples: list, now: datetime, offers: int) -> list:
+    """Offers per minute for the run's plot: [[unix minute start, offers], …]."""
+    minute = int(now.timestamp()) // 60 * 60
+    samples = [list(s) for s in (samples or [])]
+    if samples and samples[-1][0] == minute:
+        samples[-1][1] += offers
+    else:
+        samples.append([minute, offers])
+    return samples[-SAMPLES_KEPT:]
 
 
 def requeue_stale_runs() -> int:
-    """Re-enqueue runs nobody works on: a killed worker, or a broker that lost the task.
+    """The sweeper: wake paused runs whose time came, end cancels nobody works on, re-enqueue
+    runs nobody works on (a killed worker, or a broker that lost the task).
 
-    Run by a django-q2 schedule every minute. A duplicate enqueue is harmless (see _claim).
+    Run every few seconds by the resync cluster (integrations/cluster.py) and once a minute by
+    a django-q2 schedule. A duplicate enqueue is harmless (see ResyncRunQuerySet.claim).
     """
-    now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.RESYNC_HEARTBEAT_STALE_SECONDS)
-    stale = (
-        ResyncRun.objects.filter(status__in=ResyncRun.ACTIVE_STATUSES)
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        .filter(
-            Q(heartbeat_at__lt=stale_before)
-            | Q(heartbeat_at__isnull=True, created_at__lt=stale_before)
-        )
-    )
-    count = 0
-    for run_id, cursor in stale.values_list("pk", "cursor"):
+    runs = ResyncRun.objects
+    ended = runs.end_idle_cancels()
+    handed = runs.wake_paused()
+    for run_id, cursor in runs.stale(stale_seconds=settings.RESYNC_HEARTBEAT_STALE_SECONDS):
         logger.warning("resync %s looks stuck at offer %s: re-enqueued", run_id, cursor)
+        handed.append((run_id, cursor))
+    for run_id, cursor in handed:
         enqueue_chunk(run_id, cursor)
-        count += 1
-    return count
+    return ended + len(handed)

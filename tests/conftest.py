@@ -149,13 +149,18 @@ def sandbox_account():
 
 @pytest.fixture(autouse=True)
 def fresh_clients(monkeypatch):
-    """No channel client (pace, pause, token) outlives a test; retries back off in 10 ms."""
+    """No channel client (token, seller) and no budget spending outlives a test; retries back
+    off in 10 ms."""
+    from integrations.shopconnect import budgets
     from integrations.shopconnect.http import ChannelClient, forget_clients
 
     forget_clients()
+    budgets.reset_store()
+    budgets.store().clear()
     monkeypatch.setattr(ChannelClient, "backoff_base", 0.01)
     yield
     forget_clients()
+    budgets.reset_store()
 
 
 @pytest.fixture

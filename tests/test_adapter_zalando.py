@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from integrations.channels import Channel, EndpointLimit
+from integrations.channels import Channel
 from integrations.shopconnect import adapter_for
 from integrations.shopconnect.base import ChannelAuthError
 from tests.allegro_openapi import by_offer, items_for, make_offer
@@ -15,18 +15,25 @@ pytestmark = pytest.mark.django_db
 
 SALES_CHANNEL = "01924c48-49bb-40c2-9c32-ab582e6db6f4"
 # Faster than Zalando allows, to keep tests short: submissions, prices and tokens (8/min would
-# make a second token wait 8 s); stocks keep their 1 request/s (the sandbox checks it), only
-# the update budgets grow past the test's size.
+# make a second token wait 8 s); stock requests keep Zalando's 60 a minute (the sandbox checks
+# it), only the update budgets grow past the test's size.
 FAST = {
-    "submissions": EndpointLimit(requests=1000, seconds=1),
-    "prices": EndpointLimit(requests=600, updates_per_minute=100_000),
-    "stocks": EndpointLimit(requests=1, seconds=1, updates_per_minute=100_000),
-    "token": EndpointLimit(requests=120),
+    "submissions": [[1000, 1]],
+    "price_requests": [[600, 60]],
+    "price_updates": [[100_000, 60]],
+    "stock_requests": [[60, 60]],
+    "stock_updates": [[100_000, 60]],
+    "tokens": [[120, 60]],
 }
 
 
 @pytest.fixture
-def zalando(make_integration, sandbox, sandbox_account):
+def fast(settings):
+    settings.CHANNEL_LIMITS = {"zalando": FAST}
+
+
+@pytest.fixture
+def zalando(make_integration, sandbox, sandbox_account, fast):
     return make_integration(
         name=f"Zalando {sandbox_account}",
         channel=Channel.ZALANDO,
@@ -121,7 +128,7 @@ def test_an_invalid_item_does_not_sink_the_whole_batch(zalando, sandbox, sandbox
     free = make_offer(zalando, sku="FREE-1", ean="5901234123501", price="0.00")
     paid = make_offer(zalando, sku="PAID-1", ean="5901234123518", price="10.00")
 
-    results = by_offer(adapter_for(zalando, endpoint_limits=FAST).send(items_for(zalando)))
+    results = by_offer(adapter_for(zalando).send(items_for(zalando)))
 
     assert results[paid.pk].ok
     assert not results[free.pk].ok and "positive number" in results[free.pk].message
@@ -143,7 +150,7 @@ def test_prices_and_stocks_go_in_batches_of_a_thousand(zalando, sandbox, sandbox
     )
     make_offers(zalando, 1500, photos=0)
 
-    results = adapter_for(zalando, endpoint_limits=FAST).send(items_for(zalando))
+    results = adapter_for(zalando).send(items_for(zalando))
 
     assert len(results) == 1500 and all(r.ok for r in results)
     stocks = wire.matching("POST", "/stocks")
@@ -159,12 +166,12 @@ def test_prices_and_stocks_go_in_batches_of_a_thousand(zalando, sandbox, sandbox
 def test_the_token_is_cached_and_renewed_once_after_a_401(zalando, sandbox, sandbox_account):
     sandbox.configure("zalando", sandbox_account, limits={"prices_per_minute": None})
     make_offer(zalando, sku="T-1", ean="5901234123525")
-    adapter_for(zalando, endpoint_limits=FAST).send(items_for(zalando))
-    adapter_for(zalando, endpoint_limits=FAST).send(items_for(zalando))
+    adapter_for(zalando).send(items_for(zalando))
+    adapter_for(zalando).send(items_for(zalando))
     assert sandbox.state("zalando", sandbox_account)["counters"]["tokens_issued"] == 1
 
     sandbox.configure("zalando", sandbox_account, expire_tokens=True)
-    results = adapter_for(zalando, endpoint_limits=FAST).send(items_for(zalando))
+    results = adapter_for(zalando).send(items_for(zalando))
 
     assert all(r.ok for r in results)
     assert sandbox.state("zalando", sandbox_account)["counters"]["tokens_issued"] == 2

@@ -311,13 +311,34 @@ def test_the_progress_json_is_open_to_viewers(viewer, shop):
 def test_cancel_asks_the_run_to_stop(seller, shop, monkeypatch):
     nudged = []
     monkeypatch.setattr(resync, "enqueue_chunk", lambda run_id, cursor: nudged.append(run_id))
-    run = ResyncRun.objects.create(integration=shop, source="v2", status="running", total=30)
+    # A task works on it (holds its lease): it sees the flag before its next chunk.
+    run = ResyncRun.objects.create(
+        integration=shop,
+        source="v2",
+        status="running",
+        total=30,
+        lease_token="t",
+        lease_expires_at=timezone.now() + timedelta(seconds=30),
+    )
     response = seller.post(v1("resync_cancel", shop.pk), {"run": run.pk})
     assert response.status_code == 302
     assert response["Location"] == v1("integration_edit", shop.pk)
     run.refresh_from_db()
     assert run.status == "cancelling"
-    assert nudged == [run.pk]
+    assert nudged == []  # the working task finishes it
+
+
+def test_cancelling_a_run_nobody_works_on_ends_it_at_once(seller, shop):
+    paused = ResyncRun.objects.create(
+        integration=shop,
+        source="v2",
+        status="paused",
+        total=30,
+        paused_until=timezone.now() + timedelta(minutes=20),
+    )
+    seller.post(v2("resync_cancel", shop.pk), {"run": paused.pk})
+    paused.refresh_from_db()
+    assert paused.status == "cancelled" and paused.finished_at is not None
 
 
 def test_cancel_only_takes_post(seller, shop):

@@ -135,11 +135,17 @@ SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8100").rstrip("/"
 RESYNC_HEARTBEAT_STALE_SECONDS = env.int("RESYNC_HEARTBEAT_STALE_SECONDS", default=120)
 # One resync task works through chunks for about this long, then enqueues the rest.
 RESYNC_TASK_SECONDS = env.float("RESYNC_TASK_SECONDS", default=10.0)
-# Benchmarks only: 0 lifts the channels' per-endpoint limits (Allegro PATCH 2,500/min, Zalando
-# prices/stocks) so the engine can be compared with a bare client; never in production.
-SHOPCONNECT_ENDPOINT_LIMITS = env.bool("SHOPCONNECT_ENDPOINT_LIMITS", default=True)
-# How long a chunk may hold its run; longer than the resync cluster's task timeout.
-RESYNC_LEASE_SECONDS = env.int("RESYNC_LEASE_SECONDS", default=150)
+# How long a task holds its run without renewing the lease (it renews every few seconds while
+# it works): a killed worker's run is free again this soon.
+RESYNC_LEASE_SECONDS = env.int("RESYNC_LEASE_SECONDS", default=20)
+# Channel limits this deployment uses instead of the published ones in integrations/channels.py
+# (an application with a negotiated limit; a channel that changed its numbers), as JSON:
+# {"allegro": {"app": [[12000, 60]], "edits": [[2490, 60], [74700, 3600]]}} — windows as
+# [count, seconds]; an empty list switches a budget off.
+CHANNEL_LIMITS = env.json("CHANNEL_LIMITS", default={})
+# The channel budgets' store when REDIS_URL is unset: a SQLite file every worker process of this
+# machine shares (beyond one machine, set REDIS_URL).
+BUDGET_STORE_PATH = env.path("BUDGET_STORE_PATH", default=str(BASE_DIR / "budgets.sqlite3"))
 
 REDIS_URL = env.str("REDIS_URL", default="")
 

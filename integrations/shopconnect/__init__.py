@@ -4,15 +4,12 @@ from integrations.channels import Channel
 from integrations.shopconnect.base import ChannelAdapter
 
 
-def adapter_for(integration, *, endpoint_limits: dict | None = None) -> ChannelAdapter:
+def adapter_for(integration) -> ChannelAdapter:
     """The adapter of the integration's channel.
 
     Cheap to call per chunk: the HTTP client behind it (pace, pause, token) is cached per
-    process and integration. `endpoint_limits` overrides the channel's per-endpoint limits
-    (benchmarks and tests only; production uses `ChannelFacts.endpoint_limits`).
+    process and integration; the budgets it spends are shared by every process.
     """
-    from django.conf import settings
-
     from integrations.shopconnect.allegro import AllegroAdapter
     from integrations.shopconnect.woocommerce import WooCommerceAdapter
     from integrations.shopconnect.zalando import ZalandoAdapter
@@ -26,6 +23,4 @@ def adapter_for(integration, *, endpoint_limits: dict | None = None) -> ChannelA
         adapter_class = adapters[integration.channel]
     except KeyError:
         raise ValueError(f"no ShopConnect adapter for channel {integration.channel!r}") from None
-    if endpoint_limits is None and not settings.SHOPCONNECT_ENDPOINT_LIMITS:
-        endpoint_limits = {}
-    return adapter_class(integration, endpoint_limits=endpoint_limits)
+    return adapter_class(integration)

@@ -27,8 +27,13 @@ Mapping (shared/reference/CHANNELS.md, validated against allegro-openapi.yaml in
 - 401: the access token is refreshed with the refresh token (`auth_url`, HTTP Basic client id and
   secret), both new tokens are stored on the integration, and the request is retried once.
 
-Pace: every request (uploads, token, polls included) goes through the 9,000/min bucket, PATCHes
-also through the 2,500/min one (`ChannelFacts.endpoint_limits["patch"]`).
+Budgets (channels.py, budgets.py): every request to the API and the upload host spends the
+application's 9,000/min (counted per client id, over every seller of the app); PATCHes also the
+seller's edits (2,490/min and 74,700/h, counted per seller — who the token belongs to comes
+from `GET /me` once per process, falling back to the integration when Allegro does not say);
+and the integration's own requests/min when it has one.
+- Answers: a 200/201 that is not JSON is no answer (http.py); a 202's operation `Location` is
+  followed only on the integration's own API host (never elsewhere with our bearer token).
 """
 
 from __future__ import annotations
@@ -37,9 +42,10 @@ import json
 import re
 import time
 from functools import partial
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 from integrations.shopconnect.base import ChannelAuthError, OfferResult
+from integrations.shopconnect.budgets import budgets_for
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
     OfferSnapshot,
@@ -50,6 +56,7 @@ from integrations.shopconnect.common import (
 from integrations.shopconnect.http import (
     ChannelClient,
     ChannelUnavailable,
+    Held,
     TokenAuth,
     retry_after_seconds,
 )
@@ -79,6 +86,7 @@ class AllegroAuth(TokenAuth):
             response = client.request(
                 "POST",
                 self.auth_url,
+                spend={"integration": 1},
                 authenticated=False,
                 auth=(self.client_id, self.client_secret),
                 headers={"Accept": "application/json"},
@@ -124,6 +132,11 @@ def allegro_errors(response) -> tuple[str, str]:
         path = error.get("path")
         messages.append(f"{text} ({path})" if path and path not in text else str(text))
     return (codes[0] if codes else ""), "; ".join(m for m in messages if m)
+
+
+def same_origin(url: str, base: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base)
+    return (a.scheme, a.netloc.lower()) == (b.scheme, b.netloc.lower())
 
 
 def allegro_name(name: str) -> tuple[str, str]:
@@ -183,6 +196,27 @@ class AllegroAdapter(HttpChannelAdapter):
     def upload_url(self) -> str:
         return (self.integration.upload_url or DEFAULT_UPLOAD_URL).rstrip("/")
 
+    def prepare(self) -> None:
+        """Ask Allegro whose token this is (GET /me), so the seller's budgets are keyed by the
+        seller — shared with any other integration of the same account. Once per client."""
+        client = self.client
+        if getattr(client, "seller_known", False):
+            return
+        client.seller_known = True
+        try:
+            response = client.request(
+                "GET",
+                f"{self.api_url}/me",
+                spend={"app": 1, "integration": 1},
+                headers={"Accept": MEDIA_TYPE},
+            )
+        except (ChannelUnavailable, Held):
+            return
+        data = json_or_empty(response)
+        seller = data.get("id") if response.status_code == 200 and isinstance(data, dict) else None
+        if seller:
+            client.budgets = budgets_for(self.integration, seller=str(seller))
+
     def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
         refused, ready = [], []
         for snap in snapshots:
@@ -201,6 +235,8 @@ class AllegroAdapter(HttpChannelAdapter):
                     )
                 )
         ready, duplicates = duplicates_failed(ready, lambda s: s.external_id, "Allegro offer id")
+        if ready:
+            self.prepare()
         jobs = [([snap.offer_id], partial(self.send_offer, snap)) for snap in ready]
         return refused + duplicates + self.run_parallel(jobs)
 
@@ -216,7 +252,10 @@ class AllegroAdapter(HttpChannelAdapter):
                     return [failure]
                 images.append(location)
         body, warning = offer_body(snap, images)
-        return [self.edit_offer(snap, body, photos_sent=bool(images), warning=warning)]
+        result = self.edit_offer(snap, body, photos_sent=bool(images), warning=warning)
+        if result.ok and images:
+            result.photo_files = len(images)
+        return [result]
 
     def upload_photo(self, snap: OfferSnapshot, position: int, photo):
         try:
@@ -232,6 +271,7 @@ class AllegroAdapter(HttpChannelAdapter):
             response = self.client.request(
                 "POST",
                 f"{self.upload_url}/sale/images",
+                spend={"app": 1, "integration": 1},
                 headers={"Accept": MEDIA_TYPE, "Content-Type": photo.content_type},
                 data=content,
             )
@@ -264,7 +304,11 @@ class AllegroAdapter(HttpChannelAdapter):
         attempts = 0
         for wait in (*CONFLICT_RETRY_WAITS, None):
             response = self.client.request(
-                "PATCH", url, group="patch", headers=headers, data=payload
+                "PATCH",
+                url,
+                spend={"app": 1, "edits": 1, "integration": 1},
+                headers=headers,
+                data=payload,
             )
             attempts += response.attempts
             if response.status_code == 409 and wait is not None:
@@ -289,11 +333,23 @@ class AllegroAdapter(HttpChannelAdapter):
                 snap.offer_id, ok=True, photos_sent=photos_sent, message=warning, attempts=attempts
             )
         url = urljoin(accepted.url, location)
+        if not same_origin(url, self.api_url):
+            return failed(
+                snap.offer_id,
+                f"Allegro accepted the edit but pointed to another host ({urlsplit(url).netloc}) "
+                "to follow it; xSale does not send the token there. Check the offer on Allegro.",
+                http_status=202,
+                code="foreign_location",
+                attempts=attempts,
+            )
         delay = retry_after_seconds(accepted, 1.0)
         for _ in range(MAX_OPERATION_POLLS):
             time.sleep(min(delay, MAX_POLL_WAIT_SECONDS))
             response = self.client.request(
-                "GET", url, headers={"Accept": MEDIA_TYPE, "Accept-Language": "pl-PL"}
+                "GET",
+                url,
+                spend={"app": 1, "integration": 1},
+                headers={"Accept": MEDIA_TYPE, "Accept-Language": "pl-PL"},
             )
             if response.status_code == 202:
                 delay = retry_after_seconds(response, 1.0)

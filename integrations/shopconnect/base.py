@@ -23,6 +23,10 @@ class OfferResult:
     offer_id: int
     ok: bool
     photos_sent: bool = False
+    # Photo files sent (uploaded, or handed to the channel as URLs).
+    photo_files: int = 0
+    # Not sent in this chunk (a budget or the channel made us wait): neither done nor failed.
+    deferred: bool = False
     http_status: int | None = None
     code: str = ""
     # The channel's own message for a failure (never containing credentials), or a warning.
@@ -38,9 +42,40 @@ class ChannelAuthError(Exception):
 
 
 class ChannelAdapter(ABC):
+    """Every hook the engine calls (integrations/resync.py)."""
+
     def __init__(self, integration):
         self.integration = integration
 
+    def prepare(self) -> None:  # noqa: B027 - most channels need nothing
+        """Once per task, before any chunk: learn what the budgets need (Allegro: the seller).
+
+        Raises ChannelAuthError when the channel refuses our credentials.
+        """
+
     @abstractmethod
-    def send(self, items: list[OfferToSend]) -> list[OfferResult]:
-        """Send a batch (an engine chunk, up to a few hundred offers); never raises per offer."""
+    def send(self, items: list[OfferToSend], *, deadline: float | None = None) -> list[OfferResult]:
+        """Send a batch (an engine chunk, up to a few hundred offers); never raises per offer.
+
+        `deadline` (time.monotonic()) bounds every wait and retry. Offers that could not go
+        because a budget or the channel made us wait come back `deferred`; `held` then says
+        until when and why.
+        """
+
+    @property
+    def held(self):
+        """The integrations.shopconnect.http.Held that deferred offers of the last send."""
+        return None
+
+    def budgets(self) -> dict:
+        """The budgets this integration spends, by name (integrations/shopconnect/budgets.py)."""
+        return {}
+
+    def offer_spends(self, offers: int) -> list[tuple]:
+        """What `offers` offers cost of each budget in a resync: [(Budget, units)]."""
+        costs = self.integration.facts.cost_per_offer
+        return [
+            (budget, max(1, round(offers * costs[name])))
+            for name, budget in self.budgets().items()
+            if name in costs and budget.limits
+        ]

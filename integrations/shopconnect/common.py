@@ -22,7 +22,8 @@ from integrations.shopconnect.base import (
     OfferResult,
     OfferToSend,
 )
-from integrations.shopconnect.http import ChannelClient, ChannelUnavailable, client_for
+from integrations.shopconnect.budgets import budgets_for
+from integrations.shopconnect.http import ChannelClient, ChannelUnavailable, Held, client_for
 
 logger = logging.getLogger("integrations.shopconnect")
 
@@ -116,9 +117,13 @@ def unavailable(offer_id: int, exc: ChannelUnavailable) -> OfferResult:
         offer_id,
         str(exc),
         http_status=exc.http_status,
-        code="channel_unavailable",
+        code=exc.code,
         attempts=max(exc.attempts, 1),
     )
+
+
+def deferred(offer_id: int) -> OfferResult:
+    return OfferResult(offer_id=offer_id, ok=False, deferred=True, attempts=0)
 
 
 def duplicates_failed(
@@ -152,8 +157,10 @@ def json_or_empty(response) -> dict | list:
         return {}
 
 
-def settings_fingerprint(integration, endpoint_limits) -> str:
+def settings_fingerprint(integration) -> str:
     """Changes whenever the client must be rebuilt: URLs, credentials, limits."""
+    from django.conf import settings
+
     payload = json.dumps(
         [
             integration.channel,
@@ -161,8 +168,8 @@ def settings_fingerprint(integration, endpoint_limits) -> str:
             integration.upload_url,
             integration.auth_url,
             integration.credentials,
-            integration.effective_requests_per_minute,
-            repr(sorted((endpoint_limits or {}).items())),
+            integration.requests_per_minute,
+            getattr(settings, "CHANNEL_LIMITS", None),
         ],
         sort_keys=True,
         default=str,
@@ -171,26 +178,17 @@ def settings_fingerprint(integration, endpoint_limits) -> str:
 
 
 class HttpChannelAdapter(ChannelAdapter):
-    """An adapter whose channel is reached over HTTP through a cached `ChannelClient`.
+    """An adapter whose channel is reached over HTTP through a cached `ChannelClient`."""
 
-    `endpoint_limits` overrides the channel's per-endpoint limits (benchmarks, tests); the
-    default is `ChannelFacts.endpoint_limits`.
-    """
-
-    # Requests of this integration in flight at once: enough that the pace, not the channel's
-    # answer time, sets the speed.
+    # Requests of this integration in flight at once: enough that the budgets, not the
+    # channel's answer time, set the speed.
     max_in_flight = 8
     required_credentials: tuple[str, ...] = ()
 
-    def __init__(self, integration, *, endpoint_limits: dict | None = None):
+    def __init__(self, integration):
         super().__init__(integration)
-        self.endpoint_limits = (
-            integration.facts.endpoint_limits if endpoint_limits is None else endpoint_limits
-        )
         self.client: ChannelClient = client_for(
-            integration.pk,
-            settings_fingerprint(integration, self.endpoint_limits),
-            self.build_client,
+            integration.pk, settings_fingerprint(integration), self.build_client
         )
 
     @property
@@ -200,8 +198,7 @@ class HttpChannelAdapter(ChannelAdapter):
     def build_client(self) -> ChannelClient:
         return ChannelClient(
             channel_name=self.integration.get_channel_display(),
-            requests_per_minute=self.integration.effective_requests_per_minute,
-            endpoint_limits=self.endpoint_limits,
+            budgets=budgets_for(self.integration),
             **self.client_auth(),
         )
 
@@ -212,21 +209,19 @@ class HttpChannelAdapter(ChannelAdapter):
     def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
         raise NotImplementedError
 
+    def budgets(self) -> dict:
+        return self.client.budgets
+
+    @property
+    def held(self):
+        return self.client.held
+
     def snapshot(self, item: OfferToSend) -> OfferSnapshot:
         return snapshot(item)
 
-    # The engine hands the pace from one chunk to the next through ResyncRun.pacing.
-    def pacing_state(self) -> dict:
-        return self.client.pacing_state()
-
-    def restore_pacing(self, state: dict) -> None:
-        self.client.restore_pacing(state)
-
-    def send(self, items: list[OfferToSend]) -> list[OfferResult]:
+    def send(self, items: list[OfferToSend], *, deadline: float | None = None):
         self.check_credentials()
-        self.client.aborted.clear()
-        if self.client.auth:
-            self.client.auth.allow_retry()
+        self.client.start_chunk(deadline)
         snapshots = [self.snapshot(item) for item in items]
         try:
             return self.send_snapshots(snapshots)
@@ -243,18 +238,32 @@ class HttpChannelAdapter(ChannelAdapter):
             )
 
     def store_new_credentials(self) -> None:
-        """Write refreshed tokens to the integration: one UPDATE, from the calling thread."""
+        """Write refreshed tokens to the integration, from the calling thread.
+
+        Only the token keys are merged, into the credentials as they are in the database now
+        (under a row lock): a secret the seller saved meanwhile stays. Credentials that no
+        longer belong to the client id we refreshed with (changed or cleared) get nothing.
+        """
         auth = self.client.auth
         new = auth.take_new_credentials() if auth else None
         if not new:
             return
+        from django.db import transaction
+
         from integrations.models import Integration
 
-        merged = {**(self.integration.credentials or {}), **new}
-        Integration.objects.filter(pk=self.integration.pk).update(credentials=merged)
+        with transaction.atomic():
+            row = Integration.objects.select_for_update().filter(pk=self.integration.pk).first()
+            current = (row.credentials or {}) if row else {}
+            used = (self.integration.credentials or {}).get("client_id")
+            if row is None or current.get("client_id") != used:
+                logger.info("%s: credentials changed meanwhile; token not stored", repr(row))
+                return
+            merged = {**current, **new}
+            Integration.objects.filter(pk=row.pk).update(credentials=merged)
         self.integration.credentials = merged
         # The next chunk reads these credentials from the database: keep this client for it.
-        self.client.fingerprint = settings_fingerprint(self.integration, self.endpoint_limits)
+        self.client.fingerprint = settings_fingerprint(self.integration)
         logger.info("%s: stored the refreshed access token", repr(self.integration))
 
     def run_parallel(
@@ -294,6 +303,8 @@ class HttpChannelAdapter(ChannelAdapter):
             return future.result()
         except ChannelAuthError:
             raise
+        except Held:
+            return [deferred(offer_id) for offer_id in offer_ids]
         except ChannelUnavailable as exc:
             return [unavailable(offer_id, exc) for offer_id in offer_ids]
         except Exception as exc:

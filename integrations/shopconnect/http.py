@@ -1,23 +1,25 @@
-"""Talking HTTP to a channel: the pooled session, the pace, retries, token refresh.
+"""Talking HTTP to a channel: the pooled session, budgets, retries, token refresh.
 
 - One `requests.Session` per process, created lazily and again after a fork (a session's pooled
   sockets must never be shared by two processes). `trust_env` is off: a `~/.netrc` must not put
   its own Authorization on our requests, and the per-request proxy lookup costs time.
-- One `ChannelClient` per integration and process (cached by integration pk). It paces ALL the
-  integration's requests with a token bucket, plus a bucket per endpoint group the channel limits
-  separately (`ChannelFacts.endpoint_limits`), and a sliding-window budget where the channel
-  also counts items per minute (Zalando stock updates).
-- Buckets hold about one second's worth of burst (min 1) and refill at the limit minus that burst:
-  any 60 s window then sees at most the published per-minute limit, even from a fresh process.
-  (A bucket refilling at exactly the limit allows limit + burst in a window; Allegro answers that
-  with 429 and a one-minute block.)
-- 429: the whole integration pauses for `Retry-After` (capped at MAX_PAUSE_SECONDS), then the
-  request is retried. Every thread waits on the same pause, so nothing goes out meanwhile.
-- 5xx and connection errors: exponential backoff with jitter, MAX_ATTEMPTS attempts in all, then
-  `ChannelUnavailable` (the adapter records it as that offer's failure).
-- 401: the token is refreshed once (one refresh serves all threads that saw the same token) and
-  the request retried; a second 401 or a refused refresh raises `ChannelAuthError`.
-- Other statuses (2xx, 3xx, 400/404/409/413/422…) are returned: what they mean is the adapter's.
+- One `ChannelClient` per integration and process (cached by integration pk). Every request
+  names the budgets it spends (budgets.py: the channel's counts, shared by every process and
+  machine) and waits for its reserved moment; a wait longer than MAX_BUDGET_WAIT — or past the
+  chunk's deadline — raises `Held`, and the engine pauses the run instead of holding a worker.
+- `_attempt` sends once and classifies the answer; `request` is the short loop around it:
+  - 429: every budget the request spent is blocked for `Retry-After` (all integrations
+    sharing them wait); up to MAX_INLINE_PAUSE the request waits and goes again, longer is
+    `Held` (the run pauses until then, "the channel asked us to wait").
+  - 5xx and connection errors: exponential backoff with jitter, MAX_ATTEMPTS in all and never
+    past the deadline, then `ChannelUnavailable` (that offer's failure: "did not answer").
+  - 401: the token is refreshed once (one refresh serves all threads that saw the same token)
+    and the request retried; a second 401 or a refused refresh raises `ChannelAuthError`.
+  - A 200/201/207 that is not JSON (an HTML error page, a captive portal) is not the
+    channel's answer: `ChannelUnavailable` with code "unexpected_answer".
+  - Other statuses are returned: what they mean is the adapter's.
+- Every wait is bounded: connect 5 s, read 20 s, three attempts, pauses of at most 10 s, all
+  inside the deadline the engine sets for a chunk — well inside the worker's task timeout.
 
 Secrets never reach a log line or a message: we log the method, the URL without query string or
 user info, the status and the time; never headers or bodies. Exception texts from requests are
@@ -31,7 +33,6 @@ import os
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit, urlunsplit
@@ -39,20 +40,27 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from integrations.shopconnect import budgets
 from integrations.shopconnect.base import ChannelAuthError
 
 logger = logging.getLogger("integrations.shopconnect")
 
 CONNECT_TIMEOUT = 5
-READ_TIMEOUT = 60
+READ_TIMEOUT = 20
 # Connections kept per host: the largest number of requests one process keeps in flight.
 POOL_MAXSIZE = 32
-MAX_ATTEMPTS = 5
-MAX_PAUSE_SECONDS = 120
+MAX_ATTEMPTS = 3
+# The longest a request waits for its budget, or sits out a 429, inside a task; longer, the
+# run pauses and gives its worker back.
+MAX_BUDGET_WAIT = 10.0
+MAX_INLINE_PAUSE = 10.0
+# A Retry-After we honour at most (a paused run tries again then).
+MAX_PAUSE_SECONDS = 3600
 # A 429 without Retry-After: wait this long (Allegro blocks for a minute, but says so).
 DEFAULT_PAUSE_SECONDS = 5
 # How many 429s one request sits out before it counts as that offer's failure.
 MAX_THROTTLED = 4
+JSON_STATUSES = (200, 201, 207)
 
 _session: requests.Session | None = None
 _session_pid: int | None = None
@@ -112,136 +120,36 @@ def retry_after_seconds(response: requests.Response, default: float) -> float:
 
 
 class ChannelUnavailable(Exception):
-    """The channel did not answer usefully after all attempts (5xx, timeouts, 429s)."""
+    """The channel did not answer usefully after all attempts (5xx, timeouts, 429s, not JSON)."""
 
-    def __init__(self, message: str, *, http_status: int | None, attempts: int):
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None,
+        attempts: int,
+        code: str = "channel_unavailable",
+    ):
         super().__init__(message)
         self.http_status = http_status
         self.attempts = attempts
+        self.code = code
 
 
-class TokenBucket:
-    """Paces requests at `limit` per `seconds`: a small burst, then a steady rate.
+class Held(Exception):
+    """The request cannot go within this task: a budget is spent, or the channel said wait.
 
-    A bucket of capacity c refilling at r lets through at most c + r·T requests in any window
-    of T seconds; with r = (limit − c) / seconds no window of the channel's length ever sees
-    more than the limit. The burst c is about one second's worth for per-minute limits and 1
-    for per-second ones. A limit of 1 per window (Zalando stocks: 1 request/s) cannot take
-    that subtraction: it sends one request every 1.05 windows (jitter margin).
-
-    Callers reserve a token and sleep until it is theirs (the count may go negative), so waiting
-    threads are served in order without polling.
+    Nothing was sent. The engine pauses the run until `until` (epoch seconds), telling the
+    seller which limit binds (`budget`, `limit`) or that the channel asked us to wait
+    (`throttled`).
     """
 
-    def __init__(self, name: str, limit: float, seconds: float = 60):
-        self.name = name
+    def __init__(self, until: float, *, budget=None, limit=None, throttled: bool = False):
+        super().__init__(f"held until {until:.0f}")
+        self.until = until
+        self.budget = budget
         self.limit = limit
-        self.seconds = seconds
-        self.capacity = max(1.0, limit / max(seconds, 60))
-        if limit - self.capacity >= 1:
-            self.rate = (limit - self.capacity) / seconds
-        else:
-            self.rate = limit / (seconds * 1.05)
-        self._tokens = self.capacity
-        self._updated = time.monotonic()
-        self._lock = threading.Lock()
-
-    def _refill(self, now: float) -> None:
-        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-
-    def reserve(self) -> float:
-        """Take one token; return how long to sleep before using it."""
-        with self._lock:
-            now = time.monotonic()
-            self._refill(now)
-            self._tokens -= 1
-            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
-
-    def acquire(self) -> None:
-        wait = self.reserve()
-        if wait > 0:
-            time.sleep(wait)
-
-    def state(self) -> dict:
-        with self._lock:
-            self._refill(time.monotonic())
-            return {"tokens": round(self._tokens, 3), "at": time.time()}
-
-    def restore(self, state: dict) -> None:
-        """Adopt a pace left by an earlier chunk (maybe in another process): only ever slower."""
-        try:
-            tokens, at = float(state["tokens"]), float(state["at"])
-        except (KeyError, TypeError, ValueError):
-            return
-        with self._lock:
-            now = time.monotonic()
-            self._refill(now)
-            elapsed = max(0.0, time.time() - at)
-            then = min(self.capacity, tokens + elapsed * self.rate)
-            self._tokens = min(self._tokens, then)
-
-
-class WindowBudget:
-    """At most `per_minute` items in any 60 s window (a channel counting updates, not requests).
-
-    The window is taken a second longer than the channel's, so that requests sent a minute apart
-    but arriving closer together (network jitter) still fit.
-    """
-
-    WINDOW = 61.0
-
-    def __init__(self, name: str, per_minute: int):
-        self.name = name
-        self.per_minute = per_minute
-        self._spent: deque[tuple[float, int]] = deque()  # (monotonic time, items)
-        self._lock = threading.Lock()
-
-    def _forget_old(self, now: float) -> int:
-        while self._spent and self._spent[0][0] <= now - self.WINDOW:
-            self._spent.popleft()
-        return sum(items for _, items in self._spent)
-
-    def acquire(self, items: int) -> None:
-        items = min(items, self.per_minute)
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                used = self._forget_old(now)
-                if used + items <= self.per_minute:
-                    self._spent.append((now, items))
-                    return
-                # Wait until enough of the oldest spending leaves the window.
-                freed, wait = used, 0.0
-                for at, spent in self._spent:
-                    freed -= spent
-                    wait = at + self.WINDOW - now
-                    if freed + items <= self.per_minute:
-                        break
-            time.sleep(max(wait, 0.01))
-
-    def state(self) -> dict:
-        with self._lock:
-            now_mono, now_wall = time.monotonic(), time.time()
-            self._forget_old(now_mono)
-            return {"spent": [[now_wall - (now_mono - at), n] for at, n in self._spent]}
-
-    def restore(self, state: dict) -> None:
-        try:
-            spent = [(float(at), int(n)) for at, n in state["spent"]]
-        except (KeyError, TypeError, ValueError):
-            return
-        with self._lock:
-            now_mono, now_wall = time.monotonic(), time.time()
-            # The same process may get its own spending back: an entry it already holds (within
-            # a few ms, after the wall-clock round trip) must not count twice.
-            restored = []
-            for at, n in spent:
-                mono = now_mono - (now_wall - at)
-                if not any(m == n and abs(t - mono) < 0.005 for t, m in self._spent):
-                    restored.append((mono, n))
-            self._spent = deque(sorted([*self._spent, *restored]))
-            self._forget_old(now_mono)
+        self.throttled = throttled
 
 
 class TokenAuth:
@@ -311,17 +219,16 @@ class TokenAuth:
 
 
 class ChannelClient:
-    """Requests to one integration's channel, paced and retried (see the module docstring)."""
+    """Requests to one integration's channel, within its budgets and retried (module docstring)."""
 
     backoff_base = 0.5
-    backoff_cap = 20.0
+    backoff_cap = 5.0
 
     def __init__(
         self,
         *,
         channel_name: str,
-        requests_per_minute: int,
-        endpoint_limits: dict | None = None,
+        budgets: dict | None = None,
         auth: TokenAuth | None = None,
         basic_auth: tuple[str, str] | None = None,
         timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
@@ -330,76 +237,60 @@ class ChannelClient:
         self.auth = auth
         self.basic_auth = basic_auth
         self.timeout = timeout
-        # Every request takes a token from "all"; a request of an endpoint group also from its
-        # own bucket (the stricter of the two sets the pace).
-        self.buckets: dict[str, TokenBucket] = {"all": TokenBucket("all", requests_per_minute)}
-        self.budgets: dict[str, WindowBudget] = {}
-        for name, limit in (endpoint_limits or {}).items():
-            self.buckets[name] = TokenBucket(name, limit.requests, limit.seconds)
-            if limit.updates_per_minute:
-                self.budgets[name] = WindowBudget(name, limit.updates_per_minute)
-        self._paused_until = 0.0  # monotonic
-        self._pause_lock = threading.Lock()
+        # name → budgets.Budget: what this integration's requests spend (see budgets_for).
+        self.budgets = budgets or {}
         # Set when the adapter gives up (a refused login): requests not yet sent are dropped.
         self.aborted = threading.Event()
+        # The first Held of a chunk: the requests after it are held too, without spending.
+        self.held: Held | None = None
+        # monotonic time by which the chunk's requests must be done (set per chunk).
+        self.deadline: float | None = None
         # A fingerprint of the integration settings this client was built from (see client_for).
         self.fingerprint = ""
 
-    # --- pace ---------------------------------------------------------------------------
+    def start_chunk(self, deadline: float | None) -> None:
+        self.aborted.clear()
+        self.held = None
+        self.deadline = deadline
+        if self.auth:
+            self.auth.allow_retry()
 
-    def pause(self, seconds: float) -> None:
-        with self._pause_lock:
-            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+    def _time_left(self) -> float:
+        if self.deadline is None:
+            return float("inf")
+        return self.deadline - time.monotonic()
 
-    def _wait_while_paused(self) -> None:
-        while True:
-            with self._pause_lock:
-                remaining = self._paused_until - time.monotonic()
-            if remaining <= 0:
-                return
-            self._raise_if_aborted()
-            time.sleep(min(remaining, 0.5))
-
-    def _raise_if_aborted(self) -> None:
+    def _raise_if_stopped(self) -> None:
         if self.aborted.is_set():
             raise ChannelUnavailable("not sent: the run stopped", http_status=None, attempts=0)
+        if self.held is not None:
+            raise self.held
 
-    def _take_turn(self, group: str | None, items: int | None) -> None:
-        self._wait_while_paused()
-        if group and items and group in self.budgets:
-            self.budgets[group].acquire(items)
-        self.buckets["all"].acquire()
-        if group and group in self.buckets:
-            self.buckets[group].acquire()
-        # A 429 may have paused the integration while we waited for a token.
-        self._wait_while_paused()
-        self._raise_if_aborted()
+    def _spends(self, spend: dict[str, int] | None) -> list:
+        return [(self.budgets[name], units) for name, units in (spend or {}).items()
+                if name in self.budgets]  # fmt: skip
 
-    def pacing_state(self) -> dict:
-        """The pace as JSON, for the next chunk (maybe in another process) to continue from."""
-        with self._pause_lock:
-            paused_for = max(0.0, self._paused_until - time.monotonic())
-        return {
-            "buckets": {name: b.state() for name, b in self.buckets.items()},
-            "budgets": {name: b.state() for name, b in self.budgets.items()},
-            "paused_until": time.time() + paused_for if paused_for else 0,
-        }
-
-    def restore_pacing(self, state: dict) -> None:
-        if not isinstance(state, dict):
+    def _take_turn(self, spends: list) -> None:
+        """Wait for this request's moment in its budgets, or raise Held."""
+        self._raise_if_stopped()
+        if not spends:
             return
-        for name, bucket_state in (state.get("buckets") or {}).items():
-            if name in self.buckets and isinstance(bucket_state, dict):
-                self.buckets[name].restore(bucket_state)
-        for name, budget_state in (state.get("budgets") or {}).items():
-            if name in self.budgets and isinstance(budget_state, dict):
-                self.budgets[name].restore(budget_state)
-        try:
-            paused_for = float(state.get("paused_until") or 0) - time.time()
-        except (TypeError, ValueError):
-            paused_for = 0
-        if paused_for > 0:
-            self.pause(min(paused_for, MAX_PAUSE_SECONDS))
+        grant = budgets.spend(spends, max_wait=min(MAX_BUDGET_WAIT, max(self._time_left(), 0)))
+        if not grant.granted:
+            held = Held(grant.at, budget=grant.budget, limit=grant.limit)
+            self.held = self.held or held
+            raise held
+        wait = grant.wait()
+        if wait > 0:
+            time.sleep(wait)
+        self._raise_if_stopped()
+
+    def _throttled(self, response, spends: list) -> float:
+        """A 429: block every budget this request spent; return the pause in seconds."""
+        pause = retry_after_seconds(response, DEFAULT_PAUSE_SECONDS)
+        budgets.block([budget for budget, _ in spends], time.time() + pause)
+        logger.info("%s throttled us (429): its budgets wait %.1f s", self.channel_name, pause)
+        return pause
 
     # --- requests -----------------------------------------------------------------------
 
@@ -407,88 +298,96 @@ class ChannelClient:
         delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         return delay / 2 + random.uniform(0, delay / 2)
 
+    def _attempt(self, method: str, url: str, *, authenticated: bool, headers, kwargs):
+        """Send once. Returns (kind, response or reason, token generation).
+
+        kind: "answer" (a status the adapter interprets), "throttled", "server_error",
+        "transport" (no answer), "unauthorized", "not_json".
+        """
+        send_headers = dict(headers or {})
+        generation = None
+        if authenticated and self.auth:
+            generation, token = self.auth.current(self)
+            send_headers["Authorization"] = f"Bearer {token}"
+        if authenticated and self.basic_auth:
+            kwargs["auth"] = self.basic_auth
+        started = time.monotonic()
+        try:
+            response = http_session().request(method, url, headers=send_headers, **kwargs)
+        except requests.RequestException as exc:
+            return "transport", describe_exception(exc), generation
+        status = response.status_code
+        logger.debug(
+            "%s %s -> %s in %.0f ms",
+            method,
+            safe_url(url),
+            status,
+            (time.monotonic() - started) * 1000,
+        )
+        if status == 429:
+            return "throttled", response, generation
+        if status >= 500:
+            return "server_error", response, generation
+        if status == 401 and authenticated:
+            return "unauthorized", response, generation
+        if status in JSON_STATUSES and not is_json(response):
+            return "not_json", response, generation
+        return "answer", response, generation
+
     def request(
         self,
         method: str,
         url: str,
         *,
-        group: str | None = None,
-        items: int | None = None,
+        spend: dict[str, int] | None = None,
         authenticated: bool = True,
         headers: dict | None = None,
         **kwargs,
     ) -> requests.Response:
-        """Send one request through the pace and the retry rules; return the final answer.
+        """Send one request within its budgets and the retry rules; return the final answer.
 
-        `group` names an endpoint limit (a bucket, and a budget of `items` where the channel
-        counts items). The returned response carries `attempts` (how many times it was sent).
-        Raises ChannelUnavailable after all attempts, ChannelAuthError when credentials fail.
+        `spend` names the budgets the request counts against and the units it takes of each
+        ({"app": 1, "edits": 1}; a Zalando stock batch {"stock_updates": 250, …}). The
+        returned response carries `attempts` (how many times it was sent). Raises Held,
+        ChannelUnavailable after all attempts, ChannelAuthError when credentials fail.
         """
+        spends = self._spends(spend)
         attempts = throttled = 0
         refreshed = False
-        kwargs.setdefault("timeout", self.timeout)
+        timeout = kwargs.pop("timeout", self.timeout)
         kwargs.setdefault("allow_redirects", False)
         while True:
-            self._take_turn(group, items if attempts == 0 and throttled == 0 else None)
-            send_headers = dict(headers or {})
-            generation = None
-            if authenticated and self.auth:
-                generation, token = self.auth.current(self)
-                send_headers["Authorization"] = f"Bearer {token}"
-            if authenticated and self.basic_auth:
-                kwargs["auth"] = self.basic_auth
+            self._take_turn(spends)
             attempts += 1
-            started = time.monotonic()
-            try:
-                response = http_session().request(method, url, headers=send_headers, **kwargs)
-            except requests.RequestException as exc:
-                reason = describe_exception(exc)
-                if attempts >= MAX_ATTEMPTS:
-                    logger.warning("%s %s: %s, giving up", method, safe_url(url), reason)
-                    raise ChannelUnavailable(
-                        f"{self.channel_name} did not answer ({reason}) after {attempts} attempts",
-                        http_status=None,
-                        attempts=attempts,
-                    ) from None
-                logger.warning("%s %s: %s, will retry", method, safe_url(url), reason)
-                time.sleep(self._backoff(attempts))
-                continue
-            status = response.status_code
-            logger.debug(
-                "%s %s -> %s in %.0f ms",
+            read = min(timeout[1], max(self._time_left(), 1.0))
+            kind, answer, generation = self._attempt(
                 method,
-                safe_url(url),
-                status,
-                (time.monotonic() - started) * 1000,
+                url,
+                authenticated=authenticated,
+                headers=headers,
+                kwargs={**kwargs, "timeout": (timeout[0], read)},
             )
-            if status == 429:
-                throttled += 1
+            if kind == "answer":
+                answer.attempts = attempts
+                return answer
+            if kind == "throttled":
                 attempts -= 1  # a throttled request did not count against the channel's answer
-                pause = retry_after_seconds(response, DEFAULT_PAUSE_SECONDS)
-                self.pause(pause)
-                logger.info(
-                    "%s throttled us (429): pausing the integration for %.1f s",
-                    self.channel_name,
-                    pause,
-                )
+                throttled += 1
+                pause = self._throttled(answer, spends)
                 if throttled > MAX_THROTTLED:
                     raise ChannelUnavailable(
                         f"{self.channel_name} kept throttling the request (429)",
                         http_status=429,
                         attempts=attempts + throttled,
                     )
-                continue
-            if status >= 500:
-                if attempts >= MAX_ATTEMPTS:
-                    logger.warning("%s %s -> %s, giving up", method, safe_url(url), status)
-                    raise ChannelUnavailable(
-                        f"{self.channel_name} answered {status} {response.reason} {attempts} times",
-                        http_status=status,
-                        attempts=attempts,
-                    )
-                time.sleep(self._backoff(attempts))
-                continue
-            if status == 401 and authenticated:
+                if pause > min(MAX_INLINE_PAUSE, self._time_left()):
+                    held = Held(time.time() + pause, throttled=True)
+                    self.held = self.held or held
+                    raise held
+                if not spends:
+                    time.sleep(pause)
+                continue  # the next turn waits for the block
+            if kind == "unauthorized":
                 if self.auth is None or refreshed:
                     raise self.auth.rejected() if self.auth else self._basic_rejected()
                 logger.info("%s answered 401: refreshing the access token", self.channel_name)
@@ -496,14 +395,47 @@ class ChannelClient:
                 refreshed = True
                 attempts -= 1
                 continue
-            response.attempts = attempts
-            return response
+            if kind == "not_json":
+                content_type = answer.headers.get("Content-Type", "").split(";")[0] or "no type"
+                raise ChannelUnavailable(
+                    f"{self.channel_name} answered {answer.status_code} with {content_type}, not "
+                    "its API's JSON: something between xSale and the channel (a proxy, a login "
+                    "page) answered instead. Nothing is taken as sent.",
+                    http_status=answer.status_code,
+                    attempts=attempts,
+                    code="unexpected_answer",
+                )
+            # server_error or transport: try again while attempts and time allow.
+            if kind == "transport":
+                reason, status = answer, None
+                failure = f"{self.channel_name} did not answer ({reason})"
+            else:
+                status = answer.status_code
+                failure = f"{self.channel_name} answered {status} {answer.reason}"
+            backoff = self._backoff(attempts)
+            if attempts >= MAX_ATTEMPTS or backoff + 1 > self._time_left():
+                logger.warning("%s %s: %s, giving up", method, safe_url(url), failure)
+                raise ChannelUnavailable(
+                    f"{failure} — {attempts} attempt(s)", http_status=status, attempts=attempts
+                )
+            logger.warning("%s %s: %s, will retry", method, safe_url(url), failure)
+            time.sleep(backoff)
 
     def _basic_rejected(self) -> ChannelAuthError:
         return ChannelAuthError(
             f"{self.channel_name} refused the API keys. Check the consumer key and secret in "
             "the integration's settings."
         )
+
+
+def is_json(response: requests.Response) -> bool:
+    if "json" not in response.headers.get("Content-Type", "").lower():
+        return False
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
 
 
 # --- one client per integration and process ---------------------------------------------

@@ -16,8 +16,9 @@ Mapping (shared/reference/CHANNELS.md):
   accepts it over HTTPS only, so a real shop's `api_url` must be https. No token to refresh: a
   401 means the keys are wrong (ChannelAuthError).
 
-Pace: WooCommerce publishes no limit; the integration's requests per minute (default 60) paces
-batches, and MAX_IN_FLIGHT batches at most go at once, to stay gentle with shared hosting.
+Budget: WooCommerce publishes no limit; the shop's budget (keyed by the shop's address, shared
+by every integration pointing at it) is the integration's requests per minute (default 60),
+and `max_in_flight` batches at most go at once, to stay gentle with shared hosting.
 """
 
 from __future__ import annotations
@@ -141,6 +142,7 @@ class WooCommerceAdapter(HttpChannelAdapter):
         response = self.client.request(
             "POST",
             self.batch_url,
+            spend={"shop": 1},
             headers={"Accept": "application/json"},
             json={"update": [product_update(snap) for snap in batch]},
         )
@@ -189,4 +191,10 @@ class WooCommerceAdapter(HttpChannelAdapter):
                 code=code,
                 attempts=attempts,
             )
-        return OfferResult(snap.offer_id, ok=True, photos_sent=snap.send_photos, attempts=attempts)
+        return OfferResult(
+            snap.offer_id,
+            ok=True,
+            photos_sent=snap.send_photos,
+            photo_files=len(snap.photos) if snap.send_photos else 0,
+            attempts=attempts,
+        )

@@ -20,9 +20,11 @@ in sandbox/README.md because Zalando's is unconfirmed):
   before it expires; a 401 fetches a new one once. Tokens are not stored on the integration
   (its credentials hold no token for Zalando).
 
-Pace: everything through the integration bucket; submissions also 25 req/s, prices 30 req/min
-and 8,000 updates/min, stocks 1 req/s and 1,000 updates/min, tokens 8/min
-(`ChannelFacts.endpoint_limits`). The stock budget is the bound: 1,000 offers per minute.
+Budgets (channels.py, budgets.py), all counted per merchant in Zalando's fixed minute windows
+(our sliding slots never exceed a fixed window either): submissions 25 req/s, prices 30
+requests and 8,000 updates a minute, stocks 60 requests and 2,000 updates a minute, tokens
+8/min; and the integration's own requests/min when it has one. Submissions bind: 1,500 offers
+a minute.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class ZalandoAuth(TokenAuth):
                 "POST",
                 self.token_url,
                 authenticated=False,
-                group="token",
+                spend={"tokens": 1},
                 auth=(self.client_id, self.client_secret),
                 headers={"Accept": "application/json"},
                 data={"grant_type": "client_credentials", "scope": "access_token_only"},
@@ -144,13 +146,13 @@ class ZalandoAdapter(HttpChannelAdapter):
         return str(self.integration.credentials["sales_channel_id"])
 
     def bulk_size(self) -> int:
-        # A batch larger than an updates-per-minute budget could never be sent.
-        budgets = [
-            limit.updates_per_minute
-            for name, limit in self.endpoint_limits.items()
-            if name in ("prices", "stocks") and limit.updates_per_minute
+        # A batch larger than an updates budget's window could never be sent.
+        counts = [
+            limit.count
+            for name in ("price_updates", "stock_updates")
+            for limit in (self.budgets()[name].limits if name in self.budgets() else ())
         ]
-        return min([BULK_MAX_ITEMS, *budgets])
+        return min([BULK_MAX_ITEMS, *counts])
 
     def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
         refused, ready = [], []
@@ -221,7 +223,10 @@ class ZalandoAdapter(HttpChannelAdapter):
             }
         }
         response = self.client.request(
-            "POST", f"{self.merchant_url}/product-submissions", group="submissions", json=body
+            "POST",
+            f"{self.merchant_url}/product-submissions",
+            spend={"submissions": 1, "integration": 1},
+            json=body,
         )
         if 200 <= response.status_code < 300:
             return [
@@ -229,6 +234,7 @@ class ZalandoAdapter(HttpChannelAdapter):
                     snap.offer_id,
                     ok=True,
                     photos_sent=snap.send_photos and bool(snap.photos),
+                    photo_files=len(snap.photos) if snap.send_photos else 0,
                     attempts=response.attempts,
                 )
             ]
@@ -273,7 +279,10 @@ class ZalandoAdapter(HttpChannelAdapter):
         """POST a price or stock batch; if Zalando refuses the whole batch because of some items
         (a 400 naming `…[i]` paths), those items fail and the rest is sent once more."""
         response = self.client.request(
-            "POST", f"{self.merchant_url}/{group}", group=group, items=len(batch), json=body(batch)
+            "POST",
+            f"{self.merchant_url}/{group}",
+            spend=bulk_spend(group, len(batch)),
+            json=body(batch),
         )
         bad = refused_items(response, len(batch)) if response.status_code == 400 else {}
         if not bad or len(bad) == len(batch):
@@ -291,9 +300,18 @@ class ZalandoAdapter(HttpChannelAdapter):
         ]
         rest = [snap for i, snap in enumerate(batch) if i not in bad]
         again = self.client.request(
-            "POST", f"{self.merchant_url}/{group}", group=group, items=len(rest), json=body(rest)
+            "POST",
+            f"{self.merchant_url}/{group}",
+            spend=bulk_spend(group, len(rest)),
+            json=body(rest),
         )
         return failures + bulk_results(rest, again, what, item_key=item_key)
+
+
+def bulk_spend(group: str, items: int) -> dict[str, int]:
+    """A price or stock batch spends one request and one update per item."""
+    kind = {"prices": "price", "stocks": "stock"}[group]
+    return {f"{kind}_requests": 1, f"{kind}_updates": items, "integration": 1}
 
 
 ITEM_PATH = re.compile(r"^(?:product_prices|items)\[(\d+)\]")
@@ -376,7 +394,7 @@ def merge_results(submitted: list[OfferResult], bulk: list[OfferResult]) -> list
         total = result.attempts + attempts.get(result.offer_id, 0)
         failure = failures.get(result.offer_id)
         if result.ok and failure:
-            result = replace(failure, photos_sent=result.photos_sent)
+            result = replace(failure, photos_sent=False, photo_files=0)
         result.attempts = total
         merged.append(result)
     return merged
