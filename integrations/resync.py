@@ -580,6 +580,7 @@ def _run_chunks(run_id: int, token: str, deadline: float, lease: LeaseKeeper) ->
     to go on from, with the lease released)."""
     from integrations.shopconnect import adapter_for
     from integrations.shopconnect.base import ChannelAuthError
+    from integrations.shopconnect.http import Held
 
     runs = ResyncRun.objects
     run = runs.select_related("integration").get(pk=run_id)
@@ -621,7 +622,7 @@ def _run_chunks(run_id: int, token: str, deadline: float, lease: LeaseKeeper) ->
             # than its time box gives its worker back until then.
             grant = channel_budgets.peek(adapter.offer_spends(len(chunk.links)))
             if grant.wait() > settings.RESYNC_TASK_SECONDS and grant.budget is not None:
-                _pause(run, token, grant, channel)
+                _pause(run, token, Held(grant.at, budget=grant.budget, limit=grant.limit), channel)
                 return None
             items, refused = _items_to_send(run, chunk)
             chunk_deadline = time.monotonic() + CHUNK_DEADLINE_SECONDS

@@ -231,12 +231,12 @@ class ChannelClient:
         budgets: dict | None = None,
         auth: TokenAuth | None = None,
         basic_auth: tuple[str, str] | None = None,
-        timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
+        timeout: tuple[float, float] | None = None,
     ):
         self.channel_name = channel_name
         self.auth = auth
         self.basic_auth = basic_auth
-        self.timeout = timeout
+        self.timeout = timeout or (CONNECT_TIMEOUT, READ_TIMEOUT)
         # name → budgets.Budget: what this integration's requests spend (see budgets_for).
         self.budgets = budgets or {}
         # Set when the adapter gives up (a refused login): requests not yet sent are dropped.
