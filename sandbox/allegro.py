@@ -1,4 +1,5 @@
-"""Allegro REST API emulator: OAuth refresh, image upload, product-offer edit and operations."""
+"""Allegro REST API emulator: OAuth refresh, image upload, product-offer edit and operations,
+the seller's offer list and `/me`."""
 
 import hashlib
 import re
@@ -6,6 +7,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from .accounts import Limit
 from .common import (
     ALLEGRO_JSON,
     IMAGE_EXT,
@@ -18,8 +20,10 @@ from .common import (
 )
 
 CHANNEL = "allegro"
-BLOCKS = True  # going over a limit blocks the account (Client ID) for a minute
-COUNT_REJECTED = True
+# Every request also counts against the application (Client ID) of the account; going over the
+# app's limit blocks the app — every seller using it — for `block_seconds`.
+APP_BUDGET = True
+COUNT_REJECTED = True  # Allegro counts every request it receives, refused ones too
 
 MAX_NAME = 75
 MAX_DESCRIPTION_BYTES = 40_000
@@ -103,6 +107,8 @@ def route(method, rest):
         return "POST /auth/oauth/token", token, {}
     if method == "POST" and rest == ["upload", "sale", "images"]:
         return "POST /upload/sale/images", upload_image, {}
+    if method == "GET" and rest == ["me"]:
+        return "GET /me", me, {}
     if n >= 3 and rest[0] == "sale" and rest[1] == "product-offers":
         offer_id = rest[2]
         if n == 3 and method == "PATCH":
@@ -118,14 +124,28 @@ def route(method, rest):
     return f"{method} other", not_found, {}
 
 
+# PATCH and POST /sale/product-offers share the seller's limits (POST is not emulated: 404).
+OFFER_WRITES = ("PATCH /sale/product-offers/{offerId}", "POST /sale/product-offers")
+
+
 def limits(config, endpoint, req):
+    """The seller's (this account's) limits the request counts against: sliding windows."""
     lim = config["limits"]
-    out = [("requests_per_minute", lim.get("requests_per_minute"), 60, 1)]
-    if endpoint.startswith("PATCH /sale/product-offers/"):
-        out.append(("patch_per_minute", lim.get("patch_per_minute"), 60, 1))
-    elif endpoint == "GET /sale/product-offers/{offerId}":
-        out.append(("get_per_minute", lim.get("get_per_minute"), 60, 1))
-    return out
+    minute, hour = float(config["minute_seconds"]), float(config["hour_seconds"])
+    if endpoint in OFFER_WRITES:
+        return [
+            Limit("patch_per_minute", lim.get("patch_per_minute"), minute),
+            Limit("patch_per_hour", lim.get("patch_per_hour"), hour),
+        ]
+    if endpoint == "GET /sale/product-offers/{offerId}":
+        return [Limit("get_per_minute", lim.get("get_per_minute"), minute)]
+    return []
+
+
+def app_limits(config):
+    """The application's (Client ID's) limits every request counts against: sliding windows."""
+    limit = config["limits"].get("app_requests_per_minute")
+    return [Limit("app_requests_per_minute", limit, float(config["minute_seconds"]))]
 
 
 # --- auth ---------------------------------------------------------------------------------
@@ -360,11 +380,15 @@ def _validate_stock(stock, bad):
         bad("stock.unit", "unit must be UNIT, PAIR or SET")
 
 
+def _status(stored) -> str:
+    available = ((stored or {}).get("stock") or {}).get("available")
+    return "ENDED" if available == 0 else "ACTIVE"
+
+
 def _offer_view(offer_id, stored):
     view = dict(stored) if stored else {"id": offer_id}
     view["id"] = offer_id
-    available = (view.get("stock") or {}).get("available")
-    view["publication"] = {"status": "ENDED" if available == 0 else "ACTIVE"}
+    view["publication"] = {"status": _status(stored)}
     return view
 
 
@@ -443,3 +467,26 @@ def get_offer(acct, req, params):
         stored = acct.offers.get(offer_id)
         stored = dict(stored) if stored else None
     return Reply(200, _offer_view(offer_id, stored))
+
+
+# --- reading: the seller ---------------------------------------------------
+
+
+def me(acct, req, params):
+    """GET /me (MeResponse): who the token's user is."""
+    refused = _needs_accept(req)
+    if refused:
+        return refused
+    return Reply(
+        200,
+        {
+            "id": acct.seller_id(),
+            "login": acct.name,
+            "firstName": "Sandbox",
+            "lastName": acct.name,
+            "email": f"{acct.name}@sandbox.invalid",
+            "baseMarketplace": {"id": "allegro-pl"},
+            "company": {"name": f"{acct.name} (sandbox)", "taxId": ""},
+            "features": [],
+        },
+    )

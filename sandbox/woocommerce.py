@@ -3,10 +3,11 @@
 import re
 import time
 
+from .accounts import Limit
 from .common import Reply, basic_auth, is_int
 
 CHANNEL = "woocommerce"
-BLOCKS = False
+APP_BUDGET = False
 COUNT_REJECTED = False
 
 MAX_BATCH = 100
@@ -42,14 +43,19 @@ def not_found(acct, req, params):
     return error(404, "rest_no_route", "No route was found matching the URL and request method.")
 
 
+PRODUCTS = ["wp-json", "wc", "v3", "products"]
+
+
 def route(method, rest):
-    if rest == ["wp-json", "wc", "v3", "products", "batch"] and method in ("POST", "PUT", "PATCH"):
+    if rest == [*PRODUCTS, "batch"] and method in ("POST", "PUT", "PATCH"):
         return BATCH_ENDPOINT, batch, {}
     return f"{method} other", not_found, {}
 
 
 def limits(config, endpoint, req):
-    return [("requests_per_minute", config["limits"].get("requests_per_minute"), 60, 1)]
+    """Per shop (account), a sliding minute, only when configured."""
+    minute = float(config["minute_seconds"])
+    return [Limit("requests_per_minute", config["limits"].get("requests_per_minute"), minute)]
 
 
 def authenticate(acct, req, endpoint):
