@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 
 from .accounts import Limit
 from .common import (
@@ -109,6 +110,8 @@ def route(method, rest):
         return "POST /upload/sale/images", upload_image, {}
     if method == "GET" and rest == ["me"]:
         return "GET /me", me, {}
+    if method == "GET" and rest == ["sale", "offers"]:
+        return "GET /sale/offers", list_offers, {}
     if n >= 3 and rest[0] == "sale" and rest[1] == "product-offers":
         offer_id = rest[2]
         if n == 3 and method == "PATCH":
@@ -469,7 +472,7 @@ def get_offer(acct, req, params):
     return Reply(200, _offer_view(offer_id, stored))
 
 
-# --- reading: the seller ---------------------------------------------------
+# --- reading: the seller, the offer list ---------------------------------------------------
 
 
 def me(acct, req, params):
@@ -490,3 +493,94 @@ def me(acct, req, params):
             "features": [],
         },
     )
+
+
+MAX_PAGE = 1000
+MAX_OFFSET_PLUS_LIMIT = 10_000_000
+STATUSES = {"INACTIVE", "ACTIVATING", "ACTIVE", "ENDED"}
+
+
+def _int_param(req, name, default, low, high):
+    values = req.query.get(name)
+    if not values:
+        return default, None
+    try:
+        value = int(values[-1])
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        return None, error(
+            400,
+            "VALIDATION_ERROR",
+            f"{name} must be an integer from {low} to {high}",
+            path=name,
+        )
+    return value, None
+
+
+def listing_view(offer_id, stored):
+    """An offer as GET /sale/offers lists it (OfferListingDto): no description, no parameters.
+
+    What the sandbox does not hold (a category, a price never sent) is left out, not null.
+    """
+    view = {"id": offer_id, "name": stored.get("name")}
+    if stored.get("category") is not None:
+        view["category"] = stored["category"]
+    images = stored.get("images") or []
+    if images and isinstance(images[0], str):
+        view["primaryImage"] = {"url": images[0]}
+    price = (stored.get("sellingMode") or {}).get("price")
+    view["sellingMode"] = {"format": "BUY_NOW", **({"price": price} if price else {})}
+    available = (stored.get("stock") or {}).get("available")
+    view["stock"] = {"available": available, "sold": stored.get("sold", 0)}
+    if available is None:
+        del view["stock"]["available"]
+    view["publication"] = {"status": _status(stored)}
+    external = stored.get("external")
+    if isinstance(external, dict) and external.get("id") is not None:
+        view["external"] = {"id": external["id"]}
+    return view
+
+
+def list_offers(acct, req, params):
+    """GET /sale/offers: the seller's offers, newest first, `offset` + `limit` (1–1000, 20)."""
+    refused = _needs_accept(req)
+    if refused:
+        return refused
+    limit, refused = _int_param(req, "limit", 20, 1, MAX_PAGE)
+    if refused:
+        return refused
+    offset, refused = _int_param(req, "offset", 0, 0, MAX_OFFSET_PLUS_LIMIT - 1)
+    if refused:
+        return refused
+    if offset + limit > MAX_OFFSET_PLUS_LIMIT:
+        return error(400, "VALIDATION_ERROR", "offset + limit must be at most 10000000")
+    statuses = set(req.query.get("publication.status") or [])
+    if statuses - STATUSES:
+        return error(400, "VALIDATION_ERROR", "unknown publication.status", "publication.status")
+    ids = set(req.query.get("offer.id") or [])
+    externals = set(req.query.get("external.id") or [])
+    if len(externals) > 100:
+        return error(400, "VALIDATION_ERROR", "at most 100 external.id values", "external.id")
+    name = ((req.query.get("name") or [""])[-1]).casefold()
+
+    def wanted(offer_id, stored):
+        if ids and offer_id not in ids:
+            return False
+        if externals and (stored.get("external") or {}).get("id") not in externals:
+            return False
+        if statuses and _status(stored) not in statuses:
+            return False
+        return not name or name in str(stored.get("name") or "").casefold()
+
+    with acct.lock:
+        # Newest first (Allegro's default order: creation time, descending).
+        if ids or externals or statuses or name:
+            found = [(i, o) for i, o in reversed(acct.offers.items()) if wanted(i, o)]
+            total = len(found)
+            page = [listing_view(i, o) for i, o in found[offset : offset + limit]]
+        else:
+            total = len(acct.offers)
+            keys = list(islice(reversed(acct.offers), offset, offset + limit))
+            page = [listing_view(i, acct.offers[i]) for i in keys]
+    return Reply(200, {"offers": page, "count": len(page), "totalCount": total})

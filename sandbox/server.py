@@ -13,7 +13,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import allegro, page, woocommerce, zalando
+from . import allegro, listings, page, woocommerce, zalando
 from .accounts import CHANNELS, ConfigError, Registry
 from .common import Reply, Request, nth_hit
 
@@ -191,6 +191,17 @@ def handle_control(registry, method, parts, query, body, base_url=""):
         if method == "GET" and action == "state":
             with_offers = (query.get("offers") or ["1"])[-1] not in ("0", "false", "no")
             return Reply(200, account_state(registry, registry.get(channel, name), with_offers))
+        if method == "POST" and action in ("seed", "drift"):
+            try:
+                payload = json.loads(body) if body else {}
+                if not isinstance(payload, dict):
+                    raise ValueError("the body must be a JSON object")
+                acct = registry.get(channel, name)
+                if action == "seed":
+                    return Reply(200, listings.seed(acct, payload, base_url))
+                return Reply(200, listings.drift(acct, payload))
+            except ValueError as exc:
+                return Reply(400, {"error": str(exc)})
         if method == "POST" and action == "config":
             try:
                 changes = json.loads(body) if body else {}
