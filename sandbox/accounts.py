@@ -267,6 +267,7 @@ class Budget:
                 "kind": "fixed" if lim.fixed else "sliding",
             }
             for name, lim in sorted(self.in_force.items())
+            if lim.limit  # switched off, or reported only (an account's share of its app)
         }
 
     def blocked_for(self, now: float) -> int:
