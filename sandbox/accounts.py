@@ -1,22 +1,31 @@
-"""Per-account state, config, credentials, sliding-window limits and counters.
+"""Per-account state, config, credentials, rate-limit windows and counters.
 
 Every account has one lock; it is held only for bookkeeping (never while sleeping or doing I/O),
-so accounts never slow each other down and latency injection costs no throughput.
+so accounts never slow each other down and latency injection costs no throughput. An Allegro
+application (Client ID) is a `Budget` of its own, shared by every account with that client id;
+its lock is only ever taken while holding an account's lock (never the other way round).
 """
 
 import copy
+import hashlib
 import math
 import re
 import threading
 import time
 from collections import deque
+from typing import NamedTuple
 
 CHANNELS = ("allegro", "zalando", "woocommerce")
 
 # Limits: None or 0 switches a limit off.
 CHANNEL_DEFAULTS = {
     "allegro": {
-        "limits": {"requests_per_minute": 9000, "patch_per_minute": 2500, "get_per_minute": 3500},
+        "limits": {
+            "app_requests_per_minute": 9000,  # the application (Client ID), all its sellers
+            "patch_per_minute": 2490,  # the seller: PATCH + POST /sale/product-offers
+            "patch_per_hour": 74700,
+            "get_per_minute": 3500,  # the seller: GET /sale/product-offers/{offerId}
+        },
         "credentials": {
             "client_id": "sandbox-client",
             "client_secret": "sandbox-secret",
@@ -30,8 +39,8 @@ CHANNEL_DEFAULTS = {
             "submissions_per_second": 25,
             "prices_per_minute": 30,
             "price_updates_per_minute": 8000,
-            "stocks_per_second": 1,
-            "stock_updates_per_minute": 1000,
+            "stocks_per_minute": 60,
+            "stock_updates_per_minute": 2000,
         },
         "credentials": {
             "client_id": "sandbox-client",
@@ -59,7 +68,14 @@ COMMON_DEFAULTS = {
     "limit_slack_ms": 20,
     # False: keep only ids and counts per listing (for benchmarks with a million offers).
     "keep_offers": True,
+    # The length of a "minute" and an "hour" for every per-minute and per-hour limit of the
+    # account (Allegro: and of its app), so tests can watch an hourly window in seconds.
+    "minute_seconds": 60,
+    "hour_seconds": 3600,
 }
+
+# Old names still accepted in `limits` (the value goes to the new name).
+LIMIT_ALIASES = {"allegro": {"requests_per_minute": "app_requests_per_minute"}}
 
 RATE_HISTORY_SECONDS = 600
 
@@ -74,15 +90,33 @@ class ConfigError(ValueError):
     pass
 
 
+class Limit(NamedTuple):
+    """One limit a request counts against: at most `limit` (None/0: off) per `period` seconds.
+
+    `weight` is what the request spends (1, or the items of a batch); `fixed` windows are
+    aligned to the clock (epoch // period, reset when the next period begins), the others slide.
+    """
+
+    name: str
+    limit: int | None
+    period: float
+    weight: int = 1
+    fixed: bool = False
+
+
 class Window:
     """Events in a sliding window of `period` seconds, each with a weight."""
 
     __slots__ = ("period", "events", "total")
+    fixed = False
 
     def __init__(self, period: float):
         self.period = period
         self.events = deque()
         self.total = 0
+
+    def advance(self, now: float) -> None:
+        self.expire(now)
 
     def expire(self, now: float) -> None:
         edge = now - self.period
@@ -104,7 +138,166 @@ class Window:
         return self.period
 
 
-class Account:
+class FixedWindow:
+    """A total per clock-aligned period: [k·period, (k+1)·period), k = epoch // period."""
+
+    __slots__ = ("period", "start", "total")
+    fixed = True
+
+    def __init__(self, period: float):
+        self.period = period
+        self.start = None
+        self.total = 0
+
+    def advance(self, now: float) -> None:
+        start = math.floor(now / self.period) * self.period
+        if start != self.start:
+            self.start = start
+            self.total = 0
+
+    def add(self, now: float, weight: int = 1) -> None:
+        self.total += weight
+
+    def wait_for(self, now: float, room: int) -> float:
+        """Seconds until the next period begins (a fixed window frees room only then)."""
+        return max(0.0, self.start + self.period - now)
+
+
+def _window(period: float, fixed: bool):
+    return FixedWindow(period) if fixed else Window(period)
+
+
+class Budget:
+    """Limit windows, what they saw, violations and a block: an account's or an app's.
+
+    Call its methods with the owner's lock held.
+    """
+
+    def reset_budget(self) -> None:
+        self.blocked_until = 0.0
+        self.windows = {}  # limit name → window of its own period (decides)
+        self.seen_60s = {}  # limit name → Window(60) of every request received (reports)
+        self.seen = {}  # limit name → window of the limit's own length and kind (reports)
+        self.in_force = {}  # limit name → the Limit last counted against
+        self.counters.update(
+            {
+                "limit_violations": 0,
+                "violations_by_limit": {},
+                "max_in_60s": {},
+                "max_in_window": {},
+            }
+        )
+
+    def _observe(self, now: float, lim: Limit) -> None:
+        """Report: every request received, refused ones too, in 60 s and in the limit's window."""
+        name, weight = lim.name, lim.weight
+        self.in_force[name] = lim
+        seen = self.seen_60s.get(name)
+        if seen is None:
+            seen = self.seen_60s[name] = Window(60)
+        seen.expire(now)
+        seen.add(now, weight)
+        maxes = self.counters["max_in_60s"]
+        if seen.total > maxes.get(name, 0):
+            maxes[name] = seen.total
+        if lim.fixed or lim.period != 60:
+            own = self.seen.get(name)
+            if own is None or own.period != lim.period or own.fixed != lim.fixed:
+                own = self.seen[name] = _window(lim.period, lim.fixed)
+            own.advance(now)
+            own.add(now, weight)
+        else:
+            own = seen
+        maxes = self.counters["max_in_window"]
+        if own.total > maxes.get(name, 0):
+            maxes[name] = own.total
+
+    def _deciding_window(self, lim: Limit, slack: float):
+        period = lim.period if lim.fixed else max(lim.period - slack, 0.001)
+        window = self.windows.get(lim.name)
+        if window is None or window.period != period or window.fixed != lim.fixed:
+            window = self.windows[lim.name] = _window(period, lim.fixed)
+        return window
+
+    def check_limits(
+        self, now: float, limits, count_rejected: bool, decide: bool = True, slack=None
+    ):
+        """Count a request against `limits` (a list of Limit).
+
+        Returns (limit name, limit, seconds until the request would fit) of the first limit it
+        goes over, or None. With count_rejected (Allegro) every request counts, refused or not;
+        otherwise only admitted requests take room in the windows. decide=False only counts (a
+        request that arrives while blocked is not a new violation). `slack` (seconds) shortens
+        sliding windows; by default the owner's config `limit_slack_ms`.
+        """
+        if slack is None:
+            slack = (self.config.get("limit_slack_ms") or 0) / 1000
+        over = None
+        for lim in limits:
+            self._observe(now, lim)
+            if not lim.limit or (not decide and not count_rejected):
+                continue
+            window = self._deciding_window(lim, slack)
+            window.advance(now)
+            room = lim.limit - lim.weight
+            if count_rejected:
+                window.add(now, lim.weight)
+                if decide and window.total > lim.limit and over is None:
+                    over = (lim.name, lim.limit, window.wait_for(now, room))
+            elif window.total + lim.weight > lim.limit and over is None:
+                over = (lim.name, lim.limit, window.wait_for(now, room))
+        if over is None and decide and not count_rejected:
+            for lim in limits:
+                if lim.limit:
+                    self.windows[lim.name].add(now, lim.weight)
+        if over is not None:
+            self.record_violation(over[0])
+        return over
+
+    def record_violation(self, name: str) -> None:
+        self.counters["limit_violations"] += 1
+        by_limit = self.counters["violations_by_limit"]
+        by_limit[name] = by_limit.get(name, 0) + 1
+
+    def windows_in_force(self) -> dict:
+        return {
+            name: {
+                "limit": lim.limit or None,
+                "seconds": lim.period,
+                "kind": "fixed" if lim.fixed else "sliding",
+            }
+            for name, lim in sorted(self.in_force.items())
+            if lim.limit  # switched off, or reported only (an account's share of its app)
+        }
+
+    def blocked_for(self, now: float) -> int:
+        left = self.blocked_until - now
+        return math.ceil(left) if left > 0 else 0
+
+
+class App(Budget):
+    """An Allegro application (Client ID): one request budget and one block for all its sellers."""
+
+    def __init__(self, client_id: str):
+        self.client_id = client_id
+        self.lock = threading.Lock()
+        self.config = {}
+        self.reset()
+
+    def reset(self) -> None:
+        self.counters = {"requests": 0, "throttled": 0, "by_account": {}}
+        self.reset_budget()
+
+    def state(self, now: float) -> dict:
+        return {
+            "client_id": self.client_id,
+            "counters": copy.deepcopy(self.counters),
+            "windows": self.windows_in_force(),
+            "blocked_for": self.blocked_for(now),
+        }
+
+
+class Account(Budget):
     def __init__(self, channel: str, name: str):
         self.channel = channel
         self.name = name
@@ -121,22 +314,18 @@ class Account:
         creds = self.config["credentials"]
         self.tokens = {creds["access_token"]} if creds.get("access_token") else set()
         self.refresh_tokens = {creds["refresh_token"]} if creds.get("refresh_token") else set()
-        self.blocked_until = 0.0
-        self.windows = {}  # limit name → Window of its own period (decides)
-        self.seen_60s = {}  # limit name → Window(60) of every request received (reports)
+        self.removed = set()  # listings a drift removed: gone from the channel
         self.seq = {"requests": 0, "faults": 0, "throttle": 0, "async": 0, "ids": 1000}
         self.counters = {
             "requests": 0,
             "by_endpoint": {},
             "by_status": {},
             "throttled": 0,
-            "limit_violations": 0,
-            "violations_by_limit": {},
-            "max_in_60s": {},
             "tokens_issued": 0,
             "uploads": 0,
             "errors_5xx": 0,
         }
+        self.reset_budget()
         self.first_request_at = None
         self.last_request_at = None
         self.per_second = {}
@@ -149,10 +338,16 @@ class Account:
         changes = dict(changes)
         expire = changes.pop("expire_tokens", False)
         config = copy.deepcopy(self.config)
+        aliases = LIMIT_ALIASES.get(self.channel, {})
         for key, value in changes.items():
             if key in ("limits", "credentials"):
                 if not isinstance(value, dict):
                     raise ConfigError(f"{key} must be an object")
+                if key == "limits":
+                    value = {aliases.get(k, k): v for k, v in value.items()}
+                    for name, limit in value.items():
+                        if limit is not None and (not is_count(limit)):
+                            raise ConfigError(f"limits.{name} must be a whole number or null")
                 config[key].update(value)
             else:
                 config[key] = value
@@ -167,6 +362,10 @@ class Account:
         for key in ("latency_ms", "fail_rate", "throttle_every", "retry_after", "async_share"):
             if not isinstance(config.get(key) or 0, int | float):
                 raise ConfigError(f"{key} must be a number")
+        for key in ("minute_seconds", "hour_seconds", "block_seconds"):
+            value = config.get(key)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{key} must be a positive number")
         with self.lock:
             self.config = config
             self._name_re = name_re
@@ -190,7 +389,25 @@ class Account:
         return bool(self._name_re and isinstance(name, str) and self._name_re.search(name))
 
     def is_missing(self, listing_id) -> bool:
-        return str(listing_id) in self._missing
+        key = str(listing_id)
+        return key in self._missing or key in self.removed
+
+    def minute(self) -> float:
+        return float(self.config.get("minute_seconds") or 60)
+
+    def hour(self) -> float:
+        return float(self.config.get("hour_seconds") or 3600)
+
+    def client_id(self) -> str:
+        return str(self.config["credentials"].get("client_id") or "")
+
+    def seller_id(self) -> str:
+        """Allegro's user id of this seller: config `seller_id`, else stable from the name."""
+        configured = self.config.get("seller_id")
+        if configured:
+            return str(configured)
+        digest = hashlib.sha256(f"{self.channel}/{self.name}".encode()).hexdigest()
+        return str(10_000_000 + int(digest[:12], 16) % 90_000_000)
 
     # --- bookkeeping (call with self.lock held) -------------------------------------------
 
@@ -225,47 +442,6 @@ class Account:
         self.seq[name] += 1
         return self.seq[name]
 
-    def check_limits(self, now: float, limits, count_rejected: bool, decide: bool = True):
-        """Count a request against `limits` [(name, limit, period, weight)].
-
-        Returns (limit name, limit, seconds to wait) of the first limit it goes over, or
-        None. With count_rejected (Allegro) every request counts, refused or not; otherwise
-        only admitted requests take room in the windows. decide=False only counts (a request
-        that arrives while the account is blocked is not a new violation).
-        """
-        slack = (self.config.get("limit_slack_ms") or 0) / 1000
-        over = None
-        for name, limit, period, weight in limits:
-            seen = self.seen_60s.get(name)
-            if seen is None:
-                seen = self.seen_60s[name] = Window(60)
-            seen.expire(now)
-            seen.add(now, weight)
-            maxes = self.counters["max_in_60s"]
-            if seen.total > maxes.get(name, 0):
-                maxes[name] = seen.total
-            if not limit or (not decide and not count_rejected):
-                continue
-            window = self.windows.get(name)
-            if window is None or window.period != period - slack:
-                window = self.windows[name] = Window(max(period - slack, 0.001))
-            window.expire(now)
-            if count_rejected:
-                window.add(now, weight)
-                if decide and window.total > limit and over is None:
-                    over = (name, limit, window.wait_for(now, limit))
-            elif window.total + weight > limit and over is None:
-                over = (name, limit, window.wait_for(now, limit - weight))
-        if over is None and decide and not count_rejected:
-            for name, limit, _period, weight in limits:
-                if limit:
-                    self.windows[name].add(now, weight)
-        if over is not None:
-            self.counters["limit_violations"] += 1
-            by_limit = self.counters["violations_by_limit"]
-            by_limit[over[0]] = by_limit.get(over[0], 0) + 1
-        return over
-
     # --- reporting (call with self.lock held) ---------------------------------------------
 
     def rate(self) -> dict:
@@ -278,15 +454,28 @@ class Account:
             "per_second": sorted([s, n] for s, n in self.per_second.items()),
         }
 
-    def blocked_for(self, now: float) -> int:
-        left = self.blocked_until - now
-        return math.ceil(left) if left > 0 else 0
-
 
 class Registry:
     def __init__(self):
         self._accounts = {}
+        self._apps = {}
         self._lock = threading.Lock()
+
+    def app(self, client_id: str) -> App:
+        app = self._apps.get(client_id)
+        if app is None:
+            with self._lock:
+                app = self._apps.get(client_id)
+                if app is None:
+                    app = self._apps[client_id] = App(client_id)
+        return app
+
+    def find_app(self, client_id: str) -> App | None:
+        return self._apps.get(client_id)
+
+    def apps(self) -> list[App]:
+        with self._lock:
+            return sorted(self._apps.values(), key=lambda a: a.client_id)
 
     def get(self, channel: str, name: str) -> Account:
         key = (channel, name)
@@ -308,7 +497,12 @@ class Registry:
     def clear(self) -> None:
         with self._lock:
             self._accounts = {}
+            self._apps = {}
 
 
 def now() -> float:
     return time.time()
+
+
+def is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

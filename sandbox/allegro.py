@@ -1,11 +1,14 @@
-"""Allegro REST API emulator: OAuth refresh, image upload, product-offer edit and operations."""
+"""Allegro REST API emulator: OAuth refresh, image upload, product-offer edit and operations,
+the seller's offer list and `/me`."""
 
 import hashlib
 import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 
+from .accounts import Limit
 from .common import (
     ALLEGRO_JSON,
     IMAGE_EXT,
@@ -18,8 +21,10 @@ from .common import (
 )
 
 CHANNEL = "allegro"
-BLOCKS = True  # going over a limit blocks the account (Client ID) for a minute
-COUNT_REJECTED = True
+# Every request also counts against the application (Client ID) of the account; going over the
+# app's limit blocks the app — every seller using it — for `block_seconds`.
+APP_BUDGET = True
+COUNT_REJECTED = True  # Allegro counts every request it receives, refused ones too
 
 MAX_NAME = 75
 MAX_DESCRIPTION_BYTES = 40_000
@@ -103,6 +108,10 @@ def route(method, rest):
         return "POST /auth/oauth/token", token, {}
     if method == "POST" and rest == ["upload", "sale", "images"]:
         return "POST /upload/sale/images", upload_image, {}
+    if method == "GET" and rest == ["me"]:
+        return "GET /me", me, {}
+    if method == "GET" and rest == ["sale", "offers"]:
+        return "GET /sale/offers", list_offers, {}
     if n >= 3 and rest[0] == "sale" and rest[1] == "product-offers":
         offer_id = rest[2]
         if n == 3 and method == "PATCH":
@@ -118,14 +127,28 @@ def route(method, rest):
     return f"{method} other", not_found, {}
 
 
+# PATCH and POST /sale/product-offers share the seller's limits (POST is not emulated: 404).
+OFFER_WRITES = ("PATCH /sale/product-offers/{offerId}", "POST /sale/product-offers")
+
+
 def limits(config, endpoint, req):
+    """The seller's (this account's) limits the request counts against: sliding windows."""
     lim = config["limits"]
-    out = [("requests_per_minute", lim.get("requests_per_minute"), 60, 1)]
-    if endpoint.startswith("PATCH /sale/product-offers/"):
-        out.append(("patch_per_minute", lim.get("patch_per_minute"), 60, 1))
-    elif endpoint == "GET /sale/product-offers/{offerId}":
-        out.append(("get_per_minute", lim.get("get_per_minute"), 60, 1))
-    return out
+    minute, hour = float(config["minute_seconds"]), float(config["hour_seconds"])
+    if endpoint in OFFER_WRITES:
+        return [
+            Limit("patch_per_minute", lim.get("patch_per_minute"), minute),
+            Limit("patch_per_hour", lim.get("patch_per_hour"), hour),
+        ]
+    if endpoint == "GET /sale/product-offers/{offerId}":
+        return [Limit("get_per_minute", lim.get("get_per_minute"), minute)]
+    return []
+
+
+def app_limits(config):
+    """The application's (Client ID's) limits every request counts against: sliding windows."""
+    limit = config["limits"].get("app_requests_per_minute")
+    return [Limit("app_requests_per_minute", limit, float(config["minute_seconds"]))]
 
 
 # --- auth ---------------------------------------------------------------------------------
@@ -360,11 +383,15 @@ def _validate_stock(stock, bad):
         bad("stock.unit", "unit must be UNIT, PAIR or SET")
 
 
+def _status(stored) -> str:
+    available = ((stored or {}).get("stock") or {}).get("available")
+    return "ENDED" if available == 0 else "ACTIVE"
+
+
 def _offer_view(offer_id, stored):
     view = dict(stored) if stored else {"id": offer_id}
     view["id"] = offer_id
-    available = (view.get("stock") or {}).get("available")
-    view["publication"] = {"status": "ENDED" if available == 0 else "ACTIVE"}
+    view["publication"] = {"status": _status(stored)}
     return view
 
 
@@ -443,3 +470,117 @@ def get_offer(acct, req, params):
         stored = acct.offers.get(offer_id)
         stored = dict(stored) if stored else None
     return Reply(200, _offer_view(offer_id, stored))
+
+
+# --- reading: the seller, the offer list ---------------------------------------------------
+
+
+def me(acct, req, params):
+    """GET /me (MeResponse): who the token's user is."""
+    refused = _needs_accept(req)
+    if refused:
+        return refused
+    return Reply(
+        200,
+        {
+            "id": acct.seller_id(),
+            "login": acct.name,
+            "firstName": "Sandbox",
+            "lastName": acct.name,
+            "email": f"{acct.name}@sandbox.invalid",
+            "baseMarketplace": {"id": "allegro-pl"},
+            "company": {"name": f"{acct.name} (sandbox)", "taxId": ""},
+            "features": [],
+        },
+    )
+
+
+MAX_PAGE = 1000
+MAX_OFFSET_PLUS_LIMIT = 10_000_000
+STATUSES = {"INACTIVE", "ACTIVATING", "ACTIVE", "ENDED"}
+
+
+def _int_param(req, name, default, low, high):
+    values = req.query.get(name)
+    if not values:
+        return default, None
+    try:
+        value = int(values[-1])
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        return None, error(
+            400,
+            "VALIDATION_ERROR",
+            f"{name} must be an integer from {low} to {high}",
+            path=name,
+        )
+    return value, None
+
+
+def listing_view(offer_id, stored):
+    """An offer as GET /sale/offers lists it (OfferListingDto): no description, no parameters.
+
+    What the sandbox does not hold (a category, a price never sent) is left out, not null.
+    """
+    view = {"id": offer_id, "name": stored.get("name")}
+    if stored.get("category") is not None:
+        view["category"] = stored["category"]
+    images = stored.get("images") or []
+    if images and isinstance(images[0], str):
+        view["primaryImage"] = {"url": images[0]}
+    price = (stored.get("sellingMode") or {}).get("price")
+    view["sellingMode"] = {"format": "BUY_NOW", **({"price": price} if price else {})}
+    available = (stored.get("stock") or {}).get("available")
+    view["stock"] = {"available": available, "sold": stored.get("sold", 0)}
+    if available is None:
+        del view["stock"]["available"]
+    view["publication"] = {"status": _status(stored)}
+    external = stored.get("external")
+    if isinstance(external, dict) and external.get("id") is not None:
+        view["external"] = {"id": external["id"]}
+    return view
+
+
+def list_offers(acct, req, params):
+    """GET /sale/offers: the seller's offers, newest first, `offset` + `limit` (1–1000, 20)."""
+    refused = _needs_accept(req)
+    if refused:
+        return refused
+    limit, refused = _int_param(req, "limit", 20, 1, MAX_PAGE)
+    if refused:
+        return refused
+    offset, refused = _int_param(req, "offset", 0, 0, MAX_OFFSET_PLUS_LIMIT - 1)
+    if refused:
+        return refused
+    if offset + limit > MAX_OFFSET_PLUS_LIMIT:
+        return error(400, "VALIDATION_ERROR", "offset + limit must be at most 10000000")
+    statuses = set(req.query.get("publication.status") or [])
+    if statuses - STATUSES:
+        return error(400, "VALIDATION_ERROR", "unknown publication.status", "publication.status")
+    ids = set(req.query.get("offer.id") or [])
+    externals = set(req.query.get("external.id") or [])
+    if len(externals) > 100:
+        return error(400, "VALIDATION_ERROR", "at most 100 external.id values", "external.id")
+    name = ((req.query.get("name") or [""])[-1]).casefold()
+
+    def wanted(offer_id, stored):
+        if ids and offer_id not in ids:
+            return False
+        if externals and (stored.get("external") or {}).get("id") not in externals:
+            return False
+        if statuses and _status(stored) not in statuses:
+            return False
+        return not name or name in str(stored.get("name") or "").casefold()
+
+    with acct.lock:
+        # Newest first (Allegro's default order: creation time, descending).
+        if ids or externals or statuses or name:
+            found = [(i, o) for i, o in reversed(acct.offers.items()) if wanted(i, o)]
+            total = len(found)
+            page = [listing_view(i, o) for i, o in found[offset : offset + limit]]
+        else:
+            total = len(acct.offers)
+            keys = list(islice(reversed(acct.offers), offset, offset + limit))
+            page = [listing_view(i, acct.offers[i]) for i in keys]
+    return Reply(200, {"offers": page, "count": len(page), "totalCount": total})

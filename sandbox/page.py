@@ -33,6 +33,10 @@ def render(registry) -> str:
             total = len(acct.offers)
             images = len(acct.images)
             blocked = acct.blocked_for(time.time())
+        app = registry.find_app(acct.client_id()) if acct.channel == "allegro" else None
+        if app is not None:
+            with app.lock:
+                blocked = max(blocked, app.blocked_for(time.time()))
         listing = "".join(
             f"<li><code>{escape(str(key))}</code> "
             f"{escape(_offer_summary(acct.channel, offer))}</li>"

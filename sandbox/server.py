@@ -13,7 +13,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import allegro, page, woocommerce, zalando
+from . import allegro, listings, page, woocommerce, zalando
 from .accounts import CHANNELS, ConfigError, Registry
 from .common import Reply, Request, nth_hit
 
@@ -34,10 +34,11 @@ def handle_channel(registry, module, account_name, method, rest, query, headers,
     config = acct.config
     # Authentication comes first: a refused token is nobody's request, so it takes no room.
     reply = None if handler is module.not_found else module.authenticate(acct, req, endpoint)
+    app = registry.app(acct.client_id()) if module.APP_BUDGET else None
     with acct.lock:
         acct.record_request(now, endpoint)
         if reply is None:
-            reply = _admit(acct, module, config, endpoint, req, now)
+            reply = _admit(acct, app, module, config, endpoint, req, now)
     if reply is None:
         try:
             reply = handler(acct, req, params)
@@ -52,23 +53,21 @@ def handle_channel(registry, module, account_name, method, rest, query, headers,
     return reply
 
 
-def _admit(acct, module, config, endpoint, req, now):
+def _admit(acct, app, module, config, endpoint, req, now):
     """A 429/5xx reply when limits or injected faults refuse the request, else None.
 
     Call with acct.lock held.
     """
     limits = module.limits(config, endpoint, req)
-    if module.BLOCKS and acct.blocked_until > now:
-        # A blocked account still counts every request it receives (as Allegro does).
-        acct.check_limits(now, limits, True, decide=False)
-        return module.throttled(acct.blocked_for(now), "blocked")
-    over = acct.check_limits(now, limits, module.COUNT_REJECTED)
-    if over is not None:
-        name, limit, wait = over
-        if module.BLOCKS:
-            acct.blocked_until = now + float(config.get("block_seconds") or 60)
-            wait = acct.blocked_until - now
-        return module.throttled(max(1, math.ceil(wait)), name, limit)
+    if app is not None:
+        reply = _admit_app(acct, app, module, config, limits, now)
+        if reply is not None:
+            return reply
+    else:
+        over = acct.check_limits(now, limits, module.COUNT_REJECTED)
+        if over is not None:
+            name, limit, wait = over
+            return module.throttled(max(1, math.ceil(wait)), name, limit)
     every = int(config.get("throttle_every") or 0)
     if every > 0 and acct.next_seq("throttle") % every == 0:
         return module.throttled(int(config.get("retry_after") or 1), "throttle_every")
@@ -81,10 +80,47 @@ def _admit(acct, module, config, endpoint, req, now):
     return None
 
 
+def _admit_app(acct, app, module, config, limits, now):
+    """Allegro: the app's (Client ID's) budget and block first, then the seller's limits.
+
+    Every request received counts everywhere, refused ones too (as Allegro counts). Going over
+    the app's limit blocks the app — every account with that client id — for `block_seconds`;
+    going over a seller limit is a 429 until the seller's window has room (no block).
+    Call with acct.lock held (the app's lock is taken inside it, never the other way round).
+    """
+    app_limits = module.app_limits(config)
+    slack = (config.get("limit_slack_ms") or 0) / 1000
+    with app.lock:
+        app.counters["requests"] += 1
+        by_account = app.counters["by_account"]
+        by_account[acct.name] = by_account.get(acct.name, 0) + 1
+        blocked = app.blocked_until > now
+        over = app.check_limits(now, app_limits, True, decide=not blocked, slack=slack)
+        if over is not None:
+            app.blocked_until = now + float(config.get("block_seconds") or 60)
+        if blocked or over is not None:
+            app.counters["throttled"] += 1
+        block_left = app.blocked_until - now
+    # This account's share of its app's window (reported only, decided above).
+    acct.check_limits(now, [lim._replace(limit=None) for lim in app_limits], True)
+    if blocked or over is not None:
+        acct.check_limits(now, limits, True, decide=False)  # the seller still counts it
+        if over is not None:
+            acct.record_violation(over[0])
+        return module.throttled(max(1, math.ceil(block_left)), over[0] if over else "blocked")
+    over = acct.check_limits(now, limits, True)
+    if over is not None:
+        name, limit, wait = over
+        return module.throttled(max(1, math.ceil(wait)), name, limit)
+    return None
+
+
 # --- control API ----------------------------------------------------------------------------
 
 
-def account_state(acct, with_offers=True) -> dict:
+def account_state(registry, acct, with_offers=True) -> dict:
+    now = time.time()
+    app = registry.find_app(acct.client_id()) if MODULES[acct.channel].APP_BUDGET else None
     with acct.lock:
         state = {
             "channel": acct.channel,
@@ -92,17 +128,44 @@ def account_state(acct, with_offers=True) -> dict:
             "config": acct.public_config(),
             "offer_count": len(acct.offers),
             "image_count": len(acct.images),
+            "removed_count": len(acct.removed),
             "counters": json.loads(json.dumps(acct.counters)),
+            "windows": acct.windows_in_force(),
             "rate": acct.rate(),
-            "blocked_for": acct.blocked_for(time.time()),
+            "blocked_for": acct.blocked_for(now),
         }
+        if acct.channel == "allegro":
+            state["seller_id"] = acct.seller_id()
         if with_offers:
             state["offers"] = json.loads(json.dumps(acct.offers))
             state["images"] = json.loads(json.dumps(acct.images))
+    if MODULES[acct.channel].APP_BUDGET:
+        state["app"] = app_state(app, acct.client_id(), now)
+        state["blocked_for"] = max(state["blocked_for"], state["app"]["blocked_for"])
     return state
 
 
-def handle_control(registry, method, parts, query, body):
+def app_state(app, client_id, now) -> dict:
+    if app is None:  # no request has reached it yet
+        return {
+            "client_id": client_id,
+            "counters": {
+                "requests": 0,
+                "throttled": 0,
+                "by_account": {},
+                "limit_violations": 0,
+                "violations_by_limit": {},
+                "max_in_60s": {},
+                "max_in_window": {},
+            },
+            "windows": {},
+            "blocked_for": 0,
+        }
+    with app.lock:
+        return json.loads(json.dumps(app.state(now)))
+
+
+def handle_control(registry, method, parts, query, body, base_url=""):
     """parts: path segments after /_sandbox."""
     if method == "GET" and parts in ([], ["index.html"]):
         return Reply(200, page.render(registry), content_type="text/html; charset=utf-8")
@@ -121,11 +184,24 @@ def handle_control(registry, method, parts, query, body):
     if method == "POST" and parts == ["reset"]:
         registry.clear()
         return Reply(200, {"reset": "all"})
+    if parts[:2] == ["allegro", "_apps"]:
+        return _control_app(registry, method, parts[2:])
     if len(parts) == 3 and parts[0] in CHANNELS:
         channel, name, action = parts
         if method == "GET" and action == "state":
             with_offers = (query.get("offers") or ["1"])[-1] not in ("0", "false", "no")
-            return Reply(200, account_state(registry.get(channel, name), with_offers))
+            return Reply(200, account_state(registry, registry.get(channel, name), with_offers))
+        if method == "POST" and action in ("seed", "drift"):
+            try:
+                payload = json.loads(body) if body else {}
+                if not isinstance(payload, dict):
+                    raise ValueError("the body must be a JSON object")
+                acct = registry.get(channel, name)
+                if action == "seed":
+                    return Reply(200, listings.seed(acct, payload, base_url))
+                return Reply(200, listings.drift(acct, payload))
+            except ValueError as exc:
+                return Reply(400, {"error": str(exc)})
         if method == "POST" and action == "config":
             try:
                 changes = json.loads(body) if body else {}
@@ -139,6 +215,32 @@ def handle_control(registry, method, parts, query, body):
                 with acct.lock:
                     acct.reset()
             return Reply(200, {"reset": f"{channel}/{name}"})
+    return Reply(404, {"error": "unknown control endpoint"})
+
+
+def _control_app(registry, method, parts):
+    """/_sandbox/allegro/_apps[/{client_id}/state|reset]: Allegro applications (Client IDs)."""
+    now = time.time()
+    if method == "GET" and parts == []:
+        apps = []
+        for app in registry.apps():
+            with app.lock:
+                apps.append(
+                    {
+                        "client_id": app.client_id,
+                        "requests": app.counters["requests"],
+                        "blocked_for": app.blocked_for(now),
+                    }
+                )
+        return Reply(200, {"apps": apps})
+    if len(parts) == 2 and method == "GET" and parts[1] == "state":
+        return Reply(200, app_state(registry.find_app(parts[0]), parts[0], now))
+    if len(parts) == 2 and method == "POST" and parts[1] == "reset":
+        app = registry.find_app(parts[0])
+        if app is not None:
+            with app.lock:
+                app.reset()
+        return Reply(200, {"reset": f"allegro/_apps/{parts[0]}"})
     return Reply(404, {"error": "unknown control endpoint"})
 
 
@@ -197,7 +299,9 @@ class Handler(BaseHTTPRequestHandler):
             host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
             base_url = f"http://{host}"
             if parts and parts[0] == "_sandbox":
-                reply = handle_control(self.server.registry, self.command, parts[1:], query, body)
+                reply = handle_control(
+                    self.server.registry, self.command, parts[1:], query, body, base_url
+                )
             elif len(parts) >= 2 and parts[0] in MODULES:
                 reply = handle_channel(
                     self.server.registry,

@@ -1,12 +1,13 @@
-"""WooCommerce REST API v3 emulator: products/batch."""
+"""WooCommerce REST API v3 emulator: products/batch, the product list and one product."""
 
 import re
 import time
 
+from .accounts import Limit
 from .common import Reply, basic_auth, is_int
 
 CHANNEL = "woocommerce"
-BLOCKS = False
+APP_BUDGET = False
 COUNT_REJECTED = False
 
 MAX_BATCH = 100
@@ -42,14 +43,23 @@ def not_found(acct, req, params):
     return error(404, "rest_no_route", "No route was found matching the URL and request method.")
 
 
+PRODUCTS = ["wp-json", "wc", "v3", "products"]
+
+
 def route(method, rest):
-    if rest == ["wp-json", "wc", "v3", "products", "batch"] and method in ("POST", "PUT", "PATCH"):
+    if rest == [*PRODUCTS, "batch"] and method in ("POST", "PUT", "PATCH"):
         return BATCH_ENDPOINT, batch, {}
+    if method == "GET" and rest == PRODUCTS:
+        return "GET /wp-json/wc/v3/products", list_products, {}
+    if method == "GET" and len(rest) == 5 and rest[:4] == PRODUCTS:
+        return "GET /wp-json/wc/v3/products/{id}", get_product, {"product_id": rest[4]}
     return f"{method} other", not_found, {}
 
 
 def limits(config, endpoint, req):
-    return [("requests_per_minute", config["limits"].get("requests_per_minute"), 60, 1)]
+    """Per shop (account), a sliding minute, only when configured."""
+    minute = float(config["minute_seconds"])
+    return [Limit("requests_per_minute", config["limits"].get("requests_per_minute"), minute)]
 
 
 def authenticate(acct, req, endpoint):
@@ -273,3 +283,71 @@ def batch(acct, req, params):
                     deleted.append(_product_view(stored))
             answer["delete"] = deleted
     return Reply(200, answer)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+MAX_PER_PAGE = 100
+
+
+def _int_param(req, name, default, low, high):
+    values = req.query.get(name)
+    if not values:
+        return default, None
+    try:
+        value = int(values[-1])
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        bounds = f"between {low} (inclusive) and {high} (inclusive)" if high else f"≥ {low}"
+        return None, error(
+            400,
+            "rest_invalid_param",
+            f"Invalid parameter(s): {name}",
+            params={name: f"{name} must be {bounds}."},
+        )
+    return value, None
+
+
+def list_products(acct, req, params):
+    """GET /products?page=&per_page= (≤ 100, default 10), newest first; X-WP-Total(Pages)."""
+    per_page, refused = _int_param(req, "per_page", 10, 1, MAX_PER_PAGE)
+    if refused:
+        return refused
+    page, refused = _int_param(req, "page", 1, 1, None)
+    if refused:
+        return refused
+    order = (req.query.get("order") or ["desc"])[-1]
+    orderby = (req.query.get("orderby") or ["date"])[-1]
+    if order not in ("asc", "desc") or orderby not in ("date", "id"):
+        return error(
+            400,
+            "rest_invalid_param",
+            "Invalid parameter(s): order, orderby",
+            params={"order": "asc|desc", "orderby": "date|id (emulated)"},
+        )
+    sku = (req.query.get("sku") or [None])[-1]
+    with acct.lock:
+        products = list(acct.offers.values())
+        if sku is not None:
+            products = [p for p in products if p.get("sku") == sku]
+        if orderby == "id":
+            products.sort(key=lambda p: p["id"])
+        # date: creation order (the order the shop first stored them)
+        if order == "desc":
+            products.reverse()
+        total = len(products)
+        start = (page - 1) * per_page
+        answer = [_product_view(p) for p in products[start : start + per_page]]
+    pages = -(-total // per_page)
+    return Reply(200, answer, {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)})
+
+
+def get_product(acct, req, params):
+    raw = params["product_id"]
+    with acct.lock:
+        stored = acct.offers.get(raw) if raw.isdigit() and not acct.is_missing(raw) else None
+        view = _product_view(stored) if stored else None
+    if view is None:
+        return error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+    return Reply(200, view)

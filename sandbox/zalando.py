@@ -6,10 +6,13 @@ import hashlib
 import time
 import uuid
 
+from .accounts import Limit
 from .common import CURRENCY_RE, EAN_RE, Reply, basic_auth, bearer, image_type, is_int, is_number
 
 CHANNEL = "zalando"
-BLOCKS = False
+APP_BUDGET = False
+# Zalando counts per merchant (= per sandbox account, whatever merchant_id the path names) in
+# fixed, clock-aligned windows; only admitted requests take room.
 COUNT_REJECTED = False
 
 MAX_ITEMS = 1000
@@ -87,31 +90,38 @@ def _weight(req, key):
 
 
 def limits(config, endpoint, req):
+    """Fixed windows: "until the next minute begins" (epoch // minute), submissions per second."""
     lim = config["limits"]
+    minute = float(config["minute_seconds"])
     if endpoint == "POST /auth/token":
-        return [("tokens_per_minute", lim.get("tokens_per_minute"), 60, 1)]
+        return [Limit("tokens_per_minute", lim.get("tokens_per_minute"), minute, 1, True)]
     if endpoint.endswith("/product-submissions"):
-        return [("submissions_per_second", lim.get("submissions_per_second"), 1, 1)]
+        return [Limit("submissions_per_second", lim.get("submissions_per_second"), 1, 1, True)]
     if endpoint.endswith("/prices"):
         return [
-            ("prices_per_minute", lim.get("prices_per_minute"), 60, 1),
-            (
+            Limit("prices_per_minute", lim.get("prices_per_minute"), minute, 1, True),
+            Limit(
                 "price_updates_per_minute",
                 lim.get("price_updates_per_minute"),
-                60,
+                minute,
                 _weight(req, "product_prices"),
+                True,
             ),
         ]
     if endpoint.endswith("/stocks"):
-        return [
-            ("stocks_per_second", lim.get("stocks_per_second"), 1, 1),
-            (
+        out = [
+            Limit("stocks_per_minute", lim.get("stocks_per_minute"), minute, 1, True),
+            Limit(
                 "stock_updates_per_minute",
                 lim.get("stock_updates_per_minute"),
-                60,
+                minute,
                 _weight(req, "items"),
+                True,
             ),
         ]
+        if lim.get("stocks_per_second"):  # the old, corrected limit: only when configured
+            out.append(Limit("stocks_per_second", lim["stocks_per_second"], 1, 1, True))
+        return out
     return []
 
 
