@@ -477,14 +477,10 @@ def _at(moment: float | datetime) -> str:
 
 def hold_reason(held, *, channel: str) -> str:
     """Why the run waits, for the seller: the limit that binds and when work resumes."""
-    if held.throttled or held.budget is None:
+    if held.throttled or held.budget is None or held.limit is None:
+        # A 429 — this run's, or another integration's on the same budget (its block).
         return _("%(channel)s asked us to wait — continuing at %(time)s.") % {
             "channel": channel,
-            "time": _at(held.until),
-        }
-    if held.limit is None:
-        return _("%(limit)s is blocked by the channel — continuing at %(time)s.") % {
-            "limit": held.budget.label,
             "time": _at(held.until),
         }
     window = held.limit.seconds
@@ -580,7 +576,7 @@ def _run_chunks(run_id: int, token: str, deadline: float, lease: LeaseKeeper) ->
     to go on from, with the lease released)."""
     from integrations.shopconnect import adapter_for
     from integrations.shopconnect.base import ChannelAuthError
-    from integrations.shopconnect.http import Held
+    from integrations.shopconnect.http import MAX_BUDGET_WAIT, Held
 
     runs = ResyncRun.objects
     run = runs.select_related("integration").get(pk=run_id)
@@ -619,9 +615,9 @@ def _run_chunks(run_id: int, token: str, deadline: float, lease: LeaseKeeper) ->
                 _end(run_id, token, ResyncRun.Status.COMPLETED, done=run)
                 return None
             # A chunk starts only when its budgets have room soon: a run that would wait longer
-            # than its time box gives its worker back until then.
+            # than a request may wait gives its worker back until then.
             grant = channel_budgets.peek(adapter.offer_spends(len(chunk.links)))
-            if grant.wait() > settings.RESYNC_TASK_SECONDS and grant.budget is not None:
+            if grant.wait() > MAX_BUDGET_WAIT and grant.budget is not None:
                 _pause(run, token, Held(grant.at, budget=grant.budget, limit=grant.limit), channel)
                 return None
             items, refused = _items_to_send(run, chunk)

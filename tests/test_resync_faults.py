@@ -116,7 +116,7 @@ def test_a_huge_retry_after_pauses_the_run_and_every_integration_of_the_app(
     process_chunk(second.pk, 0)
     second.refresh_from_db()
     assert second.status == "paused" and second.processed == 0
-    assert "blocked" in second.pause_reason
+    assert "asked us to wait" in second.pause_reason
     assert sandbox.state("allegro", f"{sandbox_account}b")["counters"]["requests"] == 0
 
 
@@ -175,14 +175,14 @@ def test_an_offer_deleted_while_its_chunk_is_sent_is_skipped(
 ):
     shop = sandbox_integration(sandbox, sandbox_account, "woocommerce")
     offers = make_offers(shop, 6, photos=0)
-    send = resync._send
+    live_offers = resync._live_offers
 
-    def send_and_delete(adapter, items, deadline):
-        results = send(adapter, items, deadline)
+    def delete_then_check(integration_id, offer_ids):
+        # Sent, answered, and only now deleted: just before the chunk is recorded.
         Offer.objects.filter(pk=offers[2].pk).delete()
-        return results
+        return live_offers(integration_id, offer_ids)
 
-    monkeypatch.setattr(resync, "_send", send_and_delete)
+    monkeypatch.setattr(resync, "_live_offers", delete_then_check)
     run = drain(start_resync(shop, source="cli"))
 
     assert run.status == "completed" and run.failed == 0
@@ -228,16 +228,15 @@ def test_a_forced_photo_resend_made_during_a_chunk_is_not_undone(
     drain(start_resync(shop, source="cli"))  # photos sent, their hash journaled
     journal = SiteJournal.objects.get(offer=offer, integration=shop)
     assert journal.photos_hash
-    send = resync._send
-    link = offer.channels.get(integration=shop)
+    live_offers = resync._live_offers
 
-    def send_then_force(adapter, items, deadline):
-        results = send(adapter, items, deadline)
-        offer_channel_set_active(link=link, active=False)  # the seller forces a photo resend
-        offer_channel_set_active(link=link, active=True)
-        return results
+    def force_then_check(integration_id, offer_ids):
+        # While the chunk was out, the seller forced a photo resend of the offer.
+        offer_channel_set_active(offer=offer, integration=shop, active=False)
+        offer_channel_set_active(offer=offer, integration=shop, active=True)
+        return live_offers(integration_id, offer_ids)
 
-    monkeypatch.setattr(resync, "_send", send_then_force)
+    monkeypatch.setattr(resync, "_live_offers", force_then_check)
     drain(start_resync(shop, source="cli"))
 
     journal.refresh_from_db()
