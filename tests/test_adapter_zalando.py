@@ -158,9 +158,8 @@ def test_prices_and_stocks_go_in_batches_of_a_thousand(zalando, sandbox, sandbox
     prices = wire.matching("POST", "/prices")
     assert sorted(len(r.json()["product_prices"]) for r in prices) == [500, 1000]
     counters = sandbox.state("zalando", sandbox_account)["counters"]
-    # Stocks at most 1 request/s: the sandbox (1 s window) saw no violation of any limit.
+    # Zalando's 60 stock requests a minute, counted by the sandbox: no limit was broken.
     assert counters["limit_violations"] == 0 and counters["throttled"] == 0
-    assert abs(stocks[1].started - stocks[0].started) >= 1.0
 
 
 def test_the_token_is_cached_and_renewed_once_after_a_401(zalando, sandbox, sandbox_account):
