@@ -616,7 +616,7 @@ def _run_chunks(run_id: int, token: str, deadline: float, lease: LeaseKeeper) ->
                 return None
             # A chunk starts only when its budgets have room soon: a run that would wait longer
             # than a request may wait gives its worker back until then.
-            grant = channel_budgets.peek(adapter.offer_spends(len(chunk.links)))
+            grant = channel_budgets.peek(adapter.offer_spends(1))
             if grant.wait() > MAX_BUDGET_WAIT and grant.budget is not None:
                 _pause(run, token, Held(grant.at, budget=grant.budget, limit=grant.limit), channel)
                 return None

@@ -147,6 +147,14 @@ def sandbox_account():
     return f"t{uuid.uuid4().hex[:8]}"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def budget_store_of_this_run(tmp_path_factory):
+    """One budget store file per test run (its worker subprocesses get it too: workers.py)."""
+    from django.conf import settings
+
+    settings.BUDGET_STORE_PATH = str(tmp_path_factory.mktemp("budgets") / "budgets.sqlite3")
+
+
 @pytest.fixture(autouse=True)
 def fresh_clients(monkeypatch):
     """No channel client (token, seller) and no budget spending outlives a test; retries back

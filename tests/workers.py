@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,7 @@ def subprocess_env(**extra) -> dict:
             "RESYNC_LEASE_SECONDS": "8",
             "RESYNC_HEARTBEAT_STALE_SECONDS": "5",
             "Q_RESYNC_WORKERS": "2",
+            "BUDGET_STORE_PATH": str(settings.BUDGET_STORE_PATH),
         }
     )
     env.update({k: str(v) for k, v in extra.items()})
