@@ -140,6 +140,12 @@ RESYNC_TASK_SECONDS = env.float("RESYNC_TASK_SECONDS", default=10.0)
 SHOPCONNECT_ENDPOINT_LIMITS = env.bool("SHOPCONNECT_ENDPOINT_LIMITS", default=True)
 # How long a chunk may hold its run; longer than the resync cluster's task timeout.
 RESYNC_LEASE_SECONDS = env.int("RESYNC_LEASE_SECONDS", default=150)
+# `manage.py run_cluster --cluster resync` re-enqueues stale runs and writes its WorkerPresence
+# this often (a restarted worker resumes a crashed run well within 30 s).
+RESYNC_SWEEP_SECONDS = env.float("RESYNC_SWEEP_SECONDS", default=5.0)
+# On SIGTERM/SIGINT, `run_cluster` lets the workers finish their task this long, then kills them:
+# shorter than honcho's 5 s and a container runtime's 10 s before they kill us.
+CLUSTER_STOP_GRACE_SECONDS = env.float("CLUSTER_STOP_GRACE_SECONDS", default=4.0)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
