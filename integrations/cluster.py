@@ -51,7 +51,6 @@ def cluster_names() -> list[str]:
 
 def sweep(*, cluster: str, presence_name: str) -> None:
     """One round of the sweeper. Never raises: a failed step is logged and tried next round."""
-    close_old_connections()
     _attempt("write presence", _write_presence, cluster=cluster, presence_name=presence_name)
     if cluster == resync.RESYNC_CLUSTER:
         _attempt("re-enqueue stale runs", resync.requeue_stale_runs)
@@ -59,7 +58,6 @@ def sweep(*, cluster: str, presence_name: str) -> None:
 
 def forget_presence(*, presence_name: str) -> None:
     _attempt("delete presence", WorkerPresence.objects.filter(name=presence_name).delete)
-    connections.close_all()
 
 
 def _write_presence(*, cluster: str, presence_name: str) -> None:
@@ -119,6 +117,7 @@ class ClusterSupervisor:
             self._signal_child(signal.SIGKILL)  # stragglers of an orderly stop, if any
             self.child.wait()
             forget_presence(presence_name=self.presence_name)
+            connections.close_all()
         if self.stop_deadline is None:
             logger.error("%s cluster: qcluster exited (%s)", self.cluster, self.child.returncode)
             return self.child.returncode or 1
@@ -135,6 +134,7 @@ class ClusterSupervisor:
                     self._signal_child(signal.SIGKILL)
                     self.stop_deadline = math.inf
             elif now >= next_sweep:
+                close_old_connections()  # as a request would: honour CONN_MAX_AGE, drop broken
                 sweep(cluster=self.cluster, presence_name=self.presence_name)
                 next_sweep = now + self.sweep_seconds
             time.sleep(TICK_SECONDS)
