@@ -33,6 +33,7 @@ import time
 
 from django.conf import settings
 from django.db import close_old_connections, connections
+from django.db.backends.signals import connection_created
 from django.utils import timezone
 
 from integrations import resync
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_CLUSTER = "default"
 TICK_SECONDS = 0.1
 PR_SET_PDEATHSIG = 1
+SWEEP_DATABASE_WAIT_MS = 2000
 
 
 def cluster_names() -> list[str]:
@@ -76,6 +78,20 @@ def _attempt(what: str, step, **kwargs) -> None:
         connections.close_all()
 
 
+def bound_database_waits(sender, connection, **kwargs) -> None:
+    """Python runs our signal handlers between statements, not while a driver waits on a lock
+    (SQLite's busy timeout is 30 s): the supervisor's connections wait 2 s at most, so a sweep
+    never holds up a stop for long. A sweep that gives up is tried again next round."""
+    if connection.vendor == "sqlite":
+        statement = f"PRAGMA busy_timeout = {SWEEP_DATABASE_WAIT_MS}"
+    elif connection.vendor == "postgresql":
+        statement = f"SET statement_timeout = {SWEEP_DATABASE_WAIT_MS}"
+    else:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(statement)
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -107,6 +123,7 @@ class ClusterSupervisor:
         """Run the cluster until it is stopped (0) or ends on its own (its exit code)."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
+        connection_created.connect(bound_database_waits)
         self.child = start_qcluster(self.cluster)
         logger.info("%s cluster: qcluster started (pid %s)", self.cluster, self.child.pid)
         if self.stop_deadline is not None:  # a signal came before the child existed
@@ -120,7 +137,7 @@ class ClusterSupervisor:
             connections.close_all()
         if self.stop_deadline is None:
             logger.error("%s cluster: qcluster exited (%s)", self.cluster, self.child.returncode)
-            return self.child.returncode or 1
+            return 1
         logger.info("%s cluster stopped", self.cluster)
         return 0
 

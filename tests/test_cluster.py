@@ -6,10 +6,10 @@ from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.utils import timezone
 
-from integrations.cluster import forget_presence, sweep
+from integrations.cluster import bound_database_waits, forget_presence, sweep
 from integrations.models import ResyncRun, WorkerPresence
 from integrations.resync import start_resync
 from tests.catalogue import make_offers, sandbox_integration
@@ -86,6 +86,28 @@ def test_a_clean_exit_forgets_the_presence():
     sweep(cluster="default", presence_name="default@host:2")
     forget_presence(presence_name="default@host:1")
     assert list(WorkerPresence.objects.values_list("name", flat=True)) == ["default@host:2"]
+
+
+@pytest.mark.django_db
+def test_the_supervisors_connections_never_wait_long_on_a_lock():
+    def wait_setting():
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute("PRAGMA busy_timeout")
+                return int(cursor.fetchone()[0])
+            cursor.execute("SHOW statement_timeout")
+            return cursor.fetchone()[0]
+
+    before = wait_setting()
+    bound_database_waits(sender=None, connection=connection)
+    try:
+        assert wait_setting() in (2000, "2s")
+    finally:
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute(f"PRAGMA busy_timeout = {before}")
+            else:
+                cursor.execute("SET statement_timeout = %s", [before])
 
 
 def test_it_refuses_an_unknown_cluster():
