@@ -120,7 +120,7 @@ class ClusterSupervisor:
         self.stop_deadline: float | None = None  # monotonic time; set once a stop is asked
 
     def run(self) -> int:
-        """Run the cluster until it is stopped (0) or ends on its own (its exit code)."""
+        """Run the cluster until it is stopped (0) or ends on its own (1: restart us)."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
         connection_created.connect(bound_database_waits)
@@ -151,7 +151,8 @@ class ClusterSupervisor:
                     self._signal_child(signal.SIGKILL)
                     self.stop_deadline = math.inf
             elif now >= next_sweep:
-                close_old_connections()  # as a request would: honour CONN_MAX_AGE, drop broken
+                # As around a request: honour CONN_MAX_AGE, drop a broken connection.
+                _attempt("drop old connections", close_old_connections)
                 sweep(cluster=self.cluster, presence_name=self.presence_name)
                 next_sweep = now + self.sweep_seconds
             time.sleep(TICK_SECONDS)
