@@ -14,7 +14,12 @@ def sweep_stale_resyncs() -> int:
 
 
 def ensure_stale_run_schedule() -> None:
-    """Every minute, on the resync cluster, re-enqueue runs whose heartbeat went stale."""
+    """Every minute, on the resync cluster, re-enqueue runs whose heartbeat went stale.
+
+    `manage.py run_cluster --cluster resync` sweeps every RESYNC_SWEEP_SECONDS itself; this
+    schedule stays as the fallback for a deployment that runs a bare `qcluster` (a duplicate
+    enqueue is harmless).
+    """
     from django_q.models import Schedule
 
     Schedule.objects.update_or_create(

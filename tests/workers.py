@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from django.conf import settings
@@ -46,7 +47,12 @@ def subprocess_env(**extra) -> dict:
 
 
 class WorkerProcess:
-    """`manage.py qcluster` in its own process group (so kill -9 takes the whole cluster)."""
+    """A cluster started the way the Procfile starts it: `manage.py run_cluster --cluster …`.
+
+    The supervisor runs in its own process group, qcluster (sentinel, pusher, monitor, workers)
+    in another one: `.kill()` is kill -9 of both, `.stop()` is SIGTERM to the supervisor's group
+    (what honcho, systemd and container runtimes do).
+    """
 
     def __init__(self, cluster: str, log_path: Path, **env):
         self.cluster = cluster
@@ -55,29 +61,57 @@ class WorkerProcess:
         self.proc = None
 
     def start(self):
-        env = subprocess_env(**self.env)
-        if self.cluster != "default":
-            env["Q_CLUSTER_NAME"] = self.cluster
         self.log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
+            [sys.executable, "manage.py", "run_cluster", "--cluster", self.cluster],
             cwd=ROOT,
-            env=env,
+            env=subprocess_env(**self.env),
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         return self
 
+    def wait_until_running(self, timeout=30.0):
+        wait_for(
+            lambda: self.qcluster_pid() and " running." in self.output(),
+            timeout=timeout,
+            message=f"the {self.cluster} cluster to run",
+        )
+        return self
+
+    def qcluster_pid(self) -> int | None:
+        """The qcluster main process: the supervisor's child, leader of its own group."""
+        children = [p for p in live_processes() if p.ppid == self.proc.pid]
+        return children[0].pid if children else None
+
+    def pids(self) -> set[int]:
+        """Every live process of this cluster: the supervisor's group and qcluster's group."""
+        groups = {self.proc.pid}
+        if qcluster := self.qcluster_pid():
+            groups.add(qcluster)
+        return {p.pid for p in live_processes() if p.pgid in groups}
+
     def kill(self):
-        """kill -9 of the cluster: sentinel, pusher and workers alike."""
+        """kill -9 of the cluster: supervisor, sentinel, pusher, monitor and workers alike."""
         if self.proc and self.proc.poll() is None:
+            qcluster = self.qcluster_pid()
             os.killpg(self.proc.pid, signal.SIGKILL)
+            if qcluster:
+                os.killpg(qcluster, signal.SIGKILL)
             self.proc.wait(10)
+
+    def terminate(self, *, group=True):
+        """SIGTERM to the supervisor's process group (the way process managers stop a service),
+        or to the supervisor alone."""
+        if group:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        else:
+            os.kill(self.proc.pid, signal.SIGTERM)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.terminate()
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
@@ -87,6 +121,29 @@ class WorkerProcess:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+class LiveProcess(NamedTuple):
+    pid: int
+    ppid: int
+    pgid: int
+
+
+def live_processes() -> list[LiveProcess]:
+    """Processes of this machine that have not exited (zombies count as exited), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+        state, ppid, pgid = stat[stat.rindex(")") + 2 :].split()[:3]
+        if state not in ("Z", "X"):
+            found.append(LiveProcess(int(entry.name), int(ppid), int(pgid)))
+    return found
 
 
 def flush_redis_queue():
@@ -99,7 +156,7 @@ def flush_redis_queue():
 
 @pytest.fixture
 def resync_worker(transactional_db, tmp_path):
-    """A started resync cluster (`Q_CLUSTER_NAME=resync manage.py qcluster`).
+    """A started resync cluster (`manage.py run_cluster --cluster resync`).
 
     Use with transactional tests (the worker sees only committed data). `.kill()` is kill -9,
     `.start()` starts it again.

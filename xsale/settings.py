@@ -146,6 +146,12 @@ CHANNEL_LIMITS = env.json("CHANNEL_LIMITS", default={})
 # The channel budgets' store when REDIS_URL is unset: a SQLite file every worker process of this
 # machine shares (beyond one machine, set REDIS_URL).
 BUDGET_STORE_PATH = env.path("BUDGET_STORE_PATH", default=str(BASE_DIR / "budgets.sqlite3"))
+# `manage.py run_cluster --cluster resync` re-enqueues stale runs and writes its WorkerPresence
+# this often (a restarted worker resumes a crashed run well within 30 s).
+RESYNC_SWEEP_SECONDS = env.float("RESYNC_SWEEP_SECONDS", default=5.0)
+# On SIGTERM/SIGINT, `run_cluster` lets the workers finish their task this long, then kills them:
+# shorter than honcho's 5 s and a container runtime's 10 s before they kill us.
+CLUSTER_STOP_GRACE_SECONDS = env.float("CLUSTER_STOP_GRACE_SECONDS", default=4.0)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
