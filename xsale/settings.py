@@ -132,7 +132,7 @@ SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8100").rstrip("/"
 
 # Resync engine knobs (per-channel facts live in integrations/channels.py).
 # A run whose heartbeat is older than this, and whose chunk lease has expired, is re-enqueued.
-RESYNC_HEARTBEAT_STALE_SECONDS = env.int("RESYNC_HEARTBEAT_STALE_SECONDS", default=30)
+RESYNC_HEARTBEAT_STALE_SECONDS = env.int("RESYNC_HEARTBEAT_STALE_SECONDS", default=20)
 # One resync task works through chunks for about this long, then enqueues the rest.
 RESYNC_TASK_SECONDS = env.float("RESYNC_TASK_SECONDS", default=10.0)
 # How long a task holds its run without renewing the lease (it renews every few seconds while

@@ -245,6 +245,8 @@ class ChannelClient:
         self.held: Held | None = None
         # monotonic time by which the chunk's requests must be done (set per chunk).
         self.deadline: float | None = None
+        # Until when (epoch seconds) a 429 this process received holds every request.
+        self.blocked_until = 0.0
         # A fingerprint of the integration settings this client was built from (see client_for).
         self.fingerprint = ""
 
@@ -271,23 +273,37 @@ class ChannelClient:
                 if name in self.budgets]  # fmt: skip
 
     def _take_turn(self, spends: list) -> None:
-        """Wait for this request's moment in its budgets, or raise Held."""
-        self._raise_if_stopped()
-        if not spends:
-            return
-        grant = budgets.spend(spends, max_wait=min(MAX_BUDGET_WAIT, max(self._time_left(), 0)))
-        if not grant.granted:
-            held = Held(grant.at, budget=grant.budget, limit=grant.limit)
-            self.held = self.held or held
-            raise held
-        wait = grant.wait()
-        if wait > 0:
-            time.sleep(wait)
-        self._raise_if_stopped()
+        """Wait for this request's moment in its budgets, or raise Held.
+
+        A 429 this process received while the request waited for its moment blocks it too:
+        it waits the block out (or is held) and takes a new moment after it.
+        """
+        while True:
+            self._raise_if_stopped()
+            if spends:
+                max_wait = min(MAX_BUDGET_WAIT, max(self._time_left(), 0))
+                grant = budgets.spend(spends, max_wait=max_wait)
+                if not grant.granted:
+                    held = Held(grant.at, budget=grant.budget, limit=grant.limit)
+                    self.held = self.held or held
+                    raise held
+                wait = grant.wait()
+                if wait > 0:
+                    time.sleep(wait)
+            blocked = self.blocked_until - time.time()
+            if blocked <= 0:
+                self._raise_if_stopped()
+                return
+            if blocked > min(MAX_INLINE_PAUSE, self._time_left()):
+                held = Held(self.blocked_until, throttled=True)
+                self.held = self.held or held
+                raise held
+            time.sleep(blocked)
 
     def _throttled(self, response, spends: list) -> float:
         """A 429: block every budget this request spent; return the pause in seconds."""
         pause = retry_after_seconds(response, DEFAULT_PAUSE_SECONDS)
+        self.blocked_until = max(self.blocked_until, time.time() + pause)
         budgets.block([budget for budget, _ in spends], time.time() + pause)
         logger.info("%s throttled us (429): its budgets wait %.1f s", self.channel_name, pause)
         return pause
@@ -382,10 +398,9 @@ class ChannelClient:
                     )
                 if pause > min(MAX_INLINE_PAUSE, self._time_left()):
                     held = Held(time.time() + pause, throttled=True)
-                    self.held = self.held or held
+                    if self.held is None or not self.held.throttled:
+                        self.held = held
                     raise held
-                if not spends:
-                    time.sleep(pause)
                 continue  # the next turn waits for the block
             if kind == "unauthorized":
                 if self.auth is None or refreshed:
