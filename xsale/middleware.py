@@ -3,6 +3,7 @@ from csp.middleware import CSPMiddleware
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.middleware.locale import LocaleMiddleware
+from django.urls import reverse
 from django.utils import translation
 
 
@@ -27,20 +28,24 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
 
     A source expression cannot be a bare path, so "/static/" becomes this site's absolute
     static URL, from the request's host (already checked against ALLOWED_HOSTS). Uploaded and
-    imported media live on the same origin: 'self' would let a photo run as a script.
+    imported media live on the same origin: 'self' would let a photo run as a script. The one
+    other script is the admin's translation catalogue, a view of Django's own.
     """
 
     def get_policy_parts(self, request, response, report_only=False):
         parts = super().get_policy_parts(request, response, report_only)
         if not report_only:
-            parts.replace = {"script-src": [static_source(request)], **(parts.replace or {})}
+            parts.replace = {"script-src": script_sources(request), **(parts.replace or {})}
         return parts
 
 
-def static_source(request) -> str:
-    if settings.STATIC_URL.startswith(("http://", "https://")):
-        return settings.STATIC_URL
+def script_sources(request) -> list[str]:
     try:
-        return request.build_absolute_uri(settings.STATIC_URL)
+        static = (
+            settings.STATIC_URL
+            if settings.STATIC_URL.startswith(("http://", "https://"))
+            else request.build_absolute_uri(settings.STATIC_URL)
+        )
+        return [static, request.build_absolute_uri(reverse("admin:jsi18n"))]
     except DisallowedHost:
-        return NONE
+        return [NONE]
