@@ -1,9 +1,10 @@
 """Downloading the photo of an imported line: to a file on disk, bounded in hops, time and size.
 
-Every address, the first and each redirect's, passes xsale/urlsafety.check_url: a feed cannot
-make xSale fetch from its own network. The whole download (all hops) has one time limit, checked
-between reads, so a server that drips a byte at a time is cut off too; the body is counted as
-it arrives, so a photo larger than the limit is never kept whole, in memory or on disk.
+Every address, the first and each redirect's, passes xsale/urlsafety.check_url, and so does the
+address actually connected to: a feed cannot make xSale fetch from its own network. The whole
+download (all hops) has one time limit, checked between reads, so a server that drips a byte at
+a time is cut off too; the body is counted as it arrives, so a photo larger than the limit is
+never kept whole, in memory or on disk.
 """
 
 import time
@@ -13,7 +14,7 @@ import requests
 import urllib3
 from django.conf import settings
 
-from xsale.urlsafety import UnsafeURL, check_url
+from xsale.urlsafety import CheckedAddressAdapter, UnsafeURL, check_url
 
 CHUNK_BYTES = 64 * 1024
 CONNECT_SECONDS = 5.0
@@ -29,6 +30,9 @@ def download_photo(url: str, dest) -> None:
     deadline = time.monotonic() + limit
     with requests.Session() as session:
         session.trust_env = False  # no proxy or .netrc from the environment: we reach the host
+        # The address connected to is checked too, not only the one check_url resolved.
+        session.mount("http://", CheckedAddressAdapter())
+        session.mount("https://", CheckedAddressAdapter())
         for _hop in range(settings.PHOTO_MAX_REDIRECTS + 1):
             try:
                 check_url(url)
@@ -36,6 +40,8 @@ def download_photo(url: str, dest) -> None:
                 raise DownloadError(str(error)) from None
             try:
                 location = _fetch(session, url, dest, deadline)
+            except UnsafeURL as error:
+                raise DownloadError(str(error)) from None
             except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
                 raise DownloadError(f"took longer than {limit:g} s") from None
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:

@@ -228,3 +228,25 @@ def test_a_photo_is_checked_as_an_image_not_by_its_name(write_jsonl, tmp_path):
     (tmp_path / "photo.jpg").write_bytes(buf.getvalue())
     code, _, err = run_import(write_jsonl([offer_line(photos=["photo.jpg"])]))
     assert code == 1 and "unsupported image format BMP" in err
+
+
+def test_the_address_connected_to_is_checked_too_not_only_the_one_resolved(hostile, settings):
+    """A name that resolved to a public address for check_url may answer differently when the
+    client connects (DNS rebinding): the adapter checks the connected peer before sending."""
+    import socket
+
+    import requests
+
+    from xsale.urlsafety import CheckedAddressAdapter, UnsafeURL
+
+    name = socket.gethostname()  # resolves to a loopback address on this machine
+    settings.OUTBOUND_ALLOWED_HOSTS = []
+    with requests.Session() as session:
+        session.trust_env = False
+        session.mount("http://", CheckedAddressAdapter())
+        with pytest.raises(UnsafeURL):
+            session.get(f"http://{name}:{port(hostile)}/photo.gif", timeout=5)
+        assert hostile.hits == []
+        settings.OUTBOUND_ALLOWED_HOSTS = [name]
+        response = session.get(f"http://{name}:{port(hostile)}/photo.gif", timeout=5)
+        assert response.status_code == 200 and hostile.hits == ["/photo.gif"]

@@ -10,6 +10,8 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+import requests
+import urllib3
 from django.conf import settings
 from django.utils.translation import gettext as _
 
@@ -77,3 +79,55 @@ def check_url(url: str, *, resolve: bool = True) -> None:
         raise UnsafeURL(
             _("%(host)s is a private or local address; xSale does not call it.") % {"host": host}
         )
+
+
+# --- The same rule when the connection is made ---------------------------------------------------
+# check_url resolves the name once; the HTTP client resolves it again to connect. A name whose
+# DNS answer changes in between (DNS rebinding) would pass the check and reach an inside address.
+# This requests adapter checks the address actually connected to, before a byte is sent.
+
+
+def _check_peer(sock: socket.socket, host: str) -> None:
+    if is_allowed_host(host):
+        return
+    peer = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
+    if not _is_public(peer):
+        sock.close()
+        raise UnsafeURL(
+            _("%(host)s is a private or local address; xSale does not call it.") % {"host": host}
+        )
+
+
+class _CheckedHTTPConnection(urllib3.connection.HTTPConnection):
+    def _new_conn(self):
+        sock = super()._new_conn()
+        _check_peer(sock, self.host)
+        return sock
+
+
+class _CheckedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def _new_conn(self):
+        sock = super()._new_conn()
+        _check_peer(sock, self.host)
+        return sock
+
+
+class _CheckedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+class CheckedAddressAdapter(requests.adapters.HTTPAdapter):
+    """Mount on a requests.Session (with trust_env off: no proxy) for both http:// and https://;
+    a connection to a private, loopback, link-local, reserved or multicast address raises
+    UnsafeURL unless the host is allowed."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _CheckedHTTPPool,
+            "https": _CheckedHTTPSPool,
+        }
