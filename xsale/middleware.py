@@ -28,8 +28,8 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
 
     A source expression cannot be a bare path, so "/static/" becomes this site's absolute
     static URL, from the request's host (already checked against ALLOWED_HOSTS). Uploaded and
-    imported media live on the same origin: 'self' would let a photo run as a script. The one
-    other script is the admin's translation catalogue, a view of Django's own.
+    imported media live on the same origin: 'self' would let a photo run as a script. The
+    admin's pages also load its translation catalogue, a view of Django's own (/admin/jsi18n/).
     """
 
     def get_policy_parts(self, request, response, report_only=False):
@@ -46,6 +46,10 @@ def script_sources(request) -> list[str]:
             if settings.STATIC_URL.startswith(("http://", "https://"))
             else request.build_absolute_uri(settings.STATIC_URL)
         )
-        return [static, request.build_absolute_uri(reverse("admin:jsi18n"))]
+        sources = [static]
+        admin = reverse("admin:index")
+        if request.path.startswith(admin):
+            sources.append(request.build_absolute_uri(reverse("admin:jsi18n")))
+        return sources
     except DisallowedHost:
         return [NONE]
