@@ -166,7 +166,7 @@ def test_a_dripping_server_is_cut_off_at_the_total_time_limit(write_jsonl, hosti
     elapsed = time.monotonic() - started
     assert code == 1
     assert "line 1:" in err and "took longer than 1 s" in err
-    assert elapsed < 2.5  # the server would drip for a minute
+    assert elapsed < 4  # the server would drip for a minute
     assert set(Offer.objects.values_list("sku", flat=True)) == {"OK"}
 
 
