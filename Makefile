@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The embedded setup: SQLite + django-q2's ORM broker, the channel sandbox, demo data, web and
-# both worker clusters. Ctrl-C stops everything.
+# both worker clusters. Ctrl-C stops everything. The web process is the Procfile's, gunicorn, as
+# in production; with DEBUG=1 WhiteNoise serves static files straight from static/ (no reload).
 run: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput -v0
+	DEBUG=1 $(BIN)/python manage.py collectstatic --noinput -v0
 	DEBUG=1 SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) $(BIN)/python manage.py seed_demo
 	@echo ""
 	@echo "  xSale (V2):     http://127.0.0.1:$(WEB_PORT)/"
@@ -30,8 +32,11 @@ run: $(STAMP)
 	DEBUG=1 SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
 
 # The whole suite. DATABASE_URL / REDIS_URL select PostgreSQL and the Redis broker.
+# The sandbox and the tests' hostile servers listen on 127.0.0.1: allowed as outbound hosts here
+# (and so in the worker processes the tests start), as a deployment would allow its test shop.
 test: $(STAMP)
-	SECRET_KEY=tests-only DEBUG=0 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	SECRET_KEY=tests-only DEBUG=0 OUTBOUND_ALLOWED_HOSTS=127.0.0.1,localhost \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -27,6 +27,8 @@ os.environ.update(
         "DEBUG": "0",
         "MEDIA_ROOT": str(WORKDIR / "media"),
         "LOG_LEVEL": "WARNING",
+        # The sandbox runs on 127.0.0.1 (xsale/urlsafety.py refuses it otherwise).
+        "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
 )
 sys.path.insert(0, str(ROOT))

@@ -142,11 +142,12 @@ def main() -> int:
             "SITE_URL": base,
             "PYTHONUNBUFFERED": "1",
             "LOG_LEVEL": "WARNING",
+            "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1,localhost",
         }
         setup = [PYTHON, "manage.py"]
         subprocess.run([*setup, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         subprocess.run(
-            [*setup, "seed_demo", "--offers", str(args.offers)],
+            [*setup, "seed_demo", "--offers", str(args.offers), "--allow-production"],
             cwd=ROOT,
             env=env,
             check=True,

@@ -48,6 +48,50 @@ class Integration(models.Model):
         # Never show credentials, even in a traceback's locals.
         return f"<Integration {self.pk} {self.name!r} {self.channel}>"
 
+    # Stored secrets belong to the hosts they were given for: when any of these addresses
+    # changes, the credentials are dropped unless new ones come with the new address
+    # (replace_credentials). A changed URL never carries old secrets to a new host.
+    URL_FIELDS = ("api_url", "upload_url", "auth_url")
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        changed = [f for f in self.changed_urls() if update_fields is None or f in update_fields]
+        if changed and not getattr(self, "_new_credentials", False):
+            self.credentials = {}
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "credentials"}
+        super().save(*args, **kwargs)
+        saved = getattr(self, "_saved_urls", {})
+        for f in self.URL_FIELDS:
+            if update_fields is None or f in update_fields:
+                saved[f] = getattr(self, f)
+        self._saved_urls = saved
+        self._new_credentials = False
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        integration = super().from_db(db, field_names, values)
+        integration._remember_urls()
+        return integration
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._remember_urls()
+
+    def _remember_urls(self):
+        self._saved_urls = {f: self.__dict__[f] for f in self.URL_FIELDS if f in self.__dict__}
+        self._new_credentials = False
+
+    def changed_urls(self) -> list[str]:
+        """The URL fields that differ from what the database held when this was loaded."""
+        saved = getattr(self, "_saved_urls", {})
+        return [f for f in saved if getattr(self, f) != saved[f]]
+
+    def replace_credentials(self, credentials: dict) -> None:
+        """Set the secrets to keep on the next save, with or without a changed URL."""
+        self.credentials = dict(credentials)
+        self._new_credentials = True
+
     @property
     def facts(self):
         return channel_facts(self.channel)

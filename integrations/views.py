@@ -36,7 +36,11 @@ FAILURES_SHOWN = 50
 HISTORY_SHOWN = 10
 SYNC_LOG_PAGE_SIZE = 50
 
+VIEW_PERMISSION = "integrations.view_integration"
+
 resync_permission_required = permission_required(RESYNC_PERMISSION, raise_exception=True)
+# Every page that shows integrations, runs or the sync log: a login alone is not enough.
+view_permission_required = permission_required(VIEW_PERMISSION, raise_exception=True)
 
 
 # --- Shared helpers (also used by integrations/admin.py) ----------------------------------------
@@ -109,6 +113,7 @@ def _url(request, name: str, *args) -> str:
 
 
 @login_required
+@view_permission_required
 def integration_list(request):
     last_run = ResyncRun.objects.filter(integration=OuterRef("pk")).values("pk")[:1]
     integrations = list(Integration.objects.annotate(last_run_id=Subquery(last_run)))
@@ -141,6 +146,7 @@ def integration_field_groups(form, integration) -> list[dict]:
 
 
 @login_required
+@view_permission_required
 def integration_edit(request, pk):
     integration = get_object_or_404(Integration, pk=pk)
     if request.method == "POST":
@@ -242,8 +248,10 @@ def resync_retry(request, pk):
 
 
 @login_required
+@view_permission_required
 def resync_progress(request, pk):
     """The progress panel's JSON: the run given by ?run=, else the integration's latest."""
+    get_object_or_404(Integration.objects.only("pk"), pk=pk)
     runs = ResyncRun.objects.filter(integration_id=pk).select_related("requested_by")
     run_id = request.GET.get("run", "")
     run = get_object_or_404(runs, pk=run_id) if run_id.isdigit() else runs.first()
@@ -347,6 +355,7 @@ def sync_log_page(entries, *, after=None, before=None, size=SYNC_LOG_PAGE_SIZE):
 
 
 @login_required
+@view_permission_required
 def sync_log(request):
     form = SyncLogFilter(request.GET or None)
     # Rows never synced (a link without a send yet) are not log entries.

@@ -1,28 +1,32 @@
 """Importing offers from JSON Lines: one offer per line, upserted by SKU.
 
 Each line is validated fully (including reading its photos) before anything of it is written,
-and written in its own savepoint: a bad line imports nothing and the others still import.
+and written in its own savepoint: a bad line imports nothing and the others still import,
+whatever went wrong with it. Downloaded photos wait for their batch in temporary files on disk,
+so memory does not grow with their number or size.
 """
 
-import io
 import json
+import os
 import re
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlparse
 
-import requests
-from django.core.files.base import ContentFile
+from django.conf import settings
+from django.core.files import File
 from django.db import transaction
 
+from offers.downloads import DownloadError, download_photo
 from offers.models import Offer, OfferChannel, OfferParameter, OfferPhoto
-from offers.photos import UnreadablePhoto, inspect_image
+from offers.photos import UnreadablePhoto, inspect_image, stored_name
 from offers.services import offer_channel_set_active
 
-MAX_PHOTO_BYTES = 20 * 1024 * 1024
-PHOTO_DOWNLOAD_TIMEOUT = (5, 30)
+# A batch is written once its downloaded photos take this much disk (or at `batch_size` lines).
+MAX_PENDING_PHOTO_BYTES = 256 * 1024 * 1024
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 EAN_RE = re.compile(r"^\d{8,14}$")
 
@@ -33,10 +37,15 @@ class LineError(ValueError):
 
 @dataclass
 class PhotoData:
-    name: str
-    content: bytes
+    path: Path  # the file to store: the feed's own, or a download's temporary file
+    size: int
     sha256: str
     content_type: str
+    temporary: bool = False
+
+    def discard(self) -> None:
+        if self.temporary:
+            self.path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -51,6 +60,10 @@ class OfferLine:
     parameters: list[tuple[str, str]]
     photos: list[PhotoData]
     channels: list[dict] = field(default_factory=list)
+
+    def discard_photos(self) -> None:
+        for photo in self.photos:
+            photo.discard()
 
 
 def _text(data, key, *, required=False, max_length=None, default=""):
@@ -112,32 +125,46 @@ def _parameters(data):
 def _read_photo(ref: str, base_dir: Path) -> PhotoData:
     if not isinstance(ref, str) or not ref.strip():
         raise LineError("a photo path must be a non-empty string")
-    scheme = urlparse(ref).scheme
-    if scheme in ("http", "https"):
-        try:
-            resp = requests.get(ref, timeout=PHOTO_DOWNLOAD_TIMEOUT, stream=True)
-            resp.raise_for_status()
-            content = resp.raw.read(MAX_PHOTO_BYTES + 1, decode_content=True)
-        except requests.RequestException as exc:
-            raise LineError(
-                f"photo {ref} could not be downloaded ({exc.__class__.__name__})"
-            ) from None
-        name = Path(urlparse(ref).path).name or "photo"
+    max_bytes = settings.PHOTO_MAX_BYTES
+    if urlparse(ref).scheme in ("http", "https"):
+        photo = _download(ref)
     else:
         path = (base_dir / ref).resolve()
         try:
-            with path.open("rb") as fh:
-                content = fh.read(MAX_PHOTO_BYTES + 1)
+            size = path.stat().st_size
         except OSError as exc:
             raise LineError(f"photo {ref} cannot be read ({exc.strerror})") from None
-        name = path.name
-    if len(content) > MAX_PHOTO_BYTES:
-        raise LineError(f"photo {ref} is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MiB")
+        photo = PhotoData(path=path, size=size, sha256="", content_type="")
     try:
-        sha, content_type = inspect_image(io.BytesIO(content))
-    except UnreadablePhoto as exc:
-        raise LineError(f"photo {ref} is {exc}") from None
-    return PhotoData(name=name, content=content, sha256=sha, content_type=content_type)
+        if photo.size > max_bytes:
+            raise LineError(f"photo {ref} is larger than {max_bytes // (1024 * 1024)} MiB")
+        try:
+            with photo.path.open("rb") as fh:
+                photo.sha256, photo.content_type = inspect_image(fh)
+        except UnreadablePhoto as exc:
+            raise LineError(f"photo {ref} is {exc}") from None
+        except OSError as exc:
+            raise LineError(f"photo {ref} cannot be read ({exc.strerror})") from None
+    except BaseException:
+        photo.discard()
+        raise
+    return photo
+
+
+def _download(url: str) -> PhotoData:
+    fd, name = tempfile.mkstemp(prefix="xsale-photo-", dir=settings.FILE_UPLOAD_TEMP_DIR)
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as dest:
+            download_photo(url, dest)
+            size = dest.tell()
+    except DownloadError as exc:
+        path.unlink(missing_ok=True)
+        raise LineError(f"photo {url} could not be downloaded ({exc})") from None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return PhotoData(path=path, size=size, sha256="", content_type="", temporary=True)
 
 
 def _channels(data, integrations_by_name):
@@ -190,7 +217,12 @@ def parse_line(text: str, *, base_dir: Path, integrations_by_name: dict) -> Offe
         photos=[],
         channels=_channels(data, integrations_by_name),
     )
-    line.photos = [_read_photo(ref, base_dir) for ref in photos_raw]
+    try:
+        for ref in photos_raw:
+            line.photos.append(_read_photo(ref, base_dir))
+    except BaseException:
+        line.discard_photos()
+        raise
     return line
 
 
@@ -211,7 +243,8 @@ def _replace_photos(offer: Offer, photos: list[PhotoData], existing: list[OfferP
         new = OfferPhoto(
             offer=offer, position=position, sha256=photo.sha256, content_type=photo.content_type
         )
-        new.image.save(photo.name, ContentFile(photo.content), save=False)
+        with photo.path.open("rb") as fh:
+            new.image.save(stored_name(photo.sha256, photo.content_type), File(fh), save=False)
         new.save()
     for leftovers in by_sha.values():
         for old in leftovers:
@@ -296,23 +329,33 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
     report = ImportReport()
     pending: dict[str, tuple[int, OfferLine]] = {}  # sku -> (line number, line), in file order
 
+    def fail(number, reason):
+        report.errors.append((number, reason))
+        if on_error:
+            on_error(number, reason)
+
     def flush():
-        existing = Existing.for_lines([parsed for _, parsed in pending.values()])
-        with transaction.atomic():
-            for number, parsed in pending.values():
-                try:
-                    with transaction.atomic():
-                        created = save_line(parsed, existing)
-                except Exception as exc:  # a database refusal of this line only
-                    report.errors.append((number, f"could not be saved ({exc})"))
-                    if on_error:
-                        on_error(number, report.errors[-1][1])
-                    continue
-                if created:
-                    report.created += 1
-                else:
-                    report.updated += 1
-        pending.clear()
+        try:
+            existing = Existing.for_lines([parsed for _, parsed in pending.values()])
+            with transaction.atomic():
+                for number, parsed in pending.values():
+                    try:
+                        with transaction.atomic():
+                            created = save_line(parsed, existing)
+                    except Exception as exc:  # a refusal of this line only
+                        fail(number, f"could not be saved ({exc})")
+                        continue
+                    if created:
+                        report.created += 1
+                    else:
+                        report.updated += 1
+        finally:
+            for _, parsed in pending.values():
+                parsed.discard_photos()
+            pending.clear()
+
+    def pending_photo_bytes():
+        return sum(p.size for _, line in pending.values() for p in line.photos if p.temporary)
 
     for number, text in enumerate(lines, 1):
         if not text.strip():
@@ -329,10 +372,10 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
                 flush()
             pending[parsed.sku] = (number, parsed)
         except LineError as exc:
-            report.errors.append((number, str(exc)))
-            if on_error:
-                on_error(number, str(exc))
-        if len(pending) >= batch_size:
+            fail(number, str(exc))
+        except Exception as exc:  # whatever else breaks one line fails that line only
+            fail(number, f"could not be read ({exc.__class__.__name__}: {exc})")
+        if len(pending) >= batch_size or pending_photo_bytes() > MAX_PENDING_PHOTO_BYTES:
             flush()
     if pending:
         flush()

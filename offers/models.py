@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -73,12 +74,27 @@ class OfferPhoto(models.Model):
         return self.image.name
 
     def save(self, *args, **kwargs):
-        # The hash follows the content: compute it whenever a new file comes in.
+        # The hash follows the content: compute it whenever a new file comes in. A new file is
+        # stored under its content's name and decoded format (offers/photos.py), never its own.
         if self.image and (not self.sha256 or not getattr(self.image, "_committed", True)):
-            from offers.photos import inspect_image
+            from offers.photos import inspect_image, stored_name
 
             self.sha256, self.content_type = inspect_image(self.image)
+            if not self.image._committed:
+                upload = self.image.file
+                self.image.save(stored_name(self.sha256, self.content_type), upload, save=False)
         super().save(*args, **kwargs)
+
+    def clean(self):
+        # Forms (the admin's photo upload) refuse what is not an image with a field error.
+        if self.image and not getattr(self.image, "_committed", True):
+            from offers.photos import UnreadablePhoto, inspect_image
+
+            try:
+                inspect_image(self.image)
+            except UnreadablePhoto:
+                message = _("This is not a photo xSale accepts (JPEG, PNG, WebP or GIF).")
+                raise ValidationError({"image": message}) from None
 
 
 class OfferChannel(models.Model):

@@ -1,10 +1,19 @@
-"""Reading photo files: hash and real content type, refusing what is not an image."""
+"""Reading photo files: hash and real content type, refusing what is not an image.
+
+A photo is kept only when Pillow decodes it as JPEG, PNG, WebP or GIF (what the channels take).
+Its file is stored under a name made of its content's SHA-256 and the extension of the format
+decoded, never the name it came with: a file that is also HTML or script (a GIF polyglot) is
+stored as .gif and served as image/gif (xsale/media.py), so no browser treats it as a page.
+"""
 
 from PIL import Image, UnidentifiedImageError
 
 from offers.hashing import file_sha256
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
+# 40 megapixels (e.g. 8000 × 5000): far above what a channel shows, far below a pixel bomb.
+MAX_PIXELS = 40_000_000
 
 
 class UnreadablePhoto(ValueError):
@@ -16,9 +25,18 @@ def inspect_image(fileobj) -> tuple[str, str]:
     fileobj.seek(0)
     try:
         with Image.open(fileobj) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise UnreadablePhoto(
+                    f"too large an image ({img.width} × {img.height} pixels, at most "
+                    f"{MAX_PIXELS // 1_000_000} megapixels)"
+                )
             img.verify()
             fmt = img.format
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except Image.DecompressionBombError:
+        raise UnreadablePhoto("too large an image (a decompression bomb)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, UnreadablePhoto):
+            raise
         raise UnreadablePhoto(f"not a readable image ({exc})") from exc
     if fmt not in CONTENT_TYPES:
         raise UnreadablePhoto(f"unsupported image format {fmt}")
@@ -26,3 +44,8 @@ def inspect_image(fileobj) -> tuple[str, str]:
     sha = file_sha256(fileobj)
     fileobj.seek(0)
     return sha, CONTENT_TYPES[fmt]
+
+
+def stored_name(sha256: str, content_type: str) -> str:
+    """The file name a photo is stored under: its content hash and its decoded format."""
+    return f"{sha256}.{EXTENSIONS[content_type]}"

@@ -8,6 +8,32 @@ from integrations.channels import Channel
 from integrations.models import Integration
 
 
+@pytest.fixture(scope="session", autouse=True)
+def outbound_hosts_for_the_sandbox():
+    """The sandbox and the tests' local servers run on 127.0.0.1: `make test` allows them with
+    OUTBOUND_ALLOWED_HOSTS=127.0.0.1,localhost (tests/test_security_urls.py removes them)."""
+    from django.conf import settings
+
+    if not {"127.0.0.1", "localhost"} <= set(settings.OUTBOUND_ALLOWED_HOSTS):
+        pytest.exit(
+            "Run the tests with OUTBOUND_ALLOWED_HOSTS=127.0.0.1,localhost (as `make test` does)",
+            returncode=4,
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def static_files_without_collectstatic():
+    """Pages name the unhashed static files: the tests do not run collectstatic. Production's
+    manifest storage is checked by tests/test_security_deploy.py."""
+    from django.test import override_settings
+
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    from django.conf import settings
+
+    with override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain}):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path_factory):
     root = tmp_path_factory.mktemp("media")
@@ -44,6 +70,22 @@ def write_jsonl(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def photo_host(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving a folder (the import downloads from it)."""
+    import functools
+    import http.server
+    import threading
+
+    folder = tmp_path / "www"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
 
 
 # --- Channel sandbox (sandbox/README.md): one subprocess per test session -------------------

@@ -185,22 +185,6 @@ def test_an_unreadable_file_is_a_clear_error(tmp_path):
     assert code == 1 and "Cannot open" in err
 
 
-@pytest.fixture
-def photo_host(tmp_path):
-    """A real HTTP server on 127.0.0.1 serving a folder (the import downloads from it)."""
-    import functools
-    import http.server
-    import threading
-
-    folder = tmp_path / "www"
-    folder.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
 def test_photos_given_as_urls_are_downloaded(write_jsonl, photo_host):
     folder, base = photo_host
     (folder / "remote.png").write_bytes(image_bytes((9, 9, 9), fmt="PNG"))

@@ -3,9 +3,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
-from django.views.static import serve
 
 from integrations.urls import v1_patterns, v2_patterns
+from xsale.media import serve_photo
 
 urlpatterns = [
     path(
@@ -22,12 +22,9 @@ urlpatterns = [
     path("", include((v1_patterns, "integrations"), namespace="v1")),
     path("", include((v2_patterns, "integrations"), namespace="v2")),
     # Offer photos: served by Django here so the embedded setup needs no other web server
-    # (and so a channel emulator can fetch them); a deployment puts a CDN or nginx in front.
-    path(
-        f"{settings.MEDIA_URL.strip('/')}/<path:path>",
-        serve,
-        {"document_root": settings.MEDIA_ROOT},
-    ),
+    # (and so a channel can fetch them), only as images (xsale/media.py). A CDN or nginx in
+    # front must keep those headers.
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve_photo),
 ]
 
 admin.site.site_header = "xSale"

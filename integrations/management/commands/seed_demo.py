@@ -1,15 +1,30 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from integrations.demo import DEMO_USER, seed_demo_user, seed_integrations, seed_offers
 
 
 class Command(BaseCommand):
-    help = "Create demo integrations (pointed at the sandbox), demo offers and a demo login."
+    help = (
+        "Create demo integrations (pointed at the sandbox), demo offers and a demo login "
+        "(a superuser demo / demo). Development only: refused without DEBUG."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--offers", type=int, default=3000)
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="Run without DEBUG anyway (creates the demo / demo superuser there too).",
+        )
 
-    def handle(self, *args, offers: int, **options):
+    def handle(self, *args, offers: int, allow_production: bool, **options):
+        if not settings.DEBUG and not allow_production:
+            raise CommandError(
+                "seed_demo creates a superuser with the password 'demo': it runs only with "
+                "DEBUG=1 (development). To seed a non-development database anyway, pass "
+                "--allow-production."
+            )
         integrations = seed_integrations()
         created = seed_offers(offers, integrations)
         seed_demo_user()
