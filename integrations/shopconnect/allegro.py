@@ -202,6 +202,7 @@ class AllegroAdapter(HttpChannelAdapter):
         client = self.client
         if getattr(client, "seller_known", False):
             return
+        self.check_credentials()
         client.seller_known = True
         try:
             response = client.request(

@@ -229,6 +229,22 @@ class HttpChannelAdapter(ChannelAdapter):
             self.store_new_credentials()
 
     def check_credentials(self) -> None:
+        """Refuse to send anything when a URL breaks the outbound rules or secrets are missing
+        (ChannelAuthError: the run fails with the reason)."""
+        from xsale.urlsafety import UnsafeURL, check_url
+
+        if not getattr(self.client, "urls_checked", False):
+            for url in (
+                self.integration.api_url,
+                self.integration.upload_url,
+                self.integration.auth_url,
+            ):
+                try:
+                    if url:
+                        check_url(url)
+                except UnsafeURL as exc:
+                    raise ChannelAuthError(str(exc)) from None
+            self.client.urls_checked = True
         credentials = self.integration.credentials or {}
         missing = [k for k in self.required_credentials if not credentials.get(k)]
         if missing:

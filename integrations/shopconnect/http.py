@@ -38,10 +38,10 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from integrations.shopconnect import budgets
 from integrations.shopconnect.base import ChannelAuthError
+from xsale.urlsafety import CheckedAddressAdapter, UnsafeURL
 
 logger = logging.getLogger("integrations.shopconnect")
 
@@ -76,7 +76,11 @@ def http_session() -> requests.Session:
             if _session is None or _session_pid != pid:
                 session = requests.Session()
                 session.trust_env = False
-                adapter = HTTPAdapter(pool_connections=16, pool_maxsize=POOL_MAXSIZE, max_retries=0)
+                # Connects only to public addresses (or OUTBOUND_ALLOWED_HOSTS), checked on the
+                # socket itself: a DNS answer changed after the URL was checked gains nothing.
+                adapter = CheckedAddressAdapter(
+                    pool_connections=16, pool_maxsize=POOL_MAXSIZE, max_retries=0
+                )
                 session.mount("http://", adapter)
                 session.mount("https://", adapter)
                 _session, _session_pid = session, pid
@@ -332,6 +336,8 @@ class ChannelClient:
             response = http_session().request(method, url, headers=send_headers, **kwargs)
         except requests.RequestException as exc:
             return "transport", describe_exception(exc), generation
+        except UnsafeURL as exc:
+            raise ChannelAuthError(str(exc)) from None
         status = response.status_code
         logger.debug(
             "%s %s -> %s in %.0f ms",
