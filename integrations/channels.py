@@ -62,8 +62,9 @@ class ChannelFacts:
     source: str
     # The channel's budgets by name; the adapter says which ones each request spends.
     budgets: dict[str, BudgetSpec] = field(default_factory=dict)
-    # Units of each budget one offer costs in a resync (for estimates): {budget: units}.
-    cost_per_offer: dict[str, float] = field(default_factory=dict)
+    # Units of each budget one offer costs in a resync, by what it sends (ResyncRun.data_types:
+    # "all", "prices_stock", "content"): {data types: {budget: units}}, for estimates.
+    cost_per_offer: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 MINUTE, HOUR, SECOND = 60, 3600, 1
@@ -100,7 +101,11 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
             ),
         },
         # One PATCH per offer; photo uploads (about two per offer) spend the app budget too.
-        cost_per_offer={"app": 3, "edits": 1, "integration": 3},
+        cost_per_offer={
+            "all": {"app": 3, "edits": 1, "integration": 3},
+            "content": {"app": 3, "edits": 1, "integration": 3},
+            "prices_stock": {"app": 1, "edits": 1, "integration": 1},
+        },
     ),
     Channel.ZALANDO: ChannelFacts(
         requests_per_minute=1_500,
@@ -144,12 +149,22 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
             ),
         },
         cost_per_offer={
-            "submissions": 1,
-            "price_updates": 1,
-            "stock_updates": 1,
-            "price_requests": 1 / 250,
-            "stock_requests": 1 / 250,
-            "integration": 1 + 2 / 250,
+            "all": {
+                "submissions": 1,
+                "price_updates": 1,
+                "stock_updates": 1,
+                "price_requests": 1 / 250,
+                "stock_requests": 1 / 250,
+                "integration": 1 + 2 / 250,
+            },
+            "content": {"submissions": 1, "integration": 1},
+            "prices_stock": {
+                "price_updates": 1,
+                "stock_updates": 1,
+                "price_requests": 1 / 250,
+                "stock_requests": 1 / 250,
+                "integration": 2 / 250,
+            },
         },
     ),
     Channel.WOOCOMMERCE: ChannelFacts(
@@ -164,7 +179,10 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
             "per shop; set the integration's requests/min to match the shop's hosting"
         ),
         budgets={},
-        cost_per_offer={"shop": 1 / 100, "integration": 1 / 100},
+        cost_per_offer={
+            kind: {"shop": 1 / 100, "integration": 1 / 100}
+            for kind in ("all", "content", "prices_stock")
+        },
     ),
 }
 

@@ -240,6 +240,17 @@ class ResyncRun(models.Model):
         ADMIN = "admin", _("Django admin")
         CLI = "cli", _("command line")
 
+    class Kind(models.TextChoices):
+        RESYNC = "resync", _("resync")
+        # A drift check: reads what the channel holds and compares it with the catalogue
+        # (integrations/drift.py); it runs, pauses, cancels and resumes like a resync.
+        CHECK = "check", _("drift check")
+
+    class DataTypes(models.TextChoices):
+        ALL = "all", _("everything")
+        PRICES_STOCK = "prices_stock", _("prices and stock only")
+        CONTENT = "content", _("content only")
+
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
         RUNNING = "running", _("running")
@@ -282,6 +293,23 @@ class ResyncRun(models.Model):
     )
     # A retry limited to one group of failures of `retry_of`: {"code": …, "message": …}.
     retry_filter = models.JSONField(default=dict, blank=True, editable=False)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind, default=Kind.RESYNC)
+    # What a resync sends: everything, prices and stock, or content (name, description,
+    # parameters); `photos_too` sends photos on channels that otherwise get them only when
+    # they changed (Allegro and Zalando always get them with content).
+    data_types = models.CharField(
+        _("data sent"), max_length=20, choices=DataTypes, default=DataTypes.ALL
+    )
+    photos_too = models.BooleanField(_("photos too"), default=False)
+    # A resync limited to the offers a drift check found different.
+    differing_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="fixes",
+        verbose_name=_("differences found by"),
+    )
     total = models.PositiveIntegerField(_("total"), default=0)
     processed = models.PositiveIntegerField(_("processed"), default=0)
     sent = models.PositiveIntegerField(_("sent"), default=0)
@@ -407,6 +435,51 @@ class ResyncFailure(models.Model):
 
     def __str__(self):
         return f"{self.run_id}/{self.offer_id}: {self.http_status} {self.code}"
+
+
+class DriftListing(models.Model):
+    """A listing as the channel holds it, read by a drift check (its first phase)."""
+
+    check_run = models.ForeignKey(ResyncRun, on_delete=models.CASCADE, related_name="listings")
+    external_id = models.CharField(max_length=100)
+    data = models.JSONField(default=dict)  # the channel's fields, normalized by the adapter
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["check_run", "external_id"], name="one_listing_per_check"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.check_run_id}/{self.external_id}"
+
+
+class DriftItem(models.Model):
+    """One difference a drift check found: an offer that differs, is missing on the channel,
+    or a listing the catalogue does not know."""
+
+    class Kind(models.TextChoices):
+        DIFFERS = "differs", _("differs")
+        MISSING = "missing", _("missing on the channel")
+        UNKNOWN = "unknown", _("unknown to the catalogue")
+
+    check_run = models.ForeignKey(ResyncRun, on_delete=models.CASCADE, related_name="drift")
+    offer = models.ForeignKey(
+        "offers.Offer", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    external_id = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind)
+    # {field: {"ours": …, "theirs": …}} for the fields that differ.
+    fields = models.JSONField(default=dict)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["check_run", "offer_id", "external_id"]
+        indexes = [models.Index(fields=["check_run", "kind"], name="drift_by_kind")]
+
+    def __str__(self):
+        return f"{self.check_run_id}/{self.offer_id or self.external_id}: {self.kind}"
 
 
 class WorkerPresence(models.Model):

@@ -93,6 +93,15 @@ def _run_links(run: ResyncRun):
                 code=run.retry_filter.get("code", ""), message=run.retry_filter.get("message", "")
             )
         links = links.filter(offer_id__in=failed.values("offer_id"))
+    if run.differing_of_id:
+        from integrations.models import DriftItem
+
+        differing = DriftItem.objects.filter(
+            check_run_id=run.differing_of_id,
+            kind__in=[DriftItem.Kind.DIFFERS, DriftItem.Kind.MISSING],
+            offer__isnull=False,
+        )
+        links = links.filter(offer_id__in=differing.values("offer_id"))
     return links
 
 
@@ -128,14 +137,16 @@ def _sharing_runs(integration: Integration, keys: set[str]) -> dict[str, int]:
     return counts
 
 
-def resync_estimate(integration: Integration, offers: int | None = None) -> Estimate:
+def resync_estimate(
+    integration: Integration, offers: int | None = None, *, data_types: str = "all"
+) -> Estimate:
     """How long a resync of `offers` takes at the channel's budgets, every window counted, each
     shared budget divided among the active resyncs that spend it."""
     if offers is None:
         offers = resync_offer_count(integration)
     budgets = channel_budgets.budgets_for(integration)
     sharing = _sharing_runs(integration, {b.key for b in budgets.values()})
-    costs = integration.facts.cost_per_offer
+    costs = integration.facts.cost_per_offer[data_types]
     seconds, binding = 0.0, ""
     for name, budget in budgets.items():
         if name not in costs or not budget.limits:
@@ -147,13 +158,15 @@ def resync_estimate(integration: Integration, offers: int | None = None) -> Esti
     return Estimate(math.ceil(seconds), binding, max(sharing.values(), default=0))
 
 
-def resync_estimate_seconds(integration: Integration, offers: int | None = None) -> int:
-    return resync_estimate(integration, offers).seconds
+def resync_estimate_seconds(
+    integration: Integration, offers: int | None = None, *, data_types: str = "all"
+) -> int:
+    return resync_estimate(integration, offers, data_types=data_types).seconds
 
 
 def offers_per_minute_limit(integration: Integration) -> float:
     """The most offers a minute the channel's budgets allow this integration (its plot's line)."""
-    costs = integration.facts.cost_per_offer
+    costs = integration.facts.cost_per_offer["all"]
     rates = [
         min(w.count / w.seconds for w in budget.limits) * 60 / costs[name]
         for name, budget in channel_budgets.budgets_for(integration).items()
@@ -185,6 +198,10 @@ def start_resync(
     source: str,
     retry_of: ResyncRun | None = None,
     retry_filter: dict | None = None,
+    data_types: str = ResyncRun.DataTypes.ALL,
+    photos_too: bool = False,
+    differing_of: ResyncRun | None = None,
+    kind: str = ResyncRun.Kind.RESYNC,
 ) -> ResyncRun:
     """Create a run and enqueue its first chunk on commit.
 
@@ -193,6 +210,8 @@ def start_resync(
     """
     if source not in ResyncRun.Source.values:
         raise ValueError(f"unknown source {source!r}")
+    if data_types not in ResyncRun.DataTypes.values:
+        raise ValueError(f"unknown data types {data_types!r}")
     if not integration.active:
         raise ResyncError(
             _("The integration %(name)s is inactive; activate it before a resync.")
@@ -206,6 +225,10 @@ def start_resync(
                 source=source,
                 retry_of=retry_of,
                 retry_filter=retry_filter or {},
+                data_types=data_types,
+                photos_too=photos_too,
+                differing_of=differing_of,
+                kind=kind,
             )
             run.last_offer_id = _run_links(run).aggregate(last=Max("offer_id"))["last"] or 0
             run.total = _run_links(run).count()
@@ -349,7 +372,12 @@ def _attach_related(offers, name: str, queryset) -> None:
 
 
 def _items_to_send(run: ResyncRun, chunk: Chunk):
-    """Decide photos per offer (DESIGN.md §2 rule 2) and set aside offers that cannot be sent."""
+    """Decide what goes per offer and set aside offers that cannot be sent.
+
+    Photos (DESIGN.md §2 rule 2) go with content: always to Allegro and Zalando, elsewhere when
+    the photo set changed since the journal's hash — or always, when the run asks for photos
+    too. A prices-and-stock run sends no content and no photos.
+    """
     from integrations.shopconnect.base import OfferResult, OfferToSend
 
     integration = run.integration
@@ -373,11 +401,22 @@ def _items_to_send(run: ResyncRun, chunk: Chunk):
                 )
             )
             continue
-        if always_photos:
+        send_content = run.data_types != ResyncRun.DataTypes.PRICES_STOCK
+        if not send_content:
+            send_photos = False
+        elif always_photos or run.photos_too:
             send_photos = True
         else:
             send_photos = offer.photos_hash() != chunk.journal_photos.get(offer.pk, "")
-        items.append(OfferToSend(offer=offer, link=link, send_photos=send_photos))
+        items.append(
+            OfferToSend(
+                offer=offer,
+                link=link,
+                send_photos=send_photos,
+                send_content=send_content,
+                send_prices_stock=run.data_types != ResyncRun.DataTypes.CONTENT,
+            )
+        )
     return items, refused
 
 
@@ -393,6 +432,19 @@ JOURNAL_SENT_FIELDS = (
 )
 # A failure keeps the hashes (and what was sent) of what the channel last accepted.
 JOURNAL_FAILED_FIELDS = ("synced_at", "status", "message")
+# What a partial resync writes: only what it sent.
+JOURNAL_FIELDS_BY_DATA_TYPES = {
+    ResyncRun.DataTypes.ALL: JOURNAL_SENT_FIELDS,
+    ResyncRun.DataTypes.CONTENT: ("photos_hash", "content_hash", "synced_at", "status", "message"),
+    ResyncRun.DataTypes.PRICES_STOCK: (
+        "synced_at",
+        "status",
+        "message",
+        "price_sent",
+        "currency_sent",
+        "stock_sent",
+    ),
+}
 
 
 def _upsert_journal(rows: list[tuple], fields: tuple[str, ...]) -> None:
@@ -616,7 +668,7 @@ def _run_chunks(run_id: int, token: str, deadline: float, lease: LeaseKeeper) ->
                 return None
             # A chunk starts only when its budgets have room soon: a run that would wait longer
             # than a request may wait gives its worker back until then.
-            grant = channel_budgets.peek(adapter.offer_spends(1))
+            grant = channel_budgets.peek(adapter.offer_spends(1, run.data_types))
             if grant.wait() > MAX_BUDGET_WAIT and grant.budget is not None:
                 _pause(run, token, Held(grant.at, budget=grant.budget, limit=grant.limit), channel)
                 return None
@@ -765,6 +817,7 @@ def _record(run: ResyncRun, token: str, chunk: Chunk, links, results, *, finishe
     offer_ids = list(by_offer)
     ok_rows, error_rows, failures = [], [], []
     sent = failed = photos = photo_files = transport = 0
+    sent_fields = JOURNAL_FIELDS_BY_DATA_TYPES[run.data_types]
     with transaction.atomic():
         live = _live_offers(integration_id, offer_ids)
         journal = SiteJournal.objects.filter(integration_id=integration_id, offer_id__in=offer_ids)
@@ -785,10 +838,17 @@ def _record(run: ResyncRun, token: str, chunk: Chunk, links, results, *, finishe
                 if current != read:  # changed since the chunk was read: keep the change
                     photos_hash = current
                 status = SiteJournal.Status.WARNING if result.message else SiteJournal.Status.OK
-                ok_rows.append(
-                    (offer.pk, integration_id, photos_hash, offer.content_hash(), now, status,
-                     _clean(result.message), offer.price, offer.currency, offer.stock)
-                )  # fmt: skip
+                values = {
+                    "photos_hash": photos_hash,
+                    "content_hash": offer.content_hash(),
+                    "synced_at": now,
+                    "status": status,
+                    "message": _clean(result.message),
+                    "price_sent": offer.price,
+                    "currency_sent": offer.currency,
+                    "stock_sent": offer.stock,
+                }
+                ok_rows.append((offer.pk, integration_id, *(values[f] for f in sent_fields)))
             else:
                 failed += 1
                 transport += result.code == "channel_unavailable"
@@ -807,7 +867,7 @@ def _record(run: ResyncRun, token: str, chunk: Chunk, links, results, *, finishe
                     )
                 )
         silent = run.silent_chunks + 1 if failed and transport == failed and not sent else 0
-        _upsert_journal(ok_rows, JOURNAL_SENT_FIELDS)
+        _upsert_journal(ok_rows, sent_fields)
         _upsert_journal(error_rows, JOURNAL_FAILED_FIELDS)
         if failures:
             ResyncFailure.objects.bulk_create(

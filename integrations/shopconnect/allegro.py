@@ -166,18 +166,26 @@ def allegro_parameters(parameters: list[tuple[str, str]]) -> list[dict]:
 
 
 def offer_body(snap: OfferSnapshot, images: list[str] | None) -> tuple[dict, str]:
-    """The PATCH body and a warning (empty when none)."""
-    name, warning = allegro_name(snap.name)
-    body: dict = {"name": name}
-    description = allegro_description(snap.description)
-    if description:
-        body["description"] = {"sections": [{"items": [{"type": "TEXT", "content": description}]}]}
-    body["parameters"] = allegro_parameters(snap.parameters)
-    body["sellingMode"] = {"price": {"amount": snap.price_text, "currency": snap.currency}}
-    body["stock"] = {"available": snap.stock, "unit": "UNIT"}
-    body["external"] = {"id": snap.sku}
-    if images:
-        body["images"] = images
+    """The PATCH body — content, prices and stock, or both, as the run chose — and a warning
+    (empty when none)."""
+    body: dict = {}
+    warning = ""
+    if snap.send_content:
+        name, warning = allegro_name(snap.name)
+        body["name"] = name
+        description = allegro_description(snap.description)
+        if description:
+            body["description"] = {
+                "sections": [{"items": [{"type": "TEXT", "content": description}]}]
+            }
+        body["parameters"] = allegro_parameters(snap.parameters)
+    if snap.send_prices_stock:
+        body["sellingMode"] = {"price": {"amount": snap.price_text, "currency": snap.currency}}
+        body["stock"] = {"available": snap.stock, "unit": "UNIT"}
+    if snap.send_content:
+        body["external"] = {"id": snap.sku}
+        if images:
+            body["images"] = images
     return body, warning
 
 

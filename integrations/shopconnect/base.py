@@ -16,6 +16,10 @@ class OfferToSend:
     offer: Offer  # `offer.photos.all()` and `offer.parameters.all()` are prefetched
     link: OfferChannel
     send_photos: bool
+    # What to send (ResyncRun.data_types): content = name, description, parameters (and
+    # photos as decided); prices_stock = prices and stock.
+    send_content: bool = True
+    send_prices_stock: bool = True
 
 
 @dataclass
@@ -71,9 +75,9 @@ class ChannelAdapter(ABC):
         """The budgets this integration spends, by name (integrations/shopconnect/budgets.py)."""
         return {}
 
-    def offer_spends(self, offers: int) -> list[tuple]:
+    def offer_spends(self, offers: int, data_types: str = "all") -> list[tuple]:
         """What `offers` offers cost of each budget in a resync: [(Budget, units)]."""
-        costs = self.integration.facts.cost_per_offer
+        costs = self.integration.facts.cost_per_offer[data_types]
         return [
             (budget, max(1, round(offers * costs[name])))
             for name, budget in self.budgets().items()

@@ -57,6 +57,8 @@ class OfferSnapshot:
     stock: int
     external_id: str
     send_photos: bool
+    send_content: bool = True
+    send_prices_stock: bool = True
     parameters: list[tuple[str, str]] = field(default_factory=list)
     photos: list[PhotoFile] = field(default_factory=list)
 
@@ -89,6 +91,8 @@ def snapshot(item: OfferToSend, *, photo_urls: bool = False) -> OfferSnapshot:
         stock=max(int(offer.stock), 0),
         external_id=(item.link.external_id or "").strip(),
         send_photos=item.send_photos,
+        send_content=item.send_content,
+        send_prices_stock=item.send_prices_stock,
         parameters=[(p.name, p.value) for p in offer.parameters.all()],
         photos=photos,
     )

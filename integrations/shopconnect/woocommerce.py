@@ -57,17 +57,26 @@ def woo_attributes(parameters: list[tuple[str, str]]) -> list[dict]:
 
 
 def product_update(snap: OfferSnapshot) -> dict:
-    update = {
-        "id": int(snap.external_id),
-        "name": snap.name,
-        "sku": snap.sku,
-        "description": snap.description,
-        "regular_price": snap.price_text,
-        "manage_stock": True,
-        "stock_quantity": snap.stock,
-        "stock_status": "instock" if snap.stock > 0 else "outofstock",
-        "attributes": woo_attributes(snap.parameters),
-    }
+    """One product's update: content, prices and stock, or both, as the run chose."""
+    update: dict = {"id": int(snap.external_id)}
+    if snap.send_content:
+        update.update(
+            {
+                "name": snap.name,
+                "sku": snap.sku,
+                "description": snap.description,
+                "attributes": woo_attributes(snap.parameters),
+            }
+        )
+    if snap.send_prices_stock:
+        update.update(
+            {
+                "regular_price": snap.price_text,
+                "manage_stock": True,
+                "stock_quantity": snap.stock,
+                "stock_status": "instock" if snap.stock > 0 else "outofstock",
+            }
+        )
     if snap.send_photos:
         update["images"] = [{"src": photo.url, "alt": snap.name} for photo in snap.photos]
     return update

@@ -170,11 +170,23 @@ class ZalandoAdapter(HttpChannelAdapter):
                     )
                 )
         ready, duplicates = duplicates_failed(ready, lambda s: s.ean, "EAN")
+        content = [snap for snap in ready if snap.send_content]
         submitted = self.run_parallel(
-            [([snap.offer_id], partial(self.submit_product, snap)) for snap in ready]
+            [([snap.offer_id], partial(self.submit_product, snap)) for snap in content]
         )
+        # Prices and stocks go for an offer whose product was accepted, or that sends no
+        # content (a prices-and-stock run: no submission at all).
         accepted_ids = {r.offer_id for r in submitted if r.ok}
-        accepted = [snap for snap in ready if snap.offer_id in accepted_ids]
+        submitted += [
+            OfferResult(snap.offer_id, ok=True, attempts=0)
+            for snap in ready
+            if not snap.send_content
+        ]
+        accepted = [
+            snap
+            for snap in ready
+            if snap.send_prices_stock and (snap.offer_id in accepted_ids or not snap.send_content)
+        ]
         bulk_jobs = []
         for batch in chunks(accepted, self.bulk_size()):
             ids = [snap.offer_id for snap in batch]
