@@ -70,6 +70,10 @@ class IntegrationForm(forms.ModelForm):
         if limit and (self.instance.requests_per_minute or 0) > limit.requests_per_minute:
             self.initial.setdefault("higher_limit_agreed", True)
         self._mark_channel_fields()
+        # Shown only when it matters: above the limit (the script shows it as the number grows).
+        agreed = self.fields["higher_limit_agreed"]
+        agreed.widget.attrs["data-higher-limit"] = ""
+        agreed.off_channel = not (self.initial.get("higher_limit_agreed") or self.is_bound)
 
     def settings_fields(self):
         """The non-secret fields in page order (the checkbox right below requests/min)."""

@@ -364,6 +364,7 @@ def resync_run(request, pk, run_id):
         "next_url": "?" + _with(params, after=next_after) if next_after else None,
         "csv_query": params.urlencode(),
         "workers_down": run.is_active and not resync_workers_seen(),
+        "on_run_page": True,
     }
     return render(request, "resync/run.html", context)
 

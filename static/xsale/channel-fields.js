@@ -18,6 +18,16 @@
       var limit = JSON.parse(limits.getAttribute("data-channel-limits"))[select.value];
       if (limit) {
         limits.setAttribute("placeholder", String(limit));
+        limits.setAttribute("max", String(limit));
+      }
+      // "I have a higher limit agreed with the channel": only above the published limit.
+      var agreed = form.querySelector("[data-higher-limit]");
+      if (agreed) {
+        var above = limit && Number(limits.value) > limit;
+        if (above) {
+          limits.removeAttribute("max");
+        }
+        (agreed.closest(ROW) || agreed).hidden = !(above || agreed.checked);
       }
     }
   }
@@ -31,6 +41,12 @@
       select.addEventListener("change", function () {
         sync(select);
       });
+      var rpm = select.form.querySelector("[data-channel-limits]");
+      if (rpm) {
+        rpm.addEventListener("input", function () {
+          sync(select);
+        });
+      }
     });
   });
 })();
