@@ -163,7 +163,7 @@ class ResyncRun(models.Model):
     def __str__(self):
         return _("Resync #%(id)s — %(integration)s, %(outcome)s") % {
             "id": self.pk,
-            "integration": self.integration.name,
+            "integration": self.integration.name if self.integration_id else "—",
             "outcome": self.outcome_display,
         }
 

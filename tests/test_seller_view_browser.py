@@ -14,7 +14,7 @@ import pytest
 from django.utils import timezone
 
 from integrations import resync
-from integrations.models import ResyncFailure, ResyncRun
+from integrations.models import ResyncFailure, ResyncRun, WorkerPresence
 from offers.models import Offer, OfferChannel, SiteJournal
 from tests.catalogue import make_offers, sandbox_integration
 from tests.test_browser import CHROMIUM, PASSWORD, TIMEOUT_MS, chromium, make_user  # noqa: F401
@@ -131,6 +131,8 @@ def test_a_run_with_failures_ends_amber_and_the_history_agrees(
     sandbox.configure(
         "woocommerce", sandbox_account, latency_ms=2500, reject_name_pattern=r"testowa [12]$"
     )
+    # The worker is running: its sign of life, as the resync cluster's sweeper writes it.
+    WorkerPresence.objects.create(name="resync@test", cluster="resync", seen_at=timezone.now())
     page = log_in(make_user(f"anna{width}"), width)
     page.goto(f"/integrations/{shop.pk}/")
     assert "nie była jeszcze resynchronizowana" in page.inner_text(".resync-history")
@@ -164,6 +166,7 @@ def test_a_run_with_failures_ends_amber_and_the_history_agrees(
     row = history.locator(f"tr[data-run='{run.pk}']")
     assert row.locator(".status").inner_text() == "zakończona z błędami"
     assert page.locator(".failure-groups tr[data-group]").count() >= 1
+    assert page.locator("[data-health-line]").count() == 0
     assert_no_sideways_scroll(page)
     shot(page, f"v2-run-with-errors-{width}")
 
