@@ -144,7 +144,8 @@ class Command(BaseCommand):
         if user is None:
             self.stderr.write(
                 _('No xSale user "%(name)s": the run is recorded without a user (use --user).')
-                % {"name": os_user}
+                % {"name": os_user},
+                self.style.WARNING,
             )
         return user
 
@@ -234,7 +235,7 @@ class Command(BaseCommand):
             file=sys.stdout,
             dynamic_ncols=True,
             # Our own smoothed rate and time left go in the postfix, the same as the pages'.
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {postfix}",
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{postfix}",
         )
         try:
             while True:
