@@ -360,6 +360,8 @@ def test_no_page_scrolls_sideways(log_in, shop, width):
         shot(page, "phone-run-page")
         page.goto(f"/integrations/{shop.pk}/")
         shot(page, "phone-integration")
+        page.goto(f"{v1}{shop.pk}/")
+        shot(page, "phone-v1-integration")
     else:
         page.goto("/sync-log/?date_from=2026-05-10&date_to=2026-05-01&currency=zz1")
         assert "Data końcowa jest wcześniejsza" in page.content()
