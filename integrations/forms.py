@@ -129,7 +129,6 @@ class IntegrationForm(forms.ModelForm):
         for name, channels in CHANNEL_URL_FIELDS.items():
             if channel not in channels:
                 cleaned[name] = ""
-                setattr(self.instance, name, "")
         rpm = cleaned.get("requests_per_minute")
         if rpm is None:
             return
