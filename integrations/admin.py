@@ -3,13 +3,17 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
 from integrations import resync
 from integrations.channels import ALL_CREDENTIAL_KEYS
-from integrations.forms import IntegrationForm, secret_field_name
-from integrations.models import Integration, ResyncFailure, ResyncRun
+from integrations.forms import SETTINGS_FIELDS, IntegrationForm, secret_field_name
+from integrations.health import resync_workers_seen
+from integrations.models import Integration, ResyncRun
 from integrations.views import RESYNC_PERMISSION, progress_data, resync_targets
 
 RESYNC_CONFIRMATION_TEMPLATE = "admin/integrations/integration/resync_confirmation.html"
@@ -25,7 +29,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     change_form_template = "admin/integrations/integration/change_form.html"
 
     fieldsets = [
-        (None, {"fields": IntegrationForm.Meta.fields}),
+        (None, {"fields": SETTINGS_FIELDS}),
         (
             _("Credentials"),
             {
@@ -47,6 +51,11 @@ class IntegrationAdmin(admin.ModelAdmin):
                 "<int:pk>/resync/",
                 self.admin_site.admin_view(self.resync_view),
                 name="integrations_integration_resync",
+            ),
+            path(
+                "<int:pk>/resync/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="integrations_integration_resync_cancel",
             ),
             *super().get_urls(),
         ]
@@ -105,40 +114,42 @@ class IntegrationAdmin(admin.ModelAdmin):
             return redirect(reverse("admin:integrations_integration_change", args=[pk]))
         return self.confirmation(request, [integration], action=False)
 
+    @method_decorator(require_POST)
+    def cancel_view(self, request, pk):
+        """Cancel on the change page's progress panel (it asks first, see resync-controls.js)."""
+        if not self.has_resync_permission(request):
+            raise PermissionDenied
+        run = get_object_or_404(ResyncRun, pk=request.POST.get("run"), integration_id=pk)
+        if resync.cancel_resync(run, user=request.user):
+            self.message_user(
+                request, _("Cancel requested: the resync stops after its current step.")
+            )
+        else:
+            self.message_user(request, _("This resync had already ended."), messages.WARNING)
+        return redirect(reverse("admin:integrations_integration_change", args=[pk]))
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
         integration = self.get_object(request, object_id)
         run = integration.latest_run() if integration else None
-        extra_context.update(
-            {
-                "run": run,
-                "progress": progress_data(run) if run else None,
-                "show_resync_button": self.has_resync_permission(request),
-            }
-        )
+        extra_context.update(admin_panel_context(request, run))
+        extra_context["show_resync_button"] = self.has_resync_permission(request)
         return super().change_view(request, object_id, form_url, extra_context)
 
 
-class ResyncFailureInline(admin.TabularInline):
-    model = ResyncFailure
-    fields = ["offer", "http_status", "code", "message", "attempts"]
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("offer")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+def admin_panel_context(request, run) -> dict:
+    """What the progress panel needs on an admin page: Cancel posts to the admin's own view."""
+    if run is None:
+        return {"run": None, "progress": None}
+    return {
+        "run": run,
+        "progress": progress_data(run),
+        "can_resync": request.user.has_perm(RESYNC_PERMISSION),
+        "cancel_url": reverse(
+            "admin:integrations_integration_resync_cancel", args=[run.integration_id]
+        ),
+        "workers_down": run.is_active and not resync_workers_seen(),
+    }
 
 
 @admin.register(ResyncRun)
@@ -146,16 +157,16 @@ class ResyncRunAdmin(admin.ModelAdmin):
     """Resync runs, read-only: progress, counts and the failed offers."""
 
     list_display = [
-        "pk",
+        "__str__",
         "integration",
-        "status",
+        "outcome_badge",
         "source",
         "requested_by",
         "processed",
         "total",
         "sent",
-        "failed",
-        "photos_sent",
+        "failed_count",
+        "photo_files_sent",
         "created_at",
         "finished_at",
     ]
@@ -170,17 +181,23 @@ class ResyncRunAdmin(admin.ModelAdmin):
         "total",
         "processed",
         "sent",
-        "failed",
+        "failed_count",
+        "failures_link",
         "photos_sent",
+        "photo_files_sent",
         "created_at",
         "started_at",
         "finished_at",
         "heartbeat_at",
+        "pause_reason",
+        "paused_until",
         "error",
     ]
     readonly_fields = fields
-    inlines = [ResyncFailureInline]
     change_form_template = "admin/integrations/resyncrun/change_form.html"
+
+    class Media:
+        css = {"all": ["xsale/admin.css"]}
 
     def has_add_permission(self, request):
         return False
@@ -191,9 +208,34 @@ class ResyncRunAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @admin.display(description=_("result"), ordering="status")
+    def outcome_badge(self, run):
+        return format_html(
+            '<span class="status status-{}">{}</span>', run.outcome, run.outcome_display
+        )
+
+    @admin.display(description=_("Failed"), ordering="failed")
+    def failed_count(self, run):
+        return run.failed
+
+    @admin.display(description=_("failed offers"))
+    def failures_link(self, run):
+        """The failures live on the run's page (grouped, paged, exported), not in this form."""
+        if not run.failed:
+            return "—"
+        url = reverse("v2:resync_run", args=[run.integration_id, run.pk])
+        return format_html(
+            '<a href="{}" data-run-failures-link>{}</a>',
+            url,
+            ngettext(
+                "%(count)d failed offer: by reason, paged, CSV",
+                "%(count)d failed offers: by reason, paged, CSV",
+                run.failed,
+            )
+            % {"count": run.failed},
+        )
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         run = self.get_object(request, object_id)
-        extra_context = {**(extra_context or {}), "run": run}
-        if run:
-            extra_context["progress"] = progress_data(run)
+        extra_context = {**(extra_context or {}), **admin_panel_context(request, run)}
         return super().change_view(request, object_id, form_url, extra_context)

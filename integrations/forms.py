@@ -6,15 +6,39 @@ left empty, the stored value stays. Stored values never go back into the HTML. W
 secrets must be entered again (Integration.save drops them otherwise).
 """
 
+import json
+
 from django import forms
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from integrations.channels import ALL_CREDENTIAL_KEYS, CREDENTIAL_LABELS, channel_facts
+from integrations.channels import (
+    ALL_CREDENTIAL_KEYS,
+    CHANNEL_FACTS,
+    CREDENTIAL_LABELS,
+    Channel,
+    channel_facts,
+)
 from integrations.models import Integration
 from xsale.urlsafety import UnsafeURL, check_url
 
 URL_CHANGE_HELP = _("Changing this address deletes the saved credentials: enter them again.")
+
+# Settings only some channels use; a field not listed here is every channel's.
+CHANNEL_URL_FIELDS = {
+    "upload_url": (Channel.ALLEGRO,),
+    "auth_url": (Channel.ALLEGRO,),
+}
+
+
+def field_channels(name: str) -> tuple[str, ...] | None:
+    """The channels a form field belongs to, or None when every channel uses it."""
+    if name in CHANNEL_URL_FIELDS:
+        return tuple(CHANNEL_URL_FIELDS[name])
+    if name.startswith("secret_"):
+        key = name.removeprefix("secret_")
+        return tuple(c for c, facts in CHANNEL_FACTS.items() if key in facts.credential_keys)
+    return None
 
 
 def secret_field_name(key: str) -> str:
@@ -43,14 +67,55 @@ class IntegrationForm(forms.ModelForm):
             ),
         }
 
+    higher_limit_agreed = forms.BooleanField(
+        label=_("I have a higher limit agreed with the channel"),
+        required=False,
+        help_text=_("Only needed for more requests per minute than the channel publishes."),
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         stored = self.instance.credentials or {}
         for key in ALL_CREDENTIAL_KEYS:
             if stored.get(key):
                 field = self.fields[secret_field_name(key)]
-                field.widget.attrs["placeholder"] = _("•••••• saved — leave empty to keep")
-                field.help_text = _("Saved.")
+                field.widget.attrs["placeholder"] = _("•••••• saved")
+                field.help_text = _("Saved — leave empty to keep it.")
+        limit = CHANNEL_FACTS.get(self.instance.channel)
+        if limit and (self.instance.requests_per_minute or 0) > limit.requests_per_minute:
+            self.initial.setdefault("higher_limit_agreed", True)
+        self._mark_channel_fields()
+        # Shown only when it matters: above the limit (the script shows it as the number grows).
+        agreed = self.fields["higher_limit_agreed"]
+        agreed.widget.attrs["data-higher-limit"] = ""
+        agreed.off_channel = not (self.initial.get("higher_limit_agreed") or self.is_bound)
+
+    def settings_fields(self):
+        """The non-secret fields in page order (the checkbox right below requests/min)."""
+        return [self[name] for name in SETTINGS_FIELDS]
+
+    def current_channel(self) -> str:
+        if self.is_bound:
+            return self.data.get(self.add_prefix("channel"), "") or ""
+        return self.initial.get("channel") or self.instance.channel or ""
+
+    def _mark_channel_fields(self) -> None:
+        """Tag each channel's own fields for static/xsale/channel-fields.js, which shows only
+        the chosen channel's; `off_channel` lets the page hide the others before any script."""
+        channel = self.current_channel()
+        limits = {c: f.requests_per_minute for c, f in CHANNEL_FACTS.items()}
+        rpm = self.fields["requests_per_minute"]
+        rpm.widget.attrs.update({"min": 1, "data-channel-limits": _json(limits)})
+        if channel in limits:
+            rpm.help_text = _(
+                "Empty: the channel's published limit (%(limit)s requests per minute)."
+            ) % {"limit": limits[channel]}
+        for name, field in self.fields.items():
+            channels = field_channels(name)
+            if channels is None:
+                continue
+            field.widget.attrs["data-channels"] = " ".join(channels)
+            field.off_channel = bool(channel) and channel not in channels
 
     def secret_fields(self):
         return [self[secret_field_name(k)] for k in ALL_CREDENTIAL_KEYS]
@@ -83,6 +148,7 @@ class IntegrationForm(forms.ModelForm):
         channel = cleaned.get("channel")
         if not channel:
             return cleaned
+        self._clean_channel_fields(cleaned, channel)
         keep_stored = self.instance.channel == channel and not self.urls_changed()
         stored = dict(self.instance.credentials or {}) if keep_stored else {}
         merged = {}
@@ -98,9 +164,42 @@ class IntegrationForm(forms.ModelForm):
         self._credentials = merged
         return cleaned
 
+    def _clean_channel_fields(self, cleaned, channel) -> None:
+        """Another channel's URLs are cleared; requests/min stays within the channel's limit."""
+        for name, channels in CHANNEL_URL_FIELDS.items():
+            if channel not in channels:
+                cleaned[name] = ""
+        rpm = cleaned.get("requests_per_minute")
+        if rpm is None:
+            return
+        limit = channel_facts(channel).requests_per_minute
+        if rpm < 1:
+            self.add_error(
+                "requests_per_minute",
+                _("At least 1 request per minute; leave it empty for the channel's limit."),
+            )
+        elif rpm > limit and not cleaned.get("higher_limit_agreed"):
+            self.add_error(
+                "requests_per_minute",
+                _(
+                    "%(channel)s publishes a limit of %(limit)s requests per minute. Above it "
+                    "only with a higher limit agreed with the channel: tick the box below."
+                )
+                % {"channel": Channel(channel).label, "limit": limit},
+            )
+
     def save(self, commit=True):
         self.instance.replace_credentials(self._credentials)
         return super().save(commit=commit)
+
+
+# The non-secret fields in page order (the admin's fieldsets too).
+SETTINGS_FIELDS = [*IntegrationForm.Meta.fields]
+SETTINGS_FIELDS.insert(SETTINGS_FIELDS.index("requests_per_minute") + 1, "higher_limit_agreed")
+
+
+def _json(value) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 # One write-only password field per credential key, declared on the class so that the admin's

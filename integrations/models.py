@@ -356,8 +356,29 @@ class ResyncRun(models.Model):
         ]
         indexes = [models.Index(fields=["integration", "-created_at"], name="run_history")]
 
+    # What a seller reads for each outcome (the feminine forms agree with "Resynchronizacja").
+    OUTCOME_LABELS = {
+        **dict(Status.choices),
+        "completed_with_errors": _("completed with errors"),
+    }
+
     def __str__(self):
-        return f"#{self.pk} {self.integration_id} {self.status}"
+        return _("Resync #%(id)s — %(integration)s, %(outcome)s") % {
+            "id": self.pk,
+            "integration": self.integration.name if self.integration_id else "—",
+            "outcome": self.outcome_display,
+        }
+
+    @property
+    def outcome_display(self) -> str:
+        return str(self.OUTCOME_LABELS.get(self.outcome, self.outcome))
+
+    @property
+    def can_resume(self) -> bool:
+        """A cancelled or failed run can go on from its cursor (resync.resume_resync)."""
+        return self.status in (self.Status.CANCELLED, self.Status.FAILED) and (
+            self.processed < self.total or not self.total
+        )
 
     @property
     def is_active(self) -> bool:

@@ -17,6 +17,13 @@ def integration_patterns(prefix: str) -> list:
         path(f"{prefix}<int:pk>/resync/", views.resync_confirm, name="resync_confirm"),
         path(f"{prefix}<int:pk>/resync/cancel/", views.resync_cancel, name="resync_cancel"),
         path(f"{prefix}<int:pk>/resync/retry/", views.resync_retry, name="resync_retry"),
+        path(f"{prefix}<int:pk>/resync/resume/", views.resync_resume, name="resync_resume"),
+        path(f"{prefix}<int:pk>/runs/<int:run_id>/", views.resync_run, name="resync_run"),
+        path(
+            f"{prefix}<int:pk>/runs/<int:run_id>/failures.csv",
+            views.resync_failures_csv,
+            name="resync_failures_csv",
+        ),
         path(
             f"{prefix}<int:pk>/resync/progress.json",
             views.resync_progress,

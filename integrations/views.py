@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Q, Subquery
-from django.http import JsonResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
@@ -25,15 +25,19 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from integrations import resync
+from integrations import failures as run_failures
+from integrations import rates, resync
 from integrations.channels import Channel, sends_photo_binaries_always
 from integrations.forms import IntegrationForm
+from integrations.health import resync_workers_seen
 from integrations.models import Integration, ResyncRun
+from integrations.plot import run_plot
+from offers.currencies import is_currency
 from offers.models import SiteJournal
 
 RESYNC_PERMISSION = "integrations.resync_integration"
-FAILURES_SHOWN = 50
-HISTORY_SHOWN = 10
+FAILURE_GROUPS_SHOWN = 5
+HISTORY_SHOWN = 20
 SYNC_LOG_PAGE_SIZE = 50
 
 VIEW_PERMISSION = "integrations.view_integration"
@@ -47,7 +51,7 @@ view_permission_required = permission_required(VIEW_PERMISSION, raise_exception=
 
 
 def duration_display(seconds: int | float | None) -> str:
-    """A seller-readable duration: "45 s", "12 min", "3 h 20 min"."""
+    """A seller-readable duration: "45 s", "12 min", "3 h 20 min", "2 days 3 h"."""
     if seconds is None:
         return "—"
     seconds = max(int(round(seconds)), 0)
@@ -56,7 +60,22 @@ def duration_display(seconds: int | float | None) -> str:
     minutes = -(-seconds // 60)  # round up: an estimate should not promise too little
     if minutes < 60:
         return _("%(m)d min") % {"m": minutes}
-    return _("%(h)d h %(m)d min") % {"h": minutes // 60, "m": minutes % 60}
+    if minutes < 24 * 60:
+        if minutes % 60 == 0:
+            return _("%(h)d h") % {"h": minutes // 60}
+        return _("%(h)d h %(m)d min") % {"h": minutes // 60, "m": minutes % 60}
+    hours = -(-minutes // 60)
+    days = ngettext("%(d)d day", "%(d)d days", hours // 24) % {"d": hours // 24}
+    if hours % 24 == 0:
+        return days
+    return _("%(days)s %(h)d h") % {"days": days, "h": hours % 24}
+
+
+def datetime_display(moment) -> str:
+    """One date style per language: the locale's short date and time."""
+    if moment is None:
+        return "—"
+    return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
 
 
 @dataclass
@@ -86,16 +105,27 @@ def resync_targets(integrations) -> list[ResyncTarget]:
 
 
 def progress_data(run: ResyncRun) -> dict:
-    """The run's to_dict() plus the few values the page shows formatted and translated."""
+    """The run's to_dict() plus the few values the page shows formatted and translated.
+
+    Rate and time left are the smoothed ones (integrations/rates.py), as the command line's.
+    """
     data = run.to_dict()
-    started = timezone.localtime(run.started_at) if run.started_at else None
+    pace = rates.pace(run)
     data.update(
         {
+            "rate_per_second": round(pace.per_second, 1),
+            "rate_per_minute": round(pace.per_minute),
+            "eta_seconds": pace.eta_seconds,
+            "outcome_display": run.outcome_display,
             "percent_display": str(math.floor(data["percent"])),
-            "eta_display": duration_display(data["eta_seconds"]) if data["active"] else "—",
-            "rate_display": _("%(rate)s offers/s")
-            % {"rate": formats.number_format(data["rate_per_second"], 1, use_l10n=True)},
-            "started_display": formats.date_format(started, "DATETIME_FORMAT") if started else "—",
+            "eta_display": duration_display(pace.eta_seconds) if data["active"] else "—",
+            "rate_display": _("%(rate)s offers/min")
+            % {"rate": formats.number_format(round(pace.per_minute), 0, use_l10n=True)},
+            "started_display": datetime_display(run.started_at),
+            "finished_display": datetime_display(run.finished_at),
+            "duration_display": duration_display(data["duration_seconds"]),
+            "paused_until_display": datetime_display(run.paused_until) if run.paused_until else "",
+            "can_resume": run.can_resume,
         }
     )
     return data
@@ -126,23 +156,32 @@ def integration_list(request):
 
 
 def integration_field_groups(form, integration) -> list[dict]:
-    """The form in three groups: settings, the channel's credentials, the other channels'."""
-    own_keys = set(integration.facts.credential_keys)
-    secrets = form.secret_fields()
-    others = [f for f in secrets if f.field.widget.attrs["data-credential"] not in own_keys]
+    """The form in two groups: settings and credentials.
+
+    Fields one channel uses carry data-channels (see IntegrationForm); static/xsale/
+    channel-fields.js shows only the chosen channel's, and the server hides the others at first.
+    """
     return [
-        {"legend": "", "fields": [form[name] for name in IntegrationForm.Meta.fields]},
-        {
-            "legend": _("Credentials"),
-            "fields": [f for f in secrets if f.field.widget.attrs["data-credential"] in own_keys],
-        },
-        {
-            "legend": _("Credentials of other channels (only when you change the channel)"),
-            "fields": others,
-            "collapsed": True,
-            "open": any(f.errors for f in others),
-        },
+        {"legend": "", "fields": form.settings_fields()},
+        {"legend": _("Credentials"), "fields": form.secret_fields()},
     ]
+
+
+def run_history(integration, *, before: int | None = None):
+    """Every run of the integration, newest first, a page at a time (keyset on id)."""
+    runs = ResyncRun.objects.filter(integration=integration).select_related(
+        "requested_by", "integration"
+    )
+    if before:
+        runs = runs.filter(pk__lt=before)
+    page = list(runs.order_by("-pk")[: HISTORY_SHOWN + 1])
+    older = page[HISTORY_SHOWN - 1].pk if len(page) > HISTORY_SHOWN else None
+    return page[:HISTORY_SHOWN], older
+
+
+def _int_param(request, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
 
 
 @login_required
@@ -160,6 +199,7 @@ def integration_edit(request, pk):
     else:
         form = IntegrationForm(instance=integration)
     run = integration.latest_run()
+    history, older = run_history(integration, before=_int_param(request, "runs_before"))
     context = {
         "integration": integration,
         "form": form,
@@ -168,14 +208,13 @@ def integration_edit(request, pk):
         "can_resync": request.user.has_perm(RESYNC_PERMISSION),
         "run": run,
         "progress": progress_data(run) if run else None,
-        # Past runs: the latest one is in the progress panel above.
-        "history": ResyncRun.objects.filter(integration=integration)
-        .exclude(pk=run.pk if run else None)
-        .select_related("requested_by")[:HISTORY_SHOWN],
+        "history": history,
+        "history_older": older,
+        "history_paged": "runs_before" in request.GET,
+        "workers_down": not resync_workers_seen(),
     }
-    if run and not run.is_active:
-        context["failures"] = run.failures.select_related("offer")[:FAILURES_SHOWN]
-        context["failures_total"] = run.failures.count()
+    if run and not run.is_active and run.failed:
+        context["failure_groups"] = run_failures.failure_groups(run, FAILURE_GROUPS_SHOWN)
     return render(request, f"{_layout(request)}/integration_edit.html", context)
 
 
@@ -202,6 +241,7 @@ def resync_confirm(request, pk):
                 % {"name": integration.name},
             )
         return redirect(_url(request, "integration_edit", integration.pk))
+    active = integration.resync_runs.filter(status__in=ResyncRun.ACTIVE_STATUSES).first()
     return render(
         request,
         "resync/confirm.html",
@@ -209,6 +249,8 @@ def resync_confirm(request, pk):
             "layout_template": f"{_layout(request)}/base.html",
             "integration": integration,
             "targets": resync_targets([integration]),
+            "active_run": active,
+            "workers_down": not resync_workers_seen(),
         },
     )
 
@@ -229,9 +271,18 @@ def resync_cancel(request, pk):
 @login_required
 @resync_permission_required
 def resync_retry(request, pk):
+    """Retry the failed offers of a run: all of them, or one reason group (code and message)."""
     run = get_object_or_404(ResyncRun, pk=request.POST.get("run"), integration_id=pk)
+    group = None
+    if "group_code" in request.POST or "group_message" in request.POST:
+        group = {
+            "code": request.POST.get("group_code", ""),
+            "message": request.POST.get("group_message", ""),
+        }
     try:
-        retry = resync.retry_failed(run, user=request.user, source=_layout(request))
+        # `group` only when asked: one call for both, limited by resync.retry_failed itself.
+        extra = {"group": group} if group else {}
+        retry = resync.retry_failed(run, user=request.user, source=_layout(request), **extra)
     except resync.ResyncError as error:
         messages.error(request, str(error))
     else:
@@ -247,6 +298,30 @@ def resync_retry(request, pk):
     return redirect(_url(request, "integration_edit", pk))
 
 
+@require_POST
+@login_required
+@resync_permission_required
+def resync_resume(request, pk):
+    """Go on with a cancelled or failed run from where it stopped."""
+    run = get_object_or_404(ResyncRun, pk=request.POST.get("run"), integration_id=pk)
+    try:
+        resumed = resync.resume_resync(run, user=request.user, source=_layout(request))
+    except resync.ResyncError as error:
+        messages.error(request, str(error))
+    else:
+        left = max(resumed.total - resumed.processed, 0)
+        messages.success(
+            request,
+            ngettext(
+                "The resync goes on from where it stopped: %(count)d offer left.",
+                "The resync goes on from where it stopped: %(count)d offers left.",
+                left,
+            )
+            % {"count": left},
+        )
+    return redirect(_url(request, "integration_edit", pk))
+
+
 @login_required
 @view_permission_required
 def resync_progress(request, pk):
@@ -258,6 +333,61 @@ def resync_progress(request, pk):
     if run is None:
         return JsonResponse({"id": None, "active": False})
     return JsonResponse(progress_data(run))
+
+
+# --- A run's page: its progress, plot and failures (grouped, paged, exported) ------------------
+
+
+def _group_param(params) -> dict | None:
+    """The reason group a failures page or export is limited to (?code=…&message=…)."""
+    if "code" not in params and "message" not in params:
+        return None
+    return {"code": params.get("code", ""), "message": params.get("message", "")}
+
+
+@login_required
+@permission_required("integrations.view_integration", raise_exception=True)
+def resync_run(request, pk, run_id):
+    run = get_object_or_404(
+        ResyncRun.objects.select_related("integration", "requested_by", "retry_of"),
+        pk=run_id,
+        integration_id=pk,
+    )
+    group = _group_param(request.GET)
+    after = _int_param(request, "after") or 0
+    failures, next_after = run_failures.failure_page(run, after=after, group=group)
+    params = request.GET.copy()
+    params.pop("after", None)
+    context = {
+        "layout_template": f"{_layout(request)}/base.html",
+        "integration": run.integration,
+        "run": run,
+        "progress": progress_data(run),
+        "plot": run_plot(run),
+        "can_resync": request.user.has_perm(RESYNC_PERMISSION),
+        "failure_groups": run_failures.failure_groups(run) if run.failed else [],
+        "group": group,
+        "failures": failures,
+        "first_page_url": "?" + params.urlencode() if after else None,
+        "next_url": "?" + _with(params, after=next_after) if next_after else None,
+        "csv_query": params.urlencode(),
+        "workers_down": run.is_active and not resync_workers_seen(),
+        "on_run_page": True,
+    }
+    return render(request, "resync/run.html", context)
+
+
+@login_required
+@permission_required("integrations.view_integration", raise_exception=True)
+def resync_failures_csv(request, pk, run_id):
+    """Every failure of the run (or of one reason group) as CSV, streamed."""
+    run = get_object_or_404(ResyncRun, pk=run_id, integration_id=pk)
+    response = StreamingHttpResponse(
+        run_failures.failures_csv(run, _group_param(request.GET)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="resync-{run.pk}-failures.csv"'
+    return response
 
 
 # --- The sync log ("Logi synchronizacji"): the site journal, keyset-paginated -------------------
@@ -284,6 +414,46 @@ class SyncLogFilter(forms.Form):
         required=False,
         choices=[("", gettext_lazy("any"))] + Channel.choices,
     )
+    integration = forms.ModelChoiceField(
+        label=gettext_lazy("Integration"),
+        required=False,
+        queryset=Integration.objects.order_by("name"),
+        empty_label=gettext_lazy("any"),
+    )
+    run = forms.IntegerField(
+        label=gettext_lazy("Resync run no."),
+        required=False,
+        min_value=1,
+        help_text=gettext_lazy("The offers that run sent or failed."),
+    )
+
+    def clean_currency(self):
+        currency = self.cleaned_data["currency"].strip().upper()
+        if currency and not is_currency(currency):
+            raise forms.ValidationError(
+                _("“%(code)s” is not a currency code (ISO 4217, e.g. PLN, EUR).")
+                % {"code": currency}
+            )
+        return currency
+
+    def clean_run(self):
+        run_id = self.cleaned_data["run"]
+        if run_id is None:
+            return None
+        run = ResyncRun.objects.filter(pk=run_id).first()
+        if run is None:
+            raise forms.ValidationError(_("There is no resync run no. %(id)s.") % {"id": run_id})
+        return run
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", _("The end date is before the start date."))
+        low, high = data.get("price_min"), data.get("price_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("price_max", _("The upper price is below the lower one."))
+        return data
 
     def filter(self, entries):
         data = self.cleaned_data
@@ -306,12 +476,25 @@ class SyncLogFilter(forms.Form):
         if data["status"]:
             entries = entries.filter(status=data["status"])
         if data["currency"]:
-            entries = entries.filter(currency_sent=data["currency"].upper())
+            entries = entries.filter(currency_sent=data["currency"])
         if data["channel"]:
             # A few integrations per channel: the index on (integration, synced_at, id) serves it.
             entries = entries.filter(
                 integration_id__in=Integration.objects.filter(channel=data["channel"]).values("pk")
             )
+        if data["integration"]:
+            entries = entries.filter(integration=data["integration"])
+        if data["run"]:
+            # The journal keeps the latest send per offer: the run's rows are those of its
+            # integration written while it ran.
+            run = data["run"]
+            entries = entries.filter(integration_id=run.integration_id)
+            if run.started_at:
+                entries = entries.filter(synced_at__gte=run.started_at)
+            if run.finished_at:
+                entries = entries.filter(synced_at__lte=run.finished_at)
+            elif not run.started_at:
+                entries = entries.none()
         return entries
 
 

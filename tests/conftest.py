@@ -221,4 +221,4 @@ def wire(monkeypatch):
     return RequestLog().install(monkeypatch)
 
 
-pytest_plugins = ["tests.workers"]
+pytest_plugins = ["tests.workers", "tests.page_fixtures"]

@@ -105,7 +105,8 @@ def watch_until_completed(page, worker):
     assert panel_stat(page, "total") == "30"
     assert panel_stat(page, "sent") == "30"
     assert panel_stat(page, "failed") == "0"
-    assert panel_stat(page, "photos_sent") == "30"  # first time on WooCommerce: photos are new
+    # "Wysłane zdjęcia" counts photo files (first time on WooCommerce: every photo is new).
+    assert panel_stat(page, "photo_files_sent") == str(ResyncRun.objects.get().photo_files_sent)
 
 
 def confirm_the_warning(page):
@@ -182,6 +183,7 @@ def test_cancel_stops_a_run(log_in, sandbox, sandbox_account, resync_worker):
     with page.expect_navigation():
         page.click("text=Tak, uruchom resynchronizację")
     page.wait_for_selector(".resync-panel [data-status=running]")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Anulować tę resynchronizację?"
     with page.expect_navigation():
         page.click("[data-cancel-button]")
     assert "Zlecono anulowanie" in page.locator(".messages").inner_text()

@@ -32,9 +32,9 @@ def test_a_run_started_by_the_command_completes_in_the_worker(
 ):
     woo = sandbox_integration(sandbox, sandbox_account, "woocommerce")
     make_offers(woo, 700)
-    call_command("resync_offers", woo.name, "--wait", "--interval", "0.5")
+    call_command("resync_offers", woo.name.upper(), "--wait", "--language", "en")
     out = capsys.readouterr().out
-    assert "Started resync #" in out and "completed 700/700" in out
+    assert "Started resync #" in out and "completed · 700/700" in out
     run = ResyncRun.objects.get(integration=woo)
     assert (run.status, run.sent, run.failed, run.source) == ("completed", 700, 0, "cli")
     assert SiteJournal.objects.filter(integration=woo, status="ok").count() == 700

@@ -205,6 +205,11 @@ LOGOUT_REDIRECT_URL = "login"
 # Absolute address of this xSale, for photo URLs a channel downloads (WooCommerce `images[].src`).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
+# The e-mail a seller gets when their resync ends (integrations/notifications.py).
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="xSale <noreply@localhost>")
+if DEBUG:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
 # The channel emulators (sandbox/) the demo integrations point at.
 SANDBOX_URL = env.str("SANDBOX_URL", default="http://127.0.0.1:8100").rstrip("/")
 

@@ -21,14 +21,27 @@
       } else {
         el.textContent = value;
       }
-      if (name === "status_display") {
-        el.className = "status status-" + data.status;
-        el.setAttribute("data-status", data.status);
+      if (name === "outcome_display") {
+        el.className = "status status-" + data.outcome;
+        el.setAttribute("data-status", data.outcome);
       }
-      if (name === "error") {
+      if (name === "error" || name === "waiting_reason") {
         el.hidden = !value;
       }
     });
+    var failed = panel.querySelector("[data-failed-stat]");
+    if (failed) {
+      failed.classList.toggle("is-bad", Number(data.failed) > 0);
+    }
+    var until = panel.querySelector("[data-pause-until]");
+    if (until) {
+      until.hidden = !(data.status === "paused" && data.paused_until_display);
+    }
+    var cancel = panel.querySelector("[data-cancel-button]");
+    if (cancel && data.status === "cancelling") {
+      cancel.disabled = true;
+      cancel.textContent = cancel.getAttribute("data-cancelling-label");
+    }
   }
 
   function watch(panel) {

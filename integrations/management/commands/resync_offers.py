@@ -1,33 +1,101 @@
+"""`manage.py resync_offers NAME`: start, follow, cancel, resume or retry a resync.
+
+The same services as the pages (integrations/resync.py). The command speaks one language (the
+settings' default, or --language); it runs no worker, and while it follows a run no other logger
+prints to its output.
+"""
+
+import getpass
+import logging
 import sys
 import time
+from contextlib import contextmanager
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
+from django.utils.translation import gettext as _
 
+from integrations import rates, resync
 from integrations.models import Integration, ResyncRun
-from integrations.resync import (
-    ResyncAlreadyRunning,
-    ResyncError,
-    cancel_resync,
-    retry_failed,
-    start_resync,
-)
+from integrations.views import duration_display
+
+# Without a terminal (a log file, cron), at most one line this often.
+LINE_EVERY_SECONDS = 30.0
+POLL_SECONDS = 1.0
+
+
+def run_label(run: ResyncRun) -> str:
+    if run.retry_of_id:
+        return _("retry #%(id)s (of #%(of)s)") % {"id": run.pk, "of": run.retry_of_id}
+    return _("resync #%(id)s") % {"id": run.pk}
 
 
 def progress_line(run: ResyncRun) -> str:
-    p = run.to_dict()
-    eta = f" · ETA {p['eta_seconds']}s" if p["eta_seconds"] is not None else ""
-    return (
-        f"#{p['id']} {p['status']} {p['processed']}/{p['total']} ({p['percent']}%) "
-        f"sent {p['sent']} failed {p['failed']} photos {p['photos_sent']} "
-        f"· {p['rate_per_second']}/s{eta}"
+    data = run.to_dict()
+    pace = rates.pace(run)
+    parts = [
+        f"{run_label(run)}: {run.outcome_display}",
+        _("%(processed)s/%(total)s offers (%(percent)s%%)")
+        % {"processed": run.processed, "total": run.total, "percent": data["percent"]},
+        _("sent %(sent)s, failed %(failed)s, photos %(photos)s")
+        % {"sent": run.sent, "failed": run.failed, "photos": run.photo_files_sent},
+        _("%(rate)s offers/min") % {"rate": round(pace.per_minute)},
+    ]
+    if run.is_active and pace.eta_seconds is not None:
+        parts.append(_("about %(eta)s left") % {"eta": duration_display(pace.eta_seconds)})
+    if not run.is_active and data["duration_seconds"] is not None:
+        parts.append(
+            _("took %(duration)s") % {"duration": duration_display(data["duration_seconds"])}
+        )
+    if run.pause_reason and run.is_active:
+        parts.append(run.pause_reason)
+    return " · ".join(parts)
+
+
+def find_integration(name: str) -> Integration:
+    """By name, ignoring case; several matches (names differing only in case) are refused."""
+    matches = list(Integration.objects.filter(name__iexact=name))
+    if not matches:
+        # iexact is ASCII-only on SQLite: compare the rest in Python (a few integrations).
+        matches = [i for i in Integration.objects.all() if i.name.casefold() == name.casefold()]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise CommandError(
+            _('"%(name)s" matches several integrations: %(names)s. Give the exact name.')
+            % {"name": name, "names": ", ".join(sorted(i.name for i in matches))}
+        )
+    names = ", ".join(Integration.objects.values_list("name", flat=True)) or "—"
+    raise CommandError(
+        _('No integration named "%(name)s" (known: %(names)s).') % {"name": name, "names": names}
     )
+
+
+@contextmanager
+def quiet_loggers(verbosity: int):
+    """Other loggers (django-q's "Enqueued …", the engine's info lines) stay off the output."""
+    if verbosity >= 2:
+        yield
+        return
+    root = logging.getLogger()
+    quieted = [root, logging.getLogger("django-q"), logging.getLogger("integrations")]
+    levels = [logger.level for logger in quieted]
+    for logger in quieted:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(quieted, levels, strict=True):
+            logger.setLevel(level)
 
 
 class Command(BaseCommand):
     help = "Resynchronize all active offers of one integration (the same service as the pages)."
 
     def add_arguments(self, parser):
-        parser.add_argument("integration", help="the integration's name")
+        parser.add_argument("integration", help="the integration's name (any case)")
         action = parser.add_mutually_exclusive_group()
         action.add_argument("--status", action="store_true", help="show the latest run")
         action.add_argument("--cancel", action="store_true", help="cancel the running resync")
@@ -37,60 +105,153 @@ class Command(BaseCommand):
             action="store_true",
             help="resend the offers the last run failed",
         )
+        action.add_argument(
+            "--resume",
+            action="store_true",
+            help="go on with the last run (cancelled or failed) from where it stopped",
+        )
         parser.add_argument(
             "--wait",
             action="store_true",
             help="follow the run until it ends (exit 0 only when it completed without failures)",
         )
-        parser.add_argument("--interval", type=float, default=2.0, help="seconds between lines")
+        parser.add_argument(
+            "--user",
+            help="the xSale user the run is recorded for (default: your OS user, if it is one)",
+        )
+        parser.add_argument(
+            "--language",
+            choices=[code for code, _name in settings.LANGUAGES],
+            help=f"the language of the output (default: {settings.LANGUAGE_CODE})",
+        )
 
-    def handle(self, *args, integration, status, cancel, retry, wait, interval, **kw):
+    def handle(self, *args, language=None, verbosity=1, **options):
+        with translation.override(language or settings.LANGUAGE_CODE), quiet_loggers(verbosity):
+            self._handle(**options)
+
+    def _user(self, username: str | None):
+        User = get_user_model()
+        if username:
+            try:
+                return User.objects.get(**{User.USERNAME_FIELD: username})
+            except User.DoesNotExist:
+                raise CommandError(_('No xSale user "%(name)s".') % {"name": username}) from None
         try:
-            target = Integration.objects.get(name=integration)
-        except Integration.DoesNotExist:
-            names = ", ".join(Integration.objects.values_list("name", flat=True)) or "none"
-            raise CommandError(f'No integration named "{integration}" (known: {names}).') from None
+            os_user = getpass.getuser()
+        except (KeyError, OSError):
+            return None
+        user = User.objects.filter(**{User.USERNAME_FIELD: os_user}).first()
+        if user is None:
+            self.stderr.write(
+                _('No xSale user "%(name)s": the run is recorded without a user (use --user).')
+                % {"name": os_user},
+                self.style.WARNING,
+            )
+        return user
+
+    def _handle(self, *, integration, status, cancel, retry, resume, wait, user, **kw):
+        target = find_integration(integration)
         latest = target.latest_run()
 
         if status or cancel:
             if latest is None:
-                raise CommandError(f"{target.name} has never been resynchronized.")
+                raise CommandError(
+                    _("%(name)s has never been resynchronized.") % {"name": target.name}
+                )
             if cancel:
-                if not cancel_resync(latest):
-                    raise CommandError(f"No resync of {target.name} is running.")
-                self.stdout.write(f"Cancel requested for resync #{latest.pk}.")
+                if not resync.cancel_resync(latest):
+                    raise CommandError(
+                        _("No resync of %(name)s is running.") % {"name": target.name}
+                    )
+                self.stdout.write(_("Cancel requested for %(run)s.") % {"run": run_label(latest)})
             else:
                 self.stdout.write(progress_line(latest))
             if not wait:
                 return
             run = latest
         else:
+            requested_by = self._user(user)
             try:
+                if (retry or resume) and latest is None:
+                    raise CommandError(
+                        _("%(name)s has never been resynchronized.") % {"name": target.name}
+                    )
                 if retry:
-                    if latest is None:
-                        raise CommandError(f"{target.name} has never been resynchronized.")
-                    run = retry_failed(latest, user=None, source=ResyncRun.Source.CLI)
+                    run = resync.retry_failed(
+                        latest, user=requested_by, source=ResyncRun.Source.CLI
+                    )
+                elif resume:
+                    run = resync.resume_resync(
+                        latest, user=requested_by, source=ResyncRun.Source.CLI
+                    )
                 else:
-                    run = start_resync(target, user=None, source=ResyncRun.Source.CLI)
-            except ResyncAlreadyRunning as exc:
+                    run = resync.start_resync(
+                        target, user=requested_by, source=ResyncRun.Source.CLI
+                    )
+            except resync.ResyncAlreadyRunning as exc:
                 raise CommandError(f"{exc}\n{progress_line(exc.run)}") from None
-            except ResyncError as exc:
+            except resync.ResyncError as exc:
                 raise CommandError(str(exc)) from None
-            self.stdout.write(f"Started resync #{run.pk} of {target.name}: {run.total} offers.")
+            self.stdout.write(
+                _("Started %(run)s of %(name)s: %(total)s offers.")
+                % {"run": run_label(run), "name": target.name, "total": run.total}
+            )
         if wait:
-            self._follow(run, interval)
+            self._follow(run)
 
-    def _follow(self, run: ResyncRun, interval: float):
-        while True:
-            run.refresh_from_db()
-            line = progress_line(run)
-            self.stdout.write(line)
-            sys.stdout.flush()
-            if not run.is_active:
-                break
-            time.sleep(interval)
+    def _follow(self, run: ResyncRun):
+        if self.stdout.isatty():
+            self._follow_with_bar(run)
+        else:
+            self._follow_with_lines(run)
+        run.refresh_from_db()
+        self.stdout.write(progress_line(run))
         if run.status != ResyncRun.Status.COMPLETED or run.failed:
             raise CommandError(
-                f"Resync #{run.pk} ended {run.status} with {run.failed} failed offers."
+                _("%(run)s ended %(outcome)s with %(failed)s failed offers.")
+                % {"run": run_label(run), "outcome": run.outcome_display, "failed": run.failed}
                 + (f" {run.error}" if run.error else "")
             )
+
+    def _follow_with_lines(self, run: ResyncRun):
+        last = 0.0
+        while True:
+            run.refresh_from_db()
+            if not run.is_active:
+                return
+            if time.monotonic() - last >= LINE_EVERY_SECONDS:
+                self.stdout.write(progress_line(run))
+                self.stdout.flush()
+                last = time.monotonic()
+            time.sleep(POLL_SECONDS)
+
+    def _follow_with_bar(self, run: ResyncRun):
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=run.total or None,
+            desc=run_label(run),
+            unit=_("offers"),
+            file=sys.stdout,
+            dynamic_ncols=True,
+            # Our own smoothed rate and time left go in the postfix, the same as the pages'.
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{postfix}",
+        )
+        try:
+            while True:
+                run.refresh_from_db()
+                pace = rates.pace(run)
+                bar.total = run.total or None
+                bar.n = run.processed
+                eta = duration_display(pace.eta_seconds) if pace.eta_seconds is not None else "—"
+                bar.set_postfix_str(
+                    _("%(rate)s offers/min, %(eta)s left, %(failed)s failed")
+                    % {"rate": round(pace.per_minute), "eta": eta, "failed": run.failed},
+                    refresh=False,
+                )
+                bar.refresh()
+                if not run.is_active:
+                    return
+                time.sleep(POLL_SECONDS)
+        finally:
+            bar.close()

@@ -1,0 +1,75 @@
+"""The e-mail a seller gets when a resync they started ends: the honest outcome and a link.
+
+The engine calls notify_run_finished(run) once, when a run reaches its final status.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.urls import reverse
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
+
+from integrations.models import ResyncRun
+
+logger = logging.getLogger(__name__)
+
+
+def run_url(run: ResyncRun) -> str:
+    path = reverse("v2:resync_run", args=[run.integration_id, run.pk])
+    return settings.SITE_URL + path
+
+
+def _subject(run: ResyncRun) -> str:
+    return _("xSale: resync of %(integration)s %(outcome)s") % {
+        "integration": run.integration.name,
+        "outcome": run.outcome_display,
+    }
+
+
+def _body(run: ResyncRun) -> str:
+    from integrations.views import duration_display
+
+    lines = [
+        _("The resync #%(id)s of %(integration)s has ended: %(outcome)s.")
+        % {"id": run.pk, "integration": run.integration.name, "outcome": run.outcome_display},
+        "",
+        _("Offers processed: %(processed)s of %(total)s")
+        % {"processed": run.processed, "total": run.total},
+        _("Sent: %(count)s") % {"count": run.sent},
+        _("Failed: %(count)s") % {"count": run.failed},
+        _("Photos sent: %(count)s") % {"count": run.photo_files_sent},
+    ]
+    if run.started_at:
+        end = run.finished_at or timezone.now()
+        lines.append(
+            _("Duration: %(duration)s")
+            % {"duration": duration_display((end - run.started_at).total_seconds())}
+        )
+    if run.finished_at:
+        finished = formats.date_format(timezone.localtime(run.finished_at), "SHORT_DATETIME_FORMAT")
+        lines.append(_("Finished at: %(when)s") % {"when": finished})
+    if run.error:
+        lines += ["", _("Reason: %(error)s") % {"error": run.error}]
+    if run.failed:
+        lines += [
+            "",
+            _("The failed offers, grouped by the channel's reason, are on the run's page."),
+        ]
+    lines += ["", run_url(run)]
+    return "\n".join(lines) + "\n"
+
+
+def notify_run_finished(run: ResyncRun) -> None:
+    """E-mail whoever started the run (when they have an address), in the product's language."""
+    user = run.requested_by
+    if user is None or not getattr(user, "email", ""):
+        return
+    run = ResyncRun.objects.select_related("integration").get(pk=run.pk)
+    with translation.override(settings.LANGUAGE_CODE):
+        subject, body = _subject(run), _body(run)
+    try:
+        send_mail(subject, body, None, [user.email])
+    except Exception:  # a mail server being down must not fail the run's ending
+        logger.exception("resync %s: the finish e-mail could not be sent", run.pk)
