@@ -139,8 +139,13 @@ class IntegrationForm(forms.ModelForm):
         return self._clean_outbound_url("auth_url")
 
     def urls_changed(self) -> bool:
+        """Whether a URL the integration keeps differs from the stored one (after another
+        channel's URL fields were cleared)."""
+        cleaned = getattr(self, "cleaned_data", {})
         return self.instance.pk is not None and any(
-            name in self.changed_data for name in Integration.URL_FIELDS
+            (cleaned.get(name) or "") != (getattr(self.instance, name) or "")
+            for name in Integration.URL_FIELDS
+            if name in cleaned
         )
 
     def clean(self):

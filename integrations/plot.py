@@ -11,8 +11,6 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from integrations.channels import estimated_offers_per_minute
-
 WIDTH = 720
 HEIGHT = 220
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 34
@@ -23,7 +21,9 @@ MAX_BARS = 180
 def channel_limit_per_minute(integration) -> float:
     """Offers per minute the channel allows this integration: the plot's limit line and the
     one place the pages ask the estimate module for it."""
-    return estimated_offers_per_minute(integration.channel, integration.requests_per_minute)
+    from integrations.resync import offers_per_minute_limit
+
+    return offers_per_minute_limit(integration)
 
 
 @dataclass

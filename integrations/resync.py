@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Max, QuerySet
+from django.db.models import F, Max, QuerySet, Value
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -292,6 +292,12 @@ def resume_resync(run: ResyncRun, *, user=None, source: str) -> ResyncRun:
                 chunk_errors=0,
                 silent_chunks=0,
                 heartbeat_at=timezone.now(),
+                lease_token="",
+                lease_expires_at=None,
+                # Whoever resumes it hears how it ends.
+                requested_by=F("requested_by")
+                if user is None or not user.is_authenticated
+                else Value(user.pk),
             )
     except IntegrityError:
         raise _already_running(run.integration) from None

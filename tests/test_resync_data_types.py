@@ -71,9 +71,7 @@ def test_a_prices_and_stock_resync_on_zalando_submits_no_product(sandbox, sandbo
     assert any(name.endswith("/stocks") for name in endpoints)
 
 
-def test_photos_too_sends_woocommerce_photos_that_did_not_change(
-    sandbox, sandbox_account, wire
-):
+def test_photos_too_sends_woocommerce_photos_that_did_not_change(sandbox, sandbox_account, wire):
     shop = sandbox_integration(sandbox, sandbox_account, "woocommerce")
     make_offers(shop, 2, photos=1)
     drain(start_resync(shop, source="cli"))  # photos sent once, their hash journaled

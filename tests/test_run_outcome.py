@@ -186,7 +186,15 @@ def test_the_admin_lists_runs_by_a_readable_name_and_outcome(client, shop):
 def test_the_admin_change_page_can_cancel_the_running_resync(client, shop, monkeypatch):
     monkeypatch.setattr(resync, "enqueue_chunk", lambda run_id, cursor: None)
     client.force_login(make_user("boss", superuser=True))
-    run = ResyncRun.objects.create(integration=shop, source="v2", status="running", total=30)
+    # A task works on it (holds its lease): the cancel is asked, the task ends it.
+    run = ResyncRun.objects.create(
+        integration=shop,
+        source="v2",
+        status="running",
+        total=30,
+        lease_token="t",
+        lease_expires_at=timezone.now() + timedelta(seconds=30),
+    )
     page = html(client.get(reverse("admin:integrations_integration_change", args=[shop.pk])))
     cancel_url = reverse("admin:integrations_integration_resync_cancel", args=[shop.pk])
     assert cancel_url in page and "data-confirm=" in page

@@ -196,9 +196,11 @@ def test_start_is_blocked_while_a_run_is_active(log_in, shop, width):
 
 
 def test_cancel_asks_first_shows_cancelling_and_a_cancelled_run_can_be_resumed(log_in, shop, width):
+    # A task works on it (holds its lease), so a cancel is asked, not done at once.
     run = ResyncRun.objects.create(
         integration=shop, source="v2", status="running", total=30, processed=12, sent=12,
-        cursor=12, started_at=timezone.now() - timedelta(seconds=30),
+        cursor=12, started_at=timezone.now() - timedelta(seconds=30), lease_token="t",
+        lease_expires_at=timezone.now() + timedelta(minutes=5),
     )  # fmt: skip
     page = log_in(make_user(f"celina{width}"), width)
     page.goto(f"/integrations/{shop.pk}/")
@@ -229,7 +231,10 @@ def test_cancel_asks_first_shows_cancelling_and_a_cancelled_run_can_be_resumed(l
 
 
 def test_the_admin_change_page_cancels_with_a_confirmation(log_in, shop):
-    run = ResyncRun.objects.create(integration=shop, source="v2", status="running", total=30)
+    run = ResyncRun.objects.create(
+        integration=shop, source="v2", status="running", total=30, lease_token="t",
+        lease_expires_at=timezone.now() + timedelta(minutes=5),
+    )  # fmt: skip
     page = log_in(make_user("szef", superuser=True))
     page.goto(f"/admin/integrations/integration/{shop.pk}/change/")
     page.once("dialog", lambda dialog: dialog.accept())
