@@ -189,6 +189,35 @@ def sandbox_account():
     return f"t{uuid.uuid4().hex[:8]}"
 
 
+@pytest.fixture
+def one_chunk_per_task(settings):
+    # Each process_chunk call is one chunk, as a worker under a short time box would do.
+    settings.RESYNC_TASK_SECONDS = 0
+
+
+@pytest.fixture
+def english():
+    # Assertions read the engine's messages in English; the product's default is Polish.
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def chunk_size(monkeypatch):
+    """Set a channel's chunk size for one test: chunk_size("woocommerce", 100)."""
+    import dataclasses
+
+    from integrations import channels
+
+    def set_size(channel, size):
+        facts = dataclasses.replace(channels.CHANNEL_FACTS[channel], chunk_size=size)
+        monkeypatch.setitem(channels.CHANNEL_FACTS, channel, facts)
+
+    return set_size
+
+
 @pytest.fixture(autouse=True, scope="session")
 def budget_store_of_this_run(tmp_path_factory):
     """One budget store file per test run (its worker subprocesses get it too: workers.py)."""

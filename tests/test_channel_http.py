@@ -15,17 +15,7 @@ from integrations.shopconnect.http import (
 )
 from tests.allegro_openapi import items_for, make_offer
 from tests.catalogue import make_offers
-
-
-def most_in_any_window(times, seconds):
-    """The largest number of `times` in any window (t − seconds, t], as the sandbox counts."""
-    times = sorted(times)
-    most, first = 0, 0
-    for last, at in enumerate(times):
-        while times[first] <= at - seconds:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
+from tests.test_budgets import most_in_any_window
 
 
 def test_retry_after_is_read_in_seconds_or_as_a_date_and_capped():

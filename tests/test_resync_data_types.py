@@ -1,7 +1,6 @@
 """A resync limited to chosen data: prices and stock only, content only, photos too."""
 
 import pytest
-from django.utils import translation
 
 from integrations.models import ResyncRun
 from integrations.resync import resync_estimate, start_resync
@@ -9,20 +8,9 @@ from offers.models import SiteJournal
 from tests.catalogue import make_offers, sandbox_integration
 from tests.test_resync_engine import drain
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_chunk_per_task", "english")]
 
 CONTENT_FIELDS = {"name", "description", "parameters", "images", "external"}
-
-
-@pytest.fixture(autouse=True)
-def one_chunk_per_task(settings):
-    settings.RESYNC_TASK_SECONDS = 0
-
-
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
 
 
 def test_a_prices_and_stock_resync_sends_no_content_and_no_photos_to_allegro(

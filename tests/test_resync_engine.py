@@ -1,15 +1,13 @@
 """The resync engine, chunk by chunk in this process, against the sandbox over HTTP."""
 
-import dataclasses
 import time
 
 import pytest
 from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone, translation
+from django.utils import timezone
 
-from integrations import channels
 from integrations.models import ResyncFailure, ResyncRun
 from integrations.resync import (
     ResyncAlreadyRunning,
@@ -25,20 +23,7 @@ from offers.services import offer_channel_set_active
 from tests.catalogue import make_offers, sandbox_integration
 from tests.conftest import image_bytes
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def one_chunk_per_task(settings):
-    # Each process_chunk call below is one chunk, as a worker under a short time box would do.
-    settings.RESYNC_TASK_SECONDS = 0
-
-
-@pytest.fixture(autouse=True)
-def english():
-    # Assertions read the engine's messages in English; the product's default is Polish.
-    with translation.override("en"):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_chunk_per_task", "english")]
 
 
 def drain(run: ResyncRun, max_chunks=200) -> ResyncRun:
@@ -56,15 +41,6 @@ def drain(run: ResyncRun, max_chunks=200) -> ResyncRun:
 
 def resync(integration, **kwargs) -> ResyncRun:
     return drain(start_resync(integration, user=None, source="cli", **kwargs))
-
-
-@pytest.fixture
-def chunk_size(monkeypatch):
-    def set_size(channel, size):
-        facts = dataclasses.replace(channels.CHANNEL_FACTS[channel], chunk_size=size)
-        monkeypatch.setitem(channels.CHANNEL_FACTS, channel, facts)
-
-    return set_size
 
 
 def test_a_run_delivers_every_offer_and_writes_the_journal(sandbox, sandbox_account, chunk_size):

@@ -6,7 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from integrations import resync
 from integrations.models import ResyncFailure, ResyncRun
@@ -17,18 +17,7 @@ from offers.services import offer_channel_set_active
 from tests.catalogue import make_offers, sandbox_integration
 from tests.test_resync_engine import drain
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def one_chunk_per_task(settings):
-    settings.RESYNC_TASK_SECONDS = 0
-
-
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_chunk_per_task", "english")]
 
 
 @pytest.fixture
@@ -37,19 +26,6 @@ def enqueued(monkeypatch):
     tasks = []
     monkeypatch.setattr(resync, "enqueue_chunk", lambda run_id, cursor: tasks.append(cursor))
     return tasks
-
-
-@pytest.fixture
-def small_chunks(monkeypatch):
-    import dataclasses
-
-    from integrations import channels
-
-    def set_size(channel, size):
-        facts = dataclasses.replace(channels.CHANNEL_FACTS[channel], chunk_size=size)
-        monkeypatch.setitem(channels.CHANNEL_FACTS, channel, facts)
-
-    return set_size
 
 
 def wake(run):
@@ -61,11 +37,11 @@ def wake(run):
 
 
 def test_a_channel_that_hangs_fails_its_offers_then_pauses_then_fails_the_run(
-    sandbox, sandbox_account, monkeypatch, small_chunks, enqueued
+    sandbox, sandbox_account, monkeypatch, chunk_size, enqueued
 ):
     monkeypatch.setattr(http, "READ_TIMEOUT", 0.3)
     sandbox.configure("woocommerce", sandbox_account, latency_ms=2_000)
-    small_chunks("woocommerce", 2)
+    chunk_size("woocommerce", 2)
     shop = sandbox_integration(sandbox, sandbox_account, "woocommerce", requests_per_minute=6000)
     make_offers(shop, 40, photos=0)
     run = start_resync(shop, source="cli")
@@ -205,9 +181,9 @@ def test_deactivating_the_integration_cancels_its_run(sandbox, sandbox_account, 
 
 
 def test_progress_never_passes_the_offers_the_run_set_out_to_visit(
-    sandbox, sandbox_account, small_chunks, enqueued
+    sandbox, sandbox_account, chunk_size, enqueued
 ):
-    small_chunks("woocommerce", 5)
+    chunk_size("woocommerce", 5)
     shop = sandbox_integration(sandbox, sandbox_account, "woocommerce")
     make_offers(shop, 15, photos=0)
     run = start_resync(shop, source="cli")
