@@ -491,6 +491,8 @@ class LeaseKeeper:
 
     def __init__(self, run_id: int, token: str):
         self.run_id, self.token = run_id, token
+        # Called once when the run is being cancelled: the chunk in flight stops sending.
+        self.on_cancel = None
         self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._keep, name=f"lease-{run_id}", daemon=True)
@@ -512,6 +514,10 @@ class LeaseKeeper:
                 ):
                     self.lost.set()
                     return
+                status = ResyncRun.objects.filter(pk=self.run_id).values_list("status", flat=True)
+                if self.on_cancel and status.first() == ResyncRun.Status.CANCELLING:
+                    self.on_cancel()
+                    self.on_cancel = None
         except Exception:
             logger.exception("resync %s: the lease could not be renewed", self.run_id)
         finally:
@@ -648,6 +654,7 @@ def _run_chunks(run_id: int, token: str, deadline: float, lease: LeaseKeeper) ->
         _end(run_id, token, ResyncRun.Status.FAILED, str(exc))
         return None
     _note_sharing(run, adapter)
+    lease.on_cancel = adapter.stop
     following = None
     with ThreadPoolExecutor(1, thread_name_prefix=f"resync-{run_id}") as sender:
         while True:

@@ -66,6 +66,9 @@ class ChannelAdapter(ABC):
         until when and why.
         """
 
+    def stop(self) -> None:  # noqa: B027 - an adapter with nothing in flight has nothing to stop
+        """The run is being cancelled: send nothing more (called from another thread)."""
+
     @property
     def held(self):
         """The integrations.shopconnect.http.Held that deferred offers of the last send."""

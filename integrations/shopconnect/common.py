@@ -220,6 +220,9 @@ class HttpChannelAdapter(ChannelAdapter):
     def held(self):
         return self.client.held
 
+    def stop(self) -> None:
+        self.client.aborted.set()
+
     def snapshot(self, item: OfferToSend) -> OfferSnapshot:
         return snapshot(item)
 

@@ -267,8 +267,8 @@ class ChannelClient:
         return self.deadline - time.monotonic()
 
     def _raise_if_stopped(self) -> None:
-        if self.aborted.is_set():
-            raise ChannelUnavailable("not sent: the run stopped", http_status=None, attempts=0)
+        if self.aborted.is_set():  # the run stops: what is not sent yet waits for a later run
+            raise Held(time.time())
         if self.held is not None:
             raise self.held
 
