@@ -341,8 +341,13 @@ class Handler(BaseHTTPRequestHandler):
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
         # One write for head and body: no Nagle/delayed-ACK stall between them.
-        self.wfile.write(head + data)
-        self.wfile.flush()
+        try:
+            self.wfile.write(head + data)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up waiting (its read timeout): a real server just drops it.
+            self.close_connection = True
+            return
         if self.server.verbose:
             self.log_request(reply.status, len(data))
 

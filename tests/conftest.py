@@ -196,7 +196,7 @@ def one_chunk_per_task(settings):
 
 
 @pytest.fixture
-def english():
+def english_messages():
     # Assertions read the engine's messages in English; the product's default is Polish.
     from django.utils import translation
 

@@ -8,7 +8,10 @@ from offers.models import SiteJournal
 from tests.catalogue import make_offers, sandbox_integration
 from tests.test_resync_engine import drain
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_chunk_per_task", "english")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("one_chunk_per_task", "english_messages"),
+]
 
 CONTENT_FIELDS = {"name", "description", "parameters", "images", "external"}
 

@@ -23,7 +23,10 @@ from offers.services import offer_channel_set_active
 from tests.catalogue import make_offers, sandbox_integration
 from tests.conftest import image_bytes
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_chunk_per_task", "english")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("one_chunk_per_task", "english_messages"),
+]
 
 
 def drain(run: ResyncRun, max_chunks=200) -> ResyncRun:

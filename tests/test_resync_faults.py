@@ -17,7 +17,10 @@ from offers.services import offer_channel_set_active
 from tests.catalogue import make_offers, sandbox_integration
 from tests.test_resync_engine import drain
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_chunk_per_task", "english")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("one_chunk_per_task", "english_messages"),
+]
 
 
 @pytest.fixture
