@@ -428,7 +428,7 @@ class ResyncRun(models.Model):
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "duration_seconds": round(elapsed) if self.started_at else None,
             "paused_until": self.paused_until.isoformat() if self.paused_until else None,
-            "waiting_reason": self.pause_reason,
+            "waiting_reason": self.pause_reason if self.is_active else "",
             "error": self.error,
             "is_retry": bool(self.retry_of_id),
         }
