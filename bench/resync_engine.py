@@ -1,7 +1,8 @@
 """Resync engine benchmarks (issue #4). Prints figures; asserts nothing.
 
   throughput  engine offers/s vs a bare HTTP client against the same sandbox (10,000 offers
-              per channel, the sandbox's limits lifted and the integration unthrottled)
+              per channel, the sandbox's limits lifted, xSale's channel budgets switched off
+              through CHANNEL_LIMITS and the integration's own at 10,000,000 requests/min)
   limit       share of a channel limit used, with the sandbox enforcing it and answering in
               200 ms, and the number of limit violations
   memory      peak RSS of the resync worker at 100,000 offers vs 10,000
@@ -9,6 +10,7 @@
 Usage: .venv/bin/python bench/resync_engine.py [throughput|limit|memory ...]
 """
 
+import json
 import sys
 import threading
 import time
@@ -147,14 +149,17 @@ if __name__ == "__main__":
         if "memory" in wanted:
             memory()
         if "throughput" in wanted:
-            # Like the bare client, the engine runs with the channels' limits lifted.
-            worker = h.start_resync_worker(SHOPCONNECT_ENDPOINT_LIMITS="0")
+            # Like the bare client, the engine runs with the channels' limits lifted: every
+            # channel budget off (CHANNEL_LIMITS), the integration's own at 10,000,000/min.
+            import adapters_throughput as at
+
+            worker = h.start_resync_worker(CHANNEL_LIMITS=json.dumps(at.CHANNEL_LIMITS_OFF))
             try:
                 throughput(URL, only=channels)
             finally:
                 worker.stop()
         if "limit" in wanted:
-            worker = h.start_resync_worker()
+            worker = h.start_resync_worker(CHANNEL_LIMITS="{}")  # the published limits
             try:
                 limit_share(URL)
             finally:
