@@ -54,6 +54,9 @@ def parse_args():
     app.add_argument("--offers", type=int, default=1000, help="per integration (1 photo each)")
     app.add_argument("--limit", type=int, default=600, help="app requests per window")
     app.add_argument("--window", type=int, default=10, help="the app's 'minute', seconds")
+    app.add_argument(
+        "--workers", type=int, default=0, help="per cluster (default: sqlite 2, postgres 1)"
+    )
     patch = sub.add_parser("patch")
     patch.add_argument("--seconds", type=int, default=600)
     patch.add_argument("--offers", type=int, default=6500)
@@ -200,6 +203,22 @@ def print_pauses(watcher, names):
         print(f"    e.g. at +{seen[0][0]:.0f} s: “{seen[0][1]}”")
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of a process group."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != pgid:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ProcessLookupError, ValueError, IndexError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 # --- app: three integrations, one Client ID --------------------------------------------------
 
 
@@ -235,11 +254,16 @@ def bench_app(url):
     requests.post(f"{url}/_sandbox/allegro/_apps/{client_id}/reset", timeout=10)
 
     if ARGS.setup == "sqlite":
-        workers = [h.start_resync_worker(workers=2, name="resync")]
-        setup = "one resync cluster, Q_RESYNC_WORKERS=2, SQLite + ORM broker, SQLite budgets"
+        n = ARGS.workers or 2
+        workers = [h.start_resync_worker(workers=n, name="resync")]
+        setup = f"one resync cluster, Q_RESYNC_WORKERS={n}, SQLite + ORM broker, SQLite budgets"
     else:
-        workers = [h.start_resync_worker(workers=1, name=f"resync-{m}") for m in "ab"]
-        setup = "two resync clusters of one worker, PostgreSQL + Redis broker, Redis budgets"
+        n = ARGS.workers or 1
+        workers = [h.start_resync_worker(workers=n, name=f"resync-{m}") for m in "ab"]
+        setup = (
+            f"two resync clusters, Q_RESYNC_WORKERS={n} each, PostgreSQL + Redis broker, "
+            "Redis budgets"
+        )
     print(f"- {setup}")
     time.sleep(3)  # let the clusters start
     try:
@@ -248,6 +272,8 @@ def bench_app(url):
             names = {r.pk: r.integration.api_url.rsplit("/", 1)[-1] for r in started}
             watcher = Watcher(names)
             finished = watcher.wait(timeout=20 * 60)
+            elapsed = time.time() - watcher.started
+        cpu = sum(group_cpu_seconds(w.pid) for w in workers)
     finally:
         for worker in workers:
             worker.stop()
@@ -287,6 +313,15 @@ def bench_app(url):
             f"- {a}: {counts[a]} requests = {100 * share:.1f}% of them "
             f"({100 * (3 * share - 1):+.1f}% from an equal third)"
         )
+    tens = [
+        "/".join(str(sum(histograms[a].get(s, 0) for s in seconds[i : i + 10])) for a in accounts)
+        for i in range(0, common, 10)
+    ]
+    print(f"- requests per 10 s, a/b/c: {', '.join(tens)}")
+    print(
+        f"- CPU of the resync clusters: {cpu:.0f} s in {elapsed:.0f} s "
+        f"({100 * cpu / elapsed:.0f}% of one core; the machine has {os.cpu_count()})"
+    )
     spread = {a: counts[a] for a in accounts}
     if total:
         worst = max(abs(3 * n / total - 1) for n in spread.values())
