@@ -191,16 +191,15 @@ def print_pauses(watcher, names):
         if not seen:
             print(f"- {names[pk]}: never paused")
             continue
-        kinds = {}
-        for _t, reason in seen:
+        kinds = {}  # reason without its time → [count, first (seconds, full reason)]
+        for t, reason in seen:
             key = reason.split(" — ")[0]
-            kinds[key] = kinds.get(key, 0) + 1
+            kinds.setdefault(key, [0, (t, reason)])[0] += 1
         print(
             f"- {names[pk]}: paused {len(seen)} times, ≈ {watcher.paused_seconds[pk]:.0f} s in all"
         )
-        for key, n in kinds.items():
-            print(f"    {n} × {key}")
-        print(f"    e.g. at +{seen[0][0]:.0f} s: “{seen[0][1]}”")
+        for key, (n, (t, reason)) in kinds.items():
+            print(f"    {n} × {key}; first at +{t:.0f} s: “{reason}”")
 
 
 def group_cpu_seconds(pgid: int) -> float:
