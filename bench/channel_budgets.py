@@ -50,7 +50,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="bench", required=True)
     app = sub.add_parser("app")
-    app.add_argument("--setup", choices=["sqlite", "postgres"], default="sqlite")
+    app.add_argument("--setup", choices=["sqlite", "postgres", "postgres-orm"], default="sqlite")
     app.add_argument("--offers", type=int, default=1000, help="per integration (1 photo each)")
     app.add_argument("--limit", type=int, default=600, help="app requests per window")
     app.add_argument("--window", type=int, default=10, help="the app's 'minute', seconds")
@@ -77,21 +77,24 @@ def parse_args():
     return parser.parse_args()
 
 
-def fresh_postgres_and_redis():
+def fresh_postgres_and_redis(with_redis=True):
     """A new bench_budgets database and an empty Redis db 11 (ours alone)."""
     import redis
 
     pg = ["-h", "127.0.0.1", "-U", "postgres"]
     subprocess.run(["dropdb", *pg, "--if-exists", "--force", PG_DB], check=True)
     subprocess.run(["createdb", *pg, PG_DB], check=True)
-    redis.Redis.from_url(REDIS_URL).flushdb()
     os.environ["DATABASE_URL"] = PG_URL
-    os.environ["REDIS_URL"] = REDIS_URL
+    if with_redis:
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        os.environ["REDIS_URL"] = REDIS_URL
 
 
 ARGS = parse_args()
-if ARGS.bench == "app" and ARGS.setup == "postgres":
-    fresh_postgres_and_redis()
+if ARGS.bench == "app" and ARGS.setup.startswith("postgres"):
+    # postgres-orm: PostgreSQL with the ORM broker and the SQLite budget file (one machine),
+    # to tell the Redis store's cost from PostgreSQL's.
+    fresh_postgres_and_redis(with_redis=ARGS.setup == "postgres")
 if ARGS.bench == "spend" and ARGS.store == "redis":
     os.environ["REDIS_URL"] = REDIS_URL
 LIMITS = {
@@ -262,6 +265,9 @@ def bench_app(url):
         setup = (
             f"two resync clusters, Q_RESYNC_WORKERS={n} each, PostgreSQL + Redis broker, "
             "Redis budgets"
+            if ARGS.setup == "postgres"
+            else f"two resync clusters, Q_RESYNC_WORKERS={n} each, PostgreSQL + ORM broker, "
+            "SQLite budget file"
         )
     print(f"- {setup}")
     time.sleep(3)  # let the clusters start
