@@ -20,6 +20,9 @@ WORKDIR = Path(tempfile.mkdtemp(prefix="xsale-bench-"))
 DB_PATH = WORKDIR / "bench.sqlite3"
 
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{DB_PATH}")
+# The embedded budget store (used when REDIS_URL is unset): a throwaway file, never the
+# worktree's budgets.sqlite3 (a bench must not inherit or leave budget state).
+os.environ.setdefault("BUDGET_STORE_PATH", str(WORKDIR / "budgets.sqlite3"))
 os.environ.update(
     {
         "DJANGO_SETTINGS_MODULE": "xsale.settings",
@@ -91,12 +94,49 @@ def start_sandbox() -> tuple[Process, str]:
     raise RuntimeError("sandbox did not start")
 
 
-def start_resync_worker(workers=2, **env) -> Process:
+def start_resync_worker(workers=2, name="resync-worker", **env) -> Process:
     return Process(
         [sys.executable, "manage.py", "qcluster"],
         env={"Q_CLUSTER_NAME": "resync", "Q_RESYNC_WORKERS": str(workers), **env},
-        name="resync-worker",
+        name=name,
     )
+
+
+class Sweeper:
+    """Calls the resync sweeper (wake paused runs, re-enqueue stale ones) every few seconds.
+
+    On main a resync cluster sweeps only through django-q2's once-a-minute schedule; the
+    supervisor that sweeps every RESYNC_SWEEP_SECONDS (5 s, `run_cluster`) is not merged yet.
+    Benches that pause runs stand in for it from the bench process.
+    """
+
+    def __init__(self, every=5.0):
+        import threading
+
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="sweeper")
+
+    def _loop(self):
+        from django.db import connection
+
+        from integrations.resync import requeue_stale_runs
+
+        while not self._stop.wait(self.every):
+            try:
+                requeue_stale_runs()
+            except Exception as exc:  # noqa: BLE001 - a bench keeps going
+                print(f"sweeper: {type(exc).__name__}: {exc}", file=sys.stderr)
+            finally:
+                connection.close()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(10)
 
 
 def process_group_rss_kib(pgid: int) -> dict[int, int]:

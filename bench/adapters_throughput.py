@@ -1,8 +1,9 @@
 """ShopConnect adapters vs a bare `requests` client, against the same sandbox. Asserts nothing.
 
 For each channel: 10,000 offers (one photo each) in a throwaway SQLite database, the sandbox's
-limits switched off and the integration unthrottled (requests_per_minute 10,000,000, no
-endpoint limits), then
+limits switched off and xSale's too (the channels' budgets off through CHANNEL_LIMITS, the
+integration's own requests_per_minute 10,000,000 — its budget is still spent, as in a real
+run), then
   adapter  `adapter_for(integration).send(chunk)` over engine-sized chunks (offers preloaded
            with photos and parameters, as the engine hands them over; loading is not timed)
   bare     a `requests.Session` sending the same requests with the same number in flight:
@@ -17,6 +18,7 @@ Usage: .venv/bin/python bench/adapters_throughput.py [--offers 10000] [--chunk-s
 import argparse
 import base64
 import json
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,17 +29,40 @@ import _harness as h  # noqa: E402
 
 ALLEGRO_JSON = "application/vnd.allegro.public.v1+json"
 NO_LIMITS = {
-    "allegro": {"requests_per_minute": None, "patch_per_minute": None, "get_per_minute": None},
+    "allegro": {
+        "app_requests_per_minute": None,
+        "patch_per_minute": None,
+        "patch_per_hour": None,
+        "get_per_minute": None,
+    },
     "zalando": {
         "tokens_per_minute": None,
         "submissions_per_second": None,
         "prices_per_minute": None,
         "price_updates_per_minute": None,
+        "stocks_per_minute": None,
         "stocks_per_second": None,
         "stock_updates_per_minute": None,
     },
     "woocommerce": {"requests_per_minute": None},
 }
+# xSale's side: every channel budget switched off (an empty list), for this process and the
+# resync workers it starts. The integration's requests_per_minute budget stays (10,000,000).
+CHANNEL_LIMITS_OFF = {
+    "allegro": {"app": [], "edits": [], "reads": []},
+    "zalando": {
+        name: []
+        for name in (
+            "submissions",
+            "price_requests",
+            "price_updates",
+            "stock_requests",
+            "stock_updates",
+            "tokens",
+        )
+    },
+}
+os.environ["CHANNEL_LIMITS"] = json.dumps(CHANNEL_LIMITS_OFF)
 
 
 def make_integration(url, channel, account):
@@ -68,7 +93,7 @@ def run_adapter(integration, items, chunk_size=None):
     started = time.monotonic()
     failed = 0
     for i in range(0, len(items), size):
-        adapter = adapter_for(integration, endpoint_limits={})
+        adapter = adapter_for(integration)
         failed += sum(not r.ok for r in adapter.send(items[i : i + size]))
     return time.monotonic() - started, failed
 

@@ -1,7 +1,8 @@
 """Resync engine benchmarks (issue #4). Prints figures; asserts nothing.
 
   throughput  engine offers/s vs a bare HTTP client against the same sandbox (10,000 offers
-              per channel, the sandbox's limits lifted and the integration unthrottled)
+              per channel, the sandbox's limits lifted, xSale's channel budgets switched off
+              through CHANNEL_LIMITS and the integration's own at 10,000,000 requests/min)
   limit       share of a channel limit used, with the sandbox enforcing it and answering in
               200 ms, and the number of limit violations
   memory      peak RSS of the resync worker at 100,000 offers vs 10,000
@@ -9,6 +10,7 @@
 Usage: .venv/bin/python bench/resync_engine.py [throughput|limit|memory ...]
 """
 
+import json
 import sys
 import threading
 import time
@@ -80,15 +82,17 @@ def throughput(url, count=10_000, only=None):
 
 
 def limit_share(url, offers=5000):
-    """Allegro's published limits, enforced by the sandbox (9,000 requests/min, PATCH 2,500/min,
-    over either: 429 and a one-minute block), every answer 200 ms late."""
-    patch_limit = 2500
+    """Allegro's published limits, enforced by the sandbox (9,000 requests/min per app, PATCH
+    2,490/min and 74,700/h per seller; over the app's: 429 and a one-minute block), every answer
+    200 ms late."""
+    patch_limit = 2490
     print(f"\n## Share of Allegro's PATCH limit used ({patch_limit}/min, 200 ms answers)")
     account = "limit"
     h.sandbox_configure(url, "allegro", account, latency_ms=200)
     integration = make_integration(url, "allegro", account)
     seed(integration, offers, prefix="LIM")
-    run, seconds = run_to_end(integration)
+    with h.Sweeper():  # paused runs wake within 5 s, as run_cluster's sweeper does
+        run, seconds = run_to_end(integration)
     counters = h.sandbox_state(url, "allegro", account)["counters"]
     rate = run.sent / seconds * 60
     print(
@@ -96,8 +100,9 @@ def limit_share(url, offers=5000):
         f"{seconds:.1f} s = {rate:.0f} PATCH/min = {100 * rate / patch_limit:.1f}% of the limit"
     )
     print(
-        f"- sandbox: most requests in any 60 s window {counters['max_in_60s']}, "
-        f"429 answered {counters['throttled']}, limit violations {counters['limit_violations']}"
+        f"- sandbox: most requests in any 60 s window {counters['max_in_60s']}, in each "
+        f"limit's own window {counters['max_in_window']}, 429 answered {counters['throttled']}, "
+        f"limit violations {counters['limit_violations']}"
     )
 
 
@@ -147,14 +152,17 @@ if __name__ == "__main__":
         if "memory" in wanted:
             memory()
         if "throughput" in wanted:
-            # Like the bare client, the engine runs with the channels' limits lifted.
-            worker = h.start_resync_worker(SHOPCONNECT_ENDPOINT_LIMITS="0")
+            # Like the bare client, the engine runs with the channels' limits lifted: every
+            # channel budget off (CHANNEL_LIMITS), the integration's own at 10,000,000/min.
+            import adapters_throughput as at
+
+            worker = h.start_resync_worker(CHANNEL_LIMITS=json.dumps(at.CHANNEL_LIMITS_OFF))
             try:
                 throughput(URL, only=channels)
             finally:
                 worker.stop()
         if "limit" in wanted:
-            worker = h.start_resync_worker()
+            worker = h.start_resync_worker(CHANNEL_LIMITS="{}")  # the published limits
             try:
                 limit_share(URL)
             finally:
