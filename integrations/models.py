@@ -108,6 +108,14 @@ class Integration(models.Model):
             .first()
         )
 
+    def latest_check(self) -> "ResyncRun | None":
+        """The integration's most recent drift check (its report is linked from the page)."""
+        return (
+            self.resync_runs.filter(kind=ResyncRun.Kind.CHECK)
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+
 
 class ResyncRunQuerySet(models.QuerySet):
     """A run's lease, the state machine every resync task goes through.
