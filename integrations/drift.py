@@ -114,10 +114,12 @@ def differing_count(check: ResyncRun) -> int:
 
 def suggested_data_types(check: ResyncRun) -> str:
     """What a fix needs to send: prices and stock when only those differ, content when only
-    content does, else everything (a missing listing needs everything)."""
+    content does, else everything. Listings missing on the channel do not count: a resync
+    edits listings, it cannot bring a removed one back (the channel answers 404 whatever is
+    sent, and the report lists them)."""
     report = check.report or {}
     fields = {f for f, n in (report.get("fields") or {}).items() if n}
-    if report.get("missing") or not fields:
+    if not fields:
         return ResyncRun.DataTypes.ALL
     if fields <= set(PRICES_STOCK_FIELDS):
         return ResyncRun.DataTypes.PRICES_STOCK
