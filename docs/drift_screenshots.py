@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "pw-shots-123"
+PASSWORD = "pw-shots-123"  # noqa: S105 - a throwaway database's user
 
 
 def drain(run):
