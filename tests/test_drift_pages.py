@@ -170,12 +170,12 @@ def test_the_admin_starts_checks_and_resyncs_of_a_chosen_data_type(
 def test_the_command_line_checks_and_resyncs_what_differs(drifted, capsys):
     woo, answer = drifted
     with pytest.raises(CommandError, match="no completed drift check"):
-        call_command("resync_offers", woo.name, "--differing")
-    call_command("resync_offers", woo.name, "--check", "--data", "prices_stock")
+        call_command("resync_offers", woo.name, "--differing", language="en")
+    call_command("resync_offers", woo.name, "--check", "--data", "prices_stock", language="en")
     check = drain(ResyncRun.objects.get(kind="check"))
     assert check.data_types == "prices_stock" and "name" not in check.report["fields"]
     call_command("resync_offers", woo.name, "--status")
-    call_command("resync_offers", woo.name, "--differing", "--data", "prices_stock")
+    call_command("resync_offers", woo.name, "--differing", "--data", "prices_stock", language="en")
     fix = drain(ResyncRun.objects.get(differing_of=check))
     assert (fix.data_types, fix.sent, fix.failed) == ("prices_stock", 6, 1)
     out = capsys.readouterr().out
@@ -190,9 +190,9 @@ def test_the_command_line_waits_for_a_check_and_prints_its_report(drifted, capsy
     monkeypatch.setattr(
         resync_offers.time, "sleep", lambda s: _work(ResyncRun.objects.get(kind="check"))
     )
-    call_command("resync_offers", woo.name, "--check", "--wait")
+    call_command("resync_offers", woo.name, "--check", "--wait", language="en")
     out = capsys.readouterr().out
-    assert "Drift check #" in out and "missing on the channel 1" in out and "--differing" in out
+    assert "drift check #" in out and "missing on the channel 1" in out and "--differing" in out
 
 
 def _work(run):
@@ -213,7 +213,7 @@ def test_a_check_of_zalando_ends_at_once_with_a_note_on_the_command_line(
     monkeypatch.setattr(
         resync_offers.time, "sleep", lambda s: _work(ResyncRun.objects.get(kind="check"))
     )
-    call_command("resync_offers", "Zalando", "--check", "--wait")
+    call_command("resync_offers", "Zalando", "--check", "--wait", language="en")
     assert "no API to read" in capsys.readouterr().out
 
 
