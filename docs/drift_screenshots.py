@@ -102,6 +102,12 @@ def main():
         woo = sandbox_integration(sandbox, "sklep", "woocommerce", name="Sklep WooCommerce")
         make_offers(woo, 2400, prefix="W")
         base = serve()
+        # A resync cluster is not needed (the runs were drained here): the pages need not warn.
+        from django.utils import timezone
+
+        from integrations.models import WorkerPresence
+
+        WorkerPresence.objects.create(name="resync@shots", cluster="resync", seen_at=timezone.now())
         shoot(base, allegro, check, woo)
     finally:
         sandbox_proc.stop()
@@ -134,6 +140,8 @@ def shoot(base, allegro, check, woo):
         page.goto(f"/integrations/{woo.pk}/resync/")
         page.check("input[name=data_types][value=prices_stock]")
         page.screenshot(path=str(docs / "v2-resync-data-types.png"), full_page=True)
+        page.goto(f"/admin/integrations/integration/{woo.pk}/resync/")
+        page.screenshot(path=str(docs / "admin-resync-data-types.png"), full_page=True)
         page.goto(f"/v1/konfiguracja/ogolne/integracje/{allegro.pk}/drift/{check.pk}/")
         page.screenshot(path=str(docs / "v1-drift-report.png"), full_page=True)
         browser.close()
