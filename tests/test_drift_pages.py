@@ -223,3 +223,18 @@ def test_a_report_is_not_served_for_another_integration_or_a_resync(seller, drif
     assert seller.get(reverse("v2:drift_report", args=[woo.pk, run.pk])).status_code == 404
     check = drain(drift.start_check(woo, user=None, source="v2"))
     assert seller.get(reverse("v2:drift_report", args=[woo.pk + 1, check.pk])).status_code == 404
+
+
+def test_a_check_with_unreadable_listings_offers_no_retry_that_would_send(seller, drifted):
+    from integrations.models import ResyncFailure
+
+    woo, _ = drifted
+    check = drain(drift.start_check(woo, user=None, source="v2"))
+    from offers.models import OfferChannel
+
+    offer = OfferChannel.objects.filter(integration=woo).first().offer
+    ResyncFailure.objects.create(run=check, offer=offer, http_status=500, code="x", message="m")
+    ResyncRun.objects.filter(pk=check.pk).update(failed=1)
+    page = seller.get(reverse("v2:integration_edit", args=[woo.pk])).content.decode()
+    assert "data-drift-report-link" in page
+    assert "data-retry-button" not in page and "data-retry-group" not in page
