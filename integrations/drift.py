@@ -210,6 +210,7 @@ def _run_check(run_id: int, token: str, deadline: float, lease: LeaseKeeper) -> 
         return None
     if not run.check_phase:
         run = _begin(run, token, adapter)
+    lease.on_cancel = adapter.stop  # a cancel stops the reads in flight (they are not recorded)
     while True:
         status, active = runs.filter(pk=run_id).values_list("status", "integration__active").get()
         if status == ResyncRun.Status.CANCELLING:
