@@ -98,6 +98,7 @@ def main(offers: int, content_offers: int):
     budgets.store().clear()
     sandbox, url = h.start_sandbox()
     worker = h.start_resync_worker()
+    sweeper = h.Sweeper().__enter__()  # wakes paused runs every 5 s, as `run_cluster` does
     try:
         print(f"\n## Drift check vs full resync, {offers:,} Allegro offers, Allegro's limits")
         integration = prepare(url, "drift", offers, "D")
@@ -170,6 +171,7 @@ def main(offers: int, content_offers: int):
             f"(vs {full.seconds / 60:.0f} min for the full resync)"
         )
     finally:
+        sweeper.__exit__()
         worker.stop()
         sandbox.stop()
 
@@ -180,4 +182,7 @@ if __name__ == "__main__":
     parser.add_argument("--content-offers", type=int, default=5_000)
     args = parser.parse_args()
     h.setup_django()
+    from django.utils import translation
+
+    translation.activate("en")  # the figures' labels (budget names) in English
     main(args.offers, args.content_offers)
