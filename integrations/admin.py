@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from integrations import resync
+from integrations import drift, drift_views, resync
 from integrations.channels import ALL_CREDENTIAL_KEYS
 from integrations.forms import SETTINGS_FIELDS, IntegrationForm, secret_field_name
 from integrations.health import resync_workers_seen
@@ -25,7 +25,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     list_display = ["name", "channel", "api_url", "requests_per_minute", "active"]
     list_filter = ["channel", "active"]
     search_fields = ["name"]
-    actions = ["resync_offers"]
+    actions = ["resync_offers", "check_drift"]
     change_form_template = "admin/integrations/integration/change_form.html"
 
     fieldsets = [
@@ -57,6 +57,11 @@ class IntegrationAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.cancel_view),
                 name="integrations_integration_resync_cancel",
             ),
+            path(
+                "<int:pk>/drift/",
+                self.admin_site.admin_view(self.drift_check_view),
+                name="integrations_integration_drift",
+            ),
             *super().get_urls(),
         ]
 
@@ -65,7 +70,12 @@ class IntegrationAdmin(admin.ModelAdmin):
         started = 0
         for integration in integrations:
             try:
-                resync.start_resync(integration, user=request.user, source=ResyncRun.Source.ADMIN)
+                resync.start_resync(
+                    integration,
+                    user=request.user,
+                    source=ResyncRun.Source.ADMIN,
+                    **drift_views.chosen_data(request.POST),
+                )
             except resync.ResyncAlreadyRunning as error:
                 self.message_user(request, str(error), messages.WARNING)
             except resync.ResyncError as error:
@@ -94,6 +104,7 @@ class IntegrationAdmin(admin.ModelAdmin):
             "targets": resync_targets(integrations),
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             "is_action": action,
+            **drift_views.data_choice_context(integrations),
         }
         return TemplateResponse(request, RESYNC_CONFIRMATION_TEMPLATE, context)
 
@@ -126,6 +137,39 @@ class IntegrationAdmin(admin.ModelAdmin):
             )
         else:
             self.message_user(request, _("This resync had already ended."), messages.WARNING)
+        return redirect(reverse("admin:integrations_integration_change", args=[pk]))
+
+    # --- the drift check (issue #12): reading is cheap, so no confirmation page ----------
+
+    def start_checks(self, request, integrations) -> None:
+        for integration in integrations:
+            try:
+                check = drift.start_check(
+                    integration, user=request.user, source=ResyncRun.Source.ADMIN
+                )
+            except resync.ResyncError as error:
+                self.message_user(request, str(error), messages.WARNING)
+                continue
+            report = reverse("v2:drift_report", args=[integration.pk, check.pk])
+            self.message_user(
+                request,
+                format_html(
+                    _('The drift check of {name} has started: <a href="{url}">its report</a>.'),
+                    name=integration.name,
+                    url=report,
+                ),
+                messages.SUCCESS,
+            )
+
+    @admin.action(description=_("Check for drift"), permissions=["resync"])
+    def check_drift(self, request, queryset):
+        self.start_checks(request, queryset)
+
+    def drift_check_view(self, request, pk):
+        """The change page's button (a POST form): start a drift check of this integration."""
+        if not self.has_resync_permission(request) or request.method != "POST":
+            raise PermissionDenied
+        self.start_checks(request, [get_object_or_404(Integration, pk=pk)])
         return redirect(reverse("admin:integrations_integration_change", args=[pk]))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -108,6 +108,14 @@ class Integration(models.Model):
             .first()
         )
 
+    def latest_check(self) -> "ResyncRun | None":
+        """The integration's most recent drift check (its report is linked from the page)."""
+        return (
+            self.resync_runs.filter(kind=ResyncRun.Kind.CHECK)
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+
 
 class ResyncRunQuerySet(models.QuerySet):
     """A run's lease, the state machine every resync task goes through.
@@ -310,6 +318,12 @@ class ResyncRun(models.Model):
         related_name="fixes",
         verbose_name=_("differences found by"),
     )
+    # A drift check's step (integrations/drift.py): reading the channel's listings, comparing
+    # our offers with them, then reporting the listings no offer links to. `cursor` is the
+    # step's own: listings read, the last offer pk compared, the last DriftListing pk reported.
+    check_phase = models.CharField(max_length=10, blank=True, default="", editable=False)
+    # A drift check's report: counts per field and kind, what was compared, notes.
+    report = models.JSONField(default=dict, blank=True, editable=False)
     total = models.PositiveIntegerField(_("total"), default=0)
     processed = models.PositiveIntegerField(_("processed"), default=0)
     sent = models.PositiveIntegerField(_("sent"), default=0)

@@ -579,6 +579,12 @@ def process_chunk(run_id: int, cursor: int) -> None:
     flight. While a chunk is being sent, the next one is read from the database. A duplicate
     task finds the cursor moved or the lease taken and does nothing.
     """
+    kind = ResyncRun.objects.filter(pk=run_id).values_list("kind", flat=True).first()
+    if kind == ResyncRun.Kind.CHECK:  # a drift check reads instead (integrations/drift.py)
+        from integrations import drift
+
+        drift.process_check_chunk(run_id, cursor)
+        return
     if ResyncRun.objects.end_idle_cancels(pk=run_id):
         logger.info("resync %s cancelled", run_id)
         return

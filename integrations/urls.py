@@ -7,7 +7,7 @@ The same views are mounted twice under the application namespace "integrations":
 
 from django.urls import path
 
-from integrations import views
+from integrations import drift_views, views
 
 
 def integration_patterns(prefix: str) -> list:
@@ -29,6 +29,17 @@ def integration_patterns(prefix: str) -> list:
             views.resync_progress,
             name="resync_progress",
         ),
+        # The drift check (integrations/drift_views.py).
+        path(f"{prefix}<int:pk>/drift/", drift_views.drift_check_start, name="drift_check"),
+        path(
+            f"{prefix}<int:pk>/drift/<int:run_pk>/", drift_views.drift_report, name="drift_report"
+        ),
+        path(
+            f"{prefix}<int:pk>/drift/<int:run_pk>/report.csv",
+            drift_views.drift_report_csv,
+            name="drift_report_csv",
+        ),
+        path(f"{prefix}<int:pk>/drift/<int:run_pk>/fix/", drift_views.drift_fix, name="drift_fix"),
     ]
 
 

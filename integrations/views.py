@@ -226,9 +226,16 @@ def integration_edit(request, pk):
 def resync_confirm(request, pk):
     """GET: the warning, the offer count and the estimate. POST: start the run."""
     integration = get_object_or_404(Integration, pk=pk)
+    from integrations import drift_views  # the choice of data types (issue #12)
+
     if request.method == "POST":
         try:
-            resync.start_resync(integration, user=request.user, source=_layout(request))
+            resync.start_resync(
+                integration,
+                user=request.user,
+                source=_layout(request),
+                **drift_views.chosen_data(request.POST),
+            )
         except resync.ResyncError as error:
             messages.error(request, str(error))
         else:
@@ -251,6 +258,7 @@ def resync_confirm(request, pk):
             "targets": resync_targets([integration]),
             "active_run": active,
             "workers_down": not resync_workers_seen(),
+            **drift_views.data_choice_context([integration]),
         },
     )
 

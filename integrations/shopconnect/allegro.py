@@ -32,6 +32,12 @@ application's 9,000/min (counted per client id, over every seller of the app); P
 seller's edits (2,490/min and 74,700/h, counted per seller — who the token belongs to comes
 from `GET /me` once per process, falling back to the integration when Allegro does not say);
 and the integration's own requests/min when it has one.
+- Reading back (a drift check): `GET /sale/offers` lists 1,000 offers a page (offset paging,
+  newest first) with name, price, stock and `external.id` — it spends the application's budget
+  only; description, parameters and the photo count need `GET /sale/product-offers/{id}`, which
+  also spends the seller's 3,500 reads/min. Offset paging over a list that changes while it is
+  read may skip or repeat a listing; a repeat is harmless, a listing removed meanwhile shows as
+  missing (it is, by the time the report is read).
 - Answers: a 200/201 that is not JSON is no answer (http.py); a 202's operation `Location` is
   followed only on the integration's own API host (never elsewhere with our bearer token).
 """
@@ -41,10 +47,18 @@ from __future__ import annotations
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal, InvalidOperation
 from functools import partial
 from urllib.parse import quote, urljoin, urlsplit
 
-from integrations.shopconnect.base import ChannelAuthError, OfferResult
+from integrations.shopconnect.base import (
+    ChannelAuthError,
+    ListingReads,
+    ListingsPage,
+    OfferResult,
+    OfferToSend,
+)
 from integrations.shopconnect.budgets import budgets_for
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
@@ -52,6 +66,7 @@ from integrations.shopconnect.common import (
     duplicates_failed,
     failed,
     json_or_empty,
+    snapshot,
 )
 from integrations.shopconnect.http import (
     ChannelClient,
@@ -70,6 +85,7 @@ MAX_OPERATION_POLLS = 10
 MAX_POLL_WAIT_SECONDS = 5.0
 BLOCK_START = re.compile(r"^\s*<(p|h1|h2|ul|ol)[\s>/]", re.IGNORECASE)
 OAUTH_ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
+LISTING_PAGE = 1_000  # GET /sale/offers: at most 1,000 a page
 
 
 class AllegroAuth(TokenAuth):
@@ -189,9 +205,69 @@ def offer_body(snap: OfferSnapshot, images: list[str] | None) -> tuple[dict, str
     return body, warning
 
 
+def amount_text(value) -> str | None:
+    """A price amount as two decimals ("129.90"), or None when it is not a number."""
+    try:
+        return f"{Decimal(str(value)):.2f}"
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def listing_fields(data: dict) -> dict:
+    """An offer as GET /sale/offers (or a full GET) gives it, in expected_listing's terms.
+
+    What the channel leaves out stays out: absent is not "different".
+    """
+    out: dict = {}
+    if isinstance(data.get("name"), str):
+        out["name"] = data["name"]
+    selling = data.get("sellingMode") if isinstance(data.get("sellingMode"), dict) else {}
+    price = selling.get("price") if isinstance(selling.get("price"), dict) else {}
+    if price.get("amount") is not None and amount_text(price["amount"]) is not None:
+        out["price"] = amount_text(price["amount"])
+    if isinstance(price.get("currency"), str):
+        out["currency"] = price["currency"]
+    stock = data.get("stock") if isinstance(data.get("stock"), dict) else {}
+    if isinstance(stock.get("available"), int) and not isinstance(stock["available"], bool):
+        out["stock"] = stock["available"]
+    external = data.get("external") if isinstance(data.get("external"), dict) else {}
+    if external.get("id") is not None:
+        out["external_id"] = str(external["id"])
+    return out
+
+
+def full_offer_fields(data: dict) -> dict:
+    """A whole offer (GET /sale/product-offers/{id}): the listing's fields, plus the
+    description (its TEXT items, joined), parameters by name and the photo count."""
+    out = listing_fields(data)
+    description = data.get("description")
+    if isinstance(description, dict):
+        texts = []
+        for section in description.get("sections") or []:
+            for item in (section or {}).get("items") or [] if isinstance(section, dict) else []:
+                if isinstance(item, dict) and item.get("type") == "TEXT":
+                    texts.append(str(item.get("content") or ""))
+        out["description"] = "".join(texts)
+    parameters = data.get("parameters")
+    if isinstance(parameters, list):
+        out["parameters"] = {
+            str(p["name"]): [str(v) for v in p.get("values") or []]
+            for p in parameters
+            if isinstance(p, dict) and p.get("name")
+        }
+    images = data.get("images")
+    if isinstance(images, list):
+        out["photos"] = len(images)
+    return out
+
+
 class AllegroAdapter(HttpChannelAdapter):
     max_in_flight = 32  # an offer with photos takes several sequential requests
     required_credentials = ("client_id", "client_secret", "refresh_token")
+    readable_fields = frozenset(
+        {"name", "description", "price", "currency", "stock", "parameters", "photos"}
+    )
+    full_read_fields = frozenset({"description", "parameters", "photos"})
 
     def client_auth(self) -> dict:
         return {"auth": AllegroAuth(self.integration)}
@@ -387,3 +463,107 @@ class AllegroAdapter(HttpChannelAdapter):
             message=f"{warning} {still}".strip(),
             attempts=attempts,
         )
+
+    # --- reading back (a drift check) ----------------------------------------------------
+
+    def expected_listing(self, item: OfferToSend) -> dict:
+        snap = snapshot(item)
+        expected = {
+            "name": allegro_name(snap.name)[0],
+            "price": snap.price_text,
+            "currency": snap.currency,
+            "stock": snap.stock,
+            "parameters": {p["name"]: p["values"] for p in allegro_parameters(snap.parameters)},
+            "external_id": snap.sku,
+        }
+        # What a resync leaves out, the listing keeps as it is: nothing to compare.
+        description = allegro_description(snap.description)
+        if description:
+            expected["description"] = description
+        if snap.photos:
+            expected["photos"] = len(snap.photos)
+        return expected
+
+    def _begin_reads(self, deadline) -> None:
+        self.check_credentials()
+        self.prepare()
+        self.client.start_chunk(deadline)
+
+    def read_listings(self, offset: int, *, deadline: float | None = None) -> ListingsPage:
+        self._begin_reads(deadline)
+        try:
+            response = self.client.request(
+                "GET",
+                f"{self.api_url}/sale/offers",
+                spend={"app": 1, "integration": 1},
+                headers={"Accept": MEDIA_TYPE, "Accept-Language": "pl-PL"},
+                params={"offset": offset, "limit": LISTING_PAGE},
+            )
+        finally:
+            self.store_new_credentials()
+        data = json_or_empty(response)
+        offers = data.get("offers") if isinstance(data, dict) else None
+        if response.status_code != 200 or not isinstance(offers, list):
+            code, message = allegro_errors(response)
+            raise ChannelUnavailable(
+                f"Allegro did not list the offers: {message}",
+                http_status=response.status_code,
+                attempts=response.attempts,
+                code=code or "list_refused",
+            )
+        listings = {
+            str(o["id"]): listing_fields(o) for o in offers if isinstance(o, dict) and o.get("id")
+        }
+        total = data.get("totalCount")
+        total = total if isinstance(total, int) and not isinstance(total, bool) else None
+        end = offset + len(offers)
+        more = len(offers) == LISTING_PAGE and (total is None or end < total)
+        return ListingsPage(listings=listings, total=total, next_offset=end if more else None)
+
+    def read_full(self, listing_ids: list[str], *, deadline: float | None = None) -> ListingReads:
+        reads = ListingReads()
+        if not listing_ids:
+            return reads
+        self._begin_reads(deadline)
+        workers = min(self.max_in_flight, len(listing_ids))
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix="allegro-read") as pool:
+                futures = {pool.submit(self._read_one, i): i for i in listing_ids}
+                try:
+                    for future, listing_id in futures.items():
+                        self._sort_read(reads, listing_id, future)
+                except ChannelAuthError:
+                    self.client.aborted.set()
+                    for future in futures:
+                        future.cancel()
+                    raise
+        finally:
+            self.store_new_credentials()
+        return reads
+
+    def _read_one(self, listing_id: str):
+        return self.client.request(
+            "GET",
+            f"{self.api_url}/sale/product-offers/{quote(listing_id, safe='')}",
+            spend={"app": 1, "reads": 1, "integration": 1},
+            headers={"Accept": MEDIA_TYPE, "Accept-Language": "pl-PL"},
+        )
+
+    @staticmethod
+    def _sort_read(reads: ListingReads, listing_id: str, future) -> None:
+        try:
+            response = future.result()
+        except Held:
+            reads.deferred.add(listing_id)
+            return
+        except ChannelUnavailable as exc:
+            reads.failed[listing_id] = (exc.http_status, exc.code, str(exc))
+            return
+        data = json_or_empty(response)
+        if response.status_code == 200 and isinstance(data, dict):
+            reads.found[listing_id] = full_offer_fields(data)
+        elif response.status_code == 404:
+            reads.missing.add(listing_id)
+        else:
+            code, message = allegro_errors(response)
+            reads.failed[listing_id] = (response.status_code, code, message)

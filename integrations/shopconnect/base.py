@@ -6,7 +6,7 @@ returns one OfferResult per offer, in any order.
 """
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from offers.models import Offer, OfferChannel
 
@@ -36,6 +36,27 @@ class OfferResult:
     # The channel's own message for a failure (never containing credentials), or a warning.
     message: str = ""
     attempts: int = 1
+
+
+@dataclass
+class ListingsPage:
+    """One page of what the channel holds (a drift check's first step)."""
+
+    # listing id (OfferChannel.external_id) -> its fields as `expected_listing` names them
+    listings: dict[str, dict]
+    total: int | None  # listings the channel says it holds, when it says
+    next_offset: int | None  # None: this was the last page
+
+
+@dataclass
+class ListingReads:
+    """Full listings read one by one (read_full): every id asked lands in one of these."""
+
+    found: dict[str, dict] = field(default_factory=dict)
+    missing: set[str] = field(default_factory=set)  # the channel answered 404
+    # id -> (HTTP status, code, message): no answer worth comparing
+    failed: dict[str, tuple] = field(default_factory=dict)
+    deferred: set[str] = field(default_factory=set)  # a budget made us wait: not read
 
 
 class ChannelAuthError(Exception):
@@ -86,3 +107,28 @@ class ChannelAdapter(ABC):
             for name, budget in self.budgets().items()
             if name in costs and budget.limits
         ]
+
+    # --- reading back (a drift check, integrations/drift.py) -------------------------------
+
+    # The fields a drift check can compare on this channel, and those of them that only a
+    # full read of each listing gives (read_full). Empty: the channel has no read API.
+    readable_fields: frozenset = frozenset()
+    full_read_fields: frozenset = frozenset()
+    # Why nothing can be checked, for the seller (a channel without a read API).
+    unreadable_note: str = ""
+
+    def read_listings(self, offset: int, *, deadline: float | None = None) -> ListingsPage:
+        """The channel's listings from `offset` on, one page (its largest), in a stable order.
+
+        Raises Held (a budget made us wait), ChannelUnavailable, ChannelAuthError.
+        """
+        raise NotImplementedError(self.unreadable_note or "this channel cannot be read back")
+
+    def read_full(self, listing_ids: list[str], *, deadline: float | None = None) -> ListingReads:
+        """Each listing whole (the fields of `full_read_fields`), read in parallel."""
+        raise NotImplementedError(self.unreadable_note or "this channel cannot be read back")
+
+    def expected_listing(self, item: OfferToSend) -> dict:
+        """What the listing holds after a resync of `item` sent everything: the fields of
+        `readable_fields`, in read_listings' terms (the channel's name cut, HTML wrapping)."""
+        raise NotImplementedError(self.unreadable_note or "this channel cannot be read back")

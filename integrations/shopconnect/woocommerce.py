@@ -16,6 +16,12 @@ Mapping (shared/reference/CHANNELS.md):
   accepts it over HTTPS only, so a real shop's `api_url` must be https. No token to refresh: a
   401 means the keys are wrong (ChannelAuthError).
 
+Reading back (a drift check): `GET /wp-json/wc/v3/products?per_page=100&orderby=id&order=asc`
+gives whole products, 100 a page (one request of the shop's budget each): name, description,
+regular price, stock, attributes and images — everything a resync sends, so no product is read
+on its own. Ids ascending: listings added while the check reads go at the end, none is skipped.
+The shop's currency is the shop's setting, not a product's: it is not compared.
+
 Budget: WooCommerce publishes no limit; the shop's budget (keyed by the shop's address, shared
 by every integration pointing at it) is the integration's requests per minute (default 60),
 and `max_in_flight` batches at most go at once, to stay gentle with shared hosting.
@@ -23,11 +29,12 @@ and `max_in_flight` batches at most go at once, to stay gentle with shared hosti
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from functools import partial
 
 from django.conf import settings
 
-from integrations.shopconnect.base import OfferResult, OfferToSend
+from integrations.shopconnect.base import ListingsPage, OfferResult, OfferToSend
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
     OfferSnapshot,
@@ -36,6 +43,7 @@ from integrations.shopconnect.common import (
     json_or_empty,
     snapshot,
 )
+from integrations.shopconnect.http import ChannelUnavailable
 
 BATCH_MAX_ITEMS = 100
 
@@ -98,9 +106,40 @@ def is_product_id(value: str) -> bool:
     return value.isdigit() and int(value) > 0
 
 
+def product_fields(product: dict) -> dict:
+    """A product as the shop lists it, in expected_listing's terms (absent stays absent)."""
+    out: dict = {}
+    for key in ("name", "description"):
+        if isinstance(product.get(key), str):
+            out[key] = product[key]
+    price = product.get("regular_price")
+    if isinstance(price, str | int | float) and not isinstance(price, bool) and price != "":
+        try:
+            out["price"] = f"{Decimal(str(price)):.2f}"
+        except InvalidOperation:
+            out["price"] = str(price)
+    quantity = product.get("stock_quantity")
+    if isinstance(quantity, int) and not isinstance(quantity, bool):
+        out["stock"] = quantity
+    attributes = product.get("attributes")
+    if isinstance(attributes, list):
+        out["parameters"] = {
+            str(a["name"]): [str(v) for v in a.get("options") or []]
+            for a in attributes
+            if isinstance(a, dict) and a.get("name")
+        }
+    images = product.get("images")
+    if isinstance(images, list):
+        out["photos"] = len(images)
+    if product.get("sku") not in (None, ""):
+        out["external_id"] = str(product["sku"])
+    return out
+
+
 class WooCommerceAdapter(HttpChannelAdapter):
     max_in_flight = 4
     required_credentials = ("consumer_key", "consumer_secret")
+    readable_fields = frozenset({"name", "description", "price", "stock", "parameters", "photos"})
 
     def client_auth(self) -> dict:
         credentials = self.integration.credentials
@@ -207,3 +246,58 @@ class WooCommerceAdapter(HttpChannelAdapter):
             photo_files=len(snap.photos) if snap.send_photos else 0,
             attempts=attempts,
         )
+
+    # --- reading back (a drift check) ----------------------------------------------------
+
+    def expected_listing(self, item: OfferToSend) -> dict:
+        snap = snapshot(item)
+        return {
+            "name": snap.name,
+            "description": snap.description,
+            "price": snap.price_text,
+            "stock": snap.stock,
+            "parameters": {a["name"]: a["options"] for a in woo_attributes(snap.parameters)},
+            "photos": len(snap.photos),
+            "external_id": snap.sku,
+        }
+
+    def read_listings(self, offset: int, *, deadline: float | None = None) -> ListingsPage:
+        self.check_credentials()
+        self.client.start_chunk(deadline)
+        page = offset // BATCH_MAX_ITEMS + 1
+        response = self.client.request(
+            "GET",
+            f"{self.integration.api_url.rstrip('/')}/wp-json/wc/v3/products",
+            spend={"shop": 1},
+            headers={"Accept": "application/json"},
+            params={"page": page, "per_page": BATCH_MAX_ITEMS, "orderby": "id", "order": "asc"},
+        )
+        products = json_or_empty(response)
+        if response.status_code != 200 or not isinstance(products, list):
+            code, message, _ = woo_error(products)
+            raise ChannelUnavailable(
+                "WooCommerce did not list the products: "
+                + (message or f"{response.status_code} {response.reason}"),
+                http_status=response.status_code,
+                attempts=response.attempts,
+                code=code or "list_refused",
+            )
+        listings = {
+            str(p["id"]): product_fields(p)
+            for p in products
+            if isinstance(p, dict) and isinstance(p.get("id"), int)
+        }
+        total = _int_header(response, "X-WP-Total")
+        pages = _int_header(response, "X-WP-TotalPages")
+        more = len(products) == BATCH_MAX_ITEMS and (pages is None or page < pages)
+        # The next page starts where this one would end: pages are fixed-size.
+        return ListingsPage(
+            listings=listings, total=total, next_offset=page * BATCH_MAX_ITEMS if more else None
+        )
+
+
+def _int_header(response, name: str) -> int | None:
+    try:
+        return int(response.headers.get(name, ""))
+    except ValueError:
+        return None

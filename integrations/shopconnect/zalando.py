@@ -132,6 +132,9 @@ def chunks(items: list, size: int) -> list[list]:
 class ZalandoAdapter(HttpChannelAdapter):
     max_in_flight = 16
     required_credentials = ("client_id", "client_secret", "merchant_id", "sales_channel_id")
+    # No read API is documented for offers, prices or stocks (CHANNELS.md): a drift check
+    # cannot read Zalando back (integrations/drift.py says so to the seller).
+    readable_fields = frozenset()
 
     def client_auth(self) -> dict:
         return {"auth": ZalandoAuth(self.integration)}

@@ -27,6 +27,8 @@ POLL_SECONDS = 1.0
 
 
 def run_label(run: ResyncRun) -> str:
+    if run.kind == ResyncRun.Kind.CHECK:
+        return _("drift check #%(id)s") % {"id": run.pk}
     if run.retry_of_id:
         return _("retry #%(id)s (of #%(of)s)") % {"id": run.pk, "of": run.retry_of_id}
     return _("resync #%(id)s") % {"id": run.pk}
@@ -110,6 +112,28 @@ class Command(BaseCommand):
             action="store_true",
             help="go on with the last run (cancelled or failed) from where it stopped",
         )
+        # The drift check (issue #12, integrations/drift.py).
+        action.add_argument(
+            "--check",
+            action="store_true",
+            help="check for drift: read what the channel holds and compare (sends nothing)",
+        )
+        action.add_argument(
+            "--differing",
+            action="store_true",
+            help="resync only the offers the last completed drift check found different",
+        )
+        parser.add_argument(
+            "--data",
+            choices=ResyncRun.DataTypes.values,
+            default=None,
+            help="what to send (a check: what to compare): prices_stock, content or all",
+        )
+        parser.add_argument(
+            "--photos-too",
+            action="store_true",
+            help="send photos that did not change too (channels other than Allegro/Zalando)",
+        )
         parser.add_argument(
             "--wait",
             action="store_true",
@@ -184,9 +208,15 @@ class Command(BaseCommand):
                     run = resync.resume_resync(
                         latest, user=requested_by, source=ResyncRun.Source.CLI
                     )
+                elif kw.get("check") or kw.get("differing"):
+                    run = drift_command(target, user=requested_by, **kw)
                 else:
                     run = resync.start_resync(
-                        target, user=requested_by, source=ResyncRun.Source.CLI
+                        target,
+                        user=requested_by,
+                        source=ResyncRun.Source.CLI,
+                        data_types=kw.get("data") or ResyncRun.DataTypes.ALL,
+                        photos_too=kw.get("photos_too", False),
                     )
             except resync.ResyncAlreadyRunning as exc:
                 raise CommandError(f"{exc}\n{progress_line(exc.run)}") from None
@@ -206,6 +236,10 @@ class Command(BaseCommand):
             self._follow_with_lines(run)
         run.refresh_from_db()
         self.stdout.write(progress_line(run))
+        if run.kind == ResyncRun.Kind.CHECK:
+            self.stdout.write(drift_summary(run))
+            if run.status == ResyncRun.Status.COMPLETED:
+                return  # a check that completed did its job, whatever it found or could not read
         if run.status != ResyncRun.Status.COMPLETED or run.failed:
             raise CommandError(
                 _("%(run)s ended %(outcome)s with %(failed)s failed offers.")
@@ -255,3 +289,47 @@ class Command(BaseCommand):
                 time.sleep(POLL_SECONDS)
         finally:
             bar.close()
+
+
+def drift_command(target: Integration, *, user, check=False, data=None, photos_too=False, **kw):
+    """--check starts a drift check; --differing resyncs what the last completed one found."""
+    from integrations import drift
+
+    if check:
+        return drift.start_check(
+            target, user=user, source=ResyncRun.Source.CLI, data_types=data or "all"
+        )
+    last = (
+        target.resync_runs.filter(kind=ResyncRun.Kind.CHECK, status=ResyncRun.Status.COMPLETED)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if last is None:
+        raise CommandError(
+            _("%(name)s has no completed drift check; run --check first.") % {"name": target.name}
+        )
+    return drift.start_fix(
+        last, user=user, source=ResyncRun.Source.CLI, data_types=data, photos_too=photos_too
+    )
+
+
+def drift_summary(run: ResyncRun) -> str:
+    """A completed check's report in a few lines."""
+    report = run.report or {}
+    if report.get("unreadable") or run.status != ResyncRun.Status.COMPLETED:
+        return run.error or ""
+    fields = ", ".join(f"{f} {n}" for f, n in sorted((report.get("fields") or {}).items())) or "—"
+    return _(
+        "%(run)s: %(offers)s offers compared with %(listings)s listings · differ %(differs)s "
+        "(%(fields)s) · missing on the channel %(missing)s · unknown to xSale %(unknown)s. "
+        'Resync only those: resync_offers "%(name)s" --differing'
+    ) % {
+        "run": run_label(run),
+        "offers": report.get("offers", 0),
+        "listings": report.get("listings", 0),
+        "differs": report.get("differs", 0),
+        "fields": fields,
+        "missing": report.get("missing", 0),
+        "unknown": report.get("unknown", 0),
+        "name": run.integration.name,
+    }

@@ -1,0 +1,523 @@
+"""The drift check: what would a resync change? (issue #12)
+
+A check is a ResyncRun of kind "check": it starts, pauses for budgets, cancels, resumes and
+shows progress exactly like a resync (integrations/resync.py's lease, LeaseKeeper, pauses and
+errors), but it only reads. Its task (`process_check_chunk`, dispatched from
+resync.process_chunk) works in three steps, `run.check_phase`, each resumable at `run.cursor`:
+
+1. "listings": page through what the channel holds (Allegro `GET /sale/offers`, 1,000 a page;
+   WooCommerce products, 100 a page) into DriftListing rows, in bulk. Cursor: listings read.
+2. "offers": walk the integration's active offers by keyset (offer pk) and compare each with
+   its listing (OfferChannel.external_id ↔ listing id), field by field, as the adapter would
+   send it (`expected_listing`: Allegro's 75-character name, its HTML wrapping). Where a field
+   needs the whole listing (Allegro: description, parameters, photo count) the chunk's
+   listings are read in parallel (`read_full`, Allegro's 3,500 reads/min). Differences and
+   offers missing on the channel become DriftItem rows, with when we last sent the offer (the
+   site journal's `synced_at`). A listing that could not be read is the offer's failure
+   (ResyncFailure), as in a resync. Cursor: the last offer pk compared.
+3. "unknown": listings no offer of the integration links to are reported as "unknown".
+   Cursor: the last DriftListing pk reported.
+
+Progress is honest: `total` = the channel's listing count (known from the first page) + our
+offers; `processed` = listings read + offers compared. The run's `report` keeps the counts per
+field and kind, what was compared and any note.
+
+What is compared follows the run's `data_types`: prices and stock (price, currency, stock —
+on Allegro from the offer list alone, 1 request per 1,000 offers), content (name, description,
+parameters, photo count) or all. Zalando documents no read API (CHANNELS.md): a check there
+ends at once with a note saying so.
+
+"Resync only what differs" is `start_fix`: a resync limited to the check's differing and
+missing offers (`start_resync(..., differing_of=check)`; resync._run_links applies it).
+"""
+
+import logging
+import time
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from integrations.models import DriftItem, DriftListing, Integration, ResyncFailure, ResyncRun
+from integrations.resync import (
+    LeaseKeeper,
+    LeaseLost,
+    ResyncError,
+    _chunk_raised,
+    _clean,
+    _end,
+    _load_chunk,
+    _notify_finished,
+    _pause,
+    enqueue_chunk,
+    lease_seconds,
+    start_resync,
+)
+from integrations.shopconnect.base import OfferToSend
+from offers.models import OfferChannel, SiteJournal
+
+logger = logging.getLogger(__name__)
+
+FIELDS = ("name", "description", "price", "currency", "stock", "parameters", "photos")
+PRICES_STOCK_FIELDS = ("price", "currency", "stock")
+CONTENT_FIELDS = ("name", "description", "parameters", "photos")
+FIELDS_BY_DATA_TYPES = {
+    ResyncRun.DataTypes.ALL: FIELDS,
+    ResyncRun.DataTypes.PRICES_STOCK: PRICES_STOCK_FIELDS,
+    ResyncRun.DataTypes.CONTENT: CONTENT_FIELDS,
+}
+
+
+class Phase:
+    LISTINGS = "listings"
+    OFFERS = "offers"
+    UNKNOWN = "unknown"
+
+
+UNKNOWN_BATCH = 1_000
+LISTINGS_BATCH = 1_000
+VALUE_MAX_CHARS = 500  # a description in the report: enough to see the difference
+
+
+def unreadable_note(channel: str) -> str:
+    return _(
+        "%(channel)s publishes no API to read offers, prices or stocks back (its documentation "
+        "describes only sending them), so xSale cannot tell what %(channel)s holds: nothing "
+        "was compared. A resync (or one limited to prices and stock) is the only way to be "
+        "sure it holds the catalogue."
+    ) % {"channel": channel}
+
+
+# --- services --------------------------------------------------------------------------------
+
+
+def start_check(
+    integration: Integration, *, user=None, source: str, data_types: str = ResyncRun.DataTypes.ALL
+) -> ResyncRun:
+    """Start a drift check of the integration (a background run like a resync)."""
+    return start_resync(
+        integration, user=user, source=source, kind=ResyncRun.Kind.CHECK, data_types=data_types
+    )
+
+
+def differing_count(check: ResyncRun) -> int:
+    return DriftItem.objects.filter(
+        check_run=check,
+        kind__in=[DriftItem.Kind.DIFFERS, DriftItem.Kind.MISSING],
+        offer__isnull=False,
+    ).count()
+
+
+def suggested_data_types(check: ResyncRun) -> str:
+    """What a fix needs to send: prices and stock when only those differ, content when only
+    content does, else everything. Listings missing on the channel do not count: a resync
+    edits listings, it cannot bring a removed one back (the channel answers 404 whatever is
+    sent, and the report lists them)."""
+    report = check.report or {}
+    fields = {f for f, n in (report.get("fields") or {}).items() if n}
+    if not fields:
+        return ResyncRun.DataTypes.ALL
+    if fields <= set(PRICES_STOCK_FIELDS):
+        return ResyncRun.DataTypes.PRICES_STOCK
+    if fields <= set(CONTENT_FIELDS):
+        return ResyncRun.DataTypes.CONTENT
+    return ResyncRun.DataTypes.ALL
+
+
+def start_fix(
+    check: ResyncRun,
+    *,
+    user=None,
+    source: str,
+    data_types: str | None = None,
+    photos_too: bool = False,
+) -> ResyncRun:
+    """Resync only what the check found different or missing on the channel."""
+    if check.kind != ResyncRun.Kind.CHECK:
+        raise ResyncError(_("Only a drift check's differences can be resynchronised."))
+    if check.status != ResyncRun.Status.COMPLETED:
+        raise ResyncError(_("The drift check has not completed; its report is not whole."))
+    if not differing_count(check):
+        raise ResyncError(_("The drift check found no offer to resynchronise."))
+    return start_resync(
+        check.integration,
+        user=user,
+        source=source,
+        differing_of=check,
+        data_types=data_types or suggested_data_types(check),
+        photos_too=photos_too,
+    )
+
+
+# --- the engine -------------------------------------------------------------------------------
+
+
+def process_check_chunk(run_id: int, cursor: int) -> None:
+    """A drift check's task: as resync.process_chunk (cancel first, lease, time box, errors)."""
+    runs = ResyncRun.objects
+    if runs.end_idle_cancels(pk=run_id):
+        logger.info("drift check %s cancelled", run_id)
+        return
+    token = runs.claim(run_id, cursor, lease_seconds=lease_seconds())
+    if token is None:
+        return
+    deadline = time.monotonic() + settings.RESYNC_TASK_SECONDS
+    next_cursor = None
+    with LeaseKeeper(run_id, token) as lease:
+        try:
+            next_cursor = _run_check(run_id, token, deadline, lease)
+        except LeaseLost:
+            logger.warning("drift check %s: the lease was lost; another task goes on", run_id)
+            return
+        except Exception as exc:
+            _chunk_raised(run_id, token, exc)
+            return
+    if next_cursor is not None:
+        enqueue_chunk(run_id, next_cursor)
+
+
+def _run_check(run_id: int, token: str, deadline: float, lease: LeaseKeeper) -> int | None:
+    from integrations.resync import CHUNK_DEADLINE_SECONDS
+    from integrations.shopconnect import adapter_for
+    from integrations.shopconnect.base import ChannelAuthError
+    from integrations.shopconnect.http import Held
+
+    runs = ResyncRun.objects
+    run = runs.select_related("integration").get(pk=run_id)
+    integration = run.integration
+    channel = integration.get_channel_display()
+    adapter = adapter_for(integration)
+    if not adapter.readable_fields:
+        note = unreadable_note(channel)
+        runs.finish(
+            run_id,
+            token,
+            ResyncRun.Status.COMPLETED,
+            error=note,
+            total=0,
+            report={"note": note, "compared": [], "unreadable": True},
+        )
+        _notify_finished(run_id)
+        return None
+    try:
+        adapter.prepare()
+    except ChannelAuthError as exc:
+        _end(run_id, token, ResyncRun.Status.FAILED, str(exc))
+        return None
+    if not run.check_phase:
+        run = _begin(run, token, adapter)
+    lease.on_cancel = adapter.stop  # a cancel stops the reads in flight (they are not recorded)
+    while True:
+        status, active = runs.filter(pk=run_id).values_list("status", "integration__active").get()
+        if status == ResyncRun.Status.CANCELLING:
+            _end(run_id, token, ResyncRun.Status.CANCELLED)
+            return None
+        if not active:
+            _end(
+                run_id,
+                token,
+                ResyncRun.Status.CANCELLED,
+                _("The integration was deactivated, so its drift check stopped."),
+            )
+            return None
+        if lease.lost.is_set():
+            raise LeaseLost(run_id)
+        step_deadline = time.monotonic() + CHUNK_DEADLINE_SECONDS
+        try:
+            if run.check_phase == Phase.LISTINGS:
+                run = _read_listings(run, token, adapter, step_deadline)
+            elif run.check_phase == Phase.OFFERS:
+                run = _compare_offers(run, token, adapter, step_deadline)
+            else:
+                run = _report_unknown(run, token)
+                if run is None:
+                    return None
+        except Held as held:
+            _pause(run, token, held, channel)
+            return None
+        except ChannelAuthError as exc:
+            _end(run_id, token, ResyncRun.Status.FAILED, str(exc))
+            logger.warning("drift check %s failed: the channel refused the credentials", run_id)
+            return None
+        if time.monotonic() >= deadline:
+            runs.release(run_id, token)
+            return run.cursor
+
+
+def compared_fields(run: ResyncRun, adapter) -> list[str]:
+    return [f for f in FIELDS_BY_DATA_TYPES[run.data_types] if f in adapter.readable_fields]
+
+
+def _begin(run: ResyncRun, token: str, adapter) -> ResyncRun:
+    fields = compared_fields(run, adapter)
+    report = {
+        "offers": run.total,
+        "listings_total": None,
+        "listings": 0,
+        "compared": fields,
+        "full_reads": bool(set(fields) & adapter.full_read_fields),
+        "fields": {},
+        "differs": 0,
+        "missing": 0,
+        "unknown": 0,
+        "unreadable": False,
+    }
+    return _advance(run, token, check_phase=Phase.LISTINGS, cursor=0, report=report)
+
+
+def _advance(run: ResyncRun, token: str, **fields) -> ResyncRun:
+    """One conditional UPDATE under the lease: a task that lost it writes nothing."""
+    now = timezone.now()
+    updated = ResyncRun.objects.filter(pk=run.pk, lease_token=token).update(
+        heartbeat_at=now,
+        lease_expires_at=now + timedelta(seconds=lease_seconds()),
+        chunk_errors=0,
+        **fields,
+    )
+    if not updated:
+        raise LeaseLost(run.pk)
+    return ResyncRun.objects.select_related("integration").get(pk=run.pk)
+
+
+def _read_listings(run: ResyncRun, token: str, adapter, deadline: float) -> ResyncRun:
+    page = adapter.read_listings(run.cursor, deadline=deadline)
+    report = dict(run.report)
+    report["listings"] += len(page.listings)
+    if report["listings_total"] is None and page.total is not None:
+        report["listings_total"] = page.total
+    last = page.next_offset is None
+    if last:
+        report["listings_total"] = report["listings"]  # what the channel really listed
+    listed = report["listings_total"] if report["listings_total"] is not None else 0
+    total = max(report["offers"] + max(listed, report["listings"]), run.processed)
+    with transaction.atomic():
+        DriftListing.objects.bulk_create(
+            [
+                DriftListing(check_run_id=run.pk, external_id=key[:100], data=data)
+                for key, data in page.listings.items()
+            ],
+            ignore_conflicts=True,  # a listing a shifted page gave twice
+            batch_size=LISTINGS_BATCH,
+        )
+        return _advance(
+            run,
+            token,
+            check_phase=Phase.OFFERS if last else Phase.LISTINGS,
+            cursor=0 if last else page.next_offset,
+            processed=F("processed") + len(page.listings),
+            total=total,
+            report=report,
+        )
+
+
+def _compare_offers(run: ResyncRun, token: str, adapter, deadline: float) -> ResyncRun:
+    from integrations.shopconnect.http import Held
+
+    chunk = _load_chunk(run, run.cursor, run.integration.facts.chunk_size)
+    if not chunk.links:
+        return _advance(run, token, check_phase=Phase.UNKNOWN, cursor=0)
+    links = chunk.links
+    key_of = {link.offer_id: (link.external_id or "").strip() for link in links}
+    listings = dict(
+        DriftListing.objects.filter(
+            check_run=run, external_id__in={k for k in key_of.values() if k}
+        ).values_list("external_id", "data")
+    )
+    fields = run.report.get("compared") or compared_fields(run, adapter)
+    unreadable: dict[str, tuple] = {}
+    deferred = False
+    if set(fields) & adapter.full_read_fields:
+        reads = adapter.read_full(sorted({k for k in key_of.values() if k in listings}),
+                                  deadline=deadline)  # fmt: skip
+        for key, data in reads.found.items():
+            listings[key] = {**listings[key], **data}
+        for key in reads.missing:
+            listings.pop(key, None)
+        unreadable = reads.failed
+        if reads.deferred:
+            # Record the offers before the first one not read; the rest waits for the budget.
+            first = min(o for o, k in key_of.items() if k in reads.deferred)
+            links = [link for link in links if link.offer_id < first]
+            deferred = True
+    if links:
+        run = _record_comparison(run, token, adapter, links, key_of, listings, unreadable, fields)
+    if deferred:
+        raise adapter.held or Held(time.time() + 10, throttled=True)
+    return run
+
+
+def _record_comparison(run, token, adapter, links, key_of, listings, unreadable, fields):
+    offer_ids = [link.offer_id for link in links]
+    last_sent = dict(
+        SiteJournal.objects.filter(
+            integration_id=run.integration_id, offer_id__in=offer_ids
+        ).values_list("offer_id", "synced_at")
+    )
+    items, failures = [], []
+    report = dict(run.report)
+    counts = dict(report.get("fields") or {})
+    for link in links:
+        key = key_of[link.offer_id]
+        if key in unreadable:
+            status, code, message = unreadable[key]
+            failures.append(
+                ResyncFailure(
+                    run_id=run.pk,
+                    offer_id=link.offer_id,
+                    http_status=status,
+                    code=_clean(code or "")[:100],
+                    message=_clean(
+                        _("The listing could not be read, so it was not compared: %(reason)s")
+                        % {"reason": message}
+                    ),
+                )
+            )
+            continue
+        listing = listings.get(key) if key else None
+        if listing is None:
+            report["missing"] += 1
+            items.append(
+                DriftItem(
+                    check_run_id=run.pk,
+                    offer_id=link.offer_id,
+                    external_id=key[:100],
+                    kind=DriftItem.Kind.MISSING,
+                    last_sent_at=last_sent.get(link.offer_id),
+                )
+            )
+            continue
+        expected = adapter.expected_listing(
+            OfferToSend(offer=link.offer, link=link, send_photos=False)
+        )
+        differences = compare(expected, listing, fields)
+        if differences:
+            report["differs"] += 1
+            for name in differences:
+                counts[name] = counts.get(name, 0) + 1
+            items.append(
+                DriftItem(
+                    check_run_id=run.pk,
+                    offer_id=link.offer_id,
+                    external_id=key[:100],
+                    kind=DriftItem.Kind.DIFFERS,
+                    fields=differences,
+                    last_sent_at=last_sent.get(link.offer_id),
+                )
+            )
+    report["fields"] = counts
+    with transaction.atomic():
+        DriftItem.objects.bulk_create(items, batch_size=500)
+        if failures:
+            ResyncFailure.objects.bulk_create(
+                failures,
+                update_conflicts=True,
+                unique_fields=["run", "offer"],
+                update_fields=["http_status", "code", "message", "attempts"],
+            )
+        return _advance(
+            run,
+            token,
+            cursor=links[-1].offer_id,
+            processed=F("processed") + len(links),
+            failed=F("failed") + len(failures),
+            report=report,
+        )
+
+
+def _report_unknown(run: ResyncRun, token: str) -> ResyncRun | None:
+    """Listings no offer of the integration links to (active or not); None when done."""
+    rows = list(
+        DriftListing.objects.filter(check_run=run, pk__gt=run.cursor)
+        .order_by("pk")
+        .values_list("pk", "external_id", "data")[:UNKNOWN_BATCH]
+    )
+    if not rows:
+        status = ResyncRun.objects.filter(pk=run.pk).values_list("status", flat=True).get()
+        final = (
+            ResyncRun.Status.CANCELLED
+            if status == ResyncRun.Status.CANCELLING
+            else ResyncRun.Status.COMPLETED
+        )
+        ResyncRun.objects.finish(run.pk, token, final, total=run.processed)
+        _notify_finished(run.pk)
+        logger.info("drift check %s finished: %s", run.pk, run.report)
+        return None
+    known = set(
+        OfferChannel.objects.filter(
+            integration_id=run.integration_id, external_id__in=[r[1] for r in rows]
+        ).values_list("external_id", flat=True)
+    )
+    items = [
+        DriftItem(
+            check_run_id=run.pk,
+            external_id=key,
+            kind=DriftItem.Kind.UNKNOWN,
+            fields={
+                name: {"ours": None, "theirs": shown(data[name])}
+                for name in ("name", "price", "currency", "stock", "external_id")
+                if name in data
+            },
+        )
+        for _, key, data in rows
+        if key not in known
+    ]
+    report = dict(run.report)
+    report["unknown"] += len(items)
+    with transaction.atomic():
+        DriftItem.objects.bulk_create(items, batch_size=500)
+        return _advance(run, token, cursor=rows[-1][0], report=report)
+
+
+# --- comparing --------------------------------------------------------------------------------
+
+
+def _text(value) -> str:
+    return " ".join(str(value or "").split())
+
+
+def _amount(value):
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return value
+
+
+def same(field: str, ours, theirs) -> bool:
+    if field in ("name", "description"):
+        return _text(ours) == _text(theirs)
+    if field == "price":
+        return _amount(ours) == _amount(theirs)
+    if field == "parameters":
+        # Only our parameters: a marketplace listing carries many of its own (category ones).
+        theirs = theirs or {}
+        return all(
+            sorted(map(_text, values)) == sorted(map(_text, theirs.get(name) or []))
+            for name, values in (ours or {}).items()
+        )
+    return ours == theirs
+
+
+def shown(value):
+    """A value as the report keeps it: long text cut, everything JSON."""
+    if isinstance(value, str) and len(value) > VALUE_MAX_CHARS:
+        return value[: VALUE_MAX_CHARS - 1] + "…"
+    return value
+
+
+def compare(expected: dict, listing: dict, fields) -> dict:
+    """{field: {"ours", "theirs"}} for the compared fields that differ. A field we do not send
+    (an empty description) or the channel does not tell is not compared."""
+    differences = {}
+    for name in fields:
+        if name not in expected or name not in listing:
+            continue
+        if not same(name, expected[name], listing[name]):
+            ours, theirs = expected[name], listing[name]
+            if name == "parameters":
+                theirs = {k: (theirs or {}).get(k) for k in ours}
+            differences[name] = {"ours": shown(ours), "theirs": shown(theirs)}
+    return differences

@@ -1,0 +1,301 @@
+"""The drift check's pages in both layouts: start a check, its report (and CSV), resync only
+what differs; and the choice of what a resync sends, shared by the confirmation pages.
+
+Mounted under the same namespaces as integrations/views.py ("integrations", instances "v1" and
+"v2"); the logic is in integrations/drift.py.
+"""
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_POST
+
+from integrations import drift, resync
+from integrations.channels import sends_photo_binaries_always
+from integrations.models import DriftItem, Integration, ResyncRun
+from integrations.views import (
+    _layout,
+    _url,
+    duration_display,
+    progress_data,
+    resync_permission_required,
+    view_permission_required,
+)
+
+REPORT_PAGE_SIZE = 50
+
+FIELD_LABELS = {
+    "name": gettext_lazy("Name"),
+    "description": gettext_lazy("Description"),
+    "price": gettext_lazy("Price"),
+    "currency": gettext_lazy("Currency"),
+    "stock": gettext_lazy("Stock"),
+    "parameters": gettext_lazy("Parameters"),
+    "photos": gettext_lazy("Photo count"),
+    "external_id": gettext_lazy("Seller's id (SKU)"),
+}
+KIND_LABELS = {
+    DriftItem.Kind.DIFFERS: gettext_lazy("differs"),
+    DriftItem.Kind.MISSING: gettext_lazy("missing on the channel"),
+    DriftItem.Kind.UNKNOWN: gettext_lazy("unknown to xSale"),
+}
+DATA_TYPE_LABELS = {
+    ResyncRun.DataTypes.ALL: gettext_lazy(
+        "Everything: name, description, prices, stock, parameters"
+    ),
+    ResyncRun.DataTypes.PRICES_STOCK: gettext_lazy("Prices and stock only"),
+    ResyncRun.DataTypes.CONTENT: gettext_lazy("Content only: name, description, parameters"),
+}
+
+
+# --- the choice of what a resync sends (confirmation pages, admin, report) ---------------------
+
+
+def data_choices(integrations, offers: int | None = None, selected: str = "all") -> list[dict]:
+    """The data types a resync may send, each with its estimate (the longest of the targets:
+    they run side by side), for the confirmation form."""
+    choices = []
+    for value in ResyncRun.DataTypes.values:
+        seconds = max(
+            (
+                resync.resync_estimate_seconds(integration, offers, data_types=value)
+                for integration in integrations
+            ),
+            default=0,
+        )
+        choices.append(
+            {
+                "value": value,
+                "label": DATA_TYPE_LABELS[value],
+                "estimate": duration_display(seconds),
+                "seconds": seconds,
+                "checked": value == selected,
+            }
+        )
+    return choices
+
+
+def photos_choice_shown(integrations) -> bool:
+    """ "Photos too" means something only where photos otherwise go when they changed."""
+    return any(not sends_photo_binaries_always(i.channel) for i in integrations)
+
+
+def chosen_data(post) -> dict:
+    """start_resync's data_types and photos_too from a submitted confirmation form."""
+    data_types = post.get("data_types", ResyncRun.DataTypes.ALL)
+    if data_types not in ResyncRun.DataTypes.values:
+        data_types = ResyncRun.DataTypes.ALL
+    photos_too = post.get("photos_too") == "1" and data_types != ResyncRun.DataTypes.PRICES_STOCK
+    return {"data_types": data_types, "photos_too": photos_too}
+
+
+def data_choice_context(integrations, offers: int | None = None, selected: str = "all") -> dict:
+    integrations = list(integrations)
+    return {
+        "data_choices": data_choices(integrations, offers, selected),
+        "photos_choice": photos_choice_shown(integrations),
+    }
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+def _check_of(pk: int, run_pk: int) -> ResyncRun:
+    return get_object_or_404(
+        ResyncRun.objects.select_related("integration", "requested_by"),
+        pk=run_pk,
+        integration_id=pk,
+        kind=ResyncRun.Kind.CHECK,
+    )
+
+
+@require_POST
+@login_required
+@resync_permission_required
+def drift_check_start(request, pk):
+    integration = get_object_or_404(Integration, pk=pk)
+    data_types = chosen_data(request.POST)["data_types"]
+    try:
+        check = drift.start_check(
+            integration, user=request.user, source=_layout(request), data_types=data_types
+        )
+    except resync.ResyncError as error:
+        messages.error(request, str(error))
+        return redirect(_url(request, "integration_edit", pk))
+    messages.success(
+        request,
+        _(
+            "The drift check of %(name)s has started. It only reads from the channel and runs "
+            "in the background: you may close the browser."
+        )
+        % {"name": integration.name},
+    )
+    return redirect(_url(request, "drift_report", pk, check.pk))
+
+
+def report_items(check: ResyncRun, *, after: int = 0, kind: str = "", field: str = ""):
+    """One page of the report, in the check's order (pk keyset, never OFFSET)."""
+    found = DriftItem.objects.filter(check_run=check, pk__gt=after).select_related("offer")
+    if kind in DriftItem.Kind.values:
+        found = found.filter(kind=kind)
+    if field in FIELD_LABELS:
+        found = found.filter(fields__has_key=field)
+    rows = list(found.order_by("pk")[: REPORT_PAGE_SIZE + 1])
+    return rows[:REPORT_PAGE_SIZE], len(rows) > REPORT_PAGE_SIZE
+
+
+def field_rows(item: DriftItem) -> list[dict]:
+    return [
+        {
+            "field": name,
+            "label": FIELD_LABELS.get(name, name),
+            "ours": _shown(values.get("ours")),
+            "theirs": _shown(values.get("theirs")),
+        }
+        for name, values in item.fields.items()
+    ]
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {', '.join(map(str, v or []))}" for k, v in value.items())
+    return str(value)
+
+
+@login_required
+@view_permission_required
+def drift_report(request, pk, run_pk):
+    check = _check_of(pk, run_pk)
+    integration = check.integration
+    report = check.report or {}
+    kind = request.GET.get("kind", "")
+    field = request.GET.get("field", "")
+    after = request.GET.get("after", "")
+    rows, has_next = report_items(
+        check, after=int(after) if after.isdigit() else 0, kind=kind, field=field
+    )
+    for row in rows:
+        row.field_rows = field_rows(row)
+        row.kind_label = KIND_LABELS.get(row.kind, row.kind)
+    differing = drift.differing_count(check) if check.status == "completed" else 0
+    suggested = drift.suggested_data_types(check)
+    params = request.GET.copy()
+    params.pop("after", None)
+    next_url = None
+    if has_next and rows:
+        params["after"] = rows[-1].pk
+        next_url = "?" + params.urlencode()
+    context = {
+        "layout_template": f"{_layout(request)}/base.html",
+        "integration": integration,
+        "check": check,
+        "run": check,
+        "progress": progress_data(check),
+        "report": report,
+        "compared": [FIELD_LABELS[f] for f in report.get("compared", []) if f in FIELD_LABELS],
+        "field_counts": [
+            {"field": f, "label": FIELD_LABELS.get(f, f), "count": n}
+            for f, n in sorted((report.get("fields") or {}).items(), key=lambda x: -x[1])
+        ],
+        "kinds": [{"value": k, "label": label} for k, label in KIND_LABELS.items()],
+        "kind": kind,
+        "field": field,
+        "rows": rows,
+        "first_page": not after,
+        "next_url": next_url,
+        "differing": differing,
+        "can_resync": request.user.has_perm("integrations.resync_integration"),
+        "fixes": check.fixes.order_by("-created_at")[:5],
+        **data_choice_context([integration], differing, suggested),
+    }
+    return render(request, "drift/report.html", context)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+CSV_HEADER = [
+    "kind",
+    "sku",
+    "offer",
+    "listing_id",
+    "field",
+    "ours",
+    "theirs",
+    "last_sent_at",
+]
+
+
+def csv_rows(check: ResyncRun):
+    """The report as CSV lines, one per differing field (one per missing or unknown listing)."""
+    yield CSV_HEADER
+    items = (
+        DriftItem.objects.filter(check_run=check)
+        .select_related("offer")
+        .order_by("pk")
+        .iterator(chunk_size=2000)
+    )
+    for item in items:
+        sku = item.offer.sku if item.offer else ""
+        name = item.offer.name if item.offer else ""
+        sent = timezone.localtime(item.last_sent_at).isoformat() if item.last_sent_at else ""
+        base = [item.kind, sku, name, item.external_id]
+        if item.kind == DriftItem.Kind.DIFFERS:
+            for row in field_rows(item):
+                yield [*base, row["field"], row["ours"], row["theirs"], sent]
+        else:
+            theirs = (item.fields.get("name") or {}).get("theirs") or ""
+            yield [*base, "", "", theirs, sent]
+
+
+@login_required
+@view_permission_required
+def drift_report_csv(request, pk, run_pk):
+    check = _check_of(pk, run_pk)
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow([_csv_safe(v) for v in row]) for row in csv_rows(check)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="drift-{check.pk}.csv"'
+    return response
+
+
+def _csv_safe(value) -> str:
+    """No spreadsheet formula from a channel's text (a name beginning with "=")."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@require_POST
+@login_required
+@resync_permission_required
+def drift_fix(request, pk, run_pk):
+    check = _check_of(pk, run_pk)
+    try:
+        fix = drift.start_fix(
+            check, user=request.user, source=_layout(request), **chosen_data(request.POST)
+        )
+    except resync.ResyncError as error:
+        messages.error(request, str(error))
+        return redirect(_url(request, "drift_report", pk, check.pk))
+    messages.success(
+        request,
+        ngettext(
+            "Resynchronising the %(count)d offer the check found different, in the background.",
+            "Resynchronising the %(count)d offers the check found different, in the background.",
+            fix.total,
+        )
+        % {"count": fix.total},
+    )
+    return redirect(_url(request, "integration_edit", pk))
