@@ -256,6 +256,14 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.verbose:
             super().log_message(format, *args)
 
+    def handle(self):
+        # A client that goes away (a killed worker, a read timeout) resets the connection while
+        # we wait for its next request: a real server just drops it, without a traceback.
+        try:
+            super().handle()
+        except (ConnectionResetError, BrokenPipeError):
+            self.close_connection = True
+
     def _read_body(self, limit):
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             chunks = []
