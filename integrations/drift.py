@@ -2,8 +2,7 @@
 
 A check is a ResyncRun of kind "check": it starts, pauses for budgets, cancels, resumes and
 shows progress exactly like a resync (integrations/resync.py's lease, LeaseKeeper, pauses and
-errors), but it only reads. Its task (`process_check_chunk`, dispatched from
-resync.process_chunk) works in three steps, `run.check_phase`, each resumable at `run.cursor`:
+errors), but it only reads. Its task is resync.process_chunk, which runs `run_check` for it and works in three steps, `run.check_phase`, each resumable at `run.cursor`:
 
 1. "listings": page through what the channel holds (Allegro `GET /sale/offers`, 1,000 a page;
    WooCommerce products, 100 a page) into DriftListing rows, in bulk. Cursor: listings read.
@@ -36,7 +35,6 @@ import time
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -47,13 +45,11 @@ from integrations.resync import (
     LeaseKeeper,
     LeaseLost,
     ResyncError,
-    _chunk_raised,
     _clean,
     _end,
     _load_chunk,
     _notify_finished,
     _pause,
-    enqueue_chunk,
     lease_seconds,
     start_resync,
 )
@@ -156,31 +152,9 @@ def start_fix(
 # --- the engine -------------------------------------------------------------------------------
 
 
-def process_check_chunk(run_id: int, cursor: int) -> None:
-    """A drift check's task: as resync.process_chunk (cancel first, lease, time box, errors)."""
-    runs = ResyncRun.objects
-    if runs.end_idle_cancels(pk=run_id):
-        logger.info("drift check %s cancelled", run_id)
-        return
-    token = runs.claim(run_id, cursor, lease_seconds=lease_seconds())
-    if token is None:
-        return
-    deadline = time.monotonic() + settings.RESYNC_TASK_SECONDS
-    next_cursor = None
-    with LeaseKeeper(run_id, token) as lease:
-        try:
-            next_cursor = _run_check(run_id, token, deadline, lease)
-        except LeaseLost:
-            logger.warning("drift check %s: the lease was lost; another task goes on", run_id)
-            return
-        except Exception as exc:
-            _chunk_raised(run_id, token, exc)
-            return
-    if next_cursor is not None:
-        enqueue_chunk(run_id, next_cursor)
-
-
-def _run_check(run_id: int, token: str, deadline: float, lease: LeaseKeeper) -> int | None:
+def run_check(run_id: int, token: str, deadline: float, lease: LeaseKeeper) -> int | None:
+    """A check task's work, under the lease resync.process_chunk took (its time box, cancel,
+    errors): read, compare, report; None when it ended or paused, else the cursor to go on."""
     from integrations.resync import CHUNK_DEADLINE_SECONDS
     from integrations.shopconnect import adapter_for
     from integrations.shopconnect.base import ChannelAuthError

@@ -579,23 +579,23 @@ def process_chunk(run_id: int, cursor: int) -> None:
     flight. While a chunk is being sent, the next one is read from the database. A duplicate
     task finds the cursor moved or the lease taken and does nothing.
     """
-    kind = ResyncRun.objects.filter(pk=run_id).values_list("kind", flat=True).first()
-    if kind == ResyncRun.Kind.CHECK:  # a drift check reads instead (integrations/drift.py)
-        from integrations import drift
-
-        drift.process_check_chunk(run_id, cursor)
-        return
     if ResyncRun.objects.end_idle_cancels(pk=run_id):
         logger.info("resync %s cancelled", run_id)
         return
     token = ResyncRun.objects.claim(run_id, cursor, lease_seconds=lease_seconds())
     if token is None:
         return
+    work = _run_chunks
+    kind = ResyncRun.objects.filter(pk=run_id).values_list("kind", flat=True).first()
+    if kind == ResyncRun.Kind.CHECK:  # a drift check reads instead (integrations/drift.py)
+        from integrations import drift
+
+        work = drift.run_check
     deadline = time.monotonic() + settings.RESYNC_TASK_SECONDS
     next_cursor = None
     with LeaseKeeper(run_id, token) as lease:
         try:
-            next_cursor = _run_chunks(run_id, token, deadline, lease)
+            next_cursor = work(run_id, token, deadline, lease)
         except LeaseLost:
             logger.warning("resync %s: the lease was lost; another task goes on", run_id)
             return
