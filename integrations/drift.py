@@ -2,7 +2,8 @@
 
 A check is a ResyncRun of kind "check": it starts, pauses for budgets, cancels, resumes and
 shows progress exactly like a resync (integrations/resync.py's lease, LeaseKeeper, pauses and
-errors), but it only reads. Its task is resync.process_chunk, which runs `run_check` for it and works in three steps, `run.check_phase`, each resumable at `run.cursor`:
+errors), but it only reads. Its task is resync.process_chunk, which runs `run_check` for it;
+it works in three steps, `run.check_phase`, each resumable at `run.cursor`:
 
 1. "listings": page through what the channel holds (Allegro `GET /sale/offers`, 1,000 a page;
    WooCommerce products, 100 a page) into DriftListing rows, in bulk. Cursor: listings read.
