@@ -86,19 +86,24 @@ class ResyncTarget:
     offers: int
     estimate: str
     photos_always: bool
+    # The limit that sets the duration, and how many running resyncs share the budgets.
+    binding: str = ""
+    sharing: int = 0
 
 
 def resync_targets(integrations) -> list[ResyncTarget]:
     targets = []
     for integration in integrations:
         offers = resync.resync_offer_count(integration)
-        seconds = resync.resync_estimate_seconds(integration, offers)
+        estimate = resync.resync_estimate(integration, offers)
         targets.append(
             ResyncTarget(
                 integration=integration,
                 offers=offers,
-                estimate=duration_display(seconds),
+                estimate=duration_display(estimate.seconds),
                 photos_always=sends_photo_binaries_always(integration.channel),
+                binding=estimate.binding,
+                sharing=estimate.sharing,
             )
         )
     return targets

@@ -230,6 +230,20 @@ def test_the_warning_shows_the_offer_count_and_the_estimate(seller, shop, layout
     assert not ResyncRun.objects.exists()  # nothing starts before the confirmation
 
 
+def test_the_estimate_names_its_limit_and_the_resyncs_sharing_it(seller, make_integration):
+    from tests.catalogue import make_offers
+
+    first = make_integration(name="Allegro A")  # both on the demo client id: one application
+    second = make_integration(name="Allegro B")
+    make_offers(first, 5, photos=0)
+    ResyncRun.objects.create(integration=second, source="v2", status="running", total=10)
+
+    page = html(seller.get(v2("resync_confirm", first.pk)))
+
+    assert "wyznacza go: Limit" in page
+    assert "wspólny limit z 1 trwającą resynchronizacją" in page
+
+
 def test_the_estimate_follows_the_integrations_limit(seller, shop):
     # WooCommerce: batches of 100 at the integration's 6 requests a minute, of which the budget
     # uses 60/61 (its slots) → 590 offers a minute: 30 offers in 3.05 s, shown rounded up.

@@ -93,6 +93,20 @@ def quiet_loggers(verbosity: int):
             logger.setLevel(level)
 
 
+def estimate_line(integration: Integration, run: ResyncRun) -> str:
+    """The estimate from the channel's budgets (every window), as the confirmation page's."""
+    estimate = resync.resync_estimate(integration, run.total, data_types=run.data_types)
+    line = _("Estimated duration: about %(duration)s (set by: %(limit)s).") % {
+        "duration": duration_display(estimate.seconds),
+        "limit": estimate.binding or "—",
+    }
+    if estimate.sharing:
+        line += " " + _("Other running resyncs share its budgets: %(count)s.") % {
+            "count": estimate.sharing
+        }
+    return line
+
+
 class Command(BaseCommand):
     help = "Resynchronize all active offers of one integration (the same service as the pages)."
 
@@ -226,6 +240,8 @@ class Command(BaseCommand):
                 _("Started %(run)s of %(name)s: %(total)s offers.")
                 % {"run": run_label(run), "name": target.name, "total": run.total}
             )
+            if run.kind == ResyncRun.Kind.RESYNC:
+                self.stdout.write(estimate_line(target, run))
         if wait:
             self._follow(run)
 
