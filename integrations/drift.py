@@ -53,6 +53,7 @@ from integrations.resync import (
     _pause,
     lease_seconds,
     start_resync,
+    stopped_before_step,
 )
 from integrations.shopconnect.base import OfferToSend
 from offers.models import OfferChannel, SiteJournal
@@ -187,20 +188,10 @@ def run_check(run_id: int, token: str, deadline: float, lease: LeaseKeeper) -> i
         run = _begin(run, token, adapter)
     lease.on_cancel = adapter.stop  # a cancel stops the reads in flight (they are not recorded)
     while True:
-        status, active = runs.filter(pk=run_id).values_list("status", "integration__active").get()
-        if status == ResyncRun.Status.CANCELLING:
-            _end(run_id, token, ResyncRun.Status.CANCELLED)
+        if stopped_before_step(
+            run_id, token, lease, _("The integration was deactivated, so its drift check stopped.")
+        ):
             return None
-        if not active:
-            _end(
-                run_id,
-                token,
-                ResyncRun.Status.CANCELLED,
-                _("The integration was deactivated, so its drift check stopped."),
-            )
-            return None
-        if lease.lost.is_set():
-            raise LeaseLost(run_id)
         step_deadline = time.monotonic() + CHUNK_DEADLINE_SECONDS
         try:
             if run.check_phase == Phase.LISTINGS:

@@ -669,22 +669,10 @@ def _run_chunks(run_id: int, token: str, deadline: float, lease: LeaseKeeper) ->
     following = None
     with ThreadPoolExecutor(1, thread_name_prefix=f"resync-{run_id}") as sender:
         while True:
-            status, active = (
-                runs.filter(pk=run_id).values_list("status", "integration__active").get()
-            )
-            if status == ResyncRun.Status.CANCELLING:
-                _end(run_id, token, ResyncRun.Status.CANCELLED)
+            if stopped_before_step(
+                run_id, token, lease, _("The integration was deactivated, so its resync stopped.")
+            ):
                 return None
-            if not active:
-                _end(
-                    run_id,
-                    token,
-                    ResyncRun.Status.CANCELLED,
-                    _("The integration was deactivated, so its resync stopped."),
-                )
-                return None
-            if lease.lost.is_set():
-                raise LeaseLost(run_id)
             chunk = following or _load_chunk(run, run.cursor, size)
             following = None
             if not chunk.links:
@@ -733,6 +721,23 @@ def _run_chunks(run_id: int, token: str, deadline: float, lease: LeaseKeeper) ->
             if time.monotonic() >= deadline:
                 runs.release(run_id, token)
                 return run.cursor
+
+
+def stopped_before_step(run_id: int, token: str, lease: LeaseKeeper, deactivated: str) -> bool:
+    """Before each step of a task: end the run if it is being cancelled or its integration was
+    deactivated (`deactivated` is the reason); raise LeaseLost when another task has it."""
+    status, active = (
+        ResyncRun.objects.filter(pk=run_id).values_list("status", "integration__active").get()
+    )
+    if status == ResyncRun.Status.CANCELLING:
+        _end(run_id, token, ResyncRun.Status.CANCELLED)
+        return True
+    if not active:
+        _end(run_id, token, ResyncRun.Status.CANCELLED, deactivated)
+        return True
+    if lease.lost.is_set():
+        raise LeaseLost(run_id)
+    return False
 
 
 def _note_sharing(run: ResyncRun, adapter) -> None:
