@@ -38,6 +38,9 @@ test: $(STAMP)
 	SECRET_KEY=tests-only DEBUG=0 OUTBOUND_ALLOWED_HOSTS=127.0.0.1,localhost \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff (style, and PLC2701: no private names imported across modules), then the layers and
+# the import-cycle contracts of pyproject.toml's [tool.importlinter] (lint-imports).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _harness as h  # noqa: E402
+import harness as h  # noqa: E402
 
 ALLEGRO_JSON = "application/vnd.allegro.public.v1+json"
 NO_LIMITS = {
@@ -66,8 +66,8 @@ os.environ["CHANNEL_LIMITS"] = json.dumps(CHANNEL_LIMITS_OFF)
 
 
 def make_integration(url, channel, account):
-    from integrations.demo import DEMO_CREDENTIALS, sandbox_integration_urls
     from integrations.models import Integration
+    from integrations.services.demo import DEMO_CREDENTIALS, sandbox_integration_urls
 
     h.sandbox_configure(url, channel, account, limits=NO_LIMITS[channel], keep_offers=False)
     return Integration.objects.create(

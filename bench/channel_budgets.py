@@ -106,7 +106,7 @@ LIMITS = {
 os.environ["CHANNEL_LIMITS"] = json.dumps(LIMITS)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _harness as h  # noqa: E402
+import harness as h  # noqa: E402
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -124,8 +124,8 @@ def app_state(url, client_id):
 
 
 def make_integration(url, channel, account, *, credentials=None):
-    from integrations.demo import DEMO_CREDENTIALS, sandbox_integration_urls
     from integrations.models import Integration
+    from integrations.services.demo import DEMO_CREDENTIALS, sandbox_integration_urls
 
     return Integration.objects.create(
         name=f"{channel}-{account}",
@@ -225,7 +225,7 @@ def group_cpu_seconds(pgid: int) -> float:
 
 
 def bench_app(url):
-    from integrations.resync import start_resync
+    from integrations.services.runs import start_resync
 
     client_id = "bench-app"
     accounts = ["app-a", "app-b", "app-c"]
@@ -338,7 +338,7 @@ def bench_app(url):
 
 
 def bench_patch(url):
-    from integrations.resync import cancel_resync, start_resync
+    from integrations.services.runs import cancel_resync, start_resync
 
     account = "patch"
     allowance = ARGS.hour * ARGS.seconds / ARGS.hour_seconds
@@ -405,7 +405,7 @@ def bench_patch(url):
 
 
 def bench_zalando(url):
-    from integrations.resync import start_resync
+    from integrations.services.runs import start_resync
 
     account = "zalando"
     print(f"\n## Zalando, real limits, {ARGS.offers} offers without photos")

@@ -23,12 +23,12 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _harness as h  # noqa: E402
+import harness as h  # noqa: E402
 
 
 def make_integration(url, account):
-    from integrations.demo import DEMO_CREDENTIALS
     from integrations.models import Integration
+    from integrations.services.demo import DEMO_CREDENTIALS
 
     base = f"{url}/allegro/{account}"
     return Integration.objects.create(
@@ -91,8 +91,8 @@ def wait(run, poll=0.5):
 
 
 def main(offers: int, content_offers: int):
-    from integrations import drift as drift_service
-    from integrations.resync import resync_estimate
+    from integrations.services import drift as drift_service
+    from integrations.services.estimates import resync_estimate
     from integrations.shopconnect import budgets
 
     budgets.store().clear()

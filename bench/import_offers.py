@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _harness as h  # noqa: E402
+import harness as h  # noqa: E402
 
 
 def generate(path: Path, count: int) -> None:

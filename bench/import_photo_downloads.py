@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _harness as h  # noqa: E402
+import harness as h  # noqa: E402
 
 # The import command, run in this child, reports its own peak RSS (not the migrate's).
 MEASURED_IMPORT = """

@@ -48,8 +48,8 @@ def seed(reseed: bool) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
-    from integrations.demo import DEMO_CREDENTIALS
     from integrations.models import Integration, ResyncFailure, ResyncRun
+    from integrations.services.demo import DEMO_CREDENTIALS
     from offers.models import Offer
 
     call_command("migrate", verbosity=0)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _harness as h  # noqa: E402
+import harness as h  # noqa: E402
 
 
 def seed(integration, count, prefix):
@@ -29,8 +29,8 @@ def seed(integration, count, prefix):
 
 
 def make_integration(url, channel, account, **fields):
-    from integrations.demo import DEMO_CREDENTIALS
     from integrations.models import Integration
+    from integrations.services.demo import DEMO_CREDENTIALS
 
     base = f"{url}/{channel}/{account}"
     urls = {"api_url": base}
@@ -47,7 +47,7 @@ def make_integration(url, channel, account, **fields):
 
 def run_to_end(integration, poll=0.1):
     """Start a resync and wait for it; seconds are the run's own, first chunk to last."""
-    from integrations.resync import start_resync
+    from integrations.services.runs import start_resync
 
     run = start_resync(integration, user=None, source="cli")
     while True:

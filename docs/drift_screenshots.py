@@ -31,8 +31,8 @@ PASSWORD = "pw-shots-123"  # noqa: S105 - a throwaway database's user
 
 
 def drain(run):
+    from integrations.engine.runner import process_chunk
     from integrations.models import ResyncRun
-    from integrations.resync import process_chunk
 
     for _ in range(500):
         run.refresh_from_db()
@@ -60,19 +60,19 @@ def serve():
 
 
 def main():
-    import _harness as h
     import django
+    import harness as h
     import requests
 
-    os.environ.update({"DEBUG": "1", "MEDIA_ROOT": str(WORKDIR / "media")})  # _harness sets its own
+    os.environ.update({"DEBUG": "1", "MEDIA_ROOT": str(WORKDIR / "media")})  # harness sets its own
 
     django.setup()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from integrations import drift
-    from integrations.resync import start_resync
+    from integrations.services import drift
+    from integrations.services.runs import start_resync
     from tests.catalogue import make_offers, sandbox_integration
     from tests.conftest import SandboxHelper
 

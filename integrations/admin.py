@@ -9,12 +9,13 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from integrations import drift, drift_views, resync
 from integrations.channels import ALL_CREDENTIAL_KEYS
 from integrations.forms import SETTINGS_FIELDS, IntegrationForm, secret_field_name
-from integrations.health import resync_workers_seen
-from integrations.models import Integration, ResyncRun
-from integrations.views import RESYNC_PERMISSION, progress_data, resync_targets
+from integrations.models import RESYNC_PERMISSION, Integration, ResyncRun
+from integrations.presentation.display import progress_data
+from integrations.presentation.health import resync_workers_seen
+from integrations.services import drift, estimates
+from integrations.services import runs as resync
 
 RESYNC_CONFIRMATION_TEMPLATE = "admin/integrations/integration/resync_confirmation.html"
 
@@ -74,7 +75,7 @@ class IntegrationAdmin(admin.ModelAdmin):
                     integration,
                     user=request.user,
                     source=ResyncRun.Source.ADMIN,
-                    **drift_views.chosen_data(request.POST),
+                    **estimates.chosen_data(request.POST),
                 )
             except resync.ResyncAlreadyRunning as error:
                 self.message_user(request, str(error), messages.WARNING)
@@ -101,10 +102,10 @@ class IntegrationAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": _("Resync offers"),
             "opts": self.model._meta,
-            "targets": resync_targets(integrations),
+            "targets": estimates.resync_targets(integrations),
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             "is_action": action,
-            **drift_views.data_choice_context(integrations),
+            **estimates.data_choice_context(integrations),
         }
         return TemplateResponse(request, RESYNC_CONFIRMATION_TEMPLATE, context)
 

@@ -10,6 +10,12 @@ from django.utils.translation import gettext_lazy as _
 
 from integrations.channels import Channel, channel_facts
 
+# The permissions the pages, the admin and the command line check.
+VIEW_PERMISSION = "integrations.view_integration"
+RESYNC_PERMISSION = "integrations.resync_integration"
+# The django-q2 cluster resync tasks run on (Procfile: resync), apart from the rest of xSale.
+RESYNC_CLUSTER = "resync"
+
 
 class Integration(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
@@ -251,7 +257,7 @@ class ResyncRun(models.Model):
     class Kind(models.TextChoices):
         RESYNC = "resync", _("resync")
         # A drift check: reads what the channel holds and compares it with the catalogue
-        # (integrations/drift.py); it runs, pauses, cancels and resumes like a resync.
+        # (integrations/engine/drift_check.py); it runs, pauses, cancels and resumes like a resync.
         CHECK = "check", _("drift check")
 
     class DataTypes(models.TextChoices):
@@ -318,7 +324,7 @@ class ResyncRun(models.Model):
         related_name="fixes",
         verbose_name=_("differences found by"),
     )
-    # A drift check's step (integrations/drift.py): reading the channel's listings, comparing
+    # A drift check's step (integrations/engine/drift_check.py): reading the channel's listings, comparing
     # our offers with them, then reporting the listings no offer links to. `cursor` is the
     # step's own: listings read, the last offer pk compared, the last DriftListing pk reported.
     check_phase = models.CharField(max_length=10, blank=True, default="", editable=False)

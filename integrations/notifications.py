@@ -12,6 +12,7 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from integrations.models import ResyncRun
+from integrations.presentation.display import duration_display
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +30,6 @@ def _subject(run: ResyncRun) -> str:
 
 
 def _body(run: ResyncRun) -> str:
-    from integrations.views import duration_display
-
     lines = [
         _("The resync #%(id)s of %(integration)s has ended: %(outcome)s.")
         % {"id": run.pk, "integration": run.integration.name, "outcome": run.outcome_display},

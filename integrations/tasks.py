@@ -1,16 +1,16 @@
-"""django-q2 entry points: thin wrappers around integrations.resync."""
+"""django-q2 entry points: thin wrappers around the engine (integrations/engine/)."""
 
-from integrations import resync
+from integrations.engine import runner, skeleton
 
 STALE_RUN_SCHEDULE = "resync: re-enqueue stale runs"
 
 
 def process_resync_chunk(run_id: int, cursor: int) -> None:
-    resync.process_chunk(run_id, cursor)
+    runner.process_chunk(run_id, cursor)
 
 
 def sweep_stale_resyncs() -> int:
-    return resync.requeue_stale_runs()
+    return skeleton.requeue_stale_runs()
 
 
 def ensure_stale_run_schedule() -> None:
@@ -29,6 +29,6 @@ def ensure_stale_run_schedule() -> None:
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
             "repeats": -1,
-            "cluster": resync.RESYNC_CLUSTER,
+            "cluster": skeleton.RESYNC_CLUSTER,
         },
     )

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlparse
 
+from django.apps import apps
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
@@ -323,9 +324,9 @@ class ImportReport:
 
 def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500) -> ImportReport:
     """Import an iterable of text lines (streamed: nothing holds the whole file)."""
-    from integrations.models import Integration  # lazy: offers does not depend on integrations
-
-    integrations_by_name = {i.name: i for i in Integration.objects.all()}
+    # By the lazy name: offers does not depend on integrations (DESIGN.md §3).
+    integration_model = apps.get_model("integrations", "Integration")
+    integrations_by_name = {i.name: i for i in integration_model.objects.all()}
     report = ImportReport()
     pending: dict[str, tuple[int, OfferLine]] = {}  # sku -> (line number, line), in file order
 

@@ -3,7 +3,7 @@
 A photo is kept only when Pillow decodes it as JPEG, PNG, WebP or GIF (what the channels take).
 Its file is stored under a name made of its content's SHA-256 and the extension of the format
 decoded, never the name it came with: a file that is also HTML or script (a GIF polyglot) is
-stored as .gif and served as image/gif (xsale/media.py), so no browser treats it as a page.
+stored as .gif and served as image/gif (offers/media.py), so no browser treats it as a page.
 """
 
 from PIL import Image, UnidentifiedImageError

@@ -5,8 +5,8 @@ from decimal import Decimal
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from integrations.demo import DEMO_CREDENTIALS, ean13
 from integrations.models import Integration
+from integrations.services.demo import DEMO_CREDENTIALS, ean13
 from offers.hashing import file_sha256
 from offers.models import Offer, OfferChannel, OfferParameter, OfferPhoto
 from tests.conftest import image_bytes

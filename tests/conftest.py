@@ -50,7 +50,7 @@ def image_bytes(color=(200, 30, 30), fmt="JPEG", size=(32, 32)) -> bytes:
 @pytest.fixture
 def make_integration(db):
     def make(name="Allegro test", channel=Channel.ALLEGRO, **kwargs):
-        from integrations.demo import DEMO_CREDENTIALS
+        from integrations.services.demo import DEMO_CREDENTIALS
 
         kwargs.setdefault("api_url", f"http://127.0.0.1:9/{channel}/test")
         kwargs.setdefault("credentials", dict(DEMO_CREDENTIALS[channel]))

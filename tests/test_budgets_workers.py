@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from integrations.models import ResyncRun
-from integrations.resync import start_resync
+from integrations.services.runs import start_resync
 from tests.catalogue import make_offers, sandbox_integration
 from tests.workers import WorkerProcess, flush_redis_queue, wait_for
 

@@ -9,9 +9,9 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from integrations.cluster import bound_database_waits, forget_presence, sweep
+from integrations.engine.cluster import bound_database_waits, forget_presence, sweep
 from integrations.models import ResyncRun, WorkerPresence
-from integrations.resync import start_resync
+from integrations.services.runs import start_resync
 from tests.catalogue import make_offers, sandbox_integration
 from tests.workers import WorkerProcess, flush_redis_queue, wait_for
 
@@ -47,7 +47,7 @@ def stop_and_time(worker: WorkerProcess, *, group: bool) -> float:
 
 @pytest.mark.django_db
 def test_the_resync_sweeper_writes_presence_and_requeues_stale_runs():
-    with mock.patch("integrations.resync.requeue_stale_runs") as requeue:
+    with mock.patch("integrations.engine.skeleton.requeue_stale_runs") as requeue:
         sweep(cluster="resync", presence_name="resync@host:1")
         first = WorkerPresence.objects.get(name="resync@host:1").seen_at
         sweep(cluster="resync", presence_name="resync@host:1")
@@ -58,7 +58,7 @@ def test_the_resync_sweeper_writes_presence_and_requeues_stale_runs():
 
 @pytest.mark.django_db
 def test_the_default_sweeper_only_writes_presence():
-    with mock.patch("integrations.resync.requeue_stale_runs") as requeue:
+    with mock.patch("integrations.engine.skeleton.requeue_stale_runs") as requeue:
         sweep(cluster="default", presence_name="default@host:1")
     assert not requeue.called
     assert WorkerPresence.objects.get().cluster == "default"
@@ -67,9 +67,9 @@ def test_the_default_sweeper_only_writes_presence():
 @pytest.mark.django_db
 def test_the_sweeper_survives_database_errors(caplog):
     broken = mock.patch(
-        "integrations.resync.requeue_stale_runs", side_effect=OperationalError("gone")
+        "integrations.engine.skeleton.requeue_stale_runs", side_effect=OperationalError("gone")
     )
-    with broken, mock.patch("integrations.cluster.connections") as connections:
+    with broken, mock.patch("integrations.engine.cluster.connections") as connections:
         sweep(cluster="resync", presence_name="resync@host:1")
         assert "could not re-enqueue stale runs" in caplog.text
         assert connections.close_all.call_count == 1  # the next round starts on a fresh one
@@ -168,7 +168,7 @@ def test_the_sweeper_requeues_a_stale_run_within_seconds(sandbox, sandbox_accoun
     worker = WorkerProcess("resync", tmp_path / "worker.log").start().wait_until_running()
     try:
         wait_for(WorkerPresence.objects.exists, timeout=5, message="a first sweep")
-        with mock.patch("integrations.resync.enqueue_chunk"):  # the broker lost the task
+        with mock.patch("integrations.engine.skeleton.enqueue_chunk"):  # the broker lost the task
             run = start_resync(woo, user=None, source="cli")
         long_ago = timezone.now() - timedelta(minutes=5)
         ResyncRun.objects.filter(pk=run.pk).update(created_at=long_ago)

@@ -11,9 +11,10 @@ import pytest
 import requests
 from django.utils import timezone, translation
 
-from integrations import drift
+from integrations.engine.runner import process_chunk
 from integrations.models import DriftItem, DriftListing, ResyncFailure, ResyncRun
-from integrations.resync import ResyncError, cancel_resync, process_chunk, start_resync
+from integrations.services import drift
+from integrations.services.runs import ResyncError, cancel_resync, start_resync
 from offers.models import OfferChannel, SiteJournal
 from tests.allegro_openapi import allegro_openapi, validate_allegro_request
 from tests.catalogue import make_offers, sandbox_integration

@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from integrations import drift
 from integrations.models import ResyncRun
+from integrations.services import drift
 from tests.catalogue import make_offers, sandbox_integration
 from tests.test_drift import drain, drift_sandbox, resync
 from tests.test_pages import make_user
@@ -88,7 +88,7 @@ def test_the_report_pages_by_keyset_and_filters_by_kind_and_field(seller, drifte
     assert only_prices.count("data-item=") >= 6
     unknown = seller.get(url, {"kind": "unknown"}).content.decode()
     assert unknown.count("data-item=") == 2
-    from integrations import drift_views
+    from integrations.pages import drift as drift_views
 
     rows, more = drift_views.report_items(check)
     assert len(rows) == check.drift.count() and not more
@@ -196,7 +196,7 @@ def test_the_command_line_waits_for_a_check_and_prints_its_report(drifted, capsy
 
 
 def _work(run):
-    from integrations.resync import process_chunk
+    from integrations.engine.runner import process_chunk
 
     run.refresh_from_db()
     if run.is_active:

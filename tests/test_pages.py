@@ -10,9 +10,10 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations import resync
+from integrations.engine import skeleton
 from integrations.models import ResyncFailure, ResyncRun
-from integrations.views import duration_display
+from integrations.presentation.display import duration_display
+from integrations.services import estimates
 from offers.models import Offer, OfferChannel, SiteJournal
 
 pytestmark = pytest.mark.django_db
@@ -220,7 +221,7 @@ def test_a_user_without_change_permission_cannot_save(viewer, shop):
 @pytest.mark.parametrize("layout", ["v1", "v2"])
 def test_the_warning_shows_the_offer_count_and_the_estimate(seller, shop, layout):
     page = html(seller.get(reverse(f"{layout}:resync_confirm", args=[shop.pk])))
-    estimate = duration_display(resync.resync_estimate_seconds(shop, 30))
+    estimate = duration_display(estimates.resync_estimate_seconds(shop, 30))
     assert "30 ofert" in page
     assert f"około {estimate}" in page
     assert "duży ruch" in page  # heavy traffic …
@@ -325,7 +326,7 @@ def test_the_progress_json_is_open_to_viewers(viewer, shop):
 
 def test_cancel_asks_the_run_to_stop(seller, shop, monkeypatch):
     nudged = []
-    monkeypatch.setattr(resync, "enqueue_chunk", lambda run_id, cursor: nudged.append(run_id))
+    monkeypatch.setattr(skeleton, "enqueue_chunk", lambda run_id, cursor: nudged.append(run_id))
     # A task works on it (holds its lease): it sees the flag before its next chunk.
     run = ResyncRun.objects.create(
         integration=shop,

@@ -9,16 +9,17 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from integrations import resync
+from integrations.engine import skeleton
 from integrations.models import ResyncRun
-from integrations.rates import pace
+from integrations.presentation.rates import pace
+from integrations.services import runs as resync
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def no_queue(monkeypatch):
-    monkeypatch.setattr(resync, "enqueue_chunk", lambda run_id, cursor: None)
+    monkeypatch.setattr(skeleton, "enqueue_chunk", lambda run_id, cursor: None)
 
 
 def run_command(*args):

@@ -3,7 +3,8 @@
 import pytest
 
 from integrations.models import ResyncRun
-from integrations.resync import resync_estimate, start_resync
+from integrations.services.estimates import resync_estimate
+from integrations.services.runs import start_resync
 from offers.models import SiteJournal
 from tests.catalogue import make_offers, sandbox_integration
 from tests.test_resync_engine import drain

@@ -8,13 +8,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from integrations.engine.runner import process_chunk
+from integrations.engine.skeleton import requeue_stale_runs
 from integrations.models import ResyncFailure, ResyncRun
-from integrations.resync import (
+from integrations.services.runs import (
     ResyncAlreadyRunning,
     ResyncError,
     cancel_resync,
-    process_chunk,
-    requeue_stale_runs,
     retry_failed,
     start_resync,
 )

@@ -8,9 +8,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from integrations import resync
+from integrations.engine import resync_chunk, skeleton
+from integrations.engine.runner import process_chunk
+from integrations.engine.skeleton import requeue_stale_runs
 from integrations.models import ResyncFailure, ResyncRun
-from integrations.resync import cancel_resync, process_chunk, requeue_stale_runs, start_resync
+from integrations.services import estimates
+from integrations.services.runs import cancel_resync, start_resync
 from integrations.shopconnect import http
 from offers.models import Offer, OfferPhoto, SiteJournal
 from offers.services import offer_channel_set_active
@@ -27,7 +30,7 @@ pytestmark = [
 def enqueued(monkeypatch):
     """What the engine and the sweeper hand to the queue (nothing runs by itself here)."""
     tasks = []
-    monkeypatch.setattr(resync, "enqueue_chunk", lambda run_id, cursor: tasks.append(cursor))
+    monkeypatch.setattr(skeleton, "enqueue_chunk", lambda run_id, cursor: tasks.append(cursor))
     return tasks
 
 
@@ -50,7 +53,7 @@ def test_a_channel_that_hangs_fails_its_offers_then_pauses_then_fails_the_run(
     run = start_resync(shop, source="cli")
 
     started = time.monotonic()
-    for _ in range(resync.SILENT_CHUNKS):
+    for _ in range(skeleton.SILENT_CHUNKS):
         process_chunk(run.pk, ResyncRun.objects.get(pk=run.pk).cursor)
     run.refresh_from_db()
 
@@ -62,13 +65,13 @@ def test_a_channel_that_hangs_fails_its_offers_then_pauses_then_fails_the_run(
     failure = ResyncFailure.objects.filter(run=run).first()
     assert "did not answer" in failure.message and failure.attempts == http.MAX_ATTEMPTS
     # Each pause is longer than the one before; after MAX_SILENT_PAUSES the run fails.
-    for _ in range(resync.MAX_SILENT_PAUSES):
+    for _ in range(skeleton.MAX_SILENT_PAUSES):
         run = wake(run)
         process_chunk(run.pk, run.cursor)
         run.refresh_from_db()
     assert run.status == "failed"
     assert "did not answer for" in run.error and "resume" in run.error
-    assert run.processed == 2 * (resync.SILENT_CHUNKS + resync.MAX_SILENT_PAUSES)
+    assert run.processed == 2 * (skeleton.SILENT_CHUNKS + skeleton.MAX_SILENT_PAUSES)
 
 
 def test_a_huge_retry_after_pauses_the_run_and_every_integration_of_the_app(
@@ -108,19 +111,19 @@ def test_a_chunk_that_always_raises_fails_the_run_with_the_error(
     def broken(*args, **kwargs):
         raise RuntimeError("the mapping broke")
 
-    monkeypatch.setattr(resync, "_items_to_send", broken)
+    monkeypatch.setattr(resync_chunk, "items_to_send", broken)
     run = start_resync(shop, source="cli")
 
     process_chunk(run.pk, 0)
     run.refresh_from_db()
     assert run.status == "paused" and "the mapping broke" in run.pause_reason
-    for _ in range(resync.MAX_CHUNK_ERRORS - 1):
+    for _ in range(skeleton.MAX_CHUNK_ERRORS - 1):
         run = wake(run)
         process_chunk(run.pk, run.cursor)
         run.refresh_from_db()
     assert run.status == "failed" and run.finished_at
     assert "RuntimeError: the mapping broke" in run.error
-    assert f"{resync.MAX_CHUNK_ERRORS} times" in run.error
+    assert f"{skeleton.MAX_CHUNK_ERRORS} times" in run.error
 
 
 def test_cancel_is_honoured_while_a_chunk_keeps_raising(
@@ -154,14 +157,14 @@ def test_an_offer_deleted_while_its_chunk_is_sent_is_skipped(
 ):
     shop = sandbox_integration(sandbox, sandbox_account, "woocommerce")
     offers = make_offers(shop, 6, photos=0)
-    live_offers = resync._live_offers
+    live_offers = resync_chunk.live_offers
 
     def delete_then_check(integration_id, offer_ids):
         # Sent, answered, and only now deleted: just before the chunk is recorded.
         Offer.objects.filter(pk=offers[2].pk).delete()
         return live_offers(integration_id, offer_ids)
 
-    monkeypatch.setattr(resync, "_live_offers", delete_then_check)
+    monkeypatch.setattr(resync_chunk, "live_offers", delete_then_check)
     run = drain(start_resync(shop, source="cli"))
 
     assert run.status == "completed" and run.failed == 0
@@ -207,7 +210,7 @@ def test_a_forced_photo_resend_made_during_a_chunk_is_not_undone(
     drain(start_resync(shop, source="cli"))  # photos sent, their hash journaled
     journal = SiteJournal.objects.get(offer=offer, integration=shop)
     assert journal.photos_hash
-    live_offers = resync._live_offers
+    live_offers = resync_chunk.live_offers
 
     def force_then_check(integration_id, offer_ids):
         # While the chunk was out, the seller forced a photo resend of the offer.
@@ -215,7 +218,7 @@ def test_a_forced_photo_resend_made_during_a_chunk_is_not_undone(
         offer_channel_set_active(offer=offer, integration=shop, active=True)
         return live_offers(integration_id, offer_ids)
 
-    monkeypatch.setattr(resync, "_live_offers", force_then_check)
+    monkeypatch.setattr(resync_chunk, "live_offers", force_then_check)
     drain(start_resync(shop, source="cli"))
 
     journal.refresh_from_db()
@@ -260,10 +263,12 @@ def test_a_run_sharing_a_budget_says_so(sandbox, sandbox_account, enqueued):
     start_resync(second, source="cli")  # queued: it will spend the same application budget
     run = start_resync(first, source="cli")
 
-    estimate = resync.resync_estimate(first)
+    estimate = estimates.resync_estimate(first)
     assert estimate.sharing == 1
 
     ResyncRun.objects.filter(pk=run.pk).update(status="running")
-    resync._note_sharing(run, __import__("integrations.shopconnect").shopconnect.adapter_for(first))
+    resync_chunk.note_sharing(
+        run, __import__("integrations.shopconnect").shopconnect.adapter_for(first)
+    )
     run.refresh_from_db()
     assert "Sharing Allegro's application limit with 1 other resync" in run.pause_reason

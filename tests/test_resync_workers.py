@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import close_old_connections
 
 from integrations.models import ResyncRun
-from integrations.resync import ResyncAlreadyRunning, cancel_resync, start_resync
+from integrations.services.runs import ResyncAlreadyRunning, cancel_resync, start_resync
 from offers.models import SiteJournal
 from tests.catalogue import make_offers, sandbox_integration
 from tests.workers import WorkerProcess, wait_for

@@ -8,8 +8,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations import failures, resync
+from integrations.engine import skeleton
 from integrations.models import ResyncFailure, ResyncRun
+from integrations.presentation import failures
+from integrations.services import runs as resync
 from offers.models import Offer, OfferChannel
 from tests.test_pages import html, make_user, v1, v2
 
@@ -107,7 +109,7 @@ def test_the_csv_export_streams_every_failure(seller, big_failed_run):
 
 
 def test_retry_failed_for_one_reason_group(seller, big_failed_run, monkeypatch):
-    monkeypatch.setattr(resync, "enqueue_chunk", lambda run_id, cursor: None)
+    monkeypatch.setattr(skeleton, "enqueue_chunk", lambda run_id, cursor: None)
     page = html(seller.get(run_url("v2", big_failed_run)))
     assert 'name="group_code" value="conflict"' in page
     if "group" not in resync.retry_failed.__code__.co_varnames:
@@ -145,7 +147,7 @@ def test_the_plot_shows_offers_per_minute_against_the_limit_with_pauses(seller, 
 
 
 def test_the_plot_buckets_a_long_run(shop):
-    from integrations.plot import MAX_BARS, run_plot
+    from integrations.presentation.plot import MAX_BARS, run_plot
 
     start = timezone.now().replace(second=0, microsecond=0) - timedelta(hours=20)
     minute = int(start.timestamp())

@@ -8,9 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from integrations import resync
+from integrations.engine import skeleton
 from integrations.models import ResyncRun, WorkerPresence
-from integrations.views import datetime_display, duration_display
+from integrations.presentation.display import datetime_display, duration_display
+from integrations.services import runs as resync
 from tests.test_pages import html, make_user, v1, v2
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +120,7 @@ def test_a_cancelled_run_offers_resume(seller, shop):
     reason="resync.resume_resync lands with the lead's engine work",
 )
 def test_resume_goes_on_from_where_the_run_stopped(seller, shop, monkeypatch):
-    monkeypatch.setattr(resync, "enqueue_chunk", lambda run_id, cursor: None)
+    monkeypatch.setattr(skeleton, "enqueue_chunk", lambda run_id, cursor: None)
     run = ended_run(shop, status="cancelled", total=30, processed=10, sent=10, cursor=10)
     response = seller.post(v2("resync_resume", shop.pk), {"run": run.pk})
     assert response.status_code == 302
@@ -184,7 +185,7 @@ def test_the_admin_lists_runs_by_a_readable_name_and_outcome(client, shop):
 
 
 def test_the_admin_change_page_can_cancel_the_running_resync(client, shop, monkeypatch):
-    monkeypatch.setattr(resync, "enqueue_chunk", lambda run_id, cursor: None)
+    monkeypatch.setattr(skeleton, "enqueue_chunk", lambda run_id, cursor: None)
     client.force_login(make_user("boss", superuser=True))
     # A task works on it (holds its lease): the cancel is asked, the task ends it.
     run = ResyncRun.objects.create(

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from integrations import resync
 from integrations.models import ResyncFailure, ResyncRun, WorkerPresence
+from integrations.services import runs as resync
 from offers.models import Offer, OfferChannel, SiteJournal
 from tests.catalogue import make_offers, sandbox_integration
 from tests.test_browser import CHROMIUM, PASSWORD, TIMEOUT_MS, chromium, make_user  # noqa: F401

@@ -133,7 +133,7 @@ class ZalandoAdapter(HttpChannelAdapter):
     max_in_flight = 16
     required_credentials = ("client_id", "client_secret", "merchant_id", "sales_channel_id")
     # No read API is documented for offers, prices or stocks (CHANNELS.md): a drift check
-    # cannot read Zalando back (integrations/drift.py says so to the seller).
+    # cannot read Zalando back (engine/drift_check.py says so to the seller).
     readable_fields = frozenset()
 
     def client_auth(self) -> dict:

@@ -1,6 +1,6 @@
 """`manage.py resync_offers NAME`: start, follow, cancel, resume or retry a resync.
 
-The same services as the pages (integrations/resync.py). The command speaks one language (the
+The same services as the pages (integrations/services/). The command speaks one language (the
 settings' default, or --language); it runs no worker, and while it follows a run no other logger
 prints to its output.
 """
@@ -17,9 +17,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from integrations import rates, resync
 from integrations.models import Integration, ResyncRun
-from integrations.views import duration_display
+from integrations.presentation import rates
+from integrations.presentation.display import duration_display
+from integrations.services import drift, estimates
+from integrations.services import runs as resync
 
 # Without a terminal (a log file, cron), at most one line this often.
 LINE_EVERY_SECONDS = 30.0
@@ -95,7 +97,7 @@ def quiet_loggers(verbosity: int):
 
 def estimate_line(integration: Integration, run: ResyncRun) -> str:
     """The estimate from the channel's budgets (every window), as the confirmation page's."""
-    estimate = resync.resync_estimate(integration, run.total, data_types=run.data_types)
+    estimate = estimates.resync_estimate(integration, run.total, data_types=run.data_types)
     line = _("Estimated duration: about %(duration)s (set by: %(limit)s).") % {
         "duration": duration_display(estimate.seconds),
         "limit": estimate.binding or "—",
@@ -126,7 +128,7 @@ class Command(BaseCommand):
             action="store_true",
             help="go on with the last run (cancelled or failed) from where it stopped",
         )
-        # The drift check (issue #12, integrations/drift.py).
+        # The drift check (issue #12, services/drift.py).
         action.add_argument(
             "--check",
             action="store_true",
@@ -309,8 +311,6 @@ class Command(BaseCommand):
 
 def drift_command(target: Integration, *, user, check=False, data=None, photos_too=False, **kw):
     """--check starts a drift check; --differing resyncs what the last completed one found."""
-    from integrations import drift
-
     if check:
         return drift.start_check(
             target, user=user, source=ResyncRun.Source.CLI, data_types=data or "all"

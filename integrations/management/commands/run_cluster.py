@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from integrations.cluster import DEFAULT_CLUSTER, ClusterSupervisor, cluster_names
+from integrations.engine.cluster import DEFAULT_CLUSTER, ClusterSupervisor, cluster_names
 
 
 class Command(BaseCommand):

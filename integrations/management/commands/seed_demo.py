@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from integrations.demo import DEMO_USER, seed_demo_user, seed_integrations, seed_offers
+from integrations.services.demo import DEMO_USER, seed_demo_user, seed_integrations, seed_offers
 
 
 class Command(BaseCommand):

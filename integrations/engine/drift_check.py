@@ -1,9 +1,9 @@
 """The drift check: what would a resync change? (issue #12)
 
 A check is a ResyncRun of kind "check": it starts, pauses for budgets, cancels, resumes and
-shows progress exactly like a resync (integrations/resync.py's lease, LeaseKeeper, pauses and
-errors), but it only reads. Its task is resync.process_chunk, which runs `run_check` for it;
-it works in three steps, `run.check_phase`, each resumable at `run.cursor`:
+shows progress exactly like a resync (the skeleton's lease, pauses and errors), but it only
+reads. `DriftCheck` is its Step; it works in three phases, `run.check_phase`, each resumable
+at `run.cursor`:
 
 1. "listings": page through what the channel holds (Allegro `GET /sale/offers`, 1,000 a page;
    WooCommerce products, 100 a page) into DriftListing rows, in bulk. Cursor: listings read.
@@ -27,8 +27,9 @@ on Allegro from the offer list alone, 1 request per 1,000 offers), content (name
 parameters, photo count) or all. Zalando documents no read API (CHANNELS.md): a check there
 ends at once with a note saying so.
 
-"Resync only what differs" is `start_fix`: a resync limited to the check's differing and
-missing offers (`start_resync(..., differing_of=check)`; resync._run_links applies it).
+"Resync only what differs" is services/drift.py's `start_fix`: a resync limited to the check's
+differing and missing offers (`start_resync(..., differing_of=check)`; selection.run_links
+applies it).
 """
 
 import logging
@@ -40,22 +41,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from integrations.models import DriftItem, DriftListing, Integration, ResyncFailure, ResyncRun
-from integrations.resync import (
-    LeaseKeeper,
-    LeaseLost,
-    ResyncError,
-    _clean,
-    _end,
-    _load_chunk,
-    _notify_finished,
-    _pause,
-    lease_seconds,
-    start_resync,
-    stopped_before_step,
-)
+from integrations import shopconnect
+from integrations.engine.resync_chunk import clean_text
+from integrations.engine.selection import load_chunk
+from integrations.engine.skeleton import End, LeaseLost, Step, lease_seconds
+from integrations.models import DriftItem, DriftListing, ResyncFailure, ResyncRun
 from integrations.shopconnect.base import OfferToSend
+from integrations.shopconnect.http import Held
 from offers.models import OfferChannel, SiteJournal
 
 logger = logging.getLogger(__name__)
@@ -90,128 +84,42 @@ def unreadable_note(channel: str) -> str:
     ) % {"channel": channel}
 
 
-# --- services --------------------------------------------------------------------------------
+class DriftCheck(Step):
+    """Read, compare, report — each phase resumable at the run's cursor."""
 
+    deactivated = gettext_lazy("The integration was deactivated, so its drift check stopped.")
 
-def start_check(
-    integration: Integration, *, user=None, source: str, data_types: str = ResyncRun.DataTypes.ALL
-) -> ResyncRun:
-    """Start a drift check of the integration (a background run like a resync)."""
-    return start_resync(
-        integration, user=user, source=source, kind=ResyncRun.Kind.CHECK, data_types=data_types
-    )
+    def __init__(self, run: ResyncRun, token: str):
+        super().__init__(run, token)
+        self.adapter = shopconnect.adapter_for(run.integration)
 
-
-def differing_count(check: ResyncRun) -> int:
-    return DriftItem.objects.filter(
-        check_run=check,
-        kind__in=[DriftItem.Kind.DIFFERS, DriftItem.Kind.MISSING],
-        offer__isnull=False,
-    ).count()
-
-
-def suggested_data_types(check: ResyncRun) -> str:
-    """What a fix needs to send: prices and stock when only those differ, content when only
-    content does, else everything. Listings missing on the channel do not count: a resync
-    edits listings, it cannot bring a removed one back (the channel answers 404 whatever is
-    sent, and the report lists them)."""
-    report = check.report or {}
-    fields = {f for f, n in (report.get("fields") or {}).items() if n}
-    if not fields:
-        return ResyncRun.DataTypes.ALL
-    if fields <= set(PRICES_STOCK_FIELDS):
-        return ResyncRun.DataTypes.PRICES_STOCK
-    if fields <= set(CONTENT_FIELDS):
-        return ResyncRun.DataTypes.CONTENT
-    return ResyncRun.DataTypes.ALL
-
-
-def start_fix(
-    check: ResyncRun,
-    *,
-    user=None,
-    source: str,
-    data_types: str | None = None,
-    photos_too: bool = False,
-) -> ResyncRun:
-    """Resync only what the check found different or missing on the channel."""
-    if check.kind != ResyncRun.Kind.CHECK:
-        raise ResyncError(_("Only a drift check's differences can be resynchronised."))
-    if check.status != ResyncRun.Status.COMPLETED:
-        raise ResyncError(_("The drift check has not completed; its report is not whole."))
-    if not differing_count(check):
-        raise ResyncError(_("The drift check found no offer to resynchronise."))
-    return start_resync(
-        check.integration,
-        user=user,
-        source=source,
-        differing_of=check,
-        data_types=data_types or suggested_data_types(check),
-        photos_too=photos_too,
-    )
-
-
-# --- the engine -------------------------------------------------------------------------------
-
-
-def run_check(run_id: int, token: str, deadline: float, lease: LeaseKeeper) -> int | None:
-    """A check task's work, under the lease resync.process_chunk took (its time box, cancel,
-    errors): read, compare, report; None when it ended or paused, else the cursor to go on."""
-    from integrations.resync import CHUNK_DEADLINE_SECONDS
-    from integrations.shopconnect import adapter_for
-    from integrations.shopconnect.base import ChannelAuthError
-    from integrations.shopconnect.http import Held
-
-    runs = ResyncRun.objects
-    run = runs.select_related("integration").get(pk=run_id)
-    integration = run.integration
-    channel = integration.get_channel_display()
-    adapter = adapter_for(integration)
-    if not adapter.readable_fields:
-        note = unreadable_note(channel)
-        runs.finish(
-            run_id,
-            token,
-            ResyncRun.Status.COMPLETED,
-            error=note,
-            total=0,
-            report={"note": note, "compared": [], "unreadable": True},
-        )
-        _notify_finished(run_id)
+    def prepare(self):
+        run, adapter = self.run, self.adapter
+        if not adapter.readable_fields:
+            note = unreadable_note(run.integration.get_channel_display())
+            report = {"note": note, "compared": [], "unreadable": True}
+            return End(ResyncRun.Status.COMPLETED, note, {"total": 0, "report": report})
+        adapter.prepare()  # ChannelAuthError: the skeleton fails the run with its message
+        if not run.check_phase:
+            self.run = _begin(run, self.token, adapter)
         return None
-    try:
-        adapter.prepare()
-    except ChannelAuthError as exc:
-        _end(run_id, token, ResyncRun.Status.FAILED, str(exc))
+
+    def stop(self):
+        self.adapter.stop()  # a cancel stops the reads in flight (they are not recorded)
+
+    def advance(self, deadline: float):
+        run, token, adapter = self.run, self.token, self.adapter
+        if run.check_phase == Phase.LISTINGS:
+            self.run = _read_listings(run, token, adapter, deadline)
+        elif run.check_phase == Phase.OFFERS:
+            self.run = _compare_offers(run, token, adapter, deadline)
+        else:
+            reported = _report_unknown(run, token)
+            if reported is None:
+                logger.info("drift check %s finished: %s", run.pk, run.report)
+                return End(ResyncRun.Status.COMPLETED, fields={"total": run.processed})
+            self.run = reported
         return None
-    if not run.check_phase:
-        run = _begin(run, token, adapter)
-    lease.on_cancel = adapter.stop  # a cancel stops the reads in flight (they are not recorded)
-    while True:
-        if stopped_before_step(
-            run_id, token, lease, _("The integration was deactivated, so its drift check stopped.")
-        ):
-            return None
-        step_deadline = time.monotonic() + CHUNK_DEADLINE_SECONDS
-        try:
-            if run.check_phase == Phase.LISTINGS:
-                run = _read_listings(run, token, adapter, step_deadline)
-            elif run.check_phase == Phase.OFFERS:
-                run = _compare_offers(run, token, adapter, step_deadline)
-            else:
-                run = _report_unknown(run, token)
-                if run is None:
-                    return None
-        except Held as held:
-            _pause(run, token, held, channel)
-            return None
-        except ChannelAuthError as exc:
-            _end(run_id, token, ResyncRun.Status.FAILED, str(exc))
-            logger.warning("drift check %s failed: the channel refused the credentials", run_id)
-            return None
-        if time.monotonic() >= deadline:
-            runs.release(run_id, token)
-            return run.cursor
 
 
 def compared_fields(run: ResyncRun, adapter) -> list[str]:
@@ -281,9 +189,7 @@ def _read_listings(run: ResyncRun, token: str, adapter, deadline: float) -> Resy
 
 
 def _compare_offers(run: ResyncRun, token: str, adapter, deadline: float) -> ResyncRun:
-    from integrations.shopconnect.http import Held
-
-    chunk = _load_chunk(run, run.cursor, run.integration.facts.chunk_size)
+    chunk = load_chunk(run, run.cursor, run.integration.facts.chunk_size)
     if not chunk.links:
         return _advance(run, token, check_phase=Phase.UNKNOWN, cursor=0)
     links = chunk.links
@@ -335,8 +241,8 @@ def _record_comparison(run, token, adapter, links, key_of, listings, unreadable,
                     run_id=run.pk,
                     offer_id=link.offer_id,
                     http_status=status,
-                    code=_clean(code or "")[:100],
-                    message=_clean(
+                    code=clean_text(code or "")[:100],
+                    message=clean_text(
                         _("The listing could not be read, so it was not compared: %(reason)s")
                         % {"reason": message}
                     ),
@@ -402,15 +308,6 @@ def _report_unknown(run: ResyncRun, token: str) -> ResyncRun | None:
         .values_list("pk", "external_id", "data")[:UNKNOWN_BATCH]
     )
     if not rows:
-        status = ResyncRun.objects.filter(pk=run.pk).values_list("status", flat=True).get()
-        final = (
-            ResyncRun.Status.CANCELLED
-            if status == ResyncRun.Status.CANCELLING
-            else ResyncRun.Status.COMPLETED
-        )
-        ResyncRun.objects.finish(run.pk, token, final, total=run.processed)
-        _notify_finished(run.pk)
-        logger.info("drift check %s finished: %s", run.pk, run.report)
         return None
     known = set(
         OfferChannel.objects.filter(

@@ -1,4 +1,4 @@
-"""The integration pages of both layouts.
+"""The integration pages of both layouts: V2's URLconf, and the patterns V1 mounts too.
 
 The same views are mounted twice under the application namespace "integrations": instance "v2"
 (the modern pages) and "v1" (Konfiguracja → Ogólne → Integracje). Templates and views reverse
@@ -7,7 +7,9 @@ The same views are mounted twice under the application namespace "integrations":
 
 from django.urls import path
 
-from integrations import drift_views, views
+from integrations.pages import drift as drift_views
+from integrations.pages import runs as views
+from integrations.pages import sync_log
 
 
 def integration_patterns(prefix: str) -> list:
@@ -29,7 +31,7 @@ def integration_patterns(prefix: str) -> list:
             views.resync_progress,
             name="resync_progress",
         ),
-        # The drift check (integrations/drift_views.py).
+        # The drift check (pages/drift.py).
         path(f"{prefix}<int:pk>/drift/", drift_views.drift_check_start, name="drift_check"),
         path(
             f"{prefix}<int:pk>/drift/<int:run_pk>/", drift_views.drift_report, name="drift_report"
@@ -43,7 +45,7 @@ def integration_patterns(prefix: str) -> list:
     ]
 
 
-v1_patterns = integration_patterns("v1/konfiguracja/ogolne/integracje/")
-v2_patterns = integration_patterns("integrations/") + [
-    path("sync-log/", views.sync_log, name="sync_log"),
+# V2 (this module is its URLconf; V1's is v1_urls.py).
+urlpatterns = integration_patterns("integrations/") + [
+    path("sync-log/", sync_log.sync_log, name="sync_log"),
 ]

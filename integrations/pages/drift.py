@@ -1,8 +1,8 @@
 """The drift check's pages in both layouts: start a check, its report (and CSV), resync only
 what differs; and the choice of what a resync sends, shared by the confirmation pages.
 
-Mounted under the same namespaces as integrations/views.py ("integrations", instances "v1" and
-"v2"); the logic is in integrations/drift.py.
+Mounted under the same namespaces as pages/runs.py ("integrations", instances "v1" and
+"v2"); the logic is in services/drift.py and engine/drift_check.py.
 """
 
 import csv
@@ -16,17 +16,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from integrations import drift, resync
-from integrations.channels import sends_photo_binaries_always
 from integrations.models import DriftItem, Integration, ResyncRun
-from integrations.views import (
-    _layout,
-    _url,
-    duration_display,
-    progress_data,
+from integrations.pages.access import (
+    layout,
+    layout_url,
     resync_permission_required,
     view_permission_required,
 )
+from integrations.presentation.display import progress_data
+from integrations.services import drift, runs
+from integrations.services.estimates import chosen_data, data_choice_context
 
 REPORT_PAGE_SIZE = 50
 
@@ -45,62 +44,7 @@ KIND_LABELS = {
     DriftItem.Kind.MISSING: gettext_lazy("missing on the channel"),
     DriftItem.Kind.UNKNOWN: gettext_lazy("unknown to xSale"),
 }
-DATA_TYPE_LABELS = {
-    ResyncRun.DataTypes.ALL: gettext_lazy(
-        "Everything: name, description, prices, stock, parameters"
-    ),
-    ResyncRun.DataTypes.PRICES_STOCK: gettext_lazy("Prices and stock only"),
-    ResyncRun.DataTypes.CONTENT: gettext_lazy("Content only: name, description, parameters"),
-}
-
-
 # --- the choice of what a resync sends (confirmation pages, admin, report) ---------------------
-
-
-def data_choices(integrations, offers: int | None = None, selected: str = "all") -> list[dict]:
-    """The data types a resync may send, each with its estimate (the longest of the targets:
-    they run side by side), for the confirmation form."""
-    choices = []
-    for value in ResyncRun.DataTypes.values:
-        seconds = max(
-            (
-                resync.resync_estimate_seconds(integration, offers, data_types=value)
-                for integration in integrations
-            ),
-            default=0,
-        )
-        choices.append(
-            {
-                "value": value,
-                "label": DATA_TYPE_LABELS[value],
-                "estimate": duration_display(seconds),
-                "seconds": seconds,
-                "checked": value == selected,
-            }
-        )
-    return choices
-
-
-def photos_choice_shown(integrations) -> bool:
-    """ "Photos too" means something only where photos otherwise go when they changed."""
-    return any(not sends_photo_binaries_always(i.channel) for i in integrations)
-
-
-def chosen_data(post) -> dict:
-    """start_resync's data_types and photos_too from a submitted confirmation form."""
-    data_types = post.get("data_types", ResyncRun.DataTypes.ALL)
-    if data_types not in ResyncRun.DataTypes.values:
-        data_types = ResyncRun.DataTypes.ALL
-    photos_too = post.get("photos_too") == "1" and data_types != ResyncRun.DataTypes.PRICES_STOCK
-    return {"data_types": data_types, "photos_too": photos_too}
-
-
-def data_choice_context(integrations, offers: int | None = None, selected: str = "all") -> dict:
-    integrations = list(integrations)
-    return {
-        "data_choices": data_choices(integrations, offers, selected),
-        "photos_choice": photos_choice_shown(integrations),
-    }
 
 
 # --- pages ------------------------------------------------------------------------------------
@@ -123,11 +67,11 @@ def drift_check_start(request, pk):
     data_types = chosen_data(request.POST)["data_types"]
     try:
         check = drift.start_check(
-            integration, user=request.user, source=_layout(request), data_types=data_types
+            integration, user=request.user, source=layout(request), data_types=data_types
         )
-    except resync.ResyncError as error:
+    except runs.ResyncError as error:
         messages.error(request, str(error))
-        return redirect(_url(request, "integration_edit", pk))
+        return redirect(layout_url(request, "integration_edit", pk))
     messages.success(
         request,
         _(
@@ -136,7 +80,7 @@ def drift_check_start(request, pk):
         )
         % {"name": integration.name},
     )
-    return redirect(_url(request, "drift_report", pk, check.pk))
+    return redirect(layout_url(request, "drift_report", pk, check.pk))
 
 
 def report_items(check: ResyncRun, *, after: int = 0, kind: str = "", field: str = ""):
@@ -194,7 +138,7 @@ def drift_report(request, pk, run_pk):
         params["after"] = rows[-1].pk
         next_url = "?" + params.urlencode()
     context = {
-        "layout_template": f"{_layout(request)}/base.html",
+        "layout_template": f"{layout(request)}/base.html",
         "integration": integration,
         "check": check,
         "run": check,
@@ -284,11 +228,11 @@ def drift_fix(request, pk, run_pk):
     check = _check_of(pk, run_pk)
     try:
         fix = drift.start_fix(
-            check, user=request.user, source=_layout(request), **chosen_data(request.POST)
+            check, user=request.user, source=layout(request), **chosen_data(request.POST)
         )
-    except resync.ResyncError as error:
+    except runs.ResyncError as error:
         messages.error(request, str(error))
-        return redirect(_url(request, "drift_report", pk, check.pk))
+        return redirect(layout_url(request, "drift_report", pk, check.pk))
     messages.success(
         request,
         ngettext(
@@ -298,4 +242,4 @@ def drift_fix(request, pk, run_pk):
         )
         % {"count": fix.total},
     )
-    return redirect(_url(request, "integration_edit", pk))
+    return redirect(layout_url(request, "integration_edit", pk))

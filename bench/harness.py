@@ -120,7 +120,7 @@ class Sweeper:
     def _loop(self):
         from django.db import connection
 
-        from integrations.resync import requeue_stale_runs
+        from integrations.engine.skeleton import requeue_stale_runs
 
         while not self._stop.wait(self.every):
             try:

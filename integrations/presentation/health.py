@@ -4,9 +4,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from integrations.models import WorkerPresence
+from integrations.models import RESYNC_CLUSTER, WorkerPresence
 
-RESYNC_CLUSTER = "resync"
 # A cluster's sweeper writes every few seconds; a minute of silence means none is running.
 SILENCE_SECONDS = 60
 

@@ -36,7 +36,7 @@ from django.db import close_old_connections, connections
 from django.db.backends.signals import connection_created
 from django.utils import timezone
 
-from integrations import resync
+from integrations.engine import skeleton
 from integrations.models import WorkerPresence
 
 logger = logging.getLogger(__name__)
@@ -54,8 +54,8 @@ def cluster_names() -> list[str]:
 def sweep(*, cluster: str, presence_name: str) -> None:
     """One round of the sweeper. Never raises: a failed step is logged and tried next round."""
     _attempt("write presence", _write_presence, cluster=cluster, presence_name=presence_name)
-    if cluster == resync.RESYNC_CLUSTER:
-        _attempt("re-enqueue stale runs", resync.requeue_stale_runs)
+    if cluster == skeleton.RESYNC_CLUSTER:
+        _attempt("re-enqueue stale runs", skeleton.requeue_stale_runs)
 
 
 def forget_presence(*, presence_name: str) -> None:

@@ -1,0 +1,51 @@
+"""How the engine words what happened to a run, for the seller: errors and waits."""
+
+from datetime import datetime
+
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from integrations.models import Integration
+
+
+def short_error(exc: BaseException, integration: Integration | None) -> str:
+    """An exception as a seller may read it: its kind and first line, no secret in it."""
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    for secret in (integration.credentials or {}).values() if integration else ():
+        if isinstance(secret, str) and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def at(moment: float | datetime) -> str:
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, tz=timezone.get_current_timezone())
+    return formats.time_format(timezone.localtime(moment), "H:i")
+
+
+def hold_reason(held, *, channel: str) -> str:
+    """Why the run waits, for the seller: the limit that binds and when work resumes."""
+    if held.throttled or held.budget is None or held.limit is None:
+        # A 429 — this run's, or another integration's on the same budget (its block).
+        return _("%(channel)s asked us to wait — continuing at %(time)s.") % {
+            "channel": channel,
+            "time": at(held.until),
+        }
+    window = held.limit.seconds
+    period = (
+        _("an hour")
+        if window == 3600
+        else _("a minute")
+        if window == 60
+        else _("a second")
+        if window == 1
+        else ngettext("%(n)s second", "%(n)s seconds", window) % {"n": window}
+    )
+    return _("%(limit)s (%(count)s %(unit)s in %(period)s) reached — continuing at %(time)s.") % {
+        "limit": held.budget.label,
+        "count": formats.number_format(held.limit.count, force_grouping=True),
+        "unit": held.budget.unit,
+        "period": period,
+        "time": at(held.until),
+    }

@@ -1,0 +1,93 @@
+"""What a run visits, read by keyset in chunks with everything an offer needs to be sent or
+compared: shared by the resync chunk and the drift check's comparison."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from integrations.models import DriftItem, Integration, ResyncFailure, ResyncRun
+from offers.models import OfferChannel, OfferParameter, OfferPhoto, SiteJournal
+
+
+def active_links(integration: Integration):
+    """The links a resync sends: the integration's active offers."""
+    return OfferChannel.objects.filter(integration=integration, active=True)
+
+
+def run_links(run: ResyncRun):
+    """What a run visits: the integration's active offers up to the run's last offer (offers
+    added during the run go with the next one), limited to a retry's failures."""
+    links = active_links(run.integration)
+    if run.last_offer_id is not None:
+        links = links.filter(offer_id__lte=run.last_offer_id)
+    if run.retry_of_id:
+        failed = ResyncFailure.objects.filter(run_id=run.retry_of_id)
+        if run.retry_filter:
+            failed = failed.filter(
+                code=run.retry_filter.get("code", ""), message=run.retry_filter.get("message", "")
+            )
+        links = links.filter(offer_id__in=failed.values("offer_id"))
+    if run.differing_of_id:
+        differing = DriftItem.objects.filter(
+            check_run_id=run.differing_of_id,
+            kind__in=[DriftItem.Kind.DIFFERS, DriftItem.Kind.MISSING],
+            offer__isnull=False,
+        )
+        links = links.filter(offer_id__in=differing.values("offer_id"))
+    return links
+
+
+def resync_offer_count(integration: Integration) -> int:
+    return active_links(integration).count()
+
+
+@dataclass
+class Chunk:
+    links: list  # OfferChannel with .offer, photos and parameters prefetched
+    # offer_id -> the photo set hash the site journal holds (what the channel has)
+    journal_photos: dict
+
+
+def load_chunk(run: ResyncRun, after: int, size: int) -> Chunk:
+    """The next chunk in offer pk order after the cursor: keyset, never OFFSET.
+
+    Four queries whatever the chunk size: links with offers, photos, parameters, journal rows.
+    """
+    links = list(
+        run_links(run)
+        .filter(offer_id__gt=after)
+        .select_related("offer")
+        .order_by("offer_id")[:size]
+    )
+    offers = [link.offer for link in links]
+    offer_ids = [o.pk for o in offers]
+    attach_related(offers, "photos", OfferPhoto.objects.filter(offer_id__in=offer_ids))
+    attach_related(offers, "parameters", OfferParameter.objects.filter(offer_id__in=offer_ids))
+    journal_photos = dict(
+        SiteJournal.objects.filter(
+            integration_id=run.integration_id, offer_id__in=offer_ids
+        ).values_list("offer_id", "photos_hash")
+    )
+    return Chunk(links=links, journal_photos=journal_photos)
+
+
+def attach_related(offers, name: str, queryset) -> None:
+    """Fill `offer.<name>.all()` from one query, as prefetch_related does.
+
+    prefetch_related_objects clones a queryset per offer; at hundreds of offers per chunk that
+    cloning cost more than the query itself, so the rows are grouped here and handed to each
+    offer as an already evaluated queryset.
+    """
+    grouped = defaultdict(list)
+    for row in queryset.order_by("offer_id", "position", "pk"):
+        grouped[row.offer_id].append(row)
+    model = queryset.model
+    for offer in offers:
+        evaluated = QuerySet(model=model)
+        evaluated._result_cache = grouped.get(offer.pk, [])
+        evaluated._prefetch_done = True
+        offer._prefetched_objects_cache = {
+            **getattr(offer, "_prefetched_objects_cache", {}),
+            name: evaluated,
+        }

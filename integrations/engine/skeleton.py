@@ -1,0 +1,378 @@
+"""The task skeleton every run goes through: lease, heartbeat, time box, cancel, pause, end,
+errors and the sweeper — written once. What a run does is a `Step` (integrations/engine/runner.py
+lists them): a resync chunk (resync_chunk.py) or a drift check's phases (drift_check.py).
+
+A task (`runner.process_chunk`) claims the run's lease (ResyncRunQuerySet), keeps it alive from a
+heartbeat thread, and asks the run's step to `advance` until it returns an `Outcome` or the task
+has worked RESYNC_TASK_SECONDS. Every way a task can end is a state a seller can read:
+
+- finished (`End`): completed (with or without failed offers), cancelled (asked, or the
+  integration was deactivated), or failed (the channel refused our credentials; the same
+  unexpected error MAX_CHUNK_ERRORS times; the channel silent for MAX_SILENT_PAUSES pauses);
+- paused until a time, holding no worker (`Wait`, `WaitSilent`): a budget is spent ("Allegro's
+  limit of offer edits per seller: 74,700 an hour reached — continuing at 15:00"), the channel
+  asked us to wait (429 with a long Retry-After), the channel did not answer SILENT_CHUNKS
+  chunks in a row, or an unexpected error (retried a few times with growing delays);
+- handed on (`GoOn`, or the time box used up): the next task is enqueued at the cursor.
+
+The sweeper (`requeue_stale_runs`, every few seconds from the resync cluster) wakes paused runs
+when their time comes, finishes cancels nobody works on, and re-enqueues runs whose lease
+expired (a killed worker, a lost task) — a killed worker's run moves again within
+RESYNC_LEASE_SECONDS plus one sweep.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from integrations.engine.reasons import at, hold_reason, short_error
+from integrations.models import RESYNC_CLUSTER, ResyncRun
+from integrations.shopconnect.base import ChannelAuthError
+from integrations.shopconnect.http import Held
+
+logger = logging.getLogger(__name__)
+
+# A step's requests (waits, retries, timeouts included) end within this many seconds.
+CHUNK_DEADLINE_SECONDS = 45.0
+# The same unexpected error this many times in a row fails the run.
+MAX_CHUNK_ERRORS = 3
+# Chunks in a row with nothing but transport failures before the run pauses; pauses before it
+# fails (the delays grow: 1, 2, 4, 8 minutes).
+SILENT_CHUNKS = 3
+MAX_SILENT_PAUSES = 4
+
+
+def lease_seconds() -> int:
+    return settings.RESYNC_LEASE_SECONDS
+
+
+def enqueue_chunk(run_id: int, cursor: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task(
+        "integrations.tasks.process_resync_chunk",
+        run_id,
+        cursor,
+        cluster=RESYNC_CLUSTER,
+        task_name=f"resync-{run_id}-{cursor}",
+        save=False,
+    )
+
+
+# --- what a step returns -----------------------------------------------------------------------
+
+
+@dataclass
+class End:
+    """The run ends with this status (a cancel asked meanwhile turns COMPLETED into CANCELLED)."""
+
+    status: str
+    error: str = ""
+    fields: dict = field(default_factory=dict)
+
+
+@dataclass
+class Wait:
+    """A budget or the channel holds the run until `held.until`; no worker waits meanwhile."""
+
+    held: Held
+
+
+@dataclass
+class WaitSilent:
+    """The channel answered nothing for SILENT_CHUNKS steps: pause with growing delays."""
+
+    silent_chunks: int
+
+
+@dataclass
+class GoOn:
+    """Hand the run on to a new task at `cursor` now (the lease is released)."""
+
+    cursor: int
+
+
+Outcome = End | Wait | WaitSilent | GoOn
+
+
+class Step:
+    """One kind of work a run is made of. The skeleton owns everything else.
+
+    `prepare()` runs once per task before any work (log in to the channel, read what the step
+    needs); `advance(deadline)` does one bounded unit of work — a chunk, a page — records it
+    under the lease and returns None to go on, or an Outcome. Either may raise
+    ChannelAuthError (the run fails with its message), Held (the run pauses), LeaseLost
+    (another task has the run) or anything else (retried, then the run fails with it).
+    `stop()` is called from the lease thread when a cancel is asked: work in flight stops
+    sending. `cursor` is where a new task goes on from.
+    """
+
+    # The reason a seller reads when the integration was deactivated mid-run (gettext_lazy).
+    deactivated = ""
+
+    def __init__(self, run: ResyncRun, token: str):
+        self.run, self.token = run, token
+
+    @property
+    def cursor(self) -> int:
+        return self.run.cursor
+
+    def prepare(self) -> Outcome | None:
+        return None
+
+    def advance(self, deadline: float) -> Outcome | None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop sending what is in flight (a cancel); the default has nothing in flight."""
+
+    def close(self) -> None:
+        """Release what prepare() took (threads, connections)."""
+
+
+class LeaseLost(Exception):
+    """Another task holds the run now: this one stops without writing."""
+
+
+class LeaseKeeper:
+    """Renews the task's lease every few seconds from a thread, while the task works."""
+
+    def __init__(self, run_id: int, token: str):
+        self.run_id, self.token = run_id, token
+        # Called once when the run is being cancelled: the step in flight stops sending.
+        self.on_cancel = None
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._keep, name=f"lease-{run_id}", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(5)
+
+    def _keep(self):
+        every = max(lease_seconds() / 4, 0.5)
+        try:
+            while not self._stop.wait(every):
+                if not ResyncRun.objects.renew(
+                    self.run_id, self.token, lease_seconds=lease_seconds()
+                ):
+                    self.lost.set()
+                    return
+                status = ResyncRun.objects.filter(pk=self.run_id).values_list("status", flat=True)
+                if self.on_cancel and status.first() == ResyncRun.Status.CANCELLING:
+                    self.on_cancel()
+                    self.on_cancel = None
+        except Exception:
+            logger.exception("resync %s: the lease could not be renewed", self.run_id)
+        finally:
+            connection.close()
+
+
+# --- the task ----------------------------------------------------------------------------------
+
+
+def run_task(run_id: int, cursor: int, step_for: Callable[[ResyncRun, str], Step]) -> None:
+    """Work on the run from `cursor` for RESYNC_TASK_SECONDS with the step `step_for` gives
+    for it, then enqueue the rest (integrations/engine/runner.py names the steps).
+
+    A cancel is honoured first, before anything that can raise. Each step commits on its own,
+    so a killed worker loses at most the step in flight. A duplicate task finds the cursor
+    moved or the lease taken and does nothing.
+    """
+    if ResyncRun.objects.end_idle_cancels(pk=run_id):
+        logger.info("resync %s cancelled", run_id)
+        return
+    token = ResyncRun.objects.claim(run_id, cursor, lease_seconds=lease_seconds())
+    if token is None:
+        return
+    run = ResyncRun.objects.select_related("integration").get(pk=run_id)
+    deadline = time.monotonic() + settings.RESYNC_TASK_SECONDS
+    step = None
+    with LeaseKeeper(run_id, token) as lease:
+        try:
+            step = step_for(run, token)
+            outcome = _drive(step, lease, deadline)
+        except LeaseLost:
+            logger.warning("resync %s: the lease was lost; another task goes on", run_id)
+            return
+        except ChannelAuthError as exc:
+            logger.warning("resync %s failed: the channel refused the credentials", run_id)
+            outcome = End(ResyncRun.Status.FAILED, str(exc))
+        except Held as held:
+            outcome = Wait(held)
+        except Exception as exc:
+            _step_raised(run_id, token, exc)
+            return
+        finally:
+            if step is not None:
+                step.close()
+    _apply(step.run if step is not None else run, token, outcome)
+
+
+def _drive(step: Step, lease: LeaseKeeper, deadline: float) -> Outcome | None:
+    """prepare, then advance until an outcome or the time box is used up (None: stopped)."""
+    outcome = step.prepare()
+    lease.on_cancel = step.stop
+    while outcome is None:
+        if stopped_before_step(step.run.pk, step.token, lease, str(step.deactivated)):
+            return None
+        outcome = step.advance(time.monotonic() + CHUNK_DEADLINE_SECONDS)
+        if outcome is None and time.monotonic() >= deadline:
+            outcome = GoOn(step.cursor)
+    return outcome
+
+
+def _apply(run: ResyncRun, token: str, outcome: Outcome | None) -> None:
+    run_id = run.pk
+    if outcome is None:
+        return
+    if isinstance(outcome, End):
+        status = outcome.status
+        if status == ResyncRun.Status.COMPLETED and _cancelling(run_id):
+            status = ResyncRun.Status.CANCELLED
+        end(run_id, token, status, outcome.error, **outcome.fields)
+    elif isinstance(outcome, Wait):
+        pause(run, token, outcome.held)
+    elif isinstance(outcome, WaitSilent):
+        silent_pause(run, token, outcome.silent_chunks)
+    else:
+        ResyncRun.objects.release(run_id, token)
+        enqueue_chunk(run_id, outcome.cursor)
+
+
+def _cancelling(run_id: int) -> bool:
+    status = ResyncRun.objects.filter(pk=run_id).values_list("status", flat=True).get()
+    return status == ResyncRun.Status.CANCELLING
+
+
+def stopped_before_step(run_id: int, token: str, lease: LeaseKeeper, deactivated: str) -> bool:
+    """Before each step of a task: end the run if it is being cancelled or its integration was
+    deactivated (`deactivated` is the reason); raise LeaseLost when another task has it."""
+    status, active = (
+        ResyncRun.objects.filter(pk=run_id).values_list("status", "integration__active").get()
+    )
+    if status == ResyncRun.Status.CANCELLING:
+        end(run_id, token, ResyncRun.Status.CANCELLED)
+        return True
+    if not active:
+        end(run_id, token, ResyncRun.Status.CANCELLED, deactivated)
+        return True
+    if lease.lost.is_set():
+        raise LeaseLost(run_id)
+    return False
+
+
+def _step_raised(run_id: int, token: str, exc: Exception) -> None:
+    """An unexpected error: try again after a growing delay, then fail the run with it."""
+    logger.exception("resync %s: a chunk raised", run_id)
+    run = ResyncRun.objects.select_related("integration").filter(pk=run_id).first()
+    if run is None:
+        return
+    error = short_error(exc, run.integration)
+    errors = run.chunk_errors + 1
+    if errors >= MAX_CHUNK_ERRORS:
+        message = _(
+            "The resync stopped: the same unexpected error happened %(count)s times in a row "
+            "(%(error)s). Resume it once the cause is fixed."
+        ) % {"count": errors, "error": error}
+        status = ResyncRun.Status.FAILED
+        if run.status == ResyncRun.Status.CANCELLING:
+            status, message = ResyncRun.Status.CANCELLED, ""
+        end(run_id, token, status, message, chunk_errors=errors)
+        return
+    until = timezone.now() + timedelta(seconds=10 * errors)
+    reason = _("An unexpected error interrupted the resync (%(error)s) — trying again at %(time)s.")
+    _pause_until(run_id, token, until, reason % {"error": error, "time": at(until)}, errors)
+
+
+def _pause_until(run_id: int, token: str, until: datetime, reason: str, chunk_errors=None):
+    extra = {} if chunk_errors is None else {"chunk_errors": chunk_errors}
+    if not ResyncRun.objects.pause(run_id, token, until=until, reason=reason, **extra):
+        # Being cancelled: that ends it.
+        ResyncRun.objects.release(run_id, token)
+        ResyncRun.objects.end_idle_cancels(pk=run_id)
+
+
+def pause(run: ResyncRun, token: str, held: Held) -> None:
+    """Pause until the budget or the channel lets us go on; nothing is enqueued meanwhile."""
+    until = datetime.fromtimestamp(held.until, tz=timezone.get_current_timezone())
+    # Waking a moment early is pointless: the sweeper runs every few seconds.
+    channel = run.integration.get_channel_display()
+    _pause_until(run.pk, token, until, hold_reason(held, channel=channel))
+    logger.info("resync %s paused until %s", run.pk, until.isoformat())
+
+
+def silent_pause(run: ResyncRun, token: str, silent_chunks: int) -> None:
+    """The channel answered nothing for SILENT_CHUNKS chunks: pause with growing delays, then
+    fail."""
+    channel = run.integration.get_channel_display()
+    pauses = silent_chunks - SILENT_CHUNKS + 1
+    if pauses > MAX_SILENT_PAUSES:
+        end(
+            run.pk,
+            token,
+            ResyncRun.Status.FAILED,
+            _(
+                "%(channel)s did not answer for %(count)s chunks in a row, even after "
+                "%(pauses)s pauses. The offers it did not take are listed as failed; resume "
+                "the resync when the channel is back."
+            )
+            % {"channel": channel, "count": silent_chunks, "pauses": MAX_SILENT_PAUSES},
+        )
+        return
+    until = timezone.now() + timedelta(minutes=2 ** (pauses - 1))
+    reason = _("%(channel)s does not answer — trying again at %(time)s.") % {
+        "channel": channel,
+        "time": at(until),
+    }
+    _pause_until(run.pk, token, until, reason)
+
+
+def end(run_id: int, token: str, status: str, error: str = "", **fields) -> None:
+    """Finish the run under the lease and tell whoever started it."""
+    ResyncRun.objects.finish(run_id, token, status, error=error, **fields)
+    notify_finished(run_id)
+
+
+def notify_finished(run_id: int) -> None:
+    """Tell whoever started the run how it ended (integrations/notifications.py)."""
+    from integrations.notifications import notify_run_finished
+
+    run = ResyncRun.objects.select_related("integration", "requested_by").get(pk=run_id)
+    try:
+        notify_run_finished(run)
+    except Exception:
+        logger.exception("resync %s: the finish notification failed", run_id)
+
+
+# --- the sweeper -------------------------------------------------------------------------------
+
+
+def requeue_stale_runs() -> int:
+    """The sweeper: wake paused runs whose time came, end cancels nobody works on, re-enqueue
+    runs nobody works on (a killed worker, or a broker that lost the task).
+
+    Run every few seconds by the resync cluster (integrations/engine/cluster.py) and once a
+    minute by a django-q2 schedule. A duplicate enqueue is harmless (ResyncRunQuerySet.claim).
+    """
+    runs = ResyncRun.objects
+    ended = runs.end_idle_cancels()
+    handed = runs.wake_paused()
+    for run_id, cursor in runs.stale(stale_seconds=settings.RESYNC_HEARTBEAT_STALE_SECONDS):
+        logger.warning("resync %s looks stuck at offer %s: re-enqueued", run_id, cursor)
+        handed.append((run_id, cursor))
+    for run_id, cursor in handed:
+        enqueue_chunk(run_id, cursor)
+    return ended + len(handed)

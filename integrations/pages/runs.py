@@ -1,0 +1,291 @@
+"""The V1 and V2 pages of integrations and the resync controls.
+
+One set of views serves both layouts: the URLs are included twice (instance namespaces "v1" and
+"v2" of the application namespace "integrations", see pages/urls.py), so the namespace a
+request came through picks the layout's templates and is the run's `source`.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
+from django.http import JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from integrations.forms import IntegrationForm
+from integrations.models import RESYNC_PERMISSION, Integration, ResyncRun
+from integrations.pages.access import (
+    int_param,
+    layout,
+    layout_url,
+    query_with,
+    resync_permission_required,
+    view_permission_required,
+)
+from integrations.presentation import failures as run_failures
+from integrations.presentation.display import progress_data
+from integrations.presentation.health import resync_workers_seen
+from integrations.presentation.plot import run_plot
+from integrations.services import estimates
+from integrations.services import runs as run_services
+
+FAILURE_GROUPS_SHOWN = 5
+HISTORY_SHOWN = 20
+
+
+# --- Integrations: list and edit ----------------------------------------------------------------
+
+
+@login_required
+@view_permission_required
+def integration_list(request):
+    last_run = ResyncRun.objects.filter(integration=OuterRef("pk")).values("pk")[:1]
+    integrations = list(Integration.objects.annotate(last_run_id=Subquery(last_run)))
+    runs = ResyncRun.objects.in_bulk([i.last_run_id for i in integrations if i.last_run_id])
+    for integration in integrations:
+        integration.last_run = runs.get(integration.last_run_id)
+    return render(
+        request, f"{layout(request)}/integration_list.html", {"integrations": integrations}
+    )
+
+
+def integration_field_groups(form, integration) -> list[dict]:
+    """The form in two groups: settings and credentials.
+
+    Fields one channel uses carry data-channels (see IntegrationForm); static/xsale/
+    channel-fields.js shows only the chosen channel's, and the server hides the others at first.
+    """
+    return [
+        {"legend": "", "fields": form.settings_fields()},
+        {"legend": _("Credentials"), "fields": form.secret_fields()},
+    ]
+
+
+def run_history(integration, *, before: int | None = None):
+    """Every run of the integration, newest first, a page at a time (keyset on id)."""
+    runs = ResyncRun.objects.filter(integration=integration).select_related(
+        "requested_by", "integration"
+    )
+    if before:
+        runs = runs.filter(pk__lt=before)
+    page = list(runs.order_by("-pk")[: HISTORY_SHOWN + 1])
+    older = page[HISTORY_SHOWN - 1].pk if len(page) > HISTORY_SHOWN else None
+    return page[:HISTORY_SHOWN], older
+
+
+@login_required
+@view_permission_required
+def integration_edit(request, pk):
+    integration = get_object_or_404(Integration, pk=pk)
+    if request.method == "POST":
+        if not request.user.has_perm("integrations.change_integration"):
+            raise PermissionDenied
+        form = IntegrationForm(request.POST, instance=integration)
+        if form.is_valid():
+            form.save()
+            messages.success(request, _("The integration was saved."))
+            return redirect(layout_url(request, "integration_edit", integration.pk))
+    else:
+        form = IntegrationForm(instance=integration)
+    run = integration.latest_run()
+    history, older = run_history(integration, before=int_param(request, "runs_before"))
+    context = {
+        "integration": integration,
+        "form": form,
+        "field_groups": integration_field_groups(form, integration),
+        "can_change": request.user.has_perm("integrations.change_integration"),
+        "can_resync": request.user.has_perm(RESYNC_PERMISSION),
+        "run": run,
+        "progress": progress_data(run) if run else None,
+        "history": history,
+        "history_older": older,
+        "history_paged": "runs_before" in request.GET,
+        "workers_down": not resync_workers_seen(),
+    }
+    if run and not run.is_active and run.failed:
+        context["failure_groups"] = run_failures.failure_groups(run, FAILURE_GROUPS_SHOWN)
+    return render(request, f"{layout(request)}/integration_edit.html", context)
+
+
+# --- Resync: confirm and start, cancel, retry failed, progress ----------------------------------
+
+
+@login_required
+@resync_permission_required
+def resync_confirm(request, pk):
+    """GET: the warning, the offer count and the estimate. POST: start the run."""
+    integration = get_object_or_404(Integration, pk=pk)
+    if request.method == "POST":
+        try:
+            run_services.start_resync(
+                integration,
+                user=request.user,
+                source=layout(request),
+                **estimates.chosen_data(request.POST),
+            )
+        except run_services.ResyncError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request,
+                _(
+                    "The resync of %(name)s has started. It runs in the background: you may "
+                    "close the browser."
+                )
+                % {"name": integration.name},
+            )
+        return redirect(layout_url(request, "integration_edit", integration.pk))
+    active = integration.resync_runs.filter(status__in=ResyncRun.ACTIVE_STATUSES).first()
+    return render(
+        request,
+        "resync/confirm.html",
+        {
+            "layout_template": f"{layout(request)}/base.html",
+            "integration": integration,
+            "targets": estimates.resync_targets([integration]),
+            "active_run": active,
+            "workers_down": not resync_workers_seen(),
+            **estimates.data_choice_context([integration]),
+        },
+    )
+
+
+@require_POST
+@login_required
+@resync_permission_required
+def resync_cancel(request, pk):
+    run = get_object_or_404(ResyncRun, pk=request.POST.get("run"), integration_id=pk)
+    if run_services.cancel_resync(run, user=request.user):
+        messages.success(request, _("Cancel requested: the resync stops after its current step."))
+    else:
+        messages.info(request, _("This resync had already ended."))
+    return redirect(layout_url(request, "integration_edit", pk))
+
+
+@require_POST
+@login_required
+@resync_permission_required
+def resync_retry(request, pk):
+    """Retry the failed offers of a run: all of them, or one reason group (code and message)."""
+    run = get_object_or_404(ResyncRun, pk=request.POST.get("run"), integration_id=pk)
+    group = None
+    if "group_code" in request.POST or "group_message" in request.POST:
+        group = {
+            "code": request.POST.get("group_code", ""),
+            "message": request.POST.get("group_message", ""),
+        }
+    try:
+        # `group` only when asked: one call for both, limited by run_services.retry_failed itself.
+        extra = {"group": group} if group else {}
+        retry = run_services.retry_failed(run, user=request.user, source=layout(request), **extra)
+    except run_services.ResyncError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "Retrying %(count)d failed offer in the background.",
+                "Retrying %(count)d failed offers in the background.",
+                retry.total,
+            )
+            % {"count": retry.total},
+        )
+    return redirect(layout_url(request, "integration_edit", pk))
+
+
+@require_POST
+@login_required
+@resync_permission_required
+def resync_resume(request, pk):
+    """Go on with a cancelled or failed run from where it stopped."""
+    run = get_object_or_404(ResyncRun, pk=request.POST.get("run"), integration_id=pk)
+    try:
+        resumed = run_services.resume_resync(run, user=request.user, source=layout(request))
+    except run_services.ResyncError as error:
+        messages.error(request, str(error))
+    else:
+        left = max(resumed.total - resumed.processed, 0)
+        messages.success(
+            request,
+            ngettext(
+                "The resync goes on from where it stopped: %(count)d offer left.",
+                "The resync goes on from where it stopped: %(count)d offers left.",
+                left,
+            )
+            % {"count": left},
+        )
+    return redirect(layout_url(request, "integration_edit", pk))
+
+
+@login_required
+@view_permission_required
+def resync_progress(request, pk):
+    """The progress panel's JSON: the run given by ?run=, else the integration's latest."""
+    get_object_or_404(Integration.objects.only("pk"), pk=pk)
+    runs = ResyncRun.objects.filter(integration_id=pk).select_related("requested_by")
+    run_id = request.GET.get("run", "")
+    run = get_object_or_404(runs, pk=run_id) if run_id.isdigit() else runs.first()
+    if run is None:
+        return JsonResponse({"id": None, "active": False})
+    return JsonResponse(progress_data(run))
+
+
+# --- A run's page: its progress, plot and failures (grouped, paged, exported) ------------------
+
+
+def _group_param(params) -> dict | None:
+    """The reason group a failures page or export is limited to (?code=…&message=…)."""
+    if "code" not in params and "message" not in params:
+        return None
+    return {"code": params.get("code", ""), "message": params.get("message", "")}
+
+
+@login_required
+@view_permission_required
+def resync_run(request, pk, run_id):
+    run = get_object_or_404(
+        ResyncRun.objects.select_related("integration", "requested_by", "retry_of"),
+        pk=run_id,
+        integration_id=pk,
+    )
+    group = _group_param(request.GET)
+    after = int_param(request, "after") or 0
+    failures, next_after = run_failures.failure_page(run, after=after, group=group)
+    params = request.GET.copy()
+    params.pop("after", None)
+    context = {
+        "layout_template": f"{layout(request)}/base.html",
+        "integration": run.integration,
+        "run": run,
+        "progress": progress_data(run),
+        "plot": run_plot(run),
+        "can_resync": request.user.has_perm(RESYNC_PERMISSION),
+        "failure_groups": run_failures.failure_groups(run) if run.failed else [],
+        "group": group,
+        "failures": failures,
+        "first_page_url": "?" + params.urlencode() if after else None,
+        "next_url": "?" + query_with(params, after=next_after) if next_after else None,
+        "csv_query": params.urlencode(),
+        "workers_down": run.is_active and not resync_workers_seen(),
+        "on_run_page": True,
+    }
+    return render(request, "resync/run.html", context)
+
+
+@login_required
+@view_permission_required
+def resync_failures_csv(request, pk, run_id):
+    """Every failure of the run (or of one reason group) as CSV, streamed."""
+    run = get_object_or_404(ResyncRun, pk=run_id, integration_id=pk)
+    response = StreamingHttpResponse(
+        run_failures.failures_csv(run, _group_param(request.GET)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="resync-{run.pk}-failures.csv"'
+    return response
+
+
+# --- The sync log ("Logi synchronizacji"): the site journal, keyset-paginated -------------------

@@ -1,0 +1,66 @@
+"""The drift check's services: start a check, and resync only what it found different
+(the check itself is a step of the engine: integrations/engine/drift_check.py)."""
+
+from django.utils.translation import gettext as _
+
+from integrations.engine.drift_check import CONTENT_FIELDS, PRICES_STOCK_FIELDS
+from integrations.models import DriftItem, Integration, ResyncRun
+from integrations.services.runs import ResyncError, start_resync
+
+
+def start_check(
+    integration: Integration, *, user=None, source: str, data_types: str = ResyncRun.DataTypes.ALL
+) -> ResyncRun:
+    """Start a drift check of the integration (a background run like a resync)."""
+    return start_resync(
+        integration, user=user, source=source, kind=ResyncRun.Kind.CHECK, data_types=data_types
+    )
+
+
+def differing_count(check: ResyncRun) -> int:
+    return DriftItem.objects.filter(
+        check_run=check,
+        kind__in=[DriftItem.Kind.DIFFERS, DriftItem.Kind.MISSING],
+        offer__isnull=False,
+    ).count()
+
+
+def suggested_data_types(check: ResyncRun) -> str:
+    """What a fix needs to send: prices and stock when only those differ, content when only
+    content does, else everything. Listings missing on the channel do not count: a resync
+    edits listings, it cannot bring a removed one back (the channel answers 404 whatever is
+    sent, and the report lists them)."""
+    report = check.report or {}
+    fields = {f for f, n in (report.get("fields") or {}).items() if n}
+    if not fields:
+        return ResyncRun.DataTypes.ALL
+    if fields <= set(PRICES_STOCK_FIELDS):
+        return ResyncRun.DataTypes.PRICES_STOCK
+    if fields <= set(CONTENT_FIELDS):
+        return ResyncRun.DataTypes.CONTENT
+    return ResyncRun.DataTypes.ALL
+
+
+def start_fix(
+    check: ResyncRun,
+    *,
+    user=None,
+    source: str,
+    data_types: str | None = None,
+    photos_too: bool = False,
+) -> ResyncRun:
+    """Resync only what the check found different or missing on the channel."""
+    if check.kind != ResyncRun.Kind.CHECK:
+        raise ResyncError(_("Only a drift check's differences can be resynchronised."))
+    if check.status != ResyncRun.Status.COMPLETED:
+        raise ResyncError(_("The drift check has not completed; its report is not whole."))
+    if not differing_count(check):
+        raise ResyncError(_("The drift check found no offer to resynchronise."))
+    return start_resync(
+        check.integration,
+        user=user,
+        source=source,
+        differing_of=check,
+        data_types=data_types or suggested_data_types(check),
+        photos_too=photos_too,
+    )
