@@ -189,6 +189,15 @@ JOURNAL_FIELDS_BY_DATA_TYPES = {
 }
 
 
+def _adapted(value):
+    """A value as the ORM writes it. Raw SQL hands a datetime to the driver as it is, and on
+    SQLite that text ("…+00:00") sorts apart from the ORM's ("…" in UTC), so the sync log's
+    keyset pages skipped rows that share a timestamp (issue 20)."""
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
+
+
 def upsert_journal(rows: list[tuple], fields: tuple[str, ...]) -> None:
     """INSERT … ON CONFLICT (offer, integration) DO UPDATE for a chunk's journal rows.
 
@@ -215,7 +224,7 @@ def upsert_journal(rows: list[tuple], fields: tuple[str, ...]) -> None:
     # Identifiers come from the model, every value is a parameter.
     sql = f"INSERT INTO {table} ({names}) VALUES {values} ON CONFLICT (offer_id, integration_id) DO UPDATE SET {updates}"  # noqa: S608, E501
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in row])
+        cursor.execute(sql, [_adapted(value) for row in rows for value in row])
 
 
 def _send(adapter, items, deadline):
