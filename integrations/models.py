@@ -324,7 +324,7 @@ class ResyncRun(models.Model):
         related_name="fixes",
         verbose_name=_("differences found by"),
     )
-    # A drift check's step (integrations/engine/drift_check.py): reading the channel's listings, comparing
+    # A drift check's phase (engine/drift_check.py): reading the channel's listings, comparing
     # our offers with them, then reporting the listings no offer links to. `cursor` is the
     # step's own: listings read, the last offer pk compared, the last DriftListing pk reported.
     check_phase = models.CharField(max_length=10, blank=True, default="", editable=False)

@@ -108,7 +108,7 @@ class ChannelAdapter(ABC):
             if name in costs and budget.limits
         ]
 
-    # --- reading back (a drift check, integrations/engine/drift_check.py) -------------------------------
+    # --- reading back (a drift check, engine/drift_check.py) -------------------------------
 
     # The fields a drift check can compare on this channel, and those of them that only a
     # full read of each listing gives (read_full). Empty: the channel has no read API.
