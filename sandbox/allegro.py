@@ -816,7 +816,7 @@ def put_command(acct, req, params):
         timer.daemon = True
         timer.start()
     # Allegro answers before it has looked at the offers: the counts are all zeros.
-    return Reply(201, command_summary(command, zeros=True))
+    return Reply(201, command_summary(command, zeros=True), content_type=ALLEGRO_JSON)
 
 
 def _carry_out_later(acct, command):
@@ -886,7 +886,7 @@ def get_command(acct, req, params):
         return refused
     with acct.lock:
         command, refused = _find_command(acct, params)
-        return refused or Reply(200, command_summary(command))
+        return refused or Reply(200, command_summary(command), content_type=ALLEGRO_JSON)
 
 
 def get_command_tasks(acct, req, params):
@@ -906,4 +906,4 @@ def get_command_tasks(acct, req, params):
         if refused:
             return refused
         page = [copy.deepcopy(task) for task in command["tasks"][offset : offset + limit]]
-    return Reply(200, {"tasks": page})
+    return Reply(200, {"tasks": page}, content_type=ALLEGRO_JSON)
