@@ -756,24 +756,28 @@ def _count_command(acct, kind, key, n=1):
     acct.counters["commands"][kind][key] += n
 
 
+def _command_body(req, kind, command_id):
+    """(body, None) for a valid command, else (None, the reply refusing it)."""
+    refused = _needs_accept(req) or _needs_content_type(req)
+    if refused:
+        return None, refused
+    if not UUID_RE.match(command_id):
+        return None, error(422, "VALIDATION_ERROR", "commandId must be a UUID", path="commandId")
+    try:
+        body = req.json()
+    except ValueError as exc:
+        return None, error(400, "JsonParseException", str(exc))
+    if not isinstance(body, dict):
+        return None, error(400, "JsonParseException", "The body must be a JSON object")
+    problems = validate_command(kind, body)
+    return (None, validation_errors(problems)) if problems else (body, None)
+
+
 def put_command(acct, req, params):
     """PUT …/offer-{price|quantity}-change-commands/{commandId}: registered now, carried out
     after config `command_delay_seconds`."""
     kind, command_id = params["kind"], params["command_id"]
-    refused = _needs_accept(req) or _needs_content_type(req)
-    if refused is None and not UUID_RE.match(command_id):
-        refused = error(422, "VALIDATION_ERROR", "commandId must be a UUID", path="commandId")
-    if refused is None:
-        try:
-            body = req.json()
-        except ValueError as exc:
-            refused = error(400, "JsonParseException", str(exc))
-        else:
-            if not isinstance(body, dict):
-                refused = error(400, "JsonParseException", "The body must be a JSON object")
-            else:
-                problems = validate_command(kind, body)
-                refused = validation_errors(problems) if problems else None
+    body, refused = _command_body(req, kind, command_id)
     if refused is not None:
         with acct.lock:
             _count_command(acct, kind, "invalid")
