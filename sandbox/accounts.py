@@ -25,6 +25,13 @@ CHANNEL_DEFAULTS = {
             "patch_per_minute": 2490,  # the seller: PATCH + POST /sale/product-offers
             "patch_per_hour": 74700,
             "get_per_minute": 3500,  # the seller: GET /sale/product-offers/{offerId}
+            # The seller's batch commands count offers (one command: up to 1,000), not requests.
+            "price_command_offers_per_minute": 9000,
+            "price_command_offers_per_hour": 150000,
+            "quantity_command_offers_per_minute": 9000,
+            "quantity_command_offers_per_hour": 250000,
+            # Reading command summaries and tasks: "information about 270,000 offer changes".
+            "command_reads_per_minute": 270000,
         },
         "credentials": {
             "client_id": "sandbox-client",
@@ -32,6 +39,9 @@ CHANNEL_DEFAULTS = {
             "refresh_token": "sandbox-refresh",
             "access_token": "sandbox-access",
         },
+        # Batch commands: carried out this many seconds after the PUT; these offer ids FAIL.
+        "command_delay_seconds": 1,
+        "command_fail_ids": [],
     },
     "zalando": {
         "limits": {
@@ -311,6 +321,7 @@ class Account(Budget):
         self.offers = {}
         self.images = {}
         self.operations = {}
+        self.commands = {}  # Allegro batch commands by id: kept for the account's lifetime
         creds = self.config["credentials"]
         self.tokens = {creds["access_token"]} if creds.get("access_token") else set()
         self.refresh_tokens = {creds["refresh_token"]} if creds.get("refresh_token") else set()
@@ -325,6 +336,14 @@ class Account(Budget):
             "uploads": 0,
             "errors_5xx": 0,
         }
+        if self.channel == "allegro":
+            # Batch commands by kind: accepted (201), invalid (refused by validation: 400, 406,
+            # 415, 422), conflicts (409: a reused id), offers in accepted commands, and their
+            # tasks carried out: success and failed.
+            keys = ("accepted", "invalid", "conflicts", "offers", "success", "failed")
+            self.counters["commands"] = {
+                kind: dict.fromkeys(keys, 0) for kind in ("price", "quantity")
+            }
         self.reset_budget()
         self.first_request_at = None
         self.last_request_at = None
@@ -356,9 +375,13 @@ class Account(Budget):
             name_re = re.compile(pattern) if pattern else None
         except (re.error, TypeError) as exc:
             raise ConfigError(f"reject_name_pattern: {exc}") from None
+        for key in ("missing_ids", "command_fail_ids"):
+            if not isinstance(config.get(key) or [], list):
+                raise ConfigError(f"{key} must be a list")
         missing = config.get("missing_ids") or []
-        if not isinstance(missing, list):
-            raise ConfigError("missing_ids must be a list")
+        delay = config.get("command_delay_seconds") or 0
+        if not isinstance(delay, int | float) or isinstance(delay, bool) or delay < 0:
+            raise ConfigError("command_delay_seconds must be a number ≥ 0")
         for key in ("latency_ms", "fail_rate", "throttle_every", "retry_after", "async_share"):
             if not isinstance(config.get(key) or 0, int | float):
                 raise ConfigError(f"{key} must be a number")

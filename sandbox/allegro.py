@@ -1,8 +1,10 @@
 """Allegro REST API emulator: OAuth refresh, image upload, product-offer edit and operations,
-the seller's offer list and `/me`."""
+the seller's offer list, `/me`, and the price and quantity batch commands."""
 
+import copy
 import hashlib
 import re
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -38,41 +40,25 @@ IMAGE_URL_RE = re.compile(r"/upload/images/([0-9a-f]{32})\.(?:jpg|png|webp)$")
 # --- error formats ------------------------------------------------------------------------
 
 
+def error_item(code, message, path=None, user_message=None):
+    """One entry of Allegro's `errors` list."""
+    return {
+        "code": code,
+        "message": message,
+        "details": None,
+        "path": path,
+        "userMessage": user_message or message,
+        "metadata": {},
+    }
+
+
 def error(status, code, message, path=None, user_message=None, headers=None):
-    return Reply(
-        status,
-        {
-            "errors": [
-                {
-                    "code": code,
-                    "message": message,
-                    "details": None,
-                    "path": path,
-                    "userMessage": user_message or message,
-                    "metadata": {},
-                }
-            ]
-        },
-        headers or {},
-    )
+    return Reply(status, {"errors": [error_item(code, message, path, user_message)]}, headers or {})
 
 
 def validation_errors(problems):
     return Reply(
-        422,
-        {
-            "errors": [
-                {
-                    "code": code,
-                    "message": message,
-                    "details": None,
-                    "path": path,
-                    "userMessage": message,
-                    "metadata": {},
-                }
-                for path, message, code in problems
-            ]
-        },
+        422, {"errors": [error_item(code, message, path) for path, message, code in problems]}
     )
 
 
@@ -124,6 +110,15 @@ def route(method, rest):
                 get_operation,
                 {"offer_id": offer_id, "operation_id": rest[4]},
             )
+    if n in (3, 4) and rest[0] == "sale" and rest[1] in COMMAND_RESOURCES:
+        path = f"/sale/{rest[1]}/{{commandId}}"
+        params = {"kind": COMMAND_RESOURCES[rest[1]], "command_id": rest[2]}
+        if n == 3 and method == "PUT":
+            return f"PUT {path}", put_command, params
+        if n == 3 and method == "GET":
+            return f"GET {path}", get_command, params
+        if n == 4 and rest[3] == "tasks" and method == "GET":
+            return f"GET {path}/tasks", get_command_tasks, params
     return f"{method} other", not_found, {}
 
 
@@ -142,6 +137,26 @@ def limits(config, endpoint, req):
         ]
     if endpoint == "GET /sale/product-offers/{offerId}":
         return [Limit("get_per_minute", lim.get("get_per_minute"), minute)]
+    kind = next((k for r, k in COMMAND_RESOURCES.items() if f" /sale/{r}/" in endpoint), None)
+    if kind and endpoint.startswith("PUT "):  # a batch command spends the offers it lists
+        weight = len(_listed_offers(req.json_or_none()))
+        per_minute, per_hour = (
+            f"{kind}_command_offers_per_minute",
+            f"{kind}_command_offers_per_hour",
+        )
+        return [
+            Limit(per_minute, lim.get(per_minute), minute, weight),
+            Limit(per_hour, lim.get(per_hour), hour, weight),
+        ]
+    if kind:  # reading a command's summary or tasks spends the offer changes it reports on
+        return [
+            Limit(
+                "command_reads_per_minute",
+                lim.get("command_reads_per_minute"),
+                minute,
+                _read_weight(req),
+            )
+        ]
     return []
 
 
@@ -172,6 +187,16 @@ def _needs_accept(req):
             406,
             "NotAcceptableException",
             f"Accept header must be {ALLEGRO_JSON}",
+        )
+    return None
+
+
+def _needs_content_type(req):
+    if req.content_type() != ALLEGRO_JSON:
+        return error(
+            415,
+            "UnsupportedMediaTypeException",
+            f"Content-Type must be {ALLEGRO_JSON}",
         )
     return None
 
@@ -357,19 +382,22 @@ def _validate_selling_mode(mode, bad):
     if not isinstance(mode, dict):
         bad("sellingMode", "sellingMode must be an object")
         return
-    if "price" not in mode:
-        return
-    price = mode["price"]
+    if "price" in mode:
+        _validate_price(mode["price"], "sellingMode.price", bad)
+
+
+def _validate_price(price, path, bad):
+    """Allegro's `Price`: {"amount": "<string decimal>", "currency": "PLN|…"}."""
     if not isinstance(price, dict):
-        bad("sellingMode.price", "price must be an object")
+        bad(path, "price must be an object")
         return
     amount = price.get("amount")
     if not isinstance(amount, str):
-        bad("sellingMode.price.amount", 'amount must be a string, e.g. "123.45"')
+        bad(f"{path}.amount", 'amount must be a string, e.g. "123.45"')
     elif not AMOUNT_RE.match(amount) or float(amount) <= 0:
-        bad("sellingMode.price.amount", f"amount {amount!r} is not a positive decimal")
+        bad(f"{path}.amount", f"amount {amount!r} is not a positive decimal")
     if price.get("currency") not in CURRENCIES:
-        bad("sellingMode.price.currency", f"unsupported currency {price.get('currency')!r}")
+        bad(f"{path}.currency", f"unsupported currency {price.get('currency')!r}")
 
 
 def _validate_stock(stock, bad):
@@ -412,12 +440,9 @@ def patch_offer(acct, req, params):
     refused = _needs_accept(req)
     if refused:
         return refused
-    if req.content_type() != ALLEGRO_JSON:
-        return error(
-            415,
-            "UnsupportedMediaTypeException",
-            f"Content-Type must be {ALLEGRO_JSON}",
-        )
+    refused = _needs_content_type(req)
+    if refused:
+        return refused
     offer_id = params["offer_id"]
     if acct.is_missing(offer_id):
         return error(404, "NOT_FOUND", f"Offer {offer_id} not found", path="offerId")
@@ -500,7 +525,7 @@ MAX_OFFSET_PLUS_LIMIT = 10_000_000
 STATUSES = {"INACTIVE", "ACTIVATING", "ACTIVE", "ENDED"}
 
 
-def _int_param(req, name, default, low, high):
+def _int_param(req, name, default, low, high, status=400):
     values = req.query.get(name)
     if not values:
         return default, None
@@ -510,7 +535,7 @@ def _int_param(req, name, default, low, high):
         value = None
     if value is None or not low <= value <= high:
         return None, error(
-            400,
+            status,
             "VALIDATION_ERROR",
             f"{name} must be an integer from {low} to {high}",
             path=name,
@@ -584,3 +609,305 @@ def list_offers(acct, req, params):
             keys = list(islice(reversed(acct.offers), offset, offset + limit))
             page = [listing_view(i, acct.offers[i]) for i in keys]
     return Reply(200, {"offers": page, "count": len(page), "totalCount": total})
+
+
+# --- batch commands: one price or one quantity for up to 1,000 offers ------------------------
+
+COMMAND_RESOURCES = {
+    "offer-price-change-commands": "price",
+    "offer-quantity-change-commands": "quantity",
+}
+MAX_COMMAND_OFFERS = 1000
+MAX_TASKS_OFFSET = 999  # the spec's bound of `offset` in …/tasks
+PRICE_TYPES = {
+    "FIXED_PRICE",
+    "INCREASE_PRICE",
+    "DECREASE_PRICE",
+    "INCREASE_PERCENTAGE",
+    "DECREASE_PERCENTAGE",
+}
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+
+def _listed_offers(body) -> list:
+    """The offer entries a command body lists, whatever their shape (what it spends)."""
+    criteria = body.get("offerCriteria") if isinstance(body, dict) else None
+    if not isinstance(criteria, list):
+        return []
+    return [
+        offer
+        for criterion in criteria
+        if isinstance(criterion, dict) and isinstance(criterion.get("offers"), list)
+        for offer in criterion["offers"]
+    ]
+
+
+def _read_weight(req) -> int:
+    """Offer changes a summary or a page of tasks reports on. Call with the account's lock held."""
+    command = req.account.commands.get(req.rest[2]) if req.account is not None else None
+    if command is None:
+        return 0
+    total = len(command["tasks"])
+    if len(req.rest) == 3:
+        return total
+    limit, bad_limit = _int_param(req, "limit", 100, 1, MAX_PAGE)
+    offset, bad_offset = _int_param(req, "offset", 0, 0, MAX_TASKS_OFFSET)
+    if bad_limit or bad_offset:
+        return 0
+    return max(0, min(limit, total - offset))
+
+
+def validate_command(kind, body):
+    """Problems [(path, message, code)] with a price or quantity command, as Allegro says."""
+    problems = []
+
+    def bad(path, message, code="VALIDATION_ERROR"):
+        problems.append((path, message, code))
+
+    modification = body.get("modification")
+    if not isinstance(modification, dict):
+        bad("modification", "modification must be an object")
+    elif kind == "price":
+        _validate_price_modification(modification, bad)
+    else:
+        _validate_quantity_modification(modification, bad)
+    _validate_offer_criteria(body.get("offerCriteria"), bad)
+    return problems
+
+
+def _validate_price_modification(modification, bad):
+    kind = modification.get("type")
+    if kind == "FIXED_PRICE":
+        if "price" not in modification:
+            bad("modification.price", "price is required for FIXED_PRICE")
+        else:
+            _validate_price(modification["price"], "modification.price", bad)
+    elif kind in PRICE_TYPES:
+        bad("modification.type", f"{kind} is not emulated by the sandbox; use FIXED_PRICE")
+    else:
+        bad("modification.type", f"type must be one of {', '.join(sorted(PRICE_TYPES))}")
+    marketplace = modification.get("marketplaceId")
+    if marketplace is not None and not isinstance(marketplace, str):
+        bad("modification.marketplaceId", "marketplaceId must be a string")
+
+
+def _validate_quantity_modification(modification, bad):
+    change, value = modification.get("changeType"), modification.get("value")
+    if change not in ("FIXED", "GAIN"):
+        bad("modification.changeType", "changeType must be FIXED or GAIN")
+    if not is_int(value):
+        bad("modification.value", "value must be an integer")
+    elif change == "FIXED" and value < 1:
+        # Stock 0 cannot be set by a command (staff, allegro-api#3910, #5795): PATCH it.
+        bad("modification.value", "Incorrect value of quantity", "INCORRECT_QUANTITY_VALUE")
+
+
+def _validate_offer_criteria(criteria, bad):
+    if not isinstance(criteria, list):
+        bad("offerCriteria", "offerCriteria must be a list of criteria")
+        return
+    for c, criterion in enumerate(criteria):
+        path = f"offerCriteria[{c}]"
+        if not isinstance(criterion, dict):
+            bad(path, "a criterion must be an object")
+            continue
+        if criterion.get("type") != "CONTAINS_OFFERS":
+            bad(f"{path}.type", "type must be CONTAINS_OFFERS")
+        offers = criterion.get("offers")
+        if not isinstance(offers, list):
+            bad(f"{path}.offers", "offers must be a list of {id}")
+            continue
+        if len(offers) > MAX_COMMAND_OFFERS:
+            bad(f"{path}.offers", f"size must be between 0 and {MAX_COMMAND_OFFERS}")
+        for i, offer in enumerate(offers):
+            offer_id = offer.get("id") if isinstance(offer, dict) else None
+            if not isinstance(offer_id, str) or not offer_id:
+                bad(f"{path}.offers[{i}].id", "offer id must be a non-empty string")
+                break  # one report per criterion is enough
+    total = len(_listed_offers({"offerCriteria": criteria}))
+    if total > MAX_COMMAND_OFFERS and len(criteria) > 1:
+        bad("offerCriteria", f"at most {MAX_COMMAND_OFFERS} offers a command, got {total}")
+
+
+def _iso(ts):
+    """Allegro's date-time: yyyy-MM-dd'T'HH:mm:ss.SSSZ (UTC), or None."""
+    if ts is None:
+        return None
+    moment = datetime.fromtimestamp(ts, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def command_summary(command, zeros=False):
+    """GeneralReport: the command's id, dates and task counts (all zeros: as the PUT answers)."""
+    done = not zeros and command["completed_at"] is not None
+    return {
+        "id": command["id"],
+        "createdAt": _iso(command["created_at"]),
+        "completedAt": _iso(command["completed_at"]) if done else None,
+        "taskCount": {
+            "total": 0 if zeros else len(command["tasks"]),
+            "success": 0 if zeros else command["success"],
+            "failed": 0 if zeros else command["failed"],
+        },
+    }
+
+
+def _count_command(acct, kind, key, n=1):
+    acct.counters["commands"][kind][key] += n
+
+
+def _command_body(req, kind, command_id):
+    """(body, None) for a valid command, else (None, the reply refusing it)."""
+    refused = _needs_accept(req) or _needs_content_type(req)
+    if refused:
+        return None, refused
+    if not UUID_RE.match(command_id):
+        return None, error(422, "VALIDATION_ERROR", "commandId must be a UUID", path="commandId")
+    try:
+        body = req.json()
+    except ValueError as exc:
+        return None, error(400, "JsonParseException", str(exc))
+    if not isinstance(body, dict):
+        return None, error(400, "JsonParseException", "The body must be a JSON object")
+    problems = validate_command(kind, body)
+    return (None, validation_errors(problems)) if problems else (body, None)
+
+
+def put_command(acct, req, params):
+    """PUT …/offer-{price|quantity}-change-commands/{commandId}: registered now, carried out
+    after config `command_delay_seconds`."""
+    kind, command_id = params["kind"], params["command_id"]
+    body, refused = _command_body(req, kind, command_id)
+    if refused is not None:
+        with acct.lock:
+            _count_command(acct, kind, "invalid")
+        return refused
+    now = time.time()
+    offer_ids = [offer["id"] for offer in _listed_offers(body)]
+    command = {
+        "id": command_id,
+        "kind": kind,
+        "modification": body["modification"],
+        "created_at": now,
+        "completed_at": None,
+        "success": 0,
+        "failed": 0,
+        "tasks": [
+            {
+                "offer": {"id": offer_id},
+                "field": kind,
+                "status": "NEW",
+                "message": "",
+                "errors": [],
+                "scheduledAt": _iso(now),
+                "finishedAt": None,
+            }
+            for offer_id in offer_ids
+        ],
+    }
+    delay = float(acct.config.get("command_delay_seconds") or 0)
+    with acct.lock:
+        if command_id in acct.commands:
+            _count_command(acct, kind, "conflicts")
+            return error(409, "CONFLICT", f"Command id was already used: {command_id}")
+        acct.commands[command_id] = command
+        _count_command(acct, kind, "accepted")
+        _count_command(acct, kind, "offers", len(offer_ids))
+        if delay <= 0:
+            _carry_out(acct, command, now)
+    if delay > 0:
+        timer = threading.Timer(delay, _carry_out_later, (acct, command))
+        timer.daemon = True
+        timer.start()
+    # Allegro answers before it has looked at the offers: the counts are all zeros.
+    return Reply(201, command_summary(command, zeros=True), content_type=ALLEGRO_JSON)
+
+
+def _carry_out_later(acct, command):
+    with acct.lock:
+        if acct.commands.get(command["id"]) is command:  # not forgotten by a reset meanwhile
+            _carry_out(acct, command, time.time())
+
+
+def _carry_out(acct, command, now):
+    """Change every offer of the command, or FAIL it as Allegro reports it. Call with the lock."""
+    fail_ids = {str(i) for i in acct.config.get("command_fail_ids") or []}
+    for task in command["tasks"]:
+        offer_id = task["offer"]["id"]
+        if acct.is_missing(offer_id):
+            problem = (
+                "OFFER_NOT_FOUND",
+                f"Offer {offer_id} not found. It was deleted, archived or never existed.",
+            )
+        elif offer_id in fail_ids:
+            problem = ("COMMAND_TASK_FAILED", f"Offer {offer_id} could not be changed (sandbox).")
+        else:
+            problem = _change_offer(acct, command, offer_id)
+        if problem is None:
+            task["status"] = "SUCCESS"
+            command["success"] += 1
+        else:
+            code, message = problem
+            task.update(status="FAIL", message=message, errors=[error_item(code, message)])
+            command["failed"] += 1
+        task["finishedAt"] = _iso(now)
+    command["completed_at"] = now
+    _count_command(acct, command["kind"], "success", command["success"])
+    _count_command(acct, command["kind"], "failed", command["failed"])
+
+
+def _change_offer(acct, command, offer_id):
+    """Apply one task to the held offer; (code, message) when Allegro would refuse it."""
+    stored = acct.offers.get(offer_id) or {}
+    modification = command["modification"]
+    if command["kind"] == "price":
+        selling_mode = {**(stored.get("sellingMode") or {}), "price": dict(modification["price"])}
+        _apply(acct, offer_id, {"sellingMode": selling_mode})
+        return None
+    stock = {"unit": "UNIT", **(stored.get("stock") or {})}
+    available = modification["value"]
+    if modification["changeType"] == "GAIN":
+        available += stock.get("available") or 0
+    if available < 1:
+        return ("INVALID_OFFER_QUANTITY", "The quantity can not be changed to less than 1.")
+    stock["available"] = available
+    _apply(acct, offer_id, {"stock": stock})
+    return None
+
+
+def _find_command(acct, params):
+    """The command, or a reply refusing the read. The price and quantity resources report the
+    same command whichever path asks (staff, allegro-api#4356). Call with the lock held."""
+    command = acct.commands.get(params["command_id"])
+    if command is None:
+        return None, error(404, "COMMAND_NOT_FOUND", "Command not found.")
+    return command, None
+
+
+def get_command(acct, req, params):
+    refused = _needs_accept(req)
+    if refused:
+        return refused
+    with acct.lock:
+        command, refused = _find_command(acct, params)
+        return refused or Reply(200, command_summary(command), content_type=ALLEGRO_JSON)
+
+
+def get_command_tasks(acct, req, params):
+    """…/tasks: one task per listed offer, in the command's order; `limit` 1–1000 (100),
+    `offset` 0–999 (0)."""
+    refused = _needs_accept(req)
+    if refused:
+        return refused
+    limit, refused = _int_param(req, "limit", 100, 1, MAX_PAGE, status=422)
+    if refused:
+        return refused
+    offset, refused = _int_param(req, "offset", 0, 0, MAX_TASKS_OFFSET, status=422)
+    if refused:
+        return refused
+    with acct.lock:
+        command, refused = _find_command(acct, params)
+        if refused:
+            return refused
+        page = [copy.deepcopy(task) for task in command["tasks"][offset : offset + limit]]
+    return Reply(200, {"tasks": page}, content_type=ALLEGRO_JSON)

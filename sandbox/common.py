@@ -22,7 +22,7 @@ class Reply:
 class Request:
     """One request to a channel endpoint, as the channel handlers see it."""
 
-    def __init__(self, method, rest, query, headers, body, base_url, account_url):
+    def __init__(self, method, rest, query, headers, body, base_url, account_url, account=None):
         self.method = method
         self.rest = rest  # path segments after /{channel}/{account}
         self.query = query  # dict of lists (parse_qs)
@@ -30,6 +30,7 @@ class Request:
         self.body = body
         self.base_url = base_url  # http://host:port
         self.account_url = account_url  # {base}/{channel}/{account}
+        self.account = account  # the Account it arrived at (limits that weigh what it holds)
         self._json = _UNSET
 
     def json(self):

@@ -28,7 +28,7 @@ def handle_channel(registry, module, account_name, method, rest, query, headers,
     """Answer one channel request: limits, faults, then the channel's own handler."""
     acct = registry.get(module.CHANNEL, account_name)
     account_url = f"{base_url}/{module.CHANNEL}/{account_name}"
-    req = Request(method, rest, query, headers, body, base_url, account_url)
+    req = Request(method, rest, query, headers, body, base_url, account_url, acct)
     endpoint, handler, params = module.route(method, rest)
     now = time.time()
     config = acct.config
@@ -136,9 +136,15 @@ def account_state(registry, acct, with_offers=True) -> dict:
         }
         if acct.channel == "allegro":
             state["seller_id"] = acct.seller_id()
+            state["command_count"] = len(acct.commands)
         if with_offers:
             state["offers"] = json.loads(json.dumps(acct.offers))
             state["images"] = json.loads(json.dumps(acct.images))
+            if acct.channel == "allegro":
+                state["commands"] = {
+                    command_id: {"kind": command["kind"], **allegro.command_summary(command)}
+                    for command_id, command in acct.commands.items()
+                }
     if MODULES[acct.channel].APP_BUDGET:
         state["app"] = app_state(app, acct.client_id(), now)
         state["blocked_for"] = max(state["blocked_for"], state["app"]["blocked_for"])

@@ -151,6 +151,11 @@ def test_the_seller_defaults_are_the_published_limits(sandbox, sandbox_account):
         "patch_per_minute": 2490,
         "patch_per_hour": 74700,
         "get_per_minute": 3500,
+        "price_command_offers_per_minute": 9000,
+        "price_command_offers_per_hour": 150000,
+        "quantity_command_offers_per_minute": 9000,
+        "quantity_command_offers_per_hour": 250000,
+        "command_reads_per_minute": 270000,
     }
     assert config["minute_seconds"] == 60 and config["hour_seconds"] == 3600
     assert config["block_seconds"] == 60
