@@ -4,6 +4,7 @@ Every account has one lock; it is held only for bookkeeping (never while sleepin
 so accounts never slow each other down and latency injection costs no throughput. An Allegro
 application (Client ID) is a `Budget` of its own, shared by every account with that client id;
 its lock is only ever taken while holding an account's lock (never the other way round).
+Amazon's usage plans are token buckets (a rate and a burst per operation): `Limit.rate`.
 """
 
 import copy
@@ -15,7 +16,7 @@ import time
 from collections import deque
 from typing import NamedTuple
 
-CHANNELS = ("allegro", "zalando", "woocommerce")
+CHANNELS = ("allegro", "zalando", "woocommerce", "amazon")
 
 # Limits: None or 0 switches a limit off.
 CHANNEL_DEFAULTS = {
@@ -62,6 +63,56 @@ CHANNEL_DEFAULTS = {
         "limits": {"requests_per_minute": None},
         "credentials": {"consumer_key": "ck_sandbox", "consumer_secret": "cs_sandbox"},
     },
+    # Amazon SP-API usage plans: per operation a token bucket of `limits[op]` (the burst)
+    # refilled at `rates[op]` requests per second, per seller and application (= account).
+    # Sources: the operations' descriptions in amzn/selling-partner-api-models (README.md).
+    "amazon": {
+        "limits": {
+            "createFeedDocument": 15,
+            "createFeed": 15,
+            "getFeed": 15,
+            "cancelFeed": 15,
+            "getFeedDocument": 10,
+            "getListingsItem": 10,
+            "patchListingsItem": 5,
+            "createReport": 15,
+            "getReport": 15,
+            "getReportDocument": 15,
+            # JSON_LISTINGS_FEED only: 5 submissions per 5 minutes (changelog 2025-05-06).
+            "json_listings_feeds_per_5_minutes": 5,
+        },
+        "rates": {
+            "createFeedDocument": 0.5,
+            "createFeed": 0.0083,
+            "getFeed": 2.0,
+            "cancelFeed": 2.0,
+            "getFeedDocument": 0.0222,
+            "getListingsItem": 5.0,
+            "patchListingsItem": 5.0,
+            "createReport": 0.0167,
+            "getReport": 2.0,
+            "getReportDocument": 0.0167,
+        },
+        "credentials": {
+            "client_id": "sandbox-client",
+            "client_secret": "sandbox-secret",
+            "refresh_token": "sandbox-refresh",
+            "access_token": "sandbox-access",
+        },
+        "token_seconds": 3600,
+        "marketplace_id": "A1C3SOZRARQ6R3",  # Poland
+        "language_tag": "pl_PL",
+        "currency": "PLN",
+        "feed_queue_seconds": 1,
+        "feed_processing_seconds": 3,
+        "feeds_stay_in_progress": False,
+        "fatal_next_feeds": 0,
+        "max_feed_messages": 10000,  # listings-feed-schema-v2.json messages.maxItems
+        "max_feed_document_bytes": 10 * 1024 * 1024,
+        "url_expiry_seconds": 300,
+        "fail_skus": [],
+        "report_processing_seconds": 2,
+    },
 }
 
 COMMON_DEFAULTS = {
@@ -105,6 +156,8 @@ class Limit(NamedTuple):
 
     `weight` is what the request spends (1, or the items of a batch); `fixed` windows are
     aligned to the clock (epoch // period, reset when the next period begins), the others slide.
+    With a `rate` (requests per second) the limit is a token bucket instead: `limit` is its
+    burst, refilled continuously at `rate`; `period` (burst / rate) is only for reports.
     """
 
     name: str
@@ -112,6 +165,7 @@ class Limit(NamedTuple):
     period: float
     weight: int = 1
     fixed: bool = False
+    rate: float | None = None
 
 
 class Window:
@@ -173,6 +227,40 @@ class FixedWindow:
         return max(0.0, self.start + self.period - now)
 
 
+class TokenBucket:
+    """A bucket of `burst` tokens refilled at `rate` per second; `total` = tokens spent.
+
+    `slack` seconds of refill are granted in advance, as for sliding windows.
+    """
+
+    __slots__ = ("rate", "burst", "period", "used", "last", "ahead")
+    fixed = False
+
+    def __init__(self, rate: float, burst: int, slack: float = 0.0):
+        self.rate = rate
+        self.burst = burst
+        self.period = burst / rate
+        self.used = 0.0
+        self.last = None
+        self.ahead = rate * slack
+
+    @property
+    def total(self) -> float:
+        return self.used - self.ahead
+
+    def advance(self, now: float) -> None:
+        if self.last is not None:
+            self.used = max(0.0, self.used - self.rate * (now - self.last))
+        self.last = now
+
+    def add(self, now: float, weight: int = 1) -> None:
+        self.used += weight
+
+    def wait_for(self, now: float, room: int) -> float:
+        """Seconds until the spent tokens drop to `room` or less."""
+        return max(0.0, (self.total - room) / self.rate)
+
+
 def _window(period: float, fixed: bool):
     return FixedWindow(period) if fixed else Window(period)
 
@@ -223,6 +311,15 @@ class Budget:
             maxes[name] = own.total
 
     def _deciding_window(self, lim: Limit, slack: float):
+        if lim.rate:
+            bucket = self.windows.get(lim.name)
+            if (
+                not isinstance(bucket, TokenBucket)
+                or bucket.rate != lim.rate
+                or bucket.burst != lim.limit
+            ):
+                bucket = self.windows[lim.name] = TokenBucket(lim.rate, lim.limit, slack)
+            return bucket
         period = lim.period if lim.fixed else max(lim.period - slack, 0.001)
         window = self.windows.get(lim.name)
         if window is None or window.period != period or window.fixed != lim.fixed:
@@ -270,15 +367,15 @@ class Budget:
         by_limit[name] = by_limit.get(name, 0) + 1
 
     def windows_in_force(self) -> dict:
-        return {
-            name: {
-                "limit": lim.limit or None,
-                "seconds": lim.period,
-                "kind": "fixed" if lim.fixed else "sliding",
-            }
-            for name, lim in sorted(self.in_force.items())
-            if lim.limit  # switched off, or reported only (an account's share of its app)
-        }
+        windows = {}
+        for name, lim in sorted(self.in_force.items()):
+            if not lim.limit:  # switched off, or reported only (an account's share of its app)
+                continue
+            kind = "token_bucket" if lim.rate else "fixed" if lim.fixed else "sliding"
+            windows[name] = {"limit": lim.limit, "seconds": lim.period, "kind": kind}
+            if lim.rate:
+                windows[name]["rate"] = lim.rate
+        return windows
 
     def blocked_for(self, now: float) -> int:
         left = self.blocked_until - now
@@ -326,6 +423,10 @@ class Account(Budget):
         self.tokens = {creds["access_token"]} if creds.get("access_token") else set()
         self.refresh_tokens = {creds["refresh_token"]} if creds.get("refresh_token") else set()
         self.removed = set()  # listings a drift removed: gone from the channel
+        self.token_expiry = {}  # access token → epoch it expires (absent: until expire_tokens)
+        self.documents = {}  # Amazon: feed and report documents by id
+        self.feeds = {}  # Amazon: feeds by id
+        self.reports = {}  # Amazon: reports by id
         self.seq = {"requests": 0, "faults": 0, "throttle": 0, "async": 0, "ids": 1000}
         self.counters = {
             "requests": 0,
@@ -359,15 +460,19 @@ class Account(Budget):
         config = copy.deepcopy(self.config)
         aliases = LIMIT_ALIASES.get(self.channel, {})
         for key, value in changes.items():
-            if key in ("limits", "credentials"):
+            if key in ("limits", "credentials", "rates"):
                 if not isinstance(value, dict):
                     raise ConfigError(f"{key} must be an object")
+                if key == "rates":
+                    for name, rate in value.items():
+                        if rate is not None and not (is_positive(rate)):
+                            raise ConfigError(f"rates.{name} must be a positive number or null")
                 if key == "limits":
                     value = {aliases.get(k, k): v for k, v in value.items()}
                     for name, limit in value.items():
                         if limit is not None and (not is_count(limit)):
                             raise ConfigError(f"limits.{name} must be a whole number or null")
-                config[key].update(value)
+                config.setdefault(key, {}).update(value)
             else:
                 config[key] = value
         pattern = config.get("reject_name_pattern")
@@ -425,11 +530,14 @@ class Account(Budget):
         return str(self.config["credentials"].get("client_id") or "")
 
     def seller_id(self) -> str:
-        """Allegro's user id of this seller: config `seller_id`, else stable from the name."""
+        """The seller's id: config `seller_id`, else stable from the name (Allegro: an 8-digit
+        user id; Amazon: a merchant token such as A1B2C3D4E5F6G7)."""
         configured = self.config.get("seller_id")
         if configured:
             return str(configured)
         digest = hashlib.sha256(f"{self.channel}/{self.name}".encode()).hexdigest()
+        if self.channel == "amazon":
+            return "A" + digest[:13].upper()
         return str(10_000_000 + int(digest[:12], 16) % 90_000_000)
 
     # --- bookkeeping (call with self.lock held) -------------------------------------------
@@ -525,6 +633,10 @@ class Registry:
 
 def now() -> float:
     return time.time()
+
+
+def is_positive(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
 def is_count(value) -> bool:

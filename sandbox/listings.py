@@ -1,14 +1,15 @@
 """Control of what a channel holds: seed listings in bulk, drift them as a seller would.
 
 `POST /_sandbox/{channel}/{account}/seed` and `…/drift` (see README.md). Only the channels the
-sandbox can be read back from (Allegro, WooCommerce): Zalando's read APIs are not emulated.
+sandbox can be read back from (Allegro, WooCommerce, Amazon): Zalando's read APIs are not
+emulated.
 """
 
 import random
 import time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-READABLE = ("allegro", "woocommerce")
+READABLE = ("allegro", "woocommerce", "amazon")
 DRIFT_FIELDS = ("price", "name", "stock", "description")
 ALLEGRO_MAX_NAME = 75
 ALLEGRO_FIRST_ID = 20_000_000_000  # new Allegro ids: this + the account's sequence
@@ -42,9 +43,12 @@ def _new_id(acct):
     """A listing id the account does not hold and never held (call with acct.lock held)."""
     while True:
         n = acct.next_seq("ids")
-        key = str(ALLEGRO_FIRST_ID + n) if acct.channel == "allegro" else str(n)
+        if acct.channel == "amazon":  # an Amazon listing is keyed by its SKU
+            key = f"DRIFT-{n}"
+        else:
+            key = str(ALLEGRO_FIRST_ID + n) if acct.channel == "allegro" else str(n)
         if key not in acct.offers and key not in acct.removed:
-            return key if acct.channel == "allegro" else n
+            return n if acct.channel == "woocommerce" else key
 
 
 # --- seed -----------------------------------------------------------------------------------
@@ -122,6 +126,64 @@ def _woo_product(acct, item: dict, product_id: int, now: float) -> dict:
     return product
 
 
+AMAZON_SEED_KEYS = {
+    "sku",
+    "name",
+    "description",
+    "bullet_points",
+    "price",
+    "currency",
+    "stock",
+    "images",
+    "product_type",
+    "attributes",
+}
+
+
+def _amazon_listing(acct, item: dict, now: float) -> dict:
+    """An Amazon listing from a seed item: attributes as the Listings Items API holds them."""
+    sku = item.get("sku")
+    if not isinstance(sku, str) or not sku:
+        raise ValueError("an Amazon listing needs a sku (string)")
+    unknown = set(item) - AMAZON_SEED_KEYS
+    if unknown:
+        raise ValueError(f"unknown keys for an Amazon listing: {', '.join(sorted(unknown))}")
+    place = _AmazonKind(acct.config)
+    attributes = {}
+    if "name" in item:
+        attributes["item_name"] = [place.text(str(item["name"]))]
+    if "description" in item:
+        attributes["product_description"] = [place.text(str(item["description"]))]
+    if "bullet_points" in item:
+        attributes["bullet_point"] = [place.text(str(b)) for b in item["bullet_points"]]
+    if "price" in item:
+        attributes["purchasable_offer"] = [
+            place.offer(_amount(item["price"]), item.get("currency") or place.currency)
+        ]
+    if "stock" in item:
+        attributes["fulfillment_availability"] = [place.stock(_count(item["stock"], "stock"))]
+    for position, url in enumerate(item.get("images") or []):
+        if position > 8:
+            raise ValueError("at most 9 images (main + other_product_image_locator_1…8)")
+        name = (
+            "main_product_image_locator"
+            if position == 0
+            else f"other_product_image_locator_{position}"
+        )
+        attributes[name] = [{"media_location": str(url), "marketplace_id": place.marketplace}]
+    attributes.update(item.get("attributes") or {})
+    return {
+        "sku": sku,
+        "productType": str(item.get("product_type") or "PRODUCT"),
+        "attributes": attributes,
+        "issues": [],
+        "createdDate": now,
+        "lastUpdatedDate": now,
+        "edits": 0,
+        "seeded": True,
+    }
+
+
 def seed(acct, payload: dict, base_url: str = "") -> dict:
     """Store listings as they are, no validation beyond types; answer their ids."""
     _readable(acct)
@@ -138,6 +200,10 @@ def seed(acct, payload: dict, base_url: str = "") -> dict:
                 offer_id = str(item["id"]) if item.get("id") is not None else _new_id(acct)
                 acct.offers[offer_id] = _allegro_offer(item, offer_id, now)
                 acct.removed.discard(offer_id)
+            elif acct.channel == "amazon":
+                offer_id = item.get("sku")
+                acct.offers[offer_id] = _amazon_listing(acct, item, now)
+                acct.removed.discard(offer_id)
             else:
                 product_id = item.get("id")
                 if product_id is None:
@@ -147,7 +213,7 @@ def seed(acct, payload: dict, base_url: str = "") -> dict:
                 acct.offers[str(product_id)] = _woo_product(acct, item, product_id, now)
                 acct.removed.discard(str(product_id))
                 acct.seq["ids"] = max(acct.seq["ids"], product_id)
-            ids.append(offer_id if acct.channel == "allegro" else product_id)
+            ids.append(product_id if acct.channel == "woocommerce" else offer_id)
         total = len(acct.offers)
     return {"seeded": len(ids), "ids": ids, "offer_count": total}
 
@@ -271,6 +337,83 @@ class _Woo:
         }
 
 
+class _AmazonKind:
+    """Amazon listings: attributes for the account's marketplace and language."""
+
+    def __init__(self, config):
+        self.marketplace = str(config.get("marketplace_id") or "A1C3SOZRARQ6R3")
+        self.language = str(config.get("language_tag") or "pl_PL")
+        self.currency = str(config.get("currency") or "PLN")
+
+    def text(self, value):
+        return {"value": value, "language_tag": self.language, "marketplace_id": self.marketplace}
+
+    def offer(self, amount, currency):
+        schedule = [{"value_with_tax": float(amount)}]
+        return {
+            "currency": currency,
+            "our_price": [{"schedule": schedule}],
+            "marketplace_id": self.marketplace,
+        }
+
+    def stock(self, quantity):
+        return {"fulfillment_channel_code": "DEFAULT", "quantity": quantity}
+
+    FIELDS = {"name": "item_name", "description": "product_description"}
+
+    def _entry(self, listing, name):
+        for entry in listing.get("attributes", {}).get(name) or []:
+            if entry.get("marketplace_id") in (None, self.marketplace):
+                return entry
+        return None
+
+    def get(self, listing, field):
+        if field == "price":
+            entry = self._entry(listing, "purchasable_offer")
+            try:
+                value = entry["our_price"][0]["schedule"][0]["value_with_tax"]
+            except (TypeError, KeyError, IndexError):
+                return None
+            return _amount(value)
+        if field == "stock":
+            for entry in listing.get("attributes", {}).get("fulfillment_availability") or []:
+                if entry.get("fulfillment_channel_code") == "DEFAULT":
+                    return entry.get("quantity")
+            return None
+        entry = self._entry(listing, self.FIELDS[field])
+        return entry.get("value") if entry else None
+
+    def set(self, listing, field, old, rng):
+        attributes = listing.setdefault("attributes", {})
+        if field == "price":
+            entry = self._entry(listing, "purchasable_offer")
+            currency = entry.get("currency") if entry else self.currency
+            value = _new_price(old, rng)
+            attributes["purchasable_offer"] = [self.offer(value, currency)]
+        elif field == "stock":
+            value = _new_stock(old, rng)
+            attributes["fulfillment_availability"] = [self.stock(value)]
+        else:
+            value = _new_name(old, rng) if field == "name" else str(old or "") + DRIFT_TEXT
+            attributes[self.FIELDS[field]] = [self.text(value)]
+        return value
+
+    def unknown(self, sku, rng):
+        return {
+            "sku": sku,
+            "productType": "PRODUCT",
+            "attributes": {
+                "item_name": [self.text(f"Oferta spoza xSale {sku}")],
+                "purchasable_offer": [self.offer(_new_price(None, rng), self.currency)],
+                "fulfillment_availability": [self.stock(rng.randint(1, 50))],
+            },
+            "issues": [],
+            "createdDate": time.time(),
+            "lastUpdatedDate": time.time(),
+            "edits": 0,
+        }
+
+
 def drift(acct, payload: dict) -> dict:
     """Change what the channel holds behind the app's back, deterministically for a `seed`.
 
@@ -284,8 +427,8 @@ def drift(acct, payload: dict) -> dict:
     add_unknown = _count(payload.get("add_unknown", 0) or 0, "add_unknown")
     seed_value = payload.get("seed", 0)
     rng = random.Random(str(seed_value))
-    kind = _Allegro if acct.channel == "allegro" else _Woo
-    native = (lambda key: key) if acct.channel == "allegro" else int
+    kind = {"allegro": _Allegro, "woocommerce": _Woo}.get(acct.channel) or _AmazonKind(acct.config)
+    native = int if acct.channel == "woocommerce" else (lambda key: key)
     now = time.time()
     with acct.lock:
         keys = sorted(acct.offers, key=_order)

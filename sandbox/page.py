@@ -18,6 +18,16 @@ def _offer_summary(channel: str, offer: dict) -> str:
         prices = ", ".join(f"{p.get('amount')} {p.get('currency')}" for p in regular)
         stocks = ", ".join(str(q) for q in (offer.get("stocks") or {}).values())
         return f"{offer.get('name', '')} · {prices} · stock {stocks}"
+    if channel == "amazon":
+        attributes = offer.get("attributes") or {}
+        name = ((attributes.get("item_name") or [{}])[0]).get("value", "")
+        stock = ((attributes.get("fulfillment_availability") or [{}])[0]).get("quantity")
+        offers = attributes.get("purchasable_offer") or [{}]
+        try:
+            price = offers[0]["our_price"][0]["schedule"][0]["value_with_tax"]
+        except (KeyError, IndexError, TypeError):
+            price = ""
+        return f"{name} · {price} {offers[0].get('currency', '')} · stock {stock}"
     return (
         f"{offer.get('name', '')} · {offer.get('regular_price', '')} · stock "
         f"{offer.get('stock_quantity', '')}"
@@ -59,6 +69,6 @@ def render(registry) -> str:
         "<style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:.5em;"
         "font-size:12px}section{border-top:1px solid #ccc}</style></head><body>"
         "<h1>xSale channel sandbox</h1>"
-        "<p>Emulators of Allegro, Zalando and WooCommerce. Contract: sandbox/README.md.</p>"
+        "<p>Emulators of Allegro, Zalando, WooCommerce and Amazon. Contract: sandbox/README.md.</p>"
         f"{body}</body></html>"
     )

@@ -13,11 +13,16 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import allegro, listings, page, woocommerce, zalando
+from . import allegro, amazon, listings, page, woocommerce, zalando
 from .accounts import CHANNELS, ConfigError, Registry
 from .common import Reply, Request, nth_hit
 
-MODULES = {"allegro": allegro, "zalando": zalando, "woocommerce": woocommerce}
+MODULES = {
+    "allegro": allegro,
+    "zalando": zalando,
+    "woocommerce": woocommerce,
+    "amazon": amazon,
+}
 MAX_BODY = 64 * 1024 * 1024
 UPLOAD_LIMIT = 10 * 1024 * 1024
 
@@ -45,6 +50,9 @@ def handle_channel(registry, module, account_name, method, rest, query, headers,
         except Exception:  # an emulator bug must still answer in the channel's format
             traceback.print_exc(file=sys.stderr)
             reply = module.server_error(500)
+    decorate = getattr(module, "decorate", None)
+    if decorate is not None:  # headers a channel adds to its answers (Amazon's rate limit)
+        reply = decorate(acct, endpoint, reply)
     with acct.lock:
         acct.record_status(reply.status)
     latency = float(config.get("latency_ms") or 0)
@@ -134,7 +142,7 @@ def account_state(registry, acct, with_offers=True) -> dict:
             "rate": acct.rate(),
             "blocked_for": acct.blocked_for(now),
         }
-        if acct.channel == "allegro":
+        if acct.channel in ("allegro", "amazon"):
             state["seller_id"] = acct.seller_id()
             state["command_count"] = len(acct.commands)
         if with_offers:
