@@ -225,6 +225,10 @@ OUTBOUND_ALLOWED_HOSTS = env.list(
 PHOTO_DOWNLOAD_SECONDS = env.float("PHOTO_DOWNLOAD_SECONDS", default=20.0)
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=10 * 1024 * 1024)
 PHOTO_MAX_REDIRECTS = 3
+# The catalogue import's limits per line: its length in bytes (a longer line fails without being
+# held in memory) and its number of photos.
+IMPORT_MAX_LINE_BYTES = env.int("IMPORT_MAX_LINE_BYTES", default=1024 * 1024)
+IMPORT_MAX_PHOTOS = env.int("IMPORT_MAX_PHOTOS", default=32)
 
 # Resync engine knobs (per-channel facts live in integrations/channels.py).
 # A run whose heartbeat is older than this, and whose chunk lease has expired, is re-enqueued.
