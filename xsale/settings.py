@@ -253,6 +253,10 @@ RESYNC_SWEEP_SECONDS = env.float("RESYNC_SWEEP_SECONDS", default=5.0)
 # shorter than honcho's 5 s and a container runtime's 10 s before they kill us.
 CLUSTER_STOP_GRACE_SECONDS = env.float("CLUSTER_STOP_GRACE_SECONDS", default=4.0)
 
+# The largest answer body read from a channel (decompressed): far above any real answer of the
+# APIs we call; a larger one is the channel's fault and is not read further.
+CHANNEL_MAX_ANSWER_BYTES = env.int("CHANNEL_MAX_ANSWER_BYTES", default=8 * 1024 * 1024)
+
 REDIS_URL = env.str("REDIS_URL", default="")
 
 # django-q2: a default cluster for everyday jobs and a "resync" cluster (Q_CLUSTER_NAME=resync)

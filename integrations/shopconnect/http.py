@@ -17,6 +17,9 @@
     and the request retried; a second 401 or a refused refresh raises `ChannelAuthError`.
   - A 200/201/207 that is not JSON (an HTML error page, a captive portal) is not the
     channel's answer: `ChannelUnavailable` with code "unexpected_answer".
+  - A body over CHANNEL_MAX_ANSWER_BYTES (decompressed) is not read further:
+    `ChannelUnavailable` with code "oversized_answer" (bodies are streamed, never read whole
+    before they are counted).
   - Other statuses are returned: what they mean is the adapter's.
 - Every wait is bounded: connect 5 s, read 20 s, three attempts, pauses of at most 10 s, all
   inside the deadline the engine sets for a chunk — well inside the worker's task timeout.
@@ -322,7 +325,7 @@ class ChannelClient:
         """Send once. Returns (kind, response or reason, token generation).
 
         kind: "answer" (a status the adapter interprets), "throttled", "server_error",
-        "transport" (no answer), "unauthorized", "not_json".
+        "transport" (no answer), "unauthorized", "not_json", "too_large".
         """
         send_headers = dict(headers or {})
         generation = None
@@ -333,7 +336,12 @@ class ChannelClient:
             kwargs["auth"] = self.basic_auth
         started = time.monotonic()
         try:
-            response = http_session().request(method, url, headers=send_headers, **kwargs)
+            response = http_session().request(
+                method, url, headers=send_headers, stream=True, **kwargs
+            )
+            read_bounded(response)
+        except AnswerTooLarge:
+            return "too_large", response, generation
         except requests.RequestException as exc:
             return "transport", describe_exception(exc), generation
         except UnsafeURL as exc:
@@ -416,6 +424,18 @@ class ChannelClient:
                 refreshed = True
                 attempts -= 1
                 continue
+            if kind == "too_large":
+                from django.conf import settings
+
+                limit = settings.CHANNEL_MAX_ANSWER_BYTES
+                raise ChannelUnavailable(
+                    f"{self.channel_name} answered {answer.status_code} with more than "
+                    f"{limit:,} bytes (CHANNEL_MAX_ANSWER_BYTES): no answer of its API is that "
+                    "large, so xSale read no further. Nothing is taken as sent.",
+                    http_status=answer.status_code,
+                    attempts=attempts,
+                    code="oversized_answer",
+                )
             if kind == "not_json":
                 content_type = answer.headers.get("Content-Type", "").split(";")[0] or "no type"
                 raise ChannelUnavailable(
@@ -447,6 +467,36 @@ class ChannelClient:
             f"{self.channel_name} refused the API keys. Check the consumer key and secret in "
             "the integration's settings."
         )
+
+
+class AnswerTooLarge(Exception):
+    """The answer's body is over CHANNEL_MAX_ANSWER_BYTES (read_bounded)."""
+
+
+def read_bounded(response: requests.Response) -> None:
+    """Read the answer's body, at most CHANNEL_MAX_ANSWER_BYTES of it (decompressed). A larger
+    one is dropped with its connection (AnswerTooLarge): never a process's memory."""
+    from django.conf import settings
+
+    limit = settings.CHANNEL_MAX_ANSWER_BYTES
+    try:
+        declared = int(response.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    body, size = [], 0
+    try:
+        if declared > limit:
+            raise AnswerTooLarge
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise AnswerTooLarge
+            body.append(chunk)
+    except BaseException:
+        response.close()
+        raise
+    response._content = b"".join(body)
+    response._content_consumed = True
 
 
 def is_json(response: requests.Response) -> bool:
