@@ -256,6 +256,9 @@ CLUSTER_STOP_GRACE_SECONDS = env.float("CLUSTER_STOP_GRACE_SECONDS", default=4.0
 # The largest answer body read from a channel (decompressed): far above any real answer of the
 # APIs we call; a larger one is the channel's fault and is not read further.
 CHANNEL_MAX_ANSWER_BYTES = env.int("CHANNEL_MAX_ANSWER_BYTES", default=8 * 1024 * 1024)
+# The longest one channel answer (a 429's Retry-After) holds a budget; a channel asking for more
+# is asked again after this (and the seller is told it asked for more).
+CHANNEL_MAX_HOLD_SECONDS = env.int("CHANNEL_MAX_HOLD_SECONDS", default=300)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 

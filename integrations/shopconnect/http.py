@@ -9,8 +9,9 @@
   chunk's deadline — raises `Held`, and the engine pauses the run instead of holding a worker.
 - `_attempt` sends once and classifies the answer; `request` is the short loop around it:
   - 429: every budget the request spent is blocked for `Retry-After` (all integrations
-    sharing them wait); up to MAX_INLINE_PAUSE the request waits and goes again, longer is
-    `Held` (the run pauses until then, "the channel asked us to wait").
+    sharing them wait), at most CHANNEL_MAX_HOLD_SECONDS at a time; up to MAX_INLINE_PAUSE
+    the request waits and goes again, longer is `Held` (the run pauses until then, "the
+    channel asked us to wait"; `Held.reason` says so when it asked for more than we wait).
   - 5xx and connection errors: exponential backoff with jitter, MAX_ATTEMPTS in all and never
     past the deadline, then `ChannelUnavailable` (that offer's failure: "did not answer").
   - 401: the token is refreshed once (one refresh serves all threads that saw the same token)
@@ -37,6 +38,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -57,7 +59,8 @@ MAX_ATTEMPTS = 3
 # run pauses and gives its worker back.
 MAX_BUDGET_WAIT = 10.0
 MAX_INLINE_PAUSE = 10.0
-# A Retry-After we honour at most (a paused run tries again then).
+# The longest Retry-After we read (what a channel asks; we wait at most
+# CHANNEL_MAX_HOLD_SECONDS of it at a time, then try again).
 MAX_PAUSE_SECONDS = 3600
 # A 429 without Retry-After: wait this long (Allegro blocks for a minute, but says so).
 DEFAULT_PAUSE_SECONDS = 5
@@ -151,12 +154,35 @@ class Held(Exception):
     (`throttled`).
     """
 
-    def __init__(self, until: float, *, budget=None, limit=None, throttled: bool = False):
+    def __init__(
+        self, until: float, *, budget=None, limit=None, throttled: bool = False, reason: str = ""
+    ):
         super().__init__(f"held until {until:.0f}")
         self.until = until
         self.budget = budget
         self.limit = limit
         self.throttled = throttled
+        # For the seller, when the hold needs more words than "the channel asked us to wait"
+        # (it asked for longer than xSale waits at a time: throttle_reason).
+        self.reason = reason
+
+
+def throttle_reason(channel_name: str, asked: float, until: float) -> str:
+    """Why a run waits less than the channel asked: the seller sees both numbers."""
+    from django.conf import settings
+    from django.utils import formats, timezone
+    from django.utils.translation import gettext as _
+
+    moment = timezone.localtime(datetime.fromtimestamp(until, tz=UTC))
+    return _(
+        "%(channel)s asked us to wait %(asked)s s; xSale waits at most %(max)s s at a time "
+        "and will try again at %(time)s."
+    ) % {
+        "channel": channel_name,
+        "asked": f"{asked:.0f}",
+        "max": settings.CHANNEL_MAX_HOLD_SECONDS,
+        "time": formats.time_format(moment, "H:i"),
+    }
 
 
 class TokenAuth:
@@ -252,8 +278,10 @@ class ChannelClient:
         self.held: Held | None = None
         # monotonic time by which the chunk's requests must be done (set per chunk).
         self.deadline: float | None = None
-        # Until when (epoch seconds) a 429 this process received holds every request.
+        # Until when (epoch seconds) a 429 this process received holds every request, and
+        # why, when the channel asked for longer (throttle_reason).
         self.blocked_until = 0.0
+        self.blocked_reason = ""
         # A fingerprint of the integration settings this client was built from (see client_for).
         self.fingerprint = ""
 
@@ -302,17 +330,35 @@ class ChannelClient:
                 self._raise_if_stopped()
                 return
             if blocked > min(MAX_INLINE_PAUSE, self._time_left()):
-                held = Held(self.blocked_until, throttled=True)
+                held = Held(self.blocked_until, throttled=True, reason=self.blocked_reason)
                 self.held = self.held or held
                 raise held
             time.sleep(blocked)
 
     def _throttled(self, response, spends: list) -> float:
-        """A 429: block every budget this request spent; return the pause in seconds."""
-        pause = retry_after_seconds(response, DEFAULT_PAUSE_SECONDS)
-        self.blocked_until = max(self.blocked_until, time.time() + pause)
-        budgets.block([budget for budget, _ in spends], time.time() + pause)
-        logger.info("%s throttled us (429): its budgets wait %.1f s", self.channel_name, pause)
+        """A 429: block every budget this request spent; return the pause in seconds.
+
+        The pause is at most CHANNEL_MAX_HOLD_SECONDS: one answer never holds the budgets for
+        an hour (and a host answering 429 again and again holds them no longer than one that
+        answers once). When the channel asked for more, the hold's reason says so.
+        """
+        from django.conf import settings
+
+        asked = retry_after_seconds(response, DEFAULT_PAUSE_SECONDS)
+        pause = min(asked, settings.CHANNEL_MAX_HOLD_SECONDS)
+        until = time.time() + pause
+        if until >= self.blocked_until:
+            self.blocked_until = until
+            self.blocked_reason = (
+                throttle_reason(self.channel_name, asked, until) if asked > pause else ""
+            )
+        budgets.block([budget for budget, _ in spends], until)
+        logger.info(
+            "%s throttled us (429): its budgets wait %.1f s (asked %.1f s)",
+            self.channel_name,
+            pause,
+            asked,
+        )
         return pause
 
     # --- requests -----------------------------------------------------------------------
@@ -411,7 +457,7 @@ class ChannelClient:
                         attempts=attempts + throttled,
                     )
                 if pause > min(MAX_INLINE_PAUSE, self._time_left()):
-                    held = Held(time.time() + pause, throttled=True)
+                    held = Held(self.blocked_until, throttled=True, reason=self.blocked_reason)
                     if self.held is None or not self.held.throttled:
                         self.held = held
                     raise held
