@@ -190,7 +190,14 @@ class TokenAuth:
 
     `generation` counts refreshes so that many threads seeing a 401 on the same token cause one
     refresh; a refused refresh is remembered until the next `send` (no storm of refreshes).
+
+    `made_with` fingerprints the integration's URLs and credentials (all but `token_keys`) this
+    auth was built from — what its refreshes are made with. New credentials are written back
+    only into an integration that still has that fingerprint (common.store_new_credentials).
     """
+
+    # The credentials a refresh renews (written back); every other one is part of `made_with`.
+    token_keys: tuple[str, ...] = ("access_token", "refresh_token")
 
     def __init__(self, channel_name: str, access_token: str = ""):
         self.channel_name = channel_name
@@ -198,8 +205,11 @@ class TokenAuth:
         self._generation = 0
         self._refused: ChannelAuthError | None = None
         self._lock = threading.Lock()
-        # New credentials to write back to the integration (by the calling thread).
+        self.made_with = ""
+        # New credentials to write back to the integration (by the calling thread), with the
+        # fingerprint of what the refresh that got them was made with.
         self._new_credentials: dict | None = None
+        self._new_credentials_made_with = ""
         self._new_credentials_lock = threading.Lock()
 
     def current(self, client: ChannelClient) -> tuple[int, str]:
@@ -217,14 +227,19 @@ class TokenAuth:
             if self._generation == seen_generation:
                 self._renew(client)
 
-    def remember_new_credentials(self, credentials: dict) -> None:
+    def remember_new_credentials(self, credentials: dict, *, made_with: str | None = None) -> None:
+        made_with = self.made_with if made_with is None else made_with
         with self._new_credentials_lock:
+            if self._new_credentials and self._new_credentials_made_with != made_with:
+                self._new_credentials = None
             self._new_credentials = {**(self._new_credentials or {}), **credentials}
+            self._new_credentials_made_with = made_with
 
-    def take_new_credentials(self) -> dict | None:
+    def take_new_credentials(self) -> tuple[dict | None, str]:
+        """(new credentials or None, the fingerprint the refresh that got them was made with)."""
         with self._new_credentials_lock:
             new, self._new_credentials = self._new_credentials, None
-            return new
+            return new, self._new_credentials_made_with
 
     def allow_retry(self) -> None:
         with self._lock:
