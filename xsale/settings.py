@@ -157,20 +157,39 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
-# Login throttling: this many failures for one user name from one address lock that pair out for
-# AXES_COOLOFF_MINUTES (a success before that resets the count).
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# Login throttling (django-axes), by the client's address only: AXES_FAILURE_LIMIT failures from
+# one address, whatever the user names, lock that address out for AXES_COOLOFF_MINUTES. Never by
+# user name: then anyone could keep any account (the superuser's) locked out. axes applies one
+# limit to every parameter combination and counts the largest, so a (user name, address) pair
+# listed as well would change nothing. A success does not reset the count: an attacker with an
+# account of their own could otherwise log in between guesses and guess on.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
-# The address is REMOTE_ADDR (axes' default): a client cannot choose it with a header. Behind a
-# reverse proxy every client shares the proxy's address, so the lockout is then per user name.
+# The client's address: REMOTE_ADDR, or behind a proxy the header it sets (xsale/clientip.py).
+AXES_CLIENT_IP_CALLABLE = "xsale.clientip.client_ip"
+# E.g. HTTP_X_FORWARDED_FOR: only behind proxies that append the client's address to it (nginx:
+# `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`), with gunicorn reachable
+# through them only. TRUSTED_PROXY_COUNT: how many such proxies a request passes.
+TRUSTED_PROXY_IP_HEADER = env.str("TRUSTED_PROXY_IP_HEADER", default="")
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+if TRUSTED_PROXY_IP_HEADER and not TRUSTED_PROXY_IP_HEADER.startswith("HTTP_"):
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXY_IP_HEADER names a request header as Django sees it, "
+        "e.g. HTTP_X_FORWARDED_FOR"
+    )
+if TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 1 or more")
 
+# Passwords set through a form (admin, password change); at least 8 characters.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "pl"
