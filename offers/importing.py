@@ -2,18 +2,20 @@
 
 Each line is validated fully (including reading its photos) before anything of it is written,
 and written in its own savepoint: a bad line imports nothing and the others still import,
-whatever went wrong with it. Downloaded photos wait for their batch in temporary files on disk,
-so memory does not grow with their number or size.
+whatever went wrong with it. Photos (downloaded, or copied from the feed's folder after the
+checks in `_open_inside`) wait for their batch in temporary files on disk, so memory does not
+grow with their number or size.
 """
 
 import json
 import os
 import re
+import stat
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
 from django.apps import apps
@@ -130,12 +132,7 @@ def _read_photo(ref: str, base_dir: Path) -> PhotoData:
     if urlparse(ref).scheme in ("http", "https"):
         photo = _download(ref)
     else:
-        path = (base_dir / ref).resolve()
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise LineError(f"photo {ref} cannot be read ({exc.strerror})") from None
-        photo = PhotoData(path=path, size=size, sha256="", content_type="")
+        photo = _copy_local(ref, base_dir)
     try:
         if photo.size > max_bytes:
             raise LineError(f"photo {ref} is larger than {max_bytes // (1024 * 1024)} MiB")
@@ -150,6 +147,86 @@ def _read_photo(ref: str, base_dir: Path) -> PhotoData:
         photo.discard()
         raise
     return photo
+
+
+def _local_refused(ref: str) -> LineError:
+    """The one answer for every local path xSale will not read, whatever the cause (missing,
+    outside the folder, a link leading out, not a regular file): it never tells whether a path
+    outside the feed's folder exists."""
+    return LineError(
+        f"photo {ref} cannot be read: a photo must be a regular file inside the feed's folder "
+        '(no "..", no absolute path, no link leading out of the folder)'
+    )
+
+
+def _open_inside(ref: str, base_dir: Path) -> int:
+    """Open `ref` for reading as a regular file inside `base_dir`; return its descriptor.
+
+    The path is resolved (links inside the folder are followed) and must stay in the folder;
+    then it is opened one component at a time from the folder, none of them allowed to be a
+    link (O_NOFOLLOW): a link swapped in after the check cannot lead out. The file's type is
+    checked before it is opened and again on the open descriptor, and it is opened
+    non-blocking: a named pipe or a device is never read and never hangs the import.
+    """
+    relative = PurePosixPath(ref)
+    if relative.is_absolute() or ".." in relative.parts or "\0" in ref:
+        raise _local_refused(ref)
+    base = os.path.realpath(base_dir)
+    target = os.path.realpath(os.path.join(base, ref))
+    if os.path.commonpath([base, target]) != base or target == base:
+        raise _local_refused(ref)
+    *folders, name = Path(target).relative_to(base).parts
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    dir_fd = fd = -1
+    try:
+        dir_fd = os.open(base, flags | os.O_DIRECTORY)
+        for folder in folders:
+            inner = os.open(folder, flags | os.O_DIRECTORY, dir_fd=dir_fd)
+            os.close(dir_fd)
+            dir_fd = inner
+        if not stat.S_ISREG(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+            raise _local_refused(ref)
+        fd = os.open(name, flags | os.O_NONBLOCK, dir_fd=dir_fd)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _local_refused(ref)
+        os.set_blocking(fd, True)
+        return fd
+    except BaseException as exc:
+        if fd >= 0:
+            os.close(fd)
+        if isinstance(exc, OSError):
+            raise _local_refused(ref) from None
+        raise
+    finally:
+        if dir_fd >= 0:
+            os.close(dir_fd)
+
+
+def _copy_local(ref: str, base_dir: Path) -> PhotoData:
+    """A photo of the feed's folder, copied from the checked descriptor to a temporary file:
+    what is stored later is what was checked, even if the folder changes meanwhile."""
+    max_bytes = settings.PHOTO_MAX_BYTES
+    fd = _open_inside(ref, base_dir)
+    with os.fdopen(fd, "rb") as source:
+        if os.fstat(source.fileno()).st_size > max_bytes:
+            raise LineError(f"photo {ref} is larger than {max_bytes // (1024 * 1024)} MiB")
+        tmp_fd, name = tempfile.mkstemp(prefix="xsale-photo-", dir=settings.FILE_UPLOAD_TEMP_DIR)
+        path = Path(name)
+        try:
+            with os.fdopen(tmp_fd, "wb") as dest:
+                copied = 0
+                while chunk := source.read(min(1024 * 1024, max_bytes + 1 - copied)):
+                    dest.write(chunk)
+                    copied += len(chunk)
+                    if copied > max_bytes:
+                        break
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise LineError(f"photo {ref} cannot be read ({exc.strerror})") from None
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+    return PhotoData(path=path, size=copied, sha256="", content_type="", temporary=True)
 
 
 def _download(url: str) -> PhotoData:
@@ -206,6 +283,11 @@ def parse_line(text: str, *, base_dir: Path, integrations_by_name: dict) -> Offe
     photos_raw = data.get("photos") or []
     if not isinstance(photos_raw, list):
         raise LineError('"photos" must be a list')
+    if len(photos_raw) > settings.IMPORT_MAX_PHOTOS:
+        raise LineError(
+            f"has {len(photos_raw)} photos; an offer may have at most "
+            f"{settings.IMPORT_MAX_PHOTOS} (IMPORT_MAX_PHOTOS)"
+        )
     line = OfferLine(
         sku=_text(data, "sku", required=True, max_length=64),
         ean=ean,
@@ -322,6 +404,31 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
+def _line_size(text) -> int:
+    """A line's size in bytes, without its line end."""
+    if isinstance(text, str):
+        text = text.encode("utf-8", "surrogatepass")
+    return len(text.rstrip(b"\r\n"))
+
+
+def _bounded_lines(lines, max_bytes: int):
+    """The lines of a file (or any iterable of lines), None in place of a line longer than
+    `max_bytes`. From a file, at most `max_bytes` + 2 of a line is ever held: the rest of a
+    long line is read and dropped in pieces of that size."""
+    readline = getattr(lines, "readline", None)
+    if readline is None:
+        for text in lines:
+            yield None if _line_size(text) > max_bytes else text
+        return
+    while text := readline(max_bytes + 2):
+        if _line_size(text) <= max_bytes:
+            yield text
+            continue
+        while text[-1:] not in ("\n", b"\n") and (text := readline(max_bytes + 2)):
+            pass  # the rest of the long line, dropped
+        yield None
+
+
 def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500) -> ImportReport:
     """Import an iterable of text lines (streamed: nothing holds the whole file)."""
     # By the lazy name: offers does not depend on integrations (DESIGN.md §3).
@@ -358,7 +465,11 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
     def pending_photo_bytes():
         return sum(p.size for _, line in pending.values() for p in line.photos if p.temporary)
 
-    for number, text in enumerate(lines, 1):
+    max_line = settings.IMPORT_MAX_LINE_BYTES
+    for number, text in enumerate(_bounded_lines(lines, max_line), 1):
+        if text is None:
+            fail(number, f"is longer than {max_line:,} bytes (IMPORT_MAX_LINE_BYTES); skipped")
+            continue
         if not text.strip():
             continue
         try:

@@ -37,6 +37,8 @@ def inspect_image(fileobj) -> tuple[str, str]:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, UnreadablePhoto):
             raise
+        if isinstance(exc, UnidentifiedImageError):  # its text names the file: not for sellers
+            raise UnreadablePhoto("not a readable image (not a JPEG, PNG, WebP or GIF)") from exc
         raise UnreadablePhoto(f"not a readable image ({exc})") from exc
     if fmt not in CONTENT_TYPES:
         raise UnreadablePhoto(f"unsupported image format {fmt}")

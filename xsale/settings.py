@@ -157,20 +157,39 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
-# Login throttling: this many failures for one user name from one address lock that pair out for
-# AXES_COOLOFF_MINUTES (a success before that resets the count).
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# Login throttling (django-axes), by the client's address only: AXES_FAILURE_LIMIT failures from
+# one address, whatever the user names, lock that address out for AXES_COOLOFF_MINUTES. Never by
+# user name: then anyone could keep any account (the superuser's) locked out. axes applies one
+# limit to every parameter combination and counts the largest, so a (user name, address) pair
+# listed as well would change nothing. A success does not reset the count: an attacker with an
+# account of their own could otherwise log in between guesses and guess on.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
-# The address is REMOTE_ADDR (axes' default): a client cannot choose it with a header. Behind a
-# reverse proxy every client shares the proxy's address, so the lockout is then per user name.
+# The client's address: REMOTE_ADDR, or behind a proxy the header it sets (xsale/clientip.py).
+AXES_CLIENT_IP_CALLABLE = "xsale.clientip.client_ip"
+# E.g. HTTP_X_FORWARDED_FOR: only behind proxies that append the client's address to it (nginx:
+# `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`), with gunicorn reachable
+# through them only. TRUSTED_PROXY_COUNT: how many such proxies a request passes.
+TRUSTED_PROXY_IP_HEADER = env.str("TRUSTED_PROXY_IP_HEADER", default="")
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+if TRUSTED_PROXY_IP_HEADER and not TRUSTED_PROXY_IP_HEADER.startswith("HTTP_"):
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXY_IP_HEADER names a request header as Django sees it, "
+        "e.g. HTTP_X_FORWARDED_FOR"
+    )
+if TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 1 or more")
 
+# Passwords set through a form (admin, password change); at least 8 characters.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "pl"
@@ -225,6 +244,10 @@ OUTBOUND_ALLOWED_HOSTS = env.list(
 PHOTO_DOWNLOAD_SECONDS = env.float("PHOTO_DOWNLOAD_SECONDS", default=20.0)
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=10 * 1024 * 1024)
 PHOTO_MAX_REDIRECTS = 3
+# The catalogue import's limits per line: its length in bytes (a longer line fails without being
+# held in memory) and its number of photos.
+IMPORT_MAX_LINE_BYTES = env.int("IMPORT_MAX_LINE_BYTES", default=1024 * 1024)
+IMPORT_MAX_PHOTOS = env.int("IMPORT_MAX_PHOTOS", default=32)
 
 # Resync engine knobs (per-channel facts live in integrations/channels.py).
 # A run whose heartbeat is older than this, and whose chunk lease has expired, is re-enqueued.
@@ -248,6 +271,13 @@ RESYNC_SWEEP_SECONDS = env.float("RESYNC_SWEEP_SECONDS", default=5.0)
 # On SIGTERM/SIGINT, `run_cluster` lets the workers finish their task this long, then kills them:
 # shorter than honcho's 5 s and a container runtime's 10 s before they kill us.
 CLUSTER_STOP_GRACE_SECONDS = env.float("CLUSTER_STOP_GRACE_SECONDS", default=4.0)
+
+# The largest answer body read from a channel (decompressed): far above any real answer of the
+# APIs we call; a larger one is the channel's fault and is not read further.
+CHANNEL_MAX_ANSWER_BYTES = env.int("CHANNEL_MAX_ANSWER_BYTES", default=8 * 1024 * 1024)
+# The longest one channel answer (a 429's Retry-After) holds a budget; a channel asking for more
+# is asked again after this (and the seller is told it asked for more).
+CHANNEL_MAX_HOLD_SECONDS = env.int("CHANNEL_MAX_HOLD_SECONDS", default=300)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 

@@ -31,11 +31,39 @@ def is_allowed_host(host: str) -> bool:
     return bool(host) and _normalized(host) in allowed
 
 
-def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
+# IPv6 ranges that carry an IPv4 address inside: the packet ends up at that IPv4 address, so it
+# is the one judged. NAT64's well-known prefix (RFC 6052) holds it in the last 32 bits; its
+# local-use prefix (RFC 8215) maps as the local network decides, so it is never public.
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address] | None:
+    """The IPv4 addresses an IPv6 address leads to (IPv4-mapped, 6to4, Teredo's server and
+    client, NAT64), or None when it embeds none."""
+    if address.ipv4_mapped is not None:
+        return [address.ipv4_mapped]
+    if address.sixtofour is not None:
+        return [address.sixtofour]
+    if address.teredo is not None:
+        return list(address.teredo)
+    if address in NAT64:
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    return None
+
+
+def _is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return address.is_global and not address.is_multicast and not address.is_reserved
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if address.version == 6:
+        if address in NAT64_LOCAL:
+            return False
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            return all(_is_public_address(inner) for inner in embedded)
+    return _is_public_address(address)
 
 
 def check_url(url: str, *, resolve: bool = True) -> None:

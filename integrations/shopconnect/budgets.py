@@ -23,7 +23,10 @@ run at 2,490/min halves the long-run rate. So this module keeps its own small al
   the latest of each window's earliest, and waiting spenders are served first come, first
   served — across runs, processes and machines, without polling.
 - A channel's 429 blocks the budgets the throttled request spent until its Retry-After: every
-  spender of that budget (every integration on one Allegro client id) waits, not one.
+  spender of that budget (every integration on one Allegro client id) waits, not one. At most
+  CHANNEL_MAX_HOLD_SECONDS at a time, and only budgets of that channel's hosts: every key names
+  the hosts its integrations talk to, so a host that is not the channel (an integration pointed
+  elsewhere with a real client id) never shares nor holds the real channel's budgets.
 
 Stores keep the same JSON per budget key: Redis (REDIS_URL; WATCH/MULTI transactions) or,
 in the embedded setup, a SQLite file beside the database (one IMMEDIATE transaction per spend;
@@ -286,8 +289,27 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
+def channel_hosts(integration) -> tuple[str, ...]:
+    """Every host the integration's requests go to (API, uploads, login), sorted.
+
+    A budget is the count of one channel, so its key names these hosts: an integration pointed
+    at another host (with a real client id, say) never shares, and never blocks with its 429s,
+    the budgets of the real channel's integrations.
+    """
+    urls = [integration.api_url]
+    if integration.channel == Channel.ALLEGRO:
+        from integrations.shopconnect.allegro import DEFAULT_AUTH_URL, DEFAULT_UPLOAD_URL
+
+        urls += [
+            integration.upload_url or DEFAULT_UPLOAD_URL,
+            integration.auth_url or DEFAULT_AUTH_URL,
+        ]
+    return tuple(sorted({urlsplit(url or "").netloc.lower() for url in urls}))
+
+
 def budgets_for(integration, *, seller: str = "") -> dict[str, Budget]:
-    """The budgets an integration's requests spend, keyed the way the channel counts them.
+    """The budgets an integration's requests spend, keyed the way the channel counts them —
+    and by the hosts it talks to (channel_hosts).
 
     `seller` is the channel's id of the account behind the token (Allegro: GET /me); without
     it the seller's budgets are counted per integration, which is right unless two
@@ -298,11 +320,12 @@ def budgets_for(integration, *, seller: str = "") -> dict[str, Budget]:
     channel = integration.channel
     facts = channel_facts(channel)
     credentials = integration.credentials or {}
-    host = urlsplit(integration.api_url or "").netloc.lower()
+    hosts = channel_hosts(integration)
+    place = _digest(*hosts)
     identities = {
-        "app": _digest(str(credentials.get("client_id", ""))),
-        "seller": _digest(host, seller) if seller else f"integration-{integration.pk}",
-        "merchant": _digest(host, str(credentials.get("merchant_id", ""))),
+        "app": _digest(*hosts, str(credentials.get("client_id", ""))),
+        "seller": _digest(*hosts, seller) if seller else f"integration-{integration.pk}-{place}",
+        "merchant": _digest(*hosts, str(credentials.get("merchant_id", ""))),
     }
     result = {}
     for name, spec in facts.budgets.items():
@@ -323,7 +346,7 @@ def budgets_for(integration, *, seller: str = "") -> dict[str, Budget]:
         )
     elif rpm:
         result["integration"] = Budget(
-            key=f"integration:{integration.pk}",
+            key=f"integration:{integration.pk}:{place}",
             limits=(Limit(rpm, 60),),
             label=str(_("the integration's own limit of %(count)s requests/min") % {"count": rpm}),
         )
@@ -352,10 +375,12 @@ def peek(spends: Sequence[tuple[Budget, int]]) -> Grant:
 
 
 def block(budgets: Iterable[Budget], until: float) -> None:
-    """A channel said "wait" (429): no spender of these budgets goes before `until`."""
+    """A channel said "wait" (429): no spender of these budgets goes before `until` — at most
+    CHANNEL_MAX_HOLD_SECONDS from now, whatever the answer asked."""
     budgets = list(budgets)
     if not budgets:
         return
+    until = min(until, time.time() + settings.CHANNEL_MAX_HOLD_SECONDS)
 
     def transition(states):
         for budget in budgets:

@@ -181,6 +181,19 @@ def settings_fingerprint(integration) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def credentials_fingerprint(integration, token_keys: Sequence[str]) -> str:
+    """What a token refresh is made with: the integration's URLs and every credential but the
+    tokens it renews. Refreshed tokens are stored only into an integration that still has the
+    fingerprint its refresh started with (store_new_credentials)."""
+    credentials = {k: v for k, v in (integration.credentials or {}).items() if k not in token_keys}
+    payload = json.dumps(
+        [integration.api_url, integration.upload_url, integration.auth_url, credentials],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
 class HttpChannelAdapter(ChannelAdapter):
     """An adapter whose channel is reached over HTTP through a cached `ChannelClient`."""
 
@@ -200,10 +213,14 @@ class HttpChannelAdapter(ChannelAdapter):
         return self.integration.get_channel_display()
 
     def build_client(self) -> ChannelClient:
+        auth = self.client_auth()
+        token_auth = auth.get("auth")
+        if token_auth is not None:
+            token_auth.made_with = credentials_fingerprint(self.integration, token_auth.token_keys)
         return ChannelClient(
             channel_name=self.integration.get_channel_display(),
             budgets=budgets_for(self.integration),
-            **self.client_auth(),
+            **auth,
         )
 
     def client_auth(self) -> dict:
@@ -264,11 +281,13 @@ class HttpChannelAdapter(ChannelAdapter):
         """Write refreshed tokens to the integration, from the calling thread.
 
         Only the token keys are merged, into the credentials as they are in the database now
-        (under a row lock): a secret the seller saved meanwhile stays. Credentials that no
-        longer belong to the client id we refreshed with (changed or cleared) get nothing.
+        (under a row lock): a secret the seller saved meanwhile stays. And only when the row's
+        URLs and other credentials are still those the refresh was made with (the auth's
+        fingerprint, checked under the lock): an integration pointed at another host meanwhile
+        — even with the same client id — never receives live tokens to send there.
         """
         auth = self.client.auth
-        new = auth.take_new_credentials() if auth else None
+        new, made_with = auth.take_new_credentials() if auth else (None, "")
         if not new:
             return
         from django.db import transaction
@@ -277,12 +296,13 @@ class HttpChannelAdapter(ChannelAdapter):
 
         with transaction.atomic():
             row = Integration.objects.select_for_update().filter(pk=self.integration.pk).first()
-            current = (row.credentials or {}) if row else {}
-            used = (self.integration.credentials or {}).get("client_id")
-            if row is None or current.get("client_id") != used:
-                logger.info("%s: credentials changed meanwhile; token not stored", repr(row))
+            if row is None or credentials_fingerprint(row, auth.token_keys) != made_with:
+                logger.info(
+                    "%s: URLs or credentials changed since the token refresh; token not stored",
+                    repr(row or self.integration),
+                )
                 return
-            merged = {**current, **new}
+            merged = {**(row.credentials or {}), **new}
             Integration.objects.filter(pk=row.pk).update(credentials=merged)
         self.integration.credentials = merged
         # The next chunk reads these credentials from the database: keep this client for it.

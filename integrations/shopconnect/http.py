@@ -9,14 +9,18 @@
   chunk's deadline — raises `Held`, and the engine pauses the run instead of holding a worker.
 - `_attempt` sends once and classifies the answer; `request` is the short loop around it:
   - 429: every budget the request spent is blocked for `Retry-After` (all integrations
-    sharing them wait); up to MAX_INLINE_PAUSE the request waits and goes again, longer is
-    `Held` (the run pauses until then, "the channel asked us to wait").
+    sharing them wait), at most CHANNEL_MAX_HOLD_SECONDS at a time; up to MAX_INLINE_PAUSE
+    the request waits and goes again, longer is `Held` (the run pauses until then, "the
+    channel asked us to wait"; `Held.reason` says so when it asked for more than we wait).
   - 5xx and connection errors: exponential backoff with jitter, MAX_ATTEMPTS in all and never
     past the deadline, then `ChannelUnavailable` (that offer's failure: "did not answer").
   - 401: the token is refreshed once (one refresh serves all threads that saw the same token)
     and the request retried; a second 401 or a refused refresh raises `ChannelAuthError`.
   - A 200/201/207 that is not JSON (an HTML error page, a captive portal) is not the
     channel's answer: `ChannelUnavailable` with code "unexpected_answer".
+  - A body over CHANNEL_MAX_ANSWER_BYTES (decompressed) is not read further:
+    `ChannelUnavailable` with code "oversized_answer" (bodies are streamed, never read whole
+    before they are counted).
   - Other statuses are returned: what they mean is the adapter's.
 - Every wait is bounded: connect 5 s, read 20 s, three attempts, pauses of at most 10 s, all
   inside the deadline the engine sets for a chunk — well inside the worker's task timeout.
@@ -34,6 +38,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -54,7 +59,8 @@ MAX_ATTEMPTS = 3
 # run pauses and gives its worker back.
 MAX_BUDGET_WAIT = 10.0
 MAX_INLINE_PAUSE = 10.0
-# A Retry-After we honour at most (a paused run tries again then).
+# The longest Retry-After we read (what a channel asks; we wait at most
+# CHANNEL_MAX_HOLD_SECONDS of it at a time, then try again).
 MAX_PAUSE_SECONDS = 3600
 # A 429 without Retry-After: wait this long (Allegro blocks for a minute, but says so).
 DEFAULT_PAUSE_SECONDS = 5
@@ -148,12 +154,35 @@ class Held(Exception):
     (`throttled`).
     """
 
-    def __init__(self, until: float, *, budget=None, limit=None, throttled: bool = False):
+    def __init__(
+        self, until: float, *, budget=None, limit=None, throttled: bool = False, reason: str = ""
+    ):
         super().__init__(f"held until {until:.0f}")
         self.until = until
         self.budget = budget
         self.limit = limit
         self.throttled = throttled
+        # For the seller, when the hold needs more words than "the channel asked us to wait"
+        # (it asked for longer than xSale waits at a time: throttle_reason).
+        self.reason = reason
+
+
+def throttle_reason(channel_name: str, asked: float, until: float) -> str:
+    """Why a run waits less than the channel asked: the seller sees both numbers."""
+    from django.conf import settings
+    from django.utils import formats, timezone
+    from django.utils.translation import gettext as _
+
+    moment = timezone.localtime(datetime.fromtimestamp(until, tz=UTC))
+    return _(
+        "%(channel)s asked us to wait %(asked)s s; xSale waits at most %(max)s s at a time "
+        "and will try again at %(time)s."
+    ) % {
+        "channel": channel_name,
+        "asked": f"{asked:.0f}",
+        "max": settings.CHANNEL_MAX_HOLD_SECONDS,
+        "time": formats.time_format(moment, "H:i"),
+    }
 
 
 class TokenAuth:
@@ -161,7 +190,14 @@ class TokenAuth:
 
     `generation` counts refreshes so that many threads seeing a 401 on the same token cause one
     refresh; a refused refresh is remembered until the next `send` (no storm of refreshes).
+
+    `made_with` fingerprints the integration's URLs and credentials (all but `token_keys`) this
+    auth was built from — what its refreshes are made with. New credentials are written back
+    only into an integration that still has that fingerprint (common.store_new_credentials).
     """
+
+    # The credentials a refresh renews (written back); every other one is part of `made_with`.
+    token_keys: tuple[str, ...] = ("access_token", "refresh_token")
 
     def __init__(self, channel_name: str, access_token: str = ""):
         self.channel_name = channel_name
@@ -169,8 +205,11 @@ class TokenAuth:
         self._generation = 0
         self._refused: ChannelAuthError | None = None
         self._lock = threading.Lock()
-        # New credentials to write back to the integration (by the calling thread).
+        self.made_with = ""
+        # New credentials to write back to the integration (by the calling thread), with the
+        # fingerprint of what the refresh that got them was made with.
         self._new_credentials: dict | None = None
+        self._new_credentials_made_with = ""
         self._new_credentials_lock = threading.Lock()
 
     def current(self, client: ChannelClient) -> tuple[int, str]:
@@ -188,14 +227,19 @@ class TokenAuth:
             if self._generation == seen_generation:
                 self._renew(client)
 
-    def remember_new_credentials(self, credentials: dict) -> None:
+    def remember_new_credentials(self, credentials: dict, *, made_with: str | None = None) -> None:
+        made_with = self.made_with if made_with is None else made_with
         with self._new_credentials_lock:
+            if self._new_credentials and self._new_credentials_made_with != made_with:
+                self._new_credentials = None
             self._new_credentials = {**(self._new_credentials or {}), **credentials}
+            self._new_credentials_made_with = made_with
 
-    def take_new_credentials(self) -> dict | None:
+    def take_new_credentials(self) -> tuple[dict | None, str]:
+        """(new credentials or None, the fingerprint the refresh that got them was made with)."""
         with self._new_credentials_lock:
             new, self._new_credentials = self._new_credentials, None
-            return new
+            return new, self._new_credentials_made_with
 
     def allow_retry(self) -> None:
         with self._lock:
@@ -249,8 +293,10 @@ class ChannelClient:
         self.held: Held | None = None
         # monotonic time by which the chunk's requests must be done (set per chunk).
         self.deadline: float | None = None
-        # Until when (epoch seconds) a 429 this process received holds every request.
+        # Until when (epoch seconds) a 429 this process received holds every request, and
+        # why, when the channel asked for longer (throttle_reason).
         self.blocked_until = 0.0
+        self.blocked_reason = ""
         # A fingerprint of the integration settings this client was built from (see client_for).
         self.fingerprint = ""
 
@@ -299,17 +345,35 @@ class ChannelClient:
                 self._raise_if_stopped()
                 return
             if blocked > min(MAX_INLINE_PAUSE, self._time_left()):
-                held = Held(self.blocked_until, throttled=True)
+                held = Held(self.blocked_until, throttled=True, reason=self.blocked_reason)
                 self.held = self.held or held
                 raise held
             time.sleep(blocked)
 
     def _throttled(self, response, spends: list) -> float:
-        """A 429: block every budget this request spent; return the pause in seconds."""
-        pause = retry_after_seconds(response, DEFAULT_PAUSE_SECONDS)
-        self.blocked_until = max(self.blocked_until, time.time() + pause)
-        budgets.block([budget for budget, _ in spends], time.time() + pause)
-        logger.info("%s throttled us (429): its budgets wait %.1f s", self.channel_name, pause)
+        """A 429: block every budget this request spent; return the pause in seconds.
+
+        The pause is at most CHANNEL_MAX_HOLD_SECONDS: one answer never holds the budgets for
+        an hour (and a host answering 429 again and again holds them no longer than one that
+        answers once). When the channel asked for more, the hold's reason says so.
+        """
+        from django.conf import settings
+
+        asked = retry_after_seconds(response, DEFAULT_PAUSE_SECONDS)
+        pause = min(asked, settings.CHANNEL_MAX_HOLD_SECONDS)
+        until = time.time() + pause
+        if until >= self.blocked_until:
+            self.blocked_until = until
+            self.blocked_reason = (
+                throttle_reason(self.channel_name, asked, until) if asked > pause else ""
+            )
+        budgets.block([budget for budget, _ in spends], until)
+        logger.info(
+            "%s throttled us (429): its budgets wait %.1f s (asked %.1f s)",
+            self.channel_name,
+            pause,
+            asked,
+        )
         return pause
 
     # --- requests -----------------------------------------------------------------------
@@ -322,7 +386,7 @@ class ChannelClient:
         """Send once. Returns (kind, response or reason, token generation).
 
         kind: "answer" (a status the adapter interprets), "throttled", "server_error",
-        "transport" (no answer), "unauthorized", "not_json".
+        "transport" (no answer), "unauthorized", "not_json", "too_large".
         """
         send_headers = dict(headers or {})
         generation = None
@@ -333,7 +397,12 @@ class ChannelClient:
             kwargs["auth"] = self.basic_auth
         started = time.monotonic()
         try:
-            response = http_session().request(method, url, headers=send_headers, **kwargs)
+            response = http_session().request(
+                method, url, headers=send_headers, stream=True, **kwargs
+            )
+            read_bounded(response)
+        except AnswerTooLarge:
+            return "too_large", response, generation
         except requests.RequestException as exc:
             return "transport", describe_exception(exc), generation
         except UnsafeURL as exc:
@@ -403,7 +472,7 @@ class ChannelClient:
                         attempts=attempts + throttled,
                     )
                 if pause > min(MAX_INLINE_PAUSE, self._time_left()):
-                    held = Held(time.time() + pause, throttled=True)
+                    held = Held(self.blocked_until, throttled=True, reason=self.blocked_reason)
                     if self.held is None or not self.held.throttled:
                         self.held = held
                     raise held
@@ -416,6 +485,18 @@ class ChannelClient:
                 refreshed = True
                 attempts -= 1
                 continue
+            if kind == "too_large":
+                from django.conf import settings
+
+                limit = settings.CHANNEL_MAX_ANSWER_BYTES
+                raise ChannelUnavailable(
+                    f"{self.channel_name} answered {answer.status_code} with more than "
+                    f"{limit:,} bytes (CHANNEL_MAX_ANSWER_BYTES): no answer of its API is that "
+                    "large, so xSale read no further. Nothing is taken as sent.",
+                    http_status=answer.status_code,
+                    attempts=attempts,
+                    code="oversized_answer",
+                )
             if kind == "not_json":
                 content_type = answer.headers.get("Content-Type", "").split(";")[0] or "no type"
                 raise ChannelUnavailable(
@@ -447,6 +528,36 @@ class ChannelClient:
             f"{self.channel_name} refused the API keys. Check the consumer key and secret in "
             "the integration's settings."
         )
+
+
+class AnswerTooLarge(Exception):
+    """The answer's body is over CHANNEL_MAX_ANSWER_BYTES (read_bounded)."""
+
+
+def read_bounded(response: requests.Response) -> None:
+    """Read the answer's body, at most CHANNEL_MAX_ANSWER_BYTES of it (decompressed). A larger
+    one is dropped with its connection (AnswerTooLarge): never a process's memory."""
+    from django.conf import settings
+
+    limit = settings.CHANNEL_MAX_ANSWER_BYTES
+    try:
+        declared = int(response.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    body, size = [], 0
+    try:
+        if declared > limit:
+            raise AnswerTooLarge
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise AnswerTooLarge
+            body.append(chunk)
+    except BaseException:
+        response.close()
+        raise
+    response._content = b"".join(body)
+    response._content_consumed = True
 
 
 def is_json(response: requests.Response) -> bool:
