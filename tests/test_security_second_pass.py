@@ -731,3 +731,15 @@ def test_the_demo_user_still_logs_in(client, settings):
     call_command("seed_demo", offers=1)
     response = client.post(reverse("login"), {"username": "demo", "password": "demo"})
     assert response.status_code == 302
+
+
+def test_the_pause_reason_a_seller_reads_says_the_channel_asked_for_longer():
+    from integrations.engine.reasons import hold_reason
+    from integrations.shopconnect.http import Held
+
+    asked = "Allegro asked us to wait 3600 s; xSale waits at most 300 s at a time and will try …"
+    assert hold_reason(
+        Held(time.time() + 300, throttled=True, reason=asked), channel="Allegro"
+    ) == (asked)
+    plain = hold_reason(Held(time.time() + 30, throttled=True), channel="Allegro")
+    assert "Allegro" in plain and plain != asked

@@ -25,7 +25,10 @@ def at(moment: float | datetime) -> str:
 
 
 def hold_reason(held, *, channel: str) -> str:
-    """Why the run waits, for the seller: the limit that binds and when work resumes."""
+    """Why the run waits, for the seller: the limit that binds and when work resumes (or the
+    channel's own request, when it asked for a longer wait than xSale holds at a time)."""
+    if getattr(held, "reason", ""):
+        return str(held.reason)
     if held.throttled or held.budget is None or held.limit is None:
         # A 429 — this run's, or another integration's on the same budget (its block).
         return _("%(channel)s asked us to wait — continuing at %(time)s.") % {
