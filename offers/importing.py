@@ -411,7 +411,7 @@ def _line_size(text) -> int:
     return len(text.rstrip(b"\r\n"))
 
 
-def _bounded_lines(lines, max_bytes: int):
+def bounded_lines(lines, max_bytes: int):
     """The lines of a file (or any iterable of lines), None in place of a line longer than
     `max_bytes`. From a file, at most `max_bytes` + 2 of a line is ever held: the rest of a
     long line is read and dropped in pieces of that size."""
@@ -466,7 +466,7 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
         return sum(p.size for _, line in pending.values() for p in line.photos if p.temporary)
 
     max_line = settings.IMPORT_MAX_LINE_BYTES
-    for number, text in enumerate(_bounded_lines(lines, max_line), 1):
+    for number, text in enumerate(bounded_lines(lines, max_line), 1):
         if text is None:
             fail(number, f"is longer than {max_line:,} bytes (IMPORT_MAX_LINE_BYTES); skipped")
             continue

@@ -45,10 +45,10 @@ def test_ipv6_addresses_that_lead_to_a_public_address_are_accepted(settings, url
 def test_the_connected_peer_is_judged_the_same_way():
     import ipaddress
 
-    from xsale.urlsafety import _is_public
+    from xsale.urlsafety import is_public
 
-    assert not _is_public(ipaddress.ip_address("2002:7f00:1::"))
-    assert _is_public(ipaddress.ip_address("2002:808:808::1"))
+    assert not is_public(ipaddress.ip_address("2002:7f00:1::"))
+    assert is_public(ipaddress.ip_address("2002:808:808::1"))
 
 
 # --- 1: a feed's local photo paths stay in the feed's folder -----------------------------------
@@ -219,7 +219,7 @@ def test_a_line_too_long_fails_alone_without_being_read_whole(
 def test_a_long_line_is_read_in_bounded_pieces():
     import io
 
-    from offers.importing import _bounded_lines
+    from offers.importing import bounded_lines
 
     class Counting(io.BytesIO):
         largest = 0
@@ -231,7 +231,7 @@ def test_a_long_line_is_read_in_bounded_pieces():
             return line
 
     source = Counting(b'{"a": 1}\n' + b"y" * 1_000_000 + b"\n" + b'{"b": 2}\r\n' + b"z" * 50)
-    assert list(_bounded_lines(source, 1000)) == [b'{"a": 1}\n', None, b'{"b": 2}\r\n', b"z" * 50]
+    assert list(bounded_lines(source, 1000)) == [b'{"a": 1}\n', None, b'{"b": 2}\r\n', b"z" * 50]
     assert Counting.largest <= 1002
 
 
@@ -734,6 +734,8 @@ def test_the_demo_user_still_logs_in(client, settings):
 
 
 def test_the_pause_reason_a_seller_reads_says_the_channel_asked_for_longer():
+    import time
+
     from integrations.engine.reasons import hold_reason
     from integrations.shopconnect.http import Held
 

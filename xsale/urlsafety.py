@@ -56,7 +56,7 @@ def _is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -
     return address.is_global and not address.is_multicast and not address.is_reserved
 
 
-def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if address.version == 6:
         if address in NAT64_LOCAL:
             return False
@@ -103,7 +103,7 @@ def check_url(url: str, *, resolve: bool = True) -> None:
         addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     else:
         return
-    if not all(_is_public(address) for address in addresses):
+    if not all(is_public(address) for address in addresses):
         raise UnsafeURL(
             _("%(host)s is a private or local address; xSale does not call it.") % {"host": host}
         )
@@ -119,7 +119,7 @@ def _check_peer(sock: socket.socket, host: str) -> None:
     if is_allowed_host(host):
         return
     peer = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
-    if not _is_public(peer):
+    if not is_public(peer):
         sock.close()
         raise UnsafeURL(
             _("%(host)s is a private or local address; xSale does not call it.") % {"host": host}
