@@ -69,6 +69,10 @@ class ChannelFacts:
 
 MINUTE, HOUR, SECOND = 60, 3600, 1
 
+# Allegro's hosts other than the API's, where an integration leaves them empty.
+ALLEGRO_AUTH_URL = "https://allegro.pl/auth/oauth/token"
+ALLEGRO_UPLOAD_URL = "https://upload.allegro.pl"
+
 CHANNEL_FACTS: dict[str, ChannelFacts] = {
     Channel.ALLEGRO: ChannelFacts(
         requests_per_minute=9_000,

@@ -228,6 +228,18 @@ class ResyncRunQuerySet(models.QuerySet):
                 woken.append((run_id, cursor))
         return woken
 
+    def waiting_for_worker(self, *, exclude: int, limit: int) -> list[tuple[int, int]]:
+        """Runs with work to do and no task on them (queued, or handed on at the end of a time
+        box), the longest waiting first: [(id, cursor)] a worker may take beside its own."""
+        now = timezone.now()
+        waiting = (
+            self.filter(status__in=[ResyncRun.Status.QUEUED, ResyncRun.Status.RUNNING])
+            ._lease_free(now)
+            .exclude(pk=exclude)
+            .order_by(F("heartbeat_at").asc(nulls_first=True), "pk")
+        )
+        return list(waiting.values_list("pk", "cursor")[:limit])
+
     def stale(self, *, stale_seconds: int) -> list[tuple[int, int]]:
         """Queued or running runs nobody works on (a killed worker, a lost task): [(id, cursor)],
         each marked as handed out now, so the next sweep waits `stale_seconds` again."""

@@ -189,6 +189,14 @@ def sandbox_account():
     return f"t{uuid.uuid4().hex[:8]}"
 
 
+@pytest.fixture(autouse=True)
+def one_run_per_task_in_process(settings):
+    """A task called in the test's own thread drives its run alone: the test's transaction is
+    not visible to other threads. Many runs per worker: tests/test_many_runs_per_worker.py and
+    the worker-process tests (settings' default)."""
+    settings.RESYNC_RUNS_PER_WORKER = 1
+
+
 @pytest.fixture
 def one_chunk_per_task(settings):
     # Each process_chunk call is one chunk, as a worker under a short time box would do.

@@ -257,6 +257,10 @@ RESYNC_TASK_SECONDS = env.float("RESYNC_TASK_SECONDS", default=10.0)
 # How long a task holds its run without renewing the lease (it renews every few seconds while
 # it works): a killed worker's run is free again this soon.
 RESYNC_LEASE_SECONDS = env.int("RESYNC_LEASE_SECONDS", default=20)
+# Runs one resync worker drives side by side, each in a thread under its own lease: a run waits
+# on budgets and the network, not on the CPU. 2 workers × 10 keep Allegro's application budget
+# full with twenty sellers' runs at once (bench/README.md, "Many sellers at once").
+RESYNC_RUNS_PER_WORKER = env.int("RESYNC_RUNS_PER_WORKER", default=10)
 # Channel limits this deployment uses instead of the published ones in integrations/channels.py
 # (an application with a negotiated limit; a channel that changed its numbers), as JSON:
 # {"allegro": {"app": [[12000, 60]], "edits": [[2490, 60], [74700, 3600]]}} — windows as

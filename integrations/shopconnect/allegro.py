@@ -52,6 +52,7 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from urllib.parse import quote, urljoin, urlsplit
 
+from integrations.channels import ALLEGRO_AUTH_URL, ALLEGRO_UPLOAD_URL
 from integrations.shopconnect.base import (
     ChannelAuthError,
     ListingReads,
@@ -78,8 +79,6 @@ from integrations.shopconnect.http import (
 
 MEDIA_TYPE = "application/vnd.allegro.public.v1+json"
 NAME_MAX_CHARS = 75
-DEFAULT_AUTH_URL = "https://allegro.pl/auth/oauth/token"
-DEFAULT_UPLOAD_URL = "https://upload.allegro.pl"
 CONFLICT_RETRY_WAITS = (1.0, 2.0, 3.0)
 MAX_OPERATION_POLLS = 10
 MAX_POLL_WAIT_SECONDS = 5.0
@@ -92,7 +91,7 @@ class AllegroAuth(TokenAuth):
     def __init__(self, integration):
         credentials = integration.credentials or {}
         super().__init__("Allegro", credentials.get("access_token", ""))
-        self.auth_url = integration.auth_url or DEFAULT_AUTH_URL
+        self.auth_url = integration.auth_url or ALLEGRO_AUTH_URL
         self.client_id = credentials.get("client_id", "")
         self.client_secret = credentials.get("client_secret", "")
         self.refresh_token = credentials.get("refresh_token", "")
@@ -278,7 +277,7 @@ class AllegroAdapter(HttpChannelAdapter):
 
     @property
     def upload_url(self) -> str:
-        return (self.integration.upload_url or DEFAULT_UPLOAD_URL).rstrip("/")
+        return (self.integration.upload_url or ALLEGRO_UPLOAD_URL).rstrip("/")
 
     def prepare(self) -> None:
         """Ask Allegro whose token this is (GET /me), so the seller's budgets are keyed by the

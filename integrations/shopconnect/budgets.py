@@ -51,7 +51,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from integrations.channels import Channel, Limit
+from integrations.channels import ALLEGRO_AUTH_URL, ALLEGRO_UPLOAD_URL, Channel, Limit
 
 REDIS_PREFIX = "xsale:budget:"
 
@@ -298,11 +298,9 @@ def channel_hosts(integration) -> tuple[str, ...]:
     """
     urls = [integration.api_url]
     if integration.channel == Channel.ALLEGRO:
-        from integrations.shopconnect.allegro import DEFAULT_AUTH_URL, DEFAULT_UPLOAD_URL
-
         urls += [
-            integration.upload_url or DEFAULT_UPLOAD_URL,
-            integration.auth_url or DEFAULT_AUTH_URL,
+            integration.upload_url or ALLEGRO_UPLOAD_URL,
+            integration.auth_url or ALLEGRO_AUTH_URL,
         ]
     return tuple(sorted({urlsplit(url or "").netloc.lower() for url in urls}))
 
