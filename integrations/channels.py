@@ -65,6 +65,11 @@ class ChannelFacts:
     # Units of each budget one offer costs in a resync, by what it sends (ResyncRun.data_types:
     # "all", "prices_stock", "content"): {data types: {budget: units}}, for estimates.
     cost_per_offer: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Data types whose offers may go by either of two paths at once: {data types: (the first
+    # path's budget, the budgets the second path needs together)} (estimates, the plot).
+    parallel_paths: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    # Offers per chunk when the run's offers go in batches (larger groups share a value).
+    batch_chunk_size: int = 0
 
 
 MINUTE, HOUR, SECOND = 60, 3600, 1
@@ -77,6 +82,7 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
     Channel.ALLEGRO: ChannelFacts(
         requests_per_minute=9_000,
         chunk_size=200,
+        batch_chunk_size=2_000,
         batch_size=1,
         credential_keys=("client_id", "client_secret", "access_token", "refresh_token"),
         needs_external_id=True,
@@ -85,7 +91,12 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
             "2025): 9,000 requests/min per application (Client ID) over all its sellers — over "
             "it, 429 and a one-minute block of the Client ID; per seller, PATCH and POST "
             "/sale/product-offers together 2,490/min and 74,700/h; GET /sale/product-offers/{id} "
-            "3,500/min"
+            "3,500/min. Batch commands (allegro-openapi.yaml: PUT /sale/offer-price-change-"
+            "commands/{commandId}, /sale/offer-quantity-change-commands/{commandId}; staff in "
+            "allegro/allegro-api #6434, #11266): per user, price changes 9,000/min and 150,000/h "
+            "(since April 2025), quantity changes 9,000/min and 250,000/h, counted in offers, at "
+            "most 1,000 offers and one value a command; their report reads 270,000 offer changes"
+            "/min (the spec's GET descriptions)"
         ),
         budgets={
             "app": BudgetSpec(
@@ -103,12 +114,37 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
                 _("reads"),
                 _("Allegro's limit of offer reads per seller"),
             ),
+            # Batch commands count offers, not requests (one command of 1,000 offers spends
+            # 1,000), per user, apart from PATCH's edits.
+            "price_commands": BudgetSpec(
+                "seller",
+                (Limit(9_000, MINUTE), Limit(150_000, HOUR)),
+                _("price changes"),
+                _("Allegro's limit of price changes by command per seller"),
+            ),
+            "quantity_commands": BudgetSpec(
+                "seller",
+                (Limit(9_000, MINUTE), Limit(250_000, HOUR)),
+                _("stock changes"),
+                _("Allegro's limit of stock changes by command per seller"),
+            ),
+            "command_reads": BudgetSpec(
+                "seller",
+                (Limit(270_000, MINUTE),),
+                _("offer changes read"),
+                _("Allegro's limit of command report reads per seller"),
+            ),
         },
+        # A prices-and-stock resync sends each offer by PATCH or by a price and a quantity
+        # command (shopconnect/allegro_commands.py): both paths at once, shared so that they
+        # finish together.
+        parallel_paths={"prices_stock": ("edits", ("price_commands", "quantity_commands"))},
         # One PATCH per offer; photo uploads (about two per offer) spend the app budget too.
         cost_per_offer={
             "all": {"app": 3, "edits": 1, "integration": 3},
             "content": {"app": 3, "edits": 1, "integration": 3},
-            "prices_stock": {"app": 1, "edits": 1, "integration": 1},
+            # PATCH takes a share; commands carry the rest, about a request per 100 offers.
+            "prices_stock": {"app": 0.5, "integration": 0.5},
         },
     ),
     Channel.ZALANDO: ChannelFacts(

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q, Value
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -146,19 +146,39 @@ class ResyncRunQuerySet(models.QuerySet):
         token = uuid.uuid4().hex
         claimed = (
             self.filter(pk=run_id, cursor=cursor)
-            .filter(status__in=[ResyncRun.Status.QUEUED, ResyncRun.Status.RUNNING])
+            .filter(self._workable())
             ._lease_free(now)
             .update(
                 lease_token=token,
                 lease_expires_at=now + timedelta(seconds=lease_seconds),
                 heartbeat_at=now,
                 started_at=Coalesce(F("started_at"), Value(now)),
-                status=ResyncRun.Status.RUNNING,
+                # A cancelled run still reading its batches' reports stays "cancelling".
+                status=Case(
+                    When(
+                        status=ResyncRun.Status.CANCELLING, then=Value(ResyncRun.Status.CANCELLING)
+                    ),
+                    default=Value(ResyncRun.Status.RUNNING),
+                ),
                 paused_until=None,
                 pause_reason="",
             )
         )
         return token if claimed else None
+
+    @staticmethod
+    def _awaiting_batches() -> Q:
+        return Q(
+            batches__status__in=[ChannelBatch.Status.PREPARED, ChannelBatch.Status.SUBMITTED]
+        ) | Q(batches__status__in=ChannelBatch.FINISHED, batches__recorded=False)
+
+    def _workable(self) -> Q:
+        """Runs a task may take: queued or running ones, and cancelled ones whose batches the
+        channel registered and whose reports are still to be read (DESIGN.md §5)."""
+        awaiting = ResyncRun.objects.filter(self._awaiting_batches()).values("pk")
+        return Q(status__in=[ResyncRun.Status.QUEUED, ResyncRun.Status.RUNNING]) | Q(
+            status=ResyncRun.Status.CANCELLING, pk__in=awaiting
+        )
 
     def renew(self, run_id: int, token: str, *, lease_seconds: int) -> bool:
         now = timezone.now()
@@ -203,9 +223,11 @@ class ResyncRunQuerySet(models.QuerySet):
     def end_idle_cancels(self, **filters) -> int:
         """Finish cancels that no task is working on (a paused run, a dead worker's)."""
         now = timezone.now()
+        awaiting = ResyncRun.objects.filter(self._awaiting_batches()).values("pk")
         return (
             self.filter(status=ResyncRun.Status.CANCELLING, **filters)
             ._lease_free(now)
+            .exclude(pk__in=awaiting)  # its batches' reports are read first
             .update(
                 status=ResyncRun.Status.CANCELLED,
                 finished_at=now,
@@ -233,7 +255,7 @@ class ResyncRunQuerySet(models.QuerySet):
         box), the longest waiting first: [(id, cursor)] a worker may take beside its own."""
         now = timezone.now()
         waiting = (
-            self.filter(status__in=[ResyncRun.Status.QUEUED, ResyncRun.Status.RUNNING])
+            self.filter(self._workable())
             ._lease_free(now)
             .exclude(pk=exclude)
             .order_by(F("heartbeat_at").asc(nulls_first=True), "pk")
@@ -246,7 +268,7 @@ class ResyncRunQuerySet(models.QuerySet):
         now = timezone.now()
         before = now - timedelta(seconds=stale_seconds)
         candidates = (
-            self.filter(status__in=[ResyncRun.Status.QUEUED, ResyncRun.Status.RUNNING])
+            self.filter(self._workable())
             ._lease_free(now)
             .filter(
                 Q(heartbeat_at__lt=before) | Q(heartbeat_at__isnull=True, created_at__lt=before)
@@ -346,6 +368,9 @@ class ResyncRun(models.Model):
     processed = models.PositiveIntegerField(_("processed"), default=0)
     sent = models.PositiveIntegerField(_("sent"), default=0)
     failed = models.PositiveIntegerField(_("failed"), default=0)
+    # Offers sent in batches the channel registered but has not yet confirmed (DESIGN.md §5):
+    # `sent` and `failed` count only what the channel confirmed.
+    awaiting = models.PositiveIntegerField(_("awaiting the channel's confirmation"), default=0)
     # Offers whose photos were sent (DESIGN.md §4), and the photo files themselves.
     photos_sent = models.PositiveIntegerField(_("offers with photos sent"), default=0)
     photo_files_sent = models.PositiveIntegerField(_("photos sent"), default=0)
@@ -447,6 +472,7 @@ class ResyncRun(models.Model):
             "processed": self.processed,
             "sent": self.sent,
             "failed": self.failed,
+            "awaiting": self.awaiting,
             "photos_sent": self.photos_sent,
             "photo_files_sent": self.photo_files_sent,
             "percent": percent,
@@ -551,3 +577,54 @@ class WorkerPresence(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class ChannelBatch(models.Model):
+    """An asynchronous operation a run submitted to the channel (Allegro's price and quantity
+    commands): the channel answers "registered" now and the outcome later (DESIGN.md §5).
+
+    The row is written — with its idempotency key, its offers and what it changes — in the
+    same transaction that moves the run's cursor past those offers, before any request goes.
+    Submitting it again after a crash sends the same key, which the channel recognises, so a
+    batch is never lost nor carried out twice. Its offers' outcomes are recorded exactly once,
+    when every batch of its `group` (one chunk's asynchronous part) has its report: journal
+    rows only for offers the channel confirmed, failures with the channel's code and message.
+    """
+
+    class Status(models.TextChoices):
+        PREPARED = "prepared", _("written, not yet registered by the channel")
+        SUBMITTED = "submitted", _("registered, awaiting the channel's report")
+        DONE = "done", _("report read")
+        REFUSED = "refused", _("refused by the channel")
+        EXPIRED = "expired", _("no report within the wait")
+
+    FINISHED = (Status.DONE, Status.REFUSED, Status.EXPIRED)
+
+    run = models.ForeignKey(ResyncRun, on_delete=models.CASCADE, related_name="batches")
+    # The adapter's name for the operation, e.g. "allegro:price", "allegro:quantity".
+    operation = models.CharField(max_length=40)
+    # The idempotency key the channel sees (Allegro: the command id, a UUID we generate).
+    key = models.CharField(max_length=64, unique=True)
+    group = models.BigIntegerField(help_text="The chunk this batch belongs to (its last offer).")
+    # [offer pk, …] and what the batch changes, as the adapter needs it to send it again.
+    offers = models.JSONField(default=list)
+    changes = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status, default=Status.PREPARED)
+    # {offer pk: [ok, code, message, http status]} once the report (or the refusal) is read.
+    results = models.JSONField(default=dict, blank=True)
+    recorded = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    checks = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("channel batch")
+        verbose_name_plural = _("channel batches")
+        indexes = [models.Index(fields=["run", "status", "next_check_at"], name="batch_due")]
+
+    def __str__(self):
+        return f"{self.operation} {self.key} ({self.status}, {len(self.offers)} offers)"

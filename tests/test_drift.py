@@ -238,10 +238,16 @@ def test_a_prices_and_stock_resync_sends_no_content_and_no_photos(sandbox, sandb
     for integration in (allegro, woo):
         run = resync(integration, data_types="prices_stock")
         assert (run.sent, run.photos_sent, run.photo_files_sent) == (5, 0, 0)
+    # Allegro: by PATCH (prices and stock only) or by price and quantity commands (issue 18).
     patches = wire.matching("PATCH")
-    assert len(patches) == 5 and not wire.matching("POST", "/sale/images")
+    commands = wire.matching("PUT", "-change-commands/")
+    commanded = {o["id"] for c in commands for o in c.json()["offerCriteria"][0]["offers"]}
+    assert len(patches) + len(commanded) == 5 and not wire.matching("POST", "/sale/images")
     for sent in patches:
         assert set(sent.json()) == {"sellingMode", "stock"}
+        valid_for_allegro(sent, allegro)
+    for sent in commands:
+        assert set(sent.json()) == {"modification", "offerCriteria"}
         valid_for_allegro(sent, allegro)
     (batch,) = wire.matching("POST", "/products/batch")
     for update in batch.json()["update"]:

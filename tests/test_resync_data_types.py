@@ -26,10 +26,15 @@ def test_a_prices_and_stock_resync_sends_no_content_and_no_photos_to_allegro(
     run = drain(start_resync(allegro, source="cli", data_types="prices_stock"))
 
     assert (run.status, run.sent, run.photo_files_sent) == ("completed", 5, 0)
+    # By PATCH (prices and stock only), or by Allegro's price and quantity commands (issue 18).
     patches = wire.matching("PATCH")
-    assert len(patches) == 5
+    commands = wire.matching("PUT", "-change-commands/")
+    commanded = {o["id"] for c in commands for o in c.json()["offerCriteria"][0]["offers"]}
+    assert len(patches) + len(commanded) == 5
     for patch in patches:
         assert set(patch.json()) == {"sellingMode", "stock"}
+    for command in commands:
+        assert set(command.json()) == {"modification", "offerCriteria"}
     assert wire.matching("POST", "/sale/images") == []  # no photo uploaded
     journal = SiteJournal.objects.filter(integration=allegro).first()
     assert journal.price_sent is not None and journal.content_hash == ""

@@ -261,6 +261,9 @@ RESYNC_LEASE_SECONDS = env.int("RESYNC_LEASE_SECONDS", default=20)
 # on budgets and the network, not on the CPU. 2 workers × 10 keep Allegro's application budget
 # full with twenty sellers' runs at once (bench/README.md, "Many sellers at once").
 RESYNC_RUNS_PER_WORKER = env.int("RESYNC_RUNS_PER_WORKER", default=10)
+# How long a run waits for the channel to report on a batch it registered (Allegro's commands
+# take seconds to an hour); then the batch's unconfirmed offers fail with a reason.
+RESYNC_BATCH_WAIT_SECONDS = env.int("RESYNC_BATCH_WAIT_SECONDS", default=3600)
 # Channel limits this deployment uses instead of the published ones in integrations/channels.py
 # (an application with a negotiated limit; a channel that changed its numbers), as JSON:
 # {"allegro": {"app": [[12000, 60]], "edits": [[2490, 60], [74700, 3600]]}} — windows as

@@ -24,6 +24,11 @@ def at(moment: float | datetime) -> str:
     return formats.time_format(timezone.localtime(moment), "H:i")
 
 
+def at_second(moment: datetime) -> str:
+    """A time to the second, for a pause measured in seconds."""
+    return formats.time_format(timezone.localtime(moment), "H:i:s")
+
+
 def hold_reason(held, *, channel: str) -> str:
     """Why the run waits, for the seller: the limit that binds and when work resumes (or the
     channel's own request, when it asked for a longer wait than xSale holds at a time)."""

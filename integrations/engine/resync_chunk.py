@@ -6,6 +6,7 @@ counters and the cursor. While a chunk is being sent, the next one is read from 
 """
 
 import logging
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -18,6 +19,8 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from integrations import shopconnect
 from integrations.channels import sends_photo_binaries_always
+from integrations.engine import batches
+from integrations.engine.reasons import at_second
 from integrations.engine.selection import Chunk, load_chunk
 from integrations.engine.skeleton import (
     SILENT_CHUNKS,
@@ -29,7 +32,7 @@ from integrations.engine.skeleton import (
     WaitSilent,
     lease_seconds,
 )
-from integrations.models import Integration, ResyncFailure, ResyncRun
+from integrations.models import ChannelBatch, Integration, ResyncFailure, ResyncRun
 from integrations.shopconnect import budgets as channel_budgets
 from integrations.shopconnect.base import OfferResult, OfferToSend
 from integrations.shopconnect.http import MAX_BUDGET_WAIT, Held
@@ -38,16 +41,22 @@ from offers.models import OfferChannel, SiteJournal
 logger = logging.getLogger(__name__)
 
 SAMPLES_KEPT = 2880  # two days of minutes
+# A report due within this many seconds is waited for in place rather than by pausing.
+SHORT_REPORT_WAIT = 3.0
 
 
 class ResyncChunks(Step):
-    """Send chunks of the run's offers; the run completes after its last offer."""
+    """Send chunks of the run's offers; the run completes after its last offer, once the
+    channel has reported on every batch it registered (engine/batches.py)."""
 
     deactivated = gettext_lazy("The integration was deactivated, so its resync stopped.")
 
     def __init__(self, run: ResyncRun, token: str):
         super().__init__(run, token)
-        self.size = run.integration.facts.chunk_size
+        facts = run.integration.facts
+        batched = run.data_types in facts.parallel_paths and facts.batch_chunk_size
+        # Offers sent in batches sharing a value go in larger chunks: larger groups.
+        self.size = facts.batch_chunk_size if batched else facts.chunk_size
         self.adapter = shopconnect.adapter_for(run.integration)
         self.sender = ThreadPoolExecutor(1, thread_name_prefix=f"resync-{run.pk}")
         self.following: Chunk | None = None
@@ -63,40 +72,103 @@ class ResyncChunks(Step):
     def close(self):
         self.sender.shutdown(wait=True)
 
+    def outstanding(self) -> bool:
+        return batches.has_unfinished_work(self.run.pk)
+
     def advance(self, deadline: float):
+        outcome = self.settle_batches(deadline)
+        if outcome is not None or self.cancelling:
+            return outcome or self.wait_for_reports(deadline)
         run, adapter = self.run, self.adapter
         chunk = self.following or load_chunk(run, run.cursor, self.size)
         self.following = None
         if not chunk.links:
-            return End(ResyncRun.Status.COMPLETED, fields={"total": run.processed})
+            return self.wait_for_reports(deadline)
         # A chunk starts only when its budgets have room soon: a run that would wait longer
         # than a request may wait gives its worker back until then.
         grant = channel_budgets.peek(adapter.offer_spends(1, run.data_types))
         if grant.wait() > MAX_BUDGET_WAIT and grant.budget is not None:
             return Wait(Held(grant.at, budget=grant.budget, limit=grant.limit))
         items, refused = items_to_send(run, chunk)
+        items, plans = adapter.plan_batches(items, remaining=max(run.total - run.processed, 1))
         sending = self.sender.submit(_send, adapter, items, deadline)
         last = len(chunk.links) < self.size or chunk.links[-1].offer_id >= (run.last_offer_id or 0)
         if not last:
             self.following = load_chunk(run, chunk.links[-1].offer_id, self.size)
         results = refused + sending.result()
+        links = chunk.links
         deferred = sorted(r.offer_id for r in results if r.deferred)
         if deferred:
             first = deferred[0]
             links = [link for link in chunk.links if link.offer_id < first]
-            done = [r for r in results if r.offer_id < first]
-            if links:
-                self.run = record(run, self.token, chunk, links, done)
+            results = [r for r in results if r.offer_id < first]
+            for plan in plans:  # offers after the first deferred one are planned again later
+                plan.offer_ids = [o for o in plan.offer_ids if o < first]
+        if links:
+            rows = batches.prepared(run, plans, group=links[-1].offer_id)
+            self.run = run = record(run, self.token, chunk, links, results, batches=rows)
+        if deferred:
             if adapter.held is not None:
                 return Wait(adapter.held)
             return GoOn(self.run.cursor)  # defensive: deferred without a reason; go on at once
-        self.run = run = record(run, self.token, chunk, chunk.links, results)
         if last:
-            logger.info("resync %s finished", run.pk)
-            return End(ResyncRun.Status.COMPLETED, fields={"total": run.processed})
+            return self.wait_for_reports(deadline)
         if run.silent_chunks >= SILENT_CHUNKS:
             return WaitSilent(run.silent_chunks)
         return None
+
+    def settle_batches(self, deadline: float):
+        """Submit the batches written, read the reports due, record the groups reported on."""
+        if not batches.has_unfinished_work(self.run.pk):
+            return None
+        self.adapter.begin_batches(deadline)
+        batches.work_due(self.run, self.adapter, stop=lambda: time.monotonic() >= deadline)
+        for group in batches.groups_to_record(self.run.pk):
+            self.run = record_group(self.run, self.token, group)
+        return None
+
+    def wait_for_reports(self, deadline: float):
+        """Every offer is visited (or a cancel stops new batches): the run ends once the
+        channel has reported on every batch; until the next look it holds no worker."""
+        run = self.run
+        if not batches.has_unfinished_work(run.pk):
+            logger.info("resync %s finished", run.pk)
+            if self.cancelling:
+                return End(ResyncRun.Status.CANCELLED, self.stop_reason)
+            return End(ResyncRun.Status.COMPLETED, fields={"total": run.processed})
+        look = batches.next_look(run.pk)
+        if look is None:  # all reported, some groups not recorded yet: record them now
+            return None
+        wait = (look - timezone.now()).total_seconds()
+        if wait <= 0:
+            return None
+        if wait <= SHORT_REPORT_WAIT and time.monotonic() + wait < deadline:
+            time.sleep(wait)  # the next look is moments away: not worth a pause
+            return None
+        reason = ngettext(
+            "%(channel)s registered %(count)s offer and is carrying the change out; xSale "
+            "looks at its report again at %(time)s. Nothing to do meanwhile.",
+            "%(channel)s registered %(count)s offers and is carrying the change out; xSale "
+            "looks at its report again at %(time)s. Nothing to do meanwhile.",
+            run.awaiting,
+        ) % {
+            "channel": run.integration.get_channel_display(),
+            "count": run.awaiting,
+            "time": at_second(look),
+        }
+        return Wait(Held(look.timestamp(), reason=reason))
+
+
+def record_group(run: ResyncRun, token: str, group: int) -> ResyncRun:
+    """Record the outcome of a group of batches the channel reported on, as a chunk's."""
+    results = batches.group_results(run.pk, group)
+    links = list(
+        OfferChannel.objects.filter(integration_id=run.integration_id, offer_id__in=results)
+        .select_related("offer")
+        .order_by("offer_id")
+    )
+    chunk = Chunk(links=links, journal_photos={})
+    return record(run, token, chunk, links, list(results.values()), settles=(group, len(results)))
 
 
 def sharing_runs(integration: Integration, keys: set[str]) -> dict[str, int]:
@@ -265,7 +337,16 @@ def clean_text(text: str) -> str:
     return (text or "").replace("\x00", "")
 
 
-def record(run: ResyncRun, token: str, chunk: Chunk, links, results) -> ResyncRun:
+def record(
+    run: ResyncRun,
+    token: str,
+    chunk: Chunk,
+    links,
+    results,
+    *,
+    batches: list[ChannelBatch] = (),
+    settles: tuple[int, int] | None = None,
+) -> ResyncRun:
     """Write a chunk's outcome in one transaction: journal rows, failures, counters, cursor.
 
     A constant number of queries. Offers deleted or deactivated meanwhile are skipped (visited,
@@ -273,6 +354,11 @@ def record(run: ResyncRun, token: str, chunk: Chunk, links, results) -> ResyncRu
     with the chunk: a forced photo resend (deactivate and re-activate the channel on an offer)
     made meanwhile is not undone. The cursor moves in the same transaction, so a chunk is
     either recorded whole or not at all.
+
+    `batches`: the chunk's asynchronous batches, written with the cursor's move, before any
+    is submitted; their offers count as awaiting the channel. `settles=(group, offers)`: the
+    outcome of a group of batches the channel reported on; the cursor stays, and the group is
+    marked recorded in the same transaction (recorded once, whichever task gets there).
     """
     now = timezone.now()
     by_offer = {link.offer_id: link.offer for link in links}
@@ -282,6 +368,10 @@ def record(run: ResyncRun, token: str, chunk: Chunk, links, results) -> ResyncRu
     sent = failed = photos = photo_files = transport = 0
     sent_fields = JOURNAL_FIELDS_BY_DATA_TYPES[run.data_types]
     with transaction.atomic():
+        if settles is not None and not ChannelBatch.objects.filter(
+            run_id=run.pk, group=settles[0], recorded=False
+        ).update(recorded=True):
+            return run  # another task recorded this group
         live = live_offers(integration_id, offer_ids)
         journal = SiteJournal.objects.filter(integration_id=integration_id, offer_id__in=offer_ids)
         if connection.features.has_select_for_update:
@@ -307,9 +397,9 @@ def record(run: ResyncRun, token: str, chunk: Chunk, links, results) -> ResyncRu
                     "synced_at": now,
                     "status": status,
                     "message": clean_text(result.message),
-                    "price_sent": offer.price,
-                    "currency_sent": offer.currency,
-                    "stock_sent": offer.stock,
+                    "price_sent": result.sent.get("price", offer.price),
+                    "currency_sent": result.sent.get("currency", offer.currency),
+                    "stock_sent": result.sent.get("stock", offer.stock),
                 }
                 ok_rows.append((offer.pk, integration_id, *(values[f] for f in sent_fields)))
             else:
@@ -330,6 +420,8 @@ def record(run: ResyncRun, token: str, chunk: Chunk, links, results) -> ResyncRu
                     )
                 )
         silent = run.silent_chunks + 1 if failed and transport == failed and not sent else 0
+        if settles:  # a report read is no sign of the channel's silence either way
+            silent = run.silent_chunks
         upsert_journal(ok_rows, sent_fields)
         upsert_journal(error_rows, JOURNAL_FAILED_FIELDS)
         if failures:
@@ -339,10 +431,16 @@ def record(run: ResyncRun, token: str, chunk: Chunk, links, results) -> ResyncRu
                 unique_fields=["run", "offer"],
                 update_fields=["http_status", "code", "message", "attempts"],
             )
-        samples = add_sample(run.samples, now, len(links))
+        visited = 0 if settles else len(links)
+        samples = add_sample(run.samples, now, visited) if visited else run.samples
+        # An offer may be in several batches (a price and a quantity command): count it once.
+        handed = len({offer for batch in batches for offer in batch.offers})
+        awaiting = handed - (settles[1] if settles else 0)
+        if batches:
+            ChannelBatch.objects.bulk_create(batches)
         fields = {
-            "cursor": links[-1].offer_id,
-            "processed": F("processed") + len(links),
+            "processed": F("processed") + visited,
+            "awaiting": F("awaiting") + awaiting,
             "sent": F("sent") + sent,
             "failed": F("failed") + failed,
             "photos_sent": F("photos_sent") + photos,
@@ -353,12 +451,17 @@ def record(run: ResyncRun, token: str, chunk: Chunk, links, results) -> ResyncRu
             "chunk_errors": 0,
             "lease_expires_at": now + timedelta(seconds=lease_seconds()),
         }
+        if not settles:
+            fields["cursor"] = links[-1].offer_id
         updated = ResyncRun.objects.filter(pk=run.pk, lease_token=token).update(**fields)
         if not updated:
             # Our lease expired and another task took the run: its result wins, ours is undone.
             raise LeaseLost(run.pk)
-    run.cursor, run.samples, run.silent_chunks = links[-1].offer_id, samples, silent
-    run.processed += len(links)
+    if not settles:
+        run.cursor = links[-1].offer_id
+    run.samples, run.silent_chunks = samples, silent
+    run.processed += visited
+    run.awaiting += awaiting
     return run
 
 

@@ -120,6 +120,10 @@ class Step:
 
     def __init__(self, run: ResyncRun, token: str):
         self.run, self.token = run, token
+        # Set when a cancel (or a deactivation) came while the channel still owes reports on
+        # batches it registered: the step sends nothing new, reads those reports, then ends.
+        self.cancelling = False
+        self.stop_reason = ""
 
     @property
     def cursor(self) -> int:
@@ -133,6 +137,11 @@ class Step:
 
     def stop(self) -> None:
         """Stop sending what is in flight (a cancel); the default has nothing in flight."""
+
+    def outstanding(self) -> bool:
+        """Whether the channel still owes reports on work it registered (engine/batches.py):
+        a cancel then waits for them, so the seller sees what really changed."""
+        return False
 
     def close(self) -> None:
         """Release what prepare() took (threads, connections)."""
@@ -226,7 +235,7 @@ def _drive(step: Step, lease: LeaseKeeper, deadline: float) -> Outcome | None:
     outcome = step.prepare()
     lease.on_cancel = step.stop
     while outcome is None:
-        if stopped_before_step(step.run.pk, step.token, lease, str(step.deactivated)):
+        if stopped_before_step(step, lease):
             return None
         outcome = step.advance(time.monotonic() + CHUNK_DEADLINE_SECONDS)
         if outcome is None and time.monotonic() >= deadline:
@@ -257,18 +266,21 @@ def _cancelling(run_id: int) -> bool:
     return status == ResyncRun.Status.CANCELLING
 
 
-def stopped_before_step(run_id: int, token: str, lease: LeaseKeeper, deactivated: str) -> bool:
+def stopped_before_step(step: Step, lease: LeaseKeeper) -> bool:
     """Before each step of a task: end the run if it is being cancelled or its integration was
-    deactivated (`deactivated` is the reason); raise LeaseLost when another task has it."""
+    deactivated — or, when the channel still owes reports, let the step finish reading them;
+    raise LeaseLost when another task has the run."""
+    run_id, token = step.run.pk, step.token
     status, active = (
         ResyncRun.objects.filter(pk=run_id).values_list("status", "integration__active").get()
     )
-    if status == ResyncRun.Status.CANCELLING:
-        end(run_id, token, ResyncRun.Status.CANCELLED)
-        return True
-    if not active:
-        end(run_id, token, ResyncRun.Status.CANCELLED, deactivated)
-        return True
+    if status == ResyncRun.Status.CANCELLING or not active:
+        reason = "" if active else str(step.deactivated)
+        if step.outstanding():
+            step.cancelling, step.stop_reason = True, reason
+        else:
+            end(run_id, token, ResyncRun.Status.CANCELLED, reason)
+            return True
     if lease.lost.is_set():
         raise LeaseLost(run_id)
     return False

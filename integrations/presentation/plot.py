@@ -20,19 +20,26 @@ LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 34
 MAX_BARS = 180
 
 
-def channel_limit_per_minute(integration) -> float:
+def channel_limit_per_minute(integration, data_types: str = "all") -> float:
     """The most offers a minute the channel's budgets allow this integration: the plot's limit
     line. Per minute, as the bars count: the shortest window's pace (Allegro: 2,490 edits in a
-    minute, though its hour allows 1,245 a minute on average)."""
-    costs = integration.facts.cost_per_offer["all"]
+    minute, though its hour allows 1,245 a minute on average). Where offers go by two paths at
+    once (Allegro's prices and stock: PATCH beside the commands), the line is their sum."""
+    costs = integration.facts.cost_per_offer[data_types]
+    budgets = channel_budgets.budgets_for(integration)
+
+    def pace(budget, cost: float = 1.0) -> float:
+        window = min(budget.limits, key=lambda w: w.seconds)
+        return window.count / window.seconds * 60 / cost
+
     paces = [
-        min(budget.limits, key=lambda w: w.seconds).count
-        / min(budget.limits, key=lambda w: w.seconds).seconds
-        * 60
-        / costs[name]
-        for name, budget in channel_budgets.budgets_for(integration).items()
+        pace(budget, costs[name])
+        for name, budget in budgets.items()
         if name in costs and budget.limits
     ]
+    paths = integration.facts.parallel_paths.get(data_types)
+    if paths and all(budgets.get(name) and budgets[name].limits for name in (paths[0], *paths[1])):
+        paces.append(pace(budgets[paths[0]]) + min(pace(budgets[name]) for name in paths[1]))
     return min(paces, default=0.0)
 
 
@@ -72,7 +79,7 @@ def run_plot(run, now=None) -> dict | None:
     for start in range(first, last + 1, 60 * bucket):
         seen = [counts[m] for m in range(start, start + 60 * bucket, 60) if m in counts]
         buckets.append((start, sum(seen) / bucket, not seen))
-    limit = channel_limit_per_minute(run.integration)
+    limit = channel_limit_per_minute(run.integration, run.data_types)
     peak = max(value for _, value, _ in buckets)
     y_max = _nice_ceiling(max(peak, limit) * 1.05)
     inner_w = WIDTH - LEFT - RIGHT

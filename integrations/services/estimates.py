@@ -49,6 +49,16 @@ def resync_estimate(
         needed = channel_budgets.seconds_to_spend(offers * costs[name] * spenders, budget.limits)
         if needed > seconds:
             seconds, binding = needed, str(budget.label)
+    paths = integration.facts.parallel_paths.get(data_types)
+    if paths and all(budgets.get(name) and budgets[name].limits for name in (paths[0], *paths[1])):
+        first, others = budgets[paths[0]], [budgets[name] for name in paths[1]]
+        spenders = 1 + max(sharing.get(b.key, 0) for b in (first, *others))
+        _, needed = channel_budgets.balanced_split(
+            offers * spenders, first.limits, [b.limits for b in others]
+        )
+        if needed > seconds:
+            labels = " + ".join(str(b.label) for b in (first, *others))
+            seconds, binding = needed, labels
     return Estimate(math.ceil(seconds), binding, max(sharing.values(), default=0))
 
 

@@ -53,6 +53,7 @@ from functools import partial
 from urllib.parse import quote, urljoin, urlsplit
 
 from integrations.channels import ALLEGRO_AUTH_URL, ALLEGRO_UPLOAD_URL
+from integrations.shopconnect.allegro_commands import MEDIA_TYPE, AllegroCommands, allegro_errors
 from integrations.shopconnect.base import (
     ChannelAuthError,
     ListingReads,
@@ -77,7 +78,6 @@ from integrations.shopconnect.http import (
     retry_after_seconds,
 )
 
-MEDIA_TYPE = "application/vnd.allegro.public.v1+json"
 NAME_MAX_CHARS = 75
 CONFLICT_RETRY_WAITS = (1.0, 2.0, 3.0)
 MAX_OPERATION_POLLS = 10
@@ -130,23 +130,6 @@ class AllegroAuth(TokenAuth):
             {"access_token": data["access_token"], "refresh_token": self.refresh_token}
         )
         return data["access_token"]
-
-
-def allegro_errors(response) -> tuple[str, str]:
-    """(code, message) from Allegro's `{"errors": [...]}`, the seller-facing text first."""
-    data = json_or_empty(response)
-    errors = data.get("errors") if isinstance(data, dict) else None
-    if not errors:
-        return "", f"Allegro answered {response.status_code} {response.reason}"
-    codes, messages = [], []
-    for error in errors:
-        if not isinstance(error, dict):
-            continue
-        codes.append(str(error.get("code") or ""))
-        text = error.get("userMessage") or error.get("message") or ""
-        path = error.get("path")
-        messages.append(f"{text} ({path})" if path and path not in text else str(text))
-    return (codes[0] if codes else ""), "; ".join(m for m in messages if m)
 
 
 def same_origin(url: str, base: str) -> bool:
@@ -260,7 +243,7 @@ def full_offer_fields(data: dict) -> dict:
     return out
 
 
-class AllegroAdapter(HttpChannelAdapter):
+class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
     max_in_flight = 32  # an offer with photos takes several sequential requests
     required_credentials = ("client_id", "client_secret", "refresh_token")
     readable_fields = frozenset(

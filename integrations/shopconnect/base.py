@@ -36,6 +36,9 @@ class OfferResult:
     # The channel's own message for a failure (never containing credentials), or a warning.
     message: str = ""
     attempts: int = 1
+    # What reached the channel when it is not the offer as read now (an asynchronous batch's
+    # values, recorded later): {"price", "currency", "stock"}.
+    sent: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -57,6 +60,28 @@ class ListingReads:
     # id -> (HTTP status, code, message): no answer worth comparing
     failed: dict[str, tuple] = field(default_factory=dict)
     deferred: set[str] = field(default_factory=set)  # a budget made us wait: not read
+
+
+@dataclass
+class BatchPlan:
+    """Offers to send as one asynchronous operation (an Allegro price command): the engine
+    writes it as a ChannelBatch before anything is sent, then calls `submit_batch`."""
+
+    operation: str  # the adapter's name for it, e.g. "allegro:price"
+    offer_ids: list[int]
+    changes: dict  # JSON: what it changes and what the adapter needs to send it again
+
+
+@dataclass
+class BatchSubmission:
+    """What the channel said to a batch: registered (its report comes later) or refused."""
+
+    registered: bool
+    # When to look at its report first (seconds from now).
+    check_after: float = 2.0
+    http_status: int | None = None
+    code: str = ""
+    message: str = ""  # the channel's own words, when it refused
 
 
 class ChannelAuthError(Exception):
@@ -107,6 +132,34 @@ class ChannelAdapter(ABC):
             for name, budget in self.budgets().items()
             if name in costs and budget.limits
         ]
+
+    # --- asynchronous operations (engine/batches.py) --------------------------------------
+
+    def plan_batches(
+        self, items: list[OfferToSend], *, remaining: int
+    ) -> tuple[list[OfferToSend], list[BatchPlan]]:
+        """Split a chunk: what `send` takes now, and what goes as asynchronous batches whose
+        outcome the channel reports later. `remaining` is how many offers the run has left
+        (to share them between the channel's budgets). Default: everything by `send`."""
+        return items, []
+
+    def begin_batches(self, deadline: float | None) -> None:  # noqa: B027 - nothing to set up
+        """Before a step's batch work: bound its waits by `deadline` (as `send` does)."""
+
+    def submit_batch(self, batch) -> BatchSubmission:
+        """Submit a ChannelBatch once, under its idempotency key (`batch.key`): a batch the
+        channel registered earlier (a retry after a crash) answers registered again.
+
+        Raises Held (a budget made us wait), ChannelUnavailable (try again later),
+        ChannelAuthError."""
+        raise NotImplementedError("this channel has no asynchronous operations")
+
+    def read_batch(self, batch) -> dict[int, OfferResult] | None:
+        """The batch's report: None while the channel has not carried it out, else one
+        OfferResult per offer it reported (offers missing from it are failed by the engine).
+
+        Raises Held, ChannelUnavailable, ChannelAuthError."""
+        raise NotImplementedError("this channel has no asynchronous operations")
 
     # --- reading back (a drift check, engine/drift_check.py) -------------------------------
 

@@ -410,3 +410,27 @@ def seconds_to_spend(units: float, limits: Sequence[Limit]) -> float:
             pace = seconds_to_spend(rest, [w for w in ordered if w.seconds < seconds])
             total = max(total, full * seconds + pace)
     return total
+
+
+def balanced_split(
+    units: int, first: Sequence[Limit], others: Sequence[Sequence[Limit]]
+) -> tuple[int, float]:
+    """Share `units` between two paths that run side by side: the first (its windows) and the
+    second, which needs all of `others` (each its own budget, spent together). Returns the
+    units the first path takes and the seconds both then need — the least that any split
+    allows (Allegro: PATCH beside the price and quantity commands)."""
+
+    def second(n: int) -> float:
+        return max((seconds_to_spend(n, limits) for limits in others), default=0.0)
+
+    low, high = 0, units  # first(k) grows with k, second(units - k) shrinks: bisect
+    while low < high:
+        k = (low + high) // 2
+        if seconds_to_spend(k, first) < second(units - k):
+            low = k + 1
+        else:
+            high = k
+    best = min(
+        (max(seconds_to_spend(k, first), second(units - k)), k) for k in {max(low - 1, 0), low}
+    )
+    return best[1], best[0]

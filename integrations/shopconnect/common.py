@@ -252,6 +252,10 @@ class HttpChannelAdapter(ChannelAdapter):
         finally:
             self.store_new_credentials()
 
+    def begin_batches(self, deadline: float | None) -> None:
+        self.check_credentials()
+        self.client.start_chunk(deadline)
+
     def check_credentials(self) -> None:
         """Refuse to send anything when a URL breaks the outbound rules or secrets are missing
         (ChannelAuthError: the run fails with the reason)."""

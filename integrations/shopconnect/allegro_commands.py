@@ -1,0 +1,244 @@
+"""Allegro's price and quantity change commands: prices and stock at batch speed (issue 18).
+
+`PUT /sale/offer-price-change-commands/{commandId}` and `PUT
+/sale/offer-quantity-change-commands/{commandId}` (shared/reference/allegro-openapi.yaml) each
+change up to 1,000 offers to ONE value, so offers sharing a price (or a stock) go together.
+The command id is a UUID we generate and store before the PUT (the engine's ChannelBatch key):
+sending it again after a crash answers 409, which means Allegro registered it already. The PUT
+answers 201 at once; Allegro carries the change out later, and `GET …/{commandId}` (its
+`completedAt`) and `GET …/{commandId}/tasks` (each offer's SUCCESS or FAIL, with `message` and
+`errors`) report it.
+
+Budgets (channels.py, with sources): per seller, price commands 9,000 offer changes a minute
+and 150,000 an hour; quantity commands 9,000 a minute and 250,000 an hour — counted in offers,
+separate from PATCH's 2,490 edits a minute; every request also counts against the
+application's 9,000 a minute. A "prices and stock" resync spends all of them at once: a share
+of the offers, chosen so that both paths finish together (budgets.balanced_split), goes by
+PATCH, the rest by commands. What a command cannot carry — stock 0 (FIXED must be > 0), a
+price that is not a number, an offer id that is not one — goes by PATCH.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal, InvalidOperation
+from urllib.parse import quote
+
+from integrations.shopconnect.base import BatchPlan, BatchSubmission, OfferResult, OfferToSend
+from integrations.shopconnect.budgets import balanced_split
+from integrations.shopconnect.common import json_or_empty
+
+MEDIA_TYPE = "application/vnd.allegro.public.v1+json"
+COMMAND_MAX_OFFERS = 1_000
+TASKS_PAGE = 1_000
+PRICE = "allegro:price"
+QUANTITY = "allegro:quantity"
+PATHS = {PRICE: "offer-price-change-commands", QUANTITY: "offer-quantity-change-commands"}
+BUDGET_OF = {PRICE: "price_commands", QUANTITY: "quantity_commands"}
+# Allegro documents no end to a command's work; its staff answer "seconds to an hour".
+FIRST_LOOK_SECONDS = 2.0
+
+
+def allegro_errors(response) -> tuple[str, str]:
+    """(code, message) from Allegro's `{"errors": [...]}`, the seller-facing text first."""
+    data = json_or_empty(response)
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not errors:
+        return "", f"Allegro answered {response.status_code} {response.reason}"
+    return error_items(errors)
+
+
+def error_items(errors) -> tuple[str, str]:
+    codes, messages = [], []
+    for error in errors if isinstance(errors, list) else []:
+        if not isinstance(error, dict):
+            continue
+        codes.append(str(error.get("code") or ""))
+        text = error.get("userMessage") or error.get("message") or ""
+        path = error.get("path")
+        messages.append(f"{text} ({path})" if path and path not in text else str(text))
+    return (codes[0] if codes else ""), "; ".join(m for m in messages if m)
+
+
+def _price(offer) -> tuple[str, str] | None:
+    try:
+        amount = Decimal(str(offer.price))
+    except (InvalidOperation, ValueError):
+        return None
+    if amount <= 0:
+        return None
+    return f"{amount:.2f}", offer.currency
+
+
+def _chunks(ids: list[int], size: int = COMMAND_MAX_OFFERS):
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+class AllegroCommands:
+    """The asynchronous hooks of the adapter contract (base.ChannelAdapter), for Allegro."""
+
+    def plan_batches(self, items: list[OfferToSend], *, remaining: int):
+        commandable, by_patch = [], []
+        seen: set[str] = set()
+        for item in items:
+            external = (item.link.external_id or "").strip()
+            if (
+                item.send_prices_stock
+                and not item.send_content
+                and external.isdigit()
+                and external not in seen
+                and item.offer.stock > 0
+                and _price(item.offer) is not None
+            ):
+                seen.add(external)
+                commandable.append(item)
+            else:
+                by_patch.append(item)
+        if not commandable:
+            return items, []
+        # PATCH carries a share that finishes together with the commands.
+        share = self.patch_share(remaining)
+        by_price: dict[tuple, list[OfferToSend]] = defaultdict(list)
+        for item in commandable:
+            by_price[_price(item.offer)].append(item)
+        quota = round(share * len(commandable))
+        # The smallest price groups go by PATCH first: a command of one offer costs a request
+        # of the application's budget as a PATCH does.
+        for group in sorted(by_price.values(), key=len):
+            if quota <= 0:
+                break
+            taken, by_price_rest = group[:quota], group[quota:]
+            by_patch += taken
+            quota -= len(taken)
+            group[:] = by_price_rest
+        plans = []
+        chosen = [item for group in by_price.values() for item in group]
+        for (amount, currency), group in sorted(by_price.items()):
+            ids = sorted(item.offer.pk for item in group)
+            for part in _chunks(ids):
+                plans.append(self._plan(PRICE, part, group, amount=amount, currency=currency))
+        by_stock: dict[int, list[OfferToSend]] = defaultdict(list)
+        for item in chosen:
+            by_stock[item.offer.stock].append(item)
+        for stock, group in sorted(by_stock.items()):
+            ids = sorted(item.offer.pk for item in group)
+            for part in _chunks(ids):
+                plans.append(self._plan(QUANTITY, part, group, stock=stock))
+        return by_patch, plans
+
+    def _plan(self, operation: str, ids: list[int], group, **value) -> BatchPlan:
+        external = {item.offer.pk: item.link.external_id.strip() for item in group}
+        if operation == PRICE:
+            sent = {"price": value["amount"], "currency": value["currency"]}
+        else:
+            sent = {"stock": value["stock"]}
+        return BatchPlan(
+            operation=operation,
+            offer_ids=ids,
+            changes={"sent": sent, "listings": {str(i): external[i] for i in ids}},
+        )
+
+    def patch_share(self, offers: int) -> float:
+        """The share of a prices-and-stock run's offers that goes by PATCH so that PATCH and
+        the commands finish together, every window of every budget counted."""
+        budgets = self.budgets()
+        patch = budgets.get("edits")
+        commands = [budgets.get(name) for name in ("price_commands", "quantity_commands")]
+        if patch is None or not patch.limits or any(b is None or not b.limits for b in commands):
+            return 0.0
+        by_patch, _ = balanced_split(offers, patch.limits, [b.limits for b in commands])
+        return by_patch / offers if offers else 0.0
+
+    # --- submitting and reading ---------------------------------------------------------
+
+    def _command_url(self, batch, suffix: str = "") -> str:
+        return f"{self.api_url}/sale/{PATHS[batch.operation]}/{quote(batch.key, safe='')}{suffix}"
+
+    def submit_batch(self, batch) -> BatchSubmission:
+        sent = batch.changes["sent"]
+        if batch.operation == PRICE:
+            price = {"amount": sent["price"], "currency": sent["currency"]}
+            modification = {"type": "FIXED_PRICE", "price": price}
+        else:
+            modification = {"changeType": "FIXED", "value": int(sent["stock"])}
+        listings = batch.changes["listings"]
+        body = {
+            "modification": modification,
+            "offerCriteria": [
+                {
+                    "type": "CONTAINS_OFFERS",
+                    "offers": [{"id": listings[str(offer)]} for offer in batch.offers],
+                }
+            ],
+        }
+        response = self.client.request(
+            "PUT",
+            self._command_url(batch),
+            spend={"app": 1, "integration": 1, BUDGET_OF[batch.operation]: len(batch.offers)},
+            headers={"Accept": MEDIA_TYPE, "Content-Type": MEDIA_TYPE},
+            json=body,
+        )
+        # 409: this id was registered before (our PUT got through before a crash): same batch.
+        if response.status_code in (200, 201, 409):
+            return BatchSubmission(registered=True, check_after=FIRST_LOOK_SECONDS)
+        code, message = allegro_errors(response)
+        return BatchSubmission(
+            registered=False, http_status=response.status_code, code=code, message=message
+        )
+
+    def read_batch(self, batch) -> dict[int, OfferResult] | None:
+        headers = {"Accept": MEDIA_TYPE}
+        summary = self.client.request(
+            "GET",
+            self._command_url(batch),
+            spend={"app": 1, "integration": 1, "command_reads": len(batch.offers)},
+            headers=headers,
+        )
+        data = json_or_empty(summary)
+        if summary.status_code != 200 or not isinstance(data, dict) or not data.get("completedAt"):
+            return None
+        by_listing = {listing: int(offer) for offer, listing in batch.changes["listings"].items()}
+        results: dict[int, OfferResult] = {}
+        offset = 0
+        while offset < len(batch.offers):
+            page = self.client.request(
+                "GET",
+                self._command_url(batch, "/tasks"),
+                spend={"app": 1, "integration": 1, "command_reads": TASKS_PAGE},
+                headers=headers,
+                params={"limit": TASKS_PAGE, "offset": offset},
+            )
+            tasks = json_or_empty(page).get("tasks") if page.status_code == 200 else None
+            if not isinstance(tasks, list):
+                return None  # an answer we cannot read: look again later
+            for task in tasks:
+                result = self._task_result(task, by_listing)
+                if result is not None:
+                    results[result.offer_id] = result
+            if len(tasks) < TASKS_PAGE:
+                break
+            offset += len(tasks)
+        return results
+
+    @staticmethod
+    def _task_result(task, by_listing: dict[str, int]) -> OfferResult | None:
+        if not isinstance(task, dict) or not isinstance(task.get("offer"), dict):
+            return None
+        offer_id = by_listing.get(str(task["offer"].get("id")))
+        if offer_id is None:  # not one of ours: the channel's answer is not trusted blindly
+            return None
+        status = task.get("status")
+        if status == "SUCCESS":
+            return OfferResult(offer_id, ok=True)
+        if status == "FAIL":
+            code, message = error_items(task.get("errors"))
+            text = str(task.get("message") or "")
+            return OfferResult(
+                offer_id,
+                ok=False,
+                code=code or "command_failed",
+                message="; ".join(m for m in (text, message) if m)[:1000]
+                or "Allegro did not carry out the change.",
+            )
+        return None  # NEW: not carried out yet (a completed command should have none)
