@@ -7,6 +7,7 @@ secrets must be entered again (Integration.save drops them otherwise).
 """
 
 import json
+import unicodedata
 
 from django import forms
 from django.utils.text import format_lazy
@@ -119,6 +120,16 @@ class IntegrationForm(forms.ModelForm):
 
     def secret_fields(self):
         return [self[secret_field_name(k)] for k in ALL_CREDENTIAL_KEYS]
+
+    def clean_name(self):
+        # Names are shown everywhere: pages, CSV files, the subject of the finish e-mail.
+        name = self.cleaned_data.get("name") or ""
+        if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
+            raise forms.ValidationError(
+                _("The name cannot contain line breaks, tabs or other control characters."),
+                code="control_characters",
+            )
+        return name
 
     def _clean_outbound_url(self, name):
         url = self.cleaned_data.get(name)

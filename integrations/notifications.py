@@ -4,6 +4,7 @@ The engine calls notify_run_finished(run) once, when a run reaches its final sta
 """
 
 import logging
+import unicodedata
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -22,11 +23,28 @@ def run_url(run: ResyncRun) -> str:
     return settings.SITE_URL + path
 
 
+SUBJECT_MAX_CHARS = 150
+
+
+def header_text(text: str, limit: int = SUBJECT_MAX_CHARS) -> str:
+    """Text fit for one e-mail header line: control characters (CR, LF, tab, escape, NUL) and
+    line separators become spaces, runs of spaces one, and it is cut at `limit` characters.
+
+    An integration's name is the seller's text: a line break in it made Django refuse the whole
+    e-mail (BadHeaderError), which was then lost with only a log line.
+    """
+    printable = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in str(text)
+    )
+    line = " ".join(printable.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
 def _subject(run: ResyncRun) -> str:
-    return _("xSale: resync of %(integration)s %(outcome)s") % {
-        "integration": run.integration.name,
-        "outcome": run.outcome_display,
-    }
+    return header_text(
+        _("xSale: resync of %(integration)s %(outcome)s")
+        % {"integration": run.integration.name, "outcome": run.outcome_display}
+    )
 
 
 def _body(run: ResyncRun) -> str:

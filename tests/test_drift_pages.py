@@ -99,7 +99,8 @@ def test_the_csv_lists_every_difference_with_both_values(seller, drifted):
     check = drain(drift.start_check(woo, user=None, source="v2"))
     response = seller.get(reverse("v2:drift_report_csv", args=[woo.pk, check.pk]))
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(body), delimiter=";"))
     prices = {r["listing_id"]: r for r in rows if r["field"] == "price"}
     for change in answer["changes"]["price"]:
         row = prices[str(change["id"])]

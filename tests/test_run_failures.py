@@ -101,7 +101,8 @@ def test_the_csv_export_streams_every_failure(seller, big_failed_run):
     assert response.streaming
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(body), delimiter=";"))
     assert rows[0] == ["sku", "name", "http_status", "code", "message", "attempts"]
     assert len(rows) == 121
     assert rows[1][:4] == ["F-0000", "Talerz 0", "400", "invalid_ean"]

@@ -281,7 +281,7 @@ def test_failures_are_grouped_paged_and_exported_and_the_plot_is_there(
         page.click("[data-csv-export]")
     path = tmp_path / "failures.csv"
     download.value.save_as(path)
-    lines = list(csv.reader(path.open(encoding="utf-8")))
+    lines = list(csv.reader(path.open(encoding="utf-8-sig"), delimiter=";"))
     assert len(lines) == 121 and lines[0][0] == "sku"
     # One reason group: only its offers.
     with page.expect_navigation():

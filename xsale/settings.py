@@ -275,6 +275,9 @@ BUDGET_STORE_PATH = env.path("BUDGET_STORE_PATH", default=str(BASE_DIR / "budget
 # `manage.py run_cluster --cluster resync` re-enqueues stale runs and writes its WorkerPresence
 # this often (a restarted worker resumes a crashed run well within 30 s).
 RESYNC_SWEEP_SECONDS = env.float("RESYNC_SWEEP_SECONDS", default=5.0)
+# A drift check reads at most twice the integration's offers (at least 10,000) listings from a
+# channel, and never more than this: a hostile or broken channel cannot keep it reading forever.
+DRIFT_MAX_LISTINGS = env.int("DRIFT_MAX_LISTINGS", default=1_000_000)
 # On SIGTERM/SIGINT, `run_cluster` lets the workers finish their task this long, then kills them:
 # shorter than honcho's 5 s and a container runtime's 10 s before they kill us.
 CLUSTER_STOP_GRACE_SECONDS = env.float("CLUSTER_STOP_GRACE_SECONDS", default=4.0)

@@ -18,6 +18,13 @@ at `run.cursor`:
 3. "unknown": listings no offer of the integration links to are reported as "unknown".
    Cursor: the last DriftListing pk reported.
 
+What the channel answers is not trusted to end the reading (DESIGN.md §8): a check reads at
+most `listings_bound` listings — twice the integration's offers, at least LISTINGS_FLOOR,
+never more than settings.DRIFT_MAX_LISTINGS — and stops when a page brings no new listing or
+the next offset does not move on. Either ends the check `failed`, with the reason a seller
+reads on the report, having compared nothing: with part of the list it would call offers
+"missing" that are there. The channel's own count (`total`) is only shown, clamped to the bound.
+
 Progress is honest: `total` = the channel's listing count (known from the first page) + our
 offers; `processed` = listings read + offers compared. The run's `report` keeps the counts per
 field and kind, what was compared and any note.
@@ -37,9 +44,10 @@ import time
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -73,6 +81,9 @@ class Phase:
 UNKNOWN_BATCH = 1_000
 LISTINGS_BATCH = 1_000
 VALUE_MAX_CHARS = 500  # a description in the report: enough to see the difference
+# A check reads up to twice the integration's offers, but at least this many listings (a shop
+# holds listings xSale does not manage) and never more than settings.DRIFT_MAX_LISTINGS.
+LISTINGS_FLOOR = 10_000
 
 
 def unreadable_note(channel: str) -> str:
@@ -110,7 +121,10 @@ class DriftCheck(Step):
     def advance(self, deadline: float):
         run, token, adapter = self.run, self.token, self.adapter
         if run.check_phase == Phase.LISTINGS:
-            self.run = _read_listings(run, token, adapter, deadline)
+            self.run, stopped = _read_listings(run, token, adapter, deadline)
+            if stopped:
+                logger.warning("drift check %s stopped reading listings: %s", run.pk, stopped)
+                return End(ResyncRun.Status.FAILED, stopped)
         elif run.check_phase == Phase.OFFERS:
             self.run = _compare_offers(run, token, adapter, deadline)
         else:
@@ -126,10 +140,22 @@ def compared_fields(run: ResyncRun, adapter) -> list[str]:
     return [f for f in FIELDS_BY_DATA_TYPES[run.data_types] if f in adapter.readable_fields]
 
 
+def linked_offers(run: ResyncRun) -> int:
+    """The integration's offers with a listing (inactive links too: their listings stay)."""
+    return OfferChannel.objects.filter(integration_id=run.integration_id).count()
+
+
+def listings_bound(linked: int) -> int:
+    """The most listings a check reads (the module's docstring says why)."""
+    return min(settings.DRIFT_MAX_LISTINGS, max(2 * linked, LISTINGS_FLOOR))
+
+
 def _begin(run: ResyncRun, token: str, adapter) -> ResyncRun:
     fields = compared_fields(run, adapter)
     report = {
         "offers": run.total,
+        "linked": (linked := linked_offers(run)),
+        "listings_bound": listings_bound(linked),
         "listings_total": None,
         "listings": 0,
         "compared": fields,
@@ -157,13 +183,39 @@ def _advance(run: ResyncRun, token: str, **fields) -> ResyncRun:
     return ResyncRun.objects.select_related("integration").get(pk=run.pk)
 
 
-def _read_listings(run: ResyncRun, token: str, adapter, deadline: float) -> ResyncRun:
+def _read_listings(run: ResyncRun, token: str, adapter, deadline: float):
+    """Read one page into DriftListing rows: (the run, None) or (the run, why reading stopped)."""
     page = adapter.read_listings(run.cursor, deadline=deadline)
     report = dict(run.report)
-    report["listings"] += len(page.listings)
+    if "listings_bound" not in report:  # a check begun before the bound existed
+        report["linked"] = linked_offers(run)
+        report["listings_bound"] = listings_bound(report["linked"])
+    bound = report["listings_bound"]
+    channel = run.integration.get_channel_display()
+    listings = {key[:100]: data for key, data in page.listings.items()}
+    stopped = None
+    room = max(bound - report["listings"], 0)
+    if len(listings) > room:
+        listings = dict(list(listings.items())[:room])
+        stopped = _(
+            "%(channel)s kept listing offers beyond %(bound)s (offers of this integration in "
+            "xSale: %(offers)s), so the check stopped reading there and compared nothing: with "
+            "part of the list it would report offers as missing that are there. The channel "
+            "may be answering wrongly; try the check again later."
+        ) % {"channel": channel, "bound": _number(bound), "offers": _number(report["linked"])}
+    elif page.next_offset is not None and (
+        page.next_offset <= run.cursor or not _new_listings(run, listings)
+    ):
+        stopped = _(
+            "%(channel)s did not move on to new listings after %(count)s (it answered the same "
+            "ones again, or none), so the check stopped reading and compared nothing. The "
+            "channel may be answering wrongly; try the check again later."
+        ) % {"channel": channel, "count": _number(report["listings"])}
+    report["listings"] += len(listings)
     if report["listings_total"] is None and page.total is not None:
-        report["listings_total"] = page.total
-    last = page.next_offset is None
+        # Only shown (and the progress bar's size): clamped, the channel's word is not trusted.
+        report["listings_total"] = min(max(page.total, 0), bound)
+    last = page.next_offset is None and not stopped
     if last:
         report["listings_total"] = report["listings"]  # what the channel really listed
     listed = report["listings_total"] if report["listings_total"] is not None else 0
@@ -171,21 +223,32 @@ def _read_listings(run: ResyncRun, token: str, adapter, deadline: float) -> Resy
     with transaction.atomic():
         DriftListing.objects.bulk_create(
             [
-                DriftListing(check_run_id=run.pk, external_id=key[:100], data=data)
-                for key, data in page.listings.items()
+                DriftListing(check_run_id=run.pk, external_id=key, data=data)
+                for key, data in listings.items()
             ],
             ignore_conflicts=True,  # a listing a shifted page gave twice
             batch_size=LISTINGS_BATCH,
         )
-        return _advance(
+        run = _advance(
             run,
             token,
             check_phase=Phase.OFFERS if last else Phase.LISTINGS,
-            cursor=0 if last else page.next_offset,
-            processed=F("processed") + len(page.listings),
+            cursor=0 if last else max(page.next_offset or 0, run.cursor),
+            processed=F("processed") + len(listings),
             total=total,
             report=report,
         )
+    return run, stopped
+
+
+def _new_listings(run: ResyncRun, listings: dict) -> int:
+    """How many of a page's listings the check has not read before."""
+    seen = DriftListing.objects.filter(check_run_id=run.pk, external_id__in=list(listings))
+    return len(listings) - seen.count()
+
+
+def _number(value: int) -> str:
+    return formats.number_format(value, force_grouping=True)
 
 
 def _compare_offers(run: ResyncRun, token: str, adapter, deadline: float) -> ResyncRun:

@@ -5,8 +5,6 @@ Mounted under the same namespaces as pages/runs.py ("integrations", instances "v
 "v2"); the logic is in services/drift.py and engine/drift_check.py.
 """
 
-import csv
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import StreamingHttpResponse
@@ -23,6 +21,7 @@ from integrations.pages.access import (
     resync_permission_required,
     view_permission_required,
 )
+from integrations.presentation.csv_export import csv_lines
 from integrations.presentation.display import progress_data
 from integrations.services import drift, runs
 from integrations.services.estimates import chosen_data, data_choice_context
@@ -163,11 +162,6 @@ def drift_report(request, pk, run_pk):
     return render(request, "drift/report.html", context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 CSV_HEADER = [
     "kind",
     "sku",
@@ -206,19 +200,12 @@ def csv_rows(check: ResyncRun):
 @view_permission_required
 def drift_report_csv(request, pk, run_pk):
     check = _check_of(pk, run_pk)
-    writer = csv.writer(_Echo())
     response = StreamingHttpResponse(
-        (writer.writerow([_csv_safe(v) for v in row]) for row in csv_rows(check)),
+        csv_lines(csv_rows(check)),  # `;`-separated, quoted, formula-safe: presentation/csv_export
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="drift-{check.pk}.csv"'
     return response
-
-
-def _csv_safe(value) -> str:
-    """No spreadsheet formula from a channel's text (a name beginning with "=")."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @require_POST

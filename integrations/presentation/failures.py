@@ -4,13 +4,14 @@ Pages go by offer id after a cursor (never OFFSET), so the last page of 500,000 
 what the first one does. The channel's own words (code and message) are kept as they came.
 """
 
-import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 from django.db.models import Count
 
 from integrations.models import ResyncFailure, ResyncRun
+from integrations.presentation.csv_export import csv_lines
 
 PAGE_SIZE = 50
 GROUPS_SHOWN = 25
@@ -56,29 +57,15 @@ def failure_page(run: ResyncRun, *, after: int = 0, group: dict | None = None, s
     return rows[:size], next_after
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 CSV_HEADER = ("sku", "name", "http_status", "code", "message", "attempts")
 
 
 def failures_csv(run: ResyncRun, group: dict | None = None) -> Iterator[str]:
-    """Every failure of the run as CSV lines, read in batches: for a streamed download."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_HEADER)
+    """Every failure of the run as CSV lines, read in batches: for a streamed download (the
+    format and its formula guard: presentation/csv_export.py)."""
     rows = (
         failures_of(run, group)
         .order_by("offer_id")
         .values_list("offer__sku", "offer__name", "http_status", "code", "message", "attempts")
     )
-    for row in rows.iterator(chunk_size=2000):
-        yield writer.writerow(_safe_cell(value) for value in row)
-
-
-def _safe_cell(value):
-    # A cell starting with = + - @ is a formula to a spreadsheet; the channel's text is not ours.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return "" if value is None else value
+    return csv_lines(chain([CSV_HEADER], rows.iterator(chunk_size=2000)))
