@@ -58,6 +58,11 @@ def _body(run: ResyncRun) -> str:
         _("Failed: %(count)s") % {"count": run.failed},
         _("Photos sent: %(count)s") % {"count": run.photo_files_sent},
     ]
+    if run.awaiting:  # a run cancelled or failed while the channel still owed reports
+        lines.insert(
+            5,
+            _("Sent, not yet confirmed by the channel: %(count)s") % {"count": run.awaiting},
+        )
     if run.started_at:
         end = run.finished_at or timezone.now()
         lines.append(

@@ -47,6 +47,8 @@ def progress_line(run: ResyncRun) -> str:
         % {"sent": run.sent, "failed": run.failed, "photos": run.photo_files_sent},
         _("%(rate)s offers/min") % {"rate": round(pace.per_minute)},
     ]
+    if run.awaiting:
+        parts.insert(3, _("%(count)s awaiting the channel's confirmation") % {"count": run.awaiting})
     if run.is_active and pace.eta_seconds is not None:
         parts.append(_("about %(eta)s left") % {"eta": duration_display(pace.eta_seconds)})
     if not run.is_active and data["duration_seconds"] is not None:
