@@ -87,3 +87,26 @@ def test_the_longest_waiting_run_is_taken_first(settings, shops, no_queue):
     ResyncRun.objects.filter(pk=runs[1].pk).update(heartbeat_at=None)  # never worked on yet
     assert ResyncRun.objects.waiting_for_worker(exclude=runs[0].pk, limit=1) == [(runs[1].pk, 0)]
     connection.close()
+
+
+def test_a_run_paced_by_a_budget_says_which_and_its_share(sandbox, sandbox_account):
+    """A run shows why it is not faster: the limit that set its pace, and its share."""
+    from integrations.engine.resync_chunk import ResyncChunks
+
+    # The shop's 60 requests a minute go at most 2 in any second (its steady window).
+    shop = sandbox_integration(sandbox, sandbox_account, "woocommerce", requests_per_minute=60)
+    make_offers(shop, 3, photos=0)
+    run = start_resync(shop, source="cli")
+    token = ResyncRun.objects.claim(run.pk, 0, lease_seconds=60)
+    step = ResyncChunks(ResyncRun.objects.select_related("integration").get(pk=run.pk), token)
+    step.adapter.max_in_flight = 1
+    step.size = 1  # one offer a chunk: the third request waits for the shop's window
+    try:
+        reasons = []
+        for _ in range(3):
+            step.advance(deadline=10**9)
+            reasons.append(ResyncRun.objects.get(pk=run.pk).pause_reason)
+    finally:
+        step.close()
+    assert any("Paced by" in reason for reason in reasons), reasons
+    connection.close()

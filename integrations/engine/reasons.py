@@ -40,7 +40,28 @@ def hold_reason(held, *, channel: str) -> str:
             "channel": channel,
             "time": at(held.until),
         }
-    window = held.limit.seconds
+    return _("%(limit)s (%(count)s %(unit)s in %(period)s) reached — continuing at %(time)s.") % {
+        **_window_words(held.budget, held.limit),
+        "time": at(held.until),
+    }
+
+
+def pace_reason(budget, limit, *, sharing: int = 0) -> str:
+    """Why a running run goes no faster: the budget whose window sets its pace, and how many
+    other resyncs spend it too (issue 17: a run shows its share and why)."""
+    words = _window_words(budget, limit)
+    text = _("Paced by %(limit)s: %(count)s %(unit)s in %(period)s.") % words
+    if sharing:
+        text += " " + ngettext(
+            "Its share: 1 of %(runs)s resyncs spending it.",
+            "Its share: 1 of %(runs)s resyncs spending it.",
+            sharing + 1,
+        ) % {"runs": sharing + 1}
+    return text
+
+
+def _window_words(budget, limit) -> dict:
+    window = limit.seconds
     period = (
         _("an hour")
         if window == 3600
@@ -50,10 +71,9 @@ def hold_reason(held, *, channel: str) -> str:
         if window == 1
         else ngettext("%(n)s second", "%(n)s seconds", window) % {"n": window}
     )
-    return _("%(limit)s (%(count)s %(unit)s in %(period)s) reached — continuing at %(time)s.") % {
-        "limit": held.budget.label,
-        "count": formats.number_format(held.limit.count, force_grouping=True),
-        "unit": held.budget.unit,
+    return {
+        "limit": budget.label,
+        "count": formats.number_format(limit.count, force_grouping=True),
+        "unit": budget.unit,
         "period": period,
-        "time": at(held.until),
     }

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from integrations import shopconnect
 from integrations.channels import sends_photo_binaries_always
 from integrations.engine import batches
-from integrations.engine.reasons import at_second
+from integrations.engine.reasons import at_second, pace_reason
 from integrations.engine.selection import Chunk, load_chunk
 from integrations.engine.skeleton import (
     SILENT_CHUNKS,
@@ -60,6 +60,7 @@ class ResyncChunks(Step):
         self.adapter = shopconnect.adapter_for(run.integration)
         self.sender = ThreadPoolExecutor(1, thread_name_prefix=f"resync-{run.pk}")
         self.following: Chunk | None = None
+        self.told_pace = ""
 
     def prepare(self):
         self.adapter.prepare()  # ChannelAuthError: the skeleton fails the run with its message
@@ -96,6 +97,7 @@ class ResyncChunks(Step):
         if not last:
             self.following = load_chunk(run, chunk.links[-1].offer_id, self.size)
         results = refused + sending.result()
+        self.tell_pace(adapter.pacing)
         links = chunk.links
         deferred = sorted(r.offer_id for r in results if r.deferred)
         if deferred:
@@ -116,6 +118,20 @@ class ResyncChunks(Step):
         if run.silent_chunks >= SILENT_CHUNKS:
             return WaitSilent(run.silent_chunks)
         return None
+
+    def tell_pace(self, pacing) -> None:
+        """When a budget made the chunk's requests wait, say which, and the run's share."""
+        if pacing is None:
+            reason = ""
+        else:
+            budget, limit = pacing
+            sharing = sharing_runs(self.run.integration, {budget.key})
+            reason = pace_reason(budget, limit, sharing=sharing[budget.key])
+        if reason != self.told_pace:
+            self.told_pace = reason
+            ResyncRun.objects.filter(pk=self.run.pk, lease_token=self.token).update(
+                pause_reason=reason[:300]
+            )
 
     def settle_batches(self, deadline: float):
         """Submit the batches written, read the reports due, record the groups reported on."""

@@ -120,6 +120,12 @@ class ChannelAdapter(ABC):
         """The integrations.shopconnect.http.Held that deferred offers of the last send."""
         return None
 
+    @property
+    def pacing(self):
+        """(Budget, Limit) that last made a request of the last send wait: what sets the
+        run's pace, for the seller. None: nothing waited on a budget."""
+        return None
+
     def budgets(self) -> dict:
         """The budgets this integration spends, by name (integrations/shopconnect/budgets.py)."""
         return {}

@@ -237,6 +237,10 @@ class HttpChannelAdapter(ChannelAdapter):
     def held(self):
         return self.client.held
 
+    @property
+    def pacing(self):
+        return getattr(self.client, "pacing", None)
+
     def stop(self) -> None:
         self.client.aborted.set()
 

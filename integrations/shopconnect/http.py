@@ -303,6 +303,8 @@ class ChannelClient:
     def start_chunk(self, deadline: float | None) -> None:
         self.aborted.clear()
         self.held = None
+        # The budget and window that last made a request of this chunk wait (its pace).
+        self.pacing = None
         self.deadline = deadline
         if self.auth:
             self.auth.allow_retry()
@@ -339,6 +341,8 @@ class ChannelClient:
                     raise held
                 wait = grant.wait()
                 if wait > 0:
+                    if grant.budget is not None and grant.limit is not None:
+                        self.pacing = (grant.budget, grant.limit)
                     time.sleep(wait)
             blocked = self.blocked_until - time.time()
             if blocked <= 0:
