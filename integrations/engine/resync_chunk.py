@@ -61,10 +61,11 @@ class ResyncChunks(Step):
         self.sender = ThreadPoolExecutor(1, thread_name_prefix=f"resync-{run.pk}")
         self.following: Chunk | None = None
         self.told_pace = ""
+        self.sharing: dict[str, int] = {}
 
     def prepare(self):
         self.adapter.prepare()  # ChannelAuthError: the skeleton fails the run with its message
-        note_sharing(self.run, self.adapter)
+        self.sharing = note_sharing(self.run, self.adapter)
         return None
 
     def stop(self):
@@ -97,7 +98,7 @@ class ResyncChunks(Step):
         if not last:
             self.following = load_chunk(run, chunk.links[-1].offer_id, self.size)
         results = refused + sending.result()
-        self.tell_pace(adapter.pacing)
+        pace = self.pace_to_tell(adapter.pacing)
         links = chunk.links
         deferred = sorted(r.offer_id for r in results if r.deferred)
         if deferred:
@@ -108,7 +109,7 @@ class ResyncChunks(Step):
                 plan.offer_ids = [o for o in plan.offer_ids if o < first]
         if links:
             rows = batches.prepared(run, plans, group=links[-1].offer_id)
-            self.run = run = record(run, self.token, chunk, links, results, batches=rows)
+            self.run = run = record(run, self.token, chunk, links, results, batches=rows, pace=pace)
         if deferred:
             if adapter.held is not None:
                 return Wait(adapter.held)
@@ -119,19 +120,17 @@ class ResyncChunks(Step):
             return WaitSilent(run.silent_chunks)
         return None
 
-    def tell_pace(self, pacing) -> None:
-        """When a budget made the chunk's requests wait, say which, and the run's share."""
+    def pace_to_tell(self, pacing) -> str | None:
+        """When a budget made the chunk's requests wait, which one, and the run's share of it
+        (recorded with the chunk; None when the seller already reads it)."""
         if pacing is None:
-            reason = ""
-        else:
-            budget, limit = pacing
-            sharing = sharing_runs(self.run.integration, {budget.key})
-            reason = pace_reason(budget, limit, sharing=sharing[budget.key])
-        if reason != self.told_pace:
-            self.told_pace = reason
-            ResyncRun.objects.filter(pk=self.run.pk, lease_token=self.token).update(
-                pause_reason=reason[:300]
-            )
+            return None
+        budget, limit = pacing
+        reason = pace_reason(budget, limit, sharing=self.sharing.get(budget.key, 0))
+        if reason == self.told_pace:
+            return None
+        self.told_pace = reason
+        return reason
 
     def settle_batches(self, deadline: float):
         """Submit the batches written, read the reports due, record the groups reported on."""
@@ -322,8 +321,9 @@ def _send(adapter, items, deadline):
         connection.close()  # this thread's own connection, if the adapter opened one
 
 
-def note_sharing(run: ResyncRun, adapter) -> None:
-    """Tell the seller when the run shares a budget with other resyncs (it goes slower)."""
+def note_sharing(run: ResyncRun, adapter) -> dict[str, int]:
+    """Tell the seller when the run shares a budget with other resyncs (it goes slower);
+    returns {budget key: other runs spending it}."""
     budgets = adapter.budgets()
     sharing = sharing_runs(run.integration, {b.key for b in budgets.values()})
     notes = [
@@ -337,6 +337,7 @@ def note_sharing(run: ResyncRun, adapter) -> None:
         if sharing.get(b.key)
     ]
     ResyncRun.objects.filter(pk=run.pk).update(pause_reason=" ".join(notes)[:300])
+    return sharing
 
 
 def live_offers(integration_id: int, offer_ids) -> set[int]:
@@ -362,6 +363,7 @@ def record(
     *,
     batches: list[ChannelBatch] = (),
     settles: tuple[int, int] | None = None,
+    pace: str | None = None,
 ) -> ResyncRun:
     """Write a chunk's outcome in one transaction: journal rows, failures, counters, cursor.
 
@@ -469,6 +471,8 @@ def record(
         }
         if not settles:
             fields["cursor"] = links[-1].offer_id
+        if pace is not None:  # why the run goes no faster (ResyncChunks.pace_to_tell)
+            fields["pause_reason"] = pace[:300]
         updated = ResyncRun.objects.filter(pk=run.pk, lease_token=token).update(**fields)
         if not updated:
             # Our lease expired and another task took the run: its result wins, ours is undone.
