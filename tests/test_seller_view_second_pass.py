@@ -14,7 +14,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from integrations.models import ResyncFailure, ResyncRun
+from integrations.engine import reasons
+from integrations.models import ResyncFailure, ResyncRun, WorkerPresence
+from integrations.shopconnect.budgets import budgets_for
+from integrations.shopconnect.http import Held
 from offers.models import Offer, OfferChannel
 from tests import test_seller_view_browser as seller_view
 from tests.catalogue import make_offers, sandbox_integration
@@ -147,6 +150,7 @@ def test_a_running_check_speaks_as_a_check(log_in, shop, width):
 
 def test_a_paused_run_says_why_when_it_goes_on_and_counts_down(log_in, shop, width):
     now = timezone.now()
+    budget = budgets_for(shop)["shop"]
     minute = int(now.timestamp()) // 60 * 60
     ResyncRun.objects.create(
         integration=shop, source="v2", status="paused", total=3000, processed=1200, sent=1200,
@@ -154,12 +158,16 @@ def test_a_paused_run_says_why_when_it_goes_on_and_counts_down(log_in, shop, wid
         samples=[[minute - 60 * n, 120] for n in range(10, 0, -1)],
         paused_until=now + timedelta(seconds=95),
         pauses=[[now.timestamp() - 5, now.timestamp() + 95]],
-        pause_reason="Limit sklepu (60 zapytań w minutę) osiągnięty — wznowienie o 18:02.",
+        pause_reason=reasons.hold_reason(
+            Held(until=now.timestamp() + 95, budget=budget, limit=budget.limits[0]),
+            channel="WooCommerce",
+        ),
     )  # fmt: skip
+    WorkerPresence.objects.create(name="resync@test", cluster="resync", seen_at=now)
     page = log_in(make_user(f"celina{width}"), width)
     page.goto(f"/integrations/{shop.pk}/")
     panel = page.locator(".resync-panel")
-    assert "Limit sklepu" in panel.locator("[data-field=waiting_reason]").inner_text()
+    assert "limit sklepu" in panel.locator("[data-field=waiting_reason]").inner_text()
     note = panel.locator("[data-pause-note]")
     assert note.is_visible()
     assert "Nie musisz nic robić" in note.inner_text()
@@ -239,18 +247,18 @@ def test_the_history_row_follows_the_live_panel(log_in, shop, width):
     page = log_in(make_user(f"ewa{width}"), width)
     page.goto(f"/integrations/{shop.pk}/")
     row = page.locator(f".resync-history tr[data-run='{run.pk}']")
-    assert row.locator("[data-field=processed]").inner_text() == "10"
+    assert row.locator("[data-row-field=processed]").inner_text() == "10"
     ResyncRun.objects.filter(pk=run.pk).update(processed=120, sent=117, failed=3)
     expect(page.locator("#resync-panel [data-field=processed]")).to_have_text("120")
-    expect(row.locator("[data-field=processed]")).to_have_text("120")
-    assert row.locator("[data-field=sent]").inner_text() == "117"
-    assert row.locator("[data-field=failed]").inner_text() == "3"
-    assert "is-bad" in row.locator("[data-failed-stat]").get_attribute("class")
+    expect(row.locator("[data-row-field=processed]")).to_have_text("120")
+    assert row.locator("[data-row-field=sent]").inner_text() == "117"
+    assert row.locator("[data-row-field=failed]").inner_text() == "3"
+    assert "is-bad" in row.locator("[data-failed-cell]").get_attribute("class")
     ResyncRun.objects.filter(pk=run.pk).update(
         status="paused", paused_until=timezone.now() + timedelta(minutes=2), lease_token=""
     )
     expect(page.locator("#resync-panel [data-field=outcome_display]")).to_have_text("wstrzymana")
-    expect(row.locator("[data-field=outcome_display]")).to_have_text("wstrzymana")
+    expect(row.locator("[data-row-field=outcome_display]")).to_have_text("wstrzymana")
     assert_no_sideways_scroll(page)
 
 

@@ -31,8 +31,7 @@ _NOT_FOUND = _(
     "the offer's external ID, then retry."
 )
 _CONTENT = _(
-    "The channel refused the offer's content: correct the offer as the message says, then "
-    "retry. Retrying without a change fails again."
+    "The channel refused the offer's content: correct the offer as the message says, then retry."
 )
 _UNAVAILABLE = _(
     "The channel did not answer in time. Nothing to correct on the offers: retry later."

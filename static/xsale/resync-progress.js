@@ -10,9 +10,11 @@
   var INTERVAL_MS = 1000;
   var MAX_INTERVAL_MS = 10000;
 
-  function update(panel, data) {
-    panel.querySelectorAll("[data-field]").forEach(function (el) {
-      var name = el.getAttribute("data-field");
+  // Fill every element of `root` named by `attr` (data-field in the panel, data-row-field in
+  // the history row) with the value of that name.
+  function fill(root, data, attr) {
+    root.querySelectorAll("[" + attr + "]").forEach(function (el) {
+      var name = el.getAttribute(attr);
       if (!(name in data)) {
         return;
       }
@@ -31,9 +33,13 @@
         el.hidden = !value;
       }
     });
-    panel.querySelectorAll("[data-failed-stat]").forEach(function (failed) {
+    root.querySelectorAll("[data-failed-stat], [data-failed-cell]").forEach(function (failed) {
       failed.classList.toggle("is-bad", Number(data.failed) > 0);
     });
+  }
+
+  function update(panel, data) {
+    fill(panel, data, "data-field");
     var note = panel.querySelector("[data-pause-note]");
     if (note) {
       note.hidden = !data.paused;
@@ -80,7 +86,7 @@
 
   function updateElsewhere(data) {
     document.querySelectorAll("tr[data-run='" + data.id + "']").forEach(function (row) {
-      update(row, data);
+      fill(row, data, "data-row-field");
     });
     var start = document.querySelector("[data-resync-active]");
     if (start) {
