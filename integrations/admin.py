@@ -176,7 +176,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
         integration = self.get_object(request, object_id)
-        run = integration.latest_run() if integration else None
+        run = integration.shown_run() if integration else None
         extra_context.update(admin_panel_context(request, run))
         extra_context["show_resync_button"] = self.has_resync_permission(request)
         return super().change_view(request, object_id, form_url, extra_context)

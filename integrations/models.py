@@ -1,3 +1,4 @@
+import re
 import uuid
 from datetime import timedelta
 
@@ -122,6 +123,29 @@ class Integration(models.Model):
             .first()
         )
 
+    def latest_resync(self) -> "ResyncRun | None":
+        """The integration's most recent resync — not a check, not a retry (a retry is part of
+        the resync it retries: `ResyncRun.latest_retry`)."""
+        return (
+            self.resync_runs.filter(kind=ResyncRun.Kind.RESYNC, retry_of__isnull=True)
+            .select_related("requested_by", "integration")
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+
+    def active_run(self) -> "ResyncRun | None":
+        return (
+            self.resync_runs.active()
+            .select_related("requested_by", "integration", "retry_of")
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+
+    def shown_run(self) -> "ResyncRun | None":
+        """The run the integration's progress panel shows: the one in progress, whatever its
+        kind, else the last resync (checks are summed up apart, retries inside their resync)."""
+        return self.active_run() or self.latest_resync()
+
 
 class ResyncRunQuerySet(models.QuerySet):
     """A run's lease, the state machine every resync task goes through.
@@ -207,13 +231,20 @@ class ResyncRunQuerySet(models.QuerySet):
         )
 
     def pause(self, run_id: int, token: str, *, until, reason: str, **fields) -> bool:
-        """Wait, holding no worker, until `until`; a run being cancelled is not paused."""
+        """Wait, holding no worker, until `until`; a run being cancelled is not paused.
+
+        The pause is recorded in `pauses` (read and written under the lease: no other task
+        writes it meanwhile)."""
+        now = timezone.now()
+        held = self.filter(pk=run_id, lease_token=token).values_list("pauses", flat=True)
+        pauses = [*(held.first() or []), [now.timestamp(), until.timestamp()]]
         return bool(
             self.filter(pk=run_id, lease_token=token, status=ResyncRun.Status.RUNNING).update(
                 status=ResyncRun.Status.PAUSED,
                 paused_until=until,
                 pause_reason=reason[:300],
-                heartbeat_at=timezone.now(),
+                pauses=pauses[-ResyncRun.PAUSES_KEPT :],
+                heartbeat_at=now,
                 lease_token="",
                 lease_expires_at=None,
                 **fields,
@@ -311,6 +342,8 @@ class ResyncRun(models.Model):
         PAUSED = "paused", _("paused")
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.CANCELLING, Status.PAUSED)
+    # The newest pauses kept in `pauses` (a run pausing every minute for a week stays small).
+    PAUSES_KEPT = 2000
 
     integration = models.ForeignKey(
         Integration,
@@ -388,6 +421,9 @@ class ResyncRun(models.Model):
     pause_reason = models.CharField(_("waiting because"), max_length=300, blank=True)
     # Offers sent per minute over the run, for its plot: [[unix minute start, offers], …].
     samples = models.JSONField(default=list, blank=True, editable=False)
+    # The run's pauses, to the second, for its plot and pace: [[unix start, unix end], …]
+    # (the end planned when it paused; a cancel or the run's end cuts it short).
+    pauses = models.JSONField(default=list, blank=True, editable=False)
     # Consecutive chunks that raised unexpectedly / that got nothing but transport failures:
     # past a cap the run fails (or pauses) with a reason instead of looping.
     chunk_errors = models.PositiveSmallIntegerField(default=0, editable=False)
@@ -442,6 +478,37 @@ class ResyncRun(models.Model):
         return self.status in self.ACTIVE_STATUSES
 
     @property
+    def elapsed_seconds(self) -> float | None:
+        """From its start to its end (or now), to the fraction of a second; None before."""
+        if not self.started_at:
+            return None
+        return ((self.finished_at or timezone.now()) - self.started_at).total_seconds()
+
+    @property
+    def is_check(self) -> bool:
+        return self.kind == self.Kind.CHECK
+
+    @property
+    def drift_found(self) -> int:
+        """A check's offers that differ or are missing on the channel (what a fix resends)."""
+        report = self.report or {}
+        return int(report.get("differs") or 0) + int(report.get("missing") or 0)
+
+    # A retry of a retry of … is followed this far down (each retry's failures are fewer).
+    RETRY_CHAIN_MAX = 20
+
+    def latest_retry(self) -> "ResyncRun | None":
+        """The newest retry of this run's failures, down a chain of retries of retries: what
+        the run's row and panel say was retried and how it went."""
+        retry, parent = None, self
+        for _step in range(self.RETRY_CHAIN_MAX):
+            child = parent.retries.order_by("-created_at", "-pk").first()
+            if child is None:
+                break
+            retry = parent = child
+        return retry
+
+    @property
     def outcome(self) -> str:
         """The status a seller reads: "completed" splits into clean and "with errors"."""
         if self.status == self.Status.COMPLETED and self.failed:
@@ -450,9 +517,7 @@ class ResyncRun(models.Model):
 
     def to_dict(self) -> dict:
         """The run's progress as the pages' JSON and the command line show it."""
-        now = timezone.now()
-        end = self.finished_at or now
-        elapsed = (end - self.started_at).total_seconds() if self.started_at else 0
+        elapsed = self.elapsed_seconds or 0
         rate = self.processed / elapsed if elapsed > 0 else 0.0
         remaining = max(self.total - self.processed, 0)
         eta = round(remaining / rate) if rate > 0 and self.is_active else None
@@ -489,7 +554,50 @@ class ResyncRun(models.Model):
             "waiting_reason": self.pause_reason if self.is_active else "",
             "error": self.error,
             "is_retry": bool(self.retry_of_id),
+            "kind": self.kind,
+            # A check's findings so far (engine/drift_check.py keeps them in its report).
+            "differs": int((self.report or {}).get("differs") or 0),
+            "missing": int((self.report or {}).get("missing") or 0),
         }
+
+
+# What makes one failure's message differ from another's of the same reason: the offer's ids,
+# numbers, quoted values. Taken out, "Offer 7000000005 not found" and "Offer 7000000006 not
+# found" are one reason, "Offer … not found".
+_QUOTED = re.compile(r"([\"'“„«])[^\"'“”„«»]{1,200}([\"'”»])")
+_UUID = re.compile(r"\b[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
+_HEX_ID = re.compile(r"\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{16,}\b")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_ELLIPSES = re.compile(r"…(?:[\s,;/-]*…)+")
+REASON_MAX_CHARS = 300
+
+
+def failure_reason(message: str) -> str:
+    """The message a failure is grouped by: ids, numbers and quoted values taken out."""
+    text = _QUOTED.sub(r"\1…\2", message or "")
+    text = _UUID.sub("…", text)
+    text = _HEX_ID.sub("…", text)
+    text = _NUMBER.sub("…", text)
+    text = _ELLIPSES.sub("…", text)
+    return " ".join(text.split())[:REASON_MAX_CHARS]
+
+
+class ResyncFailureQuerySet(models.QuerySet):
+    def in_group(self, group: dict):
+        """One group of failures: {"code", "reason"} (grouped as the pages show them), or
+        {"code", "message"} (the exact message: the filters of retries started before
+        failures were grouped by reason)."""
+        if "reason" in group:
+            return self.filter(code=group.get("code", ""), reason=group["reason"])
+        return self.filter(code=group.get("code", ""), message=group.get("message", ""))
+
+    def bulk_create(self, objs, *args, update_fields=None, **kwargs):
+        objs = list(objs)
+        for failure in objs:
+            failure.reason = failure_reason(failure.message)
+        if update_fields and "message" in update_fields:
+            update_fields = [*update_fields, "reason"]
+        return super().bulk_create(objs, *args, update_fields=update_fields, **kwargs)
 
 
 class ResyncFailure(models.Model):
@@ -502,7 +610,12 @@ class ResyncFailure(models.Model):
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     code = models.CharField(_("code"), max_length=100, blank=True)
     message = models.TextField(_("message"), blank=True)
+    # The message with ids and numbers taken out ("Offer … not found"): failures are grouped
+    # by code and reason (presentation/failures.py, `failure_reason`).
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=1)
+
+    objects = ResyncFailureQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("resync failure")
@@ -511,9 +624,17 @@ class ResyncFailure(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "offer"], name="one_failure_per_offer_per_run"),
         ]
+        indexes = [models.Index(fields=["run", "code", "reason"], name="failures_by_reason")]
 
     def __str__(self):
         return f"{self.run_id}/{self.offer_id}: {self.http_status} {self.code}"
+
+    def save(self, *args, **kwargs):
+        self.reason = failure_reason(self.message)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "message" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "reason"}
+        super().save(*args, **kwargs)
 
 
 class DriftListing(models.Model):

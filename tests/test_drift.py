@@ -281,13 +281,15 @@ def test_photos_too_sends_woocommerce_photos_that_did_not_change(sandbox, sandbo
     assert resync(woo, photos_too=True).photos_sent == 4
 
 
-def test_zalando_cannot_be_checked_and_the_check_says_so(sandbox, sandbox_account, wire):
+def test_zalando_cannot_be_checked_and_the_check_is_refused_before_a_run(
+    sandbox, sandbox_account, wire
+):
+    # Issue 20.2: an empty check run would become Zalando's last result; it is refused instead.
     zalando = sandbox_integration(sandbox, sandbox_account, "zalando")
     make_offers(zalando, 3)
-    run = check(zalando)
-    assert run.status == "completed" and run.total == 0
-    assert "no API to read" in run.error and run.report["unreadable"] is True
-    assert not wire.sent and not DriftItem.objects.filter(check_run=run).exists()
+    with pytest.raises(ResyncError, match="no API to read"):
+        drift.start_check(zalando, user=None, source="cli")
+    assert not ResyncRun.objects.exists() and not wire.sent
 
 
 def test_a_check_waits_for_the_read_budget_and_says_which(

@@ -204,18 +204,13 @@ def _work(run):
         process_chunk(run.pk, run.cursor)
 
 
-def test_a_check_of_zalando_ends_at_once_with_a_note_on_the_command_line(
-    sandbox, sandbox_account, capsys, monkeypatch
-):
-    from integrations.management.commands import resync_offers
-
+def test_a_check_of_zalando_is_refused_with_a_note_on_the_command_line(sandbox, sandbox_account):
+    # Issue 20.2: refused before a run is created (it used to end at once, as an empty run).
     zalando = sandbox_integration(sandbox, sandbox_account, "zalando", name="Zalando")
     make_offers(zalando, 2)
-    monkeypatch.setattr(
-        resync_offers.time, "sleep", lambda s: _work(ResyncRun.objects.get(kind="check"))
-    )
-    call_command("resync_offers", "Zalando", "--check", "--wait", language="en")
-    assert "no API to read" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="no API to read"):
+        call_command("resync_offers", "Zalando", "--check", "--wait", language="en")
+    assert not ResyncRun.objects.exists()
 
 
 def test_a_report_is_not_served_for_another_integration_or_a_resync(seller, drifted):

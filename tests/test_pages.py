@@ -256,7 +256,7 @@ def test_the_estimate_follows_the_integrations_limit(seller, shop):
 
 def test_durations_read_well():
     assert duration_display(59) == "59 s"
-    assert duration_display(61) == "2 min"
+    assert duration_display(61) == "1 min 1 s"  # issue 20.8: seconds under 2 minutes (was "2 min")
     assert duration_display(3 * 3600 + 5 * 60) == "3 h 5 min"
 
 

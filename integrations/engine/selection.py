@@ -24,9 +24,7 @@ def run_links(run: ResyncRun):
     if run.retry_of_id:
         failed = ResyncFailure.objects.filter(run_id=run.retry_of_id)
         if run.retry_filter:
-            failed = failed.filter(
-                code=run.retry_filter.get("code", ""), message=run.retry_filter.get("message", "")
-            )
+            failed = failed.in_group(run.retry_filter)
         links = links.filter(offer_id__in=failed.values("offer_id"))
     if run.differing_of_id:
         differing = DriftItem.objects.filter(

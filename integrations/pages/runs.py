@@ -8,7 +8,6 @@ request came through picks the layout's templates and is the run's `source`.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Subquery
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -26,7 +25,7 @@ from integrations.pages.access import (
     view_permission_required,
 )
 from integrations.presentation import failures as run_failures
-from integrations.presentation.display import progress_data
+from integrations.presentation.display import last_runs, progress_data
 from integrations.presentation.health import resync_workers_seen
 from integrations.presentation.plot import run_plot
 from integrations.services import estimates
@@ -42,11 +41,7 @@ HISTORY_SHOWN = 20
 @login_required
 @view_permission_required
 def integration_list(request):
-    last_run = ResyncRun.objects.filter(integration=OuterRef("pk")).values("pk")[:1]
-    integrations = list(Integration.objects.annotate(last_run_id=Subquery(last_run)))
-    runs = ResyncRun.objects.in_bulk([i.last_run_id for i in integrations if i.last_run_id])
-    for integration in integrations:
-        integration.last_run = runs.get(integration.last_run_id)
+    integrations = last_runs(Integration.objects.all())
     return render(
         request, f"{layout(request)}/integration_list.html", {"integrations": integrations}
     )
@@ -90,7 +85,7 @@ def integration_edit(request, pk):
             return redirect(layout_url(request, "integration_edit", integration.pk))
     else:
         form = IntegrationForm(instance=integration)
-    run = integration.latest_run()
+    run = integration.shown_run()
     history, older = run_history(integration, before=int_param(request, "runs_before"))
     context = {
         "integration": integration,
@@ -100,6 +95,8 @@ def integration_edit(request, pk):
         "can_resync": request.user.has_perm(RESYNC_PERMISSION),
         "run": run,
         "progress": progress_data(run) if run else None,
+        "retry": run.latest_retry() if run and not run.is_active else None,
+        "last_check": integration.latest_check(),
         "history": history,
         "history_older": older,
         "history_paged": "runs_before" in request.GET,
@@ -107,6 +104,7 @@ def integration_edit(request, pk):
     }
     if run and not run.is_active and run.failed:
         context["failure_groups"] = run_failures.failure_groups(run, FAILURE_GROUPS_SHOWN)
+        context["content_failed"] = run_failures.content_failure_count(run)
     return render(request, f"{layout(request)}/integration_edit.html", context)
 
 
@@ -169,14 +167,9 @@ def resync_cancel(request, pk):
 @login_required
 @resync_permission_required
 def resync_retry(request, pk):
-    """Retry the failed offers of a run: all of them, or one reason group (code and message)."""
+    """Retry the failed offers of a run: all of them, or one reason group (code and reason)."""
     run = get_object_or_404(ResyncRun, pk=request.POST.get("run"), integration_id=pk)
-    group = None
-    if "group_code" in request.POST or "group_message" in request.POST:
-        group = {
-            "code": request.POST.get("group_code", ""),
-            "message": request.POST.get("group_message", ""),
-        }
+    group = _group_param(request.POST, prefix="group_")
     try:
         # `group` only when asked: one call for both, limited by run_services.retry_failed itself.
         extra = {"group": group} if group else {}
@@ -236,11 +229,15 @@ def resync_progress(request, pk):
 # --- A run's page: its progress, plot and failures (grouped, paged, exported) ------------------
 
 
-def _group_param(params) -> dict | None:
-    """The reason group a failures page or export is limited to (?code=…&message=…)."""
-    if "code" not in params and "message" not in params:
-        return None
-    return {"code": params.get("code", ""), "message": params.get("message", "")}
+def _group_param(params, prefix: str = "") -> dict | None:
+    """The reason group a failures page, export or retry is limited to: ?code=…&reason=…
+    (as failure groups are shown), or ?code=…&message=… (an exact message: older links)."""
+    code, reason, message = (f"{prefix}code", f"{prefix}reason", f"{prefix}message")
+    if reason in params:
+        return {"code": params.get(code, ""), "reason": params[reason]}
+    if code in params or message in params:
+        return {"code": params.get(code, ""), "message": params.get(message, "")}
+    return None
 
 
 @login_required
@@ -261,9 +258,11 @@ def resync_run(request, pk, run_id):
         "integration": run.integration,
         "run": run,
         "progress": progress_data(run),
-        "plot": run_plot(run),
+        "retry": None if run.is_active else run.latest_retry(),
+        "plot": None if run.is_check else run_plot(run),
         "can_resync": request.user.has_perm(RESYNC_PERMISSION),
         "failure_groups": run_failures.failure_groups(run) if run.failed else [],
+        "content_failed": run_failures.content_failure_count(run) if run.failed else 0,
         "group": group,
         "failures": failures,
         "first_page_url": "?" + params.urlencode() if after else None,

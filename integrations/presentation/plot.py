@@ -2,7 +2,9 @@
 
 Drawn on the server as SVG geometry for templates/resync/_plot.html: no script, nothing inline
 but SVG attributes, styled by components.css. Minutes without progress (a pause, a wait for a
-budget, no worker) are drawn as shaded gaps.
+budget, no worker) are drawn as shaded gaps, and so are the run's recorded pauses
+(`ResyncRun.pauses`) to the second, however short: three 40-second pauses are three marks and
+2 minutes without progress, not "0 minutes".
 """
 
 import math
@@ -11,6 +13,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from integrations.presentation.display import duration_display
 from integrations.shopconnect import budgets as channel_budgets
 
 WIDTH = 720
@@ -20,27 +23,64 @@ LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 34
 MAX_BARS = 180
 
 
-def channel_limit_per_minute(integration, data_types: str = "all") -> float:
-    """The most offers a minute the channel's budgets allow this integration: the plot's limit
-    line. Per minute, as the bars count: the shortest window's pace (Allegro: 2,490 edits in a
-    minute, though its hour allows 1,245 a minute on average). Where offers go by two paths at
-    once (Allegro's prices and stock: PATCH beside the commands), the line is their sum."""
+@dataclass(frozen=True)
+class ChannelLimit:
+    """The most offers a minute the channel's budgets allow an integration, and how that comes
+    from what the channel counts: WooCommerce counts requests, each a batch of 100 offers, so
+    60 requests/min are 6,000 offers/min — the unit of the plot's bars and of the pace."""
+
+    per_minute: float  # offers per minute
+    units_per_minute: float = 0.0  # of the binding budget: requests, edits, …
+    unit: str = ""
+    offers_per_unit: int = 1  # offers one unit carries (a batch's size)
+
+
+def channel_limit(integration, data_types: str = "all") -> ChannelLimit:
+    """Per minute, as the bars count: the shortest window's pace of the budget that binds
+    (Allegro: 2,490 edits in a minute, though its hour allows 1,245 a minute on average).
+    Where offers go by two paths at once (Allegro's prices and stock: PATCH beside the
+    commands), that pair's line is the sum of both paths."""
     costs = integration.facts.cost_per_offer[data_types]
     budgets = channel_budgets.budgets_for(integration)
 
-    def pace(budget, cost: float = 1.0) -> float:
+    def units_per_minute(budget) -> float:
         window = min(budget.limits, key=lambda w: w.seconds)
-        return window.count / window.seconds * 60 / cost
+        return window.count / window.seconds * 60
 
-    paces = [
-        pace(budget, costs[name])
-        for name, budget in budgets.items()
-        if name in costs and budget.limits
-    ]
+    limits = []
+    for name, budget in budgets.items():
+        if name not in costs or not budget.limits:
+            continue
+        units = units_per_minute(budget)
+        limits.append(
+            ChannelLimit(
+                per_minute=units / costs[name],
+                units_per_minute=units,
+                unit=budget.unit,
+                offers_per_unit=max(round(1 / costs[name]), 1) if costs[name] < 1 else 1,
+            )
+        )
     paths = integration.facts.parallel_paths.get(data_types)
     if paths and all(budgets.get(name) and budgets[name].limits for name in (paths[0], *paths[1])):
-        paces.append(pace(budgets[paths[0]]) + min(pace(budgets[name]) for name in paths[1]))
-    return min(paces, default=0.0)
+        first = units_per_minute(budgets[paths[0]])
+        second = min(units_per_minute(budgets[name]) for name in paths[1])
+        limits.append(ChannelLimit(per_minute=first + second, units_per_minute=first + second))
+    return min(limits, key=lambda limit: limit.per_minute, default=ChannelLimit(0.0))
+
+
+def channel_limit_per_minute(integration, data_types: str = "all") -> float:
+    """The plot's limit line, in offers per minute."""
+    return channel_limit(integration, data_types).per_minute
+
+
+def _merged(intervals):
+    merged = []
+    for a, b in sorted(intervals):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 @dataclass
@@ -79,7 +119,8 @@ def run_plot(run, now=None) -> dict | None:
     for start in range(first, last + 1, 60 * bucket):
         seen = [counts[m] for m in range(start, start + 60 * bucket, 60) if m in counts]
         buckets.append((start, sum(seen) / bucket, not seen))
-    limit = channel_limit_per_minute(run.integration, run.data_types)
+    channel = channel_limit(run.integration, run.data_types)
+    limit = channel.per_minute
     peak = max(value for _, value, _ in buckets)
     y_max = _nice_ceiling(max(peak, limit) * 1.05)
     inner_w = WIDTH - LEFT - RIGHT
@@ -100,6 +141,28 @@ def run_plot(run, now=None) -> dict | None:
             )
         )
     limit_y = round(TOP + inner_h - inner_h * min(limit, y_max) / y_max, 2)
+    # Pauses to the second: the recorded ones, where no empty minute already shows them.
+    seconds_per_slot = 60 * bucket
+    empty = [(start, start + seconds_per_slot) for start, _v, paused in buckets if paused]
+    lo, hi = run.started_at.timestamp(), end
+    recorded = [
+        (max(float(a), lo), min(float(b), hi))
+        for a, b in (run.pauses or [])
+        if float(b) > lo and float(a) < hi
+    ]
+    marks = []
+    for a, b in _merged(recorded):
+        if any(e0 <= a and b <= e1 for e0, e1 in empty):
+            continue
+        x = LEFT + (a - first) / seconds_per_slot * slot
+        marks.append(
+            {
+                "x": round(x, 2),
+                "width": round(max((b - a) / seconds_per_slot * slot, 1.5), 2),
+                "seconds": round(b - a),
+            }
+        )
+    no_progress = _merged(empty + recorded)
     tz = timezone.get_current_timezone()
 
     return {
@@ -120,6 +183,14 @@ def run_plot(run, now=None) -> dict | None:
         "minutes_per_bar": bucket,
         "start": datetime.fromtimestamp(first, tz),
         "end": datetime.fromtimestamp(last + 60, tz),
-        "paused_minutes": sum(bucket for b in bars if b.paused),
+        "pause_marks": marks,
+        "pause_top": TOP,
+        "pause_height": inner_h,
+        "pause_count": len(no_progress),
+        "paused_seconds": round(sum(b - a for a, b in no_progress)),
+        "paused_display": duration_display(sum(b - a for a, b in no_progress)),
         "peak": round(peak),
+        "limit_units": round(channel.units_per_minute),
+        "limit_unit": channel.unit,
+        "limit_batch": channel.offers_per_unit,
     }

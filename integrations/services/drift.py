@@ -3,7 +3,8 @@
 
 from django.utils.translation import gettext as _
 
-from integrations.engine.drift_check import CONTENT_FIELDS, PRICES_STOCK_FIELDS
+from integrations import shopconnect
+from integrations.engine.drift_check import CONTENT_FIELDS, PRICES_STOCK_FIELDS, unreadable_note
 from integrations.models import DriftItem, Integration, ResyncRun
 from integrations.services.runs import ResyncError, start_resync
 
@@ -11,7 +12,12 @@ from integrations.services.runs import ResyncError, start_resync
 def start_check(
     integration: Integration, *, user=None, source: str, data_types: str = ResyncRun.DataTypes.ALL
 ) -> ResyncRun:
-    """Start a drift check of the integration (a background run like a resync)."""
+    """Start a drift check of the integration (a background run like a resync).
+
+    A channel xSale cannot read back (its adapter has no `readable_fields`: Zalando) is refused
+    before a run is created: an empty run would only stand in the way of the real results."""
+    if not shopconnect.adapter_for(integration).readable_fields:
+        raise ResyncError(unreadable_note(integration.get_channel_display()))
     return start_resync(
         integration, user=user, source=source, kind=ResyncRun.Kind.CHECK, data_types=data_types
     )

@@ -90,7 +90,7 @@ def resync_targets(integrations) -> list[ResyncTarget]:
             ResyncTarget(
                 integration=integration,
                 offers=offers,
-                estimate=duration_display(estimate.seconds),
+                estimate=duration_display(estimate.seconds, estimate=True),
                 photos_always=sends_photo_binaries_always(integration.channel),
                 binding=estimate.binding,
                 sharing=estimate.sharing,
@@ -115,7 +115,7 @@ def data_choices(integrations, offers: int | None = None, selected: str = "all")
             {
                 "value": value,
                 "label": DATA_TYPE_LABELS[value],
-                "estimate": duration_display(seconds),
+                "estimate": duration_display(seconds, estimate=True),
                 "seconds": seconds,
                 "checked": value == selected,
             }

@@ -149,13 +149,14 @@ def resume_resync(run: ResyncRun, *, user=None, source: str) -> ResyncRun:
 
 def retry_failed(run: ResyncRun, *, user=None, source: str, group: dict | None = None) -> ResyncRun:
     """Start a run limited to the offers that failed in `run` (or to one group of them:
-    {"code": …, "message": …})."""
+    {"code": …, "reason": …} as the pages group them, or an exact {"code": …, "message": …})."""
     if run.is_active:
         raise ResyncError(_("This resync is still running; retry its failures when it ends."))
     failures = run.failures.all()
     if group:
-        group = {"code": group.get("code", ""), "message": group.get("message", "")}
-        failures = failures.filter(**group)
+        key = "reason" if "reason" in group else "message"
+        group = {"code": group.get("code", ""), key: group.get(key, "")}
+        failures = failures.in_group(group)
     if not failures.exists():
         raise ResyncError(_("This resync has no failed offers to retry."))
     return start_resync(run.integration, user=user, source=source, retry_of=run, retry_filter=group)

@@ -341,12 +341,14 @@ def budgets_for(integration, *, seller: str = "") -> dict[str, Budget]:
             key=f"{channel}:shop:{_digest(shop.netloc.lower(), shop.path.rstrip('/'))}",
             limits=(Limit(rpm, 60),),
             label=str(_("the shop's limit of %(count)s requests/min") % {"count": rpm}),
+            unit=str(_("requests")),
         )
     elif rpm:
         result["integration"] = Budget(
             key=f"integration:{integration.pk}:{place}",
             limits=(Limit(rpm, 60),),
             label=str(_("the integration's own limit of %(count)s requests/min") % {"count": rpm}),
+            unit=str(_("requests")),
         )
     return result
 

@@ -2,15 +2,19 @@
 // endpoint (data-progress-url). No inline script: the page only carries data attributes.
 // Polling starts only for an active run and stops when it ends; the page then reloads once so
 // that the failures, the "Retry failed" button and the history are rendered by the server.
+// The same answer updates the run's row in the history (tr[data-run]) and the start button, so
+// that the panel and the row never disagree; a paused run's countdown ticks every second.
 (function () {
   "use strict";
 
   var INTERVAL_MS = 1000;
   var MAX_INTERVAL_MS = 10000;
 
-  function update(panel, data) {
-    panel.querySelectorAll("[data-field]").forEach(function (el) {
-      var name = el.getAttribute("data-field");
+  // Fill every element of `root` named by `attr` (data-field in the panel, data-row-field in
+  // the history row) with the value of that name.
+  function fill(root, data, attr) {
+    root.querySelectorAll("[" + attr + "]").forEach(function (el) {
+      var name = el.getAttribute(attr);
       if (!(name in data)) {
         return;
       }
@@ -29,18 +33,64 @@
         el.hidden = !value;
       }
     });
-    var failed = panel.querySelector("[data-failed-stat]");
-    if (failed) {
+    root.querySelectorAll("[data-failed-stat], [data-failed-cell]").forEach(function (failed) {
       failed.classList.toggle("is-bad", Number(data.failed) > 0);
+    });
+  }
+
+  function update(panel, data) {
+    fill(panel, data, "data-field");
+    var note = panel.querySelector("[data-pause-note]");
+    if (note) {
+      note.hidden = !data.paused;
     }
-    var until = panel.querySelector("[data-pause-until]");
-    if (until) {
-      until.hidden = !(data.status === "paused" && data.paused_until_display);
+    var countdown = panel.querySelector("[data-countdown]");
+    if (countdown) {
+      countdown.setAttribute("data-seconds", data.paused ? data.resumes_in_seconds : "");
+      countdown.textContent = data.resumes_in_display || "";
     }
     var cancel = panel.querySelector("[data-cancel-button]");
     if (cancel && data.status === "cancelling") {
       cancel.disabled = true;
       cancel.textContent = cancel.getAttribute("data-cancelling-label");
+    }
+  }
+
+  function format(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_, name) {
+      return values[name];
+    });
+  }
+
+  // "in 1 min 05 s", counted down between polls, in the words the server gave.
+  function tickCountdowns() {
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var raw = el.getAttribute("data-seconds");
+      if (raw === "" || raw === null) {
+        return;
+      }
+      var seconds = Math.max(Number(raw) - 1, 0);
+      el.setAttribute("data-seconds", seconds);
+      if (seconds === 0) {
+        el.textContent = el.getAttribute("data-label-now");
+        return;
+      }
+      var minutes = Math.floor(seconds / 60);
+      var rest = seconds % 60;
+      var time = minutes
+        ? format(el.getAttribute("data-format-minutes"), { m: minutes, s: (rest < 10 ? "0" : "") + rest })
+        : format(el.getAttribute("data-format-seconds"), { s: rest });
+      el.textContent = format(el.getAttribute("data-label-in"), { time: time });
+    });
+  }
+
+  function updateElsewhere(data) {
+    document.querySelectorAll("tr[data-run='" + data.id + "']").forEach(function (row) {
+      fill(row, data, "data-row-field");
+    });
+    var start = document.querySelector("[data-resync-active]");
+    if (start) {
+      start.textContent = start.getAttribute(data.paused ? "data-label-paused" : "data-label-running");
     }
   }
 
@@ -59,6 +109,7 @@
         .then(function (data) {
           delay = INTERVAL_MS;
           update(panel, data);
+          updateElsewhere(data);
           if (data.active) {
             window.setTimeout(tick, delay);
           } else {
@@ -77,5 +128,8 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-resync-progress][data-active='true']").forEach(watch);
+    if (document.querySelector("[data-countdown]")) {
+      window.setInterval(tickCountdowns, 1000);
+    }
   });
 })();

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from integrations.models import Integration, ResyncRun
 from integrations.presentation import rates
-from integrations.presentation.display import duration_display
+from integrations.presentation.display import duration_display, pace_display
 from integrations.services import drift, estimates
 from integrations.services import runs as resync
 
@@ -39,24 +39,35 @@ def run_label(run: ResyncRun) -> str:
 def progress_line(run: ResyncRun) -> str:
     data = run.to_dict()
     pace = rates.pace(run)
+    if run.kind == ResyncRun.Kind.CHECK:
+        counts = _("read %(processed)s, differ %(differs)s, missing %(missing)s") % {
+            "processed": run.processed,
+            "differs": data["differs"],
+            "missing": data["missing"],
+        }
+    else:
+        counts = _("sent %(sent)s, failed %(failed)s, photos %(photos)s") % {
+            "sent": run.sent,
+            "failed": run.failed,
+            "photos": run.photo_files_sent,
+        }
     parts = [
         f"{run_label(run)}: {run.outcome_display}",
         _("%(processed)s/%(total)s offers (%(percent)s%%)")
         % {"processed": run.processed, "total": run.total, "percent": data["percent"]},
-        _("sent %(sent)s, failed %(failed)s, photos %(photos)s")
-        % {"sent": run.sent, "failed": run.failed, "photos": run.photo_files_sent},
-        _("%(rate)s offers/min") % {"rate": round(pace.per_minute)},
+        counts,
     ]
     if run.awaiting:
-        parts.insert(
-            3, _("%(count)s awaiting the channel's confirmation") % {"count": run.awaiting}
-        )
+        parts.append(_("%(count)s awaiting the channel's confirmation") % {"count": run.awaiting})
+    # A pace only once there is enough to measure (rates.MIN_MEASURE_SECONDS), as on the pages.
+    if pace.paused or pace.per_minute is not None:
+        parts.append(pace_display(pace))
     if run.is_active and pace.eta_seconds is not None:
-        parts.append(_("about %(eta)s left") % {"eta": duration_display(pace.eta_seconds)})
-    if not run.is_active and data["duration_seconds"] is not None:
         parts.append(
-            _("took %(duration)s") % {"duration": duration_display(data["duration_seconds"])}
+            _("about %(eta)s left") % {"eta": duration_display(pace.eta_seconds, estimate=True)}
         )
+    if not run.is_active and run.elapsed_seconds is not None:
+        parts.append(_("took %(duration)s") % {"duration": duration_display(run.elapsed_seconds)})
     if run.pause_reason and run.is_active:
         parts.append(run.pause_reason)
     return " · ".join(parts)
@@ -103,7 +114,7 @@ def estimate_line(integration: Integration, run: ResyncRun) -> str:
     """The estimate from the channel's budgets (every window), as the confirmation page's."""
     estimate = estimates.resync_estimate(integration, run.total, data_types=run.data_types)
     line = _("Estimated duration: about %(duration)s (set by: %(limit)s).") % {
-        "duration": duration_display(estimate.seconds),
+        "duration": duration_display(estimate.seconds, estimate=True),
         "limit": estimate.binding or "—",
     }
     if estimate.sharing:
@@ -299,10 +310,10 @@ class Command(BaseCommand):
                 pace = rates.pace(run)
                 bar.total = run.total or None
                 bar.n = run.processed
-                eta = duration_display(pace.eta_seconds) if pace.eta_seconds is not None else "—"
+                eta = duration_display(pace.eta_seconds, estimate=True)
                 bar.set_postfix_str(
-                    _("%(rate)s offers/min, %(eta)s left, %(failed)s failed")
-                    % {"rate": round(pace.per_minute), "eta": eta, "failed": run.failed},
+                    _("%(pace)s, %(eta)s left, %(failed)s failed")
+                    % {"pace": pace_display(pace), "eta": eta, "failed": run.failed},
                     refresh=False,
                 )
                 bar.refresh()
