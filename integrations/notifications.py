@@ -19,8 +19,9 @@ logger = logging.getLogger(__name__)
 
 
 def run_url(run: ResyncRun) -> str:
-    path = reverse("v2:resync_run", args=[run.integration_id, run.pk])
-    return settings.SITE_URL + path
+    """The run's page; a drift check's report."""
+    name = "v2:drift_report" if run.is_check else "v2:resync_run"
+    return settings.SITE_URL + reverse(name, args=[run.integration_id, run.pk])
 
 
 SUBJECT_MAX_CHARS = 150
@@ -41,13 +42,55 @@ def header_text(text: str, limit: int = SUBJECT_MAX_CHARS) -> str:
 
 
 def _subject(run: ResyncRun) -> str:
+    if run.is_check:
+        return header_text(
+            _("xSale: drift check of %(integration)s %(outcome)s")
+            % {"integration": run.integration.name, "outcome": run.outcome_display}
+        )
     return header_text(
         _("xSale: resync of %(integration)s %(outcome)s")
         % {"integration": run.integration.name, "outcome": run.outcome_display}
     )
 
 
+def _check_lines(run: ResyncRun) -> list[str]:
+    """A check speaks as a check: what it read and found, nothing "sent"."""
+    report = run.report or {}
+    return [
+        _("The drift check #%(id)s of %(integration)s has ended: %(outcome)s.")
+        % {"id": run.pk, "integration": run.integration.name, "outcome": run.outcome_display},
+        "",
+        _("Listings read and offers compared: %(processed)s") % {"processed": run.processed},
+        _("Offers that differ: %(count)s") % {"count": report.get("differs") or 0},
+        _("Missing on the channel: %(count)s") % {"count": report.get("missing") or 0},
+        _("Listings unknown to xSale: %(count)s") % {"count": report.get("unknown") or 0},
+        _("Could not be read: %(count)s") % {"count": run.failed},
+    ]
+
+
 def _body(run: ResyncRun) -> str:
+    lines = _check_lines(run) if run.is_check else _resync_lines(run)
+    if run.started_at:
+        end = run.finished_at or timezone.now()
+        lines.append(
+            _("Duration: %(duration)s")
+            % {"duration": duration_display((end - run.started_at).total_seconds())}
+        )
+    if run.finished_at:
+        finished = formats.date_format(timezone.localtime(run.finished_at), "SHORT_DATETIME_FORMAT")
+        lines.append(_("Finished at: %(when)s") % {"when": finished})
+    if run.error:
+        lines += ["", _("Reason: %(error)s") % {"error": run.error}]
+    if run.failed and not run.is_check:
+        lines += [
+            "",
+            _("The failed offers, grouped by the channel's reason, are on the run's page."),
+        ]
+    lines += ["", run_url(run)]
+    return "\n".join(lines) + "\n"
+
+
+def _resync_lines(run: ResyncRun) -> list[str]:
     lines = [
         _("The resync #%(id)s of %(integration)s has ended: %(outcome)s.")
         % {"id": run.pk, "integration": run.integration.name, "outcome": run.outcome_display},
@@ -63,24 +106,7 @@ def _body(run: ResyncRun) -> str:
             5,
             _("Sent, not yet confirmed by the channel: %(count)s") % {"count": run.awaiting},
         )
-    if run.started_at:
-        end = run.finished_at or timezone.now()
-        lines.append(
-            _("Duration: %(duration)s")
-            % {"duration": duration_display((end - run.started_at).total_seconds())}
-        )
-    if run.finished_at:
-        finished = formats.date_format(timezone.localtime(run.finished_at), "SHORT_DATETIME_FORMAT")
-        lines.append(_("Finished at: %(when)s") % {"when": finished})
-    if run.error:
-        lines += ["", _("Reason: %(error)s") % {"error": run.error}]
-    if run.failed:
-        lines += [
-            "",
-            _("The failed offers, grouped by the channel's reason, are on the run's page."),
-        ]
-    lines += ["", run_url(run)]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def notify_run_finished(run: ResyncRun) -> None:

@@ -56,3 +56,16 @@ def test_nobody_to_mail_sends_nothing(shop):
     no_address = get_user_model().objects.create_user("cli")
     notify_run_finished(ended(shop, no_address, status="cancelled"))
     assert mail.outbox == []
+
+
+def test_a_drift_check_mails_as_a_check_with_its_findings_and_report_link(shop):
+    user = get_user_model().objects.create_user("ewa", email="ewa@example.com")
+    report = {"differs": 230, "missing": 3, "unknown": 2, "compared": ["price"]}
+    run = ended(shop, user, kind="check", sent=0, failed=1, photo_files_sent=0, report=report)
+    notify_run_finished(run)
+    [message] = mail.outbox
+    assert "sprawdzenie rozbieżności" in message.subject.lower()
+    body = message.body
+    assert "Oferty, które się różnią: 230" in body and "Brak w kanale: 3" in body
+    assert "Wysłane" not in body and "zdjęcia" not in body
+    assert f"https://xsale.example.com/integrations/{shop.pk}/drift/{run.pk}/" in body
