@@ -230,3 +230,24 @@ def test_the_estimate_and_the_plot_know_every_budget_of_prices_and_stock(allegro
     assert "command" in estimate.binding
     assert channel_limit_per_minute(allegro, "prices_stock") == pytest.approx(2_490 + 9_000)
     assert channel_limit_per_minute(allegro, "all") == pytest.approx(2_490)
+
+
+def test_a_command_allegro_refuses_fails_only_its_offers_with_allegros_message(
+    sandbox, sandbox_account, allegro
+):
+    from offers.models import Offer
+
+    # Two price groups, one in a currency Allegro does not take: its command is refused (422).
+    pks = sorted(Offer.objects.values_list("pk", flat=True))
+    odd = pks[: OFFERS // 2]
+    Offer.objects.filter(pk__in=odd).update(price=Decimal("7.99"), currency="XYZ")
+    Offer.objects.exclude(pk__in=odd).update(price=Decimal("5.99"))
+    run = drain(start_resync(allegro, source="cli", data_types="prices_stock"))
+
+    refused = ChannelBatch.objects.filter(run=run, status="refused")
+    refused_offers = {o for b in refused for o in b.offers}
+    assert refused_offers and refused_offers <= set(odd)
+    failed = {f.offer_id: f for f in run.failures.all()}
+    assert set(failed) == set(odd)  # refused by command or by PATCH: Allegro's own words
+    assert all(f.message for f in failed.values())
+    assert run.sent == OFFERS - len(odd) and run.status == "completed"
