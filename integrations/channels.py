@@ -47,6 +47,11 @@ class BudgetSpec:
     label: str
 
 
+# Photos per offer where the catalogue's own count is not at hand (the engine's budget peek, the
+# plot's limit line).
+TYPICAL_PHOTOS_PER_OFFER = 2.0
+
+
 @dataclass(frozen=True)
 class ChannelFacts:
     # The channel's published request limit for one integration (the requests/min field's
@@ -65,6 +70,20 @@ class ChannelFacts:
     # Units of each budget one offer costs in a resync, by what it sends (ResyncRun.data_types:
     # "all", "prices_stock", "content"): {data types: {budget: units}}, for estimates.
     cost_per_offer: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Units of each budget one photo file costs where each photo is a request of its own
+    # (Allegro's image upload), whenever photos are sent (every data type but prices and stock).
+    cost_per_photo: dict[str, float] = field(default_factory=dict)
+
+    def offer_cost(
+        self, data_types: str, photos_per_offer: float = TYPICAL_PHOTOS_PER_OFFER
+    ) -> dict[str, float]:
+        """Units of each budget one offer costs in a resync sending `data_types`, its photos
+        counted: estimates pass the catalogue's real photos per offer."""
+        costs = dict(self.cost_per_offer[data_types])
+        if data_types != "prices_stock":
+            for name, units in self.cost_per_photo.items():
+                costs[name] = costs.get(name, 0) + units * photos_per_offer
+        return costs
 
 
 MINUTE, HOUR, SECOND = 60, 3600, 1
@@ -100,12 +119,13 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
                 _("Allegro's limit of offer reads per seller"),
             ),
         },
-        # One PATCH per offer; photo uploads (about two per offer) spend the app budget too.
+        # One PATCH per offer; each photo upload spends the app budget too (not with prices
+        # and stock only: no photo is sent then).
         cost_per_offer={
-            "all": {"app": 3, "edits": 1, "integration": 3},
-            "content": {"app": 3, "edits": 1, "integration": 3},
-            "prices_stock": {"app": 1, "edits": 1, "integration": 1},
+            kind: {"app": 1, "edits": 1, "integration": 1}
+            for kind in ("all", "content", "prices_stock")
         },
+        cost_per_photo={"app": 1, "integration": 1},
     ),
     Channel.ZALANDO: ChannelFacts(
         requests_per_minute=1_500,

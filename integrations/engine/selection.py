@@ -42,6 +42,15 @@ def resync_offer_count(integration: Integration) -> int:
     return active_links(integration).count()
 
 
+def photos_per_offer(integration: Integration) -> float:
+    """The integration's active offers' photos, on average (0.0 without offers)."""
+    links = active_links(integration)
+    offers = links.count()
+    if not offers:
+        return 0.0
+    return OfferPhoto.objects.filter(offer_id__in=links.values("offer_id")).count() / offers
+
+
 @dataclass
 class Chunk:
     links: list  # OfferChannel with .offer, photos and parameters prefetched

@@ -24,7 +24,7 @@ def channel_limit_per_minute(integration) -> float:
     """The most offers a minute the channel's budgets allow this integration: the plot's limit
     line. Per minute, as the bars count: the shortest window's pace (Allegro: 2,490 edits in a
     minute, though its hour allows 1,245 a minute on average)."""
-    costs = integration.facts.cost_per_offer["all"]
+    costs = integration.facts.offer_cost("all")
     paces = [
         min(budget.limits, key=lambda w: w.seconds).count
         / min(budget.limits, key=lambda w: w.seconds).seconds
