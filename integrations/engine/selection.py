@@ -29,10 +29,9 @@ def run_links(run: ResyncRun):
             )
         links = links.filter(offer_id__in=failed.values("offer_id"))
     if run.differing_of_id:
+        # Only what differs: an edit cannot bring back a listing missing on the channel.
         differing = DriftItem.objects.filter(
-            check_run_id=run.differing_of_id,
-            kind__in=[DriftItem.Kind.DIFFERS, DriftItem.Kind.MISSING],
-            offer__isnull=False,
+            check_run_id=run.differing_of_id, kind=DriftItem.Kind.DIFFERS, offer__isnull=False
         )
         links = links.filter(offer_id__in=differing.values("offer_id"))
     return links
