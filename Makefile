@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The embedded setup: SQLite + django-q2's ORM broker, the channel sandbox, demo data, web and
-# both worker clusters. Ctrl-C stops everything. The web process is the Procfile's, gunicorn, as
-# in production; with DEBUG=1 WhiteNoise serves static files straight from static/ (no reload).
+# both worker clusters. Ctrl-C stops everything (and make exits 0). The web process is the
+# Procfile's, gunicorn, as in production; with DEBUG=1 WhiteNoise serves static files straight
+# from static/ (no reload).
 run: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput -v0
 	DEBUG=1 $(BIN)/python manage.py collectstatic --noinput -v0
@@ -29,7 +30,12 @@ run: $(STAMP)
 	@echo "  Channel sandbox: http://127.0.0.1:$(SANDBOX_PORT)/_sandbox/"
 	@echo "  Login: demo / demo"
 	@echo ""
-	DEBUG=1 SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+	@# announce_ready prints the URLs again once the web answers, and when the workers run.
+	@# Ctrl-C ends honcho with 130: that is the way to stop, not an error of make's.
+	DEBUG=1 $(BIN)/python manage.py announce_ready --web-port $(WEB_PORT) \
+		--sandbox-port $(SANDBOX_PORT) & \
+	DEBUG=1 SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" \
+		$(BIN)/honcho start || [ $$? -eq 130 ]
 
 # The whole suite. DATABASE_URL / REDIS_URL select PostgreSQL and the Redis broker.
 # The sandbox and the tests' hostile servers listen on 127.0.0.1: allowed as outbound hosts here

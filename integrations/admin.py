@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
+from django_q import models as q_models
 
 from integrations.channels import ALL_CREDENTIAL_KEYS
 from integrations.forms import SETTINGS_FIELDS, IntegrationForm, secret_field_name
@@ -28,6 +29,9 @@ class IntegrationAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     actions = ["resync_offers", "check_drift"]
     change_form_template = "admin/integrations/integration/change_form.html"
+
+    class Media:
+        css = {"all": ["xsale/admin.css"]}
 
     fieldsets = [
         (None, {"fields": SETTINGS_FIELDS}),
@@ -284,3 +288,37 @@ class ResyncRunAdmin(admin.ModelAdmin):
         run = self.get_object(request, object_id)
         extra_context = {**(extra_context or {}), **admin_panel_context(request, run)}
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+# --- django-q2's task admin: superusers only ------------------------------------------------
+# Its pages ("Failed tasks", "Scheduled tasks", "Queued tasks", …) speak only English and show
+# the workers' internals: an operator's tool, not a seller's. Superusers keep it; staff users
+# with model permissions (sellers) no longer see it in the admin's menu or reach its pages.
+
+
+def superusers_only(model_admin_class):
+    class SuperusersOnly(model_admin_class):
+        def has_module_permission(self, request):
+            return request.user.is_superuser
+
+        def has_view_permission(self, request, obj=None):
+            return request.user.is_superuser
+
+        def has_add_permission(self, request, *args):
+            return request.user.is_superuser and super().has_add_permission(request, *args)
+
+        def has_change_permission(self, request, obj=None):
+            return request.user.is_superuser and super().has_change_permission(request, obj)
+
+        def has_delete_permission(self, request, obj=None):
+            return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    SuperusersOnly.__name__ = f"SuperusersOnly{model_admin_class.__name__}"
+    return SuperusersOnly
+
+
+for task_model in (q_models.Schedule, q_models.Success, q_models.Failure, q_models.OrmQ):
+    if admin.site.is_registered(task_model):
+        task_admin = type(admin.site.get_model_admin(task_model))
+        admin.site.unregister(task_model)
+        admin.site.register(task_model, superusers_only(task_admin))

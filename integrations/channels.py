@@ -47,6 +47,11 @@ class BudgetSpec:
     label: str
 
 
+# Photos per offer where the catalogue's own count is not at hand (the engine's budget peek, the
+# plot's limit line).
+TYPICAL_PHOTOS_PER_OFFER = 2.0
+
+
 @dataclass(frozen=True)
 class ChannelFacts:
     # The channel's published request limit for one integration (the requests/min field's
@@ -70,6 +75,20 @@ class ChannelFacts:
     parallel_paths: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     # Offers per chunk when the run's offers go in batches (larger groups share a value).
     batch_chunk_size: int = 0
+    # Units of each budget one photo file costs where each photo is a request of its own
+    # (Allegro's image upload), whenever photos are sent (every data type but prices and stock).
+    cost_per_photo: dict[str, float] = field(default_factory=dict)
+
+    def offer_cost(
+        self, data_types: str, photos_per_offer: float = TYPICAL_PHOTOS_PER_OFFER
+    ) -> dict[str, float]:
+        """Units of each budget one offer costs in a resync sending `data_types`, its photos
+        counted: estimates pass the catalogue's real photos per offer."""
+        costs = dict(self.cost_per_offer[data_types])
+        if data_types != "prices_stock":
+            for name, units in self.cost_per_photo.items():
+                costs[name] = costs.get(name, 0) + units * photos_per_offer
+        return costs
 
 
 MINUTE, HOUR, SECOND = 60, 3600, 1
@@ -139,13 +158,15 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
         # command (shopconnect/allegro_commands.py): both paths at once, shared so that they
         # finish together.
         parallel_paths={"prices_stock": ("edits", ("price_commands", "quantity_commands"))},
-        # One PATCH per offer; photo uploads (about two per offer) spend the app budget too.
+        # One PATCH per offer; each photo upload spends the app budget too (not with prices
+        # and stock only: no photo is sent then).
         cost_per_offer={
-            "all": {"app": 3, "edits": 1, "integration": 3},
-            "content": {"app": 3, "edits": 1, "integration": 3},
+            "all": {"app": 1, "edits": 1, "integration": 1},
+            "content": {"app": 1, "edits": 1, "integration": 1},
             # PATCH takes a share; commands carry the rest, about a request per 100 offers.
             "prices_stock": {"app": 0.5, "integration": 0.5},
         },
+        cost_per_photo={"app": 1, "integration": 1},
     ),
     Channel.ZALANDO: ChannelFacts(
         requests_per_minute=1_500,

@@ -8,6 +8,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from integrations.channels import Channel, channel_facts
 
@@ -43,7 +44,9 @@ class Integration(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
-        verbose_name = _("integration")
+        # The admin puts the singular into "Wybierz %s do zmiany", "Dodaj %s", "Zmień %s":
+        # Polish needs the accusative there ("integrację"), hence a context of its own.
+        verbose_name = pgettext_lazy("accusative", "integration")
         verbose_name_plural = _("integrations")
         ordering = ["name"]
         permissions = [("resync_integration", _("Can start and cancel an offer resync"))]
@@ -437,7 +440,7 @@ class ResyncRun(models.Model):
     objects = ResyncRunQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("resync run")
+        verbose_name = pgettext_lazy("accusative", "resync run")
         verbose_name_plural = _("resync runs")
         ordering = ["-created_at", "-pk"]
         constraints = [

@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from offers import hashing
 
@@ -17,7 +18,7 @@ class Offer(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
     class Meta:
-        verbose_name = _("offer")
+        verbose_name = pgettext_lazy("accusative", "offer")
         verbose_name_plural = _("offers")
         ordering = ["pk"]
         constraints = [

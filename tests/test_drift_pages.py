@@ -118,9 +118,11 @@ def test_resync_only_what_differs_from_the_report(seller, drifted):
     )
     assert response.status_code == 302
     fix = ResyncRun.objects.get(differing_of=check)
+    # Only what differs: the listing missing on the channel cannot be brought back by an edit
+    # (issue 20.5; it was `differs + 1` before).
     assert (fix.data_types, fix.total, fix.source) == (
         "prices_stock",
-        check.report["differs"] + 1,
+        check.report["differs"],
         "v2",
     )
 
@@ -178,7 +180,8 @@ def test_the_command_line_checks_and_resyncs_what_differs(drifted, capsys):
     call_command("resync_offers", woo.name, "--status")
     call_command("resync_offers", woo.name, "--differing", "--data", "prices_stock", language="en")
     fix = drain(ResyncRun.objects.get(differing_of=check))
-    assert (fix.data_types, fix.sent, fix.failed) == ("prices_stock", 6, 1)
+    # The missing listing is not sent (issue 20.5): it used to be, and failed (404).
+    assert (fix.data_types, fix.sent, fix.failed) == ("prices_stock", 6, 0)
     out = capsys.readouterr().out
     assert "Started drift check" in out and "Started resync" in out
 

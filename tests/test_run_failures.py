@@ -66,7 +66,8 @@ def test_the_run_page_pages_failures_by_keyset_with_sku_links(seller, big_failed
     rows = first.context["failures"]
     assert [f.offer.sku for f in rows] == [f"F-{n:04}" for n in range(50)]
     page = html(first)
-    assert reverse("admin:offers_offer_change", args=[rows[0].offer_id]) in page
+    # SKUs open the offer page (issue 20.7; they opened the Django admin before).
+    assert reverse("v2:offer_detail", args=[rows[0].offer_id]) in page
     assert "EAN jest nieprawidłowy" in page and ">50<" in page  # the group and its count
     second = seller.get(run_url(layout, big_failed_run) + first.context["next_url"])
     assert [f.offer.sku for f in second.context["failures"]] == [

@@ -9,6 +9,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from xsale.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -319,12 +321,5 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # axes logs every login at INFO; lockouts are WARNING.
-    "loggers": {"urllib3": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
-}
+# One format, one time zone (UTC) in every process's log, gunicorn's too (xsale/logs.py).
+LOGGING = logging_config(env.str("LOG_LEVEL", default="INFO"))

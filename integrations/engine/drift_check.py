@@ -35,8 +35,8 @@ parameters, photo count) or all. Zalando documents no read API (CHANNELS.md): a 
 ends at once with a note saying so.
 
 "Resync only what differs" is services/drift.py's `start_fix`: a resync limited to the check's
-differing and missing offers (`start_resync(..., differing_of=check)`; selection.run_links
-applies it).
+differing offers (not the missing ones: an edit cannot bring a listing back), as
+`start_resync(..., differing_of=check)`; selection.run_links applies it.
 """
 
 import logging
@@ -287,9 +287,12 @@ def _compare_offers(run: ResyncRun, token: str, adapter, deadline: float) -> Res
 
 def _record_comparison(run, token, adapter, links, key_of, listings, unreadable, fields):
     offer_ids = [link.offer_id for link in links]
+    # Only sends the channel accepted: a refused one did not put our data there.
     last_sent = dict(
         SiteJournal.objects.filter(
-            integration_id=run.integration_id, offer_id__in=offer_ids
+            integration_id=run.integration_id,
+            offer_id__in=offer_ids,
+            status__in=[SiteJournal.Status.OK, SiteJournal.Status.WARNING],
         ).values_list("offer_id", "synced_at")
     )
     items, failures = [], []

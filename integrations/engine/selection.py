@@ -27,10 +27,9 @@ def run_links(run: ResyncRun):
             failed = failed.in_group(run.retry_filter)
         links = links.filter(offer_id__in=failed.values("offer_id"))
     if run.differing_of_id:
+        # Only what differs: an edit cannot bring back a listing missing on the channel.
         differing = DriftItem.objects.filter(
-            check_run_id=run.differing_of_id,
-            kind__in=[DriftItem.Kind.DIFFERS, DriftItem.Kind.MISSING],
-            offer__isnull=False,
+            check_run_id=run.differing_of_id, kind=DriftItem.Kind.DIFFERS, offer__isnull=False
         )
         links = links.filter(offer_id__in=differing.values("offer_id"))
     return links
@@ -38,6 +37,15 @@ def run_links(run: ResyncRun):
 
 def resync_offer_count(integration: Integration) -> int:
     return active_links(integration).count()
+
+
+def photos_per_offer(integration: Integration) -> float:
+    """The integration's active offers' photos, on average (0.0 without offers)."""
+    links = active_links(integration)
+    offers = links.count()
+    if not offers:
+        return 0.0
+    return OfferPhoto.objects.filter(offer_id__in=links.values("offer_id")).count() / offers
 
 
 @dataclass

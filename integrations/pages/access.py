@@ -1,6 +1,7 @@
 """What every integration page shares: who may see and act, and the layout it was asked in."""
 
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import BadRequest
 from django.urls import reverse
 
 from integrations.models import RESYNC_PERMISSION, VIEW_PERMISSION
@@ -28,3 +29,11 @@ def query_with(params, **extra) -> str:
     for key, value in extra.items():
         params[key] = value
     return params.urlencode()
+
+
+def run_param(params, name: str = "run") -> int:
+    """A run's id from a form: a number, or the request is bad (400, never a 500)."""
+    value = params.get(name, "")
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+        raise BadRequest(f"{name} must be a run's number")
+    return int(value)

@@ -12,19 +12,21 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from integrations.models import DriftItem, Integration, ResyncRun
+from integrations.models import DriftItem, DriftListing, Integration, ResyncRun
 from integrations.pages.access import (
     layout,
     layout_url,
     resync_permission_required,
     view_permission_required,
 )
+from integrations.pages.confirm import confirm_part
+from integrations.presentation import drift_report as report_display
 from integrations.presentation.csv_export import csv_lines
-from integrations.presentation.display import progress_data
+from integrations.presentation.display import datetime_display, progress_data
 from integrations.services import drift, runs
-from integrations.services.estimates import chosen_data, data_choice_context
+from integrations.services.estimates import chosen_data, data_choice_context, selected_data_types
 
 REPORT_PAGE_SIZE = 50
 
@@ -125,10 +127,22 @@ def drift_report(request, pk, run_pk):
     rows, has_next = report_items(
         check, after=int(after) if after.isdigit() else 0, kind=kind, field=field
     )
+    listed_data = dict(
+        DriftListing.objects.filter(
+            check_run=check, external_id__in=[r.external_id for r in rows if r.external_id]
+        ).values_list("external_id", "data")
+    )
+    currency_compared = "currency" in report.get("compared", [])
     for row in rows:
         row.field_rows = field_rows(row)
+        report_display.prices_with_currency(row, row.field_rows, currency_compared)
         row.kind_label = KIND_LABELS.get(row.kind, row.kind)
-    differing = drift.differing_count(check) if check.status == "completed" else 0
+        if row.kind != DriftItem.Kind.MISSING:
+            row.listing_url = report_display.listing_url(
+                integration, row.external_id, listed_data.get(row.external_id)
+            )
+    completed = check.status == ResyncRun.Status.COMPLETED
+    differing = drift.differing_count(check) if completed else 0
     suggested = drift.suggested_data_types(check)
     params = request.GET.copy()
     params.pop("after", None)
@@ -155,8 +169,10 @@ def drift_report(request, pk, run_pk):
         "first_page": not after,
         "next_url": next_url,
         "differing": differing,
+        "missing": drift.missing_count(check) if completed else 0,
         "can_resync": request.user.has_perm("integrations.resync_integration"),
         "fixes": check.fixes.order_by("-created_at")[:5],
+        "csv_url": layout_url(request, "drift_report_csv", pk, check.pk),
         **data_choice_context([integration], differing, suggested),
     }
     return render(request, "drift/report.html", context)
@@ -174,15 +190,14 @@ CSV_HEADER = [
 ]
 
 
-def csv_rows(check: ResyncRun):
-    """The report as CSV lines, one per differing field (one per missing or unknown listing)."""
+def csv_rows(check: ResyncRun, kind: str = ""):
+    """The report as CSV lines, one per differing field (one per missing or unknown listing);
+    only one kind of item when `kind` is given (the missing offers, the unknown listings)."""
     yield CSV_HEADER
-    items = (
-        DriftItem.objects.filter(check_run=check)
-        .select_related("offer")
-        .order_by("pk")
-        .iterator(chunk_size=2000)
-    )
+    items = DriftItem.objects.filter(check_run=check)
+    if kind in DriftItem.Kind.values:
+        items = items.filter(kind=kind)
+    items = items.select_related("offer").order_by("pk").iterator(chunk_size=2000)
     for item in items:
         sku = item.offer.sku if item.offer else ""
         name = item.offer.name if item.offer else ""
@@ -200,19 +215,25 @@ def csv_rows(check: ResyncRun):
 @view_permission_required
 def drift_report_csv(request, pk, run_pk):
     check = _check_of(pk, run_pk)
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in DriftItem.Kind.values else ""
     response = StreamingHttpResponse(
-        csv_lines(csv_rows(check)),  # `;`-separated, quoted, formula-safe: presentation/csv_export
+        csv_lines(csv_rows(check, kind)),  # `;`-separated, quoted, formula-safe: csv_export
         content_type="text/csv; charset=utf-8",
     )
-    response["Content-Disposition"] = f'attachment; filename="drift-{check.pk}.csv"'
+    name = f"drift-{check.pk}-{kind}" if kind else f"drift-{check.pk}"
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 @resync_permission_required
 def drift_fix(request, pk, run_pk):
+    """GET asks first (the warning, the count, the estimate of the chosen data); POST starts."""
     check = _check_of(pk, run_pk)
+    if request.method == "GET":
+        return _fix_confirmation(request, check)
     try:
         fix = drift.start_fix(
             check, user=request.user, source=layout(request), **chosen_data(request.POST)
@@ -230,3 +251,28 @@ def drift_fix(request, pk, run_pk):
         % {"count": fix.total},
     )
     return redirect(layout_url(request, "integration_edit", pk))
+
+
+def _fix_confirmation(request, check: ResyncRun):
+    integration = check.integration
+    offers = runs.planned_total(integration, differing_of=check)
+    if not offers:
+        messages.error(request, _("The drift check found no offer to resynchronise."))
+        return redirect(layout_url(request, "drift_report", integration.pk, check.pk))
+    return confirm_part(
+        request,
+        integration=integration,
+        offers=offers,
+        title=_("Resync only what differs"),
+        note=_(
+            "This resync sends only the offers the drift check of %(date)s found different. "
+            "Offers missing on the channel are not sent: a resync cannot bring back a deleted "
+            "listing."
+        )
+        % {"date": datetime_display(check.created_at)},
+        action=layout_url(request, "drift_fix", integration.pk, check.pk),
+        fields={},
+        back=layout_url(request, "drift_report", integration.pk, check.pk),
+        choose_data=True,
+        selected=selected_data_types(request.GET, drift.suggested_data_types(check)),
+    )

@@ -12,7 +12,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from integrations.forms import IntegrationForm
 from integrations.models import RESYNC_PERMISSION, Integration, ResyncRun
@@ -22,8 +22,10 @@ from integrations.pages.access import (
     layout_url,
     query_with,
     resync_permission_required,
+    run_param,
     view_permission_required,
 )
+from integrations.pages.confirm import confirm_part
 from integrations.presentation import failures as run_failures
 from integrations.presentation.display import last_runs, progress_data
 from integrations.presentation.health import resync_workers_seen
@@ -137,16 +139,19 @@ def resync_confirm(request, pk):
             )
         return redirect(layout_url(request, "integration_edit", integration.pk))
     active = integration.resync_runs.filter(status__in=ResyncRun.ACTIVE_STATUSES).first()
+    # Without JavaScript the page shows the estimate of ?data_types= (each choice's is beside
+    # it); static/xsale/resync-choice.js switches it as the seller chooses.
+    selected = estimates.selected_data_types(request.GET)
     return render(
         request,
         "resync/confirm.html",
         {
             "layout_template": f"{layout(request)}/base.html",
             "integration": integration,
-            "targets": estimates.resync_targets([integration]),
+            "targets": estimates.resync_targets([integration], selected=selected),
             "active_run": active,
             "workers_down": not resync_workers_seen(),
-            **estimates.data_choice_context([integration]),
+            **estimates.data_choice_context([integration], selected=selected),
         },
     )
 
@@ -155,7 +160,7 @@ def resync_confirm(request, pk):
 @login_required
 @resync_permission_required
 def resync_cancel(request, pk):
-    run = get_object_or_404(ResyncRun, pk=request.POST.get("run"), integration_id=pk)
+    run = get_object_or_404(ResyncRun, pk=run_param(request.POST), integration_id=pk)
     if run_services.cancel_resync(run, user=request.user):
         messages.success(request, _("Cancel requested: the resync stops after its current step."))
     else:
@@ -163,13 +168,19 @@ def resync_cancel(request, pk):
     return redirect(layout_url(request, "integration_edit", pk))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 @resync_permission_required
 def resync_retry(request, pk):
-    """Retry the failed offers of a run: all of them, or one reason group (code and reason)."""
-    run = get_object_or_404(ResyncRun, pk=request.POST.get("run"), integration_id=pk)
-    group = _group_param(request.POST, prefix="group_")
+    """Retry the failed offers of a run: all of them, or one reason group (code and reason).
+    GET asks first (the warning, the count, the estimate); its form POSTs here to start."""
+    params = request.POST if request.method == "POST" else request.GET
+    run = get_object_or_404(
+        ResyncRun.objects.select_related("integration"), pk=run_param(params), integration_id=pk
+    )
+    group = _group_param(params, prefix="group_")
+    if request.method == "GET":
+        return retry_confirmation(request, run, group)
     try:
         # `group` only when asked: one call for both, limited by run_services.retry_failed itself.
         extra = {"group": group} if group else {}
@@ -189,12 +200,56 @@ def resync_retry(request, pk):
     return redirect(layout_url(request, "integration_edit", pk))
 
 
+def retry_confirmation(request, run: ResyncRun, group: dict | None):
+    try:
+        run_services.check_retry(run, group)
+    except run_services.ResyncError as error:
+        messages.error(request, str(error))
+        return redirect(layout_url(request, "integration_edit", run.integration_id))
+    offers = run_services.planned_total(
+        run.integration, retry_of=run, retry_filter=run_services.retry_group(group)
+    )
+    fields = {"run": run.pk}
+    if group:
+        fields.update({f"group_{key}": value for key, value in group.items()})
+        note = _(
+            "This resync sends again the offers of run #%(run)d that failed for one reason: "
+            "%(reason)s"
+        ) % {
+            "run": run.pk,
+            "reason": group.get("reason") or group.get("message") or group["code"] or "—",
+        }
+    else:
+        note = _("This resync sends again the offers that failed in run #%(run)d.") % {
+            "run": run.pk
+        }
+    refused = run_failures.content_failure_count(run, group)
+    if refused:
+        note += " " + ngettext(
+            "%(count)d of them failed because the channel refused its content: it fails again "
+            "unless the offer was corrected.",
+            "%(count)d of them failed because the channel refused their content: they fail "
+            "again unless the offers were corrected.",
+            refused,
+        ) % {"count": refused}
+    return confirm_part(
+        request,
+        integration=run.integration,
+        offers=offers,
+        title=_("Retry failed") if not group else _("Retry these"),
+        note=note,
+        action=layout_url(request, "resync_retry", run.integration_id),
+        fields=fields,
+        back=layout_url(request, "resync_run", run.integration_id, run.pk),
+    )
+
+
 @require_POST
 @login_required
 @resync_permission_required
 def resync_resume(request, pk):
     """Go on with a cancelled or failed run from where it stopped."""
-    run = get_object_or_404(ResyncRun, pk=request.POST.get("run"), integration_id=pk)
+    run = get_object_or_404(ResyncRun, pk=run_param(request.POST), integration_id=pk)
     try:
         resumed = run_services.resume_resync(run, user=request.user, source=layout(request))
     except run_services.ResyncError as error:

@@ -8,8 +8,8 @@ The same views are mounted twice under the application namespace "integrations":
 from django.urls import path
 
 from integrations.pages import drift as drift_views
+from integrations.pages import offers, sync_log
 from integrations.pages import runs as views
-from integrations.pages import sync_log
 
 
 def integration_patterns(prefix: str) -> list:
@@ -48,4 +48,5 @@ def integration_patterns(prefix: str) -> list:
 # V2 (this module is its URLconf; V1's is v1_urls.py).
 urlpatterns = integration_patterns("integrations/") + [
     path("sync-log/", sync_log.sync_log, name="sync_log"),
+    path("offers/<int:pk>/", offers.offer_detail, name="offer_detail"),
 ]

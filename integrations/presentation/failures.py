@@ -109,10 +109,11 @@ class FailureGroup:
         return is_content_reason(self.code, self.http_status)
 
 
-def content_failure_count(run: ResyncRun) -> int:
-    """The run's failures a plain retry would repeat: the channel refused the content."""
+def content_failure_count(run: ResyncRun, group: dict | None = None) -> int:
+    """The run's failures (or a group's) a plain retry would repeat: the channel refused the
+    content."""
     return (
-        ResyncFailure.objects.filter(run=run)
+        failures_of(run, group)
         .filter(Q(http_status__in=CONTENT_STATUSES) | Q(code__in=CONTENT_CODES))
         .count()
     )

@@ -40,7 +40,7 @@ def channel_limit(integration, data_types: str = "all") -> ChannelLimit:
     (Allegro: 2,490 edits in a minute, though its hour allows 1,245 a minute on average).
     Where offers go by two paths at once (Allegro's prices and stock: PATCH beside the
     commands), that pair's line is the sum of both paths."""
-    costs = integration.facts.cost_per_offer[data_types]
+    costs = integration.facts.offer_cost(data_types)
     budgets = channel_budgets.budgets_for(integration)
 
     def units_per_minute(budget) -> float:

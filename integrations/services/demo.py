@@ -4,6 +4,7 @@ import io
 import random
 from decimal import Decimal
 
+import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
@@ -16,6 +17,7 @@ from offers.hashing import file_sha256
 from offers.models import Offer, OfferChannel, OfferParameter, OfferPhoto
 
 DEMO_USER = ("demo", "demo")
+DEMO_EMAIL = "demo@example.com"
 DEMO_SKU_PREFIX = "DEMO-"
 DEMO_IMAGES = 24
 
@@ -158,9 +160,63 @@ def seed_offers(count: int, integrations: list[Integration]) -> int:
 def seed_demo_user():
     user_model = get_user_model()
     user, created = user_model.objects.get_or_create(
-        username=DEMO_USER[0], defaults={"is_staff": True, "is_superuser": True}
+        username=DEMO_USER[0],
+        defaults={"is_staff": True, "is_superuser": True, "email": DEMO_EMAIL},
     )
     if created:
         user.set_password(DEMO_USER[1])
         user.save()
+    elif not user.email:
+        # The finish e-mail goes to whoever started the run: with DEBUG=1 it shows on the
+        # console, which is how a newcomer sees it.
+        user.email = DEMO_EMAIL
+        user.save(update_fields=["email"])
     return user
+
+
+# --- A demo scenario: failures, a pause and drift, for showing the seller's view -------------
+
+
+def showcase_sandbox(sandbox_url: str | None = None) -> list[str]:
+    """Configure the demo integrations and their sandbox accounts so that the next resyncs show
+    failures (Allegro refuses some names), a pause (the shop's budget: 12 requests a minute)
+    and a drift check finds differences (Allegro's listings seeded from the catalogue, then
+    drifted: prices, names, two removed, two unknown). Returns what was done, line by line."""
+    base = (sandbox_url or settings.SANDBOX_URL).rstrip("/")
+    done = []
+    allegro = Integration.objects.get(name=f"{Channel.ALLEGRO.label} (demo)")
+    _sandbox_post(
+        f"{base}/_sandbox/allegro/demo/config", {"reject_name_pattern": SHOWCASE_REJECTED}
+    )
+    done.append(f"{allegro.name}: names matching {SHOWCASE_REJECTED} are refused (failures)")
+    listings = [
+        {
+            "id": link.external_id,
+            "name": link.offer.name[:75],
+            "price": str(link.offer.price),
+            "currency": link.offer.currency,
+            "stock": link.offer.stock,
+            "external_id": link.offer.sku,
+        }
+        for link in OfferChannel.objects.filter(integration=allegro, active=True)
+        .exclude(external_id="")
+        .select_related("offer")
+    ]
+    _sandbox_post(f"{base}/_sandbox/allegro/demo/seed", {"offers": listings})
+    drift = {"price_share": 0.05, "name_share": 0.01, "remove": 2, "add_unknown": 2, "seed": 7}
+    _sandbox_post(f"{base}/_sandbox/allegro/demo/drift", drift)
+    done.append(f"{allegro.name}: {len(listings)} listings seeded and drifted (a check finds it)")
+    shop = Integration.objects.get(name=f"{Channel.WOOCOMMERCE.label} (demo)")
+    shop.requests_per_minute = SHOWCASE_SHOP_RPM
+    shop.save(update_fields=["requests_per_minute"])
+    done.append(f"{shop.name}: {SHOWCASE_SHOP_RPM} requests/min, so a resync pauses")
+    return done
+
+
+SHOWCASE_REJECTED = r"^Kubek ceramiczny \d*7$"
+SHOWCASE_SHOP_RPM = 12
+
+
+def _sandbox_post(url: str, payload: dict) -> None:
+    response = requests.post(url, json=payload, timeout=30)
+    response.raise_for_status()

@@ -24,10 +24,18 @@ def start_check(
 
 
 def differing_count(check: ResyncRun) -> int:
+    """The offers a fix sends: those that differ. A listing missing on the channel is not among
+    them: a resync edits listings (Allegro: PATCH), it cannot bring a deleted one back."""
     return DriftItem.objects.filter(
-        check_run=check,
-        kind__in=[DriftItem.Kind.DIFFERS, DriftItem.Kind.MISSING],
-        offer__isnull=False,
+        check_run=check, kind=DriftItem.Kind.DIFFERS, offer__isnull=False
+    ).count()
+
+
+def missing_count(check: ResyncRun) -> int:
+    """Our offers whose listing is gone from the channel: to be listed again there, by hand or
+    by a new listing, then linked (their external id) — the report exports them."""
+    return DriftItem.objects.filter(
+        check_run=check, kind=DriftItem.Kind.MISSING, offer__isnull=False
     ).count()
 
 
@@ -55,7 +63,8 @@ def start_fix(
     data_types: str | None = None,
     photos_too: bool = False,
 ) -> ResyncRun:
-    """Resync only what the check found different or missing on the channel."""
+    """Resync only what the check found different (never the listings missing on the channel:
+    see differing_count)."""
     if check.kind != ResyncRun.Kind.CHECK:
         raise ResyncError(_("Only a drift check's differences can be resynchronised."))
     if check.status != ResyncRun.Status.COMPLETED:

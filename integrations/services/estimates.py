@@ -2,13 +2,13 @@
 the admin) offer to send, each choice with its estimate."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy
 
 from integrations.channels import sends_photo_binaries_always
 from integrations.engine.resync_chunk import sharing_runs
-from integrations.engine.selection import resync_offer_count
+from integrations.engine.selection import photos_per_offer, resync_offer_count
 from integrations.models import Integration, ResyncRun
 from integrations.presentation.display import duration_display
 from integrations.shopconnect import budgets as channel_budgets
@@ -32,15 +32,22 @@ class Estimate:
 
 
 def resync_estimate(
-    integration: Integration, offers: int | None = None, *, data_types: str = "all"
+    integration: Integration,
+    offers: int | None = None,
+    *,
+    data_types: str = "all",
+    photos_per_offer: float | None = None,
 ) -> Estimate:
     """How long a resync of `offers` takes at the channel's budgets, every window counted, each
-    shared budget divided among the active resyncs that spend it."""
+    shared budget divided among the active resyncs that spend it. Photos sent as requests of
+    their own (Allegro) count at the catalogue's photos per offer unless given."""
     if offers is None:
         offers = resync_offer_count(integration)
+    if photos_per_offer is None:
+        photos_per_offer = photos_of(integration)
     budgets = channel_budgets.budgets_for(integration)
     sharing = sharing_runs(integration, {b.key for b in budgets.values()})
-    costs = integration.facts.cost_per_offer[data_types]
+    costs = integration.facts.offer_cost(data_types, photos_per_offer)
     seconds, binding = 0.0, ""
     for name, budget in budgets.items():
         if name not in costs or not budget.limits:
@@ -62,15 +69,49 @@ def resync_estimate(
     return Estimate(math.ceil(seconds), binding, max(sharing.values(), default=0))
 
 
+def photos_of(integration: Integration) -> float:
+    """Photos per offer, read only where photos cost requests of their own (Allegro)."""
+    return photos_per_offer(integration) if integration.facts.cost_per_photo else 0.0
+
+
 def resync_estimate_seconds(
     integration: Integration, offers: int | None = None, *, data_types: str = "all"
 ) -> int:
     return resync_estimate(integration, offers, data_types=data_types).seconds
 
 
+PHOTO_LINES = {
+    "none": gettext_lazy("no photos"),
+    "all": gettext_lazy("all photos again"),
+    "changed": gettext_lazy("only changed photos"),
+}
+
+
+def photos_sent(integration: Integration, data_types: str, photos_too: bool = False) -> str:
+    """Which photos a resync sending `data_types` sends: "none", "all" or "changed"."""
+    if data_types == ResyncRun.DataTypes.PRICES_STOCK:
+        return "none"
+    if photos_too or sends_photo_binaries_always(integration.channel):
+        return "all"
+    return "changed"
+
+
+@dataclass
+class ChoiceEstimate:
+    """One data-type choice's estimate for one integration."""
+
+    value: str
+    estimate: str
+    binding: str
+    photos: str  # "none", "all", "changed" (PHOTO_LINES)
+    photos_label: str
+    selected: bool
+
+
 @dataclass
 class ResyncTarget:
-    """What the warning shows for one integration before a resync starts."""
+    """What the warning shows for one integration before a resync starts: the selected choice's
+    estimate and photo line, and every choice's (the page shows the one chosen)."""
 
     integration: Integration
     offers: int
@@ -79,21 +120,42 @@ class ResyncTarget:
     # The limit that sets the duration, and how many running resyncs share the budgets.
     binding: str = ""
     sharing: int = 0
+    choices: list[ChoiceEstimate] = field(default_factory=list)
 
 
-def resync_targets(integrations) -> list[ResyncTarget]:
+def resync_targets(
+    integrations, offers: int | None = None, selected: str = "all"
+) -> list[ResyncTarget]:
     targets = []
     for integration in integrations:
-        offers = resync_offer_count(integration)
-        estimate = resync_estimate(integration, offers)
+        count = resync_offer_count(integration) if offers is None else offers
+        photos = photos_of(integration)
+        choices = []
+        for value in ResyncRun.DataTypes.values:
+            estimate = resync_estimate(
+                integration, count, data_types=value, photos_per_offer=photos
+            )
+            sent = photos_sent(integration, value)
+            choices.append(
+                ChoiceEstimate(
+                    value=value,
+                    estimate=duration_display(estimate.seconds),
+                    binding=estimate.binding,
+                    photos=sent,
+                    photos_label=str(PHOTO_LINES[sent]),
+                    selected=value == selected,
+                )
+            )
+        chosen = next(c for c in choices if c.selected)
         targets.append(
             ResyncTarget(
                 integration=integration,
-                offers=offers,
-                estimate=duration_display(estimate.seconds, estimate=True),
+                offers=count,
+                estimate=chosen.estimate,
                 photos_always=sends_photo_binaries_always(integration.channel),
-                binding=estimate.binding,
+                binding=chosen.binding,
                 sharing=estimate.sharing,
+                choices=choices,
             )
         )
     return targets
@@ -102,11 +164,14 @@ def resync_targets(integrations) -> list[ResyncTarget]:
 def data_choices(integrations, offers: int | None = None, selected: str = "all") -> list[dict]:
     """The data types a resync may send, each with its estimate (the longest of the targets:
     they run side by side), for the confirmation form."""
+    photos = {i.pk: photos_of(i) for i in integrations}
     choices = []
     for value in ResyncRun.DataTypes.values:
         seconds = max(
             (
-                resync_estimate_seconds(integration, offers, data_types=value)
+                resync_estimate(
+                    integration, offers, data_types=value, photos_per_offer=photos[integration.pk]
+                ).seconds
                 for integration in integrations
             ),
             default=0,
@@ -128,11 +193,15 @@ def photos_choice_shown(integrations) -> bool:
     return any(not sends_photo_binaries_always(i.channel) for i in integrations)
 
 
+def selected_data_types(params, default: str = ResyncRun.DataTypes.ALL) -> str:
+    """The data types a confirmation page shows first: ?data_types= when valid."""
+    value = params.get("data_types", default)
+    return value if value in ResyncRun.DataTypes.values else default
+
+
 def chosen_data(post) -> dict:
     """start_resync's data_types and photos_too from a submitted confirmation form."""
-    data_types = post.get("data_types", ResyncRun.DataTypes.ALL)
-    if data_types not in ResyncRun.DataTypes.values:
-        data_types = ResyncRun.DataTypes.ALL
+    data_types = selected_data_types(post)
     photos_too = post.get("photos_too") == "1" and data_types != ResyncRun.DataTypes.PRICES_STOCK
     return {"data_types": data_types, "photos_too": photos_too}
 

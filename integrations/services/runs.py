@@ -147,16 +147,47 @@ def resume_resync(run: ResyncRun, *, user=None, source: str) -> ResyncRun:
     return run
 
 
-def retry_failed(run: ResyncRun, *, user=None, source: str, group: dict | None = None) -> ResyncRun:
-    """Start a run limited to the offers that failed in `run` (or to one group of them:
-    {"code": …, "reason": …} as the pages group them, or an exact {"code": …, "message": …})."""
+def planned_total(
+    integration: Integration,
+    *,
+    retry_of: ResyncRun | None = None,
+    retry_filter: dict | None = None,
+    differing_of: ResyncRun | None = None,
+) -> int:
+    """How many offers a run started now with these arguments would visit (its `total`): what a
+    confirmation page shows before anything starts."""
+    planned = ResyncRun(
+        integration=integration,
+        retry_of=retry_of,
+        retry_filter=retry_filter or {},
+        differing_of=differing_of,
+    )
+    return run_links(planned).count()
+
+
+def retry_group(group: dict | None) -> dict | None:
+    """One group of failures — {"code", "reason"} as the pages group them, or an exact
+    {"code", "message"} (older links) — or None for all of them."""
+    if not group:
+        return None
+    key = "reason" if "reason" in group else "message"
+    return {"code": group.get("code", ""), key: group.get(key, "")}
+
+
+def check_retry(run: ResyncRun, group: dict | None = None) -> None:
+    """Raise ResyncError when `run`'s failures (or the group's) cannot be retried now."""
     if run.is_active:
         raise ResyncError(_("This resync is still running; retry its failures when it ends."))
     failures = run.failures.all()
     if group:
-        key = "reason" if "reason" in group else "message"
-        group = {"code": group.get("code", ""), key: group.get(key, "")}
-        failures = failures.in_group(group)
+        failures = failures.in_group(retry_group(group))
     if not failures.exists():
         raise ResyncError(_("This resync has no failed offers to retry."))
+
+
+def retry_failed(run: ResyncRun, *, user=None, source: str, group: dict | None = None) -> ResyncRun:
+    """Start a run limited to the offers that failed in `run` (or to one group of them:
+    {"code": …, "reason": …} as the pages group them, or an exact {"code": …, "message": …})."""
+    group = retry_group(group)
+    check_retry(run, group)
     return start_resync(run.integration, user=user, source=source, retry_of=run, retry_filter=group)

@@ -132,7 +132,7 @@ class ChannelAdapter(ABC):
 
     def offer_spends(self, offers: int, data_types: str = "all") -> list[tuple]:
         """What `offers` offers cost of each budget in a resync: [(Budget, units)]."""
-        costs = self.integration.facts.cost_per_offer[data_types]
+        costs = self.integration.facts.offer_cost(data_types)
         return [
             (budget, max(1, round(offers * costs[name])))
             for name, budget in self.budgets().items()

@@ -133,6 +133,8 @@ def product_fields(product: dict) -> dict:
         out["photos"] = len(images)
     if product.get("sku") not in (None, ""):
         out["external_id"] = str(product["sku"])
+    if isinstance(product.get("permalink"), str):
+        out["permalink"] = product["permalink"]  # the report's link (an untrusted URL)
     return out
 
 

@@ -9,11 +9,13 @@ import getpass
 import logging
 import sys
 import time
+from argparse import RawDescriptionHelpFormatter
 from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -73,6 +75,18 @@ def progress_line(run: ResyncRun) -> str:
     return " · ".join(parts)
 
 
+def run_urls(run: ResyncRun) -> str:
+    """Where to read more: the run's page, and its failures as CSV when it has some."""
+    args = [run.integration_id, run.pk]
+    lines = [
+        _("Run page: %(url)s") % {"url": settings.SITE_URL + reverse("v2:resync_run", args=args)}
+    ]
+    if run.failed:
+        csv_url = settings.SITE_URL + reverse("v2:resync_failures_csv", args=args)
+        lines.append(_("Failures (CSV): %(url)s") % {"url": csv_url})
+    return "\n".join(lines)
+
+
 def find_integration(name: str) -> Integration:
     """By name, ignoring case; several matches (names differing only in case) are refused."""
     matches = list(Integration.objects.filter(name__iexact=name))
@@ -124,60 +138,117 @@ def estimate_line(integration: Integration, run: ResyncRun) -> str:
     return line
 
 
+def language_in(argv: list[str]) -> str:
+    """The --language an argument list asks for (the settings' language otherwise), so that
+    --help already speaks it."""
+    known = {code for code, _name in settings.LANGUAGES}
+    for n, arg in enumerate(argv):
+        value = None
+        if arg == "--language" and n + 1 < len(argv):
+            value = argv[n + 1]
+        elif arg.startswith("--language="):
+            value = arg.split("=", 1)[1]
+        if value in known:
+            return value
+    return settings.LANGUAGE_CODE
+
+
+class HelpFormatter(DjangoHelpFormatter, RawDescriptionHelpFormatter):
+    """Django's order of options, the examples as written, "usage:" in the chosen language."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        return super().add_usage(usage, actions, groups, prefix or _("usage: "))
+
+
+def examples() -> str:
+    return _(
+        "examples:\n"
+        '  resync_offers "Allegro (demo)" --wait            start a resync and follow it\n'
+        '  resync_offers "Allegro (demo)" --status          the latest run, one line\n'
+        '  resync_offers "Allegro (demo)" --cancel          cancel the running resync\n'
+        '  resync_offers "Allegro (demo)" --resume --wait   go on after a cancel\n'
+        '  resync_offers "Allegro (demo)" --retry-failed    resend what failed last time\n'
+        '  resync_offers "Allegro (demo)" --check --data prices_stock --wait\n'
+        "                                                   what would a resync change?\n"
+        '  resync_offers "Allegro (demo)" --differing       resync only what differs\n'
+        '  resync_offers "Allegro (demo)" --language en     in English'
+    )
+
+
 class Command(BaseCommand):
     help = "Resynchronize all active offers of one integration (the same service as the pages)."
 
+    def run_from_argv(self, argv):
+        with translation.override(language_in(argv)):
+            super().run_from_argv(argv)
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # Built in the active language (run_from_argv: --language, else the settings' one).
+        self.help = _(
+            "Resynchronize all active offers of one integration (the same service as the pages)."
+        )
+        kwargs.setdefault("epilog", examples())
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        for group in parser._action_groups:  # argparse's own titles, in the chosen language
+            if group.title == "options":
+                group.title = _("options")
+            elif group.title == "positional arguments":
+                group.title = _("positional arguments")
+        return parser
+
     def add_arguments(self, parser):
-        parser.add_argument("integration", help="the integration's name (any case)")
+        parser.add_argument("integration", help=_("the integration's name (any case)"))
         action = parser.add_mutually_exclusive_group()
-        action.add_argument("--status", action="store_true", help="show the latest run")
-        action.add_argument("--cancel", action="store_true", help="cancel the running resync")
+        action.add_argument("--status", action="store_true", help=_("show the latest run"))
+        action.add_argument("--cancel", action="store_true", help=_("cancel the running resync"))
         action.add_argument(
             "--retry-failed",
             dest="retry",
             action="store_true",
-            help="resend the offers the last run failed",
+            help=_("resend the offers the last run failed"),
         )
         action.add_argument(
             "--resume",
             action="store_true",
-            help="go on with the last run (cancelled or failed) from where it stopped",
+            help=_("go on with the last run (cancelled or failed) from where it stopped"),
         )
         # The drift check (issue #12, services/drift.py).
         action.add_argument(
             "--check",
             action="store_true",
-            help="check for drift: read what the channel holds and compare (sends nothing)",
+            help=_("check for drift: read what the channel holds and compare (sends nothing)"),
         )
         action.add_argument(
             "--differing",
             action="store_true",
-            help="resync only the offers the last completed drift check found different",
+            help=_("resync only the offers the last completed drift check found different"),
         )
         parser.add_argument(
             "--data",
             choices=ResyncRun.DataTypes.values,
             default=None,
-            help="what to send (a check: what to compare): prices_stock, content or all",
+            help=_("what to send (a check: what to compare): prices_stock, content or all"),
         )
         parser.add_argument(
             "--photos-too",
             action="store_true",
-            help="send photos that did not change too (channels other than Allegro/Zalando)",
+            help=_("send photos that did not change too (channels other than Allegro/Zalando)"),
         )
         parser.add_argument(
             "--wait",
             action="store_true",
-            help="follow the run until it ends (exit 0 only when it completed without failures)",
+            help=_("follow the run until it ends (exit 0 only when it completed without failures)"),
         )
         parser.add_argument(
             "--user",
-            help="the xSale user the run is recorded for (default: your OS user, if it is one)",
+            help=_("the xSale user the run is recorded for (default: your OS user, if it is one)"),
         )
         parser.add_argument(
             "--language",
             choices=[code for code, _name in settings.LANGUAGES],
-            help=f"the language of the output (default: {settings.LANGUAGE_CODE})",
+            help=_("the language of the output (default: %(language)s)")
+            % {"language": settings.LANGUAGE_CODE},
         )
 
     def handle(self, *args, language=None, verbosity=1, **options):
@@ -278,6 +349,8 @@ class Command(BaseCommand):
                 _("%(run)s ended %(outcome)s with %(failed)s failed offers.")
                 % {"run": run_label(run), "outcome": run.outcome_display, "failed": run.failed}
                 + (f" {run.error}" if run.error else "")
+                + "\n"
+                + run_urls(run)
             )
 
     def _follow_with_lines(self, run: ResyncRun):

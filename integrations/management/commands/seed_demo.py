@@ -1,7 +1,14 @@
+import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from integrations.services.demo import DEMO_USER, seed_demo_user, seed_integrations, seed_offers
+from integrations.services.demo import (
+    DEMO_USER,
+    seed_demo_user,
+    seed_integrations,
+    seed_offers,
+    showcase_sandbox,
+)
 
 
 class Command(BaseCommand):
@@ -17,8 +24,17 @@ class Command(BaseCommand):
             action="store_true",
             help="Run without DEBUG anyway (creates the demo / demo superuser there too).",
         )
+        parser.add_argument(
+            "--scenario",
+            choices=["showcase"],
+            help=(
+                "showcase: with the sandbox running (make run), set the demo up so that resyncs "
+                "show failures (Allegro) and a pause (WooCommerce) and a drift check finds "
+                "differences (Allegro)"
+            ),
+        )
 
-    def handle(self, *args, offers: int, allow_production: bool, **options):
+    def handle(self, *args, offers: int, allow_production: bool, scenario=None, **options):
         if not settings.DEBUG and not allow_production:
             raise CommandError(
                 "seed_demo creates a superuser with the password 'demo': it runs only with "
@@ -34,3 +50,16 @@ class Command(BaseCommand):
                 f"({offers} wanted); login {DEMO_USER[0]} / {DEMO_USER[1]}"
             )
         )
+        if scenario == "showcase":
+            try:
+                done = showcase_sandbox()
+            except requests.RequestException as error:
+                raise CommandError(
+                    f"The sandbox did not answer ({error}): start it first (make run)."
+                ) from None
+            for line in done:
+                self.stdout.write(f"  {line}")
+            self.stdout.write(
+                "Now: resync Allegro (failures), resync WooCommerce (a pause), check Allegro "
+                "for drift."
+            )
