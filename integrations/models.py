@@ -602,6 +602,16 @@ class ResyncFailureQuerySet(models.QuerySet):
             update_fields = [*update_fields, "reason"]
         return super().bulk_create(objs, *args, update_fields=update_fields, **kwargs)
 
+    def upsert(self, failures: list) -> None:
+        """A step's failures in one statement: one row per (run, offer), the latest wins."""
+        if failures:
+            self.bulk_create(
+                failures,
+                update_conflicts=True,
+                unique_fields=["run", "offer"],
+                update_fields=["http_status", "code", "message", "attempts"],
+            )
+
 
 class ResyncFailure(models.Model):
     run = models.ForeignKey(

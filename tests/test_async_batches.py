@@ -6,11 +6,9 @@ command is a ChannelBatch row written before its PUT; outcomes land only when Al
 them; the run completes when every batch has its report.
 """
 
-import time
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from integrations.engine import batches, skeleton
 from integrations.engine.runner import process_chunk
@@ -19,6 +17,7 @@ from integrations.services.runs import cancel_resync, start_resync
 from offers.models import OfferChannel, SiteJournal
 from tests.allegro_openapi import validate_allegro_request
 from tests.catalogue import make_offers, sandbox_integration
+from tests.test_resync_engine import drain
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
 
@@ -39,19 +38,6 @@ def allegro(sandbox, sandbox_account, settings):
     integration = sandbox_integration(sandbox, sandbox_account, "allegro")
     make_offers(integration, OFFERS, photos=0)
     return integration
-
-
-def drain(run: ResyncRun, max_tasks=400) -> ResyncRun:
-    """What the resync cluster does: tasks until the run ends, waking it when it pauses."""
-    for _ in range(max_tasks):
-        run.refresh_from_db()
-        if not run.is_active:
-            return run
-        if run.status == "paused":
-            time.sleep(min(max((run.paused_until - timezone.now()).total_seconds(), 0), 5))
-            ResyncRun.objects.filter(pk=run.pk).update(status="queued")
-        process_chunk(run.pk, run.cursor)
-    raise AssertionError("the run did not end")
 
 
 def sandbox_offers(sandbox, account) -> dict:

@@ -349,13 +349,7 @@ def _record_comparison(run, token, adapter, links, key_of, listings, unreadable,
     report["fields"] = counts
     with transaction.atomic():
         DriftItem.objects.bulk_create(items, batch_size=500)
-        if failures:
-            ResyncFailure.objects.bulk_create(
-                failures,
-                update_conflicts=True,
-                unique_fields=["run", "offer"],
-                update_fields=["http_status", "code", "message", "attempts"],
-            )
+        ResyncFailure.objects.upsert(failures)
         return _advance(
             run,
             token,

@@ -442,13 +442,7 @@ def record(
             silent = run.silent_chunks
         upsert_journal(ok_rows, sent_fields)
         upsert_journal(error_rows, JOURNAL_FAILED_FIELDS)
-        if failures:
-            ResyncFailure.objects.bulk_create(
-                failures,
-                update_conflicts=True,
-                unique_fields=["run", "offer"],
-                update_fields=["http_status", "code", "message", "attempts"],
-            )
+        ResyncFailure.objects.upsert(failures)
         visited = 0 if settles else len(links)
         samples = add_sample(run.samples, now, visited) if visited else run.samples
         # An offer may be in several batches (a price and a quantity command): count it once.
