@@ -127,8 +127,9 @@ def test_the_csv_exports_the_missing_and_the_unknown_on_their_own(seller, check)
     url = v2("drift_report_csv", check.integration_id, check.pk)
     for kind, count in (("missing", 2), ("unknown", 1)):
         response = seller.get(url, {"kind": kind})
-        lines = b"".join(response.streaming_content).decode().strip().splitlines()
-        assert len(lines) == 1 + count and all(line.startswith(kind) for line in lines[1:])
+        text = b"".join(response.streaming_content).decode("utf-8-sig")  # `;`, quoted: csv_export
+        lines = text.strip().splitlines()
+        assert len(lines) == 1 + count and all(line.startswith(f'"{kind}";') for line in lines[1:])
         assert f"drift-{check.pk}-{kind}.csv" in response["Content-Disposition"]
 
 

@@ -221,16 +221,17 @@ def test_failures_are_grouped_by_reason_with_advice_and_a_content_warning(log_in
     assert page.locator("[data-field=duration_display]").inner_text() == "1 min 13 s"
     assert_no_sideways_scroll(page)
     shot(page, f"v2-run-failures-grouped-{width}")
-    # A content refusal asks first; dismissed, nothing starts.
-    questions = []
-    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
-    groups.nth(1).locator("[data-retry-group]").click()
-    page.wait_for_timeout(300)
-    assert questions and "Kanał odrzucił treść tych 10 ofert" in questions[0]
+    # A content refusal asks first, on a page that warns; going back, nothing starts.
+    with page.expect_navigation():
+        groups.nth(1).locator("[data-retry-group]").click()
+    assert "10 z nich nie powiodło się, bo kanał odrzucił ich treść" in page.inner_text("main")
     assert not ResyncRun.objects.filter(retry_of=run).exists()
+    page.go_back()
     # The reason group retried: every offer of it, though each had its own message.
     with page.expect_navigation():
-        groups.first.locator("[data-retry-group]").click()
+        page.locator(".failure-groups tr[data-group]").first.locator("[data-retry-group]").click()
+    with page.expect_navigation():
+        page.locator("[data-confirm-start]").click()
     retry = ResyncRun.objects.get(retry_of=run)
     assert retry.total == 20
 

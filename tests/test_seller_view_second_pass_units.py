@@ -126,8 +126,15 @@ def test_a_content_refusal_warns_before_a_retry(seller, not_found_run):
     page = html(seller.get(url))
     assert page.count("data-fails-again") == 1  # the 422 group only
     assert "Te oferty będą odrzucane, dopóki nie zmieni się ich treść." in page
-    assert "Kanał odrzucił treść tych 5 ofert" in page  # the group's retry asks first
-    assert "5 ofert nie powiodło się, bo kanał odrzucił ich treść" in page  # so does "all"
+    # Both retries ask first, on a page that warns (issue 20 part B's confirmation pages).
+    retry = reverse("v2:resync_retry", args=[not_found_run.integration_id])
+    content = next(g for g in failures.failure_groups(not_found_run) if g.fails_again)
+    group = {"run": not_found_run.pk, "group_code": content.code, "group_reason": content.message}
+    asked = html(seller.get(retry, group))
+    assert "5 z nich nie powiodło się, bo kanał odrzucił ich treść" in asked
+    everything = html(seller.get(retry, {"run": not_found_run.pk}))
+    assert "5 z nich nie powiodło się, bo kanał odrzucił ich treść" in everything
+    assert ResyncRun.objects.count() == 1  # asking started nothing
 
 
 # --- 8. Durations -------------------------------------------------------------------------------
