@@ -14,7 +14,7 @@ from integrations.engine import batches, skeleton
 from integrations.engine.runner import process_chunk
 from integrations.models import ChannelBatch, ResyncFailure, ResyncRun
 from integrations.services.runs import cancel_resync, start_resync
-from offers.models import OfferChannel, SiteJournal
+from offers.models import Offer, OfferChannel, SiteJournal
 from tests.allegro_openapi import validate_allegro_request
 from tests.catalogue import make_offers, sandbox_integration
 from tests.test_resync_engine import drain
@@ -36,7 +36,11 @@ def allegro(sandbox, sandbox_account, settings):
     settings.RESYNC_TASK_SECONDS = 0  # one step per task, as a short time box would do
     sandbox.configure("allegro", sandbox_account, command_delay_seconds=0.3)
     integration = sandbox_integration(sandbox, sandbox_account, "allegro")
-    make_offers(integration, OFFERS, photos=0)
+    offers = make_offers(integration, OFFERS, photos=0)
+    for n in range(8):  # a catalogue's prices repeat: eight price groups
+        Offer.objects.filter(pk__in=[o.pk for o in offers[n::8]]).update(
+            price=Decimal(f"{19 + 10 * n}.99")
+        )
     return integration
 
 
@@ -117,8 +121,6 @@ def test_offers_allegro_fails_in_its_report_fail_with_its_message(
 def test_nothing_lands_before_allegro_reports_and_the_run_waits_holding_no_worker(
     sandbox, sandbox_account, allegro
 ):
-    from offers.models import Offer
-
     sandbox.configure("allegro", sandbox_account, command_delay_seconds=30)
     Offer.objects.update(price=Decimal("9.99"))  # one price command, a few quantity ones
     run = start_resync(allegro, source="cli", data_types="prices_stock")
@@ -222,8 +224,6 @@ def test_the_estimate_and_the_plot_know_every_budget_of_prices_and_stock(allegro
 def test_a_command_allegro_refuses_fails_only_its_offers_with_allegros_message(
     sandbox, sandbox_account, allegro
 ):
-    from offers.models import Offer
-
     # Two price groups, one in a currency Allegro does not take: its command is refused (422).
     pks = sorted(Offer.objects.values_list("pk", flat=True))
     odd = pks[: OFFERS // 2]
