@@ -48,7 +48,9 @@ def progress_line(run: ResyncRun) -> str:
         _("%(rate)s offers/min") % {"rate": round(pace.per_minute)},
     ]
     if run.awaiting:
-        parts.insert(3, _("%(count)s awaiting the channel's confirmation") % {"count": run.awaiting})
+        parts.insert(
+            3, _("%(count)s awaiting the channel's confirmation") % {"count": run.awaiting}
+        )
     if run.is_active and pace.eta_seconds is not None:
         parts.append(_("about %(eta)s left") % {"eta": duration_display(pace.eta_seconds)})
     if not run.is_active and data["duration_seconds"] is not None:
