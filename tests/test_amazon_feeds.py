@@ -255,12 +255,17 @@ def test_a_shrunk_feed_limit_paces_the_feeds_with_no_limit_exceeded(
 
 
 def test_photo_locators_in_feeds_follow_the_site_journal_across_three_runs(
-    sandbox, sandbox_account, amazon, wire
+    sandbox, sandbox_account, amazon, wire, settings
 ):
+    # One feed a run: three runs stay within 5 listings feeds per 5 minutes.
+    settings.AMAZON_FEED_MAX_MESSAGES = OFFERS
+
     def with_images():
+        seller = amazon.setting("seller_id")
         skus = {
             m["sku"]
-            for messages in feed_messages(wire, amazon)
+            for r in wire.matching("PUT", "/s3/feeds/")
+            for messages in [check_feed_document(r.body, seller)]
             for m in messages
             if any("image" in p["path"] for p in m["patches"])
         }
@@ -284,3 +289,22 @@ def test_photo_locators_in_feeds_follow_the_site_journal_across_three_runs(
     third = drain(start_resync(amazon, source="cli"))
     assert (third.sent, third.photos_sent) == (OFFERS, 2)
     assert with_images() == {offers[0].external_id, offers[4].external_id}
+    assert feeds_created(sandbox, sandbox_account) == 3
+    assert counters(sandbox, sandbox_account)["limit_violations"] == 0
+
+
+def test_a_spent_feed_budget_pauses_the_run_with_its_name_and_spends_nothing(
+    sandbox, sandbox_account, amazon, settings
+):
+    settings.CHANNEL_LIMITS = {"amazon": {"listings_feeds": [[1, 600]]}}
+    run = start_resync(amazon, source="cli")
+    for _ in range(10):
+        process_chunk(run.pk, ResyncRun.objects.get(pk=run.pk).cursor)
+        run.refresh_from_db()
+        if run.status == "paused" and "listings feeds" in run.pause_reason:
+            break
+    assert run.status == "paused"
+    assert "Amazon's limit of listings feeds" in run.pause_reason
+    by_endpoint = counters(sandbox, sandbox_account)["by_endpoint"]
+    assert by_endpoint[CREATE_FEED] == 1
+    assert by_endpoint["POST /feeds/2021-06-30/documents"] == 1  # no document for a held feed
