@@ -126,9 +126,9 @@ def validate_amazon_request(sent, integration) -> None:
         }
     else:
         assert sent.method == "GET", sent
-        assert re.match(
-            r"^/(feeds|reports)/2021-06-30/(feeds|reports|documents)/[^/]+$", path
-        ), path
+        assert re.match(r"^/(feeds|reports)/2021-06-30/(feeds|reports|documents)/[^/]+$", path), (
+            path
+        )
 
 
 def check_feed_document(content: bytes, seller_id: str, *, cap: int = 10_000) -> list[dict]:

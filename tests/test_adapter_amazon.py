@@ -254,9 +254,7 @@ def test_photo_locators_go_only_when_the_photo_set_changed_across_three_runs(
 
     # A new photo on the first offer; the channel deactivated and re-activated on the third.
     photo = offers[0].photos.first()
-    OfferPhoto.objects.create(
-        offer=offers[0], image=photo.image.name, sha256="0" * 64, position=1
-    )
+    OfferPhoto.objects.create(offer=offers[0], image=photo.image.name, sha256="0" * 64, position=1)
     offer_channel_set_active(offer=offers[2], integration=amazon, active=False)
     offer_channel_set_active(offer=offers[2], integration=amazon, active=True)
     third = drain(start_resync(amazon, source="cli"))

@@ -51,6 +51,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from integrations.channels import AMAZON_API_URL, AMAZON_AUTH_URL
 from integrations.shopconnect.amazon_feeds import AmazonFeeds
@@ -323,7 +324,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
                     attempts=response.attempts,
                 )
             ]
-        _, warnings = issue_text(i for i in issues if isinstance(i, dict))
+        __, warnings = issue_text(i for i in issues if isinstance(i, dict))
         warning = " ".join(m for m in (photos_warning(snap), warnings) if m)
         return [
             OfferResult(
@@ -400,7 +401,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
                 attempts=response.attempts,
                 code=code or "report_refused",
             )
-        job, _ = job_model.objects.update_or_create(
+        job, __ = job_model.objects.update_or_create(
             integration_id=self.integration.pk,
             purpose=ALL_LISTINGS_REPORT,
             defaults={"job_id": report_id, "finished": False, "created_at": timezone.now()},
@@ -435,13 +436,11 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
             if left < 1.0:
                 age = (timezone.now() - job.created_at).total_seconds()
                 later = time.time() + min(max(age / 2, 2.0), 60.0)
-                raise Held(
-                    later,
-                    reason=(
-                        "Amazon is preparing the listings report (GET_MERCHANT_LISTINGS_ALL_DATA, "
-                        f"status {status}); the check reads it when it is done."
-                    ),
-                )
+                reason = _(
+                    "Amazon is preparing the listings report (status %(status)s); the check "
+                    "reads it when it is done, holding no worker meanwhile."
+                ) % {"status": status}
+                raise Held(later, reason=reason)
             time.sleep(1.0)
         if status == "CANCELLED":  # "no data to return": the seller has no listing there
             cache[job.job_id] = {}

@@ -268,7 +268,7 @@ class AmazonFeeds:
         feed = json_or_empty(response)
         status = feed.get("processingStatus") if isinstance(feed, dict) else None
         if response.status_code == 404:
-            _, message = amazon_errors(response)
+            __, message = amazon_errors(response)
             return self._all_failed(batch, "feed_not_found", f"Amazon does not know the feed "
                                     f"{feed_id}: {message}")  # fmt: skip
         if response.status_code != 200 or status in (None, "IN_QUEUE", "IN_PROGRESS"):
@@ -341,7 +341,7 @@ class AmazonFeeds:
                     message=message or "Amazon refused the message.",
                 )
                 continue
-            _, warning = issue_text(own)
+            __, warning = issue_text(own)
             files = photos.get(str(offer_id))
             results[offer_id] = OfferResult(
                 offer_id,
