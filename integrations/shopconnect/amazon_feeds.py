@@ -134,11 +134,12 @@ class AmazonFeeds:
     # --- submitting -----------------------------------------------------------------------
 
     def _feed_items(self, batch) -> list[tuple[int, OfferToSend]]:
-        """(message id, the offer as it is now) for the batch's offers still linked."""
+        """(message id, the offer as it is now) for the batch's offers still active on the
+        integration (one deactivated meanwhile is not sent; the engine records nothing for it)."""
         links = {
             link.offer_id: link
             for link in OfferChannel.objects.filter(
-                integration_id=self.integration.pk, offer_id__in=batch.offers
+                integration_id=self.integration.pk, offer_id__in=batch.offers, active=True
             )
             .select_related("offer")
             .prefetch_related("offer__photos", "offer__parameters")
