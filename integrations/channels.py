@@ -4,6 +4,7 @@ Sources for every limit are in ../shared/reference/CHANNELS.md (taken from the c
 published documentation); the `source` of each ChannelFacts names where the number comes from.
 """
 
+import math
 from dataclasses import dataclass, field
 
 from django.db import models
@@ -14,6 +15,7 @@ class Channel(models.TextChoices):
     ALLEGRO = "allegro", "Allegro"
     ZALANDO = "zalando", "Zalando"
     WOOCOMMERCE = "woocommerce", "WooCommerce"
+    AMAZON = "amazon", "Amazon"
 
 
 # Product rule (DESIGN.md §2 rule 2), hard-coded on purpose: it is not a setting. For these
@@ -36,8 +38,9 @@ class BudgetSpec:
 
     `counted_by` names what the channel counts per: "app" (the application's client id,
     over every seller using it), "seller" (the account behind the token, over all apps),
-    "merchant", "shop", or "integration" (our own extra limit, the integration's
-    requests/min). Budgets with the same key are shared by every run, process and machine.
+    "merchant", "shop", "partner" (Amazon: one selling partner with one application in one
+    region), or "integration" (our own extra limit, the integration's requests/min).
+    Budgets with the same key are shared by every run, process and machine.
     """
 
     counted_by: str
@@ -73,8 +76,14 @@ class ChannelFacts:
     # Data types whose offers may go by either of two paths at once: {data types: (the first
     # path's budget, the budgets the second path needs together)} (estimates, the plot).
     parallel_paths: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
-    # Offers per chunk when the run's offers go in batches (larger groups share a value).
+    # Offers per chunk when the run's offers go in batches (larger groups share a value; an
+    # Amazon feed carries a chunk). Which runs go in batches: ChannelAdapter.goes_in_batches.
     batch_chunk_size: int = 0
+    # Non-secret settings the channel needs (Integration.channel_settings), each with its
+    # default ("" = the seller must fill it in).
+    settings: dict[str, str] = field(default_factory=dict)
+    # The channel's own hosts, where an integration leaves its URL fields empty.
+    default_urls: dict[str, str] = field(default_factory=dict)
     # Units of each budget one photo file costs where each photo is a request of its own
     # (Allegro's image upload), whenever photos are sent (every data type but prices and stock).
     cost_per_photo: dict[str, float] = field(default_factory=dict)
@@ -93,9 +102,22 @@ class ChannelFacts:
 
 MINUTE, HOUR, SECOND = 60, 3600, 1
 
+
+def token_bucket(rate: float, burst: int) -> Limit:
+    """Amazon's usage plan (a token bucket: `burst` tokens, refilled at `rate` per second) as
+    a window our budgets keep: at most `burst` in any burst/rate seconds (rounded up). Any
+    interval of t seconds then holds at most burst + rate·t requests — what the bucket admits
+    from full — so pacing by the window never takes a token the bucket does not have."""
+    return Limit(burst, math.ceil(burst / rate))
+
+
 # Allegro's hosts other than the API's, where an integration leaves them empty.
 ALLEGRO_AUTH_URL = "https://allegro.pl/auth/oauth/token"
 ALLEGRO_UPLOAD_URL = "https://upload.allegro.pl"
+# Amazon's Selling Partner API, Europe region, and Login with Amazon (docs/amazon-facts.md).
+AMAZON_API_URL = "https://sellingpartnerapi-eu.amazon.com"
+AMAZON_AUTH_URL = "https://api.amazon.com/auth/o2/token"
+AMAZON_POLAND = "A1C3SOZRARQ6R3"
 
 CHANNEL_FACTS: dict[str, ChannelFacts] = {
     Channel.ALLEGRO: ChannelFacts(
@@ -245,6 +267,94 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
             for kind in ("all", "content", "prices_stock")
         },
     ),
+    Channel.AMAZON: ChannelFacts(
+        # Listings Items PATCH: 5 requests/s per selling partner and application.
+        requests_per_minute=300,
+        chunk_size=100,  # 20 s of PATCHes at 5/s
+        # A JSON_LISTINGS_FEED carries one chunk: at most 10,000 messages (the schema's
+        # messages.maxItems; the 2025-05-06 changelog allows 25,000 — a deployment may raise
+        # AMAZON_FEED_MAX_MESSAGES, never above this chunk).
+        batch_chunk_size=10_000,
+        batch_size=1,
+        credential_keys=("client_id", "client_secret", "refresh_token"),
+        needs_external_id=False,  # the listing is the seller SKU: external ID, else our SKU
+        settings={
+            "seller_id": "",
+            "marketplace_id": AMAZON_POLAND,
+            "language_tag": "pl_PL",
+            "product_type": "PRODUCT",
+        },
+        default_urls={"api_url": AMAZON_API_URL, "auth_url": AMAZON_AUTH_URL},
+        source=(
+            "amzn/selling-partner-api-models (docs/amazon-facts.md): usage plans per selling "
+            "partner and application, token buckets (rate/s, burst) — listingsItems_2021-08-01 "
+            "patchListingsItem 5/5, getListingsItem 5/10; feeds_2021-06-30 createFeedDocument "
+            "0.5/15, createFeed 0.0083/15, getFeed 2/15, getFeedDocument 0.0222/10; "
+            "reports_2021-06-30 createReport 0.0167/15, getReport 2/15, getReportDocument "
+            "0.0167/15. JSON_LISTINGS_FEED: 5 submissions per 5 minutes per region (SP-API "
+            "changelog 2025-05-06), at most 10,000 messages (listings-feed-schema-v2.json "
+            "messages.maxItems) and under 10 MiB a document (CHANNELS.md)"
+        ),
+        budgets={
+            "listings_patch": BudgetSpec(
+                "partner",
+                (token_bucket(5, 5),),
+                _("listing edits"),
+                _("Amazon's Listings Items edit limit"),
+            ),
+            "listings_get": BudgetSpec(
+                "partner",
+                (token_bucket(5, 10),),
+                _("listing reads"),
+                _("Amazon's Listings Items read limit"),
+            ),
+            "feed_documents": BudgetSpec(
+                "partner",
+                (token_bucket(0.5, 15),),
+                _("requests"),
+                _("Amazon's feed document limit"),
+            ),
+            "feeds": BudgetSpec(
+                "partner",
+                (token_bucket(0.0083, 15),),
+                _("feeds"),
+                _("Amazon's feed submission limit"),
+            ),
+            "listings_feeds": BudgetSpec(
+                "partner",
+                (Limit(5, 5 * MINUTE),),
+                _("listings feeds"),
+                _("Amazon's limit of listings feeds"),
+            ),
+            "feed_reads": BudgetSpec(
+                "partner", (token_bucket(2, 15),), _("requests"), _("Amazon's feed status limit")
+            ),
+            "feed_results": BudgetSpec(
+                "partner",
+                (token_bucket(0.0222, 10),),
+                _("requests"),
+                _("Amazon's feed result document limit"),
+            ),
+            "reports": BudgetSpec(
+                "partner", (token_bucket(0.0167, 15),), _("reports"), _("Amazon's report limit")
+            ),
+            "report_reads": BudgetSpec(
+                "partner", (token_bucket(2, 15),), _("requests"), _("Amazon's report status limit")
+            ),
+            "report_documents": BudgetSpec(
+                "partner",
+                (token_bucket(0.0167, 15),),
+                _("requests"),
+                _("Amazon's report document limit"),
+            ),
+        },
+        # Below AMAZON_FEED_THRESHOLD offers a run PATCHes each listing; above it, feeds carry
+        # the offers and their estimate is the adapter's (AmazonAdapter.estimate_seconds).
+        cost_per_offer={
+            kind: {"listings_patch": 1, "integration": 1}
+            for kind in ("all", "content", "prices_stock")
+        },
+    ),
 }
 
 ALL_CREDENTIAL_KEYS: tuple[str, ...] = tuple(
@@ -260,6 +370,17 @@ CREDENTIAL_LABELS = {
     "sales_channel_id": _("Sales channel ID"),
     "consumer_key": _("Consumer key"),
     "consumer_secret": _("Consumer secret"),
+}
+
+ALL_SETTING_KEYS: tuple[str, ...] = tuple(
+    dict.fromkeys(k for facts in CHANNEL_FACTS.values() for k in facts.settings)
+)
+
+SETTING_LABELS = {
+    "seller_id": _("Seller ID"),
+    "marketplace_id": _("Marketplace ID"),
+    "language_tag": _("Language tag"),
+    "product_type": _("Product type"),
 }
 
 

@@ -8,6 +8,7 @@ secrets must be entered again (Integration.save drops them otherwise).
 
 import json
 import unicodedata
+from urllib.parse import urlsplit
 
 from django import forms
 from django.utils.text import format_lazy
@@ -15,8 +16,10 @@ from django.utils.translation import gettext_lazy as _
 
 from integrations.channels import (
     ALL_CREDENTIAL_KEYS,
+    ALL_SETTING_KEYS,
     CHANNEL_FACTS,
     CREDENTIAL_LABELS,
+    SETTING_LABELS,
     Channel,
     channel_facts,
 )
@@ -28,7 +31,7 @@ URL_CHANGE_HELP = _("Changing this address deletes the saved credentials: enter 
 # Settings only some channels use; a field not listed here is every channel's.
 CHANNEL_URL_FIELDS = {
     "upload_url": (Channel.ALLEGRO,),
-    "auth_url": (Channel.ALLEGRO,),
+    "auth_url": (Channel.ALLEGRO, Channel.AMAZON),
 }
 
 
@@ -39,11 +42,18 @@ def field_channels(name: str) -> tuple[str, ...] | None:
     if name.startswith("secret_"):
         key = name.removeprefix("secret_")
         return tuple(c for c, facts in CHANNEL_FACTS.items() if key in facts.credential_keys)
+    if name.startswith("setting_"):
+        key = name.removeprefix("setting_")
+        return tuple(c for c, facts in CHANNEL_FACTS.items() if key in facts.settings)
     return None
 
 
 def secret_field_name(key: str) -> str:
     return f"secret_{key}"
+
+
+def setting_field_name(key: str) -> str:
+    return f"setting_{key}"
 
 
 class IntegrationForm(forms.ModelForm):
@@ -85,6 +95,12 @@ class IntegrationForm(forms.ModelForm):
         limit = CHANNEL_FACTS.get(self.instance.channel)
         if limit and (self.instance.requests_per_minute or 0) > limit.requests_per_minute:
             self.initial.setdefault("higher_limit_agreed", True)
+        for key in ALL_SETTING_KEYS:
+            value = (self.instance.channel_settings or {}).get(key)
+            if value:
+                self.initial.setdefault(setting_field_name(key), value)
+        # An address the channel has by default may be left empty (Amazon's EU endpoint).
+        self.fields["api_url"].required = False
         self._mark_channel_fields()
         # Shown only when it matters: above the limit (the script shows it as the number grows).
         agreed = self.fields["higher_limit_agreed"]
@@ -165,6 +181,7 @@ class IntegrationForm(forms.ModelForm):
         if not channel:
             return cleaned
         self._clean_channel_fields(cleaned, channel)
+        self._clean_channel_settings(cleaned, channel)
         keep_stored = self.instance.channel == channel and not self.urls_changed()
         stored = dict(self.instance.credentials or {}) if keep_stored else {}
         merged = {}
@@ -180,11 +197,54 @@ class IntegrationForm(forms.ModelForm):
         self._credentials = merged
         return cleaned
 
+    def _clean_channel_settings(self, cleaned, channel) -> None:
+        """The channel's own settings (its defaults where left empty); a required one that
+        is empty is an error. Amazon downloads photos from xSale's public address: it must be
+        https (a sandbox host of OUTBOUND_ALLOWED_HOSTS excepted)."""
+        facts = channel_facts(channel)
+        values = {}
+        for key, default in facts.settings.items():
+            value = (cleaned.get(setting_field_name(key)) or "").strip() or default
+            if not value:
+                self.add_error(
+                    setting_field_name(key),
+                    _("%(channel)s needs this setting.") % {"channel": Channel(channel).label},
+                )
+            values[key] = value
+        self._channel_settings = values
+        if channel == Channel.AMAZON:
+            self._check_public_address(cleaned)
+
+    def _check_public_address(self, cleaned) -> None:
+        from django.conf import settings
+
+        from xsale.urlsafety import is_allowed_host
+
+        host = urlsplit(cleaned.get("api_url") or "").hostname or ""
+        if is_allowed_host(host):
+            return
+        if not settings.SITE_URL.startswith("https://"):
+            self.add_error(
+                None,
+                _(
+                    "Amazon downloads the offers' photos from xSale's public address, which must "
+                    "be https: set SITE_URL (now “%(site)s”) to this xSale's public https "
+                    "address."
+                )
+                % {"site": settings.SITE_URL or "—"},
+            )
+
     def _clean_channel_fields(self, cleaned, channel) -> None:
         """Another channel's URLs are cleared; requests/min stays within the channel's limit."""
         for name, channels in CHANNEL_URL_FIELDS.items():
             if channel not in channels:
                 cleaned[name] = ""
+        default_api = channel_facts(channel).default_urls.get("api_url")
+        if not cleaned.get("api_url") and "api_url" not in self.errors:
+            if default_api:
+                cleaned["api_url"] = self.instance.api_url = default_api
+            else:
+                self.add_error("api_url", forms.Field.default_error_messages["required"])
         rpm = cleaned.get("requests_per_minute")
         if rpm is None:
             return
@@ -206,12 +266,16 @@ class IntegrationForm(forms.ModelForm):
 
     def save(self, commit=True):
         self.instance.replace_credentials(self._credentials)
+        self.instance.channel_settings = self._channel_settings
         return super().save(commit=commit)
 
 
-# The non-secret fields in page order (the admin's fieldsets too).
+# The non-secret fields in page order (the admin's fieldsets too): a channel's own settings
+# after its addresses.
 SETTINGS_FIELDS = [*IntegrationForm.Meta.fields]
 SETTINGS_FIELDS.insert(SETTINGS_FIELDS.index("requests_per_minute") + 1, "higher_limit_agreed")
+_after_urls = SETTINGS_FIELDS.index("auth_url") + 1
+SETTINGS_FIELDS[_after_urls:_after_urls] = [setting_field_name(k) for k in ALL_SETTING_KEYS]
 
 
 def _json(value) -> str:
@@ -231,3 +295,17 @@ for _key in ALL_CREDENTIAL_KEYS:
     )
     IntegrationForm.base_fields[secret_field_name(_key)] = _field
     IntegrationForm.declared_fields[secret_field_name(_key)] = _field
+
+# One plain field per channel setting (shown, not secret); empty takes the channel's default.
+for _key in ALL_SETTING_KEYS:
+    _defaults = {facts.settings[_key] for facts in CHANNEL_FACTS.values() if _key in facts.settings}
+    _default = next(iter(_defaults - {""}), "")
+    _field = forms.CharField(
+        label=SETTING_LABELS[_key],
+        required=False,
+        strip=True,
+        max_length=100,
+        help_text=format_lazy(_("Empty: {default}."), default=_default) if _default else "",
+    )
+    IntegrationForm.base_fields[setting_field_name(_key)] = _field
+    IntegrationForm.declared_fields[setting_field_name(_key)] = _field

@@ -34,6 +34,9 @@ class Integration(models.Model):
     )
     # Secrets: write-only in every form, never rendered, never logged.
     credentials = models.JSONField(_("credentials"), default=dict, blank=True)
+    # What a channel needs besides secrets (Amazon: seller, marketplace, language, product
+    # type; ChannelFacts.settings names them and their defaults). Shown and editable.
+    channel_settings = models.JSONField(_("channel settings"), default=dict, blank=True)
     requests_per_minute = models.PositiveIntegerField(
         _("requests per minute"),
         null=True,
@@ -105,6 +108,11 @@ class Integration(models.Model):
     @property
     def facts(self):
         return channel_facts(self.channel)
+
+    def setting(self, key: str) -> str:
+        """A channel setting: the integration's own, else the channel's default."""
+        value = (self.channel_settings or {}).get(key)
+        return str(value) if value not in (None, "") else self.facts.settings.get(key, "")
 
     @property
     def effective_requests_per_minute(self) -> int:
@@ -715,7 +723,8 @@ class WorkerPresence(models.Model):
 
 class ChannelBatch(models.Model):
     """An asynchronous operation a run submitted to the channel (Allegro's price and quantity
-    commands): the channel answers "registered" now and the outcome later (DESIGN.md §5).
+    commands, Amazon's listings feeds): the channel answers "registered" now and the outcome
+    later (DESIGN.md §5).
 
     The row is written — with its idempotency key, its offers and what it changes — in the
     same transaction that moves the run's cursor past those offers, before any request goes.
@@ -762,3 +771,33 @@ class ChannelBatch(models.Model):
 
     def __str__(self):
         return f"{self.operation} {self.key} ({self.status}, {len(self.offers)} offers)"
+
+    def remember(self, **values) -> None:
+        """Merge `values` into `changes`, in the database at once: what the channel answered
+        while the batch was being submitted (Amazon: the feed's id), so that a retry after a
+        crash finds it and does not submit the batch a second time."""
+        self.changes = {**(self.changes or {}), **values}
+        ChannelBatch.objects.filter(pk=self.pk).update(changes=self.changes)
+
+
+class ChannelJob(models.Model):
+    """A job a channel carries out for an integration over several tasks, remembered between
+    them (Amazon: the listings report a drift check waits for). One per purpose: a new job
+    replaces the old. Not a budget, not a run's state: a drift check that pauses while the
+    channel works finds its job here from whichever worker resumes it."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=60)  # e.g. "GET_MERCHANT_LISTINGS_ALL_DATA"
+    job_id = models.CharField(max_length=200)  # the channel's id (Amazon's reportId)
+    finished = models.BooleanField(default=False)  # read to its end: the next check asks anew
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("channel job")
+        verbose_name_plural = _("channel jobs")
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "purpose"], name="one_job_per_purpose")
+        ]
+
+    def __str__(self):
+        return f"{self.purpose} {self.job_id}"

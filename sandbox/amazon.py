@@ -442,6 +442,9 @@ def token(acct, req, params):
         acct.tokens.add(access)
         acct.token_expiry[access] = time.time() + seconds
         acct.counters["tokens_issued"] += 1
+        if acct.config.get("rotate_refresh_tokens"):  # the answer carries a new refresh token
+            refresh = "Atzr|sbx-" + uuid.uuid4().hex
+            acct.refresh_tokens.add(refresh)
     return Reply(
         200,
         {

@@ -120,14 +120,9 @@ class SandboxHelper:
         return self._post("/_sandbox/reset")
 
     def integration_urls(self, channel: str, account: str) -> dict:
-        base = f"{self.url}/{channel}/{account}"
-        if channel == "allegro":
-            return {
-                "api_url": base,
-                "upload_url": f"{base}/upload",
-                "auth_url": f"{base}/auth/oauth/token",
-            }
-        return {"api_url": base, "upload_url": "", "auth_url": ""}
+        from integrations.services.demo import sandbox_integration_urls
+
+        return sandbox_integration_urls(channel, account, self.url)
 
 
 @pytest.fixture(scope="session")

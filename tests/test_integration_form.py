@@ -92,3 +92,60 @@ def test_the_admin_form_tags_channel_fields_too(client, shop):
     assert 'data-channels="allegro"' in page and "xsale/channel-fields.js" in page
     assert 'name="higher_limit_agreed"' in page
     assert v1("integration_edit", shop.pk)
+
+
+def amazon_data(**overrides):
+    data = {
+        "name": "Amazon PL",
+        "channel": "amazon",
+        "api_url": "",
+        "auth_url": "",
+        "requests_per_minute": "",
+        "active": "on",
+        "secret_client_id": "amzn1.application-oa2-client.x",
+        "secret_client_secret": "amzn1.oa2-cs.v1.secret",
+        "secret_refresh_token": "Atzr|refresh",
+        "setting_seller_id": "A3SELLER0PL",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_amazon_defaults_to_the_eu_endpoint_poland_and_keeps_its_settings(settings):
+    settings.SITE_URL = "https://xsale.example.pl"
+    form = IntegrationForm(amazon_data(setting_product_type="KITCHEN"))
+    assert form.is_valid(), form.errors
+    amazon = form.save()
+    assert amazon.api_url == "https://sellingpartnerapi-eu.amazon.com"
+    assert amazon.channel_settings == {
+        "seller_id": "A3SELLER0PL",
+        "marketplace_id": "A1C3SOZRARQ6R3",
+        "language_tag": "pl_PL",
+        "product_type": "KITCHEN",
+    }
+    assert set(amazon.credentials) == {"client_id", "client_secret", "refresh_token"}
+    again = IntegrationForm(instance=amazon)
+    assert again.initial["setting_seller_id"] == "A3SELLER0PL"  # shown: not a secret
+
+
+def test_amazon_needs_a_seller_id_and_an_https_public_address(settings):
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    form = IntegrationForm(amazon_data(setting_seller_id=""))
+    assert not form.is_valid()
+    assert "setting_seller_id" in form.errors
+    assert "SITE_URL" in " ".join(form.non_field_errors())
+    # Against a sandbox host (OUTBOUND_ALLOWED_HOSTS) plain http photos are fine.
+    sandbox = amazon_data(
+        api_url="http://127.0.0.1:9/amazon/x", auth_url="http://127.0.0.1:9/amazon/x/auth/o2/token"
+    )
+    assert IntegrationForm(sandbox).is_valid()
+
+
+def test_amazon_shows_its_settings_and_auth_url_but_not_allegros_upload(seller, make_integration):
+    amazon = make_integration(
+        name="Amazon PL", channel="amazon", channel_settings={"seller_id": "A3SELLER0PL"}
+    )
+    shown = visible_inputs(html(seller.get(v2("integration_edit", amazon.pk))))
+    for name in ("auth_url", "setting_seller_id", "setting_marketplace_id", "secret_refresh_token"):
+        assert f'name="{name}"' in shown
+    assert 'name="upload_url"' not in shown and 'name="secret_access_token"' not in shown

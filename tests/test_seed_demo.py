@@ -12,9 +12,9 @@ def test_seed_demo_is_idempotent_and_points_at_the_sandbox(settings):
     settings.DEBUG = True  # development only (tests/test_security_login.py)
     call_command("seed_demo", offers=40)
     call_command("seed_demo", offers=40)
-    assert Integration.objects.count() == 3
+    assert Integration.objects.count() == 4
     assert Offer.objects.count() == 40
-    assert OfferChannel.objects.count() == 120
+    assert OfferChannel.objects.count() == 160
     assert all(i.api_url.startswith("http://127.0.0.1:8123/") for i in Integration.objects.all())
     photo = OfferPhoto.objects.first()
     assert photo.image.open("rb").read(3) == b"\xff\xd8\xff"

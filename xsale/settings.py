@@ -266,6 +266,14 @@ RESYNC_RUNS_PER_WORKER = env.int("RESYNC_RUNS_PER_WORKER", default=10)
 # How long a run waits for the channel to report on a batch it registered (Allegro's commands
 # take seconds to an hour); then the batch's unconfirmed offers fail with a reason.
 RESYNC_BATCH_WAIT_SECONDS = env.int("RESYNC_BATCH_WAIT_SECONDS", default=3600)
+# Amazon: a resync of at least this many offers sends JSON_LISTINGS_FEEDs (at most
+# AMAZON_FEED_MAX_MESSAGES messages each — the feed schema's 10,000; Amazon's 2025-05-06
+# changelog allows 25,000, but a feed carries one engine chunk of 10,000 at most); a smaller
+# one PATCHes each listing. AMAZON_FEED_PROCESSING_SECONDS: how long Amazon takes to process
+# a feed, for estimates only (Amazon publishes no figure).
+AMAZON_FEED_THRESHOLD = env.int("AMAZON_FEED_THRESHOLD", default=1_000)
+AMAZON_FEED_MAX_MESSAGES = env.int("AMAZON_FEED_MAX_MESSAGES", default=10_000)
+AMAZON_FEED_PROCESSING_SECONDS = env.int("AMAZON_FEED_PROCESSING_SECONDS", default=600)
 # Channel limits this deployment uses instead of the published ones in integrations/channels.py
 # (an application with a negotiated limit; a channel that changed its numbers), as JSON:
 # {"allegro": {"app": [[12000, 60]], "edits": [[2490, 60], [74700, 3600]]}} — windows as

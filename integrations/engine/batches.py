@@ -1,6 +1,6 @@
 """Asynchronous channel operations as durable state (DESIGN.md §5, issue 17).
 
-A channel's fastest paths (Allegro's price and quantity commands; later Amazon's feeds) answer
+A channel's fastest paths (Allegro's price and quantity commands, Amazon's feeds) answer
 "registered" now and the outcome later. A resync chunk hands such offers to the adapter's
 `plan_batches`; each planned batch becomes a ChannelBatch row, written in the transaction that
 moves the cursor past its offers, before any request goes. Then, step by step:
@@ -42,20 +42,35 @@ def wait_seconds() -> float:
     return settings.RESYNC_BATCH_WAIT_SECONDS
 
 
-def prepared(run: ResyncRun, plans: list[BatchPlan], group: int) -> list[ChannelBatch]:
-    """Unsaved rows for a chunk's planned batches, each with a fresh idempotency key."""
-    return [
-        ChannelBatch(
-            run_id=run.pk,
-            operation=plan.operation,
-            key=str(uuid.uuid4()),
-            group=group,
-            offers=list(plan.offer_ids),
-            changes=plan.changes,
+def prepared(
+    run: ResyncRun, plans: list[BatchPlan], group: int, journal_photos: dict | None = None
+) -> list[ChannelBatch]:
+    """Unsaved rows for a chunk's planned batches, each with a fresh idempotency key.
+
+    A batch that carries photos keeps the journal's photo hash of those offers as the chunk
+    read it: recorded later, the new hash is written only where the journal still holds that
+    one (a forced photo resend made meanwhile is not undone), as `record` does for a chunk."""
+    rows = []
+    for plan in plans:
+        if not plan.offer_ids:
+            continue
+        changes = dict(plan.changes)
+        kept = set(plan.offer_ids)
+        photos = {k: v for k, v in (changes.get("photos_sent") or {}).items() if int(k) in kept}
+        if photos:
+            changes["photos_sent"] = photos
+            changes["journal_photos"] = {k: (journal_photos or {}).get(int(k), "") for k in photos}
+        rows.append(
+            ChannelBatch(
+                run_id=run.pk,
+                operation=plan.operation,
+                key=str(uuid.uuid4()),
+                group=group,
+                offers=list(plan.offer_ids),
+                changes=changes,
+            )
         )
-        for plan in plans
-        if plan.offer_ids
-    ]
+    return rows
 
 
 def outstanding(run_id: int):
@@ -195,26 +210,33 @@ def groups_to_record(run_id: int) -> list[int]:
     return sorted(set(finished) - pending)
 
 
-def group_results(run_id: int, group: int) -> dict[int, OfferResult]:
+def group_results(run_id: int, group: int) -> tuple[dict[int, OfferResult], dict[int, str]]:
     """Each offer's outcome over every batch of the group: confirmed only when every batch
-    that carried it was, else the first failure's code and message."""
+    that carried it was, else the first failure's code and message. And the journal's photo
+    hashes as the chunk read them, for the offers whose photos went (see `prepared`)."""
     outcomes: dict[int, OfferResult] = {}
+    journal_photos: dict[int, str] = {}
     for batch in ChannelBatch.objects.filter(run_id=run_id, group=group).order_by("pk"):
+        photos = batch.changes.get("photos_sent") or {}
+        for offer_id, photo_hash in (batch.changes.get("journal_photos") or {}).items():
+            journal_photos[int(offer_id)] = photo_hash
         for offer_id in batch.offers:
             ok, code, message, status = (batch.results or {}).get(
                 str(offer_id), [False, "not_reported", "", None]
             )
             # What the batch set, as the site journal keeps it: {"price", "currency"}, {"stock"}.
             sent = dict(batch.changes.get("sent", {}))
+            files = photos.get(str(offer_id))
             known = outcomes.get(offer_id)
             if known is None:
                 outcomes[offer_id] = OfferResult(
                     offer_id, ok=bool(ok), code=code or "", message=message or "",
-                    http_status=status, sent=sent,
+                    http_status=status, sent=sent, photos_sent=files is not None,
+                    photo_files=files or 0,
                 )  # fmt: skip
             elif known.ok and not ok:
                 known.ok, known.code, known.message = False, code or "", message or ""
                 known.http_status = status
             else:
                 known.sent.update(sent)
-    return outcomes
+    return outcomes, journal_photos

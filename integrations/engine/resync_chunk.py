@@ -54,10 +54,11 @@ class ResyncChunks(Step):
     def __init__(self, run: ResyncRun, token: str):
         super().__init__(run, token)
         facts = run.integration.facts
-        batched = run.data_types in facts.parallel_paths and facts.batch_chunk_size
-        # Offers sent in batches sharing a value go in larger chunks: larger groups.
-        self.size = facts.batch_chunk_size if batched else facts.chunk_size
         self.adapter = shopconnect.adapter_for(run.integration)
+        # A run that goes in batches (offers sharing a value, an Amazon feed) goes in larger
+        # chunks: larger groups.
+        self.batched = self.adapter.goes_in_batches(run.total, run.data_types)
+        self.size = facts.batch_chunk_size if self.batched else facts.chunk_size
         self.sender = ThreadPoolExecutor(1, thread_name_prefix=f"resync-{run.pk}")
         self.following: Chunk | None = None
         self.told_pace = ""
@@ -92,7 +93,9 @@ class ResyncChunks(Step):
         if grant.wait() > MAX_BUDGET_WAIT and grant.budget is not None:
             return Wait(Held(grant.at, budget=grant.budget, limit=grant.limit))
         items, refused = items_to_send(run, chunk)
-        items, plans = adapter.plan_batches(items, remaining=max(run.total - run.processed, 1))
+        items, plans = adapter.plan_batches(
+            items, remaining=max(run.total - run.processed, 1), batched=self.batched
+        )
         sending = self.sender.submit(_send, adapter, items, deadline)
         last = len(chunk.links) < self.size or chunk.links[-1].offer_id >= (run.last_offer_id or 0)
         if not last:
@@ -108,7 +111,9 @@ class ResyncChunks(Step):
             for plan in plans:  # offers after the first deferred one are planned again later
                 plan.offer_ids = [o for o in plan.offer_ids if o < first]
         if links:
-            rows = batches.prepared(run, plans, group=links[-1].offer_id)
+            rows = batches.prepared(
+                run, plans, group=links[-1].offer_id, journal_photos=chunk.journal_photos
+            )
             self.run = run = record(run, self.token, chunk, links, results, batches=rows, pace=pace)
         if deferred:
             if adapter.held is not None:
@@ -176,13 +181,14 @@ class ResyncChunks(Step):
 
 def record_group(run: ResyncRun, token: str, group: int) -> ResyncRun:
     """Record the outcome of a group of batches the channel reported on, as a chunk's."""
-    results = batches.group_results(run.pk, group)
+    results, journal_photos = batches.group_results(run.pk, group)
     links = list(
         OfferChannel.objects.filter(integration_id=run.integration_id, offer_id__in=results)
         .select_related("offer")
+        .prefetch_related("offer__photos")
         .order_by("offer_id")
     )
-    chunk = Chunk(links=links, journal_photos={})
+    chunk = Chunk(links=links, journal_photos=journal_photos)
     return record(run, token, chunk, links, list(results.values()), settles=(group, len(results)))
 
 
@@ -276,6 +282,9 @@ JOURNAL_FIELDS_BY_DATA_TYPES = {
 }
 
 
+JOURNAL_PARAMETERS = 30_000
+
+
 def _adapted(value):
     """A value as the ORM writes it. Raw SQL hands a datetime to the driver as it is, and on
     SQLite that text ("…+00:00") sorts apart from the ORM's ("…" in UTC), so the sync log's
@@ -293,6 +302,13 @@ def upsert_journal(rows: list[tuple], fields: tuple[str, ...]) -> None:
     SQLite and PostgreSQL; `rows` are (offer_id, integration_id, *fields) tuples.
     """
     if not rows:
+        return
+    # A statement holds at most JOURNAL_PARAMETERS values (SQLite's 32,766 and PostgreSQL's
+    # 65,535 bind parameters): an Amazon feed's group records 10,000 offers at once.
+    per_statement = max(1, JOURNAL_PARAMETERS // (len(rows[0]) + 4))
+    if len(rows) > per_statement:
+        for start in range(0, len(rows), per_statement):
+            upsert_journal(rows[start : start + per_statement], fields)
         return
     table = connection.ops.quote_name(SiteJournal._meta.db_table)
     columns = ["offer_id", "integration_id", *fields]

@@ -36,7 +36,15 @@ DEMO_CREDENTIALS = {
         "sales_channel_id": "01924c48-49bb-40c2-9c32-ab582e6db6f4",
     },
     Channel.WOOCOMMERCE: {"consumer_key": "ck_sandbox", "consumer_secret": "cs_sandbox"},
+    Channel.AMAZON: {
+        "client_id": "sandbox-client",
+        "client_secret": "sandbox-secret",
+        "refresh_token": "sandbox-refresh",
+    },
 }
+# The sandbox's Amazon account "demo" is the selling partner with this merchant token (the
+# sandbox derives it from the account's name: GET /_sandbox/amazon/demo/state → seller_id).
+DEMO_AMAZON_SELLER_ID = "A076D44D22A187"
 
 CATEGORIES = [
     ("Kubek ceramiczny", [("Materiał", "ceramika"), ("Pojemność", "350 ml")]),
@@ -56,6 +64,8 @@ def sandbox_integration_urls(channel: str, account: str, sandbox_url: str | None
             "upload_url": f"{base}/upload",
             "auth_url": f"{base}/auth/oauth/token",
         }
+    if channel == Channel.AMAZON:  # Login with Amazon's token endpoint, emulated beside
+        return {"api_url": base, "upload_url": "", "auth_url": f"{base}/auth/o2/token"}
     return {"api_url": base, "upload_url": "", "auth_url": ""}
 
 
@@ -94,6 +104,9 @@ def seed_integrations() -> list[Integration]:
             defaults={
                 "channel": channel,
                 "credentials": DEMO_CREDENTIALS[channel],
+                "channel_settings": (
+                    {"seller_id": DEMO_AMAZON_SELLER_ID} if channel == Channel.AMAZON else {}
+                ),
                 **sandbox_integration_urls(channel, "demo"),
             },
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy
 
+from integrations import shopconnect
 from integrations.channels import sends_photo_binaries_always
 from integrations.engine.resync_chunk import sharing_runs
 from integrations.engine.selection import photos_per_offer, resync_offer_count
@@ -56,6 +57,9 @@ def resync_estimate(
         needed = channel_budgets.seconds_to_spend(offers * costs[name] * spenders, budget.limits)
         if needed > seconds:
             seconds, binding = needed, str(budget.label)
+    by_adapter = shopconnect.adapter_for(integration).estimate_seconds(offers, data_types)
+    if by_adapter is not None:  # the channel processes batches in its own time (Amazon's feeds)
+        seconds, binding = by_adapter
     paths = integration.facts.parallel_paths.get(data_types)
     if paths and all(budgets.get(name) and budgets[name].limits for name in (paths[0], *paths[1])):
         first, others = budgets[paths[0]], [budgets[name] for name in paths[1]]

@@ -11,6 +11,7 @@ def adapter_for(integration) -> ChannelAdapter:
     process and integration; the budgets it spends are shared by every process.
     """
     from integrations.shopconnect.allegro import AllegroAdapter
+    from integrations.shopconnect.amazon import AmazonAdapter
     from integrations.shopconnect.woocommerce import WooCommerceAdapter
     from integrations.shopconnect.zalando import ZalandoAdapter
 
@@ -18,6 +19,7 @@ def adapter_for(integration) -> ChannelAdapter:
         Channel.ALLEGRO: AllegroAdapter,
         Channel.ZALANDO: ZalandoAdapter,
         Channel.WOOCOMMERCE: WooCommerceAdapter,
+        Channel.AMAZON: AmazonAdapter,
     }
     try:
         adapter_class = adapters[integration.channel]

@@ -78,7 +78,7 @@ def _chunks(ids: list[int], size: int = COMMAND_MAX_OFFERS):
 class AllegroCommands:
     """The asynchronous hooks of the adapter contract (base.ChannelAdapter), for Allegro."""
 
-    def plan_batches(self, items: list[OfferToSend], *, remaining: int):
+    def plan_batches(self, items: list[OfferToSend], *, remaining: int, batched: bool = False):
         commandable, by_patch = [], []
         seen: set[str] = set()
         for item in items:

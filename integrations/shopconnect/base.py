@@ -69,7 +69,11 @@ class BatchPlan:
 
     operation: str  # the adapter's name for it, e.g. "allegro:price"
     offer_ids: list[int]
-    changes: dict  # JSON: what it changes and what the adapter needs to send it again
+    # JSON: what it changes and what the adapter needs to send it again. Keys the engine
+    # reads: "sent" (the value the batch sets for all its offers, as the site journal keeps
+    # it: {"price", "currency"} or {"stock"}) and "photos_sent" ({offer pk: photo files} of
+    # the offers whose photos the batch carries); the engine adds "journal_photos".
+    changes: dict
 
 
 @dataclass
@@ -141,13 +145,27 @@ class ChannelAdapter(ABC):
 
     # --- asynchronous operations (engine/batches.py) --------------------------------------
 
+    def goes_in_batches(self, offers: int, data_types: str) -> bool:
+        """Whether a run of `offers` offers sending `data_types` goes (partly) in asynchronous
+        batches: its chunks are then `facts.batch_chunk_size` offers, larger groups. Default:
+        the data types with two paths at once (Allegro's prices and stock)."""
+        facts = self.integration.facts
+        return data_types in facts.parallel_paths and bool(facts.batch_chunk_size)
+
     def plan_batches(
-        self, items: list[OfferToSend], *, remaining: int
+        self, items: list[OfferToSend], *, remaining: int, batched: bool = False
     ) -> tuple[list[OfferToSend], list[BatchPlan]]:
         """Split a chunk: what `send` takes now, and what goes as asynchronous batches whose
         outcome the channel reports later. `remaining` is how many offers the run has left
-        (to share them between the channel's budgets). Default: everything by `send`."""
+        (to share them between the channel's budgets); `batched` is `goes_in_batches` of the
+        run. Default: everything by `send`."""
         return items, []
+
+    def estimate_seconds(self, offers: int, data_types: str) -> tuple[float, str] | None:
+        """How long a run of `offers` takes, and what sets that (for the seller), where the
+        budgets per offer (`facts.cost_per_offer`) cannot tell — a run whose batches the
+        channel processes in its own time (Amazon's feeds). None: the budgets tell."""
+        return None
 
     def begin_batches(self, deadline: float | None) -> None:  # noqa: B027 - nothing to set up
         """Before a step's batch work: bound its waits by `deadline` (as `send` does)."""

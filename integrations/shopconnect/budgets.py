@@ -320,10 +320,14 @@ def budgets_for(integration, *, seller: str = "") -> dict[str, Budget]:
     credentials = integration.credentials or {}
     hosts = channel_hosts(integration)
     place = _digest(*hosts)
+    client_id = str(credentials.get("client_id", ""))
     identities = {
-        "app": _digest(*hosts, str(credentials.get("client_id", ""))),
+        "app": _digest(*hosts, client_id),
         "seller": _digest(*hosts, seller) if seller else f"integration-{integration.pk}-{place}",
         "merchant": _digest(*hosts, str(credentials.get("merchant_id", ""))),
+        # Amazon's usage plans: one selling partner with one application, in one region (the
+        # API host) — shared by every integration of that seller and app.
+        "partner": _digest(*hosts, integration.setting("seller_id"), client_id),
     }
     result = {}
     for name, spec in facts.budgets.items():

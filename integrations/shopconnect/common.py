@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from integrations.shopconnect.base import (
@@ -96,6 +96,23 @@ def snapshot(item: OfferToSend, *, photo_urls: bool = False) -> OfferSnapshot:
         parameters=[(p.name, p.value) for p in offer.parameters.all()],
         photos=photos,
     )
+
+
+def absolute_photo_url(url: str) -> str:
+    """A photo's URL as a channel downloads it: on xSale's public address (SITE_URL)."""
+    from django.conf import settings
+
+    if url.startswith(("http://", "https://")):
+        return url
+    return f"{settings.SITE_URL}/{url.lstrip('/')}"
+
+
+def snapshot_with_photo_urls(item: OfferToSend) -> OfferSnapshot:
+    """A snapshot whose photos carry their public URLs, for channels that download photos
+    themselves (WooCommerce, Amazon) — only when the engine decided photos go."""
+    snap = snapshot(item, photo_urls=item.send_photos)
+    snap.photos = [replace(p, url=absolute_photo_url(p.url)) if p.url else p for p in snap.photos]
+    return snap
 
 
 def failed(

@@ -14,8 +14,9 @@
     channel asked us to wait"; `Held.reason` says so when it asked for more than we wait).
   - 5xx and connection errors: exponential backoff with jitter, MAX_ATTEMPTS in all and never
     past the deadline, then `ChannelUnavailable` (that offer's failure: "did not answer").
-  - 401: the token is refreshed once (one refresh serves all threads that saw the same token)
-    and the request retried; a second 401 or a refused refresh raises `ChannelAuthError`.
+  - 401 (Amazon: 403, `TokenAuth.refused_statuses`): the token is refreshed once (one refresh
+    serves all threads that saw the same token) and the request retried; a second refusal
+    or a refused refresh raises `ChannelAuthError`.
   - A 200/201/207 that is not JSON (an HTML error page, a captive portal) is not the
     channel's answer: `ChannelUnavailable` with code "unexpected_answer".
   - A body over CHANNEL_MAX_ANSWER_BYTES (decompressed) is not read further:
@@ -198,6 +199,12 @@ class TokenAuth:
 
     # The credentials a refresh renews (written back); every other one is part of `made_with`.
     token_keys: tuple[str, ...] = ("access_token", "refresh_token")
+    # The statuses by which the channel refuses the token (refresh once, then ChannelAuthError).
+    refused_statuses: tuple[int, ...] = (401,)
+
+    def headers(self, token: str) -> dict:
+        """How the token goes with a request (Amazon: `x-amz-access-token`)."""
+        return {"Authorization": f"Bearer {token}"}
 
     def __init__(self, channel_name: str, access_token: str = ""):
         self.channel_name = channel_name
@@ -386,7 +393,9 @@ class ChannelClient:
         delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         return delay / 2 + random.uniform(0, delay / 2)
 
-    def _attempt(self, method: str, url: str, *, authenticated: bool, headers, kwargs):
+    def _attempt(
+        self, method: str, url: str, *, authenticated: bool, headers, kwargs, json_answer=True
+    ):
         """Send once. Returns (kind, response or reason, token generation).
 
         kind: "answer" (a status the adapter interprets), "throttled", "server_error",
@@ -396,7 +405,7 @@ class ChannelClient:
         generation = None
         if authenticated and self.auth:
             generation, token = self.auth.current(self)
-            send_headers["Authorization"] = f"Bearer {token}"
+            send_headers.update(self.auth.headers(token))
         if authenticated and self.basic_auth:
             kwargs["auth"] = self.basic_auth
         started = time.monotonic()
@@ -423,9 +432,10 @@ class ChannelClient:
             return "throttled", response, generation
         if status >= 500:
             return "server_error", response, generation
-        if status == 401 and authenticated:
+        refused = self.auth.refused_statuses if self.auth else (401,)
+        if status in refused and authenticated:
             return "unauthorized", response, generation
-        if status in JSON_STATUSES and not is_json(response):
+        if json_answer and status in JSON_STATUSES and not is_json(response):
             return "not_json", response, generation
         return "answer", response, generation
 
@@ -437,6 +447,7 @@ class ChannelClient:
         spend: dict[str, int] | None = None,
         authenticated: bool = True,
         headers: dict | None = None,
+        json_answer: bool = True,
         **kwargs,
     ) -> requests.Response:
         """Send one request within its budgets and the retry rules; return the final answer.
@@ -445,6 +456,7 @@ class ChannelClient:
         ({"app": 1, "edits": 1}; a Zalando stock batch {"stock_updates": 250, …}). The
         returned response carries `attempts` (how many times it was sent). Raises Held,
         ChannelUnavailable after all attempts, ChannelAuthError when credentials fail.
+        `json_answer=False`: a 200 need not be JSON (a document downloaded or uploaded).
         """
         spends = self._spends(spend)
         attempts = throttled = 0
@@ -461,6 +473,7 @@ class ChannelClient:
                 authenticated=authenticated,
                 headers=headers,
                 kwargs={**kwargs, "timeout": (timeout[0], read)},
+                json_answer=json_answer,
             )
             if kind == "answer":
                 answer.attempts = attempts
@@ -484,7 +497,7 @@ class ChannelClient:
             if kind == "unauthorized":
                 if self.auth is None or refreshed:
                     raise self.auth.rejected() if self.auth else self._basic_rejected()
-                logger.info("%s answered 401: refreshing the access token", self.channel_name)
+                logger.info("%s refused the token: refreshing it", self.channel_name)
                 self.auth.refresh(self, generation)
                 refreshed = True
                 attempts -= 1

@@ -32,8 +32,6 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from functools import partial
 
-from django.conf import settings
-
 from integrations.shopconnect.base import ListingsPage, OfferResult, OfferToSend
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
@@ -42,16 +40,11 @@ from integrations.shopconnect.common import (
     failed,
     json_or_empty,
     snapshot,
+    snapshot_with_photo_urls,
 )
 from integrations.shopconnect.http import ChannelUnavailable
 
 BATCH_MAX_ITEMS = 100
-
-
-def absolute_photo_url(url: str) -> str:
-    if url.startswith(("http://", "https://")):
-        return url
-    return f"{settings.SITE_URL}/{url.lstrip('/')}"
 
 
 def woo_attributes(parameters: list[tuple[str, str]]) -> list[dict]:
@@ -148,15 +141,7 @@ class WooCommerceAdapter(HttpChannelAdapter):
         return {"basic_auth": (credentials["consumer_key"], credentials["consumer_secret"])}
 
     def snapshot(self, item: OfferToSend) -> OfferSnapshot:
-        snap = snapshot(item, photo_urls=item.send_photos)
-        for i, photo in enumerate(snap.photos):
-            snap.photos[i] = type(photo)(
-                storage=photo.storage,
-                name=photo.name,
-                content_type=photo.content_type,
-                url=absolute_photo_url(photo.url),
-            )
-        return snap
+        return snapshot_with_photo_urls(item)
 
     @property
     def batch_url(self) -> str:

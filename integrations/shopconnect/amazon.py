@@ -1,0 +1,558 @@
+"""Amazon (Selling Partner API): listings by seller SKU, PATCHed one by one or sent in feeds.
+
+Facts and sources: docs/amazon-facts.md (amzn/selling-partner-api-models), CHANNELS.md.
+
+- Login with Amazon: the refresh token (with the app's client id and secret, form-encoded, at
+  `auth_url`, default https://api.amazon.com/auth/o2/token) buys a one-hour access token, sent
+  as `x-amz-access-token`. It is renewed a minute before it expires; a 403 (Amazon's answer to
+  an expired or refused token) renews it once. A rotated refresh token is written back to the
+  integration (common.store_new_credentials, fingerprint-checked). Tokens are never logged.
+- The listing is the seller SKU: `OfferChannel.external_id`, falling back to our `Offer.sku`.
+  The integration's settings name the seller, the marketplace (Poland `A1C3SOZRARQ6R3`), the
+  language tag (`pl_PL`) and the product type; a parameter `amazon_product_type` overrides the
+  product type for its offer.
+- Attributes (arrays of objects; the localized ones carry `language_tag` and
+  `marketplace_id`): name → `item_name`, description → `product_description` (left out when
+  empty: the listing keeps its own), parameters named `bullet_point` → `bullet_point`, one
+  entry each; price → `purchasable_offer` (`currency`, `our_price[].schedule[].value_with_tax`);
+  stock → `fulfillment_availability` (`fulfillment_channel_code` DEFAULT). Other parameters are
+  not sent: Amazon's attributes are named by the product type's definition, which xSale does
+  not map.
+- Photos: Amazon downloads them itself, so they go as public URLs of our media
+  (`SITE_URL` + the file's URL): `main_product_image_locator`, then
+  `other_product_image_locator_1` … `_8` (`media_location`). Amazon is neither Allegro nor
+  Zalando (DESIGN.md §2 rule 2): locators go only when the engine says so (the photo set's
+  hash differs from the site journal, or the channel was deactivated and re-activated on the
+  offer); the slots the photo set no longer fills are deleted then.
+- Every change is a JSON Patch of top-level attributes (`replace`; `delete` for emptied photo
+  slots). "Prices and stock only" patches `purchasable_offer` and `fulfillment_availability`
+  alone; "content only" leaves them out.
+- Two ways to send (amazon_feeds.py): a run below AMAZON_FEED_THRESHOLD offers PATCHes each
+  listing (`PATCH /listings/2021-08-01/items/{sellerId}/{sku}`, 5/s per seller and app); a
+  larger one sends the same patches as messages of JSON_LISTINGS_FEEDs through the engine's
+  asynchronous batches.
+- Reading back (a drift check): prices and quantities from the GET_MERCHANT_LISTINGS_ALL_DATA
+  report (created once, polled — the check pauses, holding no worker, while Amazon makes it —
+  then downloaded and parsed by column name); name and description per SKU with
+  `GET /listings/2021-08-01/items/…` at its 5/s.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from functools import partial
+from urllib.parse import quote
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from integrations.channels import AMAZON_API_URL, AMAZON_AUTH_URL
+from integrations.shopconnect.amazon_feeds import AmazonFeeds
+from integrations.shopconnect.amazon_mapping import (
+    Marketplace,
+    amazon_errors,
+    errors_of,
+    issue_text,
+    listing_sku,
+    patches,
+    photo_files,
+    photos_warning,
+    product_type,
+)
+from integrations.shopconnect.base import (
+    ChannelAuthError,
+    ListingReads,
+    ListingsPage,
+    OfferResult,
+    OfferToSend,
+)
+from integrations.shopconnect.common import (
+    HttpChannelAdapter,
+    OfferSnapshot,
+    duplicates_failed,
+    failed,
+    json_or_empty,
+    snapshot_with_photo_urls,
+)
+from integrations.shopconnect.http import ChannelClient, ChannelUnavailable, Held, TokenAuth
+from xsale.urlsafety import UnsafeURL, check_url
+
+# Renew the access token this long before Amazon says it expires.
+TOKEN_MARGIN_SECONDS = 60
+LISTINGS_API = "listings/2021-08-01/items"
+ALL_LISTINGS_REPORT = "GET_MERCHANT_LISTINGS_ALL_DATA"
+REPORT_PAGE = 10_000  # report rows per page of a drift check's listings
+# A listings report not read to its end is used again by the next check only this young.
+REPORT_REUSE_SECONDS = 15 * 60
+# A report not ready yet is looked at again in place for this long, then the check pauses.
+REPORT_WAIT_IN_PLACE = 4.0
+
+
+class AmazonAuth(TokenAuth):
+    refused_statuses = (403,)
+
+    def __init__(self, integration):
+        super().__init__("Amazon")
+        credentials = integration.credentials or {}
+        self.auth_url = integration.auth_url or AMAZON_AUTH_URL
+        self.client_id = credentials.get("client_id", "")
+        self.client_secret = credentials.get("client_secret", "")
+        self.refresh_token = credentials.get("refresh_token", "")
+        self._expires_at = 0.0
+
+    def headers(self, token: str) -> dict:
+        return {"x-amz-access-token": token}
+
+    def _expired(self) -> bool:
+        return time.monotonic() >= self._expires_at
+
+    def fetch_token(self, client: ChannelClient) -> str:
+        try:
+            response = client.request(
+                "POST",
+                self.auth_url,
+                authenticated=False,
+                headers={"Accept": "application/json"},
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": self.refresh_token,
+                    "client_id": self.client_id,
+                    "client_secret": self.client_secret,
+                },
+            )
+        except ChannelUnavailable as exc:
+            raise ChannelAuthError(
+                "Login with Amazon did not answer, so the access token could not be renewed. "
+                "Try again later."
+            ) from exc
+        data = json_or_empty(response)
+        if (
+            response.status_code != 200
+            or not isinstance(data, dict)
+            or not data.get("access_token")
+        ):
+            code = data.get("error", "") if isinstance(data, dict) else ""
+            known = code in ("invalid_client", "invalid_grant", "unsupported_grant_type")
+            reason = f" ({code})" if known else ""
+            raise ChannelAuthError(
+                f"Login with Amazon refused to renew the access token{reason}. Check the client "
+                "ID, client secret and refresh token in the integration's settings (authorize "
+                "the app for the seller again if the refresh token was revoked)."
+            )
+        try:
+            lifetime = float(data.get("expires_in") or 3600)
+        except (TypeError, ValueError):
+            lifetime = 3600.0
+        self._expires_at = time.monotonic() + max(lifetime - TOKEN_MARGIN_SECONDS, lifetime / 2)
+        rotated = data.get("refresh_token")
+        if isinstance(rotated, str) and rotated and rotated != self.refresh_token:
+            self.refresh_token = rotated
+            self.remember_new_credentials({"refresh_token": rotated})
+        return data["access_token"]
+
+    def rejected(self) -> ChannelAuthError:
+        return ChannelAuthError(
+            "Amazon refused access (403) even with a fresh access token. Check the seller ID "
+            "and that the app is authorized for this seller in Seller Central."
+        )
+
+
+def amount_text(value) -> str | None:
+    try:
+        return f"{Decimal(str(value).strip()):.2f}"
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def report_listings(text: str) -> dict[str, dict]:
+    """GET_MERCHANT_LISTINGS_ALL_DATA rows by seller SKU, read by column name (extra or
+    reordered columns are fine): {sku: {"price", "stock", "name", "external_id"}}."""
+    rows = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = next(rows, None)
+    if not header:
+        return {}
+    column = {name.strip().lower(): i for i, name in enumerate(header)}
+    if "seller-sku" not in column:
+        raise ValueError("the listings report has no seller-sku column")
+
+    def cell(row, name):
+        i = column.get(name)
+        return row[i].strip() if i is not None and i < len(row) else ""
+
+    listings = {}
+    for row in rows:
+        sku = cell(row, "seller-sku")
+        if not sku:
+            continue
+        fields: dict = {"external_id": sku}
+        if cell(row, "item-name"):
+            fields["name"] = cell(row, "item-name")
+        price = amount_text(cell(row, "price")) if cell(row, "price") else None
+        if price is not None:
+            fields["price"] = price
+        quantity = cell(row, "quantity")
+        if quantity.isdigit():
+            fields["stock"] = int(quantity)
+        listings[sku] = fields
+    return listings
+
+
+def item_fields(item: dict, place: Marketplace) -> dict:
+    """Name and description of a Listings Items `Item` (its attributes for our marketplace)."""
+    out = {}
+    attrs = item.get("attributes") if isinstance(item.get("attributes"), dict) else {}
+    for key, name in (("name", "item_name"), ("description", "product_description")):
+        for entry in attrs.get(name) or []:
+            if isinstance(entry, dict) and entry.get("marketplace_id") in (
+                None,
+                place.marketplace_id,
+            ):
+                if isinstance(entry.get("value"), str):
+                    out[key] = entry["value"]
+                break
+    if "name" not in out:
+        for summary in item.get("summaries") or []:
+            if isinstance(summary, dict) and isinstance(summary.get("itemName"), str):
+                out["name"] = summary["itemName"]
+                break
+    return out
+
+
+def decoded(content: bytes, compression) -> str:
+    """A downloaded document as text: GZIP-inflated when Amazon says so (never past the
+    answer cap), UTF-8 or else Windows-1252 (Amazon does not state the EU reports' encoding)."""
+    if compression == "GZIP":
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        content = inflater.decompress(content, settings.CHANNEL_MAX_ANSWER_BYTES)
+        if inflater.unconsumed_tail:
+            raise ChannelUnavailable(
+                "Amazon's document is larger than xSale reads (CHANNEL_MAX_ANSWER_BYTES).",
+                http_status=200,
+                attempts=1,
+                code="oversized_answer",
+            )
+    elif compression:
+        raise ChannelUnavailable(
+            f"Amazon's document is compressed with {compression}, which xSale does not read.",
+            http_status=200,
+            attempts=1,
+            code="unexpected_answer",
+        )
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return content.decode("cp1252", errors="replace")
+
+
+class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
+    max_in_flight = 5  # PATCHes go at 5/s: five in flight keep the budget full
+    required_credentials = ("client_id", "client_secret", "refresh_token")
+    readable_fields = frozenset({"name", "description", "price", "stock"})
+    full_read_fields = frozenset({"name", "description"})
+
+    def client_auth(self) -> dict:
+        return {"auth": AmazonAuth(self.integration)}
+
+    @property
+    def api_url(self) -> str:
+        return (self.integration.api_url or AMAZON_API_URL).rstrip("/")
+
+    @property
+    def place(self) -> Marketplace:
+        return Marketplace(self.integration)
+
+    def check_credentials(self) -> None:
+        super().check_credentials()
+        if not self.integration.setting("seller_id"):
+            raise ChannelAuthError(
+                "The Amazon integration has no seller ID (Seller Central → Settings → Account "
+                "info → Merchant token). Fill it in the integration's settings."
+            )
+
+    def snapshot(self, item: OfferToSend) -> OfferSnapshot:
+        return snapshot_with_photo_urls(item)
+
+    def listing_url(self, sku: str) -> str:
+        seller = quote(self.integration.setting("seller_id"), safe="")
+        return f"{self.api_url}/{LISTINGS_API}/{seller}/{quote(sku, safe='')}"
+
+    # --- the Listings Items path -------------------------------------------------------
+
+    def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
+        ready, duplicates = duplicates_failed(snapshots, listing_sku, "Amazon seller SKU")
+        place = self.place
+        jobs = [([snap.offer_id], partial(self.patch_listing, snap, place)) for snap in ready]
+        return duplicates + self.run_parallel(jobs)
+
+    def patch_listing(self, snap: OfferSnapshot, place: Marketplace) -> list[OfferResult]:
+        response = self.client.request(
+            "PATCH",
+            self.listing_url(listing_sku(snap)),
+            spend={"listings_patch": 1, "integration": 1},
+            headers={"Accept": "application/json"},
+            params={"marketplaceIds": place.marketplace_id, "issueLocale": "en_US"},
+            json={"productType": product_type(snap, place), "patches": patches(snap, place)},
+        )
+        data = json_or_empty(response)
+        if response.status_code != 200 or not isinstance(data, dict):
+            code, message = amazon_errors(response)
+            return [
+                failed(
+                    snap.offer_id,
+                    message,
+                    http_status=response.status_code,
+                    code=code,
+                    attempts=response.attempts,
+                )
+            ]
+        issues = data.get("issues") if isinstance(data.get("issues"), list) else []
+        if data.get("status") != "ACCEPTED" or errors_of(issues):
+            code, message = issue_text(errors_of(issues))
+            return [
+                failed(
+                    snap.offer_id,
+                    message or f"Amazon answered {data.get('status') or 'no status'}.",
+                    http_status=200,
+                    code=code or str(data.get("status") or "INVALID"),
+                    attempts=response.attempts,
+                )
+            ]
+        __, warnings = issue_text(i for i in issues if isinstance(i, dict))
+        warning = " ".join(m for m in (photos_warning(snap), warnings) if m)
+        return [
+            OfferResult(
+                snap.offer_id,
+                ok=True,
+                photos_sent=snap.send_photos,
+                photo_files=photo_files(snap),
+                message=warning,
+                attempts=response.attempts,
+            )
+        ]
+
+    # --- reading back (a drift check) ----------------------------------------------------
+
+    def expected_listing(self, item: OfferToSend) -> dict:
+        snap = snapshot_with_photo_urls(item)
+        expected = {
+            "name": snap.name,
+            "price": snap.price_text,
+            "stock": snap.stock,
+            "external_id": listing_sku(snap),
+        }
+        if snap.description.strip():
+            expected["description"] = snap.description
+        return expected
+
+    def _begin_reads(self, deadline) -> None:
+        self.check_credentials()
+        self.client.start_chunk(deadline)
+
+    def read_listings(self, offset: int, *, deadline: float | None = None) -> ListingsPage:
+        """A page of the GET_MERCHANT_LISTINGS_ALL_DATA report. The first call asks Amazon to
+        make the report and remembers its id (ChannelJob); until the report is done the check
+        pauses (Held) and asks again later — from whichever task gets the run."""
+        from integrations.models import ChannelJob
+
+        self._begin_reads(deadline)
+        try:
+            job = ChannelJob.objects.filter(
+                integration_id=self.integration.pk, purpose=ALL_LISTINGS_REPORT
+            ).first()
+            young = timezone.now() - timedelta(seconds=REPORT_REUSE_SECONDS)
+            if job is None or (offset == 0 and (job.finished or job.created_at < young)):
+                job = self._create_report(ChannelJob)
+            listings = self._report_rows(job, deadline)
+        finally:
+            self.store_new_credentials()
+        skus = sorted(listings)
+        page = skus[offset : offset + REPORT_PAGE]
+        end = offset + len(page)
+        last = end >= len(skus)
+        if last:
+            ChannelJob.objects.filter(pk=job.pk).update(finished=True)
+        return ListingsPage(
+            listings={sku: listings[sku] for sku in page},
+            total=len(skus),
+            next_offset=None if last else end,
+        )
+
+    def _create_report(self, job_model):
+        response = self.client.request(
+            "POST",
+            f"{self.api_url}/reports/2021-06-30/reports",
+            spend={"reports": 1, "integration": 1},
+            headers={"Accept": "application/json"},
+            json={"reportType": ALL_LISTINGS_REPORT, "marketplaceIds": [self.place.marketplace_id]},
+        )
+        report_id = json_or_empty(response).get("reportId") if response.status_code == 202 else None
+        if not isinstance(report_id, str) or not report_id:
+            code, message = amazon_errors(response)
+            raise ChannelUnavailable(
+                f"Amazon did not make the listings report: {message}",
+                http_status=response.status_code,
+                attempts=response.attempts,
+                code=code or "report_refused",
+            )
+        job, __ = job_model.objects.update_or_create(
+            integration_id=self.integration.pk,
+            purpose=ALL_LISTINGS_REPORT,
+            defaults={"job_id": report_id, "finished": False, "created_at": timezone.now()},
+        )
+        return job
+
+    def _report_rows(self, job, deadline) -> dict[str, dict]:
+        cache = self.client.__dict__.setdefault("amazon_reports", {})
+        if job.job_id in cache:
+            return cache[job.job_id]
+        waited_until = time.monotonic() + REPORT_WAIT_IN_PLACE
+        while True:
+            response = self.client.request(
+                "GET",
+                f"{self.api_url}/reports/2021-06-30/reports/{quote(job.job_id, safe='')}",
+                spend={"report_reads": 1, "integration": 1},
+                headers={"Accept": "application/json"},
+            )
+            report = json_or_empty(response)
+            status = report.get("processingStatus") if isinstance(report, dict) else None
+            if response.status_code != 200 or not status:
+                code, message = amazon_errors(response)
+                raise ChannelUnavailable(
+                    f"Amazon did not say how the listings report is doing: {message}",
+                    http_status=response.status_code,
+                    attempts=response.attempts,
+                    code=code or "report_unknown",
+                )
+            if status in ("DONE", "CANCELLED", "FATAL"):
+                break
+            left = min(waited_until, deadline or float("inf")) - time.monotonic()
+            if left < 1.0:
+                age = (timezone.now() - job.created_at).total_seconds()
+                later = time.time() + min(max(age / 2, 2.0), 60.0)
+                reason = _(
+                    "Amazon is preparing the listings report (status %(status)s); the check "
+                    "reads it when it is done, holding no worker meanwhile."
+                ) % {"status": status}
+                raise Held(later, reason=reason)
+            time.sleep(1.0)
+        if status == "CANCELLED":  # "no data to return": the seller has no listing there
+            cache[job.job_id] = {}
+            return {}
+        if status == "FATAL" or not report.get("reportDocumentId"):
+            job.delete()  # the next check asks for a new report
+            raise ChannelUnavailable(
+                "Amazon could not make the listings report (FATAL); the check can be run again.",
+                http_status=200,
+                attempts=1,
+                code="report_fatal",
+            )
+        text = self.download(
+            f"{self.api_url}/reports/2021-06-30/documents/"
+            f"{quote(str(report['reportDocumentId']), safe='')}",
+            spend={"report_documents": 1, "integration": 1},
+        )
+        try:
+            listings = report_listings(text)
+        except ValueError as exc:
+            raise ChannelUnavailable(
+                f"Amazon's listings report could not be read: {exc}",
+                http_status=200,
+                attempts=1,
+                code="unexpected_answer",
+            ) from None
+        cache.clear()  # one report kept per client: the latest
+        cache[job.job_id] = listings
+        return listings
+
+    def download(self, document_url: str, *, spend: dict) -> str:
+        """A feed or report document: its presigned URL (getFeedDocument / getReportDocument),
+        then the bytes from there — without our token (the URL is signed), https only."""
+        response = self.client.request(
+            "GET", document_url, spend=spend, headers={"Accept": "application/json"}
+        )
+        data = json_or_empty(response)
+        url = data.get("url") if response.status_code == 200 and isinstance(data, dict) else None
+        if not isinstance(url, str) or not url:
+            code, message = amazon_errors(response)
+            raise ChannelUnavailable(
+                f"Amazon did not give the document: {message}",
+                http_status=response.status_code,
+                attempts=response.attempts,
+                code=code or "document_refused",
+            )
+        try:
+            check_url(url)
+        except UnsafeURL as exc:
+            raise ChannelUnavailable(
+                f"Amazon's document address was refused: {exc}",
+                http_status=200,
+                attempts=1,
+                code="unsafe_url",
+            ) from None
+        body = self.client.request("GET", url, authenticated=False, json_answer=False)
+        if body.status_code != 200:
+            raise ChannelUnavailable(
+                f"Amazon's document store answered {body.status_code} {body.reason}.",
+                http_status=body.status_code,
+                attempts=body.attempts,
+                code="document_refused",
+            )
+        return decoded(body.content, data.get("compressionAlgorithm"))
+
+    def read_full(self, listing_ids: list[str], *, deadline: float | None = None) -> ListingReads:
+        reads = ListingReads()
+        if not listing_ids:
+            return reads
+        self._begin_reads(deadline)
+        place = self.place
+        try:
+            with ThreadPoolExecutor(
+                min(self.max_in_flight, len(listing_ids)), thread_name_prefix="amazon-read"
+            ) as pool:
+                futures = {pool.submit(self._read_one, sku, place): sku for sku in listing_ids}
+                try:
+                    for future, sku in futures.items():
+                        self._sort_read(reads, sku, future, place)
+                except ChannelAuthError:
+                    self.client.aborted.set()
+                    for future in futures:
+                        future.cancel()
+                    raise
+        finally:
+            self.store_new_credentials()
+        return reads
+
+    def _read_one(self, sku: str, place: Marketplace):
+        return self.client.request(
+            "GET",
+            self.listing_url(sku),
+            spend={"listings_get": 1, "integration": 1},
+            headers={"Accept": "application/json"},
+            params={"marketplaceIds": place.marketplace_id, "includedData": "summaries,attributes"},
+        )
+
+    @staticmethod
+    def _sort_read(reads: ListingReads, sku: str, future, place: Marketplace) -> None:
+        try:
+            response = future.result()
+        except Held:
+            reads.deferred.add(sku)
+            return
+        except ChannelUnavailable as exc:
+            reads.failed[sku] = (exc.http_status, exc.code, str(exc))
+            return
+        data = json_or_empty(response)
+        if response.status_code == 200 and isinstance(data, dict):
+            reads.found[sku] = item_fields(data, place)
+        elif response.status_code == 404:
+            reads.missing.add(sku)
+        else:
+            code, message = amazon_errors(response)
+            reads.failed[sku] = (response.status_code, code, message)

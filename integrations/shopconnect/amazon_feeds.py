@@ -1,0 +1,361 @@
+"""Amazon's JSON_LISTINGS_FEED through the engine's asynchronous batches (engine/batches.py).
+
+A run of AMAZON_FEED_THRESHOLD offers or more goes in feeds: its chunks are 10,000 offers
+(facts.batch_chunk_size) and each chunk's offers are split into feeds of at most
+AMAZON_FEED_MAX_MESSAGES messages (the schema's maxItems, 10,000) and under 10 MiB a document
+(CHANNELS.md). A message is the offer's JSON Patch (operationType PATCH — the same patches the
+Listings Items path sends), `messageId` = its place in the batch + 1.
+
+Submitting a batch (a ChannelBatch row, written before any request):
+1. createFeedDocument (201: id and a presigned URL, valid 5 minutes), PUT the document there
+   (no token: the URL is signed). The document's id is remembered on the row.
+2. createFeed {JSON_LISTINGS_FEED, marketplace, document} → 202 {feedId}; the feed's id is
+   remembered on the row at once (ChannelBatch.remember), before the engine marks it
+   submitted. A retry after a crash finds it and submits nothing; one whose document was
+   uploaded creates the feed from that document. Amazon takes no idempotency key for
+   createFeed and its Feed model does not name the input document, so only a crash in the
+   instant between Amazon's 202 and that write could repeat a feed — whose messages set the
+   same values again.
+   Before anything, the feed budgets (0.0083/s burst 15; 5 listings feeds per 5 minutes per
+   region) must have room within the wait a request may take: otherwise the run pauses (Held)
+   with nothing spent.
+
+Reading a batch: getFeed (2/s) until DONE; then getFeedDocument (0.0222/s) and the processing
+report: each message's ERROR issues fail its offer with Amazon's code and message; a message
+without one is confirmed (its WARNINGs kept as the journal's warning). Feed-level errors (no
+messageId: a header Amazon refused) fail every offer when Amazon accepted no message. FATAL
+and CANCELLED fail every offer with the reason (the report's issues, when there is one).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from urllib.parse import quote
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from integrations.shopconnect import budgets as channel_budgets
+from integrations.shopconnect.amazon_mapping import (
+    amazon_errors,
+    errors_of,
+    issue_text,
+    listing_sku,
+    patches,
+    photo_files,
+    product_type,
+)
+from integrations.shopconnect.base import BatchPlan, BatchSubmission, OfferResult, OfferToSend
+from integrations.shopconnect.common import json_or_empty
+from integrations.shopconnect.http import MAX_BUDGET_WAIT, ChannelUnavailable, Held
+from offers.models import OfferChannel
+from xsale.urlsafety import UnsafeURL, check_url
+
+FEED = "amazon:listings_feed"
+FEED_TYPE = "JSON_LISTINGS_FEED"
+CONTENT_TYPE = "application/json; charset=UTF-8"
+FEEDS_API = "feeds/2021-06-30"
+# Under Amazon's 10 MiB a document, with room for the header and the array's punctuation.
+FEED_DOCUMENT_MAX_BYTES = 10 * 1024 * 1024 - 64 * 1024
+FIRST_LOOK_SECONDS = 2.0
+# For estimates: a message's size, measured (bench/README.md "Amazon": 50,000 offers with a
+# photo, description and parameters made 10 feeds under 10 MiB — about 2 KB a message).
+MESSAGE_BYTES_ESTIMATE = {"all": 2_048, "content": 2_048, "prices_stock": 512}
+
+
+def max_messages() -> int:
+    return max(1, settings.AMAZON_FEED_MAX_MESSAGES)
+
+
+class AmazonFeeds:
+    """The asynchronous hooks of the adapter contract (base.ChannelAdapter), for Amazon."""
+
+    def goes_in_batches(self, offers: int, data_types: str) -> bool:
+        return offers >= settings.AMAZON_FEED_THRESHOLD
+
+    def message(self, snap, message_id: int, place) -> dict:
+
+        return {
+            "messageId": message_id,
+            "sku": listing_sku(snap),
+            "operationType": "PATCH",
+            "productType": product_type(snap, place),
+            "patches": patches(snap, place),
+        }
+
+    def plan_batches(self, items: list[OfferToSend], *, remaining: int, batched: bool = False):
+        if not batched or not items:
+            return items, []
+
+        place = self.place
+        cap = min(max_messages(), self.integration.facts.batch_chunk_size)
+        plans, current, size = [], [], 0
+        for item in items:
+            snap = self.snapshot(item)
+            # Sized as sent: the message id has at most 10 digits.
+            length = len(json.dumps(self.message(snap, 10**9, place), ensure_ascii=False)) + 2
+            if current and (len(current) >= cap or size + length > FEED_DOCUMENT_MAX_BYTES):
+                plans.append(self._plan(current, item))
+                current, size = [], 0
+            current.append((item.offer.pk, photo_files(snap) if snap.send_photos else None))
+            size += length
+        if current:
+            plans.append(self._plan(current, items[0]))
+        return [], plans
+
+    @staticmethod
+    def _plan(offers: list[tuple[int, int | None]], item: OfferToSend) -> BatchPlan:
+        """A feed's batch: its offers in message order, whose photos go, and what the run
+        sends (the same for every offer of a run)."""
+        ids = [offer_id for offer_id, _ in offers]
+        photos = {str(offer_id): files for offer_id, files in offers if files is not None}
+        changes = {
+            "photos_sent": photos,
+            "send_content": item.send_content,
+            "send_prices_stock": item.send_prices_stock,
+        }
+        return BatchPlan(operation=FEED, offer_ids=ids, changes=changes)
+
+    def estimate_seconds(self, offers: int, data_types: str) -> tuple[float, str] | None:
+        if not self.goes_in_batches(offers, data_types):
+            return None
+        size = MESSAGE_BYTES_ESTIMATE.get(data_types, MESSAGE_BYTES_ESTIMATE["all"])
+        per_feed = min(
+            max_messages(), self.integration.facts.batch_chunk_size, FEED_DOCUMENT_MAX_BYTES // size
+        )
+        feeds = math.ceil(offers / per_feed)
+        budgets = self.budgets()
+        seconds, binding = 0.0, ""
+        for name in ("feeds", "listings_feeds"):
+            budget = budgets.get(name)
+            # A handful of feeds from fresh windows: each full window makes the next wait
+            # out its length (5 feeds go at once; the 6th five minutes later).
+            for limit in budget.limits if budget else ():
+                needed = (math.ceil(feeds / limit.count) - 1) * limit.seconds
+                if needed >= seconds:
+                    seconds, binding = needed, budget.label
+        label = _("%(limit)s, then Amazon's processing of the feeds") % {"limit": binding}
+        return seconds + settings.AMAZON_FEED_PROCESSING_SECONDS, label
+
+    # --- submitting -----------------------------------------------------------------------
+
+    def _feed_items(self, batch) -> list[tuple[int, OfferToSend]]:
+        """(message id, the offer as it is now) for the batch's offers still active on the
+        integration (one deactivated meanwhile is not sent; the engine records nothing for it)."""
+        links = {
+            link.offer_id: link
+            for link in OfferChannel.objects.filter(
+                integration_id=self.integration.pk, offer_id__in=batch.offers, active=True
+            )
+            .select_related("offer")
+            .prefetch_related("offer__photos", "offer__parameters")
+        }
+        photos = batch.changes.get("photos_sent") or {}
+        send_content = batch.changes.get("send_content", True)
+        send_prices_stock = batch.changes.get("send_prices_stock", True)
+        items = []
+        for position, offer_id in enumerate(batch.offers, start=1):
+            link = links.get(offer_id)
+            if link is None:
+                continue
+            items.append(
+                (
+                    position,
+                    OfferToSend(
+                        offer=link.offer,
+                        link=link,
+                        send_photos=str(offer_id) in photos,
+                        send_content=send_content,
+                        send_prices_stock=send_prices_stock,
+                    ),
+                )
+            )
+        return items
+
+    def feed_document(self, batch) -> bytes:
+        place = self.place
+        messages = [
+            self.message(self.snapshot(item), message_id, place)
+            for message_id, item in self._feed_items(batch)
+        ]
+        document = {"header": {"sellerId": place.seller_id, "version": "2.0"}, "messages": messages}
+        return json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+    def _room_for_a_feed(self) -> None:
+        budgets = self.budgets()
+        spends = [(budgets[name], 1) for name in ("feeds", "listings_feeds") if name in budgets]
+        grant = channel_budgets.peek(spends)
+        if grant.wait() > MAX_BUDGET_WAIT and grant.budget is not None:
+            raise Held(grant.at, budget=grant.budget, limit=grant.limit)
+
+    def submit_batch(self, batch) -> BatchSubmission:
+
+        if batch.changes.get("feed_id"):  # registered before a crash: the same feed
+            return BatchSubmission(registered=True, check_after=FIRST_LOOK_SECONDS)
+        self._room_for_a_feed()
+        document_id = batch.changes.get("feed_document_id")
+        if not document_id:
+            answer = self._upload(batch)
+            if isinstance(answer, BatchSubmission):
+                return answer
+            document_id = answer
+        response = self.client.request(
+            "POST",
+            f"{self.api_url}/{FEEDS_API}/feeds",
+            spend={"feeds": 1, "listings_feeds": 1, "integration": 1},
+            headers={"Accept": "application/json"},
+            json={
+                "feedType": FEED_TYPE,
+                "marketplaceIds": [self.place.marketplace_id],
+                "inputFeedDocumentId": document_id,
+            },
+        )
+        feed_id = json_or_empty(response).get("feedId") if response.status_code == 202 else None
+        if not isinstance(feed_id, str) or not feed_id:
+            code, message = amazon_errors(response)
+            return BatchSubmission(
+                registered=False, http_status=response.status_code, code=code, message=message
+            )
+        batch.remember(feed_id=feed_id)
+        return BatchSubmission(registered=True, check_after=FIRST_LOOK_SECONDS)
+
+    def _upload(self, batch) -> str | BatchSubmission:
+        """Create the feed document and upload the batch's messages: its id, or a refusal."""
+        content = self.feed_document(batch)
+        response = self.client.request(
+            "POST",
+            f"{self.api_url}/{FEEDS_API}/documents",
+            spend={"feed_documents": 1, "integration": 1},
+            headers={"Accept": "application/json"},
+            json={"contentType": CONTENT_TYPE},
+        )
+        data = json_or_empty(response)
+        if response.status_code != 201 or not isinstance(data, dict) or not data.get("url"):
+            code, message = amazon_errors(response)
+            return BatchSubmission(
+                registered=False, http_status=response.status_code, code=code, message=message
+            )
+        try:
+            check_url(data["url"])
+        except UnsafeURL as exc:
+            raise ChannelUnavailable(
+                f"Amazon's upload address was refused: {exc}", http_status=201, attempts=1
+            ) from None
+        uploaded = self.client.request(
+            "PUT",
+            data["url"],
+            authenticated=False,
+            json_answer=False,
+            headers={"Content-Type": CONTENT_TYPE},
+            data=content,
+        )
+        if uploaded.status_code != 200:
+            # The document store refused (an expired URL, a size): try again with a new one.
+            raise ChannelUnavailable(
+                f"Amazon's document store refused the feed ({uploaded.status_code} "
+                f"{uploaded.reason}).",
+                http_status=uploaded.status_code,
+                attempts=uploaded.attempts,
+                code="upload_refused",
+            )
+        batch.remember(feed_document_id=str(data["feedDocumentId"]))
+        return str(data["feedDocumentId"])
+
+    # --- reading --------------------------------------------------------------------------
+
+    def read_batch(self, batch) -> dict[int, OfferResult] | None:
+
+        feed_id = batch.changes["feed_id"]
+        response = self.client.request(
+            "GET",
+            f"{self.api_url}/{FEEDS_API}/feeds/{feed_id}",
+            spend={"feed_reads": 1, "integration": 1},
+            headers={"Accept": "application/json"},
+        )
+        feed = json_or_empty(response)
+        status = feed.get("processingStatus") if isinstance(feed, dict) else None
+        if response.status_code == 404:
+            __, message = amazon_errors(response)
+            return self._all_failed(batch, "feed_not_found", f"Amazon does not know the feed "
+                                    f"{feed_id}: {message}")  # fmt: skip
+        if response.status_code != 200 or status in (None, "IN_QUEUE", "IN_PROGRESS"):
+            return None  # not done (or no readable answer): look again later
+        report = None
+        if feed.get("resultFeedDocumentId"):
+            report = self._report(str(feed["resultFeedDocumentId"]))
+        if status == "DONE":
+            if report is None:
+                return None  # the report could not be read yet: look again later
+            return self._results(batch, report)
+        reason = "; ".join(
+            str(i.get("message") or "")
+            for i in (report or {}).get("issues") or []
+            if isinstance(i, dict)
+        )
+        if status == "CANCELLED":
+            message = f"Amazon cancelled feed {feed_id} before processing it; nothing changed."
+            return self._all_failed(batch, "feed_cancelled", message)
+        message = (
+            f"Amazon aborted feed {feed_id} (FATAL){f': {reason}' if reason else ''}. Some, "
+            "none or all of its changes may have been made: resync these offers again."
+        )
+        return self._all_failed(batch, "feed_fatal", message)
+
+    def _report(self, document_id: str) -> dict | None:
+        try:
+            text = self.download(
+                f"{self.api_url}/{FEEDS_API}/documents/{quote(document_id, safe='')}",
+                spend={"feed_results": 1, "integration": 1},
+            )
+            report = json.loads(text)
+        except (ChannelUnavailable, ValueError):
+            return None
+        return report if isinstance(report, dict) else None
+
+    @staticmethod
+    def _all_failed(batch, code: str, message: str) -> dict[int, OfferResult]:
+        return {
+            offer_id: OfferResult(offer_id, ok=False, code=code, message=message)
+            for offer_id in batch.offers
+        }
+
+    def _results(self, batch, report: dict) -> dict[int, OfferResult]:
+
+        issues = [i for i in report.get("issues") or [] if isinstance(i, dict)]
+        by_message: dict[int, list[dict]] = {}
+        feed_level = []
+        for issue in issues:
+            message_id = issue.get("messageId")
+            if isinstance(message_id, int) and not isinstance(message_id, bool):
+                by_message.setdefault(message_id, []).append(issue)
+            elif issue.get("severity") == "ERROR":
+                feed_level.append(issue)
+        summary = report.get("summary") if isinstance(report.get("summary"), dict) else {}
+        nothing_accepted = summary.get("messagesAccepted") == 0
+        photos = batch.changes.get("photos_sent") or {}
+        results = {}
+        for message_id, offer_id in enumerate(batch.offers, start=1):
+            own = by_message.get(message_id, [])
+            errors = errors_of(own)
+            if not errors and feed_level and nothing_accepted:
+                errors = feed_level
+            if errors:
+                code, message = issue_text(errors)
+                results[offer_id] = OfferResult(
+                    offer_id,
+                    ok=False,
+                    code=code or "feed_error",
+                    message=message or "Amazon refused the message.",
+                )
+                continue
+            __, warning = issue_text(own)
+            files = photos.get(str(offer_id))
+            results[offer_id] = OfferResult(
+                offer_id,
+                ok=True,
+                message=warning,
+                photos_sent=files is not None,
+                photo_files=files or 0,
+            )
+        return results
