@@ -205,22 +205,6 @@ def print_pauses(watcher, names):
             print(f"    {n} × {key}; first at +{t:.0f} s: “{reason}”")
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """CPU seconds (user + system) used so far by the live processes of a process group."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.getpgid(int(entry.name)) != pgid:
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, ProcessLookupError, ValueError, IndexError):
-            continue
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 # --- app: three integrations, one Client ID --------------------------------------------------
 
 
@@ -278,7 +262,7 @@ def bench_app(url):
             watcher = Watcher(names)
             finished = watcher.wait(timeout=20 * 60)
             elapsed = time.time() - watcher.started
-        cpu = sum(group_cpu_seconds(w.pid) for w in workers)
+        cpu = sum(h.group_cpu_seconds(w.pid) for w in workers)
     finally:
         for worker in workers:
             worker.stop()

@@ -160,5 +160,91 @@ def sandbox_configure(url, channel, account, **config):
     requests.post(f"{url}/_sandbox/{channel}/{account}/config", json=config, timeout=10)
 
 
-def sandbox_state(url, channel, account) -> dict:
-    return requests.get(f"{url}/_sandbox/{channel}/{account}/state", timeout=30).json()
+def sandbox_state(url, channel, account, *, offers=True) -> dict:
+    query = "" if offers else "?offers=0"
+    return requests.get(f"{url}/_sandbox/{channel}/{account}/state{query}", timeout=60).json()
+
+
+def allegro_app_state(url, client_id) -> dict:
+    return requests.get(f"{url}/_sandbox/allegro/_apps/{client_id}/state", timeout=30).json()
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Live processes of a process group (the qcluster sentinel and its workers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) == pgid:
+                pids.append(int(entry.name))
+        except (OSError, ProcessLookupError):
+            continue
+    return pids
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of a process group."""
+    total = 0
+    for pid in group_pids(pgid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class GroupSampler:
+    """Samples every process of a process group from /proc every `every` seconds, in a thread:
+    CPU seconds (utime + stime, the last value seen per pid, so a process that exits keeps
+    what it used up to its last sample), peak VmRSS and VmHWM per pid, and its command line."""
+
+    def __init__(self, pgid: int, every=0.5):
+        import threading
+
+        self.pgid, self.every = pgid, every
+        self.cpu: dict[int, float] = {}
+        self.rss_kib: dict[int, int] = {}
+        self.names: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="sampler")
+        self.started = self.ended = None
+
+    def sample(self):
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in group_pids(self.pgid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                status = Path(f"/proc/{pid}/status").read_text().splitlines()
+                if pid not in self.names:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                    self.names[pid] = cmd.decode(errors="replace").strip()[:80]
+            except (OSError, ValueError, IndexError):
+                continue
+            self.cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+            for line in status:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    kib = int(line.split()[1])
+                    self.rss_kib[pid] = max(self.rss_kib.get(pid, 0), kib)
+
+    def _loop(self):
+        while not self._stop.wait(self.every):
+            self.sample()
+
+    def __enter__(self):
+        self.started = time.time()
+        self.sample()
+        self.base = dict(self.cpu)  # CPU used before the measured period (start-up)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.sample()
+        self.ended = time.time()
+        self._stop.set()
+        self._thread.join(5)
+
+    def used(self) -> dict[int, float]:
+        """CPU seconds per pid within the measured period."""
+        return {pid: cpu - self.base.get(pid, 0.0) for pid, cpu in self.cpu.items()}

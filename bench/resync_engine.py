@@ -7,7 +7,8 @@
               200 ms, and the number of limit violations
   memory      peak RSS of the resync worker at 100,000 offers vs 10,000
 
-Usage: .venv/bin/python bench/resync_engine.py [throughput|limit|memory ...]
+Usage: .venv/bin/python bench/resync_engine.py [throughput|limit|memory ...] [--offers N]
+(--offers: the limit run's offers, default 5,000)
 """
 
 import json
@@ -144,7 +145,13 @@ def memory():
 
 
 if __name__ == "__main__":
-    wanted = sys.argv[1:] or ["throughput", "limit", "memory"]
+    wanted = sys.argv[1:]
+    limit_offers = 5000
+    if "--offers" in wanted:
+        at_ = wanted.index("--offers")
+        limit_offers = int(wanted[at_ + 1])
+        del wanted[at_ : at_ + 2]
+    wanted = wanted or ["throughput", "limit", "memory"]
     channels = [w for w in wanted if w in ("woocommerce", "allegro", "zalando")]
     h.setup_django()
     sandbox, URL = h.start_sandbox()
@@ -164,7 +171,7 @@ if __name__ == "__main__":
         if "limit" in wanted:
             worker = h.start_resync_worker(CHANNEL_LIMITS="{}")  # the published limits
             try:
-                limit_share(URL)
+                limit_share(URL, offers=limit_offers)
             finally:
                 worker.stop()
     finally:

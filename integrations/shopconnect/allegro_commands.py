@@ -205,7 +205,11 @@ class AllegroCommands:
             page = self.client.request(
                 "GET",
                 self._command_url(batch, "/tasks"),
-                spend={"app": 1, "integration": 1, "command_reads": TASKS_PAGE},
+                spend={
+                    "app": 1,
+                    "integration": 1,
+                    "command_reads": min(TASKS_PAGE, len(batch.offers) - offset),
+                },
                 headers=headers,
                 params={"limit": TASKS_PAGE, "offset": offset},
             )
