@@ -123,7 +123,7 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
     Channel.ALLEGRO: ChannelFacts(
         requests_per_minute=9_000,
         chunk_size=200,
-        batch_chunk_size=2_000,
+        batch_chunk_size=5_000,
         batch_size=1,
         credential_keys=("client_id", "client_secret", "access_token", "refresh_token"),
         needs_external_id=True,

@@ -40,9 +40,9 @@ def test_one_task_drives_the_runs_waiting_for_a_worker_side_by_side(settings, sh
     seen_threads = set()
     real = skeleton.run_task
 
-    def spy(run_id, cursor, step_for):
+    def spy(run_id, cursor, step_for, **kwargs):
         seen_threads.add((run_id, threading.get_ident()))
-        return real(run_id, cursor, step_for)
+        return real(run_id, cursor, step_for, **kwargs)
 
     skeleton.run_task = spy
     try:
@@ -56,13 +56,44 @@ def test_one_task_drives_the_runs_waiting_for_a_worker_side_by_side(settings, sh
     assert len({ident for _, ident in seen_threads}) == 3  # each in a thread of its own
 
 
-def test_a_worker_takes_no_more_runs_than_it_may(settings, shops, no_queue):
+def test_a_worker_drives_no_more_runs_at_once_than_it_may(settings, shops, no_queue):
     settings.RESYNC_RUNS_PER_WORKER = 2
     settings.RESYNC_TASK_SECONDS = 30
     runs = [start_resync(shop, source="cli") for shop in shops]
+    lock, active, most = threading.Lock(), [0], [0]
+    real = skeleton.run_task
+
+    def counting(*args, **kwargs):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    skeleton.run_task = counting
+    try:
+        runner.process_chunk(runs[0].pk, 0)
+    finally:
+        skeleton.run_task = real
+    assert most[0] == 2
+    # A thread whose run ended took the one still waiting, within the task's time box.
+    assert sorted(ResyncRun.objects.values_list("status", flat=True)) == ["completed"] * 3
+
+
+def test_a_thread_whose_run_was_taken_elsewhere_takes_the_next_waiting_one(
+    settings, shops, no_queue
+):
+    settings.RESYNC_RUNS_PER_WORKER = 2
+    settings.RESYNC_TASK_SECONDS = 30
+    runs = [start_resync(shop, source="cli") for shop in shops]
+    ResyncRun.objects.claim(runs[0].pk, 0, lease_seconds=60)  # the task's own run: elsewhere
     runner.process_chunk(runs[0].pk, 0)
-    statuses = sorted(ResyncRun.objects.values_list("status", flat=True))
-    assert statuses == ["completed", "completed", "queued"]
+    statuses = dict(ResyncRun.objects.values_list("pk", "status"))
+    assert statuses[runs[1].pk] == statuses[runs[2].pk] == "completed"
+    assert statuses[runs[0].pk] == "running"  # left to whoever holds it
 
 
 def test_a_run_leased_elsewhere_is_left_alone(settings, shops, no_queue):

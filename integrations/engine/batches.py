@@ -18,6 +18,7 @@ run pauses until the next look.
 
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
@@ -27,14 +28,14 @@ from django.utils.translation import gettext as _
 
 from integrations.models import ChannelBatch, ResyncRun
 from integrations.shopconnect.base import BatchPlan, OfferResult
-from integrations.shopconnect.http import ChannelUnavailable
+from integrations.shopconnect.http import ChannelUnavailable, Held
 
 logger = logging.getLogger(__name__)
 
 # A batch the channel never registered (it did not answer) is given up after this many tries.
 MAX_SUBMIT_ATTEMPTS = 5
 # Batches submitted or read in one step, at most.
-BATCHES_PER_STEP = 50
+BATCHES_PER_STEP = 200
 OUTSTANDING = (ChannelBatch.Status.PREPARED, ChannelBatch.Status.SUBMITTED)
 
 
@@ -96,27 +97,57 @@ def next_look(run_id: int):
 def work_due(run: ResyncRun, adapter, stop) -> None:
     """Submit prepared batches and read the reports that are due, until `stop()` says so.
 
-    Raises Held when a budget or the channel makes us wait (the step pauses the run)."""
+    The channel is asked `adapter.batch_concurrency` batches at a time (each budget then
+    fills while another waits); what it answered is written from this thread. Raises Held
+    when a budget or the channel makes us wait (the step pauses the run)."""
     now = timezone.now()
-    due = (
+    due = list(
         outstanding(run.pk)
         .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
         .order_by("next_check_at", "pk")[:BATCHES_PER_STEP]
     )
-    for batch in due:
-        if stop():
-            return
-        if batch.status == ChannelBatch.Status.PREPARED:
-            _submit(batch, adapter)
+    held = None
+    for batch, answer in _ask(due, adapter, stop):
+        if isinstance(answer, Held):
+            held = held or answer
+        elif batch.status == ChannelBatch.Status.PREPARED:
+            _submitted(batch, adapter, answer)
         else:
-            _read(batch, adapter)
+            _read(batch, adapter, answer)
+    if held is not None:
+        raise held
 
 
-def _submit(batch: ChannelBatch, adapter) -> None:
+NOT_ASKED = object()  # the step's time ran out before this batch's turn
+
+
+def _ask(due: list[ChannelBatch], adapter, stop):
+    """(batch, the channel's answer — or the ChannelUnavailable or Held it raised) for each
+    due batch asked; anything else raised propagates."""
+
+    def ask(batch):
+        if stop():
+            return NOT_ASKED
+        try:
+            if batch.status == ChannelBatch.Status.PREPARED:
+                return adapter.submit_batch(batch)
+            return adapter.read_batch(batch)
+        except (ChannelUnavailable, Held) as exc:
+            return exc
+
+    width = max(1, min(getattr(adapter, "batch_concurrency", 1), len(due)))
+    if width == 1:
+        answers = [(batch, ask(batch)) for batch in due]
+    else:
+        with ThreadPoolExecutor(width, thread_name_prefix="batches") as pool:
+            answers = list(zip(due, pool.map(ask, due), strict=True))
+    return [(batch, answer) for batch, answer in answers if answer is not NOT_ASKED]
+
+
+def _submitted(batch: ChannelBatch, adapter, answer) -> None:
     now = timezone.now()
-    try:
-        answer = adapter.submit_batch(batch)
-    except ChannelUnavailable as exc:
+    if isinstance(answer, ChannelUnavailable):
+        exc = answer
         attempts = batch.attempts + 1
         if attempts >= MAX_SUBMIT_ATTEMPTS:
             message = _("%(channel)s did not register the batch after %(count)s tries: %(error)s")
@@ -146,11 +177,9 @@ def _submit(batch: ChannelBatch, adapter) -> None:
     _finish(batch, ChannelBatch.Status.REFUSED, results)
 
 
-def _read(batch: ChannelBatch, adapter) -> None:
+def _read(batch: ChannelBatch, adapter, report) -> None:
     now = timezone.now()
-    try:
-        report = adapter.read_batch(batch)
-    except ChannelUnavailable:
+    if isinstance(report, ChannelUnavailable):
         report = None
     if report is not None:
         results = {}

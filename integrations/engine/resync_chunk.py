@@ -79,14 +79,15 @@ class ResyncChunks(Step):
         return batches.has_unfinished_work(self.run.pk)
 
     def advance(self, deadline: float):
-        outcome = self.settle_batches(deadline)
-        if outcome is not None or self.cancelling:
-            return outcome or self.wait_for_reports(deadline)
+        if self.cancelling:  # no new chunk: the reports of registered batches only
+            held = self.settle_batches(deadline)
+            return Wait(held) if held else self.wait_for_reports(deadline)
         run, adapter = self.run, self.adapter
         chunk = self.following or load_chunk(run, run.cursor, self.size)
         self.following = None
         if not chunk.links:
-            return self.wait_for_reports(deadline)
+            held = self.settle_batches(deadline)
+            return Wait(held) if held else self.wait_for_reports(deadline)
         # A chunk starts only when its budgets have room soon: a run that would wait longer
         # than a request may wait gives its worker back until then.
         grant = channel_budgets.peek(adapter.offer_spends(1, run.data_types))
@@ -94,12 +95,19 @@ class ResyncChunks(Step):
             return Wait(Held(grant.at, budget=grant.budget, limit=grant.limit))
         items, refused = items_to_send(run, chunk)
         items, plans = adapter.plan_batches(
-            items, remaining=max(run.total - run.processed, 1), batched=self.batched
+            # The whole run's size: a share computed for what is left, as if the budgets' hour
+            # windows were empty, drifts (bench/README.md, issue 18).
+            items,
+            run_offers=max(run.total, 1),
+            batched=self.batched,
         )
         sending = self.sender.submit(_send, adapter, items, deadline)
         last = len(chunk.links) < self.size or chunk.links[-1].offer_id >= (run.last_offer_id or 0)
         if not last:
             self.following = load_chunk(run, chunk.links[-1].offer_id, self.size)
+        # Earlier chunks' batches go while this chunk's requests do: every budget at once.
+        held = self.settle_batches(deadline, alongside=True)
+        run = self.run
         results = refused + sending.result()
         pace = self.pace_to_tell(adapter.pacing)
         links = chunk.links
@@ -119,6 +127,8 @@ class ResyncChunks(Step):
             if adapter.held is not None:
                 return Wait(adapter.held)
             return GoOn(self.run.cursor)  # defensive: deferred without a reason; go on at once
+        if held is not None:
+            return Wait(held)
         if last:
             return self.wait_for_reports(deadline)
         if run.silent_chunks >= SILENT_CHUNKS:
@@ -137,15 +147,22 @@ class ResyncChunks(Step):
         self.told_pace = reason
         return reason
 
-    def settle_batches(self, deadline: float):
-        """Submit the batches written, read the reports due, record the groups reported on."""
+    def settle_batches(self, deadline: float, *, alongside: bool = False):
+        """Submit the batches written, read the reports due, record the groups reported on.
+        Returns the Held that stopped it, if any. `alongside`: a chunk's `send` is in flight
+        on the same client, which it set up for this step already."""
         if not batches.has_unfinished_work(self.run.pk):
             return None
-        self.adapter.begin_batches(deadline)
-        batches.work_due(self.run, self.adapter, stop=lambda: time.monotonic() >= deadline)
+        if not alongside:
+            self.adapter.begin_batches(deadline)
+        held = None
+        try:
+            batches.work_due(self.run, self.adapter, stop=lambda: time.monotonic() >= deadline)
+        except Held as exc:
+            held = exc
         for group in batches.groups_to_record(self.run.pk):
             self.run = record_group(self.run, self.token, group)
-        return None
+        return held
 
     def wait_for_reports(self, deadline: float):
         """Every offer is visited (or a cancel stops new batches): the run ends once the

@@ -14,6 +14,8 @@ cursor moved, and does nothing.
 """
 
 import logging
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -25,6 +27,11 @@ from integrations.engine.resync_chunk import ResyncChunks
 from integrations.models import ResyncRun
 
 logger = logging.getLogger(__name__)
+
+# A thread takes no new run with less of the task's time box left than this.
+MIN_TIME_BOX = 1.0
+# How often one task looks again for runs waiting for a worker.
+MAX_REFILLS = 4
 
 STEPS: dict[str, type[skeleton.Step]] = {
     ResyncRun.Kind.RESYNC: ResyncChunks,
@@ -38,23 +45,64 @@ def step_for(run: ResyncRun, token: str) -> skeleton.Step:
 
 def process_chunk(run_id: int, cursor: int) -> None:
     """One task (integrations/tasks.py enqueues it by name): this run and, beside it, runs
-    waiting for a worker, up to RESYNC_RUNS_PER_WORKER in all, for one time box each."""
-    runs = [(run_id, cursor)]
-    room = settings.RESYNC_RUNS_PER_WORKER - 1
-    if room > 0:
-        runs += ResyncRun.objects.waiting_for_worker(exclude=run_id, limit=room)
-    if len(runs) == 1:
+    waiting for a worker, up to RESYNC_RUNS_PER_WORKER at once, until the task's time box
+    (RESYNC_TASK_SECONDS) is used: a thread whose run was taken elsewhere, or handed on, takes
+    the next one waiting."""
+    slots = settings.RESYNC_RUNS_PER_WORKER
+    if slots <= 1:
         skeleton.run_task(run_id, cursor, step_for)
         return
-    with ThreadPoolExecutor(len(runs), thread_name_prefix="resync-run") as pool:
-        for future in [pool.submit(_run_in_thread, *run) for run in runs]:
+    waiting = Waiting(
+        first=(run_id, cursor), deadline=time.monotonic() + settings.RESYNC_TASK_SECONDS
+    )
+    with ThreadPoolExecutor(slots, thread_name_prefix="resync-run") as pool:
+        for future in [pool.submit(_drive_runs, waiting) for _ in range(slots)]:
             future.result()
 
 
-def _run_in_thread(run_id: int, cursor: int) -> None:
+class Waiting:
+    """The runs one task's threads take, the longest waiting first, each at most once."""
+
+    def __init__(self, *, first: tuple[int, int], deadline: float):
+        self.deadline = deadline
+        self._lock = threading.Lock()
+        self._queue = [first]
+        self._seen = {first[0]}
+        self._refills = 0
+        self._first_taken = False
+
+    def next(self, *, taking_more: bool) -> tuple[int, int] | None:
+        """The next run to take; the task's own run is always taken, others only while
+        `taking_more` (time is left in the task's box)."""
+        with self._lock:
+            if not self._first_taken:
+                self._first_taken = True
+                return self._queue.pop(0)
+            if not taking_more:
+                return None
+            if not self._queue and self._refills < MAX_REFILLS:
+                self._refills += 1
+                fresh = ResyncRun.objects.waiting_for_worker(
+                    exclude=0, limit=settings.RESYNC_RUNS_PER_WORKER * 2
+                )
+                self._queue = [run for run in fresh if run[0] not in self._seen]
+            if not self._queue:
+                return None
+            run = self._queue.pop(0)
+            self._seen.add(run[0])
+            return run
+
+
+def _drive_runs(waiting: Waiting) -> None:
     try:
-        skeleton.run_task(run_id, cursor, step_for)
-    except Exception:  # the skeleton records what a run's work raises; this is a last resort
-        logger.exception("resync %s: its task raised", run_id)
+        while True:
+            left = waiting.deadline - time.monotonic()
+            run = waiting.next(taking_more=left > MIN_TIME_BOX)
+            if run is None:
+                return
+            try:
+                skeleton.run_task(*run, step_for, seconds=max(left, 0.0))
+            except Exception:  # the skeleton records what a run's work raises; a last resort
+                logger.exception("resync %s: its task raised", run[0])
     finally:
         connection.close()  # this thread's own connection

@@ -192,9 +192,16 @@ class LeaseKeeper:
 # --- the task ----------------------------------------------------------------------------------
 
 
-def run_task(run_id: int, cursor: int, step_for: Callable[[ResyncRun, str], Step]) -> None:
-    """Work on the run from `cursor` for RESYNC_TASK_SECONDS with the step `step_for` gives
-    for it, then enqueue the rest (integrations/engine/runner.py names the steps).
+def run_task(
+    run_id: int,
+    cursor: int,
+    step_for: Callable[[ResyncRun, str], Step],
+    *,
+    seconds: float | None = None,
+) -> bool:
+    """Work on the run from `cursor` for `seconds` (RESYNC_TASK_SECONDS) with the step
+    `step_for` gives for it, then enqueue the rest (integrations/engine/runner.py names the
+    steps). False when the run was not taken: another task has it, or its cursor moved on.
 
     A cancel is honoured first, before anything that can raise. Each step commits on its own,
     so a killed worker loses at most the step in flight. A duplicate task finds the cursor
@@ -202,12 +209,13 @@ def run_task(run_id: int, cursor: int, step_for: Callable[[ResyncRun, str], Step
     """
     if ResyncRun.objects.end_idle_cancels(pk=run_id):
         logger.info("resync %s cancelled", run_id)
-        return
+        return True
     token = ResyncRun.objects.claim(run_id, cursor, lease_seconds=lease_seconds())
     if token is None:
-        return
+        return False
     run = ResyncRun.objects.select_related("integration").get(pk=run_id)
-    deadline = time.monotonic() + settings.RESYNC_TASK_SECONDS
+    box = settings.RESYNC_TASK_SECONDS if seconds is None else seconds
+    deadline = time.monotonic() + box
     step = None
     with LeaseKeeper(run_id, token) as lease:
         try:
@@ -215,7 +223,7 @@ def run_task(run_id: int, cursor: int, step_for: Callable[[ResyncRun, str], Step
             outcome = _drive(step, lease, deadline)
         except LeaseLost:
             logger.warning("resync %s: the lease was lost; another task goes on", run_id)
-            return
+            return True
         except ChannelAuthError as exc:
             logger.warning("resync %s failed: the channel refused the credentials", run_id)
             outcome = End(ResyncRun.Status.FAILED, str(exc))
@@ -223,11 +231,12 @@ def run_task(run_id: int, cursor: int, step_for: Callable[[ResyncRun, str], Step
             outcome = Wait(held)
         except Exception as exc:
             _step_raised(run_id, token, exc)
-            return
+            return True
         finally:
             if step is not None:
                 step.close()
     _apply(step.run if step is not None else run, token, outcome)
+    return True
 
 
 def _drive(step: Step, lease: LeaseKeeper, deadline: float) -> Outcome | None:

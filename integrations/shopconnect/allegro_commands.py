@@ -78,7 +78,11 @@ def _chunks(ids: list[int], size: int = COMMAND_MAX_OFFERS):
 class AllegroCommands:
     """The asynchronous hooks of the adapter contract (base.ChannelAdapter), for Allegro."""
 
-    def plan_batches(self, items: list[OfferToSend], *, remaining: int, batched: bool = False):
+    # Commands submitted or read at once: the price and the quantity budgets fill side by side
+    # (the engine asks from threads, and writes the answers from its own).
+    batch_concurrency = 8
+
+    def plan_batches(self, items: list[OfferToSend], *, run_offers: int, batched: bool = False):
         commandable, by_patch = [], []
         seen: set[str] = set()
         for item in items:
@@ -98,7 +102,7 @@ class AllegroCommands:
         if not commandable:
             return items, []
         # PATCH carries a share that finishes together with the commands.
-        share = self.patch_share(remaining)
+        share = self.patch_share(run_offers)
         by_price: dict[tuple, list[OfferToSend]] = defaultdict(list)
         for item in commandable:
             by_price[_price(item.offer)].append(item)

@@ -84,7 +84,7 @@ class AmazonFeeds:
             "patches": patches(snap, place),
         }
 
-    def plan_batches(self, items: list[OfferToSend], *, remaining: int, batched: bool = False):
+    def plan_batches(self, items: list[OfferToSend], *, run_offers: int, batched: bool = False):
         if not batched or not items:
             return items, []
 

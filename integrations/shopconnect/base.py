@@ -153,10 +153,10 @@ class ChannelAdapter(ABC):
         return data_types in facts.parallel_paths and bool(facts.batch_chunk_size)
 
     def plan_batches(
-        self, items: list[OfferToSend], *, remaining: int, batched: bool = False
+        self, items: list[OfferToSend], *, run_offers: int, batched: bool = False
     ) -> tuple[list[OfferToSend], list[BatchPlan]]:
         """Split a chunk: what `send` takes now, and what goes as asynchronous batches whose
-        outcome the channel reports later. `remaining` is how many offers the run has left
+        outcome the channel reports later. `run_offers` is how many offers the whole run sends
         (to share them between the channel's budgets); `batched` is `goes_in_batches` of the
         run. Default: everything by `send`."""
         return items, []
@@ -166,6 +166,10 @@ class ChannelAdapter(ABC):
         budgets per offer (`facts.cost_per_offer`) cannot tell — a run whose batches the
         channel processes in its own time (Amazon's feeds). None: the budgets tell."""
         return None
+
+    # Batches the engine may submit or read at once, from threads of its own: submit_batch and
+    # read_batch must then not write to the database (the engine writes what they return).
+    batch_concurrency: int = 1
 
     def begin_batches(self, deadline: float | None) -> None:  # noqa: B027 - nothing to set up
         """Before a step's batch work: bound its waits by `deadline` (as `send` does)."""
