@@ -34,8 +34,9 @@ logger = logging.getLogger(__name__)
 
 # A batch the channel never registered (it did not answer) is given up after this many tries.
 MAX_SUBMIT_ATTEMPTS = 5
-# Batches submitted or read in one step, at most.
-BATCHES_PER_STEP = 200
+# Batches submitted or read at a time: a few seconds of a command budget's steady pace, so
+# that no batch waits longer for its budget than a request may (MAX_BUDGET_WAIT).
+BATCHES_PER_STEP = 40
 OUTSTANDING = (ChannelBatch.Status.PREPARED, ChannelBatch.Status.SUBMITTED)
 
 
@@ -94,12 +95,12 @@ def next_look(run_id: int):
     return first or (timezone.now() if due.exists() else None)
 
 
-def work_due(run: ResyncRun, adapter, stop) -> None:
+def work_due(run: ResyncRun, adapter, stop) -> int:
     """Submit prepared batches and read the reports that are due, until `stop()` says so.
 
     The channel is asked `adapter.batch_concurrency` batches at a time (each budget then
-    fills while another waits); what it answered is written from this thread. Raises Held
-    when a budget or the channel makes us wait (the step pauses the run)."""
+    fills while another waits); what it answered is written from this thread. Returns how
+    many were asked. Raises Held when a budget or the channel makes us wait."""
     now = timezone.now()
     due = list(
         outstanding(run.pk)
@@ -107,7 +108,8 @@ def work_due(run: ResyncRun, adapter, stop) -> None:
         .order_by("next_check_at", "pk")[:BATCHES_PER_STEP]
     )
     held = None
-    for batch, answer in _ask(due, adapter, stop):
+    answers = _ask(due, adapter, stop)
+    for batch, answer in answers:
         if isinstance(answer, Held):
             held = held or answer
         elif batch.status == ChannelBatch.Status.PREPARED:
@@ -116,6 +118,7 @@ def work_due(run: ResyncRun, adapter, stop) -> None:
             _read(batch, adapter, answer)
     if held is not None:
         raise held
+    return len(answers)
 
 
 NOT_ASKED = object()  # the step's time ran out before this batch's turn

@@ -80,13 +80,13 @@ class ResyncChunks(Step):
 
     def advance(self, deadline: float):
         if self.cancelling:  # no new chunk: the reports of registered batches only
-            held = self.settle_batches(deadline)
+            held, _ = self.settle_batches(deadline)
             return Wait(held) if held else self.wait_for_reports(deadline)
         run, adapter = self.run, self.adapter
         chunk = self.following or load_chunk(run, run.cursor, self.size)
         self.following = None
         if not chunk.links:
-            held = self.settle_batches(deadline)
+            held, _ = self.settle_batches(deadline)
             return Wait(held) if held else self.wait_for_reports(deadline)
         # A chunk starts only when its budgets have room soon: a run that would wait longer
         # than a request may wait gives its worker back until then.
@@ -105,8 +105,12 @@ class ResyncChunks(Step):
         last = len(chunk.links) < self.size or chunk.links[-1].offer_id >= (run.last_offer_id or 0)
         if not last:
             self.following = load_chunk(run, chunk.links[-1].offer_id, self.size)
-        # Earlier chunks' batches go while this chunk's requests do: every budget at once.
-        held = self.settle_batches(deadline, alongside=True)
+        # Earlier chunks' batches go while this chunk's requests do: every budget at once. A
+        # batch a budget holds back waits for a later step; the chunk goes on.
+        while not sending.done() and time.monotonic() < deadline:
+            held, asked = self.settle_batches(deadline, alongside=True)
+            if held is not None or not asked:
+                break
         run = self.run
         results = refused + sending.result()
         pace = self.pace_to_tell(adapter.pacing)
@@ -127,8 +131,6 @@ class ResyncChunks(Step):
             if adapter.held is not None:
                 return Wait(adapter.held)
             return GoOn(self.run.cursor)  # defensive: deferred without a reason; go on at once
-        if held is not None:
-            return Wait(held)
         if last:
             return self.wait_for_reports(deadline)
         if run.silent_chunks >= SILENT_CHUNKS:
@@ -149,20 +151,22 @@ class ResyncChunks(Step):
 
     def settle_batches(self, deadline: float, *, alongside: bool = False):
         """Submit the batches written, read the reports due, record the groups reported on.
-        Returns the Held that stopped it, if any. `alongside`: a chunk's `send` is in flight
-        on the same client, which it set up for this step already."""
+        Returns (the Held that stopped it or None, batches asked). `alongside`: a chunk's
+        `send` is in flight on the same client, which it set up for this step already."""
         if not batches.has_unfinished_work(self.run.pk):
-            return None
+            return None, 0
         if not alongside:
             self.adapter.begin_batches(deadline)
-        held = None
+        held, asked = None, 0
         try:
-            batches.work_due(self.run, self.adapter, stop=lambda: time.monotonic() >= deadline)
+            asked = batches.work_due(
+                self.run, self.adapter, stop=lambda: time.monotonic() >= deadline
+            )
         except Held as exc:
             held = exc
         for group in batches.groups_to_record(self.run.pk):
             self.run = record_group(self.run, self.token, group)
-        return held
+        return held, asked
 
     def wait_for_reports(self, deadline: float):
         """Every offer is visited (or a cancel stops new batches): the run ends once the

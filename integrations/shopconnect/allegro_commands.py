@@ -182,6 +182,7 @@ class AllegroCommands:
             spend={"app": 1, "integration": 1, BUDGET_OF[batch.operation]: len(batch.offers)},
             headers={"Accept": MEDIA_TYPE, "Content-Type": MEDIA_TYPE},
             json=body,
+            holds_others=False,  # a spent command budget must not stop the chunk's PATCHes
         )
         # 409: this id was registered before (our PUT got through before a crash): same batch.
         if response.status_code in (200, 201, 409):

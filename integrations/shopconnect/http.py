@@ -331,11 +331,13 @@ class ChannelClient:
         return [(self.budgets[name], units) for name, units in (spend or {}).items()
                 if name in self.budgets]  # fmt: skip
 
-    def _take_turn(self, spends: list) -> None:
+    def _take_turn(self, spends: list, *, holds_others: bool = True) -> None:
         """Wait for this request's moment in its budgets, or raise Held.
 
         A 429 this process received while the request waited for its moment blocks it too:
-        it waits the block out (or is held) and takes a new moment after it.
+        it waits the block out (or is held) and takes a new moment after it. A budget that
+        holds this request holds the client's other requests of the step too, unless
+        `holds_others` is off (a batch whose budget is not theirs).
         """
         while True:
             self._raise_if_stopped()
@@ -344,7 +346,8 @@ class ChannelClient:
                 grant = budgets.spend(spends, max_wait=max_wait)
                 if not grant.granted:
                     held = Held(grant.at, budget=grant.budget, limit=grant.limit)
-                    self.held = self.held or held
+                    if holds_others:
+                        self.held = self.held or held
                     raise held
                 wait = grant.wait()
                 if wait > 0:
@@ -448,6 +451,7 @@ class ChannelClient:
         authenticated: bool = True,
         headers: dict | None = None,
         json_answer: bool = True,
+        holds_others: bool = True,
         **kwargs,
     ) -> requests.Response:
         """Send one request within its budgets and the retry rules; return the final answer.
@@ -457,6 +461,8 @@ class ChannelClient:
         returned response carries `attempts` (how many times it was sent). Raises Held,
         ChannelUnavailable after all attempts, ChannelAuthError when credentials fail.
         `json_answer=False`: a 200 need not be JSON (a document downloaded or uploaded).
+        `holds_others=False`: a budget holding this request back does not hold the client's
+        other requests (an asynchronous batch beside a chunk's edits).
         """
         spends = self._spends(spend)
         attempts = throttled = 0
@@ -464,7 +470,7 @@ class ChannelClient:
         timeout = kwargs.pop("timeout", self.timeout)
         kwargs.setdefault("allow_redirects", False)
         while True:
-            self._take_turn(spends)
+            self._take_turn(spends, holds_others=holds_others)
             attempts += 1
             read = min(timeout[1], max(self._time_left(), 1.0))
             kind, answer, generation = self._attempt(
