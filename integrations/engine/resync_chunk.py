@@ -107,10 +107,9 @@ class ResyncChunks(Step):
             self.following = load_chunk(run, chunk.links[-1].offer_id, self.size)
         # Earlier chunks' batches go while this chunk's requests do: every budget at once. A
         # batch a budget holds back waits for a later step; the chunk goes on.
-        while not sending.done() and time.monotonic() < deadline:
+        held, asked = self.settle_batches(deadline, alongside=True)
+        while asked and held is None and not sending.done() and time.monotonic() < deadline:
             held, asked = self.settle_batches(deadline, alongside=True)
-            if held is not None or not asked:
-                break
         run = self.run
         results = refused + sending.result()
         pace = self.pace_to_tell(adapter.pacing)
