@@ -5,7 +5,7 @@ import time
 
 import pytest
 import requests
-from django.utils import timezone, translation
+from django.utils import translation
 
 from integrations.engine.runner import process_chunk
 from integrations.models import ChannelBatch, DriftItem, ResyncRun
@@ -18,6 +18,7 @@ from offers.services import offer_channel_set_active
 from tests.allegro_openapi import by_offer, items_for, make_offer
 from tests.amazon_models import PL, amazon_integration, check_patches, validate_amazon_request
 from tests.catalogue import make_offers
+from tests.test_resync_engine import drain  # what the resync cluster does
 
 pytestmark = pytest.mark.django_db
 
@@ -43,19 +44,6 @@ def english():
 @pytest.fixture(autouse=True)
 def one_step_per_task(settings):
     settings.RESYNC_TASK_SECONDS = 0
-
-
-def drain(run: ResyncRun, max_tasks=300) -> ResyncRun:
-    """What the resync cluster does: tasks until the run ends, waking it when it pauses."""
-    for _ in range(max_tasks):
-        run.refresh_from_db()
-        if not run.is_active:
-            return run
-        if run.status == "paused":
-            time.sleep(min(max((run.paused_until - timezone.now()).total_seconds(), 0), 10))
-            ResyncRun.objects.filter(pk=run.pk).update(status="queued")
-        process_chunk(run.pk, run.cursor)
-    raise AssertionError("the run did not end")
 
 
 def held(sandbox, account) -> dict:

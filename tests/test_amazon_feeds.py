@@ -5,7 +5,6 @@ reports turned into each offer's outcome (sandbox/README.md "Amazon")."""
 import time
 
 import pytest
-from django.utils import timezone
 
 from integrations.engine import batches
 from integrations.engine.runner import process_chunk
@@ -15,6 +14,7 @@ from offers.models import OfferPhoto, SiteJournal
 from offers.services import offer_channel_set_active
 from tests.amazon_models import amazon_integration, check_feed_document, validate_amazon_request
 from tests.catalogue import make_offers
+from tests.test_resync_engine import drain  # what the resync cluster does
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
 
@@ -45,18 +45,6 @@ def amazon(sandbox, sandbox_account, settings):
     integration = amazon_integration(sandbox, sandbox_account)
     make_offers(integration, OFFERS, photos=1)
     return integration
-
-
-def drain(run: ResyncRun, max_tasks=200) -> ResyncRun:
-    for _ in range(max_tasks):
-        run.refresh_from_db()
-        if not run.is_active:
-            return run
-        if run.status == "paused":
-            time.sleep(min(max((run.paused_until - timezone.now()).total_seconds(), 0), 10))
-            ResyncRun.objects.filter(pk=run.pk).update(status="queued")
-        process_chunk(run.pk, run.cursor)
-    raise AssertionError("the run did not end")
 
 
 def counters(sandbox, account) -> dict:

@@ -29,7 +29,7 @@ pytestmark = [
 ]
 
 
-def drain(run: ResyncRun, max_chunks=200) -> ResyncRun:
+def drain(run: ResyncRun, max_chunks=300) -> ResyncRun:
     """Do what the resync cluster does: process chunks until the run ends."""
     for _ in range(max_chunks):
         run.refresh_from_db()
