@@ -94,6 +94,91 @@ def test_spends_are_all_or_nothing():
     assert "roomy" not in states or not states["roomy"].get("w", {}).get("100/60", {}).get("slots")
 
 
+def test_a_spender_waiting_on_its_own_budget_does_not_hold_back_a_shared_one():
+    # Allegro: a quantity command (app + its own small budget) queued ahead must not delay a
+    # PATCH (app + edits) that the application's budget has room for now.
+    app = Budget("app", (Limit(9_000, 60),), "app")
+    commands = Budget("commands", (Limit(10, 60),), "commands")
+    edits = Budget("edits", (Limit(2_490, 60),), "edits")
+    states, now = {}, 1_000_000.0
+    first, states = decide(states, [(app, 1), (commands, 10)], now, max_wait=1e9)
+    queued, states = decide(states, [(app, 1), (commands, 10)], now, max_wait=1e9)
+
+    patch, states = decide(states, [(app, 1), (edits, 1)], now + 0.5, max_wait=1e9)
+
+    assert first.at == now and queued.at > now + 55 and queued.budget == commands
+    assert patch.granted and patch.at == pytest.approx(now + 0.5, abs=0.01)
+    # ... and the reservation made ahead keeps its moment: a third command queues behind it.
+    third, states = decide(states, [(app, 1), (commands, 10)], now + 1, max_wait=1e9)
+    assert third.at > queued.at
+
+
+def test_room_taken_before_reservations_made_ahead_never_overfills_their_window():
+    app = Budget("app", (Limit(10, 10),), "ten in ten seconds")
+    gate = Budget("gate", (Limit(100, 10),), "gate")
+    now = 1_000_000.0
+    states = {"gate": {"blocked": now + 9}}  # held until +9 s (a 429, say)
+    moments = []
+    for _ in range(6):  # six spenders of both: reserved ahead, at +9 s
+        grant, states = decide(states, [(app, 1), (gate, 1)], now, max_wait=60)
+        moments.append(grant.at)
+    for i in range(10):  # then spenders of the application's budget only, from now on
+        grant, states = decide(states, [(app, 1)], now + 0.01 * i, max_wait=60)
+        moments.append(grant.at)
+
+    assert moments[:6] == [now + 9] * 6
+    assert sum(1 for at in moments[6:] if at < now + 9) == 4  # the room the six left
+    assert most_in_any_window(moments, 10) <= 10
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_spenders_of_overlapping_budgets_never_exceed_a_window(seed):
+    """Random spenders of overlapping budgets, some reserving far ahead, some able to go at
+    once: every window of every budget (the steady per-second ones too) stays within its
+    limit, counted as a sliding window over the moments granted."""
+    import random
+
+    rng = random.Random(seed)
+    app = Budget("app", (Limit(100, 10),), "app")
+    edits = Budget("edits", (Limit(60, 10), Limit(200, 60)), "edits")
+    price = Budget("price", (Limit(400, 10),), "price")
+    quantity = Budget("quantity", (Limit(120, 60),), "quantity")
+    kinds = [
+        [(app, 1), (edits, 1)],
+        [(app, 1), (price, 25)],
+        [(app, 1), (quantity, 40)],
+        [(app, 1)],
+    ]
+    states, now, spent = {}, 1_000_000.0, {b.key: [] for b in (app, edits, price, quantity)}
+    budgets_by_key = {b.key: b for b in (app, edits, price, quantity)}
+    for _ in range(1_500):
+        spends = rng.choice(kinds)
+        grant, new = decide(states, spends, now, max_wait=rng.choice([0.5, 5, 60]))
+        if grant.granted:
+            states = new
+            for budget, units in spends:
+                spent[budget.key].append((grant.at, units))
+        now += rng.expovariate(40)
+
+    def most_in_any_window(moments, limit):
+        # A spend larger than a window counts as that window's whole count (budgets.py).
+        moments = sorted((at, min(units, limit.count)) for at, units in moments)
+        seconds = limit.seconds
+        most, first, total = 0, 0, 0
+        for at, units in moments:
+            total += units
+            while moments[first][0] <= at - seconds:
+                total -= moments[first][1]
+                first += 1
+            most = max(most, total)
+        return most
+
+    for key, moments in spent.items():
+        for limit in budgets.windows_of(budgets_by_key[key]):
+            assert most_in_any_window(moments, limit) <= limit.count, (key, limit)
+    assert len(spent["quantity"]) >= 3 and len(spent["edits"]) > 100  # the mix really ran
+
+
 def test_a_block_holds_every_spender_of_the_budget(db):
     app = Budget(f"app-{os.getpid()}-{time.time()}", (Limit(9_000, 60),), "app")
     budgets.block([app], time.time() + 30)

@@ -18,10 +18,13 @@ run at 2,490/min halves the long-run rate. So this module keeps its own small al
   arrive late) hold room for it. Any real window of the channel's length — sliding or fixed,
   whatever its alignment — lies within those slots, so it never sees more than the limit; the
   price is the margin and a slot: 96–99% of the limit is used.
-- Spends are reserved in order: never in a slot before the last one reserved. A window's sum
-  then only falls as time goes on, so the earliest slot with room in every window is simply
-  the latest of each window's earliest, and waiting spenders are served first come, first
-  served — across runs, processes and machines, without polling.
+- A spend is reserved in the earliest slot where every span of slots around it keeps room
+  (checked across the reservations already made ahead), so a spender waiting on one budget
+  never holds back another spender of a shared budget that could go earlier: Allegro's
+  quantity commands waiting on their own budget leave the application's budget to the PATCHes
+  in front of them. A reservation is never moved, and a later spender only takes room an
+  earlier one could not use (another of its budgets held it): waiting spenders are served
+  first come, first served — across runs, processes and machines, without polling.
 - A channel's 429 blocks the budgets the throttled request spent until its Retry-After: every
   spender of that budget (every integration on one Allegro client id) waits, not one. At most
   CHANNEL_MAX_HOLD_SECONDS at a time, and only budgets of that channel's hosts: every key names
@@ -107,52 +110,82 @@ def _window(state: dict, limit: Limit) -> dict:
     return state.setdefault("w", {}).setdefault(f"{limit.count}/{limit.seconds}", {})
 
 
-def _earliest(window: dict, limit: Limit, now: float, units: int) -> tuple[int, float]:
-    """The first slot (and time) from `now` at which the window has room for `units`."""
+def _slot(at: float, width: float) -> int:
+    return math.floor(at / width + 1e-9)
+
+
+def _earliest(window: dict, limit: Limit, start: float, units: int) -> float:
+    """The first moment from `start` at which the window has room for `units`.
+
+    Room in slot j means that every span of slots containing j — j−P+1 … j up to
+    j … j+P−1 — holds at most the limit with `units` added. A spend reserved ahead (waiting
+    for another budget) does not hold back one that can go earlier: the earlier one takes the
+    room before it that its own check left, and nobody's window goes over. The slots' sums
+    change only where a slot enters or leaves a span, so they are swept as intervals.
+    """
     width = limit.seconds / slots_of(limit)
     span = span_of(limit)
-    slots = {int(k): n for k, n in window.get("slots", {}).items()}
-    j = math.floor(now / width)
-    if "last" in window:
-        j = max(j, int(window["last"]))
     units = min(units, limit.count)
-    total = sum(n for k, n in slots.items() if j - span < k <= j)
-    while total + units > limit.count:
-        total -= slots.get(j - span + 1, 0)
-        j += 1
-        total += slots.get(j, 0)
-    return j, max(now, j * width)
+    first = _slot(start, width)
+    changes: dict[int, int] = {}
+    for key, n in window.get("slots", {}).items():
+        j = int(key)
+        if j > first - span and n:
+            changes[j] = changes.get(j, 0) + n
+            changes[j + span] = changes.get(j + span, 0) - n
+    j, total = first, 0
+    edges = sorted(changes)
+    for i, edge in enumerate(edges):
+        total += changes[edge]
+        end = edges[i + 1] if i + 1 < len(edges) else None  # after the last edge: empty
+        if end is None or end <= j or total + units <= limit.count:
+            continue
+        if edge > j + span - 1:  # this full stretch lies beyond every span containing j
+            break
+        j = end  # the spans containing j reach this full stretch: try after it
+    return max(start, j * width)
 
 
-def _record(window: dict, limit: Limit, at: float, units: int) -> None:
+def _record(window: dict, limit: Limit, now: float, at: float, units: int) -> None:
     width = limit.seconds / slots_of(limit)
-    j = max(math.floor(at / width + 1e-9), int(window.get("last", 0)))
-    slots = {int(k): n for k, n in window.get("slots", {}).items() if int(k) > j - span_of(limit)}
+    j = _slot(at, width)
+    oldest = _slot(now, width) - span_of(limit)  # no later check reads a slot before it
+    slots = {int(k): n for k, n in window.get("slots", {}).items() if int(k) > oldest}
     slots[j] = slots.get(j, 0) + min(units, limit.count)
     window["slots"] = {str(k): n for k, n in slots.items()}
-    window["last"] = j
+    window.pop("last", None)  # the previous format's reservation pointer
 
 
 def decide(
     states: dict[str, dict], spends: Sequence[tuple[Budget, int]], now: float, max_wait: float
 ) -> tuple[Grant, dict[str, dict] | None]:
-    """The pure decision: when these spends may go; the new states if recorded."""
+    """The pure decision: when these spends may go; the new states if recorded.
+
+    The earliest moment every window of every budget has room: each window's first moment
+    with room from a candidate moves the candidate on, until none does."""
     at, budget, limit = now, None, None
-    for spend_budget, units in spends:
-        state = states.setdefault(spend_budget.key, {})
-        blocked = float(state.get("blocked", 0))
-        if blocked > at:
-            at, budget, limit = blocked, spend_budget, None
-        for window_limit in windows_of(spend_budget):
-            _, window_at = _earliest(_window(state, window_limit), window_limit, now, units)
-            if window_at > at:
-                at, budget, limit = window_at, spend_budget, window_limit
-    if at - now > max_wait:
-        return Grant(at, False, budget, limit), None
+    has_room_at: dict[tuple[str, Limit], float] = {}  # the moment each window was found free
+    moved = True
+    while moved:
+        moved = False
+        for spend_budget, units in spends:
+            state = states.setdefault(spend_budget.key, {})
+            blocked = float(state.get("blocked", 0))
+            if blocked > at:
+                at, budget, limit, moved = blocked, spend_budget, None, True
+            for window_limit in windows_of(spend_budget):
+                if has_room_at.get((spend_budget.key, window_limit)) == at:
+                    continue
+                window_at = _earliest(_window(state, window_limit), window_limit, at, units)
+                if window_at > at:
+                    at, budget, limit, moved = window_at, spend_budget, window_limit, True
+                has_room_at[spend_budget.key, window_limit] = window_at
+        if at - now > max_wait:
+            return Grant(at, False, budget, limit), None
     for spend_budget, units in spends:
         state = states[spend_budget.key]
         for window_limit in windows_of(spend_budget):
-            _record(_window(state, window_limit), window_limit, at, units)
+            _record(_window(state, window_limit), window_limit, now, at, units)
         windows = [2 * w.seconds + 60 for w in spend_budget.limits]
         state["ttl"] = max([int(state.get("ttl", 0)), *windows])
     return Grant(at, True, budget if at > now else None, limit if at > now else None), states
