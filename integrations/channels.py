@@ -48,6 +48,10 @@ class BudgetSpec:
     # What one unit is, for the seller: "requests", "edits", "stock updates".
     unit: str
     label: str
+    # Whether spends are spread by a steady window a little above the average rate (budgets.
+    # windows_of). Off for budgets spent in big batches (a command of 100–1,000 offers): a
+    # one-second window would let one batch through a second whatever the minute allows.
+    steady: bool = True
 
 
 # Photos per offer where the catalogue's own count is not at hand (the engine's budget peek, the
@@ -162,18 +166,21 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
                 (Limit(9_000, MINUTE), Limit(150_000, HOUR)),
                 _("price changes"),
                 _("Allegro's limit of price changes by command per seller"),
+                steady=False,
             ),
             "quantity_commands": BudgetSpec(
                 "seller",
                 (Limit(9_000, MINUTE), Limit(250_000, HOUR)),
                 _("stock changes"),
                 _("Allegro's limit of stock changes by command per seller"),
+                steady=False,
             ),
             "command_reads": BudgetSpec(
                 "seller",
                 (Limit(270_000, MINUTE),),
                 _("offer changes read"),
                 _("Allegro's limit of command report reads per seller"),
+                steady=False,
             ),
         },
         # A prices-and-stock resync sends each offer by PATCH or by a price and a quantity

@@ -27,7 +27,8 @@ def test_a_cluster_killed_mid_run_repeats_no_offer_and_no_command(
         make_offers(shop, SHOP_OFFERS, photos=0, prefix=f"W{n}-")
         shops.append(shop)
     account = f"{sandbox_account}a"
-    sandbox.configure("allegro", account, command_delay_seconds=3)
+    # Long enough that commands are still being carried out when the shops are done.
+    sandbox.configure("allegro", account, command_delay_seconds=10)
     allegro = sandbox_integration(sandbox, account, "allegro")
     offers = make_offers(allegro, ALLEGRO_OFFERS, photos=0, prefix="A-")
     for n in range(10):  # prices repeat, as a catalogue's do: ten groups share a command each

@@ -17,7 +17,11 @@ run pauses until the next look.
 """
 
 import logging
+import queue
+import threading
+import time
 import uuid
+from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -34,9 +38,11 @@ logger = logging.getLogger(__name__)
 
 # A batch the channel never registered (it did not answer) is given up after this many tries.
 MAX_SUBMIT_ATTEMPTS = 5
-# Batches submitted or read at a time: a few seconds of a command budget's steady pace, so
-# that no batch waits longer for its budget than a request may (MAX_BUDGET_WAIT).
-BATCHES_PER_STEP = 40
+# Rows read into the lanes at a time, and how often the lanes are refilled from the rows due.
+LANE_ROWS = 60
+REFILL_SECONDS = 0.5
+# Lanes one step works at once (Allegro: price commands, quantity commands, reads).
+MAX_LANES = 4
 OUTSTANDING = (ChannelBatch.Status.PREPARED, ChannelBatch.Status.SUBMITTED)
 
 
@@ -95,56 +101,182 @@ def next_look(run_id: int):
     return first or (timezone.now() if due.exists() else None)
 
 
-def work_due(run: ResyncRun, adapter, stop) -> int:
-    """Submit prepared batches and read the reports that are due, until `stop()` says so.
+def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False) -> int:
+    """Submit prepared batches and read the reports that are due, until `stop()` says so or
+    nothing is due any more (with `linger`, until `stop()` only: reports fall due meanwhile).
 
-    The channel is asked `adapter.batch_concurrency` batches at a time (each budget then
-    fills while another waits); what it answered is written from this thread. Returns how
-    many were asked. Raises Held when a budget or the channel makes us wait."""
-    now = timezone.now()
-    due = list(
+    The work goes in lanes, each a budget of its own: the submissions of each operation
+    (Allegro: price commands, quantity commands) and the report reads. Each lane is worked by
+    up to `adapter.batch_concurrency` threads, continuously and independently of the others,
+    so a budget that holds its batches (a quantity command of 90 offers waits seconds for its
+    room) never idles another's; this thread refills the lanes from the rows that are due and
+    writes what the channel answered as it comes. Returns how many batches were asked.
+    Raises Held when a budget or the channel makes us wait (a lane it held took no more)."""
+    pump = _Pump(adapter)
+    try:
+        refilled = 0.0
+        while not stop():
+            if time.monotonic() - refilled >= REFILL_SECONDS or pump.idle():
+                found = pump.refill(_due_lanes(run, exclude=pump.taken))
+                refilled = time.monotonic()
+                if not found and pump.idle() and not linger:
+                    break  # nothing due, nothing in flight
+            pump.write(timeout=0.1)
+    finally:
+        pump.close()
+    if pump.held is not None:
+        raise pump.held
+    return pump.asked
+
+
+def _due_lanes(run: ResyncRun, exclude: set[int]) -> dict[str, list[ChannelBatch]]:
+    """The due batches not taken yet, by lane: each operation's submissions, then reads."""
+    due = (
         outstanding(run.pk)
-        .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
-        .order_by("next_check_at", "pk")[:BATCHES_PER_STEP]
+        .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=timezone.now()))
+        .exclude(pk__in=exclude)
     )
-    held = None
-    answers = _ask(due, adapter, stop)
-    for batch, answer in answers:
+    lanes: dict[str, list[ChannelBatch]] = defaultdict(list)
+    for batch in due.filter(status=ChannelBatch.Status.PREPARED).order_by("pk")[:LANE_ROWS]:
+        lanes[batch.operation].append(batch)
+    reads = due.filter(status=ChannelBatch.Status.SUBMITTED).order_by("next_check_at", "pk")
+    lanes["reads"] = list(reads[:LANE_ROWS])
+    return lanes
+
+
+def _answer(adapter, batch: ChannelBatch):
+    """The channel's answer to a batch, or what asking it raised."""
+    try:
+        if batch.status == ChannelBatch.Status.PREPARED:
+            return adapter.submit_batch(batch)
+        return adapter.read_batch(batch)
+    except BaseException as exc:  # handed to the step's thread, which writes or raises it
+        return exc
+
+
+class _Pump:
+    """The lanes, their threads, and the answers they hand to the step's thread.
+
+    An adapter that asks one batch at a time (`batch_concurrency` 1) is asked from the
+    step's thread itself, lane after lane: its calls may then use the database."""
+
+    def __init__(self, adapter):
+        self.adapter = adapter
+        self.width = max(1, getattr(adapter, "batch_concurrency", 1))
+        self.lanes: dict[str, deque[ChannelBatch]] = {}
+        self.held_lanes: set[str] = set()
+        self.taken: set[int] = set()  # asked or queued, not written yet
+        self.answers: queue.Queue = queue.Queue()
+        self.held: Held | None = None
+        self.asked = 0
+        self.closing = False
+        self.lock = threading.Condition()
+        self.pool = None
+        if self.width > 1:
+            self.pool = ThreadPoolExecutor(self.width * MAX_LANES, thread_name_prefix="batches")
+        self.walkers: list = []
+
+    def refill(self, lanes: dict[str, list[ChannelBatch]]) -> int:
+        found = 0
+        with self.lock:
+            for name, batches in lanes.items():
+                if name in self.held_lanes or not batches:
+                    continue
+                lane = self.lanes.get(name)
+                if lane is None:
+                    if len(self.lanes) >= MAX_LANES:
+                        continue
+                    lane = self.lanes[name] = deque()
+                    if self.pool is not None:
+                        self.walkers += [
+                            self.pool.submit(self._walk, name) for _ in range(self.width)
+                        ]
+                for batch in batches:
+                    self.taken.add(batch.pk)
+                    lane.append(batch)
+                    found += 1
+            self.lock.notify_all()
+        return found
+
+    def idle(self) -> bool:
+        with self.lock:
+            return not self.taken
+
+    def _take(self, name: str) -> ChannelBatch | None:
+        """The lane's next batch (the lock held), None when the lane is held or empty."""
+        lane = self.lanes[name]
+        if self.closing or name in self.held_lanes or not lane:
+            return None
+        return lane.popleft()
+
+    def _asked(self, name: str, batch: ChannelBatch, answer) -> None:
         if isinstance(answer, Held):
-            held = held or answer
-        elif batch.status == ChannelBatch.Status.PREPARED:
-            _submitted(batch, adapter, answer)
-        else:
-            _read(batch, adapter, answer)
-    if held is not None:
-        raise held
-    return len(answers)
+            with self.lock:
+                self.held_lanes.add(name)
+                for left in self.lanes[name]:  # the rest of a held lane waits for a later step
+                    self.taken.discard(left.pk)
+                self.lanes[name].clear()
+        self.answers.put((batch, answer))
 
+    def _walk(self, name: str) -> None:
+        while True:
+            with self.lock:
+                while not self.lanes[name] and not self.closing and name not in self.held_lanes:
+                    self.lock.wait(0.5)
+                batch = self._take(name)
+            if batch is None:
+                return
+            self._asked(name, batch, _answer(self.adapter, batch))
 
-NOT_ASKED = object()  # the step's time ran out before this batch's turn
-
-
-def _ask(due: list[ChannelBatch], adapter, stop):
-    """(batch, the channel's answer — or the ChannelUnavailable or Held it raised) for each
-    due batch asked; anything else raised propagates."""
-
-    def ask(batch):
-        if stop():
-            return NOT_ASKED
+    def write(self, timeout: float) -> None:
+        """Write the answers that came (waiting up to `timeout` for the first); inline, ask
+        the next batch of each lane first."""
+        if self.pool is None:
+            batches = [(name, self._take(name)) for name in list(self.lanes)]
+            for name, batch in batches:
+                if batch is not None:
+                    self._asked(name, batch, _answer(self.adapter, batch))
+            if not any(batch for _, batch in batches):
+                time.sleep(timeout)  # nothing to ask: the step waits as the lanes' threads do
+            timeout = 0
         try:
-            if batch.status == ChannelBatch.Status.PREPARED:
-                return adapter.submit_batch(batch)
-            return adapter.read_batch(batch)
-        except (ChannelUnavailable, Held) as exc:
-            return exc
+            pair = self.answers.get(timeout=timeout) if timeout else self.answers.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self._write(*pair)
+            try:
+                pair = self.answers.get_nowait()
+            except queue.Empty:
+                return
 
-    width = max(1, min(getattr(adapter, "batch_concurrency", 1), len(due)))
-    if width == 1:
-        answers = [(batch, ask(batch)) for batch in due]
-    else:
-        with ThreadPoolExecutor(width, thread_name_prefix="batches") as pool:
-            answers = list(zip(due, pool.map(ask, due), strict=True))
-    return [(batch, answer) for batch, answer in answers if answer is not NOT_ASKED]
+    def _write(self, batch: ChannelBatch, answer) -> None:
+        with self.lock:
+            self.taken.discard(batch.pk)
+        if isinstance(answer, Held):
+            self.held = self.held or answer
+            return
+        if isinstance(answer, BaseException) and not isinstance(answer, ChannelUnavailable):
+            raise answer
+        self.asked += 1
+        if batch.status == ChannelBatch.Status.PREPARED:
+            _submitted(batch, self.adapter, answer)
+        else:
+            _read(batch, self.adapter, answer)
+
+    def close(self) -> None:
+        """No new batch is taken; those asked are waited for and written."""
+        with self.lock:
+            self.closing = True
+            self.lock.notify_all()
+        try:
+            for walker in self.walkers:
+                walker.result()
+            while not self.answers.empty():
+                self._write(*self.answers.get_nowait())
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
 
 
 def _submitted(batch: ChannelBatch, adapter, answer) -> None:

@@ -107,9 +107,7 @@ class ResyncChunks(Step):
             self.following = load_chunk(run, chunk.links[-1].offer_id, self.size)
         # Earlier chunks' batches go while this chunk's requests do: every budget at once. A
         # batch a budget holds back waits for a later step; the chunk goes on.
-        held, asked = self.settle_batches(deadline, alongside=True)
-        while asked and held is None and not sending.done() and time.monotonic() < deadline:
-            held, asked = self.settle_batches(deadline, alongside=True)
+        self.settle_batches(deadline, alongside=sending.done)
         run = self.run
         results = refused + sending.result()
         pace = self.pace_to_tell(adapter.pacing)
@@ -148,18 +146,22 @@ class ResyncChunks(Step):
         self.told_pace = reason
         return reason
 
-    def settle_batches(self, deadline: float, *, alongside: bool = False):
+    def settle_batches(self, deadline: float, *, alongside=None):
         """Submit the batches written, read the reports due, record the groups reported on.
         Returns (the Held that stopped it or None, batches asked). `alongside`: a chunk's
-        `send` is in flight on the same client, which it set up for this step already."""
+        `send` is in flight on the same client, which it set up for this step already; the
+        batches go on until it says the send is done."""
         if not batches.has_unfinished_work(self.run.pk):
             return None, 0
-        if not alongside:
+        if alongside is None:
             self.adapter.begin_batches(deadline)
         held, asked = None, 0
         try:
             asked = batches.work_due(
-                self.run, self.adapter, stop=lambda: time.monotonic() >= deadline
+                self.run,
+                self.adapter,
+                stop=lambda: time.monotonic() >= deadline or (alongside and alongside()),
+                linger=alongside is not None,
             )
         except Held as exc:
             held = exc

@@ -78,9 +78,10 @@ def _chunks(ids: list[int], size: int = COMMAND_MAX_OFFERS):
 class AllegroCommands:
     """The asynchronous hooks of the adapter contract (base.ChannelAdapter), for Allegro."""
 
-    # Commands submitted or read at once: the price and the quantity budgets fill side by side
-    # (the engine asks from threads, and writes the answers from its own).
-    batch_concurrency = 8
+    # Commands submitted, and reports read, at once in each lane (price commands, quantity
+    # commands, reads: engine/batches.py): enough to keep each budget's queue filled at
+    # Allegro's latency (150 price command offers a second are about 15 commands).
+    batch_concurrency = 6
 
     def plan_batches(self, items: list[OfferToSend], *, run_offers: int, batched: bool = False):
         commandable, by_patch = [], []

@@ -167,8 +167,9 @@ class ChannelAdapter(ABC):
         channel processes in its own time (Amazon's feeds). None: the budgets tell."""
         return None
 
-    # Batches the engine may submit or read at once, from threads of its own: submit_batch and
-    # read_batch must then not write to the database (the engine writes what they return).
+    # Batches the engine may submit or read at once in each lane (one per operation, one for
+    # the reports), from threads of its own: submit_batch and read_batch must then not write
+    # to the database (the engine writes what they return).
     batch_concurrency: int = 1
 
     def begin_batches(self, deadline: float | None) -> None:  # noqa: B027 - nothing to set up

@@ -65,6 +65,7 @@ class Budget:
     limits: tuple[Limit, ...]
     label: str  # for the seller: "Allegro's application limit"
     unit: str = "requests"
+    steady: bool = True  # spread by a steady window (windows_of); off for batch budgets
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def windows_of(budget: Budget) -> tuple[Limit, ...]:
     spender for the rest of the minute. A little above the average, the minute's count is
     spent over about 55 seconds and the waits stay short.
     """
-    if not budget.limits or min(w.seconds for w in budget.limits) < 60:
+    if not budget.steady or not budget.limits or min(w.seconds for w in budget.limits) < 60:
         return budget.limits
     shortest = min(budget.limits, key=lambda w: w.seconds)
     return (*budget.limits, Limit(max(1, math.ceil(1.1 * shortest.count / shortest.seconds)), 1))
@@ -369,6 +370,7 @@ def budgets_for(integration, *, seller: str = "") -> dict[str, Budget]:
             limits=limits_for(channel, name),
             label=str(spec.label),
             unit=str(spec.unit),
+            steady=spec.steady,
         )
     rpm = integration.requests_per_minute
     if channel == Channel.WOOCOMMERCE:
