@@ -280,6 +280,33 @@ def test_the_integration_list_shows_the_result_on_a_phone(log_in):
     shot(page, "phone-integration-list")
 
 
+def test_the_v1_integration_list_stacks_on_a_phone(log_in):
+    integration = allegro(name="Allegro — sklep z bardzo długą nazwą integracji")
+    run = failed_run(integration)
+    ResyncRun.objects.create(
+        integration=integration, source="v1", status="completed", total=run.failed,
+        processed=run.failed, sent=1, failed=run.failed - 1, retry_of=run,
+        finished_at=timezone.now(),
+    )  # fmt: skip
+    ResyncRun.objects.create(
+        integration=integration, source="v1", kind="check", status="completed",
+        data_types="all", finished_at=timezone.now(), report={"differs": 2, "missing": 1},
+    )  # fmt: skip
+    allegro(name="Allegro zapasowe", active=False)
+    page = log_in(make_user("v1tel"), PHONE)
+    page.goto("/v1/konfiguracja/ogolne/integracje/")
+    assert_no_sideways_scroll(page)
+    table = page.locator(".v1-integration-list")
+    assert table.evaluate("el => el.scrollWidth <= el.clientWidth + 1")  # nothing hidden aside
+    row = page.locator(".v1-integration-list tbody tr", has_text="długą nazwą")
+    for cell in (".status", "[data-retry-line]", "[data-last-check-link]", "a >> text=[edytuj]"):
+        box = row.locator(cell).first.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE, cell  # on the screen
+    labels = row.evaluate("tr => [...tr.cells].map(td => getComputedStyle(td, '::before').content)")
+    assert '"Aktywna: "' in labels and '"Wynik: "' in labels  # each value says what it is
+    shot(page, "phone-v1-integration-list")
+
+
 def test_failure_messages_wrap_on_a_phone(log_in):
     integration = allegro()
     run = failed_run(integration)
