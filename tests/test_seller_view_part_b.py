@@ -310,12 +310,23 @@ def test_the_v1_integration_list_stacks_on_a_phone(log_in):
 def test_failure_messages_wrap_on_a_phone(log_in):
     integration = allegro()
     run = failed_run(integration)
+    for offer in make_offers(integration, 2, photos=0, prefix="G"):  # a long code, advice
+        ResyncFailure.objects.create(
+            run=run, offer=offer, http_status=404, code="NOT_FOUND",
+            message=f"Offer {offer.channels.get().external_id} not found (offerId)",
+        )  # fmt: skip
     page = log_in(make_user("zawijanie"), PHONE)
     page.goto(f"/integrations/{integration.pk}/runs/{run.pk}/")
     for cell in page.locator(".failure-list .message-cell").all():
         assert cell.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
         box = cell.bounding_box()
         assert box["x"] + box["width"] <= PHONE
+    # The reasons stack too: each reason's "Retry these" whole on the screen, nothing aside.
+    for box in page.locator(".table-scroll").all():
+        assert box.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
+    for button in page.locator("[data-retry-group]").all():
+        box = button.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE
     assert_no_sideways_scroll(page)
 
 
