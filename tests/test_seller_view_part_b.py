@@ -276,6 +276,9 @@ def test_the_integration_list_shows_the_result_on_a_phone(log_in):
     box = badge.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE  # on the screen, no scrolling
     assert badge.inner_text() == "zakończona z błędami"
+    row = page.locator(".integration-list tbody tr").first
+    labels = row.evaluate("tr => [...tr.cells].map(td => getComputedStyle(td, '::before').content)")
+    assert '"Ostatnia resynchronizacja: "' in labels and '"Wynik: "' in labels  # not a bare date
     assert_no_sideways_scroll(page)
     shot(page, "phone-integration-list")
 
