@@ -36,7 +36,8 @@ def take_the_terminal() -> tuple[int, int] | None:
     except OSError:
         return None
     previous = os.getpgrp()
-    if os.tcgetpgrp(tty) != previous:  # make itself is a background job: leave it so
+    # make itself a background job: leave it so. A session leader cannot change its group.
+    if os.tcgetpgrp(tty) != previous or os.getsid(0) == os.getpid():
         os.close(tty)
         return None
     os.setpgid(0, 0)
