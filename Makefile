@@ -31,11 +31,12 @@ run: $(STAMP)
 	@echo "  Login: demo / demo"
 	@echo ""
 	@# announce_ready prints the URLs again once the web answers, and when the workers run.
-	@# Ctrl-C ends honcho with 130: that is the way to stop, not an error of make's.
-	DEBUG=1 $(BIN)/python manage.py announce_ready --web-port $(WEB_PORT) \
-		--sandbox-port $(SANDBOX_PORT) & \
-	DEBUG=1 SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" \
-		$(BIN)/honcho start || [ $$? -eq 130 ]
+	@# tools/foreground.py gives the terminal to honcho's process group: Ctrl-C stops every
+	@# process through honcho and never reaches make, which ends quietly with status 0. (exec:
+	@# no shell between make and it that a SIGINT to make's own group could kill.)
+	exec env DEBUG=1 SANDBOX_URL=http://127.0.0.1:$(SANDBOX_PORT) PATH="$(CURDIR)/$(BIN):$$PATH" \
+		$(BIN)/python -m tools.foreground --beside "python manage.py announce_ready \
+		--web-port $(WEB_PORT) --sandbox-port $(SANDBOX_PORT)" honcho start
 
 # The whole suite. DATABASE_URL / REDIS_URL select PostgreSQL and the Redis broker.
 # The sandbox and the tests' hostile servers listen on 127.0.0.1: allowed as outbound hosts here

@@ -8,8 +8,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
+from django.utils import translation
 
-from integrations.models import ResyncRun
+from integrations.models import Integration, ResyncRun
 from integrations.services import drift
 from tests.catalogue import make_offers, sandbox_integration
 from tests.test_drift import drain, drift_sandbox, resync
@@ -197,6 +198,19 @@ def test_the_command_line_waits_for_a_check_and_prints_its_report(drifted, capsy
     call_command("resync_offers", woo.name, "--check", "--wait", language="en")
     out = capsys.readouterr().out
     assert "drift check #" in out and "missing on the channel 1" in out and "--differing" in out
+    assert "(Price 6, Name 2)" in out  # the fields as the report page names them
+
+
+def test_the_command_lines_report_names_the_fields_in_polish(capsys):
+    from integrations.management.commands.resync_offers import drift_summary
+
+    woo = Integration.objects.create(name="Sklep", channel="woocommerce")
+    check = ResyncRun.objects.create(
+        integration=woo, source="cli", kind="check", status="completed",
+        report={"offers": 9, "listings": 9, "differs": 3, "fields": {"name": 1, "price": 2}},
+    )  # fmt: skip
+    with translation.override("pl"):
+        assert "różni się: 3 (Cena 2, Nazwa 1)" in drift_summary(check)
 
 
 def _work(run):

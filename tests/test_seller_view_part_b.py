@@ -276,19 +276,60 @@ def test_the_integration_list_shows_the_result_on_a_phone(log_in):
     box = badge.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE  # on the screen, no scrolling
     assert badge.inner_text() == "zakończona z błędami"
+    row = page.locator(".integration-list tbody tr").first
+    labels = row.evaluate("tr => [...tr.cells].map(td => getComputedStyle(td, '::before').content)")
+    assert '"Ostatnia resynchronizacja: "' in labels and '"Wynik: "' in labels  # not a bare date
     assert_no_sideways_scroll(page)
     shot(page, "phone-integration-list")
+
+
+def test_the_v1_integration_list_stacks_on_a_phone(log_in):
+    integration = allegro(name="Allegro — sklep z bardzo długą nazwą integracji")
+    run = failed_run(integration)
+    ResyncRun.objects.create(
+        integration=integration, source="v1", status="completed", total=run.failed,
+        processed=run.failed, sent=1, failed=run.failed - 1, retry_of=run,
+        finished_at=timezone.now(),
+    )  # fmt: skip
+    ResyncRun.objects.create(
+        integration=integration, source="v1", kind="check", status="completed",
+        data_types="all", finished_at=timezone.now(), report={"differs": 2, "missing": 1},
+    )  # fmt: skip
+    allegro(name="Allegro zapasowe", active=False)
+    page = log_in(make_user("v1tel"), PHONE)
+    page.goto("/v1/konfiguracja/ogolne/integracje/")
+    assert_no_sideways_scroll(page)
+    table = page.locator(".v1-integration-list")
+    assert table.evaluate("el => el.scrollWidth <= el.clientWidth + 1")  # nothing hidden aside
+    row = page.locator(".v1-integration-list tbody tr", has_text="długą nazwą")
+    for cell in (".status", "[data-retry-line]", "[data-last-check-link]", "a >> text=[edytuj]"):
+        box = row.locator(cell).first.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE, cell  # on the screen
+    labels = row.evaluate("tr => [...tr.cells].map(td => getComputedStyle(td, '::before').content)")
+    assert '"Aktywna: "' in labels and '"Wynik: "' in labels  # each value says what it is
+    shot(page, "phone-v1-integration-list")
 
 
 def test_failure_messages_wrap_on_a_phone(log_in):
     integration = allegro()
     run = failed_run(integration)
+    for offer in make_offers(integration, 2, photos=0, prefix="G"):  # a long code, advice
+        ResyncFailure.objects.create(
+            run=run, offer=offer, http_status=404, code="NOT_FOUND",
+            message=f"Offer {offer.channels.get().external_id} not found (offerId)",
+        )  # fmt: skip
     page = log_in(make_user("zawijanie"), PHONE)
     page.goto(f"/integrations/{integration.pk}/runs/{run.pk}/")
     for cell in page.locator(".failure-list .message-cell").all():
         assert cell.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
         box = cell.bounding_box()
         assert box["x"] + box["width"] <= PHONE
+    # The reasons stack too: each reason's "Retry these" whole on the screen, nothing aside.
+    for box in page.locator(".table-scroll").all():
+        assert box.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
+    for button in page.locator("[data-retry-group]").all():
+        box = button.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE
     assert_no_sideways_scroll(page)
 
 

@@ -336,10 +336,6 @@ def test_gunicorn_takes_the_same_logging():
     assert "--config python:xsale.gunicorn_conf" in Path("Procfile").read_text()
 
 
-def test_make_run_ends_without_an_error_on_ctrl_c():
-    assert "honcho start || [ $$? -eq 130 ]" in Path("Makefile").read_text()
-
-
 def test_the_demo_user_has_an_email():
     from integrations.services.demo import seed_demo_user
 

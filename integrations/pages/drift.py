@@ -25,21 +25,12 @@ from integrations.pages.confirm import confirm_part
 from integrations.presentation import drift_report as report_display
 from integrations.presentation.csv_export import csv_lines
 from integrations.presentation.display import datetime_display, progress_data
+from integrations.presentation.drift_report import FIELD_LABELS
 from integrations.services import drift, runs
 from integrations.services.estimates import chosen_data, data_choice_context, selected_data_types
 
 REPORT_PAGE_SIZE = 50
 
-FIELD_LABELS = {
-    "name": gettext_lazy("Name"),
-    "description": gettext_lazy("Description"),
-    "price": gettext_lazy("Price"),
-    "currency": gettext_lazy("Currency"),
-    "stock": gettext_lazy("Stock"),
-    "parameters": gettext_lazy("Parameters"),
-    "photos": gettext_lazy("Photo count"),
-    "external_id": gettext_lazy("Seller's id (SKU)"),
-}
 KIND_LABELS = {
     DriftItem.Kind.DIFFERS: gettext_lazy("differs"),
     DriftItem.Kind.MISSING: gettext_lazy("missing on the channel"),

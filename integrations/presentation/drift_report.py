@@ -3,10 +3,24 @@ their currency."""
 
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext_lazy
+
 from integrations.channels import Channel
 from integrations.models import DriftItem, Integration
 
 ALLEGRO_OFFER_URL = "https://allegro.pl/oferta/{id}"
+
+# A compared field's name as the report (page, CSV, `resync_offers --check`) shows it.
+FIELD_LABELS = {
+    "name": gettext_lazy("Name"),
+    "description": gettext_lazy("Description"),
+    "price": gettext_lazy("Price"),
+    "currency": gettext_lazy("Currency"),
+    "stock": gettext_lazy("Stock"),
+    "parameters": gettext_lazy("Parameters"),
+    "photos": gettext_lazy("Photo count"),
+    "external_id": gettext_lazy("Seller's id (SKU)"),
+}
 
 
 def web_url(value) -> str:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from integrations.models import Integration, ResyncRun
 from integrations.presentation import rates
 from integrations.presentation.display import duration_display, pace_display
+from integrations.presentation.drift_report import FIELD_LABELS
 from integrations.services import drift, estimates
 from integrations.services import runs as resync
 
@@ -422,7 +423,8 @@ def drift_summary(run: ResyncRun) -> str:
     report = run.report or {}
     if report.get("unreadable") or run.status != ResyncRun.Status.COMPLETED:
         return run.error or ""
-    fields = ", ".join(f"{f} {n}" for f, n in sorted((report.get("fields") or {}).items())) or "—"
+    counts = sorted((report.get("fields") or {}).items(), key=lambda item: -item[1])
+    fields = ", ".join(f"{FIELD_LABELS.get(f, f)} {n}" for f, n in counts) or "—"
     return _(
         "%(run)s: %(offers)s offers compared with %(listings)s listings · differ %(differs)s "
         "(%(fields)s) · missing on the channel %(missing)s · unknown to xSale %(unknown)s. "
