@@ -506,6 +506,7 @@ def bench_prices(url):
         f"- sandbox: most in each limit's window {counters['max_in_window']}; app "
         f"{st['app']['counters']['max_in_window']}; 429 {counters['throttled']}; "
         f"**limits exceeded {counters['limit_violations']}** "
+        f"{counters.get('violations_by_limit') or ''} "
         f"(app {st['app']['counters']['limit_violations']})"
     )
     held = st["offers"]
