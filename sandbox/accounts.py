@@ -112,6 +112,7 @@ CHANNEL_DEFAULTS = {
         "url_expiry_seconds": 300,
         "fail_skus": [],
         "report_processing_seconds": 2,
+        "compress_documents": False,  # reports and processing reports GZIP-compressed
     },
 }
 

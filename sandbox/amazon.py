@@ -7,6 +7,7 @@ docs/amazon-facts.md for the sources). Feeds and reports move through their stat
 clock: no background thread, a due feed is processed by the first request that looks at it.
 """
 
+import gzip
 import json
 import re
 import time
@@ -566,19 +567,34 @@ def download_document(acct, req, params):
             return refused
         data = document["data"] or b""
         content_type = document["contentType"]
+        counters = acct.counters
+        counters["largest_download"] = max(counters.get("largest_download", 0), len(data))
     return Reply(200, data, content_type=content_type)
 
 
 def _new_document(acct, kind, content_type, data=None):
+    """A stored document. One Amazon writes (a report, a processing report) is GZIP-compressed
+    when config `compress_documents` is on; its getFeedDocument / getReportDocument answer then
+    says `compressionAlgorithm: GZIP` (M: FeedDocument, ReportDocument)."""
     document_id = f"amzn1.tortuga.4.eu.{uuid.uuid4()}"
+    compressed = data is not None and bool(acct.config.get("compress_documents"))
     acct.documents[document_id] = {
         "kind": kind,
         "contentType": content_type,
-        "data": data,
+        "data": gzip.compress(data, mtime=0) if compressed else data,
+        "compressionAlgorithm": "GZIP" if compressed else None,
         "urls": {},
         "createdAt": time.time(),
     }
     return document_id
+
+
+def _document_view(document_id, document, url):
+    view = {"feedDocumentId" if document["kind"] == "feeds" else "reportDocumentId": document_id}
+    view["url"] = url
+    if document.get("compressionAlgorithm"):
+        view["compressionAlgorithm"] = document["compressionAlgorithm"]
+    return view
 
 
 # --- Feeds API 2021-06-30 -----------------------------------------------------------------
@@ -617,7 +633,7 @@ def get_feed_document(acct, req, params):
         if document is None or document["kind"] != "feeds":
             return errors(404, "NotFound", f"Feed document {document_id} not found.")
         url = _document_url(acct, req, "feeds", document_id, now)
-    return Reply(200, {"feedDocumentId": document_id, "url": url})
+    return Reply(200, _document_view(document_id, document, url))
 
 
 def _marketplace_ids(body):
@@ -1195,7 +1211,7 @@ def get_report_document(acct, req, params):
         if document is None or document["kind"] != "reports":
             return errors(404, "NotFound", f"Report document {document_id} not found.")
         url = _document_url(acct, req, "reports", document_id, now)
-    return Reply(200, {"reportDocumentId": document_id, "url": url})
+    return Reply(200, _document_view(document_id, document, url))
 
 
 # --- routing ------------------------------------------------------------------------------

@@ -295,6 +295,12 @@ CLUSTER_STOP_GRACE_SECONDS = env.float("CLUSTER_STOP_GRACE_SECONDS", default=4.0
 # The largest answer body read from a channel (decompressed): far above any real answer of the
 # APIs we call; a larger one is the channel's fault and is not read further.
 CHANNEL_MAX_ANSWER_BYTES = env.int("CHANNEL_MAX_ANSWER_BYTES", default=8 * 1024 * 1024)
+# The largest document read from a channel (Amazon's reports of a whole catalogue and feed
+# processing reports), downloaded and decompressed: streamed to a temporary file, never to
+# memory. GET_MERCHANT_LISTINGS_ALL_DATA takes about 300 bytes a listing with short
+# descriptions (bench/README.md "Amazon"), up to a few KB with long ones: 2 GiB holds a
+# million listings of about 2 KB.
+CHANNEL_MAX_DOCUMENT_BYTES = env.int("CHANNEL_MAX_DOCUMENT_BYTES", default=2 * 1024**3)
 # The longest one channel answer (a 429's Retry-After) holds a budget; a channel asking for more
 # is asked again after this (and the seller is told it asked for more).
 CHANNEL_MAX_HOLD_SECONDS = env.int("CHANNEL_MAX_HOLD_SECONDS", default=300)

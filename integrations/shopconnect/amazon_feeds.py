@@ -37,6 +37,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from integrations.shopconnect import budgets as channel_budgets
+from integrations.shopconnect.amazon_documents import download, text_encoding
 from integrations.shopconnect.amazon_mapping import (
     amazon_errors,
     errors_of,
@@ -48,7 +49,7 @@ from integrations.shopconnect.amazon_mapping import (
 )
 from integrations.shopconnect.base import BatchPlan, BatchSubmission, OfferResult, OfferToSend
 from integrations.shopconnect.common import json_or_empty
-from integrations.shopconnect.http import MAX_BUDGET_WAIT, ChannelUnavailable, Held
+from integrations.shopconnect.http import MAX_BUDGET_WAIT, OVERSIZED, ChannelUnavailable, Held
 from offers.models import OfferChannel
 from xsale.urlsafety import UnsafeURL, check_url
 
@@ -283,7 +284,10 @@ class AmazonFeeds:
             return None  # not done (or no readable answer): look again later
         report = None
         if feed.get("resultFeedDocumentId"):
-            report = self._report(str(feed["resultFeedDocumentId"]))
+            try:
+                report = self._report(str(feed["resultFeedDocumentId"]))
+            except ChannelUnavailable as exc:  # larger than xSale reads: no use asking again
+                return self._all_failed(batch, exc.code, str(exc))
         if status == "DONE":
             if report is None:
                 return None  # the report could not be read yet: look again later
@@ -303,14 +307,24 @@ class AmazonFeeds:
         return self._all_failed(batch, "feed_fatal", message)
 
     def _report(self, document_id: str) -> dict | None:
+        """The processing report (streamed to a file under CHANNEL_MAX_DOCUMENT_BYTES, then
+        parsed); None when it could not be read now. Raises ChannelUnavailable OVERSIZED."""
         try:
-            text = self.download(
+            file = download(
+                self.client,
                 f"{self.api_url}/{FEEDS_API}/documents/{quote(document_id, safe='')}",
                 spend={"feed_results": 1, "integration": 1},
+                what=_("Amazon's processing report of the feed"),
             )
-            report = json.loads(text)
-        except (ChannelUnavailable, ValueError):
+        except ChannelUnavailable as exc:
+            if exc.code == OVERSIZED:
+                raise
             return None
+        with file:
+            try:
+                report = json.loads(file.read().decode(text_encoding(file)))
+            except ValueError:
+                return None
         return report if isinstance(report, dict) else None
 
     @staticmethod
