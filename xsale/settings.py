@@ -274,6 +274,10 @@ RESYNC_BATCH_WAIT_SECONDS = env.int("RESYNC_BATCH_WAIT_SECONDS", default=3600)
 AMAZON_FEED_THRESHOLD = env.int("AMAZON_FEED_THRESHOLD", default=1_000)
 AMAZON_FEED_MAX_MESSAGES = env.int("AMAZON_FEED_MAX_MESSAGES", default=10_000)
 AMAZON_FEED_PROCESSING_SECONDS = env.int("AMAZON_FEED_PROCESSING_SECONDS", default=600)
+# A createFeed whose answer was lost (a crash, a 5xx, no answer) is looked up with getFeeds
+# before the feed is created again; a feed not listed this long after the request was sent is
+# taken as never registered (the request can no longer be in flight: connect 5 s + read 20 s).
+AMAZON_FEED_LOOKUP_AFTER_SECONDS = env.int("AMAZON_FEED_LOOKUP_AFTER_SECONDS", default=60)
 # Channel limits this deployment uses instead of the published ones in integrations/channels.py
 # (an application with a negotiated limit; a channel that changed its numbers), as JSON:
 # {"allegro": {"app": [[12000, 60]], "edits": [[2490, 60], [74700, 3600]]}} — windows as

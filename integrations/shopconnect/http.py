@@ -467,6 +467,7 @@ class ChannelClient:
         holds_others: bool = True,
         save_to=None,
         max_bytes: int | None = None,
+        retry: bool = True,
         **kwargs,
     ) -> requests.Response:
         """Send one request within its budgets and the retry rules; return the final answer.
@@ -480,6 +481,9 @@ class ChannelClient:
         other requests (an asynchronous batch beside a chunk's edits).
         `save_to` (a binary file): the body is written there (emptied before each attempt),
         at most `max_bytes` of it (default CHANNEL_MAX_ANSWER_BYTES), not kept in memory.
+        `retry=False`: a request the channel may have carried out without saying so (one
+        with no idempotency key) is not sent again after a 5xx or no answer: ChannelUnavailable
+        at once, and the caller finds out what became of it.
         """
         spends = self._spends(spend)
         attempts = throttled = 0
@@ -561,7 +565,7 @@ class ChannelClient:
                 status = answer.status_code
                 failure = f"{self.channel_name} answered {status} {answer.reason}"
             backoff = self._backoff(attempts)
-            if attempts >= MAX_ATTEMPTS or backoff + 1 > self._time_left():
+            if not retry or attempts >= MAX_ATTEMPTS or backoff + 1 > self._time_left():
                 logger.warning("%s %s: %s, giving up", method, safe_url(url), failure)
                 raise ChannelUnavailable(
                     f"{failure} — {attempts} attempt(s)", http_status=status, attempts=attempts
