@@ -9,17 +9,24 @@ per operation; 5 JSON_LISTINGS_FEEDs per 5 minutes) — our budgets pace by the 
      with Amazon's message (a few SKUs are made to fail). Amazon's processing time is scaled:
      `--processing-seconds` (what a real feed takes, default 300) × `--scale` (default 0.02).
   2. a resync of 300 offers by the Listings Items API (PATCH each), its rate against 5/s.
+  3. `--drift N`: instead, a drift check of prices and stock on N listings (default 50,000)
+     seeded in the sandbox as a resync leaves them, then drifted by the sandbox (known, exact
+     changes): the GET_MERCHANT_LISTINGS_ALL_DATA report downloaded to a file and read in pages
+     — time, requests, the bench process's peak memory during the check, and the findings
+     against what the sandbox changed.
 
 The engine runs in this process (tasks as the resync cluster would run them, one after the
 other, each `RESYNC_TASK_SECONDS` long); the sandbox in a subprocess; SQLite.
 
 Usage: .venv/bin/python bench/amazon_resync.py [--offers 50000] [--scale 0.02]
        [--processing-seconds 300] [--patch-offers 300]
+       .venv/bin/python bench/amazon_resync.py --drift 50000
 """
 
 import argparse
 import math
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -149,10 +156,125 @@ def patch_run(url, offers):
     )
 
 
-def main(offers, processing, scale, patch_offers):
+def rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class PeakMemory:
+    """The process's largest resident set while the block runs (sampled every 50 ms)."""
+
+    def __enter__(self):
+        self.start = self.peak = rss_kib()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self):
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, rss_kib())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_kib())
+
+
+def drift_run(url, offers):
+    import requests
+
+    from integrations.models import DriftItem
+    from integrations.services import drift as drift_service
+    from tests.catalogue import make_offers
+
+    account = "bench-drift"
+    h.sandbox_configure(url, "amazon", account, report_processing_seconds=2)
+    integration = make_integration(url, account, "Amazon drift")
+    started = time.monotonic()
+    make_offers(integration, offers, photos=0)
+    for first in range(1, offers + 1, 10_000):
+        listings = [
+            {
+                "sku": str(1000 + n),
+                "name": f"Oferta testowa {n}",
+                "description": f"<p>Opis oferty {n}</p>",
+                "price": f"{n % 500}.99",
+                "currency": "PLN",
+                "stock": n % 17,
+                "images": [f"https://xsale.example.pl/media/offers/{n:06d}/1.jpg"],
+                "product_type": "HOME",
+            }
+            for n in range(first, min(first + 10_000, offers + 1))
+        ]
+        requests.post(
+            f"{url}/_sandbox/amazon/{account}/seed", json={"offers": listings}, timeout=120
+        ).raise_for_status()
+    print(f"catalogue: {offers:,} offers and listings in {time.monotonic() - started:.1f} s")
+    answer = requests.post(
+        f"{url}/_sandbox/amazon/{account}/drift",
+        json={
+            "price_share": 0.03,
+            "stock_share": 0.02,
+            "remove": 50,
+            "add_unknown": 20,
+            "seed": 19,
+        },  # fmt: skip
+        timeout=120,
+    ).json()
+    expected = {
+        "price": {str(c["id"]) for c in answer["changes"]["price"]},
+        "stock": {str(c["id"]) for c in answer["changes"]["stock"]},
+        "missing": {str(i) for i in answer["removed"]},
+        "unknown": {str(i) for i in answer["added"]},
+    }
+    print("drift: " + ", ".join(f"{k} {len(v):,}" for k, v in expected.items()))
+    with PeakMemory() as memory:
+        started = time.monotonic()
+        run = drift_service.start_check(
+            integration, user=None, source="cli", data_types="prices_stock"
+        )
+        run, paused = drain(run)
+        took = time.monotonic() - started
+    items = DriftItem.objects.filter(check_run=run)
+    found = {
+        "price": {i.external_id for i in items.filter(kind="differs") if "price" in i.fields},
+        "stock": {i.external_id for i in items.filter(kind="differs") if "stock" in i.fields},
+        "missing": set(items.filter(kind="missing").values_list("external_id", flat=True)),
+        "unknown": set(items.filter(kind="unknown").values_list("external_id", flat=True)),
+    }
+    exact = all(found[k] == expected[k] for k in expected)
+    counters = h.sandbox_state(url, "amazon", account, offers=False)["counters"]
+    print(
+        f"check: {run.status} {run.error!r} in {took:.1f} s (paused {paused:.1f} s while "
+        f"Amazon made the report); listings read {run.report['listings']:,}, compared "
+        f"{run.report['offers']:,} offers; found "
+        + ", ".join(f"{k} {len(v):,}" for k, v in found.items())
+        + f" — {'exactly' if exact else 'NOT exactly'} what the sandbox changed"
+    )
+    print(
+        f"memory: peak RSS {memory.peak / 1024:.0f} MiB during the check "
+        f"(+{(memory.peak - memory.start) / 1024:.0f} MiB over the {memory.start / 1024:.0f} MiB "
+        f"before it); report document {counters.get('largest_download', 0) / 1024 / 1024:.1f} "
+        f"MiB"
+    )
+    print(
+        f"sandbox: requests {counters['requests']:,} (seed and drift not counted), throttled "
+        f"{counters['throttled']}, limit violations {counters['limit_violations']}, by "
+        f"endpoint {counters['by_endpoint']}"
+    )
+
+
+def main(offers, processing, scale, patch_offers, drift_offers):
     h.setup_django()
     sandbox, url = h.start_sandbox()
     try:
+        if drift_offers:
+            drift_run(url, drift_offers)
+            return
         feeds_run(url, offers, processing, scale)
         patch_run(url, patch_offers)
     finally:
@@ -165,5 +287,6 @@ if __name__ == "__main__":
     parser.add_argument("--processing-seconds", type=float, default=300.0)
     parser.add_argument("--scale", type=float, default=0.02)
     parser.add_argument("--patch-offers", type=int, default=300)
+    parser.add_argument("--drift", type=int, default=0, metavar="N")
     args = parser.parse_args()
-    main(args.offers, args.processing_seconds, args.scale, args.patch_offers)
+    main(args.offers, args.processing_seconds, args.scale, args.patch_offers, args.drift)

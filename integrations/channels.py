@@ -296,7 +296,8 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
             "amzn/selling-partner-api-models (docs/amazon-facts.md): usage plans per selling "
             "partner and application, token buckets (rate/s, burst) — listingsItems_2021-08-01 "
             "patchListingsItem 5/5, getListingsItem 5/10; feeds_2021-06-30 createFeedDocument "
-            "0.5/15, createFeed 0.0083/15, getFeed 2/15, getFeedDocument 0.0222/10; "
+            "0.5/15, createFeed 0.0083/15, getFeed 2/15, getFeeds 0.0222/10, getFeedDocument "
+            "0.0222/10; "
             "reports_2021-06-30 createReport 0.0167/15, getReport 2/15, getReportDocument "
             "0.0167/15. JSON_LISTINGS_FEED: 5 submissions per 5 minutes per region (SP-API "
             "changelog 2025-05-06), at most 10,000 messages (listings-feed-schema-v2.json "
@@ -335,6 +336,12 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
             ),
             "feed_reads": BudgetSpec(
                 "partner", (token_bucket(2, 15),), _("requests"), _("Amazon's feed status limit")
+            ),
+            "feed_lists": BudgetSpec(
+                "partner",
+                (token_bucket(0.0222, 10),),
+                _("requests"),
+                _("Amazon's feed list limit"),
             ),
             "feed_results": BudgetSpec(
                 "partner",

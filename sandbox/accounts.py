@@ -71,6 +71,7 @@ CHANNEL_DEFAULTS = {
             "createFeedDocument": 15,
             "createFeed": 15,
             "getFeed": 15,
+            "getFeeds": 10,
             "cancelFeed": 15,
             "getFeedDocument": 10,
             "getListingsItem": 10,
@@ -85,6 +86,7 @@ CHANNEL_DEFAULTS = {
             "createFeedDocument": 0.5,
             "createFeed": 0.0083,
             "getFeed": 2.0,
+            "getFeeds": 0.0222,
             "cancelFeed": 2.0,
             "getFeedDocument": 0.0222,
             "getListingsItem": 5.0,
@@ -112,6 +114,10 @@ CHANNEL_DEFAULTS = {
         "url_expiry_seconds": 300,
         "fail_skus": [],
         "report_processing_seconds": 2,
+        "compress_documents": False,  # reports and processing reports GZIP-compressed
+        # createFeed faults, one used per createFeed: "lost" (the feed is registered, the
+        # answer is a 500) or "refused" (503, nothing registered).
+        "create_feed_faults": [],
     },
 }
 
@@ -426,6 +432,7 @@ class Account(Budget):
         self.token_expiry = {}  # access token → epoch it expires (absent: until expire_tokens)
         self.documents = {}  # Amazon: feed and report documents by id
         self.feeds = {}  # Amazon: feeds by id
+        self.feed_list_tokens = {}  # Amazon: getFeeds nextToken → the query and offset
         self.reports = {}  # Amazon: reports by id
         self.seq = {"requests": 0, "faults": 0, "throttle": 0, "async": 0, "ids": 1000}
         self.counters = {

@@ -7,6 +7,7 @@ docs/amazon-facts.md for the sources). Feeds and reports move through their stat
 clock: no background thread, a due feed is processed by the first request that looks at it.
 """
 
+import gzip
 import json
 import re
 import time
@@ -566,19 +567,34 @@ def download_document(acct, req, params):
             return refused
         data = document["data"] or b""
         content_type = document["contentType"]
+        counters = acct.counters
+        counters["largest_download"] = max(counters.get("largest_download", 0), len(data))
     return Reply(200, data, content_type=content_type)
 
 
 def _new_document(acct, kind, content_type, data=None):
+    """A stored document. One Amazon writes (a report, a processing report) is GZIP-compressed
+    when config `compress_documents` is on; its getFeedDocument / getReportDocument answer then
+    says `compressionAlgorithm: GZIP` (M: FeedDocument, ReportDocument)."""
     document_id = f"amzn1.tortuga.4.eu.{uuid.uuid4()}"
+    compressed = data is not None and bool(acct.config.get("compress_documents"))
     acct.documents[document_id] = {
         "kind": kind,
         "contentType": content_type,
-        "data": data,
+        "data": gzip.compress(data, mtime=0) if compressed else data,
+        "compressionAlgorithm": "GZIP" if compressed else None,
         "urls": {},
         "createdAt": time.time(),
     }
     return document_id
+
+
+def _document_view(document_id, document, url):
+    view = {"feedDocumentId" if document["kind"] == "feeds" else "reportDocumentId": document_id}
+    view["url"] = url
+    if document.get("compressionAlgorithm"):
+        view["compressionAlgorithm"] = document["compressionAlgorithm"]
+    return view
 
 
 # --- Feeds API 2021-06-30 -----------------------------------------------------------------
@@ -617,7 +633,7 @@ def get_feed_document(acct, req, params):
         if document is None or document["kind"] != "feeds":
             return errors(404, "NotFound", f"Feed document {document_id} not found.")
         url = _document_url(acct, req, "feeds", document_id, now)
-    return Reply(200, {"feedDocumentId": document_id, "url": url})
+    return Reply(200, _document_view(document_id, document, url))
 
 
 def _marketplace_ids(body):
@@ -659,6 +675,10 @@ def create_feed(acct, req, params):
         if is_int(config.get("fatal_next_feeds")) and config["fatal_next_feeds"] > 0:
             config["fatal_next_feeds"] -= 1  # this account's config: the knob counts down
             fatal = "The feed was aborted by the sandbox (config fatal_next_feeds)."
+        faults = config.get("create_feed_faults") or []
+        fault = faults.pop(0) if isinstance(faults, list) and faults else None
+        if fault == "refused":  # answered before anything was registered
+            return server_error(503)
         acct.feeds[feed_id] = {
             "feedId": feed_id,
             "feedType": feed_type,
@@ -671,6 +691,8 @@ def create_feed(acct, req, params):
             "fatal": fatal,
             "status": None,  # the final status, once processed
         }
+    if fault == "lost":  # registered, but the answer never says so (a proxy's 500)
+        return server_error(500)
     return Reply(202, {"feedId": feed_id})
 
 
@@ -711,6 +733,76 @@ def feed_view(feed, now):
         view["processingEndTime"] = iso(feed["created"] + feed["queue"] + feed["processing"])
         view["resultFeedDocumentId"] = feed["resultFeedDocumentId"]
     return view
+
+
+def _timestamp(value):
+    """Epoch seconds of an ISO 8601 date-time, or None when it is not one."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+FEED_STATUSES = ("CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE")
+
+
+def get_feeds(acct, req, params):
+    """getFeeds: `feedTypes` (1–10) or `nextToken` (then alone) required; `marketplaceIds`
+    (1–10, a feed matches when it has one of them), `processingStatuses`, `createdSince`
+    (default 90 days ago), `createdUntil` (default now), `pageSize` 1–100 (10) →
+    {"feeds": [Feed], "nextToken"?}, newest first (the model names no order)."""
+    now = time.time()
+    token = (req.query.get("nextToken") or [None])[-1]
+    if token is not None:
+        if len(req.query) > 1:
+            return invalid_input("Invalid input.", "nextToken must be the only parameter.")
+        query = acct.feed_list_tokens.get(token)
+        if query is None:
+            return invalid_input("Invalid input.", "The nextToken is invalid or expired.")
+    else:
+        query = {name: _csv(req, name) for name in FEED_LIST_ARRAYS}
+        if not query["feedTypes"]:
+            return invalid_input("One or more required parameters missing", "feedTypes;")
+        for name, most in (("feedTypes", 10), ("marketplaceIds", 10)):
+            if len(query[name]) > most:
+                return invalid_input("Invalid input.", f"{name}: at most {most} values.")
+        if any(s not in FEED_STATUSES for s in query["processingStatuses"]):
+            return invalid_input("Invalid input.", "processingStatuses: an unknown status.")
+        size = (req.query.get("pageSize") or ["10"])[-1]
+        if not size.isdigit() or not 1 <= int(size) <= 100:
+            return invalid_input("Invalid input.", "pageSize must be 1 to 100.")
+        query["pageSize"] = int(size)
+        for name, default in (("createdSince", now - 90 * 86400), ("createdUntil", now)):
+            raw = (req.query.get(name) or [None])[-1]
+            query[name] = default if raw is None else _timestamp(raw)
+            if query[name] is None:
+                return invalid_input("Invalid input.", f"{name} is not an ISO 8601 date-time.")
+        query["offset"] = 0
+    with acct.lock:
+        settle(acct, now)
+        matching = [
+            feed
+            for feed in sorted(acct.feeds.values(), key=lambda f: -f["created"])
+            if feed["feedType"] in query["feedTypes"]
+            and query["createdSince"] <= feed["created"] <= query["createdUntil"]
+            and (not query["marketplaceIds"]
+                 or set(query["marketplaceIds"]) & set(feed["marketplaceIds"]))
+            and (not query["processingStatuses"]
+                 or _job_status(feed, now) in query["processingStatuses"])
+        ]  # fmt: skip
+        first, size = query["offset"], query["pageSize"]
+        body = {"feeds": [feed_view(feed, now) for feed in matching[first : first + size]]}
+        if first + size < len(matching):
+            token = uuid.uuid4().hex
+            acct.feed_list_tokens[token] = {**query, "offset": first + size}
+            body["nextToken"] = token
+    return Reply(200, body)
+
+
+FEED_LIST_ARRAYS = ("feedTypes", "marketplaceIds", "processingStatuses")
 
 
 def get_feed(acct, req, params):
@@ -1195,7 +1287,7 @@ def get_report_document(acct, req, params):
         if document is None or document["kind"] != "reports":
             return errors(404, "NotFound", f"Report document {document_id} not found.")
         url = _document_url(acct, req, "reports", document_id, now)
-    return Reply(200, {"reportDocumentId": document_id, "url": url})
+    return Reply(200, _document_view(document_id, document, url))
 
 
 # --- routing ------------------------------------------------------------------------------
@@ -1209,6 +1301,7 @@ ROUTES = (
     ("POST", "feeds/2021-06-30/documents", "createFeedDocument", create_feed_document),
     ("GET", "feeds/2021-06-30/documents/{document_id}", "getFeedDocument", get_feed_document),
     ("POST", "feeds/2021-06-30/feeds", "createFeed", create_feed),
+    ("GET", "feeds/2021-06-30/feeds", "getFeeds", get_feeds),
     ("GET", "feeds/2021-06-30/feeds/{feed_id}", "getFeed", get_feed),
     ("DELETE", "feeds/2021-06-30/feeds/{feed_id}", "cancelFeed", cancel_feed),
     ("GET", "listings/2021-08-01/items/{seller_id}/{sku}", "getListingsItem", get_listings_item),

@@ -145,6 +145,8 @@ def account_state(registry, acct, with_offers=True) -> dict:
         if acct.channel in ("allegro", "amazon"):
             state["seller_id"] = acct.seller_id()
             state["command_count"] = len(acct.commands)
+        if acct.channel == "amazon":
+            state["feed_count"] = len(acct.feeds)  # feeds Amazon registered
         if with_offers:
             state["offers"] = json.loads(json.dumps(acct.offers))
             state["images"] = json.loads(json.dumps(acct.images))

@@ -119,6 +119,16 @@ def validate_amazon_request(sent, integration) -> None:
         body = sent.json()
         assert set(body) == {"feedType", "marketplaceIds", "inputFeedDocumentId"}, body
         assert body["feedType"] == "JSON_LISTINGS_FEED" and body["marketplaceIds"] == [PL]
+    elif path == "/feeds/2021-06-30/feeds":  # getFeeds (M: feeds_2021-06-30.json)
+        assert sent.method == "GET", sent
+        if "nextToken" in query:
+            assert set(query) == {"nextToken"}, query  # "include this token as the only one"
+        else:
+            assert query["feedTypes"] == ["JSON_LISTINGS_FEED"] and query["marketplaceIds"] == [PL]
+            assert 1 <= int(query["pageSize"][0]) <= 100, query
+            assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", query["createdSince"][0])
+            assert set(query) <= {"feedTypes", "marketplaceIds", "pageSize", "createdSince",
+                                  "createdUntil", "processingStatuses"}, query  # fmt: skip
     elif path == "/reports/2021-06-30/reports" and sent.method == "POST":
         assert sent.json() == {
             "reportType": "GET_MERCHANT_LISTINGS_ALL_DATA",

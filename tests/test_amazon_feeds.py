@@ -296,3 +296,105 @@ def test_a_spent_feed_budget_pauses_the_run_with_its_name_and_spends_nothing(
     by_endpoint = counters(sandbox, sandbox_account)["by_endpoint"]
     assert by_endpoint[CREATE_FEED] == 1
     assert by_endpoint["POST /feeds/2021-06-30/documents"] == 1  # no document for a held feed
+
+
+# --- createFeed has no idempotency key: a lost answer is looked up, never sent again ------
+
+GET_FEEDS = "GET /feeds/2021-06-30/feeds"
+
+
+def feeds_registered(sandbox, account) -> int:
+    return sandbox.state("amazon", account)["feed_count"]
+
+
+def test_a_kill_between_amazons_202_and_saving_the_feed_id_finds_the_feed_and_sends_none_again(
+    sandbox, sandbox_account, amazon, monkeypatch, wire
+):
+    run = start_resync(amazon, source="cli")
+    real = ChannelBatch.remember
+
+    def killed(self, **values):
+        if "feed_id" in values:  # Amazon answered 202; the worker dies before writing its id
+            raise KeyboardInterrupt("kill -9")
+        return real(self, **values)
+
+    monkeypatch.setattr(ChannelBatch, "remember", killed)
+    with pytest.raises(KeyboardInterrupt):
+        for _ in range(5):
+            process_chunk(run.pk, ResyncRun.objects.get(pk=run.pk).cursor)
+    monkeypatch.setattr(ChannelBatch, "remember", real)
+    lost = ChannelBatch.objects.filter(run=run).order_by("pk").first()
+    assert "feed_id" not in lost.changes and lost.changes["create_feed_at"]
+    assert feeds_registered(sandbox, sandbox_account) == 1  # Amazon has it; we do not know it
+    ResyncRun.objects.filter(pk=run.pk).update(lease_token="", lease_expires_at=None)
+    run = drain(run)
+
+    assert (run.status, run.sent, run.failed) == ("completed", OFFERS, 0)
+    assert feeds_registered(sandbox, sandbox_account) == 3  # one a batch: none twice
+    assert feeds_created(sandbox, sandbox_account) == 3
+    lost.refresh_from_db()
+    assert lost.changes["feed_found"] and lost.changes["feed_id"]
+    assert counters(sandbox, sandbox_account)["by_endpoint"][GET_FEEDS] == 1
+    for sent in wire.sent:
+        validate_amazon_request(sent, amazon)
+
+
+def test_a_createfeed_answer_lost_in_a_500_is_not_retried_and_the_feed_is_found(
+    sandbox, sandbox_account, amazon
+):
+    # The second createFeed: Amazon's list then holds the first feed (a batch knows it) too.
+    sandbox.configure("amazon", sandbox_account, create_feed_faults=[None, "lost"])
+
+    run = drain(start_resync(amazon, source="cli"))
+
+    assert (run.status, run.sent, run.failed) == ("completed", OFFERS, 0)
+    assert feeds_registered(sandbox, sandbox_account) == 3
+    by_endpoint = counters(sandbox, sandbox_account)["by_endpoint"]
+    assert by_endpoint[CREATE_FEED] == 3  # the 500 was not answered by sending it again
+    assert by_endpoint[GET_FEEDS] == 1
+    found = ChannelBatch.objects.filter(run=run, changes__feed_found=True)
+    assert [b.pk for b in found] == [ChannelBatch.objects.filter(run=run).order_by("pk")[1].pk]
+
+
+def test_a_createfeed_amazon_never_registered_is_sent_again_once_it_cannot_be_in_flight(
+    sandbox, sandbox_account, amazon, settings
+):
+    settings.AMAZON_FEED_LOOKUP_AFTER_SECONDS = 1
+    sandbox.configure("amazon", sandbox_account, create_feed_faults=["refused"])
+
+    run = drain(start_resync(amazon, source="cli"))
+
+    assert (run.status, run.sent, run.failed) == ("completed", OFFERS, 0)
+    assert feeds_registered(sandbox, sandbox_account) == 3
+    by_endpoint = counters(sandbox, sandbox_account)["by_endpoint"]
+    assert by_endpoint[CREATE_FEED] == 4  # the refused one, then again after the lookup
+    assert by_endpoint[GET_FEEDS] == 1
+    assert not ChannelBatch.objects.filter(run=run, changes__feed_found=True).exists()
+
+
+def test_a_lost_feed_that_cannot_be_told_apart_is_refused_with_a_reason_not_sent_twice(
+    sandbox, sandbox_account, amazon, settings
+):
+    # Another integration of the same seller loses a createFeed answer at the same moment:
+    # two feeds nobody knows, two batches that may own them.
+    other = amazon_integration(sandbox, sandbox_account, settings={"product_type": "HOME"})
+    make_offers(other, OFFERS, photos=0, prefix="O")
+    sandbox.configure("amazon", sandbox_account, create_feed_faults=["lost", "lost"])
+    settings.AMAZON_FEED_MAX_MESSAGES = OFFERS  # one feed a run
+    first = start_resync(amazon, source="cli")
+    second = start_resync(other, source="cli")
+    for run in (first, second):  # each sends its feed; both answers are lost
+        for _ in range(5):
+            if ChannelBatch.objects.filter(run=run, changes__has_key="create_feed_at").exists():
+                break
+            process_chunk(run.pk, ResyncRun.objects.get(pk=run.pk).cursor)
+    assert feeds_registered(sandbox, sandbox_account) == 2
+
+    first, second = drain(first), drain(second)
+
+    assert feeds_registered(sandbox, sandbox_account) == 2  # neither sent again
+    for run in (first, second):
+        assert (run.status, run.sent, run.failed) == ("completed", 0, OFFERS)
+        failure = ResyncFailure.objects.filter(run=run).first()
+        assert failure.code == "feed_unknown"
+        assert "was not sent again, so that no change is made twice" in failure.message

@@ -287,6 +287,47 @@ def test_a_feed_goes_through_its_statuses_and_its_messages_are_applied(amazon):
     assert plate["attributes"]["item_name"][0]["value"] == "Talerz"
 
 
+def test_get_feeds_lists_feeds_as_the_model_says_and_pages_with_next_token(amazon, sandbox):
+    import gzip
+
+    ids = [amazon.submit([update(n, f"SKU-{n}")]) for n in (1, 2, 3)]
+    since = "2000-01-01T00:00:00Z"
+
+    missing = amazon.call("GET", "/feeds/2021-06-30/feeds")
+    assert missing.status_code == 400
+    assert missing.json()["errors"][0]["details"] == "feedTypes;"
+    params = {"feedTypes": "JSON_LISTINGS_FEED", "marketplaceIds": PL, "createdSince": since}
+    first = amazon.call("GET", "/feeds/2021-06-30/feeds", params={**params, "pageSize": 2})
+    assert first.status_code == 200 and first.headers["x-amzn-RateLimit-Limit"] == "0.0222"
+    page = first.json()
+    assert [f["feedId"] for f in page["feeds"]] == ids[::-1][:2]  # newest first
+    assert set(page["feeds"][0]) <= {  # the model's Feed: no input document id
+        "feedId", "feedType", "marketplaceIds", "createdTime", "processingStatus",
+        "processingStartTime", "processingEndTime", "resultFeedDocumentId",
+    }  # fmt: skip
+    mixed = amazon.call(
+        "GET", "/feeds/2021-06-30/feeds", params={**params, "nextToken": page["nextToken"]}
+    )
+    assert mixed.status_code == 400  # the token must come alone
+    rest = amazon.call("GET", "/feeds/2021-06-30/feeds", params={"nextToken": page["nextToken"]})
+    assert [f["feedId"] for f in rest.json()["feeds"]] == [ids[0]]
+    assert "nextToken" not in rest.json()
+    other = amazon.call("GET", "/feeds/2021-06-30/feeds", params={**params, "marketplaceIds": "X"})
+    assert other.json()["feeds"] == []
+    later = amazon.call(
+        "GET", "/feeds/2021-06-30/feeds", params={**params, "createdSince": "2999-01-01T00:00:00Z"}
+    )
+    assert later.json()["feeds"] == []
+
+    # GZIP documents say so, and are what they say.
+    sandbox.configure("amazon", amazon.account, compress_documents=True)
+    feed = amazon.wait(f"/feeds/2021-06-30/feeds/{amazon.submit([update(1, 'SKU-9')])}")
+    document = amazon.call("GET", f"/feeds/2021-06-30/documents/{feed['resultFeedDocumentId']}")
+    assert document.json()["compressionAlgorithm"] == "GZIP"
+    body = amazon.http.get(document.json()["url"], timeout=10).content
+    assert json.loads(gzip.decompress(body))["header"]["feedId"] == feed["feedId"]
+
+
 def test_a_message_that_breaks_the_schema_is_an_error_issue_with_its_message_id(amazon):
     feed = amazon.wait(
         "/feeds/2021-06-30/feeds/"

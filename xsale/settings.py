@@ -274,6 +274,10 @@ RESYNC_BATCH_WAIT_SECONDS = env.int("RESYNC_BATCH_WAIT_SECONDS", default=3600)
 AMAZON_FEED_THRESHOLD = env.int("AMAZON_FEED_THRESHOLD", default=1_000)
 AMAZON_FEED_MAX_MESSAGES = env.int("AMAZON_FEED_MAX_MESSAGES", default=10_000)
 AMAZON_FEED_PROCESSING_SECONDS = env.int("AMAZON_FEED_PROCESSING_SECONDS", default=600)
+# A createFeed whose answer was lost (a crash, a 5xx, no answer) is looked up with getFeeds
+# before the feed is created again; a feed not listed this long after the request was sent is
+# taken as never registered (the request can no longer be in flight: connect 5 s + read 20 s).
+AMAZON_FEED_LOOKUP_AFTER_SECONDS = env.int("AMAZON_FEED_LOOKUP_AFTER_SECONDS", default=60)
 # Channel limits this deployment uses instead of the published ones in integrations/channels.py
 # (an application with a negotiated limit; a channel that changed its numbers), as JSON:
 # {"allegro": {"app": [[12000, 60]], "edits": [[2490, 60], [74700, 3600]]}} — windows as
@@ -295,6 +299,12 @@ CLUSTER_STOP_GRACE_SECONDS = env.float("CLUSTER_STOP_GRACE_SECONDS", default=4.0
 # The largest answer body read from a channel (decompressed): far above any real answer of the
 # APIs we call; a larger one is the channel's fault and is not read further.
 CHANNEL_MAX_ANSWER_BYTES = env.int("CHANNEL_MAX_ANSWER_BYTES", default=8 * 1024 * 1024)
+# The largest document read from a channel (Amazon's reports of a whole catalogue and feed
+# processing reports), downloaded and decompressed: streamed to a temporary file, never to
+# memory. GET_MERCHANT_LISTINGS_ALL_DATA takes about 300 bytes a listing with short
+# descriptions (bench/README.md "Amazon"), up to a few KB with long ones: 2 GiB holds a
+# million listings of about 2 KB.
+CHANNEL_MAX_DOCUMENT_BYTES = env.int("CHANNEL_MAX_DOCUMENT_BYTES", default=2 * 1024**3)
 # The longest one channel answer (a 429's Retry-After) holds a budget; a channel asking for more
 # is asked again after this (and the seller is told it asked for more).
 CHANNEL_MAX_HOLD_SECONDS = env.int("CHANNEL_MAX_HOLD_SECONDS", default=300)

@@ -57,7 +57,7 @@ from integrations.engine.selection import load_chunk
 from integrations.engine.skeleton import End, LeaseLost, Step, lease_seconds
 from integrations.models import DriftItem, DriftListing, ResyncFailure, ResyncRun
 from integrations.shopconnect.base import OfferToSend
-from integrations.shopconnect.http import Held
+from integrations.shopconnect.http import OVERSIZED, ChannelUnavailable, Held
 from offers.models import OfferChannel, SiteJournal
 
 logger = logging.getLogger(__name__)
@@ -121,7 +121,12 @@ class DriftCheck(Step):
     def advance(self, deadline: float):
         run, token, adapter = self.run, self.token, self.adapter
         if run.check_phase == Phase.LISTINGS:
-            self.run, stopped = _read_listings(run, token, adapter, deadline)
+            try:
+                self.run, stopped = _read_listings(run, token, adapter, deadline)
+            except ChannelUnavailable as exc:
+                if exc.code != OVERSIZED:
+                    raise
+                stopped = str(exc)  # asking again would read the same document
             if stopped:
                 logger.warning("drift check %s stopped reading listings: %s", run.pk, stopped)
                 return End(ResyncRun.Status.FAILED, stopped)

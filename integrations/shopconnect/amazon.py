@@ -33,27 +33,25 @@ Facts and sources: docs/amazon-facts.md (amzn/selling-partner-api-models), CHANN
   asynchronous batches.
 - Reading back (a drift check): prices and quantities from the GET_MERCHANT_LISTINGS_ALL_DATA
   report (created once, polled — the check pauses, holding no worker, while Amazon makes it —
-  then downloaded and parsed by column name); name and description per SKU with
-  `GET /listings/2021-08-01/items/…` at its 5/s.
+  then downloaded to a temporary file under CHANNEL_MAX_DOCUMENT_BYTES, inflated when GZIP,
+  and read page by page by column name: amazon_documents.py); name and description per SKU
+  with `GET /listings/2021-08-01/items/…` at its 5/s.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from urllib.parse import quote
 
-from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.channels import AMAZON_API_URL, AMAZON_AUTH_URL
+from integrations.shopconnect.amazon_documents import TabDocument, download
 from integrations.shopconnect.amazon_feeds import AmazonFeeds
 from integrations.shopconnect.amazon_mapping import (
     Marketplace,
@@ -82,7 +80,6 @@ from integrations.shopconnect.common import (
     snapshot_with_photo_urls,
 )
 from integrations.shopconnect.http import ChannelClient, ChannelUnavailable, Held, TokenAuth
-from xsale.urlsafety import UnsafeURL, check_url
 
 # Renew the access token this long before Amazon says it expires.
 TOKEN_MARGIN_SECONDS = 60
@@ -171,37 +168,26 @@ def amount_text(value) -> str | None:
         return None
 
 
-def report_listings(text: str) -> dict[str, dict]:
-    """GET_MERCHANT_LISTINGS_ALL_DATA rows by seller SKU, read by column name (extra or
-    reordered columns are fine): {sku: {"price", "stock", "name", "external_id"}}."""
-    rows = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
-    header = next(rows, None)
-    if not header:
-        return {}
-    column = {name.strip().lower(): i for i, name in enumerate(header)}
-    if "seller-sku" not in column:
-        raise ValueError("the listings report has no seller-sku column")
+def listing_fields(row: dict) -> dict | None:
+    """A GET_MERCHANT_LISTINGS_ALL_DATA row ({column: value}, read by column name: extra or
+    reordered columns are fine) as {"external_id", "name", "price", "stock"}; None without
+    a seller SKU."""
 
-    def cell(row, name):
-        i = column.get(name)
-        return row[i].strip() if i is not None and i < len(row) else ""
+    def cell(name):
+        return (row.get(name) or "").strip()
 
-    listings = {}
-    for row in rows:
-        sku = cell(row, "seller-sku")
-        if not sku:
-            continue
-        fields: dict = {"external_id": sku}
-        if cell(row, "item-name"):
-            fields["name"] = cell(row, "item-name")
-        price = amount_text(cell(row, "price")) if cell(row, "price") else None
-        if price is not None:
-            fields["price"] = price
-        quantity = cell(row, "quantity")
-        if quantity.isdigit():
-            fields["stock"] = int(quantity)
-        listings[sku] = fields
-    return listings
+    sku = cell("seller-sku")
+    if not sku:
+        return None
+    fields: dict = {"external_id": sku}
+    if cell("item-name"):
+        fields["name"] = cell("item-name")
+    price = amount_text(cell("price")) if cell("price") else None
+    if price is not None:
+        fields["price"] = price
+    if cell("quantity").isdigit():
+        fields["stock"] = int(cell("quantity"))
+    return fields
 
 
 def item_fields(item: dict, place: Marketplace) -> dict:
@@ -223,32 +209,6 @@ def item_fields(item: dict, place: Marketplace) -> dict:
                 out["name"] = summary["itemName"]
                 break
     return out
-
-
-def decoded(content: bytes, compression) -> str:
-    """A downloaded document as text: GZIP-inflated when Amazon says so (never past the
-    answer cap), UTF-8 or else Windows-1252 (Amazon does not state the EU reports' encoding)."""
-    if compression == "GZIP":
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        content = inflater.decompress(content, settings.CHANNEL_MAX_ANSWER_BYTES)
-        if inflater.unconsumed_tail:
-            raise ChannelUnavailable(
-                "Amazon's document is larger than xSale reads (CHANNEL_MAX_ANSWER_BYTES).",
-                http_status=200,
-                attempts=1,
-                code="oversized_answer",
-            )
-    elif compression:
-        raise ChannelUnavailable(
-            f"Amazon's document is compressed with {compression}, which xSale does not read.",
-            http_status=200,
-            attempts=1,
-            code="unexpected_answer",
-        )
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return content.decode("cp1252", errors="replace")
 
 
 class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
@@ -356,9 +316,11 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
         self.client.start_chunk(deadline)
 
     def read_listings(self, offset: int, *, deadline: float | None = None) -> ListingsPage:
-        """A page of the GET_MERCHANT_LISTINGS_ALL_DATA report. The first call asks Amazon to
-        make the report and remembers its id (ChannelJob); until the report is done the check
-        pauses (Held) and asks again later — from whichever task gets the run."""
+        """A page of the GET_MERCHANT_LISTINGS_ALL_DATA report (REPORT_PAGE lines from line
+        `offset`, in the document's order). The first call asks Amazon to make the report and
+        remembers its id (ChannelJob); until the report is done the check pauses (Held) and
+        asks again later — from whichever task gets the run. The document is downloaded once
+        per process to a temporary file (amazon_documents.py) and read page by page."""
         from integrations.models import ChannelJob
 
         self._begin_reads(deadline)
@@ -369,20 +331,30 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
             young = timezone.now() - timedelta(seconds=REPORT_REUSE_SECONDS)
             if job is None or (offset == 0 and (job.finished or job.created_at < young)):
                 job = self._create_report(ChannelJob)
-            listings = self._report_rows(job, deadline)
+            document = self._report_document(job, deadline)
         finally:
             self.store_new_credentials()
-        skus = sorted(listings)
-        page = skus[offset : offset + REPORT_PAGE]
-        end = offset + len(page)
-        last = end >= len(skus)
+        listings, end, last, total = {}, offset, True, 0
+        if document is not None:  # None: CANCELLED, "no data to return"
+            rows, end, last = document.rows(offset, REPORT_PAGE)
+            total = document.total
+            for row in rows:
+                fields = listing_fields(row)
+                if fields is not None:
+                    listings[fields["external_id"]] = fields
         if last:
             ChannelJob.objects.filter(pk=job.pk).update(finished=True)
-        return ListingsPage(
-            listings={sku: listings[sku] for sku in page},
-            total=len(skus),
-            next_offset=None if last else end,
-        )
+            self._forget_reports()
+        return ListingsPage(listings=listings, total=total, next_offset=None if last else end)
+
+    def _forget_reports(self, keep: str | None = None) -> dict:
+        """The process's downloaded reports (one: the latest), others closed and dropped."""
+        cache = self.client.__dict__.setdefault("amazon_reports", {})
+        for job_id in [k for k in cache if k != keep]:
+            document = cache.pop(job_id)
+            if document is not None:
+                document.close()
+        return cache
 
     def _create_report(self, job_model):
         response = self.client.request(
@@ -408,8 +380,8 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
         )
         return job
 
-    def _report_rows(self, job, deadline) -> dict[str, dict]:
-        cache = self.client.__dict__.setdefault("amazon_reports", {})
+    def _report_document(self, job, deadline) -> TabDocument | None:
+        cache = self._forget_reports(keep=job.job_id)
         if job.job_id in cache:
             return cache[job.job_id]
         waited_until = time.monotonic() + REPORT_WAIT_IN_PLACE
@@ -443,8 +415,8 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
                 raise Held(later, reason=reason)
             time.sleep(1.0)
         if status == "CANCELLED":  # "no data to return": the seller has no listing there
-            cache[job.job_id] = {}
-            return {}
+            cache[job.job_id] = None
+            return None
         if status == "FATAL" or not report.get("reportDocumentId"):
             job.delete()  # the next check asks for a new report
             raise ChannelUnavailable(
@@ -453,58 +425,28 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
                 attempts=1,
                 code="report_fatal",
             )
-        text = self.download(
+        file = download(
+            self.client,
             f"{self.api_url}/reports/2021-06-30/documents/"
             f"{quote(str(report['reportDocumentId']), safe='')}",
             spend={"report_documents": 1, "integration": 1},
+            what=_("Amazon's listings report"),
         )
         try:
-            listings = report_listings(text)
-        except ValueError as exc:
+            document = TabDocument(file)
+        except BaseException:
+            file.close()
+            raise
+        if "seller-sku" not in document.columns:
+            document.close()
             raise ChannelUnavailable(
-                f"Amazon's listings report could not be read: {exc}",
+                "Amazon's listings report could not be read: it has no seller-sku column.",
                 http_status=200,
                 attempts=1,
                 code="unexpected_answer",
-            ) from None
-        cache.clear()  # one report kept per client: the latest
-        cache[job.job_id] = listings
-        return listings
-
-    def download(self, document_url: str, *, spend: dict) -> str:
-        """A feed or report document: its presigned URL (getFeedDocument / getReportDocument),
-        then the bytes from there — without our token (the URL is signed), https only."""
-        response = self.client.request(
-            "GET", document_url, spend=spend, headers={"Accept": "application/json"}
-        )
-        data = json_or_empty(response)
-        url = data.get("url") if response.status_code == 200 and isinstance(data, dict) else None
-        if not isinstance(url, str) or not url:
-            code, message = amazon_errors(response)
-            raise ChannelUnavailable(
-                f"Amazon did not give the document: {message}",
-                http_status=response.status_code,
-                attempts=response.attempts,
-                code=code or "document_refused",
             )
-        try:
-            check_url(url)
-        except UnsafeURL as exc:
-            raise ChannelUnavailable(
-                f"Amazon's document address was refused: {exc}",
-                http_status=200,
-                attempts=1,
-                code="unsafe_url",
-            ) from None
-        body = self.client.request("GET", url, authenticated=False, json_answer=False)
-        if body.status_code != 200:
-            raise ChannelUnavailable(
-                f"Amazon's document store answered {body.status_code} {body.reason}.",
-                http_status=body.status_code,
-                attempts=body.attempts,
-                code="document_refused",
-            )
-        return decoded(body.content, data.get("compressionAlgorithm"))
+        cache[job.job_id] = document
+        return document
 
     def read_full(self, listing_ids: list[str], *, deadline: float | None = None) -> ListingReads:
         reads = ListingReads()

@@ -9,13 +9,17 @@ Listings Items path sends), `messageId` = its place in the batch + 1.
 Submitting a batch (a ChannelBatch row, written before any request):
 1. createFeedDocument (201: id and a presigned URL, valid 5 minutes), PUT the document there
    (no token: the URL is signed). The document's id is remembered on the row.
-2. createFeed {JSON_LISTINGS_FEED, marketplace, document} → 202 {feedId}; the feed's id is
-   remembered on the row at once (ChannelBatch.remember), before the engine marks it
-   submitted. A retry after a crash finds it and submits nothing; one whose document was
-   uploaded creates the feed from that document. Amazon takes no idempotency key for
-   createFeed and its Feed model does not name the input document, so only a crash in the
-   instant between Amazon's 202 and that write could repeat a feed — whose messages set the
-   same values again.
+2. createFeed {JSON_LISTINGS_FEED, marketplace, document} → 202 {feedId}. Amazon takes no
+   idempotency key for createFeed and its Feed model does not name the input document, so:
+   the moment the request goes is remembered on the row first (`create_feed_at`), the request
+   is never retried blindly (a 5xx or no answer may hide a registered feed), and the feed's id
+   is remembered at once on the 202 (ChannelBatch.remember), before the engine marks the batch
+   submitted. A retry after a crash (or a lost answer) finds `feed_id` and submits nothing;
+   with only `create_feed_at` it looks the feed up (getFeeds, `_lost_feed`): the one
+   JSON_LISTINGS_FEED of this seller and marketplace created since then that no other batch
+   knows is ours (its report must count the messages we sent); none, once the request can no
+   longer be in flight, means Amazon never registered it and it is created again; more than
+   one cannot be told apart, and the batch is refused with that reason — never repeated.
    Before anything, the feed budgets (0.0083/s burst 15; 5 listings feeds per 5 minutes per
    region) must have room within the wait a request may take: otherwise the run pauses (Held)
    with nothing spent.
@@ -31,12 +35,15 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.shopconnect import budgets as channel_budgets
+from integrations.shopconnect.amazon_documents import download, text_encoding
 from integrations.shopconnect.amazon_mapping import (
     amazon_errors,
     errors_of,
@@ -48,7 +55,7 @@ from integrations.shopconnect.amazon_mapping import (
 )
 from integrations.shopconnect.base import BatchPlan, BatchSubmission, OfferResult, OfferToSend
 from integrations.shopconnect.common import json_or_empty
-from integrations.shopconnect.http import MAX_BUDGET_WAIT, ChannelUnavailable, Held
+from integrations.shopconnect.http import MAX_BUDGET_WAIT, OVERSIZED, ChannelUnavailable, Held
 from offers.models import OfferChannel
 from xsale.urlsafety import UnsafeURL, check_url
 
@@ -59,6 +66,9 @@ FEEDS_API = "feeds/2021-06-30"
 # Under Amazon's 10 MiB a document, with room for the header and the array's punctuation.
 FEED_DOCUMENT_MAX_BYTES = 10 * 1024 * 1024 - 64 * 1024
 FIRST_LOOK_SECONDS = 2.0
+# Our clock against Amazon's createdTime, when a lost createFeed is looked up (getFeeds).
+CLOCK_SKEW_SECONDS = 120
+FEED_LIST_PAGES = 10  # of 100 feeds: a seller may submit 5 listings feeds every 5 minutes
 # For estimates: a message's size, measured (bench/README.md "Amazon": 50,000 offers with a
 # photo, description and parameters made 10 feeds under 10 MiB — about 2 KB a message).
 MESSAGE_BYTES_ESTIMATE = {"all": 2_048, "content": 2_048, "prices_stock": 512}
@@ -173,14 +183,15 @@ class AmazonFeeds:
             )
         return items
 
-    def feed_document(self, batch) -> bytes:
+    def feed_document(self, batch) -> tuple[bytes, int]:
+        """The JSON_LISTINGS_FEED document of the batch and how many messages it carries."""
         place = self.place
         messages = [
             self.message(self.snapshot(item), message_id, place)
             for message_id, item in self._feed_items(batch)
         ]
         document = {"header": {"sellerId": place.seller_id, "version": "2.0"}, "messages": messages}
-        return json.dumps(document, ensure_ascii=False).encode("utf-8")
+        return json.dumps(document, ensure_ascii=False).encode("utf-8"), len(messages)
 
     def _room_for_a_feed(self) -> None:
         budgets = self.budgets()
@@ -200,17 +211,28 @@ class AmazonFeeds:
             if isinstance(answer, BatchSubmission):
                 return answer
             document_id = answer
-        response = self.client.request(
-            "POST",
-            f"{self.api_url}/{FEEDS_API}/feeds",
-            spend={"feeds": 1, "listings_feeds": 1, "integration": 1},
-            headers={"Accept": "application/json"},
-            json={
-                "feedType": FEED_TYPE,
-                "marketplaceIds": [self.place.marketplace_id],
-                "inputFeedDocumentId": document_id,
-            },
-        )
+        if batch.changes.get("create_feed_at"):  # sent before, its answer lost: look it up
+            found = self._lost_feed(batch)
+            if found is not None:
+                return found
+        # Written before the request: whatever becomes of it, a retry knows it may exist.
+        batch.remember(create_feed_at=timezone.now().isoformat())
+        try:
+            response = self.client.request(
+                "POST",
+                f"{self.api_url}/{FEEDS_API}/feeds",
+                spend={"feeds": 1, "listings_feeds": 1, "integration": 1},
+                headers={"Accept": "application/json"},
+                json={
+                    "feedType": FEED_TYPE,
+                    "marketplaceIds": [self.place.marketplace_id],
+                    "inputFeedDocumentId": document_id,
+                },
+                retry=False,  # no idempotency key: never sent twice blindly
+            )
+        except Held:
+            batch.remember(create_feed_at=None)  # held back before anything was sent
+            raise
         feed_id = json_or_empty(response).get("feedId") if response.status_code == 202 else None
         if not isinstance(feed_id, str) or not feed_id:
             code, message = amazon_errors(response)
@@ -220,9 +242,103 @@ class AmazonFeeds:
         batch.remember(feed_id=feed_id)
         return BatchSubmission(registered=True, check_after=FIRST_LOOK_SECONDS)
 
+    def _lost_feed(self, batch) -> BatchSubmission | None:
+        """The feed a createFeed whose answer was lost made, if Amazon made one.
+
+        Amazon's `Feed` (M: feeds_2021-06-30.json) does not name its input document, so the
+        feed is found by what it does carry: getFeeds lists this seller's JSON_LISTINGS_FEEDs
+        for the marketplace created since the request was sent (less CLOCK_SKEW); those another
+        batch already knows by id are someone else's. One left: ours (registered; the report
+        is checked against the messages we sent). None, once the request can no longer be in
+        flight: Amazon never registered it, so it is created now (None is returned). Several,
+        or another lost createFeed of this seller in the same minutes: which one is ours
+        cannot be told — the batch is refused with that reason, never submitted twice.
+        Raises Held while the request may still be in flight."""
+        from integrations.models import ChannelBatch
+
+        sent_at = datetime.fromisoformat(batch.changes["create_feed_at"])
+        feeds = self._feeds_since(sent_at - timedelta(seconds=CLOCK_SKEW_SECONDS))
+        sellers = ChannelBatch.objects.filter(
+            operation=FEED, run__integration__channel_settings__seller_id=self.place.seller_id
+        )
+        known = set()
+        if feeds:
+            found = sellers.filter(changes__feed_id__in=feeds).values_list("changes", flat=True)
+            known = {changes.get("feed_id") for changes in found}
+        unknown = [feed_id for feed_id in feeds if feed_id not in known]
+        window = timedelta(seconds=settings.AMAZON_FEED_LOOKUP_AFTER_SECONDS)
+        if not unknown:
+            if timezone.now() < sent_at + window:
+                reason = _(
+                    "Amazon's answer to a feed xSale sent was lost and Amazon does not list the "
+                    "feed yet; xSale looks again before it sends it, so that it never goes twice."
+                )
+                raise Held((sent_at + window).timestamp(), reason=reason)
+            return None
+        others = sellers.filter(status=ChannelBatch.Status.PREPARED).exclude(pk=batch.pk)
+        beside = [
+            datetime.fromisoformat(changes["create_feed_at"])
+            for changes in others.values_list("changes", flat=True)
+            if changes.get("create_feed_at") and not changes.get("feed_id")
+        ]
+        if len(unknown) == 1 and not any(abs(t - sent_at) < 2 * window for t in beside):
+            batch.remember(feed_id=unknown[0], feed_found=True)
+            return BatchSubmission(registered=True, check_after=FIRST_LOOK_SECONDS)
+        message = _(
+            "Amazon may have registered this feed, but its answer was lost and Amazon's list of "
+            "feeds shows %(count)s feeds xSale cannot tell apart from it (%(feeds)s): it was not "
+            "sent again, so that no change is made twice. Check these offers, or resync them."
+        ) % {"count": len(unknown), "feeds": ", ".join(unknown[:5])}
+        return BatchSubmission(registered=False, code="feed_unknown", message=message)
+
+    def _feeds_since(self, since) -> list[str]:
+        """Ids of this seller's JSON_LISTINGS_FEEDs for the marketplace created since `since`
+        (getFeeds, 100 a page, at most FEED_LIST_PAGES pages)."""
+        params = {
+            "feedTypes": FEED_TYPE,
+            "marketplaceIds": self.place.marketplace_id,
+            "createdSince": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "pageSize": 100,
+        }
+        ids = []
+        for __ in range(FEED_LIST_PAGES):
+            response = self.client.request(
+                "GET",
+                f"{self.api_url}/{FEEDS_API}/feeds",
+                spend={"feed_lists": 1, "integration": 1},
+                headers={"Accept": "application/json"},
+                params=params,
+            )
+            data = json_or_empty(response)
+            feeds = data.get("feeds") if response.status_code == 200 else None
+            if not isinstance(feeds, list):
+                code, message = amazon_errors(response)
+                raise ChannelUnavailable(
+                    f"Amazon did not list its feeds: {message}",
+                    http_status=response.status_code,
+                    attempts=response.attempts,
+                    code=code or "feeds_unknown",
+                )
+            ids += [
+                str(feed["feedId"])
+                for feed in feeds
+                if isinstance(feed, dict) and feed.get("feedId") and feed.get("feedType") in
+                (None, FEED_TYPE)
+            ]  # fmt: skip
+            token = data.get("nextToken")
+            if not isinstance(token, str) or not token:
+                return ids
+            params = {"nextToken": token}  # "include this token as the only parameter"
+        raise ChannelUnavailable(
+            "Amazon listed more feeds than xSale reads while looking for a lost one.",
+            http_status=200,
+            attempts=1,
+            code="feeds_unknown",
+        )
+
     def _upload(self, batch) -> str | BatchSubmission:
         """Create the feed document and upload the batch's messages: its id, or a refusal."""
-        content = self.feed_document(batch)
+        content, messages = self.feed_document(batch)
         response = self.client.request(
             "POST",
             f"{self.api_url}/{FEEDS_API}/documents",
@@ -259,7 +375,7 @@ class AmazonFeeds:
                 attempts=uploaded.attempts,
                 code="upload_refused",
             )
-        batch.remember(feed_document_id=str(data["feedDocumentId"]))
+        batch.remember(feed_document_id=str(data["feedDocumentId"]), messages=messages)
         return str(data["feedDocumentId"])
 
     # --- reading --------------------------------------------------------------------------
@@ -283,7 +399,10 @@ class AmazonFeeds:
             return None  # not done (or no readable answer): look again later
         report = None
         if feed.get("resultFeedDocumentId"):
-            report = self._report(str(feed["resultFeedDocumentId"]))
+            try:
+                report = self._report(str(feed["resultFeedDocumentId"]))
+            except ChannelUnavailable as exc:  # larger than xSale reads: no use asking again
+                return self._all_failed(batch, exc.code, str(exc))
         if status == "DONE":
             if report is None:
                 return None  # the report could not be read yet: look again later
@@ -303,14 +422,24 @@ class AmazonFeeds:
         return self._all_failed(batch, "feed_fatal", message)
 
     def _report(self, document_id: str) -> dict | None:
+        """The processing report (streamed to a file under CHANNEL_MAX_DOCUMENT_BYTES, then
+        parsed); None when it could not be read now. Raises ChannelUnavailable OVERSIZED."""
         try:
-            text = self.download(
+            file = download(
+                self.client,
                 f"{self.api_url}/{FEEDS_API}/documents/{quote(document_id, safe='')}",
                 spend={"feed_results": 1, "integration": 1},
+                what=_("Amazon's processing report of the feed"),
             )
-            report = json.loads(text)
-        except (ChannelUnavailable, ValueError):
+        except ChannelUnavailable as exc:
+            if exc.code == OVERSIZED:
+                raise
             return None
+        with file:
+            try:
+                report = json.loads(file.read().decode(text_encoding(file)))
+            except ValueError:
+                return None
         return report if isinstance(report, dict) else None
 
     @staticmethod
@@ -333,6 +462,18 @@ class AmazonFeeds:
                 feed_level.append(issue)
         summary = report.get("summary") if isinstance(report.get("summary"), dict) else {}
         nothing_accepted = summary.get("messagesAccepted") == 0
+        processed = summary.get("messagesProcessed")
+        if batch.changes.get("feed_found") and processed != batch.changes.get("messages"):
+            message = _(
+                "Amazon's answer to this feed was lost; the feed xSale found in Amazon's list "
+                "(%(feed)s) processed %(processed)s messages, not the %(sent)s xSale sent, so it "
+                "is not this one and its report is not used. Check these offers, or resync them."
+            ) % {
+                "feed": batch.changes.get("feed_id"),
+                "processed": processed,
+                "sent": batch.changes.get("messages"),
+            }
+            return self._all_failed(batch, "feed_unknown", message)
         photos = batch.changes.get("photos_sent") or {}
         results = {}
         for message_id, offer_id in enumerate(batch.offers, start=1):

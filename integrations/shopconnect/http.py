@@ -21,7 +21,8 @@
     channel's answer: `ChannelUnavailable` with code "unexpected_answer".
   - A body over CHANNEL_MAX_ANSWER_BYTES (decompressed) is not read further:
     `ChannelUnavailable` with code "oversized_answer" (bodies are streamed, never read whole
-    before they are counted).
+    before they are counted). A document (Amazon's reports) goes to a file instead
+    (`save_to`, with its own `max_bytes`): never into memory.
   - Other statuses are returned: what they mean is the adapter's.
 - Every wait is bounded: connect 5 s, read 20 s, three attempts, pauses of at most 10 s, all
   inside the deadline the engine sets for a chunk — well inside the worker's task timeout.
@@ -68,6 +69,9 @@ DEFAULT_PAUSE_SECONDS = 5
 # How many 429s one request sits out before it counts as that offer's failure.
 MAX_THROTTLED = 4
 JSON_STATUSES = (200, 201, 207)
+# ChannelUnavailable.code of a document (a report) larger than CHANNEL_MAX_DOCUMENT_BYTES: the
+# same document would be refused again, so nothing retries it.
+OVERSIZED = "oversized_document"
 
 _session: requests.Session | None = None
 _session_pid: int | None = None
@@ -397,7 +401,16 @@ class ChannelClient:
         return delay / 2 + random.uniform(0, delay / 2)
 
     def _attempt(
-        self, method: str, url: str, *, authenticated: bool, headers, kwargs, json_answer=True
+        self,
+        method: str,
+        url: str,
+        *,
+        authenticated: bool,
+        headers,
+        kwargs,
+        json_answer=True,
+        save_to=None,
+        max_bytes=None,
     ):
         """Send once. Returns (kind, response or reason, token generation).
 
@@ -416,7 +429,7 @@ class ChannelClient:
             response = http_session().request(
                 method, url, headers=send_headers, stream=True, **kwargs
             )
-            read_bounded(response)
+            read_bounded(response, limit=max_bytes, save_to=save_to)
         except AnswerTooLarge:
             return "too_large", response, generation
         except requests.RequestException as exc:
@@ -452,6 +465,9 @@ class ChannelClient:
         headers: dict | None = None,
         json_answer: bool = True,
         holds_others: bool = True,
+        save_to=None,
+        max_bytes: int | None = None,
+        retry: bool = True,
         **kwargs,
     ) -> requests.Response:
         """Send one request within its budgets and the retry rules; return the final answer.
@@ -463,6 +479,11 @@ class ChannelClient:
         `json_answer=False`: a 200 need not be JSON (a document downloaded or uploaded).
         `holds_others=False`: a budget holding this request back does not hold the client's
         other requests (an asynchronous batch beside a chunk's edits).
+        `save_to` (a binary file): the body is written there (emptied before each attempt),
+        at most `max_bytes` of it (default CHANNEL_MAX_ANSWER_BYTES), not kept in memory.
+        `retry=False`: a request the channel may have carried out without saying so (one
+        with no idempotency key) is not sent again after a 5xx or no answer: ChannelUnavailable
+        at once, and the caller finds out what became of it.
         """
         spends = self._spends(spend)
         attempts = throttled = 0
@@ -472,6 +493,9 @@ class ChannelClient:
         while True:
             self._take_turn(spends, holds_others=holds_others)
             attempts += 1
+            if save_to is not None:
+                save_to.seek(0)
+                save_to.truncate()
             read = min(timeout[1], max(self._time_left(), 1.0))
             kind, answer, generation = self._attempt(
                 method,
@@ -480,6 +504,8 @@ class ChannelClient:
                 headers=headers,
                 kwargs={**kwargs, "timeout": (timeout[0], read)},
                 json_answer=json_answer,
+                save_to=save_to,
+                max_bytes=max_bytes,
             )
             if kind == "answer":
                 answer.attempts = attempts
@@ -511,10 +537,11 @@ class ChannelClient:
             if kind == "too_large":
                 from django.conf import settings
 
-                limit = settings.CHANNEL_MAX_ANSWER_BYTES
+                limit = max_bytes or settings.CHANNEL_MAX_ANSWER_BYTES
+                cap = "that cap" if max_bytes else "CHANNEL_MAX_ANSWER_BYTES"
                 raise ChannelUnavailable(
                     f"{self.channel_name} answered {answer.status_code} with more than "
-                    f"{limit:,} bytes (CHANNEL_MAX_ANSWER_BYTES): no answer of its API is that "
+                    f"{limit:,} bytes ({cap}): no answer of its API is that "
                     "large, so xSale read no further. Nothing is taken as sent.",
                     http_status=answer.status_code,
                     attempts=attempts,
@@ -538,7 +565,7 @@ class ChannelClient:
                 status = answer.status_code
                 failure = f"{self.channel_name} answered {status} {answer.reason}"
             backoff = self._backoff(attempts)
-            if attempts >= MAX_ATTEMPTS or backoff + 1 > self._time_left():
+            if not retry or attempts >= MAX_ATTEMPTS or backoff + 1 > self._time_left():
                 logger.warning("%s %s: %s, giving up", method, safe_url(url), failure)
                 raise ChannelUnavailable(
                     f"{failure} — {attempts} attempt(s)", http_status=status, attempts=attempts
@@ -557,12 +584,13 @@ class AnswerTooLarge(Exception):
     """The answer's body is over CHANNEL_MAX_ANSWER_BYTES (read_bounded)."""
 
 
-def read_bounded(response: requests.Response) -> None:
-    """Read the answer's body, at most CHANNEL_MAX_ANSWER_BYTES of it (decompressed). A larger
-    one is dropped with its connection (AnswerTooLarge): never a process's memory."""
+def read_bounded(response: requests.Response, *, limit: int | None = None, save_to=None) -> None:
+    """Read the answer's body, at most `limit` (CHANNEL_MAX_ANSWER_BYTES) of it, decompressed.
+    A larger one is dropped with its connection (AnswerTooLarge): never a process's memory.
+    With `save_to` (a binary file) the body is written there instead of kept."""
     from django.conf import settings
 
-    limit = settings.CHANNEL_MAX_ANSWER_BYTES
+    limit = limit or settings.CHANNEL_MAX_ANSWER_BYTES
     try:
         declared = int(response.headers.get("Content-Length") or 0)
     except ValueError:
@@ -575,7 +603,10 @@ def read_bounded(response: requests.Response) -> None:
             size += len(chunk)
             if size > limit:
                 raise AnswerTooLarge
-            body.append(chunk)
+            if save_to is None:
+                body.append(chunk)
+            else:
+                save_to.write(chunk)
     except BaseException:
         response.close()
         raise
