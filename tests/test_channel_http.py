@@ -181,3 +181,39 @@ def test_connection_errors_are_retried_then_reported_without_secrets(make_integr
     assert "127.0.0.1" in result.message
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "cs_sandbox" not in logged + result.message
+
+
+@pytest.mark.django_db
+def test_a_request_woken_too_late_for_its_moment_takes_a_new_one(monkeypatch):
+    """On a loaded machine a thread may wake long after its reserved moment; sent then, it
+    could share the channel's window with the requests reserved after it. It takes a new
+    moment instead, and goes within the budget's tolerance of the moment it goes at."""
+    import time as clock
+
+    from integrations.channels import Limit
+    from integrations.shopconnect import budgets
+
+    budget = budgets.Budget(f"late-{clock.time()}", (Limit(2, 2),), "two in two seconds")
+    client = http.ChannelClient(channel_name="Test", budgets={"test": budget})
+    spends = client._spends({"test": 1})
+    for _ in range(2):  # the window is full for two seconds
+        client._take_turn(spends)
+    grants, real_sleep, real_spend, overslept = [], clock.sleep, budgets.spend, []
+
+    def spy(spends, *, max_wait):
+        grant = real_spend(spends, max_wait=max_wait)
+        grants.append(grant)
+        return grant
+
+    def sleep_long(seconds):  # the first wait for a moment oversleeps, as a loaded machine may
+        real_sleep(seconds + (0.5 if not overslept and seconds > 1 else 0))
+        overslept.append(seconds)
+
+    monkeypatch.setattr(http.budgets, "spend", spy)
+    monkeypatch.setattr(http.time, "sleep", sleep_long)
+    client._take_turn(spends)
+    went = clock.time()
+
+    assert len(grants) == 2, "the late request took a second moment"
+    assert went - grants[0].at > budgets.late_tolerance(spends)
+    assert went - grants[1].at <= budgets.late_tolerance(spends)

@@ -99,12 +99,22 @@ def slots_of(limit: Limit) -> int:
     return 200 if limit.seconds <= 1 else 120
 
 
+def margin_of(limit: Limit) -> float:
+    """How late a request may arrive after its moment and still fit the window: 1% of the
+    window, 40 ms to 1 s (a thread waking late, network jitter)."""
+    return max(0.04, min(1.0, 0.01 * limit.seconds))
+
+
 def span_of(limit: Limit) -> int:
-    """Slots a window's check covers: S + 1, plus a margin for requests that arrive a little
-    late (a thread waking late, network jitter) — 1% of the window, 40 ms to 1 s."""
+    """Slots a window's check covers: S + 1, plus the margin for requests that arrive late."""
     width = limit.seconds / slots_of(limit)
-    margin = max(0.04, min(1.0, 0.01 * limit.seconds))
-    return slots_of(limit) + 1 + math.ceil(margin / width)
+    return slots_of(limit) + 1 + math.ceil(margin_of(limit) / width)
+
+
+def late_tolerance(spends: Sequence[tuple[Budget, int]]) -> float:
+    """How late after its moment a request may still go: the margin of the tightest of the
+    channel's windows it counts against (the steady window is ours, not the channel's)."""
+    return min((margin_of(w) for budget, _ in spends for w in budget.limits), default=math.inf)
 
 
 def _window(state: dict, limit: Limit) -> dict:

@@ -338,7 +338,8 @@ class ChannelClient:
     def _take_turn(self, spends: list, *, holds_others: bool = True) -> None:
         """Wait for this request's moment in its budgets, or raise Held.
 
-        A 429 this process received while the request waited for its moment blocks it too:
+        A request woken later than its budgets tolerate takes a new moment rather than go
+        late. A 429 this process received while the request waited for its moment blocks it too:
         it waits the block out (or is held) and takes a new moment after it. A budget that
         holds this request holds the client's other requests of the step too, unless
         `holds_others` is off (a batch whose budget is not theirs).
@@ -358,6 +359,12 @@ class ChannelClient:
                     if grant.budget is not None and grant.limit is not None:
                         self.pacing = (grant.budget, grant.limit)
                     time.sleep(wait)
+                late = time.time() - grant.at
+                if late > budgets.late_tolerance(spends):
+                    # Woken too late (a loaded machine): sent now, it could land in a window
+                    # with the requests reserved after its moment. Its slot stays spent.
+                    logger.debug("%s: %.3f s late, a new moment", self.channel_name, late)
+                    continue
             blocked = self.blocked_until - time.time()
             if blocked <= 0:
                 self._raise_if_stopped()
