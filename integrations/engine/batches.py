@@ -115,13 +115,16 @@ def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False) -> int:
     pump = _Pump(adapter)
     try:
         refilled = 0.0
-        while not stop():
+        while True:  # one round at least, even when the chunk's own requests are done
             if time.monotonic() - refilled >= REFILL_SECONDS or pump.idle():
                 found = pump.refill(_due_lanes(run, exclude=pump.taken))
                 refilled = time.monotonic()
                 if not found and pump.idle() and not linger:
                     break  # nothing due, nothing in flight
             pump.write(timeout=0.1)
+            # Asked from this thread, the batches taken into the lanes are all asked.
+            if stop() and (pump.pool is not None or not pump.queued()):
+                break
     finally:
         pump.close()
     if pump.held is not None:
@@ -201,6 +204,10 @@ class _Pump:
     def idle(self) -> bool:
         with self.lock:
             return not self.taken
+
+    def queued(self) -> bool:
+        with self.lock:
+            return any(lane for name, lane in self.lanes.items() if name not in self.held_lanes)
 
     def _take(self, name: str) -> ChannelBatch | None:
         """The lane's next batch (the lock held), None when the lane is held or empty."""
