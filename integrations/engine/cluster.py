@@ -112,8 +112,11 @@ class SweepSchedule:
         )
 
     def swept(self) -> None:
-        self.next_sweep = time.monotonic() + self.every
-        self.wake_at, self.next_look = None, 0.0  # the woken runs are no longer paused
+        now = time.monotonic()
+        self.next_sweep = now + self.every
+        # The woken runs are no longer paused: look again for the next pause a little later
+        # (at most one sweep a WAKE_LOOK_SECONDS, even when sweeps keep failing).
+        self.wake_at, self.next_look = None, now + WAKE_LOOK_SECONDS
 
 
 def bound_database_waits(sender, connection, **kwargs) -> None:
