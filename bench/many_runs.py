@@ -238,6 +238,7 @@ def bench_sellers(url):
             credentials={"client_id": client_id},
             minute_seconds=app_window,
             hour_seconds=3600 // ARGS.scale,
+            block_seconds=60 // ARGS.scale,  # Allegro's minute-long block after a 429
             limits={
                 "app_requests_per_minute": app_limit,
                 "patch_per_minute": scaled(EDITS[0], 60)[0],
