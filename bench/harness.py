@@ -103,11 +103,12 @@ def start_resync_worker(workers=2, name="resync-worker", **env) -> Process:
 
 
 class Sweeper:
-    """Calls the resync sweeper (wake paused runs, re-enqueue stale ones) every few seconds.
+    """Runs the resync sweeper (wake paused runs, re-enqueue stale ones) from the bench process
+    on `run_cluster`'s schedule: every few seconds, and as soon as a paused run is about to be
+    due (integrations/engine/cluster.py, SweepSchedule).
 
-    On main a resync cluster sweeps only through django-q2's once-a-minute schedule; the
-    supervisor that sweeps every RESYNC_SWEEP_SECONDS (5 s, `run_cluster`) is not merged yet.
-    Benches that pause runs stand in for it from the bench process.
+    The benches start a bare `qcluster` (its process group is what they sample); this stands in
+    for the supervisor `manage.py run_cluster --cluster resync` that sweeps in a deployment.
     """
 
     def __init__(self, every=5.0):
@@ -120,15 +121,21 @@ class Sweeper:
     def _loop(self):
         from django.db import connection
 
+        from integrations.engine.cluster import TICK_SECONDS, SweepSchedule
         from integrations.engine.skeleton import requeue_stale_runs
 
-        while not self._stop.wait(self.every):
+        schedule = SweepSchedule(self.every, wakes=True)
+        schedule.swept()  # the first round after `every`, as before
+        while not self._stop.wait(TICK_SECONDS):
+            if not schedule.due():
+                continue
             try:
                 requeue_stale_runs()
             except Exception as exc:  # noqa: BLE001 - a bench keeps going
                 print(f"sweeper: {type(exc).__name__}: {exc}", file=sys.stderr)
             finally:
-                connection.close()
+                schedule.swept()
+        connection.close()
 
     def __enter__(self):
         self._thread.start()

@@ -7,6 +7,8 @@ asserts nothing. The sandbox's own counters and timestamps are the judge.
            --workers workers (RESYNC_RUNS_PER_WORKER as set, default 10), the sandbox answering
            in --latency ms: share of the app's limit used while the runs overlap, limits
            exceeded, each seller's first offer, last/first finish, the cluster's CPU and RSS.
+           --scale N shrinks time N times (every window's seconds and count, the app's and
+           each seller's edits, sandbox too), so 20 × 2,000 offers stand for 20 × 20,000.
   edits    one seller against two edit windows (--minute per 60 s, --long per --long-seconds;
            xSale through CHANNEL_LIMITS, the sandbox through hour_seconds): --offers PATCHes,
            first edit to last (sandbox timestamps) against the fastest schedule the windows allow.
@@ -19,6 +21,7 @@ asserts nothing. The sandbox's own counters and timestamps are the judge.
 
 Usage (from the project root; SECRET_KEY/DEBUG are set by the harness):
   python bench/many_runs.py sellers [--sellers 20] [--offers 300] [--photos 1] [--latency 100]
+                                   [--scale 1]
   python bench/many_runs.py edits [--offers 3000] [--minute 600] [--long 1500] [--long-seconds 180]
   python bench/many_runs.py prices [--offers 20000] [--scale 1] [--delay 5]
   … [--setup sqlite|postgres] (postgres: database bench17, dropped and created; ORM broker,
@@ -63,6 +66,9 @@ def parse_args():
     sellers.add_argument("--limit", type=int, default=APP, help="app requests per --window")
     sellers.add_argument("--window", type=int, default=60, help="the app's 'minute', seconds")
     sellers.add_argument("--timeout", type=int, default=900)
+    sellers.add_argument(
+        "--scale", type=int, default=1, help="every window's seconds and counts ÷ (sandbox too)"
+    )
     edits = sub.add_parser("edits")
     edits.add_argument("--offers", type=int, default=3000)
     edits.add_argument("--minute", type=int, default=600)
@@ -88,7 +94,15 @@ def scaled(count, seconds):
     return [round(count / ARGS.scale), seconds // ARGS.scale]
 
 
-if ARGS.bench == "sellers":
+if ARGS.bench == "sellers" and ARGS.scale > 1:
+    # Time shrunk: the app's window and each seller's edit windows, counts and seconds alike.
+    LIMITS = {
+        "allegro": {
+            "app": [scaled(ARGS.limit, ARGS.window)],
+            "edits": [scaled(EDITS[0], 60), scaled(EDITS[1], 3600)],
+        }
+    }
+elif ARGS.bench == "sellers":
     LIMITS = {"allegro": {"app": [[ARGS.limit, ARGS.window]]}}
 elif ARGS.bench == "edits":
     LIMITS = {"allegro": {"edits": [[ARGS.minute, 60], [ARGS.long, ARGS.long_seconds]]}}
@@ -203,10 +217,13 @@ def bench_sellers(url):
 
     client_id = "bench-17"
     accounts = [f"s{n:02d}" for n in range(ARGS.sellers)]
-    per_second = ARGS.limit / ARGS.window
+    app_limit, app_window = scaled(ARGS.limit, ARGS.window)
+    per_second = app_limit / app_window
     print(
-        f"\n## {ARGS.sellers} Allegro sellers on one app: app limit {ARGS.limit} per "
-        f"{ARGS.window} s (= {per_second:.0f}/s), {ARGS.offers} offers each with "
+        f"\n## {ARGS.sellers} Allegro sellers on one app: app limit {app_limit} per "
+        f"{app_window} s (= {per_second:.0f}/s; time shrunk {ARGS.scale}×: seller edits "
+        f"{scaled(EDITS[0], 60)} and {scaled(EDITS[1], 3600)} [count, s]), "
+        f"{ARGS.offers} offers each with "
         f"{ARGS.photos} photo(s), sandbox latency {ARGS.latency} ms, one resync cluster with "
         f"Q_RESYNC_WORKERS={ARGS.workers}, RESYNC_RUNS_PER_WORKER="
         f"{os.environ.get('RESYNC_RUNS_PER_WORKER', '10 (default)')}, {ARGS.setup}"
@@ -219,8 +236,14 @@ def bench_sellers(url):
             "allegro",
             account,
             credentials={"client_id": client_id},
-            minute_seconds=ARGS.window,
-            limits={"app_requests_per_minute": ARGS.limit},
+            minute_seconds=app_window,
+            hour_seconds=3600 // ARGS.scale,
+            block_seconds=60 // ARGS.scale,  # Allegro's minute-long block after a 429
+            limits={
+                "app_requests_per_minute": app_limit,
+                "patch_per_minute": scaled(EDITS[0], 60)[0],
+                "patch_per_hour": scaled(EDITS[1], 3600)[0],
+            },
             latency_ms=ARGS.latency,
             keep_offers=False,
         )
@@ -295,8 +318,8 @@ def bench_sellers(url):
     counters = app["counters"]
     name = "app_requests_per_minute"
     print(
-        f"- sandbox, the app: {counters['requests']} requests; most in any {ARGS.window} s "
-        f"{counters['max_in_window'].get(name)} (limit {ARGS.limit}); 429 answered "
+        f"- sandbox, the app: {counters['requests']} requests; most in any {app_window} s "
+        f"{counters['max_in_window'].get(name)} (limit {app_limit}); 429 answered "
         f"{counters['throttled']}; **limits exceeded {counters['limit_violations']}**"
     )
     worst_first = max(firsts.values())
@@ -392,6 +415,30 @@ def bench_edits(url):
         for m in range(0, int(span) + 1, 60)
     ]
     print(f"- edits per minute of the run: {per_minute}")
+    per_ten = [
+        sum(1 for s in stamps if stamps[0] + t <= s < stamps[0] + t + 10)
+        for t in range(0, int(span) + 1, 10)
+    ]
+    print(f"- edits per 10 s: {per_ten}")
+    gaps = [
+        (stamps[i - 1] - stamps[0], stamps[i] - stamps[i - 1])
+        for i in range(1, len(stamps))
+        if stamps[i] - stamps[i - 1] >= 1.5
+    ]
+    print(
+        "- gaps of 1.5 s or more between edits (s from the first edit, length): "
+        + (", ".join(f"+{at:.1f} {gap:.1f} s" for at, gap in gaps) or "none")
+    )
+    for start, until in run.pauses:
+        after = [s for s in stamps if s >= max(start, until - 5)]  # not those sent meanwhile
+        resumed = f"+{after[0] - stamps[0]:.1f} s" if after else "never"
+        print(
+            f"- paused at +{start - stamps[0]:.1f} s until +{until - stamps[0]:.1f} s; "
+            f"the next edit at {resumed}"
+        )
+    twice = sorted(int(i) for i, o in st["offers"].items() if o["edits"] > 1)
+    if twice:
+        print(f"- listings PATCHed more than once: {twice}")
     print(
         f"- sandbox: most in any 60 s {counters['max_in_window'].get('patch_per_minute')} "
         f"(limit {ARGS.minute}), in any {ARGS.long_seconds} s "

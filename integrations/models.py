@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Min, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -280,10 +280,14 @@ class ResyncRunQuerySet(models.QuerySet):
             )
         )
 
-    def wake_paused(self) -> list[tuple[int, int]]:
-        """Paused runs whose time has come, set queued: [(run id, cursor)] to enqueue."""
+    def wake_paused(self, *, lead_seconds: float = 0.0) -> list[tuple[int, int]]:
+        """Paused runs whose time comes within `lead_seconds`, set queued: [(run id, cursor)]
+        to enqueue."""
         now = timezone.now()
-        due = self.filter(status=ResyncRun.Status.PAUSED, paused_until__lte=now)
+        due = self.filter(
+            status=ResyncRun.Status.PAUSED,
+            paused_until__lte=now + timedelta(seconds=lead_seconds),
+        )
         woken = []
         for run_id, cursor in due.values_list("pk", "cursor"):
             if self.filter(pk=run_id, status=ResyncRun.Status.PAUSED).update(
@@ -291,6 +295,11 @@ class ResyncRunQuerySet(models.QuerySet):
             ):
                 woken.append((run_id, cursor))
         return woken
+
+    def next_wake(self):
+        """When the first paused run's pause ends (None: no run is paused)."""
+        paused = self.filter(status=ResyncRun.Status.PAUSED)
+        return paused.aggregate(first=Min("paused_until"))["first"]
 
     def waiting_for_worker(self, *, exclude: int, limit: int) -> list[tuple[int, int]]:
         """Runs with work to do and no task on them (queued, or handed on at the end of a time

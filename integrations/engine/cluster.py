@@ -17,7 +17,9 @@ in flight is lost (a resync chunk is sent again once its run's lease expires). I
 with SIGKILL, the kernel sends the child SIGTERM (PR_SET_PDEATHSIG), so no cluster is orphaned.
 
 In between, the supervisor sweeps every RESYNC_SWEEP_SECONDS: it writes this cluster's
-WorkerPresence and, for the resync cluster, re-enqueues stale runs. It is single-threaded and
+WorkerPresence and, for the resync cluster, re-enqueues stale runs and wakes paused ones. A
+paused run is not left for the next round: once a second the supervisor looks up when the first
+pause ends and sweeps WAKE_LEAD_SECONDS before it (SweepSchedule). It is single-threaded and
 never forks Django: the child is exec'd and inherits no database connection.
 """
 
@@ -37,12 +39,14 @@ from django.db.backends.signals import connection_created
 from django.utils import timezone
 
 from integrations.engine import skeleton
-from integrations.models import WorkerPresence
+from integrations.models import ResyncRun, WorkerPresence
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CLUSTER = "default"
 TICK_SECONDS = 0.1
+# How often the resync supervisor looks up when the next pause ends (one aggregate query).
+WAKE_LOOK_SECONDS = 1.0
 PR_SET_PDEATHSIG = 1
 SWEEP_DATABASE_WAIT_MS = 2000
 
@@ -68,14 +72,51 @@ def _write_presence(*, cluster: str, presence_name: str) -> None:
     )
 
 
-def _attempt(what: str, step, **kwargs) -> None:
+def _attempt(what: str, step, **kwargs):
+    """The step's result, or None when it raised."""
     try:
-        step(**kwargs)
+        return step(**kwargs)
     except Exception:
         # The database or the broker is away, or a bug: the next round tries again on a fresh
         # connection; the cluster itself keeps running either way.
         logger.exception("cluster sweeper could not %s", what)
         connections.close_all()
+        return None
+
+
+class SweepSchedule:
+    """When the sweeper sweeps: every `every` seconds and, when it `wakes` paused runs (the
+    resync cluster), as soon as the first pause ends within skeleton.WAKE_LEAD_SECONDS — looked
+    up every WAKE_LOOK_SECONDS. A pause is at least MAX_BUDGET_WAIT long when a budget holds
+    the run, so it is seen well before it ends. Waking at the next round instead cost up to
+    `every` seconds a pause, which a window that binds never gives back (bench/README.md,
+    issue 17)."""
+
+    def __init__(self, every: float, *, wakes: bool):
+        self.every = every
+        self.wakes = wakes
+        self.next_sweep = time.monotonic()
+        self.next_look = 0.0
+        self.wake_at: float | None = None  # epoch seconds
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now >= self.next_sweep:
+            return True
+        if self.wakes and now >= self.next_look:
+            self.next_look = now + WAKE_LOOK_SECONDS
+            first = _attempt("look up the next pause's end", ResyncRun.objects.next_wake)
+            self.wake_at = first.timestamp() if first else None
+        return self.wake_at is not None and time.time() >= (
+            self.wake_at - skeleton.WAKE_LEAD_SECONDS
+        )
+
+    def swept(self) -> None:
+        now = time.monotonic()
+        self.next_sweep = now + self.every
+        # The woken runs are no longer paused: look again for the next pause a little later
+        # (at most one sweep a WAKE_LOOK_SECONDS, even when sweeps keep failing).
+        self.wake_at, self.next_look = None, now + WAKE_LOOK_SECONDS
 
 
 def bound_database_waits(sender, connection, **kwargs) -> None:
@@ -142,19 +183,18 @@ class ClusterSupervisor:
         return 0
 
     def _supervise(self) -> None:
-        next_sweep = time.monotonic()
+        schedule = SweepSchedule(self.sweep_seconds, wakes=self.cluster == skeleton.RESYNC_CLUSTER)
         while not self._child_exited():
-            now = time.monotonic()
             if self.stop_deadline is not None:
-                if now >= self.stop_deadline:
+                if time.monotonic() >= self.stop_deadline:
                     logger.warning("%s cluster: killed what was still running", self.cluster)
                     self._signal_child(signal.SIGKILL)
                     self.stop_deadline = math.inf
-            elif now >= next_sweep:
+            elif schedule.due():
                 # As around a request: honour CONN_MAX_AGE, drop a broken connection.
                 _attempt("drop old connections", close_old_connections)
                 sweep(cluster=self.cluster, presence_name=self.presence_name)
-                next_sweep = now + self.sweep_seconds
+                schedule.swept()
             time.sleep(TICK_SECONDS)
 
     def _on_signal(self, signum, frame) -> None:

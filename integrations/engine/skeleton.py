@@ -15,10 +15,11 @@ has worked RESYNC_TASK_SECONDS. Every way a task can end is a state a seller can
   chunks in a row, or an unexpected error (retried a few times with growing delays);
 - handed on (`GoOn`, or the time box used up): the next task is enqueued at the cursor.
 
-The sweeper (`requeue_stale_runs`, every few seconds from the resync cluster) wakes paused runs
-when their time comes, finishes cancels nobody works on, and re-enqueues runs whose lease
-expired (a killed worker, a lost task) — a killed worker's run moves again within
-RESYNC_LEASE_SECONDS plus one sweep.
+The sweeper (`requeue_stale_runs`, every few seconds from the resync cluster, and at once when a
+pause is about to end: cluster.SweepSchedule) wakes paused runs WAKE_LEAD_SECONDS before their
+time, finishes cancels nobody works on, and re-enqueues runs whose lease expired (a killed
+worker, a lost task) — a killed worker's run moves again within RESYNC_LEASE_SECONDS plus one
+sweep.
 """
 
 import logging
@@ -48,6 +49,13 @@ MAX_CHUNK_ERRORS = 3
 # fails (the delays grow: 1, 2, 4, 8 minutes).
 SILENT_CHUNKS = 3
 MAX_SILENT_PAUSES = 4
+
+
+# A paused run is woken this long before its pause ends: its task is picked up, the run claimed
+# and its chunk read meanwhile, and its first request waits in its thread for the budget's
+# moment. A window that binds frees room at the pace it was filled, so a run that starts late
+# never makes the seconds up (bench/README.md, issue 17). Well under MAX_BUDGET_WAIT.
+WAKE_LEAD_SECONDS = 2.0
 
 
 def lease_seconds() -> int:
@@ -329,7 +337,6 @@ def _pause_until(run_id: int, token: str, until: datetime, reason: str, chunk_er
 def pause(run: ResyncRun, token: str, held: Held) -> None:
     """Pause until the budget or the channel lets us go on; nothing is enqueued meanwhile."""
     until = datetime.fromtimestamp(held.until, tz=timezone.get_current_timezone())
-    # Waking a moment early is pointless: the sweeper runs every few seconds.
     channel = run.integration.get_channel_display()
     _pause_until(run.pk, token, until, hold_reason(held, channel=channel))
     logger.info("resync %s paused until %s", run.pk, until.isoformat())
@@ -390,7 +397,7 @@ def requeue_stale_runs() -> int:
     """
     runs = ResyncRun.objects
     ended = runs.end_idle_cancels()
-    handed = runs.wake_paused()
+    handed = runs.wake_paused(lead_seconds=WAKE_LEAD_SECONDS)
     for run_id, cursor in runs.stale(stale_seconds=settings.RESYNC_HEARTBEAT_STALE_SECONDS):
         logger.warning("resync %s looks stuck at offer %s: re-enqueued", run_id, cursor)
         handed.append((run_id, cursor))

@@ -412,12 +412,15 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
         delay = retry_after_seconds(accepted, 1.0)
         for _ in range(MAX_OPERATION_POLLS):
             time.sleep(min(delay, MAX_POLL_WAIT_SECONDS))
-            response = self.client.request(
-                "GET",
-                url,
-                spend={"app": 1, "integration": 1},
-                headers={"Accept": MEDIA_TYPE, "Accept-Language": "pl-PL"},
-            )
+            try:
+                response = self.client.request(
+                    "GET",
+                    url,
+                    spend={"app": 1, "integration": 1},
+                    headers={"Accept": MEDIA_TYPE, "Accept-Language": "pl-PL"},
+                )
+            except Held:  # the edit is accepted: a budget holding the look must not resend it
+                break
             if response.status_code == 202:
                 delay = retry_after_seconds(response, 1.0)
                 continue

@@ -23,7 +23,13 @@ from integrations.shopconnect.base import (
     OfferToSend,
 )
 from integrations.shopconnect.budgets import budgets_for
-from integrations.shopconnect.http import ChannelClient, ChannelUnavailable, Held, client_for
+from integrations.shopconnect.http import (
+    ChannelClient,
+    ChannelUnavailable,
+    Held,
+    JobOrder,
+    client_for,
+)
 
 logger = logging.getLogger("integrations.shopconnect")
 
@@ -348,9 +354,11 @@ class HttpChannelAdapter(ChannelAdapter):
         by_job: dict[int, list[OfferResult]] = {}
         workers = min(self.max_in_flight, len(jobs))
         prefix = f"shopconnect-{self.integration.pk}"
+        order = JobOrder()  # their first spends in job order: a held offer holds all after it
         with ThreadPoolExecutor(workers, thread_name_prefix=prefix) as pool:
             pending = {
-                pool.submit(job): (index, offer_ids) for index, (offer_ids, job) in enumerate(jobs)
+                pool.submit(order.run, index, job): (index, offer_ids)
+                for index, (offer_ids, job) in enumerate(jobs)
             }
             try:
                 while pending:

@@ -40,6 +40,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit, urlunsplit
@@ -277,6 +278,58 @@ class TokenAuth:
         )
 
 
+class JobOrder:
+    """The jobs of one send (run_parallel) take their first moment in the budgets in job order,
+    which is offer order. The budgets serve spenders first come, first served, but threads
+    racing for the store would come in any order: where a budget ran out mid-chunk, an offer
+    after the first one held was sent while the chunk recorded only the offers before it, and
+    was sent again with the rest (bench/README.md, issue 17). A job takes its turn on its first
+    spend, or passes it when it ends without one; a turn is waited for at most TURN_WAIT."""
+
+    TURN_WAIT = 5.0
+    _local = threading.local()
+
+    def __init__(self):
+        self._next = 0
+        self._done: set[int] = set()
+        self._cond = threading.Condition()
+
+    def run(self, index: int, job: Callable):
+        self._local.turn = (self, index)
+        try:
+            return job()
+        finally:
+            self._local.turn = None
+            self._pass(index)
+
+    @classmethod
+    @contextmanager
+    def turn(cls):
+        """Around a spend: wait until every earlier job has spent, if this thread's job has not
+        yet; then pass the turn on."""
+        current = getattr(cls._local, "turn", None)
+        if current is None:
+            yield
+            return
+        order, index = current
+        with order._cond:
+            order._cond.wait_for(lambda: order._next >= index, timeout=cls.TURN_WAIT)
+        try:
+            yield
+        finally:
+            cls._local.turn = None
+            order._pass(index)
+
+    def _pass(self, index: int) -> None:
+        with self._cond:
+            if index >= self._next:  # not passed yet (a job passes on its first spend)
+                self._done.add(index)
+            while self._next in self._done:
+                self._done.discard(self._next)
+                self._next += 1
+            self._cond.notify_all()
+
+
 class ChannelClient:
     """Requests to one integration's channel, within its budgets and retried (module docstring)."""
 
@@ -325,10 +378,13 @@ class ChannelClient:
             return float("inf")
         return self.deadline - time.monotonic()
 
-    def _raise_if_stopped(self) -> None:
+    def _raise_if_stopped(self, *, granted: bool = False) -> None:
         if self.aborted.is_set():  # the run stops: what is not sent yet waits for a later run
             raise Held(time.time())
-        if self.held is not None:
+        # A request whose moment in the budgets is reserved goes, though another was held
+        # meanwhile: dropped, its moment would be lost to every spender (a window that binds
+        # never gives it back).
+        if self.held is not None and not granted:
             raise self.held
 
     def _spends(self, spend: dict[str, int] | None) -> list:
@@ -348,7 +404,8 @@ class ChannelClient:
             self._raise_if_stopped()
             if spends:
                 max_wait = min(MAX_BUDGET_WAIT, max(self._time_left(), 0))
-                grant = budgets.spend(spends, max_wait=max_wait)
+                with JobOrder.turn():
+                    grant = budgets.spend(spends, max_wait=max_wait)
                 if not grant.granted:
                     held = Held(grant.at, budget=grant.budget, limit=grant.limit)
                     if holds_others:
@@ -367,7 +424,7 @@ class ChannelClient:
                     continue
             blocked = self.blocked_until - time.time()
             if blocked <= 0:
-                self._raise_if_stopped()
+                self._raise_if_stopped(granted=bool(spends))
                 return
             if blocked > min(MAX_INLINE_PAUSE, self._time_left()):
                 held = Held(self.blocked_until, throttled=True, reason=self.blocked_reason)
