@@ -114,8 +114,8 @@ def test_a_spender_waiting_on_its_own_budget_does_not_hold_back_a_shared_one():
 
 
 def test_room_taken_before_reservations_made_ahead_never_overfills_their_window():
-    app = Budget("app", (Limit(10, 10),), "ten in ten seconds")
-    gate = Budget("gate", (Limit(100, 10),), "gate")
+    app = Budget("app", (Limit(10, 10),), "ten in ten seconds", steady=False)
+    gate = Budget("gate", (Limit(100, 10),), "gate", steady=False)
     now = 1_000_000.0
     states = {"gate": {"blocked": now + 9}}  # held until +9 s (a 429, say)
     moments = []

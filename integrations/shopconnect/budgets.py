@@ -81,15 +81,23 @@ class Grant:
         return max(0.0, self.at - time.time())
 
 
+# The shortest window that gets a steady one-second window beside it (windows_of).
+STEADY_FROM = 5
+
+
 def windows_of(budget: Budget) -> tuple[Limit, ...]:
     """The budget's windows, plus a steady one: at most 1.1 × the average rate in any second.
 
     A fresh minute window would otherwise let its whole count go in its first slot — a burst
     of a minute's requests within a second, harsh on a small shop — and then hold every
     spender for the rest of the minute. A little above the average, the minute's count is
-    spent over about 55 seconds and the waits stay short.
+    spent over about 55 seconds and the waits stay short. A burst also arrives spread out by
+    the connection pool, later than its moment: the next window's requests would meet it. So
+    every window of STEADY_FROM seconds or more gets one (a "minute" shrunk to 6 s too).
     """
-    if not budget.steady or not budget.limits or min(w.seconds for w in budget.limits) < 60:
+    if not budget.steady or not budget.limits:
+        return budget.limits
+    if min(w.seconds for w in budget.limits) < STEADY_FROM:
         return budget.limits
     shortest = min(budget.limits, key=lambda w: w.seconds)
     return (*budget.limits, Limit(max(1, math.ceil(1.1 * shortest.count / shortest.seconds)), 1))
