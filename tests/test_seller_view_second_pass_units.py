@@ -277,3 +277,20 @@ def test_a_check_of_zalando_is_refused_on_the_page_with_the_reason(
 def test_retry_failed_of_a_group_refuses_a_group_without_failures(shop, not_found_run):
     with pytest.raises(resync.ResyncError):
         resync.retry_failed(not_found_run, source="v2", group={"code": "X", "reason": "nope"})
+
+
+def test_the_pace_names_the_channels_window_not_our_steady_one():
+    from django.utils import translation
+
+    from integrations.channels import Limit
+    from integrations.engine.reasons import pace_reason
+    from integrations.shopconnect.budgets import Budget, windows_of
+
+    shop = Budget("shop", (Limit(12, 60),), "the shop's limit of 12 requests/min", "requests")
+    steady = [w for w in windows_of(shop) if w not in shop.limits]
+    assert steady == [Limit(1, 1)]  # 1.1 × 12 a minute, rounded up, in a second
+
+    with translation.override("en"):
+        text = pace_reason(shop, steady[0])
+
+    assert "12 requests in a minute" in text and "a second" not in text

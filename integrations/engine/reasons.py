@@ -61,6 +61,10 @@ def pace_reason(budget, limit, *, sharing: int = 0) -> str:
 
 
 def _window_words(budget, limit) -> dict:
+    if budget.limits and limit not in budget.limits:
+        # Our own steady window (budgets.windows_of) spreads the channel's shortest window; the
+        # seller reads the channel's limit ("12 requests in a minute"), not "1 in a second".
+        limit = min(budget.limits, key=lambda w: w.seconds)
     window = limit.seconds
     period = (
         _("an hour")
