@@ -23,9 +23,14 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make
 
 REPO = Path(__file__).resolve().parent.parent
 
+# The job starts its work once the process beside it runs (its pid written), so that what the
+# test checks, that the process beside is stopped, is there to check even when the job ends at once.
 JOB = """
-import signal, sys, time
+import os, signal, sys, time
 signal.signal(signal.SIGINT, lambda *a: sys.exit(130))
+give_up = time.monotonic() + 20
+while not (os.path.exists(sys.argv[3]) and open(sys.argv[3]).read()) and time.monotonic() < give_up:
+    time.sleep(0.05)
 print("job ready", flush=True)
 time.sleep(int(sys.argv[1]))
 sys.exit(int(sys.argv[2]))
@@ -41,7 +46,8 @@ time.sleep(60)
 MAKEFILE = """
 run:
 \texec env PYTHONPATH="$(REPO)" $(PYTHON) -m tools.foreground --beside \\
-\t\t"$(PYTHON) $(DIR)/beside.py $(DIR)/beside.pid" $(PYTHON) $(DIR)/job.py $(SECONDS) $(STATUS)
+\t\t"$(PYTHON) $(DIR)/beside.py $(DIR)/beside.pid" $(PYTHON) $(DIR)/job.py $(SECONDS) $(STATUS) \\
+\t\t$(DIR)/beside.pid
 """
 
 
@@ -113,7 +119,7 @@ def test_without_a_terminal_the_job_still_gets_sigint_and_nothing_hangs(tmp_path
     process = subprocess.Popen(
         [sys.executable, "-m", "tools.foreground", "--beside"]
         + [f"{sys.executable} {tmp_path}/beside.py {tmp_path}/beside.pid"]
-        + [sys.executable, str(tmp_path / "job.py"), "60", "0"],
+        + [sys.executable, str(tmp_path / "job.py"), "60", "0", str(tmp_path / "beside.pid")],
         cwd=REPO,
         stdout=subprocess.PIPE,
         start_new_session=True,  # no controlling terminal; SIGINT goes to the whole group

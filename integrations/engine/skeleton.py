@@ -243,8 +243,22 @@ def run_task(
         finally:
             if step is not None:
                 step.close()
+    if step is not None and isinstance(outcome, Wait) and _room_comes_at_once(outcome.held):
+        outcome = GoOn(step.cursor)
     _apply(step.run if step is not None else run, token, outcome)
     return True
+
+
+def _room_comes_at_once(held: Held) -> bool:
+    """A budget's room that comes within the wake lead (the time box ended while the run went
+    at its budget's pace): the run goes on in a new task, as a paused run would be woken at
+    once; it is not paused. A pause the seller sees (its reason, its span in the plot) is
+    a wait, not the pace. The channel's 429 and a cancel stay pauses."""
+    return (
+        held.budget is not None
+        and not held.throttled
+        and held.until - time.time() <= WAKE_LEAD_SECONDS
+    )
 
 
 def _drive(step: Step, lease: LeaseKeeper, deadline: float) -> Outcome | None:
