@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 
 from integrations.engine.reasons import at, hold_reason, short_error
 from integrations.models import RESYNC_CLUSTER, ResyncRun
+from integrations.shopconnect import http as channel_http
 from integrations.shopconnect.base import ChannelAuthError
 from integrations.shopconnect.http import Held
 
@@ -250,14 +251,15 @@ def run_task(
 
 
 def _room_comes_at_once(held: Held) -> bool:
-    """A budget's room that comes within the wake lead (the time box ended while the run went
-    at its budget's pace): the run goes on in a new task, as a paused run would be woken at
-    once; it is not paused. A pause the seller sees (its reason, its span in the plot) is
-    a wait, not the pace. The channel's 429 and a cancel stay pauses."""
+    """A budget's room that comes within the wake lead, and soon enough for a request to wait
+    for it in its thread (the time box ended while the run went at its budget's pace): the
+    run goes on in a new task, which waits for it, as a paused run would be woken at once; it
+    is not paused. A pause the seller sees (its reason, its span in the plot) is a wait, not
+    the pace. The channel's 429 and a cancel stay pauses."""
     return (
         held.budget is not None
         and not held.throttled
-        and held.until - time.time() <= WAKE_LEAD_SECONDS
+        and held.until - time.time() <= min(WAKE_LEAD_SECONDS, channel_http.MAX_BUDGET_WAIT)
     )
 
 
