@@ -7,7 +7,7 @@ WEB_PORT ?= 8000
 SANDBOX_PORT ?= 8100
 export WEB_PORT SANDBOX_PORT
 
-.PHONY: install run test lint bench
+.PHONY: install run test test-quick lint bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ run: $(STAMP)
 test: $(STAMP)
 	SECRET_KEY=tests-only DEBUG=0 OUTBOUND_ALLOWED_HOSTS=127.0.0.1,localhost \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The inner loop: the whole suite less the browser tests and the tests that start worker
+# processes (`-m "not browser and not slow"`); `make test` stays what CI runs.
+test-quick: $(STAMP)
+	SECRET_KEY=tests-only DEBUG=0 OUTBOUND_ALLOWED_HOSTS=127.0.0.1,localhost \
+		$(BIN)/python -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
 
 # ruff (style, and PLC2701: no private names imported across modules), then the layers and
 # the import-cycle contracts of pyproject.toml's [tool.importlinter] (lint-imports).

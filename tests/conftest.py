@@ -254,3 +254,11 @@ def wire(monkeypatch):
 
 
 pytest_plugins = ["tests.workers", "tests.page_fixtures"]
+
+
+def pytest_collection_modifyitems(items):
+    """A test that drives Chromium is a browser test wherever its fixtures come from, so
+    `make test-quick` (-m "not browser and not slow") never starts a browser."""
+    for item in items:
+        if "chromium" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
