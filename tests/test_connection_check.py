@@ -1,4 +1,4 @@
-""""Testuj połączenie": every channel's cheap authenticated read against the sandbox over real
+""" "Testuj połączenie": every channel's cheap authenticated read against the sandbox over real
 HTTP — success, a wrong secret, a host that does not answer, a permission problem — and the
 pages (V1, V2, the admin) that show what is wrong and what to do, never a secret."""
 
@@ -144,9 +144,7 @@ def test_allegro_a_token_renewed_by_the_test_is_stored(english_messages, on_sand
     assert integration.credentials["client_secret"] == "sandbox-secret"
 
 
-def test_zalando_a_merchant_the_application_may_not_act_for_is_named(
-    english_messages, on_sandbox
-):
+def test_zalando_a_merchant_the_application_may_not_act_for_is_named(english_messages, on_sandbox):
     integration = on_sandbox(Channel.ZALANDO, merchant_ids=["other-merchant"])
     check = check_of(integration)
     assert check.problem == "account"
@@ -235,9 +233,7 @@ def user_with(*codenames):
 
 
 @pytest.mark.parametrize("layout", ["v1", "v2"])
-def test_the_integration_page_shows_the_result_once_with_what_to_do(
-    client, on_sandbox, layout
-):
+def test_the_integration_page_shows_the_result_once_with_what_to_do(client, on_sandbox, layout):
     integration = on_sandbox(Channel.WOOCOMMERCE, credentials={"consumer_secret": "cs_wrong"})
     client.force_login(user_with("view_integration", "change_integration"))
     edit = reverse(f"{layout}:integration_edit", args=[integration.pk])

@@ -1,4 +1,4 @@
-""""Testuj połączenie" in Chromium: the V2 integration page and the Django admin (the change
+""" "Testuj połączenie" in Chromium: the V2 integration page and the Django admin (the change
 page's button and the bulk action), against the channel sandbox over real HTTP."""
 
 import os

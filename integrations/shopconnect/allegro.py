@@ -293,8 +293,8 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
     def connection_url_hint(self) -> str:
         return "https://api.allegro.pl"
 
-    def token_url(self) -> tuple[str, str]:
-        return self.client.auth.auth_url, "auth_url"
+    def token_url(self) -> tuple[str, str, str]:
+        return self.client.auth.auth_url, "auth_url", ALLEGRO_AUTH_URL
 
     def credentials_refused(self):
         return connection.failed(

@@ -245,8 +245,8 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
 
     required_settings = ("seller_id",)
 
-    def token_url(self) -> tuple[str, str]:
-        return self.client.auth.auth_url, "auth_url"
+    def token_url(self) -> tuple[str, str, str]:
+        return self.client.auth.auth_url, "auth_url", AMAZON_AUTH_URL
 
     def credentials_refused(self):
         return connection.failed(
@@ -265,7 +265,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
         integration's must be one), then searchListingsItems with pageSize 1 for the
         integration's seller ID (Amazon answers 403 for a seller that did not authorize the
         application)."""
-        auth_url, field = self.token_url()
+        auth_url, field, __ = self.token_url()
         probe.token(token_url=auth_url, field=field)
         place = self.place
         headers = {"Accept": "application/json"}
@@ -290,7 +290,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
         payload = data.get("payload") if isinstance(data, dict) else None
         if response.status_code != 200 or not isinstance(payload, list):
             raise probe.unexpected(response)
-        places = {}
+        places, names = {}, {}
         for entry in payload:
             market = entry.get("marketplace") if isinstance(entry, dict) else None
             taking = entry.get("participation") if isinstance(entry, dict) else None
@@ -298,6 +298,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
                 places[market["id"][:40]] = (
                     isinstance(taking, dict) and taking.get("isParticipating") is True
                 )
+                names[market["id"][:40]] = str(market.get("name") or market["id"])[:60]
         if not places.get(place.marketplace_id):
             raise connection.failed(
                 connection.Problem.ACCOUNT,
@@ -338,8 +339,12 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
         if response.status_code != 200 or not isinstance(listed, dict):
             raise probe.unexpected(response)
         facts = [
-            _("Seller %(seller)s sells in marketplace %(marketplace)s.")
-            % {"seller": seller, "marketplace": place.marketplace_id}
+            _("Seller %(seller)s sells in %(name)s (marketplace %(marketplace)s).")
+            % {
+                "seller": seller,
+                "name": names[place.marketplace_id],
+                "marketplace": place.marketplace_id,
+            }
         ]
         if isinstance(listed.get("numberOfResults"), int):
             facts.append(_("Listings there: %(count)s.") % {"count": listed["numberOfResults"]})

@@ -272,9 +272,10 @@ class HttpChannelAdapter(ChannelAdapter):
         """The API URL the seller should have, for the advice when a host is not the API."""
         return self.integration.facts.default_urls.get("api_url", "")
 
-    def token_url(self) -> tuple[str, str]:
-        """(where the access token comes from, the integration field that names it)."""
-        return self.integration.api_url, "api_url"
+    def token_url(self) -> tuple[str, str, str]:
+        """(where the access token comes from, the integration field that names it, what
+        that field should be), for a token host that does not answer."""
+        return self.integration.api_url, "api_url", self.connection_url_hint()
 
     def credentials_refused(self):
         """The connection.ProbeFailed for secrets the channel refuses."""

@@ -142,8 +142,11 @@ def channel_error(channel: str, status) -> ProbeFailed:
     )
 
 
-def unavailable(probe: Probe, exc: ChannelUnavailable, url: str, field: str) -> ConnectionCheck:
-    """Why a call got no useful answer, by what the client saw."""
+def unavailable(
+    probe: Probe, exc: ChannelUnavailable, url: str, field: str, expected: str
+) -> ConnectionCheck:
+    """Why a call to `url` (the integration's `field`, which should be `expected`) got no
+    useful answer, by what the client saw."""
     host = host_of(url)
     label = field_label(field)
     if exc.transport == "SSLError":
@@ -159,7 +162,7 @@ def unavailable(probe: Probe, exc: ChannelUnavailable, url: str, field: str) -> 
                 "certificate does (for %(channel)s: %(expected)s). A shop needs a valid "
                 "certificate."
             )
-            % {"field": label, "channel": probe.channel, "expected": probe.expected_url},
+            % {"field": label, "channel": probe.channel, "expected": expected},
         ).check
     if exc.transport:
         timed_out = "Timeout" in exc.transport
@@ -176,10 +179,10 @@ def unavailable(probe: Probe, exc: ChannelUnavailable, url: str, field: str) -> 
                 "or http:// instead of https:// (for %(channel)s: %(expected)s). If it is "
                 "right, that server is down: try again in a few minutes."
             )
-            % {"field": label, "channel": probe.channel, "expected": probe.expected_url},
+            % {"field": label, "channel": probe.channel, "expected": expected},
         ).check
     if exc.code in ("unexpected_answer", "oversized_answer"):
-        probe.url, probe.field = url, field
+        probe.url, probe.field, probe.expected_url = url, field, expected
         what = (
             _("an HTML page or another non-JSON answer")
             if exc.code == "unexpected_answer"
@@ -263,11 +266,10 @@ def run(adapter, *, deadline: float) -> ConnectionCheck:
         return busy(adapter.channel_name, held).check
     except ChannelAuthError as exc:
         if isinstance(exc.__cause__, ChannelUnavailable):  # the login host did not answer
-            token_url, field = adapter.token_url()
-            return unavailable(probe, exc.__cause__, token_url, field)
+            return unavailable(probe, exc.__cause__, *adapter.token_url())
         return adapter.credentials_refused().check
     except ChannelUnavailable as exc:
-        return unavailable(probe, exc, probe.url, probe.field)
+        return unavailable(probe, exc, probe.url, probe.field, probe.expected_url)
     finally:
         adapter.store_new_credentials()
 

@@ -156,8 +156,8 @@ class ZalandoAdapter(HttpChannelAdapter):
     def connection_url_hint(self) -> str:
         return "https://api.merchants.zalando.com"
 
-    def token_url(self) -> tuple[str, str]:
-        return self.client.auth.token_url, "api_url"
+    def token_url(self) -> tuple[str, str, str]:
+        return self.client.auth.token_url, "api_url", self.connection_url_hint()
 
     def credentials_refused(self):
         return connection.failed(
