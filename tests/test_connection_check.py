@@ -296,3 +296,42 @@ def test_the_admin_button_and_bulk_action_report_each_integration(admin_client, 
     page = answer.content.decode()
     assert "Połączenie działa." in page and "Połączenie nie działa." in page
     assert "Amazon bez sekretu" in page and "W integracji brakuje: Client secret" in page
+
+
+@pytest.fixture
+def untrusted_https(tmp_path):
+    """An HTTPS server on 127.0.0.1 whose certificate is self-signed (not trusted)."""
+    import http.server
+    import ssl
+    import subprocess
+    import threading
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=sklep.example", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_certificate_that_is_not_trusted_is_named_as_tls(
+    english_messages, on_sandbox, untrusted_https
+):
+    check = check_of(on_sandbox(Channel.WOOCOMMERCE, urls={"api_url": untrusted_https}))
+    assert check.problem == "tls", words(check)
+    assert "certificate" in check.summary and "https://" not in check.summary
+
+
+def test_a_channel_answering_server_errors_is_its_own_trouble_not_the_settings(
+    english_messages, on_sandbox
+):
+    check = check_of(on_sandbox(Channel.WOOCOMMERCE, fail_rate=1.0))
+    assert check.problem == "channel_error", words(check)
+    assert "a few minutes" in check.advice and check.seconds < 12
