@@ -56,7 +56,7 @@ def zalando_token(http, sandbox, account):
 
 def zalando_post(http, sandbox, account, path, body, token="sandbox-access"):  # noqa: S107
     return http.post(
-        f"{sandbox.url}/zalando/{account}/merchants/m1/{path}",
+        f"{sandbox.url}/zalando/{account}/merchants/demo-merchant/{path}",
         json=body,
         headers={"Authorization": f"Bearer {token}"},
     )
