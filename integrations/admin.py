@@ -1,3 +1,5 @@
+import time
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
@@ -17,7 +19,10 @@ from integrations.presentation.display import progress_data
 from integrations.presentation.health import resync_workers_seen
 from integrations.services import drift, estimates
 from integrations.services import runs as resync
+from integrations.services.connection import integration_test_connection
 
+# The bulk "Test connection" starts no new test after this long (each takes seconds).
+ADMIN_TESTS_SECONDS = 20
 RESYNC_CONFIRMATION_TEMPLATE = "admin/integrations/integration/resync_confirmation.html"
 
 
@@ -27,7 +32,7 @@ class IntegrationAdmin(admin.ModelAdmin):
     list_display = ["name", "channel", "api_url", "requests_per_minute", "active"]
     list_filter = ["channel", "active"]
     search_fields = ["name"]
-    actions = ["resync_offers", "check_drift"]
+    actions = ["resync_offers", "check_drift", "test_connection"]
     change_form_template = "admin/integrations/integration/change_form.html"
 
     class Media:
@@ -66,6 +71,11 @@ class IntegrationAdmin(admin.ModelAdmin):
                 "<int:pk>/drift/",
                 self.admin_site.admin_view(self.drift_check_view),
                 name="integrations_integration_drift",
+            ),
+            path(
+                "<int:pk>/connection-test/",
+                self.admin_site.admin_view(self.connection_test_view),
+                name="integrations_integration_connection_test",
             ),
             *super().get_urls(),
         ]
@@ -177,12 +187,57 @@ class IntegrationAdmin(admin.ModelAdmin):
         self.start_checks(request, [get_object_or_404(Integration, pk=pk)])
         return redirect(reverse("admin:integrations_integration_change", args=[pk]))
 
+    # --- "Testuj połączenie" (services/connection.py): a message per integration ----------
+
+    def report_connection_tests(self, request, integrations) -> None:
+        """Test each saved integration; stop starting tests after ADMIN_TESTS_SECONDS (each
+        takes seconds), saying which were left."""
+        started = time.monotonic()
+        integrations = list(integrations)
+        for index, integration in enumerate(integrations):
+            if time.monotonic() - started > ADMIN_TESTS_SECONDS:
+                left = ", ".join(i.name for i in integrations[index:])
+                self.message_user(
+                    request,
+                    _("Not tested, to answer within seconds: %(names)s. Select fewer.")
+                    % {"names": left},
+                    messages.WARNING,
+                )
+                return
+            check = integration_test_connection(integration_id=integration.pk)
+            self.message_user(
+                request,
+                format_html(
+                    "<strong>{}:</strong> {} {}{}",
+                    integration.name,
+                    _("The connection works.") if check.ok else _("The connection does not work."),
+                    check.summary,
+                    format_html(" <strong>{}</strong> {}", _("What to do:"), check.advice)
+                    if check.advice
+                    else "",
+                ),
+                messages.SUCCESS if check.ok else messages.ERROR,
+            )
+
+    @admin.action(description=_("Test connection"), permissions=["change"])
+    def test_connection(self, request, queryset):
+        self.report_connection_tests(request, queryset)
+
+    def connection_test_view(self, request, pk):
+        """The change page's button (a POST form): test the saved integration."""
+        integration = get_object_or_404(Integration, pk=pk)
+        if not self.has_change_permission(request, integration) or request.method != "POST":
+            raise PermissionDenied
+        self.report_connection_tests(request, [integration])
+        return redirect(reverse("admin:integrations_integration_change", args=[pk]))
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
         integration = self.get_object(request, object_id)
         run = integration.shown_run() if integration else None
         extra_context.update(admin_panel_context(request, run))
         extra_context["show_resync_button"] = self.has_resync_permission(request)
+        extra_context["show_connection_test"] = self.has_change_permission(request, integration)
         return super().change_view(request, object_id, form_url, extra_context)
 
 

@@ -295,7 +295,8 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
         source=(
             "amzn/selling-partner-api-models (docs/amazon-facts.md): usage plans per selling "
             "partner and application, token buckets (rate/s, burst) — listingsItems_2021-08-01 "
-            "patchListingsItem 5/5, getListingsItem 5/10; feeds_2021-06-30 createFeedDocument "
+            "patchListingsItem 5/5, getListingsItem 5/10, searchListingsItems 5/5; sellers v1 "
+            "getMarketplaceParticipations 0.016/15; feeds_2021-06-30 createFeedDocument "
             "0.5/15, createFeed 0.0083/15, getFeed 2/15, getFeeds 0.0222/10, getFeedDocument "
             "0.0222/10; "
             "reports_2021-06-30 createReport 0.0167/15, getReport 2/15, getReportDocument "
@@ -360,6 +361,20 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
                 (token_bucket(0.0167, 15),),
                 _("requests"),
                 _("Amazon's report document limit"),
+            ),
+            # A connection test's reads: sellers v1 getMarketplaceParticipations 0.016/s burst
+            # 15; listingsItems_2021-08-01 searchListingsItems 5/s burst 5 (the models).
+            "sellers": BudgetSpec(
+                "partner",
+                (token_bucket(0.016, 15),),
+                _("requests"),
+                _("Amazon's Sellers API limit"),
+            ),
+            "listings_search": BudgetSpec(
+                "partner",
+                (token_bucket(5, 5),),
+                _("listing searches"),
+                _("Amazon's Listings Items search limit"),
             ),
         },
         # Below AMAZON_FEED_THRESHOLD offers a run PATCHes each listing; above it, feeds carry

@@ -43,6 +43,9 @@ CHANNEL_DEFAULTS = {
         # Batch commands: carried out this many seconds after the PUT; these offer ids FAIL.
         "command_delay_seconds": 1,
         "command_fail_ids": [],
+        # What the application's tokens may do: GET /sale/offers needs the offers read scope.
+        "scope": "allegro:api:sale:offers:read allegro:api:sale:offers:write "
+        "allegro:api:profile:read",
     },
     "zalando": {
         "limits": {
@@ -58,10 +61,17 @@ CHANNEL_DEFAULTS = {
             "client_secret": "sandbox-secret",
             "access_token": "sandbox-access",
         },
+        # The merchants the application may act for (GET /auth/me's bpids); a request under
+        # /merchants/{other} is refused 403.
+        "merchant_ids": ["demo-merchant"],
     },
     "woocommerce": {
         "limits": {"requests_per_minute": None},
         "credentials": {"consumer_key": "ck_sandbox", "consumer_secret": "cs_sandbox"},
+        # The key's permission (read | write | read_write), and whether its WordPress user may
+        # manage products (False: 403 woocommerce_rest_cannot_view / _cannot_edit).
+        "key_permissions": "read_write",
+        "user_can_manage_products": True,
     },
     # Amazon SP-API usage plans: per operation a token bucket of `limits[op]` (the burst)
     # refilled at `rates[op]` requests per second, per seller and application (= account).
@@ -76,6 +86,8 @@ CHANNEL_DEFAULTS = {
             "getFeedDocument": 10,
             "getListingsItem": 10,
             "patchListingsItem": 5,
+            "searchListingsItems": 5,
+            "getMarketplaceParticipations": 15,
             "createReport": 15,
             "getReport": 15,
             "getReportDocument": 15,
@@ -91,6 +103,8 @@ CHANNEL_DEFAULTS = {
             "getFeedDocument": 0.0222,
             "getListingsItem": 5.0,
             "patchListingsItem": 5.0,
+            "searchListingsItems": 5.0,
+            "getMarketplaceParticipations": 0.016,
             "createReport": 0.0167,
             "getReport": 2.0,
             "getReportDocument": 0.0167,
@@ -101,6 +115,10 @@ CHANNEL_DEFAULTS = {
             "refresh_token": "sandbox-refresh",
             "access_token": "sandbox-access",
         },
+        # The marketplaces the seller participates in (getMarketplaceParticipations; null:
+        # `marketplace_id` alone), and operations the application has no role for (403).
+        "participations": None,
+        "denied_operations": [],
         "token_seconds": 3600,
         "marketplace_id": "A1C3SOZRARQ6R3",  # Poland
         "language_tag": "pl_PL",

@@ -178,7 +178,19 @@ def authenticate(acct, req, endpoint):
         return unauthorized("Full authentication is required to access this resource")
     if token not in acct.tokens:
         return unauthorized(f"Invalid access token: {token[:8]}…")
+    needed = SCOPES_NEEDED.get(endpoint)
+    if needed and needed not in str(acct.config.get("scope") or "").split():
+        # A valid token without the scope: Allegro answers 403 AccessDenied.
+        return error(403, "AccessDenied", "Access is denied", user_message="Brak dostępu")
     return None
+
+
+# The scope a read needs (developer.allegro.pl: the offers list needs sale:offers:read, /me
+# profile:read); writes are not checked here.
+SCOPES_NEEDED = {
+    "GET /sale/offers": "allegro:api:sale:offers:read",
+    "GET /me": "allegro:api:profile:read",
+}
 
 
 def _needs_accept(req):
@@ -234,7 +246,7 @@ def token(acct, req, params):
             "token_type": "bearer",
             "refresh_token": new_refresh,
             "expires_in": 43200,
-            "scope": "allegro:api:sale:offers:write",
+            "scope": str(acct.config.get("scope") or ""),
             "allegro_api": True,
             "jti": str(uuid.uuid4()),
         },

@@ -63,6 +63,7 @@ FATAL_CODE = "FATAL"  # the sandbox's: why a feed ended FATAL
 RATE_HEADER_STATUSES = {
     "feeds": {200, 201, 202, 400, 404},
     "listings": {200, 400, 404},
+    "sellers": {200, 400, 404},
     "reports": {200, 202, 400, 401, 415, 429, 500, 503},
 }
 
@@ -471,6 +472,8 @@ def authenticate(acct, req, endpoint):
         return denied("The access token you provided is revoked, malformed or invalid.")
     if expires is not None and expires <= time.time():
         return denied("The access token you provided has expired.")
+    if OPERATIONS[endpoint] in (acct.config.get("denied_operations") or []):
+        return denied("The application has no role that grants this operation.")
     return None
 
 
@@ -1103,6 +1106,56 @@ def get_listings_item(acct, req, params):
         return Reply(200, item_view(acct, sku, stored, included))
 
 
+def search_listings_items(acct, req, params):
+    """searchListingsItems (listingsItems_2021-08-01): the seller's listings, `pageSize`
+    (1–20, default 10) a page, by SKU order here; `numberOfResults`, `pagination.nextToken`."""
+    query, refused = _listing_query(acct, req, params, INCLUDED_DATA, ("summaries",))
+    if refused:
+        return refused
+    marketplace, included = query
+    raw = (req.query.get("pageSize") or ["10"])[-1]
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 20:
+        return errors(400, "BAD_REQUEST", "Invalid input", "pageSize: between 1 and 20.")
+    with acct.lock:
+        settle(acct, time.time())
+        skus = sorted(acct.offers)
+        items = [item_view(acct, sku, acct.offers[sku], included) for sku in skus[: int(raw)]]
+    answer = {"numberOfResults": len(skus), "items": items}
+    if len(skus) > int(raw):
+        answer["pagination"] = {"nextToken": f"page-2-{int(raw)}"}
+    return Reply(200, answer)
+
+
+# --- Sellers API v1 -----------------------------------------------------------------------
+
+
+def marketplace_participations(acct, req, params):
+    """getMarketplaceParticipations (sellers.json): the marketplaces the seller may sell in,
+    `{"payload": [{"marketplace": {…}, "participation": {"isParticipating",
+    "hasSuspendedListings"}}]}`."""
+    ids = acct.config.get("participations")
+    ids = [str(i) for i in ids] if isinstance(ids, list) else [_marketplace(acct)]
+    payload = [
+        {
+            "marketplace": {
+                "id": marketplace,
+                "name": MARKETPLACE_NAMES.get(marketplace, marketplace),
+                "countryCode": MARKETPLACE_COUNTRIES.get(marketplace, ""),
+                "defaultCurrencyCode": str(acct.config.get("currency") or "PLN"),
+                "defaultLanguageCode": str(acct.config.get("language_tag") or "pl_PL"),
+                "domainName": MARKETPLACE_NAMES.get(marketplace, ""),
+            },
+            "participation": {"isParticipating": True, "hasSuspendedListings": False},
+        }
+        for marketplace in ids
+    ]
+    return Reply(200, {"payload": payload})
+
+
+MARKETPLACE_NAMES = {"A1C3SOZRARQ6R3": "Amazon.pl", "A1PA6795UKMFR9": "Amazon.de"}
+MARKETPLACE_COUNTRIES = {"A1C3SOZRARQ6R3": "PL", "A1PA6795UKMFR9": "DE"}
+
+
 def patch_listings_item(acct, req, params):
     query, refused = _listing_query(acct, req, params, ("identifiers", "issues"), ("issues",))
     if refused:
@@ -1305,6 +1358,18 @@ ROUTES = (
     ("GET", "feeds/2021-06-30/feeds/{feed_id}", "getFeed", get_feed),
     ("DELETE", "feeds/2021-06-30/feeds/{feed_id}", "cancelFeed", cancel_feed),
     ("GET", "listings/2021-08-01/items/{seller_id}/{sku}", "getListingsItem", get_listings_item),
+    (
+        "GET",
+        "listings/2021-08-01/items/{seller_id}",
+        "searchListingsItems",
+        search_listings_items,
+    ),
+    (
+        "GET",
+        "sellers/v1/marketplaceParticipations",
+        "getMarketplaceParticipations",
+        marketplace_participations,
+    ),
     (
         "PATCH",
         "listings/2021-08-01/items/{seller_id}/{sku}",

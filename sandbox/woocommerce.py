@@ -72,6 +72,31 @@ def authenticate(acct, req, endpoint):
         return error(401, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
     if given != expected:
         return error(401, "woocommerce_rest_authentication_error", "Consumer key is invalid.")
+    # The key's permission (WC_REST_Authentication::check_permissions): a GET needs read, the
+    # other methods write; refused 401 before the route is looked at.
+    permission = acct.config.get("key_permissions") or "read_write"
+    writing = req.method not in ("GET", "HEAD", "OPTIONS")
+    if writing and permission == "read":
+        return error(
+            401,
+            "woocommerce_rest_authentication_error",
+            "The API key provided does not have write permissions.",
+        )
+    if not writing and permission == "write":
+        return error(
+            401,
+            "woocommerce_rest_authentication_error",
+            "The API key provided does not have read permissions.",
+        )
+    # The key's user must be allowed to manage products (the products controller's checks).
+    if not acct.config.get("user_can_manage_products", True):
+        if writing:
+            return error(
+                403,
+                "woocommerce_rest_cannot_edit",
+                "Sorry, you are not allowed to edit this resource.",
+            )
+        return error(403, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
     return None
 
 

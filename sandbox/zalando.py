@@ -72,6 +72,8 @@ def not_found(acct, req, params):
 def route(method, rest):
     if method == "POST" and rest == ["auth", "token"]:
         return "POST /auth/token", token, {}
+    if method == "GET" and rest == ["auth", "me"]:
+        return "GET /auth/me", auth_me, {}
     if method == "POST" and len(rest) == 3 and rest[0] == "merchants":
         merchant = {"merchant_id": rest[1]}
         if rest[2] == "product-submissions":
@@ -147,7 +149,21 @@ def authenticate(acct, req, endpoint):
     token_value = bearer(req.headers)
     if token_value is None or token_value not in acct.tokens:
         return problem(401, "Unauthorized", "Missing or invalid access token")
+    merchant = req.rest[1] if endpoint.startswith("POST /merchants/") else None
+    if merchant is not None and merchant not in _merchants(acct):
+        return problem(403, "Forbidden", "The client has no access to this merchant")
     return None
+
+
+def _merchants(acct) -> list[str]:
+    return [str(m) for m in acct.config.get("merchant_ids") or []]
+
+
+def auth_me(acct, req, params):
+    """GET /auth/me: who the token acts for — the merchants ("bpids", business partner ids)
+    the application was granted (developers.merchants.zalando.com, "Using Access Tokens";
+    only `bpids` is read by xSale, the other fields of the answer are unconfirmed)."""
+    return Reply(200, {"bpids": _merchants(acct), "client_id": acct.client_id()})
 
 
 def _refused(acct, req):

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from integrations.forms import IntegrationForm
 from integrations.models import RESYNC_PERMISSION, Integration, ResyncRun
+from integrations.pages import connection as connection_pages
 from integrations.pages.access import (
     int_param,
     layout,
@@ -103,6 +104,7 @@ def integration_edit(request, pk):
         "history_older": older,
         "history_paged": "runs_before" in request.GET,
         "workers_down": not resync_workers_seen(),
+        "connection_test": connection_pages.shown_result(request, integration),
     }
     if run and not run.is_active and run.failed:
         context["failure_groups"] = run_failures.failure_groups(run, FAILURE_GROUPS_SHOWN)

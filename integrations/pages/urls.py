@@ -7,6 +7,7 @@ The same views are mounted twice under the application namespace "integrations":
 
 from django.urls import path
 
+from integrations.pages import connection as connection_views
 from integrations.pages import drift as drift_views
 from integrations.pages import offers, sync_log
 from integrations.pages import runs as views
@@ -17,6 +18,11 @@ def integration_patterns(prefix: str) -> list:
         path(prefix, views.integration_list, name="integration_list"),
         path(f"{prefix}<int:pk>/", views.integration_edit, name="integration_edit"),
         path(f"{prefix}<int:pk>/resync/", views.resync_confirm, name="resync_confirm"),
+        path(
+            f"{prefix}<int:pk>/connection-test/",
+            connection_views.connection_test,
+            name="connection_test",
+        ),
         path(f"{prefix}<int:pk>/resync/cancel/", views.resync_cancel, name="resync_cancel"),
         path(f"{prefix}<int:pk>/resync/retry/", views.resync_retry, name="resync_retry"),
         path(f"{prefix}<int:pk>/resync/resume/", views.resync_resume, name="resync_resume"),

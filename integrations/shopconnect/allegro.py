@@ -52,10 +52,14 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from urllib.parse import quote, urljoin, urlsplit
 
+from django.utils.translation import gettext
+
 from integrations.channels import ALLEGRO_AUTH_URL, ALLEGRO_UPLOAD_URL
+from integrations.shopconnect import connection
 from integrations.shopconnect.allegro_commands import MEDIA_TYPE, AllegroCommands, allegro_errors
 from integrations.shopconnect.base import (
     ChannelAuthError,
+    ConnectionCheck,
     ListingReads,
     ListingsPage,
     OfferResult,
@@ -283,6 +287,75 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
         seller = data.get("id") if response.status_code == 200 and isinstance(data, dict) else None
         if seller:
             client.budgets = budgets_for(self.integration, seller=str(seller))
+
+    # --- "Testuj połączenie" (shopconnect/connection.py) ---------------------------------
+
+    def connection_url_hint(self) -> str:
+        return "https://api.allegro.pl"
+
+    def token_url(self) -> tuple[str, str, str]:
+        return self.client.auth.auth_url, "auth_url", ALLEGRO_AUTH_URL
+
+    def credentials_refused(self):
+        return connection.failed(
+            connection.Problem.CREDENTIALS,
+            gettext("Allegro refused the access token and would not renew it."),
+            gettext(
+                "Check the client ID and client secret (apps.developer.allegro.pl → your "
+                "application) and connect the Allegro account again for a new refresh token; "
+                "then save and test again."
+            ),
+        )
+
+    def probe_connection(self, probe) -> ConnectionCheck:
+        """GET /me (whose token it is: the stored access token, renewed with the refresh
+        token when Allegro refuses it), then GET /sale/offers?limit=1: the token may read the
+        seller's offers (a token without the offers scopes is answered 403). Write access
+        cannot be tried without an edit: the scopes are granted together when the account is
+        connected."""
+        headers = {"Accept": MEDIA_TYPE}
+        response = probe.request(
+            "GET", f"{self.api_url}/me", spend={"app": 1, "integration": 1}, headers=headers
+        )
+        me = json_or_empty(response)
+        if response.status_code == 403:
+            raise self.scopes_missing()
+        if response.status_code != 200 or not isinstance(me, dict) or not me.get("id"):
+            raise probe.unexpected(response)
+        response = probe.request(
+            "GET",
+            f"{self.api_url}/sale/offers",
+            spend={"app": 1, "integration": 1},
+            headers=headers,
+            params={"limit": 1},
+        )
+        offers = json_or_empty(response)
+        if response.status_code == 403:
+            raise self.scopes_missing()
+        if response.status_code != 200 or not isinstance(offers, dict):
+            raise probe.unexpected(response)
+        facts = [
+            gettext("Allegro account: %(login)s (user id %(id)s).")
+            % {"login": str(me.get("login") or "?")[:100], "id": str(me["id"])[:40]}
+        ]
+        if isinstance(offers.get("totalCount"), int):
+            facts.append(
+                gettext("Offers on the account: %(count)s.") % {"count": offers["totalCount"]}
+            )
+        return ConnectionCheck(
+            ok=True, summary=gettext("Allegro accepted the credentials."), facts=facts
+        )
+
+    def scopes_missing(self):
+        return connection.failed(
+            connection.Problem.PERMISSIONS,
+            gettext("Allegro accepted the token but refused access to the account's offers (403)."),
+            gettext(
+                "The application lacks the offer permissions: in apps.developer.allegro.pl give "
+                "it access to offers (allegro:api:sale:offers:read and :write), connect the "
+                "account again for a new refresh token, save and test again."
+            ),
+        )
 
     def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
         refused, ready = [], []

@@ -51,6 +51,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.channels import AMAZON_API_URL, AMAZON_AUTH_URL
+from integrations.shopconnect import connection
 from integrations.shopconnect.amazon_documents import TabDocument, download
 from integrations.shopconnect.amazon_feeds import AmazonFeeds
 from integrations.shopconnect.amazon_mapping import (
@@ -66,6 +67,7 @@ from integrations.shopconnect.amazon_mapping import (
 )
 from integrations.shopconnect.base import (
     ChannelAuthError,
+    ConnectionCheck,
     ListingReads,
     ListingsPage,
     OfferResult,
@@ -238,6 +240,115 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
 
     def snapshot(self, item: OfferToSend) -> OfferSnapshot:
         return snapshot_with_photo_urls(item)
+
+    # --- "Testuj połączenie" (shopconnect/connection.py) ---------------------------------
+
+    required_settings = ("seller_id",)
+
+    def token_url(self) -> tuple[str, str, str]:
+        return self.client.auth.auth_url, "auth_url", AMAZON_AUTH_URL
+
+    def credentials_refused(self):
+        return connection.failed(
+            connection.Problem.CREDENTIALS,
+            _("Login with Amazon refused the client ID, client secret or refresh token."),
+            _(
+                "Copy the LWA client ID and client secret of your application again (Seller "
+                "Central → Apps and Services → Develop Apps), and authorize the application "
+                "for the seller again for a new refresh token; save and test again."
+            ),
+        )
+
+    def probe_connection(self, probe) -> ConnectionCheck:
+        """An access token (the secrets are tried), then the Sellers API's
+        getMarketplaceParticipations (the marketplaces the seller may sell in: the
+        integration's must be one), then searchListingsItems with pageSize 1 for the
+        integration's seller ID (Amazon answers 403 for a seller that did not authorize the
+        application)."""
+        auth_url, field, __ = self.token_url()
+        probe.token(token_url=auth_url, field=field)
+        place = self.place
+        headers = {"Accept": "application/json"}
+        not_authorized = connection.failed(
+            connection.Problem.PERMISSIONS,
+            _("Amazon issued a token but refused the Sellers API call (403)."),
+            _(
+                "The application is not authorized for this seller, or lacks the role the "
+                "call needs: authorize it in Seller Central (Apps and Services → Manage Your "
+                "Apps) with the Product Listing role, save the new refresh token and test "
+                "again."
+            ),
+        )
+        response = probe.request(
+            "GET",
+            f"{self.api_url}/sellers/v1/marketplaceParticipations",
+            spend={"sellers": 1, "integration": 1},
+            headers=headers,
+            refused=not_authorized,
+        )
+        data = json_or_empty(response)
+        payload = data.get("payload") if isinstance(data, dict) else None
+        if response.status_code != 200 or not isinstance(payload, list):
+            raise probe.unexpected(response)
+        places, names = {}, {}
+        for entry in payload:
+            market = entry.get("marketplace") if isinstance(entry, dict) else None
+            taking = entry.get("participation") if isinstance(entry, dict) else None
+            if isinstance(market, dict) and isinstance(market.get("id"), str):
+                places[market["id"][:40]] = (
+                    isinstance(taking, dict) and taking.get("isParticipating") is True
+                )
+                names[market["id"][:40]] = str(market.get("name") or market["id"])[:60]
+        if not places.get(place.marketplace_id):
+            raise connection.failed(
+                connection.Problem.ACCOUNT,
+                _(
+                    "The seller does not sell in marketplace %(marketplace)s (Amazon lists: "
+                    "%(listed)s)."
+                )
+                % {
+                    "marketplace": place.marketplace_id,
+                    "listed": ", ".join(sorted(m for m, on in places.items() if on)[:20])
+                    or _("none"),
+                },
+                _(
+                    "Correct the marketplace ID in the settings (Poland: A1C3SOZRARQ6R3), or "
+                    "register the seller in that marketplace; save and test again."
+                ),
+            )
+        seller = self.integration.setting("seller_id")
+        wrong_seller = connection.failed(
+            connection.Problem.ACCOUNT,
+            _("Amazon refused to show the listings of seller %(seller)s (403).")
+            % {"seller": seller},
+            _(
+                "The seller ID must be the merchant token of the account that authorized the "
+                "application (Seller Central → Settings → Account Info → Merchant Token); "
+                "correct it, save and test again."
+            ),
+        )
+        response = probe.request(
+            "GET",
+            f"{self.api_url}/{LISTINGS_API}/{quote(seller, safe='')}",
+            spend={"listings_search": 1, "integration": 1},
+            headers=headers,
+            params={"marketplaceIds": place.marketplace_id, "pageSize": 1},
+            refused=wrong_seller,
+        )
+        listed = json_or_empty(response)
+        if response.status_code != 200 or not isinstance(listed, dict):
+            raise probe.unexpected(response)
+        facts = [
+            _("Seller %(seller)s sells in %(name)s (marketplace %(marketplace)s).")
+            % {
+                "seller": seller,
+                "name": names[place.marketplace_id],
+                "marketplace": place.marketplace_id,
+            }
+        ]
+        if isinstance(listed.get("numberOfResults"), int):
+            facts.append(_("Listings there: %(count)s.") % {"count": listed["numberOfResults"]})
+        return ConnectionCheck(ok=True, summary=_("Amazon accepted the credentials."), facts=facts)
 
     def listing_url(self, sku: str) -> str:
         seller = quote(self.integration.setting("seller_id"), safe="")

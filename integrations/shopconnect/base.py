@@ -88,6 +88,21 @@ class BatchSubmission:
     message: str = ""  # the channel's own words, when it refused
 
 
+@dataclass
+class ConnectionCheck:
+    """What a connection test ("Testuj połączenie") found: working, or what is wrong and what
+    to do, in the seller's words (shopconnect/connection.py). Never carries a secret."""
+
+    ok: bool
+    # What is wrong (connection.Problem): "" when ok; "credentials", "unreachable", "tls",
+    # "not_api", "permissions", "account", "settings", "channel_error", "busy".
+    problem: str = ""
+    summary: str = ""  # one line: it works, or what is wrong
+    advice: str = ""  # what to do about it
+    # What the channel told us that the seller may check ("Allegro account: …"), harmless.
+    facts: list[str] = field(default_factory=list)
+
+
 class ChannelAuthError(Exception):
     """The channel refuses our credentials even after a token refresh: the run cannot go on.
 
@@ -100,6 +115,14 @@ class ChannelAdapter(ABC):
 
     def __init__(self, integration):
         self.integration = integration
+
+    def test_connection(self, *, deadline: float) -> ConnectionCheck:
+        """ "Testuj połączenie": one cheap authenticated read (or two: who we are, then whether
+        we may act for this seller), within `deadline` (time.monotonic()), spending the
+        channel's budgets like any request. Sends nothing to any offer. Never raises for what
+        the channel answers: every outcome is a ConnectionCheck saying what is wrong and what
+        to do. A token refreshed on the way is written back to the integration."""
+        raise NotImplementedError(f"{type(self).__name__} cannot test its connection")
 
     def prepare(self) -> None:  # noqa: B027 - most channels need nothing
         """Once per task, before any chunk: learn what the budgets need (Allegro: the seller).

@@ -19,6 +19,7 @@ from decimal import Decimal
 from integrations.shopconnect.base import (
     ChannelAdapter,
     ChannelAuthError,
+    ConnectionCheck,
     OfferResult,
     OfferToSend,
 )
@@ -224,6 +225,8 @@ class HttpChannelAdapter(ChannelAdapter):
     # channel's answer time, set the speed.
     max_in_flight = 8
     required_credentials: tuple[str, ...] = ()
+    # Channel settings (Integration.channel_settings) without which nothing can be sent.
+    required_settings: tuple[str, ...] = ()
 
     def __init__(self, integration):
         super().__init__(integration)
@@ -248,6 +251,34 @@ class HttpChannelAdapter(ChannelAdapter):
 
     def client_auth(self) -> dict:
         """How the client authenticates: `auth=` (a token flow) or `basic_auth=`."""
+        raise NotImplementedError
+
+    # --- "Testuj połączenie" (shopconnect/connection.py) ---------------------------------
+
+    def test_connection(self, *, deadline: float) -> ConnectionCheck:
+        from integrations.shopconnect import connection
+
+        # A client of its own: a token cached by another request of this process would let
+        # wrong secrets pass. Its budgets are the shared ones, like every client's.
+        self.client = self.build_client()
+        return connection.run(self, deadline=deadline)
+
+    def probe_connection(self, probe) -> ConnectionCheck:
+        """The channel's cheap authenticated read(s) through `probe` (connection.Probe):
+        a ConnectionCheck when it works, else raise what is wrong (connection.failed)."""
+        raise NotImplementedError
+
+    def connection_url_hint(self) -> str:
+        """The API URL the seller should have, for the advice when a host is not the API."""
+        return self.integration.facts.default_urls.get("api_url", "")
+
+    def token_url(self) -> tuple[str, str, str]:
+        """(where the access token comes from, the integration field that names it, what
+        that field should be), for a token host that does not answer."""
+        return self.integration.api_url, "api_url", self.connection_url_hint()
+
+    def credentials_refused(self):
+        """The connection.ProbeFailed for secrets the channel refuses."""
         raise NotImplementedError
 
     def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:

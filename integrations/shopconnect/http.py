@@ -145,11 +145,15 @@ class ChannelUnavailable(Exception):
         http_status: int | None,
         attempts: int,
         code: str = "channel_unavailable",
+        transport: str = "",
     ):
         super().__init__(message)
         self.http_status = http_status
         self.attempts = attempts
         self.code = code
+        # No answer came: the requests exception's class ("ConnectionError", "SSLError",
+        # "ConnectTimeout", …), for a reason that names the cause (a connection test).
+        self.transport = transport
 
 
 class Held(Exception):
@@ -497,7 +501,7 @@ class ChannelClient:
         except AnswerTooLarge:
             return "too_large", response, generation
         except requests.RequestException as exc:
-            return "transport", describe_exception(exc), generation
+            return "transport", exc, generation
         except UnsafeURL as exc:
             raise ChannelAuthError(str(exc)) from None
         status = response.status_code
@@ -622,8 +626,10 @@ class ChannelClient:
                     code="unexpected_answer",
                 )
             # server_error or transport: try again while attempts and time allow.
+            transport = ""
             if kind == "transport":
-                reason, status = answer, None
+                reason, status = describe_exception(answer), None
+                transport = type(answer).__name__
                 failure = f"{self.channel_name} did not answer ({reason})"
             else:
                 status = answer.status_code
@@ -632,7 +638,10 @@ class ChannelClient:
             if not retry or attempts >= MAX_ATTEMPTS or backoff + 1 > self._time_left():
                 logger.warning("%s %s: %s, giving up", method, safe_url(url), failure)
                 raise ChannelUnavailable(
-                    f"{failure} — {attempts} attempt(s)", http_status=status, attempts=attempts
+                    f"{failure} — {attempts} attempt(s)",
+                    http_status=status,
+                    attempts=attempts,
+                    transport=transport,
                 )
             logger.warning("%s %s: %s, will retry", method, safe_url(url), failure)
             time.sleep(backoff)

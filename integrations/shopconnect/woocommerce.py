@@ -32,7 +32,10 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from functools import partial
 
-from integrations.shopconnect.base import ListingsPage, OfferResult, OfferToSend
+from django.utils.translation import gettext as _
+
+from integrations.shopconnect import connection
+from integrations.shopconnect.base import ConnectionCheck, ListingsPage, OfferResult, OfferToSend
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
     OfferSnapshot,
@@ -142,6 +145,80 @@ class WooCommerceAdapter(HttpChannelAdapter):
 
     def snapshot(self, item: OfferToSend) -> OfferSnapshot:
         return snapshot_with_photo_urls(item)
+
+    # --- "Testuj połączenie" (shopconnect/connection.py) ---------------------------------
+
+    def connection_url_hint(self) -> str:
+        return _("the shop's address, such as https://sklep.example.pl (without /wp-json)")
+
+    def credentials_refused(self):
+        return connection.failed(
+            connection.Problem.CREDENTIALS,
+            _("The shop refused the consumer key and secret."),
+            _(
+                "In the shop's WordPress: WooCommerce → Settings → Advanced → REST API, create "
+                "a key with Read/Write permission and copy both the consumer key and the "
+                "consumer secret here; save and test again."
+            ),
+        )
+
+    def probe_connection(self, probe) -> ConnectionCheck:
+        """`GET /wp-json/wc/v3/products?per_page=1` (the keys may read products), then an
+        empty `POST /products/batch`: it changes nothing, and WooCommerce refuses it with 401
+        when the key has only Read permission — which a resync needs to write."""
+        base = f"{self.integration.api_url.rstrip('/')}/wp-json/wc/v3"
+        response = probe.request(
+            "GET",
+            f"{base}/products",
+            spend={"shop": 1},
+            headers={"Accept": "application/json"},
+            params={"per_page": 1},
+        )
+        products = json_or_empty(response)
+        if response.status_code == 403:
+            raise self.not_permitted()
+        if response.status_code != 200 or not isinstance(products, list):
+            raise probe.unexpected(response)
+        total = _int_header(response, "X-WP-Total")
+        read_only = connection.failed(
+            connection.Problem.PERMISSIONS,
+            _("The shop's key may read products but not change them (Read permission only)."),
+            _(
+                "In WooCommerce → Settings → Advanced → REST API, set the key's permission to "
+                "Read/Write (or create a new Read/Write key and copy it here); save and test "
+                "again."
+            ),
+        )
+        response = probe.request(
+            "POST",
+            f"{base}/products/batch",
+            spend={"shop": 1},
+            headers={"Accept": "application/json"},
+            json={},
+            refused=read_only,
+        )
+        if response.status_code == 403:
+            raise self.not_permitted()
+        if response.status_code != 200:
+            raise probe.unexpected(response)
+        facts = []
+        if total is not None:
+            facts.append(_("Products in the shop: %(count)s.") % {"count": total})
+        return ConnectionCheck(
+            ok=True,
+            summary=_("The shop accepted the keys, with Read/Write permission."),
+            facts=facts,
+        )
+
+    def not_permitted(self):
+        return connection.failed(
+            connection.Problem.PERMISSIONS,
+            _("The shop accepted the keys but refused access to products (403)."),
+            _(
+                "The key's WordPress user must be allowed to manage products (a Shop manager "
+                "or an Administrator): create the key for such a user, save and test again."
+            ),
+        )
 
     @property
     def batch_url(self) -> str:

@@ -36,7 +36,10 @@ from dataclasses import replace
 from functools import partial
 from urllib.parse import quote
 
-from integrations.shopconnect.base import ChannelAuthError, OfferResult
+from django.utils.translation import gettext as _
+
+from integrations.shopconnect import connection
+from integrations.shopconnect.base import ChannelAuthError, ConnectionCheck, OfferResult
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
     OfferSnapshot,
@@ -147,6 +150,69 @@ class ZalandoAdapter(HttpChannelAdapter):
     @property
     def sales_channel_id(self) -> str:
         return str(self.integration.credentials["sales_channel_id"])
+
+    # --- "Testuj połączenie" (shopconnect/connection.py) ---------------------------------
+
+    def connection_url_hint(self) -> str:
+        return "https://api.merchants.zalando.com"
+
+    def token_url(self) -> tuple[str, str, str]:
+        return self.client.auth.token_url, "api_url", self.connection_url_hint()
+
+    def credentials_refused(self):
+        return connection.failed(
+            connection.Problem.CREDENTIALS,
+            _("Zalando refused the client ID and client secret."),
+            _(
+                "Copy the client ID and client secret of your application again from the "
+                "zDirect Portal (Applications), save and test again. A sandbox application's "
+                "secrets work only with api-sandbox.merchants.zalando.com."
+            ),
+        )
+
+    def probe_connection(self, probe) -> ConnectionCheck:
+        """A token (client credentials: the secrets are tried), then `GET /auth/me`, which
+        names the merchants (`bpids`) the application may act for: the integration's
+        merchant ID must be one of them."""
+        probe.token(token_url=self.client.auth.token_url, field="api_url")
+        response = probe.request(
+            "GET",
+            f"{self.integration.api_url.rstrip('/')}/auth/me",
+            spend={"integration": 1},
+            headers={"Accept": "application/json"},
+        )
+        me = json_or_empty(response)
+        if response.status_code == 403:
+            raise self.merchant_refused([])
+        if response.status_code != 200 or not isinstance(me, dict):
+            raise probe.unexpected(response)
+        merchants = me.get("bpids")
+        merchants = [str(m)[:80] for m in merchants] if isinstance(merchants, list) else []
+        if str(self.integration.credentials["merchant_id"]) not in merchants:
+            raise self.merchant_refused(merchants)
+        return ConnectionCheck(
+            ok=True,
+            summary=_("Zalando accepted the credentials."),
+            facts=[
+                _("Merchant %(merchant)s: the application may act for it.")
+                % {"merchant": self.integration.credentials["merchant_id"]}
+            ],
+        )
+
+    def merchant_refused(self, merchants: list[str]):
+        allowed = ", ".join(merchants[:10]) or _("none")
+        return connection.failed(
+            connection.Problem.ACCOUNT,
+            _(
+                "Zalando accepted the credentials, but the application may not act for merchant "
+                "%(merchant)s (it may for: %(allowed)s)."
+            )
+            % {"merchant": self.integration.credentials["merchant_id"], "allowed": allowed},
+            _(
+                "Correct the merchant ID in the settings, or give the application access to "
+                "this merchant in the zDirect Portal; then save and test again."
+            ),
+        )
 
     def bulk_size(self) -> int:
         # A batch larger than an updates budget's window could never be sent.
