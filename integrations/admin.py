@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,6 +17,7 @@ from integrations.presentation.display import progress_data
 from integrations.presentation.health import resync_workers_seen
 from integrations.services import drift, estimates
 from integrations.services import runs as resync
+from xsale.input import ascii_number
 
 RESYNC_CONFIRMATION_TEMPLATE = "admin/integrations/integration/resync_confirmation.html"
 
@@ -135,7 +136,10 @@ class IntegrationAdmin(admin.ModelAdmin):
         """Cancel on the change page's progress panel (it asks first, see resync-controls.js)."""
         if not self.has_resync_permission(request):
             raise PermissionDenied
-        run = get_object_or_404(ResyncRun, pk=request.POST.get("run"), integration_id=pk)
+        run_id = ascii_number(request.POST.get("run"))
+        if run_id is None:
+            raise BadRequest("run must be a run's number")
+        run = get_object_or_404(ResyncRun, pk=run_id, integration_id=pk)
         if resync.cancel_resync(run, user=request.user):
             self.message_user(
                 request, _("Cancel requested: the resync stops after its current step.")

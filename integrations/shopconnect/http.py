@@ -40,8 +40,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
