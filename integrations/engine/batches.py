@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.models import ChannelBatch, ResyncRun
-from integrations.shopconnect.base import BatchPlan, OfferResult
+from integrations.shopconnect.base import BatchPlan, OfferResult, stored_text
 from integrations.shopconnect.http import ChannelUnavailable, Held
 
 logger = logging.getLogger(__name__)
@@ -358,7 +358,8 @@ def _read(batch: ChannelBatch, adapter, report) -> None:
 
 
 def _failed_all(batch: ChannelBatch, code: str, message: str, status=None) -> dict:
-    return {str(offer_id): [False, code or "", str(message), status] for offer_id in batch.offers}
+    message = stored_text(message)
+    return {str(offer_id): [False, code or "", message, status] for offer_id in batch.offers}
 
 
 def _finish(batch: ChannelBatch, status: str, results: dict) -> None:
