@@ -2,7 +2,8 @@
 
 For what the channel sandbox does not do on purpose (set cookies, answer a 429 with any
 Retry-After at all): the adapters talk to it over real HTTP on 127.0.0.1, like to any host.
-Import the fixture into a test module: `from tests.local_hosts import scripted_host`.
+Import the fixture into a test module: `from tests.local_hosts import scripted_host_fixture`
+(the fixture's name is `scripted_host`).
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ class ScriptedHost:
         return Handler
 
 
-@pytest.fixture
-def scripted_host():
+@pytest.fixture(name="scripted_host")
+def scripted_host_fixture():
     host = ScriptedHost()
     server = ThreadingHTTPServer(("127.0.0.1", 0), host.handler())
     threading.Thread(target=server.serve_forever, daemon=True).start()

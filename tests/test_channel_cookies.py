@@ -4,7 +4,7 @@ import pytest
 
 from integrations.channels import Channel
 from integrations.shopconnect import adapter_for, http
-from tests.local_hosts import Answer, scripted_host  # noqa: F401 - the fixture
+from tests.local_hosts import Answer, scripted_host_fixture  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from integrations.shopconnect.http import (
     Held,
     retry_after_seconds,
 )
-from tests.local_hosts import Answer, scripted_host  # noqa: F401 - the fixture
+from tests.local_hosts import Answer, scripted_host_fixture  # noqa: F401 - the fixture
 
 HOSTILE = [
     "nan",

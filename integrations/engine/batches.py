@@ -122,11 +122,17 @@ def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False) -> int:
                 if not found and pump.idle() and not linger:
                     break  # nothing due, nothing in flight
             pump.write(timeout=0.1)
+            # A token the lanes' requests renewed (a rotated refresh token) is kept now: only
+            # the database outlives this process.
+            adapter.store_new_credentials()
             # Asked from this thread, the batches taken into the lanes are all asked.
             if stop() and (pump.pool is not None or not pump.queued()):
                 break
     finally:
-        pump.close()
+        try:
+            pump.close()
+        finally:
+            adapter.store_new_credentials()
     if pump.held is not None:
         raise pump.held
     return pump.asked

@@ -197,6 +197,11 @@ class ChannelAdapter(ABC):
     def begin_batches(self, deadline: float | None) -> None:  # noqa: B027 - nothing to set up
         """Before a step's batch work: bound its waits by `deadline` (as `send` does)."""
 
+    def store_new_credentials(self) -> None:  # noqa: B027 - nothing renewed by default
+        """Write what the channel renewed meanwhile (a rotated refresh token) to the
+        integration. Called from the step's thread, as answers are written: `send` and the
+        readers do it themselves; the engine does it for batch work (engine/batches.py)."""
+
     def submit_batch(self, batch) -> BatchSubmission:
         """Submit a ChannelBatch once, under its idempotency key (`batch.key`): a batch the
         channel registered earlier (a retry after a crash) answers registered again.
