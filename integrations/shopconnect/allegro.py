@@ -287,7 +287,7 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
     def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
         refused, ready = [], []
         for snap in snapshots:
-            if snap.external_id.isdigit():
+            if snap.external_id.isascii() and snap.external_id.isdigit():
                 ready.append(snap)
             else:
                 refused.append(
