@@ -8,7 +8,7 @@ from integrations.services.runs import start_resync
 from integrations.shopconnect import adapter_for
 from integrations.shopconnect.http import forget_clients
 from tests.amazon_models import amazon_integration
-from tests.catalogue import make_offers
+from tests.catalogue import make_offers, sandbox_integration
 from tests.run_steps import drain
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
@@ -75,3 +75,17 @@ def test_a_feed_run_stores_every_refresh_token_it_was_handed(amazon_feed_run):
     integration = Integration.objects.get(pk=amazon_feed_run.pk)
     in_memory = adapter_for(integration).client.auth.refresh_token
     assert stored_refresh_token(amazon_feed_run) == in_memory != FIRST_REFRESH_TOKEN
+
+
+def test_allegros_refresh_token_rotated_by_the_seller_lookup_is_stored_before_anything_is_sent(
+    sandbox, sandbox_account
+):
+    allegro = sandbox_integration(sandbox, sandbox_account, "allegro")
+    allegro.credentials["access_token"] = "expired-long-ago"  # /me is refused: a refresh
+    allegro.save()
+    first = allegro.credentials["refresh_token"]
+    adapter = adapter_for(allegro)
+
+    adapter.prepare()  # once per task, before any chunk
+
+    assert stored_refresh_token(allegro) == adapter.client.auth.refresh_token != first

@@ -279,6 +279,10 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
             )
         except (ChannelUnavailable, Held):
             return
+        finally:
+            # The token bought for /me came with a new refresh token (Allegro rotates it): kept
+            # now, though the step may pause before it sends anything.
+            self.store_new_credentials()
         data = json_or_empty(response)
         seller = data.get("id") if response.status_code == 200 and isinstance(data, dict) else None
         if seller:
