@@ -1,7 +1,7 @@
 import time
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,6 +20,7 @@ from integrations.presentation.health import resync_workers_seen
 from integrations.services import drift, estimates
 from integrations.services import runs as resync
 from integrations.services.connection import integration_test_connection
+from xsale.input import ascii_number
 
 # The bulk "Test connection" starts no new test after this long (each takes seconds).
 ADMIN_TESTS_SECONDS = 20
@@ -145,7 +146,10 @@ class IntegrationAdmin(admin.ModelAdmin):
         """Cancel on the change page's progress panel (it asks first, see resync-controls.js)."""
         if not self.has_resync_permission(request):
             raise PermissionDenied
-        run = get_object_or_404(ResyncRun, pk=request.POST.get("run"), integration_id=pk)
+        run_id = ascii_number(request.POST.get("run"))
+        if run_id is None:
+            raise BadRequest("run must be a run's number")
+        run = get_object_or_404(ResyncRun, pk=run_id, integration_id=pk)
         if resync.cancel_resync(run, user=request.user):
             self.message_user(
                 request, _("Cancel requested: the resync stops after its current step.")

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from integrations.channels import Channel, channel_facts
+from xsale.input import validate_visible_name
 
 # The permissions the pages, the admin and the command line check.
 VIEW_PERMISSION = "integrations.view_integration"
@@ -20,7 +21,9 @@ RESYNC_CLUSTER = "resync"
 
 
 class Integration(models.Model):
-    name = models.CharField(_("name"), max_length=100, unique=True)
+    name = models.CharField(
+        _("name"), max_length=100, unique=True, validators=[validate_visible_name]
+    )
     channel = models.CharField(_("channel"), max_length=20, choices=Channel)
     api_url = models.URLField(_("API URL"), max_length=500)
     upload_url = models.URLField(

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
 
@@ -27,6 +28,7 @@ from offers.downloads import DownloadError, download_photo
 from offers.models import Offer, OfferChannel, OfferParameter, OfferPhoto
 from offers.photos import UnreadablePhoto, inspect_image, stored_name
 from offers.services import offer_channel_set_active
+from xsale.input import validate_visible_name
 
 # A batch is written once its downloaded photos take this much disk (or at `batch_size` lines).
 MAX_PENDING_PHOTO_BYTES = 256 * 1024 * 1024
@@ -81,6 +83,17 @@ def _text(data, key, *, required=False, max_length=None, default=""):
     if max_length and len(value) > max_length:
         raise LineError(f'"{key}" is longer than {max_length} characters')
     return value
+
+
+def _name(data) -> str:
+    """The offer's name, refused when it holds invisible or text-direction characters (the
+    validator the admin's and the pages' forms use too)."""
+    name = _text(data, "name", required=True, max_length=255)
+    try:
+        validate_visible_name(name)
+    except ValidationError as exc:
+        raise LineError(f'"name": {exc.messages[0]}') from None
+    return name
 
 
 def _price(data):
@@ -291,7 +304,7 @@ def parse_line(text: str, *, base_dir: Path, integrations_by_name: dict) -> Offe
     line = OfferLine(
         sku=_text(data, "sku", required=True, max_length=64),
         ean=ean,
-        name=_text(data, "name", required=True, max_length=255),
+        name=_name(data),
         description=_text(data, "description"),
         price=_price(data),
         currency=currency,

@@ -5,12 +5,13 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from offers import hashing
+from xsale.input import validate_visible_name
 
 
 class Offer(models.Model):
     sku = models.CharField(_("SKU"), max_length=64, unique=True)
     ean = models.CharField(_("EAN"), max_length=14, blank=True, db_index=True)
-    name = models.CharField(_("name"), max_length=255)
+    name = models.CharField(_("name"), max_length=255, validators=[validate_visible_name])
     description = models.TextField(_("description"), blank=True, help_text=_("HTML"))
     price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3, default="PLN")

@@ -674,6 +674,8 @@ def create_feed(acct, req, params):
         if acct.documents.get(document_id, {}).get("kind") != "feeds":
             return invalid_input("Invalid input.", f"Unknown inputFeedDocumentId {document_id}.")
         feed_id = str(50_000_000_000 + acct.next_seq("ids"))
+        if isinstance(config.get("feed_id_prefix"), str):  # an id no real feed has
+            feed_id = config["feed_id_prefix"] + feed_id
         fatal = None
         if is_int(config.get("fatal_next_feeds")) and config["fatal_next_feeds"] > 0:
             config["fatal_next_feeds"] -= 1  # this account's config: the knob counts down

@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.models import ChannelBatch, ResyncRun
-from integrations.shopconnect.base import BatchPlan, OfferResult
+from integrations.shopconnect.base import BatchPlan, OfferResult, stored_text
 from integrations.shopconnect.http import ChannelUnavailable, Held
 
 logger = logging.getLogger(__name__)
@@ -122,11 +122,17 @@ def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False) -> int:
                 if not found and pump.idle() and not linger:
                     break  # nothing due, nothing in flight
             pump.write(timeout=0.1)
+            # A token the lanes' requests renewed (a rotated refresh token) is kept now: only
+            # the database outlives this process.
+            adapter.store_new_credentials()
             # Asked from this thread, the batches taken into the lanes are all asked.
             if stop() and (pump.pool is not None or not pump.queued()):
                 break
     finally:
-        pump.close()
+        try:
+            pump.close()
+        finally:
+            adapter.store_new_credentials()
     if pump.held is not None:
         raise pump.held
     return pump.asked
@@ -358,7 +364,8 @@ def _read(batch: ChannelBatch, adapter, report) -> None:
 
 
 def _failed_all(batch: ChannelBatch, code: str, message: str, status=None) -> dict:
-    return {str(offer_id): [False, code or "", str(message), status] for offer_id in batch.offers}
+    message = stored_text(message)
+    return {str(offer_id): [False, code or "", message, status] for offer_id in batch.offers}
 
 
 def _finish(batch: ChannelBatch, status: str, results: dict) -> None:

@@ -34,7 +34,7 @@ from integrations.engine.skeleton import (
 )
 from integrations.models import ChannelBatch, Integration, ResyncFailure, ResyncRun
 from integrations.shopconnect import budgets as channel_budgets
-from integrations.shopconnect.base import OfferResult, OfferToSend
+from integrations.shopconnect.base import OfferResult, OfferToSend, stored_text
 from integrations.shopconnect.http import MAX_BUDGET_WAIT, Held
 from offers.models import OfferChannel, SiteJournal
 
@@ -388,8 +388,8 @@ def live_offers(integration_id: int, offer_ids) -> set[int]:
 
 
 def clean_text(text: str) -> str:
-    # PostgreSQL refuses NUL in text; channels' messages may carry anything.
-    return (text or "").replace("\x00", "")
+    # PostgreSQL refuses NUL in text; channels' messages may carry anything, at any length.
+    return stored_text(text)
 
 
 def record(

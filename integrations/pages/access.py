@@ -5,6 +5,7 @@ from django.core.exceptions import BadRequest
 from django.urls import reverse
 
 from integrations.models import RESYNC_PERMISSION, VIEW_PERMISSION
+from xsale.input import ascii_number
 
 resync_permission_required = permission_required(RESYNC_PERMISSION, raise_exception=True)
 # Every page that shows integrations, runs or the sync log: a login alone is not enough.
@@ -20,8 +21,8 @@ def layout_url(request, name: str, *args) -> str:
 
 
 def int_param(request, name: str) -> int | None:
-    value = request.GET.get(name, "")
-    return int(value) if value.isdigit() else None
+    """A number from the query string (ASCII digits); anything else, or nothing, is None."""
+    return ascii_number(request.GET.get(name, ""))
 
 
 def query_with(params, **extra) -> str:
@@ -33,7 +34,7 @@ def query_with(params, **extra) -> str:
 
 def run_param(params, name: str = "run") -> int:
     """A run's id from a form: a number, or the request is bad (400, never a 500)."""
-    value = params.get(name, "")
-    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+    number = ascii_number(params.get(name, ""))
+    if number is None:
         raise BadRequest(f"{name} must be a run's number")
-    return int(value)
+    return number

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from integrations.models import DriftItem, DriftListing, Integration, ResyncRun
 from integrations.pages.access import (
+    int_param,
     layout,
     layout_url,
     resync_permission_required,
@@ -114,10 +115,8 @@ def drift_report(request, pk, run_pk):
     report = check.report or {}
     kind = request.GET.get("kind", "")
     field = request.GET.get("field", "")
-    after = request.GET.get("after", "")
-    rows, has_next = report_items(
-        check, after=int(after) if after.isdigit() else 0, kind=kind, field=field
-    )
+    after = int_param(request, "after") or 0
+    rows, has_next = report_items(check, after=after, kind=kind, field=field)
     listed_data = dict(
         DriftListing.objects.filter(
             check_run=check, external_id__in=[r.external_id for r in rows if r.external_id]

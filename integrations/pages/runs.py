@@ -276,8 +276,8 @@ def resync_progress(request, pk):
     """The progress panel's JSON: the run given by ?run=, else the integration's latest."""
     get_object_or_404(Integration.objects.only("pk"), pk=pk)
     runs = ResyncRun.objects.filter(integration_id=pk).select_related("requested_by")
-    run_id = request.GET.get("run", "")
-    run = get_object_or_404(runs, pk=run_id) if run_id.isdigit() else runs.first()
+    run_id = int_param(request, "run")
+    run = get_object_or_404(runs, pk=run_id) if run_id is not None else runs.first()
     if run is None:
         return JsonResponse({"id": None, "active": False})
     return JsonResponse(progress_data(run))

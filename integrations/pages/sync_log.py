@@ -18,6 +18,7 @@ from integrations.models import Integration, ResyncRun
 from integrations.pages.access import query_with, view_permission_required
 from offers.currencies import is_currency
 from offers.models import SiteJournal
+from xsale.input import ascii_number
 
 SYNC_LOG_PAGE_SIZE = 50
 
@@ -137,8 +138,8 @@ def decode_cursor(token: str):
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         stamp, pk = raw.split("|")
-        synced_at = parse_datetime(stamp)
-        return (synced_at, int(pk)) if synced_at else None
+        synced_at, pk = parse_datetime(stamp), ascii_number(pk)
+        return (synced_at, pk) if synced_at and pk is not None else None
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
 

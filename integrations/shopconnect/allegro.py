@@ -283,6 +283,10 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
             )
         except (ChannelUnavailable, Held):
             return
+        finally:
+            # The token bought for /me came with a new refresh token (Allegro rotates it): kept
+            # now, though the step may pause before it sends anything.
+            self.store_new_credentials()
         data = json_or_empty(response)
         seller = data.get("id") if response.status_code == 200 and isinstance(data, dict) else None
         if seller:
@@ -360,7 +364,7 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
     def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
         refused, ready = [], []
         for snap in snapshots:
-            if snap.external_id.isdigit():
+            if snap.external_id.isascii() and snap.external_id.isdigit():
                 ready.append(snap)
             else:
                 refused.append(

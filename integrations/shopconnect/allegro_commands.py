@@ -91,6 +91,7 @@ class AllegroCommands:
             if (
                 item.send_prices_stock
                 and not item.send_content
+                and external.isascii()
                 and external.isdigit()
                 and external not in seen
                 and item.offer.stock > 0

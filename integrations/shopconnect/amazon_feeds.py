@@ -385,7 +385,7 @@ class AmazonFeeds:
         feed_id = batch.changes["feed_id"]
         response = self.client.request(
             "GET",
-            f"{self.api_url}/{FEEDS_API}/feeds/{feed_id}",
+            f"{self.api_url}/{FEEDS_API}/feeds/{quote(str(feed_id), safe='')}",
             spend={"feed_reads": 1, "integration": 1},
             headers={"Accept": "application/json"},
         )

@@ -22,6 +22,20 @@ class OfferToSend:
     send_prices_stock: bool = True
 
 
+# The most of a channel's words xSale stores (ResyncFailure, SiteJournal, a batch's results):
+# a processing report may carry pages of text per offer, or one message a megabyte long.
+MESSAGE_MAX_CHARS = 2000
+CODE_MAX_CHARS = 100
+
+
+def stored_text(text, limit: int = MESSAGE_MAX_CHARS) -> str:
+    """A channel's message or code as xSale stores it: text without NUL (PostgreSQL refuses
+    it), at most `limit` characters. Every outcome (OfferResult, BatchSubmission) holds its
+    words this way from the moment it is made, and the engine writes them this way."""
+    text = str(text or "").replace("\x00", "")
+    return text[:limit]
+
+
 @dataclass
 class OfferResult:
     offer_id: int
@@ -39,6 +53,10 @@ class OfferResult:
     # What reached the channel when it is not the offer as read now (an asynchronous batch's
     # values, recorded later): {"price", "currency", "stock"}.
     sent: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.code = stored_text(self.code, CODE_MAX_CHARS)
+        self.message = stored_text(self.message)
 
 
 @dataclass
@@ -86,6 +104,10 @@ class BatchSubmission:
     http_status: int | None = None
     code: str = ""
     message: str = ""  # the channel's own words, when it refused
+
+    def __post_init__(self):
+        self.code = stored_text(self.code, CODE_MAX_CHARS)
+        self.message = stored_text(self.message)
 
 
 @dataclass
@@ -197,6 +219,11 @@ class ChannelAdapter(ABC):
 
     def begin_batches(self, deadline: float | None) -> None:  # noqa: B027 - nothing to set up
         """Before a step's batch work: bound its waits by `deadline` (as `send` does)."""
+
+    def store_new_credentials(self) -> None:  # noqa: B027 - nothing renewed by default
+        """Write what the channel renewed meanwhile (a rotated refresh token) to the
+        integration. Called from the step's thread, as answers are written: `send` and the
+        readers do it themselves; the engine does it for batch work (engine/batches.py)."""
 
     def submit_batch(self, batch) -> BatchSubmission:
         """Submit a ChannelBatch once, under its idempotency key (`batch.key`): a batch the

@@ -35,7 +35,6 @@ from integrations.shopconnect.http import (
 logger = logging.getLogger("integrations.shopconnect")
 
 POLL_SECONDS = 0.2
-MESSAGE_MAX_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -134,8 +133,8 @@ def failed(
         offer_id=offer_id,
         ok=False,
         http_status=http_status,
-        code=code[:100],
-        message=message[:MESSAGE_MAX_CHARS],
+        code=code,
+        message=message,  # capped by OfferResult (base.stored_text)
         attempts=attempts,
     )
 

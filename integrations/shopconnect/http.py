@@ -2,7 +2,10 @@
 
 - One `requests.Session` per process, created lazily and again after a fork (a session's pooled
   sockets must never be shared by two processes). `trust_env` is off: a `~/.netrc` must not put
-  its own Authorization on our requests, and the per-request proxy lookup costs time.
+  its own Authorization on our requests, and the per-request proxy lookup costs time. Its
+  cookie jar keeps nothing (`NoCookies`): the session serves every integration of the process,
+  so a cookie one seller's channel set would go with another seller's requests to that host.
+  No channel's API needs cookies.
 - One `ChannelClient` per integration and process (cached by integration pk). Every request
   names the budgets it spends (budgets.py: the channel's counts, shared by every process and
   machine) and waits for its reserved moment; a wait longer than MAX_BUDGET_WAIT — or past the
@@ -35,14 +38,17 @@ reduced to their type and host (they quote URLs and, for some errors, request de
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -74,9 +80,23 @@ JSON_STATUSES = (200, 201, 207)
 # same document would be refused again, so nothing retries it.
 OVERSIZED = "oversized_document"
 
+# Retry-After's delta-seconds (RFC 9110: 1*DIGIT; a fraction is taken too), ASCII digits only.
+DELTA_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
 _session: requests.Session | None = None
 _session_pid: int | None = None
 _session_lock = threading.Lock()
+
+
+class NoCookies(DefaultCookiePolicy):
+    """A cookie policy that keeps no cookie and sends none: the process's one session serves
+    every integration, and no channel's API needs cookies."""
+
+    def set_ok(self, cookie, request) -> bool:
+        return False
+
+    def return_ok(self, cookie, request) -> bool:
+        return False
 
 
 def http_session() -> requests.Session:
@@ -88,6 +108,7 @@ def http_session() -> requests.Session:
             if _session is None or _session_pid != pid:
                 session = requests.Session()
                 session.trust_env = False
+                session.cookies.set_policy(NoCookies())
                 # Connects only to public addresses (or OUTBOUND_ALLOWED_HOSTS), checked on the
                 # socket itself: a DNS answer changed after the URL was checked gains nothing.
                 adapter = CheckedAddressAdapter(
@@ -121,17 +142,23 @@ def describe_exception(exc: BaseException) -> str:
 
 
 def retry_after_seconds(response: requests.Response, default: float) -> float:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), capped."""
-    value = response.headers.get("Retry-After")
-    seconds = default
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), capped.
+
+    Always a finite number from 0 to MAX_PAUSE_SECONDS: a value that is neither delta-seconds
+    nor a date (nan, inf, a negative number, garbage, a date no calendar has) counts as
+    `default`; a huge one as MAX_PAUSE_SECONDS."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    seconds = None
     if value:
-        try:
+        if DELTA_SECONDS.fullmatch(value):
             seconds = float(value)
-        except ValueError:
+        else:
             try:
                 seconds = parsedate_to_datetime(value).timestamp() - time.time()
-            except (TypeError, ValueError):
-                seconds = default
+            except (TypeError, ValueError, OverflowError, IndexError):
+                seconds = None
+    if seconds is None or math.isnan(seconds):
+        seconds = default
     return min(max(seconds, 0.0), MAX_PAUSE_SECONDS)
 
 

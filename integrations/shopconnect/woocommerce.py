@@ -99,7 +99,8 @@ def is_anonymous(entry) -> bool:
 
 
 def is_product_id(value: str) -> bool:
-    return value.isdigit() and int(value) > 0
+    # ASCII digits only: "²" is a digit to str.isdigit (and int() refuses it), "٣" is 3 to int().
+    return value.isascii() and value.isdigit() and int(value) > 0
 
 
 def product_fields(product: dict) -> dict:
