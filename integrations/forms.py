@@ -142,6 +142,7 @@ class IntegrationForm(forms.ModelForm):
             if self.data.get(self.add_prefix(name)):
                 self.fields[name].help_text = SECRET_NOT_KEPT_HELP
                 self.fields[name].secret_not_kept = True
+                self[name].help_text = SECRET_NOT_KEPT_HELP  # the bound field, made already
 
     def secrets_not_kept(self) -> bool:
         return any(getattr(f, "secret_not_kept", False) for f in self.fields.values())

@@ -74,6 +74,8 @@ def test_the_credential_message_in_english_names_the_label_too(settings):
     from django.utils import translation
 
     with translation.override("en"):
-        form = IntegrationForm({"name": "Z", "channel": "zalando", "api_url": "http://127.0.0.1:9/z"})
+        form = IntegrationForm(
+            {"name": "Z", "channel": "zalando", "api_url": "http://127.0.0.1:9/z"}
+        )
         assert not form.is_valid()
         assert form.errors["secret_client_id"] == ["Zalando needs this credential."]
