@@ -13,8 +13,8 @@ from tests.form_fixtures import (  # noqa: F401
     DESKTOP,
     PHONE,
     SELLER_PERMISSIONS,
-    forms_chromium,
     form_user,
+    forms_chromium,
     polish_page,
     screenshot,
 )
@@ -60,7 +60,7 @@ def assert_banner_on_top_and_focused(page):
 @pytest.mark.parametrize(
     "url", ["/integrations/{pk}/", "/v1/konfiguracja/ogolne/integracje/{pk}/"], ids=["v2", "v1"]
 )
-def test_a_form_that_does_not_save_says_what_to_fix_at_the_top(polish_page, woo_shop, width, url):
+def test_a_form_that_does_not_save_says_what_to_fix_at_the_top(polish_page, woo_shop, width, url):  # noqa: F811
     page = polish_page(seller_user(f"ola{width}"), width)
     page.goto(url.format(pk=woo_shop.pk))
     page.fill("input[name=name]", "Sklep Woo – nowa nazwa")
@@ -98,7 +98,7 @@ def test_a_form_that_does_not_save_says_what_to_fix_at_the_top(polish_page, woo_
 @pytest.mark.parametrize(
     "url", ["/integrations/", "/v1/konfiguracja/ogolne/integracje/"], ids=["v2", "v1"]
 )
-def test_adding_an_integration_chooses_the_channel_first_then_its_fields(polish_page, width, url):
+def test_adding_an_integration_chooses_the_channel_first_then_its_fields(polish_page, width, url):  # noqa: F811
     page = polish_page(seller_user(f"iza{width}"), width)
     page.goto(url)
     page.click("[data-add-integration]")

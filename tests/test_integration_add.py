@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize("layout", ["v1", "v2"])
-def test_the_list_offers_to_add_an_integration(adder, layout):
+def test_the_list_offers_to_add_an_integration(adder, layout):  # noqa: F811
     page = html(adder.get(reverse(f"{layout}:integration_list")))
     assert "Dodaj integrację" in page
     assert f'href="{reverse(f"{layout}:integration_add")}"' in page
@@ -24,7 +24,7 @@ def test_without_the_add_permission_there_is_no_button_and_no_page(seller):
 
 
 @pytest.mark.parametrize("layout", ["v1", "v2"])
-def test_the_channel_is_chosen_first_then_its_fields_are_shown(adder, layout):
+def test_the_channel_is_chosen_first_then_its_fields_are_shown(adder, layout):  # noqa: F811
     url = reverse(f"{layout}:integration_add")
     first = html(adder.get(url))
     assert 'href="?channel=amazon"' in first and 'name="secret_client_id"' not in first
@@ -40,7 +40,7 @@ def test_the_channel_is_chosen_first_then_its_fields_are_shown(adder, layout):
 
 
 @pytest.mark.parametrize("layout", ["v1", "v2"])
-def test_a_new_integration_is_saved_with_its_secrets_and_opens_its_page(adder, layout):
+def test_a_new_integration_is_saved_with_its_secrets_and_opens_its_page(adder, layout):  # noqa: F811
     response = adder.post(
         reverse(f"{layout}:integration_add") + "?channel=woocommerce",
         {
@@ -59,7 +59,7 @@ def test_a_new_integration_is_saved_with_its_secrets_and_opens_its_page(adder, l
     assert "Dodano integrację Nowy sklep" in html(adder.get(response["Location"]))
 
 
-def test_a_missing_credential_names_the_channel_by_its_label(adder):
+def test_a_missing_credential_names_the_channel_by_its_label(adder):  # noqa: F811
     response = adder.post(
         reverse("v2:integration_add"),
         {"name": "Amazon PL", "channel": "amazon", "setting_seller_id": "A3SELLER"},
