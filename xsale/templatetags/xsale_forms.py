@@ -23,11 +23,12 @@ def error_summary(form) -> list[dict]:
 
 
 @register.inclusion_tag("_form_errors.html")
-def form_errors(form, keeps_values=True):
+def form_errors(form, filters=False):
+    """`filters`: the form filters a list (nothing is saved; the list is empty until fixed)."""
     if form is None or not form.is_bound or not form.errors:
         return {"summary": []}
     return {
         "summary": error_summary(form),
-        "keeps_values": keeps_values,
+        "filters": filters,
         "secrets_not_kept": getattr(form, "secrets_not_kept", lambda: False)(),
     }
