@@ -1,14 +1,17 @@
 """Numbers and amounts as a seller reads them, in the page's language: one way for every page,
 e-mail and report. Polish: a comma before the decimals and a non-breaking space between
-thousands ("1 234,50"); English: "1,234.50". Values that are not numbers (a channel's answer
+thousands ("12 345,50", a four-digit "2500" ungrouped, as Polish typesetting and CLDR's minimum
+grouping digits have it); English: "1,234.50". Values that are not numbers (a channel's answer
 that is not a price) are shown as they came."""
 
 from decimal import Decimal, InvalidOperation
 
-from django.utils import formats
+from django.utils import formats, translation
 
 # A channel's text that is not a number stays text; bounded so that no exponent is ever expanded.
 _MAX_DIGITS = 30
+# Languages whose numbers are grouped only from five digits on (CLDR minimumGroupingDigits 2).
+_GROUPED_FROM_10_000 = {"pl"}
 
 
 def _as_decimal(value) -> Decimal | None:
@@ -37,7 +40,9 @@ def number_display(value, decimals: int | None = None) -> str:
     number = _as_decimal(value)
     if number is None:
         return "—" if value in (None, "") else str(value)
-    return formats.number_format(number, decimals, use_l10n=True, force_grouping=True)
+    language = (translation.get_language() or "").split("-")[0]
+    grouping = abs(number) >= 10_000 or language not in _GROUPED_FROM_10_000
+    return formats.number_format(number, decimals, use_l10n=True, force_grouping=grouping)
 
 
 def amount_display(value, currency: str = "") -> str:
