@@ -24,12 +24,12 @@ def outbox(settings):
     settings.SITE_URL = "https://xsale.example.com"
 
 
-def run_with_failures(shop, reasons):
+def run_with_failures(integration, reasons):
     user = get_user_model().objects.create_user("anna", email="anna@example.com")
     now = timezone.now()
     failed = sum(count for count, _ in reasons)
     run = ResyncRun.objects.create(
-        integration=shop, requested_by=user, source="v2", status="completed", total=12000,
+        integration=integration, requested_by=user, source="v2", status="completed", total=12000,
         processed=12000, sent=12000 - failed, failed=failed, photo_files_sent=0,
         started_at=now - timedelta(minutes=20), finished_at=now,
     )  # fmt: skip

@@ -1,17 +1,15 @@
 """Numbers and amounts as a seller reads them, in the page's language: one way for every page,
 e-mail and report. Polish: a comma before the decimals and a non-breaking space between
-thousands ("12 345,50", a four-digit "2500" ungrouped, as Polish typesetting and CLDR's minimum
-grouping digits have it); English: "1,234.50". Values that are not numbers (a channel's answer
+thousands ("2 500", "12 345,50" — Django's Polish format, as the engine's messages write
+limits: "9 000 requests/min"); English: "1,234.50". Values that are not numbers (a channel's answer
 that is not a price) are shown as they came."""
 
 from decimal import Decimal, InvalidOperation
 
-from django.utils import formats, translation
+from django.utils import formats
 
 # A channel's text that is not a number stays text; bounded so that no exponent is ever expanded.
 _MAX_DIGITS = 30
-# Languages whose numbers are grouped only from five digits on (CLDR minimumGroupingDigits 2).
-_GROUPED_FROM_10_000 = {"pl"}
 
 
 def _as_decimal(value) -> Decimal | None:
@@ -40,12 +38,10 @@ def number_display(value, decimals: int | None = None) -> str:
     number = _as_decimal(value)
     if number is None:
         return "—" if value in (None, "") else str(value)
-    language = (translation.get_language() or "").split("-")[0]
-    grouping = abs(number) >= 10_000 or language not in _GROUPED_FROM_10_000
-    return formats.number_format(number, decimals, use_l10n=True, force_grouping=grouping)
+    return formats.number_format(number, decimals, use_l10n=True, force_grouping=True)
 
 
 def amount_display(value, currency: str = "") -> str:
     """A price with two decimals and its currency when known: "1 234,50 PLN"."""
     text = number_display(value, 2)
-    return f"{text}\N{NO-BREAK SPACE}{currency}" if currency and text != "—" else text
+    return f"{text} {currency}" if currency and text != "—" else text
