@@ -126,6 +126,7 @@ class IntegrationForm(forms.ModelForm):
             label = _("%(id)s (saved; not in Amazon's list)") % {"id": saved}
             choices.insert(0, (_("Saved"), [(saved, label)]))
         field.widget = forms.Select(choices=choices, attrs=field.widget.attrs)
+        field.label = _("Amazon marketplace")
         field.help_text = _("The Amazon store the offers are listed in.")
         self.initial.setdefault(
             MARKETPLACE_FIELD, saved or CHANNEL_FACTS[Channel.AMAZON].settings["marketplace_id"]

@@ -143,3 +143,51 @@ def test_adding_an_integration_chooses_the_channel_first_then_its_fields(polish_
     if url.startswith("/integrations/") and width == PHONE:
         page.goto("/integrations/new/?channel=amazon")
         screenshot(page, "v2-integration-add-amazon-390")
+
+
+def test_impossible_sync_log_filters_say_why_and_keep_the_values(polish_page, woo_shop, width):  # noqa: F811
+    allegro = Integration.objects.create(
+        name="Allegro PL", channel="allegro", api_url="http://127.0.0.1:9/allegro/a"
+    )
+    page = polish_page(seller_user(f"jan{width}"), width)
+    page.goto("/sync-log/")
+    page.select_option("select[name=channel]", "woocommerce")
+    page.select_option("select[name=integration]", str(allegro.pk))
+    page.fill("input[name=date_from]", "2026-05-10")
+    page.fill("input[name=date_to]", "2026-05-01")
+    with page.expect_navigation():
+        page.click("form.filters button[type=submit]")
+    banner = page.locator("[data-form-errors]")
+    assert banner.is_visible()
+    text = banner.inner_text()
+    assert "Allegro PL to integracja Allegro, nie WooCommerce" in text
+    assert "Data końcowa jest wcześniejsza niż początkowa" in text
+    box = banner.bounding_box()
+    assert box["y"] + box["height"] <= page.viewport_size["height"]
+    assert page.input_value("select[name=channel]") == "woocommerce"
+    assert page.input_value("select[name=integration]") == str(allegro.pk)
+    assert page.input_value("input[name=date_from]") == "2026-05-10"
+    assert page.input_value("input[name=date_to]") == "2026-05-01"
+    assert_fits_the_width(page)
+    screenshot(page, f"v2-sync-log-impossible-filters-{width}")
+
+
+def test_the_admin_confirmation_says_a_run_is_going_and_links_it(polish_page, woo_shop, width):  # noqa: F811
+    from integrations.models import ResyncRun
+
+    run = ResyncRun.objects.create(
+        integration=woo_shop, source="v2", status="running", processed=1200, total=3000
+    )
+    boss = form_user(f"szef{width}", superuser=True, password=BROWSER_PASSWORD)
+    page = polish_page(boss, width)
+    page.goto(f"/admin/integrations/integration/{woo_shop.pk}/resync/")
+    notice = page.locator("[data-already-running]")
+    assert "Resynchronizacja już trwa" in notice.inner_text()
+    assert "1\u00a0200 z 3\u00a0000 ofert gotowe" in notice.inner_text()
+    assert page.locator("input[type=submit][value='Tak, uruchom resynchronizację']").count() == 0
+    with page.expect_navigation():
+        notice.locator(f"[data-run-progress='{run.pk}']").click()
+    assert page.url.endswith(f"/integrations/{woo_shop.pk}/runs/{run.pk}/")
+    if width == DESKTOP:
+        page.goto(f"/admin/integrations/integration/{woo_shop.pk}/resync/")
+        screenshot(page, "admin-resync-confirm-already-running")
