@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -82,38 +82,61 @@ class IntegrationAdmin(admin.ModelAdmin):
         ]
 
     def start_resyncs(self, request, integrations) -> None:
-        """Start one run per integration; those already running are reported and skipped."""
-        started = 0
+        """Start one run per integration; those already running are reported and skipped.
+        Every message links the run's progress."""
+        started = []
         for integration in integrations:
             try:
-                resync.start_resync(
+                run = resync.start_resync(
                     integration,
                     user=request.user,
                     source=ResyncRun.Source.ADMIN,
                     **estimates.chosen_data(request.POST),
                 )
             except resync.ResyncAlreadyRunning as error:
-                self.message_user(request, str(error), messages.WARNING)
+                self.message_user(
+                    request,
+                    format_html(
+                        "{} {}", str(error), progress_link(error.run, _("See its progress."))
+                    ),
+                    messages.WARNING,
+                )
             except resync.ResyncError as error:
                 self.message_user(request, str(error), messages.ERROR)
             else:
-                started += 1
+                started.append(run)
         if started:
+            links = format_html_join(
+                ", ", "{}", ((progress_link(run, run.integration.name),) for run in started)
+            )
             self.message_user(
                 request,
-                ngettext(
-                    "%(count)d resync started. It runs in the background: you may close the "
-                    "browser.",
-                    "%(count)d resyncs started. They run in the background: you may close the "
-                    "browser.",
-                    started,
-                )
-                % {"count": started},
+                format_html(
+                    "{} {} {}",
+                    ngettext(
+                        "%(count)d resync started. It runs in the background: you may close the "
+                        "browser.",
+                        "%(count)d resyncs started. They run in the background: you may close "
+                        "the browser.",
+                        len(started),
+                    )
+                    % {"count": len(started)},
+                    ngettext("Its progress:", "Their progress:", len(started)),
+                    links,
+                ),
                 messages.SUCCESS,
             )
 
     def confirmation(self, request, integrations, *, action: bool):
+        running = list(
+            ResyncRun.objects.active()
+            .filter(integration__in=integrations)
+            .select_related("integration")
+            .order_by("integration__name")
+        )
         context = {
+            "running": [{"run": run, "url": run_progress_url(run)} for run in running],
+            "none_to_start": len(running) >= len(integrations),
             **self.admin_site.each_context(request),
             "title": _("Resync offers"),
             "opts": self.model._meta,
@@ -243,6 +266,17 @@ class IntegrationAdmin(admin.ModelAdmin):
         extra_context["show_resync_button"] = self.has_resync_permission(request)
         extra_context["show_connection_test"] = self.has_change_permission(request, integration)
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+def run_progress_url(run) -> str:
+    """Where a run's progress is followed: its page (live figures, plot, failures)."""
+    return reverse("v2:resync_run", args=[run.integration_id, run.pk])
+
+
+def progress_link(run, text) -> str:
+    return format_html(
+        '<a href="{}" data-run-progress="{}">{}</a>', run_progress_url(run), run.pk, text
+    )
 
 
 def admin_panel_context(request, run) -> dict:

@@ -123,6 +123,54 @@ AMAZON_API_URL = "https://sellingpartnerapi-eu.amazon.com"
 AMAZON_AUTH_URL = "https://api.amazon.com/auth/o2/token"
 AMAZON_POLAND = "A1C3SOZRARQ6R3"
 
+# Amazon's marketplaces by region, as Amazon publishes them (SP-API "Marketplace IDs",
+# developer-docs.amazon.com/sp-api/docs/marketplace-ids; docs/amazon-facts.md): the seller picks
+# a country by name; the id is what the API takes. A region's marketplaces are served by its
+# host (Europe: AMAZON_API_URL).
+AMAZON_MARKETPLACES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        _("Europe"),
+        (
+            (AMAZON_POLAND, _("Poland (amazon.pl)")),
+            ("A1PA6795UKMFR9", _("Germany (amazon.de)")),
+            ("A1F83G8C2ARO7P", _("United Kingdom (amazon.co.uk)")),
+            ("A13V1IB3VIYZZH", _("France (amazon.fr)")),
+            ("APJ6JRA9NG5V4", _("Italy (amazon.it)")),
+            ("A1RKKUPIHCS9HS", _("Spain (amazon.es)")),
+            ("A1805IZSGTT6HS", _("Netherlands (amazon.nl)")),
+            ("AMEN7PMS3EDWL", _("Belgium (amazon.com.be)")),
+            ("A2NODRKZP88ZB9", _("Sweden (amazon.se)")),
+            ("A28R8C7NBKEWEA", _("Ireland (amazon.ie)")),
+            ("A33AVAJ2PDY3EV", _("Turkey (amazon.com.tr)")),
+            ("AE08WJ6YKNBMC", _("South Africa (amazon.co.za)")),
+            ("ARBP9OOSHTCHU", _("Egypt (amazon.eg)")),
+            ("A17E79C6D8DWNP", _("Saudi Arabia (amazon.sa)")),
+            ("A2VIGQ35RCS4UG", _("United Arab Emirates (amazon.ae)")),
+            ("A21TJRUUN4KGV", _("India (amazon.in)")),
+        ),
+    ),
+    (
+        _("North America"),
+        (
+            ("ATVPDKIKX0DER", _("United States (amazon.com)")),
+            ("A2EUQ1WTGCTBG2", _("Canada (amazon.ca)")),
+            ("A1AM78C64UM0Y8", _("Mexico (amazon.com.mx)")),
+            ("A2Q3Y263D00KWC", _("Brazil (amazon.com.br)")),
+        ),
+    ),
+    (
+        _("Far East"),
+        (
+            ("A1VC38T7YXB528", _("Japan (amazon.co.jp)")),
+            ("A39IBJ37TRP1C6", _("Australia (amazon.com.au)")),
+            ("A19VAU5U5O7RUS", _("Singapore (amazon.sg)")),
+        ),
+    ),
+)
+AMAZON_MARKETPLACE_IDS = frozenset(
+    marketplace for _region, marketplaces in AMAZON_MARKETPLACES for marketplace, _l in marketplaces
+)
+
 CHANNEL_FACTS: dict[str, ChannelFacts] = {
     Channel.ALLEGRO: ChannelFacts(
         requests_per_minute=9_000,

@@ -17,6 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from integrations.channels import (
     ALL_CREDENTIAL_KEYS,
     ALL_SETTING_KEYS,
+    AMAZON_MARKETPLACE_IDS,
+    AMAZON_MARKETPLACES,
     CHANNEL_FACTS,
     CREDENTIAL_LABELS,
     SETTING_LABELS,
@@ -25,6 +27,12 @@ from integrations.channels import (
 )
 from integrations.models import Integration
 from xsale.urlsafety import UnsafeURL, check_url
+
+MARKETPLACE_FIELD = "setting_marketplace_id"
+SECRET_NOT_KEPT_HELP = _(
+    "What you typed here was not kept: secrets are never shown again, not even after a failed "
+    "save. Type it again."
+)
 
 URL_CHANGE_HELP = _("Changing this address deletes the saved credentials: enter them again.")
 
@@ -101,11 +109,58 @@ class IntegrationForm(forms.ModelForm):
                 self.initial.setdefault(setting_field_name(key), value)
         # An address the channel has by default may be left empty (Amazon's EU endpoint).
         self.fields["api_url"].required = False
+        self._marketplace_select()
         self._mark_channel_fields()
         # Shown only when it matters: above the limit (the script shows it as the number grows).
         agreed = self.fields["higher_limit_agreed"]
         agreed.widget.attrs["data-higher-limit"] = ""
         agreed.off_channel = not (self.initial.get("higher_limit_agreed") or self.is_bound)
+
+    def _marketplace_select(self) -> None:
+        """Amazon's marketplace chosen by country, not typed as an id; a saved id Amazon's
+        list does not have (an older or newer marketplace) stays selectable as it is."""
+        field = self.fields[MARKETPLACE_FIELD]
+        choices = [(region, list(marketplaces)) for region, marketplaces in AMAZON_MARKETPLACES]
+        saved = (self.instance.channel_settings or {}).get("marketplace_id") or ""
+        if saved and saved not in AMAZON_MARKETPLACE_IDS:
+            label = _("%(id)s (saved; not in Amazon's list)") % {"id": saved}
+            choices.insert(0, (_("Saved"), [(saved, label)]))
+        field.widget = forms.Select(choices=choices, attrs=field.widget.attrs)
+        field.label = _("Amazon marketplace")
+        field.help_text = _("The Amazon store the offers are listed in.")
+        self.initial.setdefault(
+            MARKETPLACE_FIELD, saved or CHANNEL_FACTS[Channel.AMAZON].settings["marketplace_id"]
+        )
+
+    def full_clean(self):
+        super().full_clean()
+        if not self.is_bound or not self._errors:
+            return
+        # The page comes back with every value typed, but a password field never renders its
+        # value: say so beside each secret that was typed, so that it is typed again.
+        for key in ALL_CREDENTIAL_KEYS:
+            name = secret_field_name(key)
+            if self.data.get(self.add_prefix(name)):
+                self.fields[name].help_text = SECRET_NOT_KEPT_HELP
+                self.fields[name].secret_not_kept = True
+                self[name].help_text = SECRET_NOT_KEPT_HELP  # the bound field, made already
+
+    def secrets_not_kept(self) -> bool:
+        return any(getattr(f, "secret_not_kept", False) for f in self.fields.values())
+
+    def error_summary(self) -> list[dict]:
+        """What to fix, in the page's order: each field's label, its errors and the id of its
+        input (for the banner's links); errors of no one field first, without an id."""
+        summary = [{"label": "", "errors": list(self.non_field_errors()), "id": ""}]
+        summary = [item for item in summary if item["errors"]]
+        order = [*SETTINGS_FIELDS, *(secret_field_name(k) for k in ALL_CREDENTIAL_KEYS)]
+        for name in order:
+            if name in self.errors and name in self.fields:
+                bound = self[name]
+                summary.append(
+                    {"label": bound.label, "errors": list(bound.errors), "id": bound.id_for_label}
+                )
+        return summary
 
     def settings_fields(self):
         """The non-secret fields in page order (the checkbox right below requests/min)."""
@@ -191,7 +246,9 @@ class IntegrationForm(forms.ModelForm):
                 if self.urls_changed():
                     message = _("The address changed: enter this credential again.")
                 else:
-                    message = _("%(channel)s needs this credential.") % {"channel": channel}
+                    message = _("%(channel)s needs this credential.") % {
+                        "channel": Channel(channel).label
+                    }
                 self.add_error(secret_field_name(key), message)
             merged[key] = value
         self._credentials = merged
@@ -211,6 +268,10 @@ class IntegrationForm(forms.ModelForm):
                     _("%(channel)s needs this setting.") % {"channel": Channel(channel).label},
                 )
             values[key] = value
+        saved = (self.instance.channel_settings or {}).get("marketplace_id")
+        marketplace = values.get("marketplace_id")
+        if marketplace and marketplace not in AMAZON_MARKETPLACE_IDS and marketplace != saved:
+            self.add_error(MARKETPLACE_FIELD, _("Choose a marketplace from the list."))
         self._channel_settings = values
         if channel == Channel.AMAZON:
             self._check_public_address(cleaned)

@@ -11,9 +11,12 @@ from django.core.mail import send_mail
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from integrations.models import ResyncRun
 from integrations.presentation.display import duration_display
+from integrations.presentation.failures import failure_groups
+from xsale.numbers import number_display
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +63,14 @@ def _check_lines(run: ResyncRun) -> list[str]:
         _("The drift check #%(id)s of %(integration)s has ended: %(outcome)s.")
         % {"id": run.pk, "integration": run.integration.name, "outcome": run.outcome_display},
         "",
-        _("Listings read and offers compared: %(processed)s") % {"processed": run.processed},
-        _("Offers that differ: %(count)s") % {"count": report.get("differs") or 0},
-        _("Missing on the channel: %(count)s") % {"count": report.get("missing") or 0},
-        _("Listings unknown to xSale: %(count)s") % {"count": report.get("unknown") or 0},
-        _("Could not be read: %(count)s") % {"count": run.failed},
+        _("Listings read and offers compared: %(processed)s")
+        % {"processed": number_display(run.processed)},
+        _("Offers that differ: %(count)s") % {"count": number_display(report.get("differs") or 0)},
+        _("Missing on the channel: %(count)s")
+        % {"count": number_display(report.get("missing") or 0)},
+        _("Listings unknown to xSale: %(count)s")
+        % {"count": number_display(report.get("unknown") or 0)},
+        _("Could not be read: %(count)s") % {"count": number_display(run.failed)},
     ]
 
 
@@ -77,8 +83,9 @@ def _body(run: ResyncRun) -> str:
             % {"duration": duration_display((end - run.started_at).total_seconds())}
         )
     if run.finished_at:
+        # One space between date and time (Polish SHORT_DATETIME_FORMAT has two).
         finished = formats.date_format(timezone.localtime(run.finished_at), "SHORT_DATETIME_FORMAT")
-        lines.append(_("Finished at: %(when)s") % {"when": finished})
+        lines.append(_("Finished at: %(when)s") % {"when": " ".join(finished.split())})
     if run.error:
         lines += ["", _("Reason: %(error)s") % {"error": run.error}]
     if run.failed and not run.is_check:
@@ -86,8 +93,27 @@ def _body(run: ResyncRun) -> str:
             "",
             _("The failed offers, grouped by the channel's reason, are on the run's page."),
         ]
-    lines += ["", run_url(run)]
+    lines += ["", _("The run's page: %(url)s") % {"url": run_url(run)}]
     return "\n".join(lines) + "\n"
+
+
+def _top_reason(run: ResyncRun) -> list[str]:
+    """The most common reason offers failed, its count and the channel's words, first thing in
+    the e-mail: what a seller most likely has to fix."""
+    groups = failure_groups(run, 1) if run.failed and not run.is_check else []
+    if not groups:
+        return []
+    top = groups[0]
+    reason = " ".join((top.message or top.code or "—").split())
+    return [
+        ngettext(
+            "Most common reason (%(count)s offer): %(reason)s",
+            "Most common reason (%(count)s offers): %(reason)s",
+            top.count,
+        )
+        % {"count": number_display(top.count), "reason": reason},
+        "",
+    ]
 
 
 def _resync_lines(run: ResyncRun) -> list[str]:
@@ -95,16 +121,18 @@ def _resync_lines(run: ResyncRun) -> list[str]:
         _("The resync #%(id)s of %(integration)s has ended: %(outcome)s.")
         % {"id": run.pk, "integration": run.integration.name, "outcome": run.outcome_display},
         "",
+        *_top_reason(run),
         _("Offers processed: %(processed)s of %(total)s")
-        % {"processed": run.processed, "total": run.total},
-        _("Sent: %(count)s") % {"count": run.sent},
-        _("Failed: %(count)s") % {"count": run.failed},
-        _("Photos sent: %(count)s") % {"count": run.photo_files_sent},
+        % {"processed": number_display(run.processed), "total": number_display(run.total)},
+        _("Sent: %(count)s") % {"count": number_display(run.sent)},
+        _("Failed: %(count)s") % {"count": number_display(run.failed)},
+        _("Photos sent: %(count)s") % {"count": number_display(run.photo_files_sent)},
     ]
     if run.awaiting:  # a run cancelled or failed while the channel still owed reports
         lines.insert(
-            5,
-            _("Sent, not yet confirmed by the channel: %(count)s") % {"count": run.awaiting},
+            len(lines) - 1,
+            _("Sent, not yet confirmed by the channel: %(count)s")
+            % {"count": number_display(run.awaiting)},
         )
     return lines
 

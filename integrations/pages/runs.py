@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
+from integrations.channels import Channel
 from integrations.forms import IntegrationForm
 from integrations.models import RESYNC_PERMISSION, Integration, ResyncRun
 from integrations.pages import connection as connection_pages
@@ -46,18 +47,55 @@ HISTORY_SHOWN = 20
 def integration_list(request):
     integrations = last_runs(Integration.objects.all())
     return render(
-        request, f"{layout(request)}/integration_list.html", {"integrations": integrations}
+        request,
+        f"{layout(request)}/integration_list.html",
+        {
+            "integrations": integrations,
+            "can_add": request.user.has_perm("integrations.add_integration"),
+        },
     )
 
 
-def integration_field_groups(form, integration) -> list[dict]:
-    """The form in two groups: settings and credentials.
+@login_required
+@view_permission_required
+def integration_add(request):
+    """A new integration, with the form the edit pages use: the channel is chosen first
+    (?channel=), then the form shows that channel's fields."""
+    if not request.user.has_perm("integrations.add_integration"):
+        raise PermissionDenied
+    if request.method == "POST":
+        form = IntegrationForm(request.POST)
+        if form.is_valid():
+            integration = form.save()
+            messages.success(
+                request, _("The integration %(name)s was added.") % {"name": integration.name}
+            )
+            return redirect(layout_url(request, "integration_edit", integration.pk))
+        channel = form.current_channel()
+    else:
+        channel = request.GET.get("channel", "")
+        form = IntegrationForm(initial={"channel": channel}) if channel in Channel.values else None
+    channels = [
+        {"value": value, "label": label, "chosen": value == channel}
+        for value, label in Channel.choices
+    ]
+    context = {"form": form, "channels": channels, "channel": channel}
+    if form is not None:
+        context["field_groups"] = integration_field_groups(form, None, channel_first=True)
+    return render(request, f"{layout(request)}/integration_add.html", context)
+
+
+def integration_field_groups(form, integration, *, channel_first: bool = False) -> list[dict]:
+    """The form in two groups: settings and credentials (the channel first on a new one).
 
     Fields one channel uses carry data-channels (see IntegrationForm); static/xsale/
     channel-fields.js shows only the chosen channel's, and the server hides the others at first.
     """
+    settings = form.settings_fields()
+    if channel_first:
+        settings.sort(key=lambda field: field.name != "channel")
     return [
-        {"legend": "", "fields": form.settings_fields()},
+        {"legend": "", "fields": settings},
         {"legend": _("Credentials"), "fields": form.secret_fields()},
     ]
 

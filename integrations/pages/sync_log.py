@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -70,7 +70,7 @@ class SyncLogFilter(forms.Form):
         run_id = self.cleaned_data["run"]
         if run_id is None:
             return None
-        run = ResyncRun.objects.filter(pk=run_id).first()
+        run = ResyncRun.objects.filter(pk=run_id).select_related("integration").first()
         if run is None:
             raise forms.ValidationError(_("There is no resync run no. %(id)s.") % {"id": run_id})
         return run
@@ -83,7 +83,77 @@ class SyncLogFilter(forms.Form):
         low, high = data.get("price_min"), data.get("price_max")
         if low is not None and high is not None and low > high:
             self.add_error("price_max", _("The upper price is below the lower one."))
+        self._clean_combinations(data)
         return data
+
+    def _clean_combinations(self, data) -> None:
+        """Filters each valid alone that no row can match together: say why, never an empty
+        list without a reason."""
+        channel, integration, run = data.get("channel"), data.get("integration"), data.get("run")
+        if integration and channel and integration.channel != channel:
+            self.add_error(
+                "integration",
+                _(
+                    "%(integration)s is a %(its)s integration, not %(chosen)s: change the "
+                    "channel or the integration."
+                )
+                % {
+                    "integration": integration.name,
+                    "its": integration.get_channel_display(),
+                    "chosen": Channel(channel).label,
+                },
+            )
+        if not run:
+            return
+        if integration and run.integration_id != integration.pk:
+            self.add_error(
+                "run",
+                _("Run no. %(id)s belongs to %(its)s, not to %(chosen)s.")
+                % {"id": run.pk, "its": run.integration.name, "chosen": integration.name},
+            )
+        elif channel and run.integration.channel != channel:
+            self.add_error(
+                "run",
+                _("Run no. %(id)s belongs to %(its)s, a %(channel)s integration.")
+                % {
+                    "id": run.pk,
+                    "its": run.integration.name,
+                    "channel": run.integration.get_channel_display(),
+                },
+            )
+        elif not run.started_at:
+            self.add_error(
+                "run",
+                _("Run no. %(id)s has not started yet: it has sent nothing.") % {"id": run.pk},
+            )
+        start, end = data.get("date_from"), data.get("date_to")
+        tz = timezone.get_current_timezone()
+        if (
+            run.finished_at
+            and start
+            and datetime.combine(start, time.min, tzinfo=tz) > run.finished_at
+        ):
+            self.add_error(
+                "date_from",
+                _("Run no. %(id)s ended on %(day)s, before this date.")
+                % {
+                    "id": run.pk,
+                    "day": formats.date_format(
+                        timezone.localtime(run.finished_at).date(), "SHORT_DATE_FORMAT"
+                    ),
+                },
+            )
+        if run.started_at and end and datetime.combine(end, time.max, tzinfo=tz) < run.started_at:
+            self.add_error(
+                "date_to",
+                _("Run no. %(id)s started on %(day)s, after this date.")
+                % {
+                    "id": run.pk,
+                    "day": formats.date_format(
+                        timezone.localtime(run.started_at).date(), "SHORT_DATE_FORMAT"
+                    ),
+                },
+            )
 
     def filter(self, entries):
         data = self.cleaned_data

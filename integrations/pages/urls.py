@@ -16,6 +16,7 @@ from integrations.pages import runs as views
 def integration_patterns(prefix: str) -> list:
     return [
         path(prefix, views.integration_list, name="integration_list"),
+        path(f"{prefix}new/", views.integration_add, name="integration_add"),
         path(f"{prefix}<int:pk>/", views.integration_edit, name="integration_edit"),
         path(f"{prefix}<int:pk>/resync/", views.resync_confirm, name="resync_confirm"),
         path(

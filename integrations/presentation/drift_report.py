@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy
 
 from integrations.channels import Channel
 from integrations.models import DriftItem, Integration
+from xsale.numbers import amount_display
 
 ALLEGRO_OFFER_URL = "https://allegro.pl/oferta/{id}"
 
@@ -61,11 +62,12 @@ def listing_url(integration: Integration, external_id: str, data: dict | None = 
 
 
 def with_currency(amount, currency) -> str:
-    """A price as the report shows it: "129.00 PLN" (the bare amount when the currency is not
-    known, as with a WooCommerce shop, whose currency is the shop's setting)."""
+    """A price as the report shows it, in the page's language: "129,00 PLN" (the bare amount
+    when the currency is not known, as with a WooCommerce shop, whose currency is the shop's
+    setting; a channel's value that is not a number as it came)."""
     if amount in (None, "", "—"):
         return "—"
-    return f"{amount} {currency}" if currency else str(amount)
+    return amount_display(amount, currency)
 
 
 def prices_with_currency(item: DriftItem, rows: list[dict], currency_compared: bool) -> None:
