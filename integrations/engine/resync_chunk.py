@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from integrations import shopconnect
@@ -34,7 +33,7 @@ from integrations.engine.skeleton import (
 )
 from integrations.models import ChannelBatch, Integration, ResyncFailure, ResyncRun
 from integrations.shopconnect import budgets as channel_budgets
-from integrations.shopconnect.base import OfferResult, OfferToSend
+from integrations.shopconnect.base import NoListing, OfferKeys, OfferResult, OfferToSend
 from integrations.shopconnect.http import MAX_BUDGET_WAIT, Held
 from offers.models import OfferChannel, SiteJournal
 
@@ -93,7 +92,7 @@ class ResyncChunks(Step):
         grant = channel_budgets.peek(adapter.offer_spends(1, run.data_types))
         if grant.wait() > MAX_BUDGET_WAIT and grant.budget is not None:
             return Wait(Held(grant.at, budget=grant.budget, limit=grant.limit))
-        items, refused = items_to_send(run, chunk)
+        items, refused = items_to_send(run, chunk, adapter)
         items, plans = adapter.plan_batches(
             # The whole run's size: a share computed for what is left, as if the budgets' hour
             # windows were empty, drifts (bench/README.md, issue 18).
@@ -230,8 +229,10 @@ def sharing_runs(integration: Integration, keys: set[str]) -> dict[str, int]:
     return counts
 
 
-def items_to_send(run: ResyncRun, chunk: Chunk):
-    """Decide what goes per offer and set aside offers that cannot be sent.
+def items_to_send(run: ResyncRun, chunk: Chunk, adapter):
+    """Decide what goes per offer and set aside offers that cannot be sent: those that name
+    no listing by the channel's rule (the adapter's `listing_key`, the rule of its sends and
+    of a drift check alike).
 
     Photos (DESIGN.md §2 rule 2) go with content: always to Allegro and Zalando, elsewhere when
     the photo set changed since the journal's hash — or always, when the run asks for photos
@@ -239,22 +240,15 @@ def items_to_send(run: ResyncRun, chunk: Chunk):
     """
     integration = run.integration
     always_photos = sends_photo_binaries_always(integration.channel)
-    needs_external_id = integration.facts.needs_external_id
     items, refused = [], []
     for link in chunk.links:
         offer = link.offer
-        if needs_external_id and not link.external_id:
+        try:
+            adapter.listing_key(OfferKeys.of(link))
+        except NoListing as exc:
             refused.append(
                 OfferResult(
-                    offer_id=offer.pk,
-                    ok=False,
-                    code="missing_external_id",
-                    message=_(
-                        "The offer has no listing id on %(channel)s (external ID); link it to "
-                        "its listing first."
-                    )
-                    % {"channel": integration.get_channel_display()},
-                    attempts=0,
+                    offer_id=offer.pk, ok=False, code=exc.code, message=exc.message, attempts=0
                 )
             )
             continue

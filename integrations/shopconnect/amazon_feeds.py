@@ -48,7 +48,6 @@ from integrations.shopconnect.amazon_mapping import (
     amazon_errors,
     errors_of,
     issue_text,
-    listing_sku,
     patches,
     photo_files,
     product_type,
@@ -88,7 +87,7 @@ class AmazonFeeds:
 
         return {
             "messageId": message_id,
-            "sku": listing_sku(snap),
+            "sku": self.listing_key(snap),
             "operationType": "PATCH",
             "productType": product_type(snap, place),
             "patches": patches(snap, place),
