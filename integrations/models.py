@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from integrations.channels import Channel, channel_facts
+from integrations.wording import worded
 
 # The permissions the pages, the admin and the command line check.
 VIEW_PERMISSION = "integrations.view_integration"
@@ -572,7 +573,7 @@ class ResyncRun(models.Model):
             "duration_seconds": round(elapsed) if self.started_at else None,
             "paused_until": self.paused_until.isoformat() if self.paused_until else None,
             "waiting_reason": self.pause_reason if self.is_active else "",
-            "error": self.error,
+            "error": worded(self.error),
             "is_retry": bool(self.retry_of_id),
             "kind": self.kind,
             # A check's findings so far (engine/drift_check.py keeps them in its report).

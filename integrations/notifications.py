@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from integrations.models import ResyncRun
 from integrations.presentation.display import duration_display
+from integrations.wording import worded
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def _body(run: ResyncRun) -> str:
         finished = formats.date_format(timezone.localtime(run.finished_at), "SHORT_DATETIME_FORMAT")
         lines.append(_("Finished at: %(when)s") % {"when": finished})
     if run.error:
-        lines += ["", _("Reason: %(error)s") % {"error": run.error}]
+        lines += ["", _("Reason: %(error)s") % {"error": worded(run.error)}]
     if run.failed and not run.is_check:
         lines += [
             "",

@@ -48,9 +48,9 @@ class Reason:
         return f"Reason({self.template!r})"
 
 
-def _regex(template: str) -> tuple[re.Pattern, str]:
-    """The template as an anchored pattern (a value: any text, even empty), and its longest
-    literal part (a quick test before the pattern)."""
+def _regex(template: str) -> tuple[re.Pattern, str, int]:
+    """The template as a pattern (a value: any text, even empty), its longest literal part (a
+    quick test before the pattern) and how much literal text it has (how specific it is)."""
     parts = _PARAM.split(template)
     regex, seen, literals = [], set(), []
     for index, part in enumerate(parts):
@@ -63,13 +63,13 @@ def _regex(template: str) -> tuple[re.Pattern, str]:
         else:
             seen.add(part)
             regex.append(f"(?P<{part}>.*?)")
-    return re.compile("".join(regex), re.DOTALL), max(literals, key=len)
+    return re.compile("".join(regex), re.DOTALL), max(literals, key=len), len("".join(literals))
 
 
 @lru_cache(maxsize=1)
 def _patterns() -> list[tuple[Reason, re.Pattern, str]]:
     """Every registered reason as the patterns of its text in each language, the most specific
-    (longest literal) first, so that a short template never takes a longer one's text."""
+    (the most literal text) first, so that a loose template never takes a stricter one's text."""
     found = []
     for reason in list(_registry.values()):
         texts = {reason.template}
@@ -77,10 +77,10 @@ def _patterns() -> list[tuple[Reason, re.Pattern, str]]:
             with translation.override(code):
                 texts.add(translation.gettext(reason.template))
         for text in texts:
-            pattern, literal = _regex(text)
-            found.append((reason, pattern, literal))
-    found.sort(key=lambda entry: len(entry[2]), reverse=True)
-    return found
+            pattern, literal, specific = _regex(text)
+            found.append((specific, reason, pattern, literal))
+    found.sort(key=lambda entry: entry[0], reverse=True)
+    return [(reason, pattern, literal) for _specific, reason, pattern, literal in found]
 
 
 def worded(text) -> str:

@@ -51,8 +51,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import formats, timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from integrations import shopconnect
 from integrations.engine.resync_chunk import clean_text
@@ -61,6 +59,7 @@ from integrations.engine.skeleton import End, LeaseLost, Step, lease_seconds
 from integrations.models import DriftItem, DriftListing, ResyncFailure, ResyncRun
 from integrations.shopconnect.base import NoListing, OfferKeys, OfferToSend
 from integrations.shopconnect.http import OVERSIZED, ChannelUnavailable, Held
+from integrations.wording import Reason
 from offers.models import OfferChannel, SiteJournal
 
 logger = logging.getLogger(__name__)
@@ -89,19 +88,37 @@ VALUE_MAX_CHARS = 500  # a description in the report: enough to see the differen
 LISTINGS_FLOOR = 10_000
 
 
+# Reasons a check stores (worded in the reader's language when shown: integrations/wording.py).
+UNREADABLE = Reason(
+    "%(channel)s publishes no API to read offers, prices or stocks back (its documentation "
+    "describes only sending them), so xSale cannot tell what %(channel)s holds: nothing "
+    "was compared. A resync (or one limited to prices and stock) is the only way to be "
+    "sure it holds the catalogue."
+)
+KEPT_LISTING = Reason(
+    "%(channel)s kept listing offers beyond %(bound)s (offers of this integration in "
+    "xSale: %(offers)s), so the check stopped reading there and compared nothing: with "
+    "part of the list it would report offers as missing that are there. The channel "
+    "may be answering wrongly; try the check again later."
+)
+SAME_LISTINGS = Reason(
+    "%(channel)s did not move on to new listings after %(count)s (it answered the same "
+    "ones again, or none), so the check stopped reading and compared nothing. The "
+    "channel may be answering wrongly; try the check again later."
+)
+NOT_READ = Reason("The listing could not be read, so it was not compared: %(reason)s")
+DEACTIVATED = Reason("The integration was deactivated, so its drift check stopped.")
+
+
 def unreadable_note(channel: str) -> str:
-    return _(
-        "%(channel)s publishes no API to read offers, prices or stocks back (its documentation "
-        "describes only sending them), so xSale cannot tell what %(channel)s holds: nothing "
-        "was compared. A resync (or one limited to prices and stock) is the only way to be "
-        "sure it holds the catalogue."
-    ) % {"channel": channel}
+    """Stored (English): word it to show it (integrations/wording.py)."""
+    return UNREADABLE(channel=channel)
 
 
 class DriftCheck(Step):
     """Read, compare, report — each phase resumable at the run's cursor."""
 
-    deactivated = gettext_lazy("The integration was deactivated, so its drift check stopped.")
+    deactivated = DEACTIVATED
 
     def __init__(self, run: ResyncRun, token: str):
         super().__init__(run, token)
@@ -205,20 +222,13 @@ def _read_listings(run: ResyncRun, token: str, adapter, deadline: float):
     room = max(bound - report["listings"], 0)
     if len(listings) > room:
         listings = dict(list(listings.items())[:room])
-        stopped = _(
-            "%(channel)s kept listing offers beyond %(bound)s (offers of this integration in "
-            "xSale: %(offers)s), so the check stopped reading there and compared nothing: with "
-            "part of the list it would report offers as missing that are there. The channel "
-            "may be answering wrongly; try the check again later."
-        ) % {"channel": channel, "bound": _number(bound), "offers": _number(report["linked"])}
+        stopped = KEPT_LISTING(
+            channel=channel, bound=_number(bound), offers=_number(report["linked"])
+        )
     elif page.next_offset is not None and (
         page.next_offset <= run.cursor or not _new_listings(run, listings)
     ):
-        stopped = _(
-            "%(channel)s did not move on to new listings after %(count)s (it answered the same "
-            "ones again, or none), so the check stopped reading and compared nothing. The "
-            "channel may be answering wrongly; try the check again later."
-        ) % {"channel": channel, "count": _number(report["listings"])}
+        stopped = SAME_LISTINGS(channel=channel, count=_number(report["listings"]))
     report["listings"] += len(listings)
     if report["listings_total"] is None and page.total is not None:
         # Only shown (and the progress bar's size): clamped, the channel's word is not trusted.
@@ -345,10 +355,7 @@ def _record_comparison(run, token, adapter, links, keys, listings, unreadable, f
                     offer_id=link.offer_id,
                     http_status=status,
                     code=clean_text(code or "")[:100],
-                    message=clean_text(
-                        _("The listing could not be read, so it was not compared: %(reason)s")
-                        % {"reason": message}
-                    ),
+                    message=clean_text(NOT_READ(reason=message)),
                 )
             )
             continue

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import ngettext
 
 from integrations import shopconnect
 from integrations.channels import sends_photo_binaries_always
@@ -34,8 +34,11 @@ from integrations.engine.skeleton import (
 from integrations.models import ChannelBatch, Integration, ResyncFailure, ResyncRun
 from integrations.shopconnect import budgets as channel_budgets
 from integrations.shopconnect.base import NoListing, OfferKeys, OfferResult, OfferToSend
-from integrations.shopconnect.http import MAX_BUDGET_WAIT, Held
+from integrations.shopconnect.http import HOST_UNREACHABLE, MAX_BUDGET_WAIT, Held
+from integrations.wording import Reason
 from offers.models import OfferChannel, SiteJournal
+
+DEACTIVATED = Reason("The integration was deactivated, so its resync stopped.")
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ class ResyncChunks(Step):
     """Send chunks of the run's offers; the run completes after its last offer, once the
     channel has reported on every batch it registered (engine/batches.py)."""
 
-    deactivated = gettext_lazy("The integration was deactivated, so its resync stopped.")
+    deactivated = DEACTIVATED
 
     def __init__(self, run: ResyncRun, token: str):
         super().__init__(run, token)
@@ -454,7 +457,7 @@ def record(
                 ok_rows.append((offer.pk, integration_id, *(values[f] for f in sent_fields)))
             else:
                 failed += 1
-                transport += result.code == "channel_unavailable"
+                transport += result.code in ("channel_unavailable", HOST_UNREACHABLE)
                 message = clean_text(result.message)
                 error_rows.append(
                     (offer.pk, integration_id, now, SiteJournal.Status.ERROR, message)

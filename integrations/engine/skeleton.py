@@ -39,6 +39,18 @@ from integrations.models import RESYNC_CLUSTER, ResyncRun
 from integrations.shopconnect import http as channel_http
 from integrations.shopconnect.base import ChannelAuthError
 from integrations.shopconnect.http import Held
+from integrations.wording import Reason
+
+# Reasons a run stores (worded in the reader's language when shown: integrations/wording.py).
+REPEATED_ERROR = Reason(
+    "The resync stopped: the same unexpected error happened %(count)s times in a row "
+    "(%(error)s). Resume it once the cause is fixed."
+)
+SILENT = Reason(
+    "%(channel)s did not answer for %(count)s chunks in a row, even after %(pauses)s pauses. "
+    "The offers it did not take are listed as failed; resume the resync when the channel is "
+    "back."
+)
 
 logger = logging.getLogger(__name__)
 
@@ -328,10 +340,7 @@ def _step_raised(run_id: int, token: str, exc: Exception) -> None:
     error = short_error(exc, run.integration)
     errors = run.chunk_errors + 1
     if errors >= MAX_CHUNK_ERRORS:
-        message = _(
-            "The resync stopped: the same unexpected error happened %(count)s times in a row "
-            "(%(error)s). Resume it once the cause is fixed."
-        ) % {"count": errors, "error": error}
+        message = REPEATED_ERROR(count=errors, error=error)
         status = ResyncRun.Status.FAILED
         if run.status == ResyncRun.Status.CANCELLING:
             status, message = ResyncRun.Status.CANCELLED, ""
@@ -368,12 +377,7 @@ def silent_pause(run: ResyncRun, token: str, silent_chunks: int) -> None:
             run.pk,
             token,
             ResyncRun.Status.FAILED,
-            _(
-                "%(channel)s did not answer for %(count)s chunks in a row, even after "
-                "%(pauses)s pauses. The offers it did not take are listed as failed; resume "
-                "the resync when the channel is back."
-            )
-            % {"channel": channel, "count": silent_chunks, "pauses": MAX_SILENT_PAUSES},
+            SILENT(channel=channel, count=silent_chunks, pauses=MAX_SILENT_PAUSES),
         )
         return
     until = timezone.now() + timedelta(minutes=2 ** (pauses - 1))
