@@ -674,6 +674,9 @@ class DriftListing(models.Model):
     check_run = models.ForeignKey(ResyncRun, on_delete=models.CASCADE, related_name="listings")
     external_id = models.CharField(max_length=100)
     data = models.JSONField(default=dict)  # the channel's fields, normalized by the adapter
+    # An offer the check compared names it (the channel's rule, adapter.listing_key): not
+    # "unknown", even where the rule rewrites the external ID (WooCommerce's "0042" is 42).
+    named = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

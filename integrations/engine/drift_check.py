@@ -391,9 +391,14 @@ def _record_comparison(run, token, adapter, links, keys, listings, unreadable, f
                 )
             )
     report["fields"] = counts
+    named = [key_of[link.offer_id] for link in links if key_of[link.offer_id] in listings]
     with transaction.atomic():
         DriftItem.objects.bulk_create(items, batch_size=500)
         ResyncFailure.objects.upsert(failures)
+        if named:
+            DriftListing.objects.filter(check_run_id=run.pk, external_id__in=named).update(
+                named=True
+            )
         return _advance(
             run,
             token,
@@ -407,7 +412,8 @@ def _record_comparison(run, token, adapter, links, keys, listings, unreadable, f
 def named_listings(run: ResyncRun, adapter, keys: list[str]) -> set[str]:
     """Which of these listings an offer of the integration (active or not) names by the
     channel's rule. The rule names a listing by an offer's external ID, SKU or EAN: the links
-    where one of those is among the keys are the candidates, and the rule says which match."""
+    where one of those is among the keys are the candidates, and the rule says which match
+    (a listing the rule reaches from a rewritten value is marked `named` when compared)."""
     keys = list(keys)
     candidates = (
         OfferChannel.objects.filter(integration_id=run.integration_id)
@@ -423,11 +429,14 @@ def _report_unknown(run: ResyncRun, token: str, adapter) -> ResyncRun | None:
     rows = list(
         DriftListing.objects.filter(check_run=run, pk__gt=run.cursor)
         .order_by("pk")
-        .values_list("pk", "external_id", "data")[:UNKNOWN_BATCH]
+        .values_list("pk", "external_id", "data", "named")[:UNKNOWN_BATCH]
     )
     if not rows:
         return None
-    known = named_listings(run, adapter, [r[1] for r in rows])
+    # Named by an offer compared, or by any other link of the integration (an inactive one,
+    # an offer added during the check).
+    known = {r[1] for r in rows if r[3]}
+    known |= named_listings(run, adapter, [r[1] for r in rows if not r[3]])
     items = [
         DriftItem(
             check_run_id=run.pk,
@@ -439,7 +448,7 @@ def _report_unknown(run: ResyncRun, token: str, adapter) -> ResyncRun | None:
                 if name in data
             },
         )
-        for _, key, data in rows
+        for _, key, data, _named in rows
         if key not in known
     ]
     report = dict(run.report)
