@@ -275,3 +275,21 @@ def test_an_allegro_warning_of_two_reasons_reads_whole_in_polish():
             "Nazwa została skrócona do 75 znaków dopuszczalnych przez Allegro: „Kubek”. "
             "Allegro przyjęło zmianę i nadal ją przetwarza."
         )
+
+
+def test_a_check_of_a_shop_that_never_answered_fails_at_once_with_check_the_url(
+    seller, make_integration
+):
+    from integrations.services import drift
+
+    shop = make_integration(
+        name="Sklep z literówką", channel="woocommerce", api_url=f"{UNREACHABLE}/wordpress"
+    )
+    make_offers(shop, 1, photos=0)
+
+    run = drain(drift.start_check(shop, user=None, source="v2"), max_chunks=2)
+
+    assert run.status == "failed"
+    assert "check the API URL" in run.error and "unexpected" not in run.error
+    html = page(seller, "drift_report", shop.pk, run.pk)
+    assert "sprawdź adres API (i adres logowania) w ustawieniach integracji" in html

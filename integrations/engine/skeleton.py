@@ -46,6 +46,10 @@ REPEATED_ERROR = Reason(
     "The resync stopped: the same unexpected error happened %(count)s times in a row "
     "(%(error)s). Resume it once the cause is fixed."
 )
+UNREACHED = Reason(
+    "%(error)s. xSale has not reached this address once: check the API URL (and the login "
+    "URL) in the integration's settings, then resume."
+)
 SILENT = Reason(
     "%(channel)s did not answer for %(count)s chunks in a row, even after %(pauses)s pauses. "
     "The offers it did not take are listed as failed; resume the resync when the channel is "
@@ -338,6 +342,16 @@ def _step_raised(run_id: int, token: str, exc: Exception) -> None:
     if run is None:
         return
     error = short_error(exc, run.integration)
+    if (
+        isinstance(exc, channel_http.ChannelUnavailable)
+        and exc.code == channel_http.HOST_UNREACHABLE
+    ):
+        # Nothing ever answered there: the address is wrong until proved otherwise.
+        status = ResyncRun.Status.FAILED
+        if run.status == ResyncRun.Status.CANCELLING:
+            status = ResyncRun.Status.CANCELLED
+        end(run_id, token, status, UNREACHED(error=error.rstrip(".")))
+        return
     errors = run.chunk_errors + 1
     if errors >= MAX_CHUNK_ERRORS:
         message = REPEATED_ERROR(count=errors, error=error)
