@@ -293,3 +293,23 @@ def test_a_check_of_a_shop_that_never_answered_fails_at_once_with_check_the_url(
     assert "check the API URL" in run.error and "unexpected" not in run.error
     html = page(seller, "drift_report", shop.pk, run.pk)
     assert "sprawdź adres API (i adres logowania) w ustawieniach integracji" in html
+
+
+def test_a_check_of_a_shop_that_answered_before_waits_it_out(make_integration):
+    """Sends of this integration reached the shop before: not reaching it now is an outage."""
+    from integrations.services import drift
+    from offers.models import SiteJournal
+
+    shop = make_integration(
+        name="Sklep chwilowo niedostępny", channel="woocommerce", api_url=f"{UNREACHABLE}/wp"
+    )
+    [offer] = make_offers(shop, 1, photos=0)
+    SiteJournal.objects.create(
+        offer=offer, integration=shop, status=SiteJournal.Status.OK, synced_at=timezone.now()
+    )
+    run = drift.start_check(shop, user=None, source="v2")
+
+    process_chunk(run.pk, run.cursor)
+
+    run.refresh_from_db()
+    assert run.status == "paused" and not run.error

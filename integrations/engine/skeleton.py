@@ -40,6 +40,7 @@ from integrations.shopconnect import http as channel_http
 from integrations.shopconnect.base import ChannelAuthError
 from integrations.shopconnect.http import Held
 from integrations.wording import Reason
+from offers.models import SiteJournal
 
 # Reasons a run stores (worded in the reader's language when shown: integrations/wording.py).
 REPEATED_ERROR = Reason(
@@ -342,10 +343,7 @@ def _step_raised(run_id: int, token: str, exc: Exception) -> None:
     if run is None:
         return
     error = short_error(exc, run.integration)
-    if (
-        isinstance(exc, channel_http.ChannelUnavailable)
-        and exc.code == channel_http.HOST_UNREACHABLE
-    ):
+    if never_reached(exc, run):
         # Nothing ever answered there: the address is wrong until proved otherwise.
         status = ResyncRun.Status.FAILED
         if run.status == ResyncRun.Status.CANCELLING:
@@ -363,6 +361,20 @@ def _step_raised(run_id: int, token: str, exc: Exception) -> None:
     until = timezone.now() + timedelta(seconds=10 * errors)
     reason = _("An unexpected error interrupted the resync (%(error)s) — trying again at %(time)s.")
     _pause_until(run_id, token, until, reason % {"error": error, "time": at(until)}, errors)
+
+
+def never_reached(exc: Exception, run: ResyncRun) -> bool:
+    """The channel's host did not answer this process, and no send of this integration ever
+    reached the channel (the site journal has no accepted one): a settings problem, not an
+    outage to wait out."""
+    return (
+        isinstance(exc, channel_http.ChannelUnavailable)
+        and exc.code == channel_http.HOST_UNREACHABLE
+        and not SiteJournal.objects.filter(
+            integration_id=run.integration_id,
+            status__in=[SiteJournal.Status.OK, SiteJournal.Status.WARNING],
+        ).exists()
+    )
 
 
 def _pause_until(run_id: int, token: str, until: datetime, reason: str, chunk_errors=None):
