@@ -15,3 +15,9 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_ensure_schedules, sender=self)
+        # The reasons a worker stores register when their modules are imported (the adapters,
+        # the engine's steps): any process can then word them for its reader (wording.py).
+        from integrations import shopconnect
+        from integrations.engine import runner  # noqa: F401 - its steps' reasons
+
+        shopconnect.adapter_classes()

@@ -69,8 +69,6 @@ class ChannelFacts:
     # Offers in one request where the channel has a bulk endpoint (1 = one request per offer).
     batch_size: int
     credential_keys: tuple[str, ...]
-    # Whether the listing must already exist on the channel under OfferChannel.external_id.
-    needs_external_id: bool
     source: str
     # The channel's budgets by name; the adapter says which ones each request spends.
     budgets: dict[str, BudgetSpec] = field(default_factory=dict)
@@ -178,7 +176,6 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
         batch_chunk_size=5_000,
         batch_size=1,
         credential_keys=("client_id", "client_secret", "access_token", "refresh_token"),
-        needs_external_id=True,
         source=(
             "developer.allegro.pl and Allegro staff (allegro/allegro-api #9983, #12700, Nov "
             "2025): 9,000 requests/min per application (Client ID) over all its sellers — over "
@@ -250,7 +247,6 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
         chunk_size=250,
         batch_size=1_000,
         credential_keys=("client_id", "client_secret", "merchant_id", "sales_channel_id"),
-        needs_external_id=False,
         source=(
             "zDirect Partner API, per merchant, fixed minute windows: product submissions "
             "25 requests/s; prices 30 requests/min and 8,000 updates/min; stocks 60 "
@@ -310,7 +306,6 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
         chunk_size=400,  # four batches of 100: all in flight at once (see woocommerce.py)
         batch_size=100,
         credential_keys=("consumer_key", "consumer_secret"),
-        needs_external_id=True,
         source=(
             "WooCommerce REST API v3 publishes no rate limit; batch endpoints take at most 100 "
             "objects. A shop counts what its hosting allows: we default to a gentle 1 request/s "
@@ -332,7 +327,6 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
         batch_chunk_size=10_000,
         batch_size=1,
         credential_keys=("client_id", "client_secret", "refresh_token"),
-        needs_external_id=False,  # the listing is the seller SKU: external ID, else our SKU
         settings={
             "seller_id": "",
             "marketplace_id": AMAZON_POLAND,

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from integrations.channels import Channel, channel_facts
+from integrations.wording import worded
 from xsale.input import validate_visible_name
 
 # The permissions the pages, the admin and the command line check.
@@ -575,7 +576,7 @@ class ResyncRun(models.Model):
             "duration_seconds": round(elapsed) if self.started_at else None,
             "paused_until": self.paused_until.isoformat() if self.paused_until else None,
             "waiting_reason": self.pause_reason if self.is_active else "",
-            "error": self.error,
+            "error": worded(self.error),
             "is_retry": bool(self.retry_of_id),
             "kind": self.kind,
             # A check's findings so far (engine/drift_check.py keeps them in its report).
@@ -676,6 +677,9 @@ class DriftListing(models.Model):
     check_run = models.ForeignKey(ResyncRun, on_delete=models.CASCADE, related_name="listings")
     external_id = models.CharField(max_length=100)
     data = models.JSONField(default=dict)  # the channel's fields, normalized by the adapter
+    # An offer the check compared names it (the channel's rule, adapter.listing_key): not
+    # "unknown", even where the rule rewrites the external ID (WooCommerce's "0042" is 42).
+    named = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

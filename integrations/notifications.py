@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from integrations.models import ResyncRun
 from integrations.presentation.display import duration_display
 from integrations.presentation.failures import failure_groups
+from integrations.wording import worded
 from xsale.numbers import number_display
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def _body(run: ResyncRun) -> str:
         finished = formats.date_format(timezone.localtime(run.finished_at), "SHORT_DATETIME_FORMAT")
         lines.append(_("Finished at: %(when)s") % {"when": " ".join(finished.split())})
     if run.error:
-        lines += ["", _("Reason: %(error)s") % {"error": run.error}]
+        lines += ["", _("Reason: %(error)s") % {"error": worded(run.error)}]
     if run.failed and not run.is_check:
         lines += [
             "",

@@ -77,7 +77,8 @@ def test_a_form_that_does_not_save_says_what_to_fix_at_the_top(polish_page, woo_
     link.click()
     assert page.locator("#id_api_url").is_visible()
     assert page.locator("#id_api_url").evaluate(
-        "el => { const r = el.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight; }"
+        "el => { const r = el.getBoundingClientRect(); "
+        "return r.bottom > 0 && r.top < innerHeight; }"
     )
     # Nothing typed is lost, but the secret: never rendered back, and it says so beside it.
     assert page.input_value("input[name=name]") == "Sklep Woo – nowa nazwa"

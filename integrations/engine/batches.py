@@ -28,11 +28,18 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from integrations.models import ChannelBatch, ResyncRun
 from integrations.shopconnect.base import BatchPlan, OfferResult, stored_text
 from integrations.shopconnect.http import ChannelUnavailable, Held
+from integrations.wording import Reason
+
+NOT_REGISTERED = Reason("%(channel)s did not register the batch after %(count)s tries: %(error)s")
+NOT_REPORTED = Reason("%(channel)s's report of the batch does not mention this offer.")
+NOT_CONFIRMED = Reason(
+    "%(channel)s registered the change but did not confirm it within %(minutes)s minutes; it "
+    "may still be carried out. Check the offer, or resync it again."
+)
 
 logger = logging.getLogger(__name__)
 
@@ -298,16 +305,11 @@ def _submitted(batch: ChannelBatch, adapter, answer) -> None:
         exc = answer
         attempts = batch.attempts + 1
         if attempts >= MAX_SUBMIT_ATTEMPTS:
-            message = _("%(channel)s did not register the batch after %(count)s tries: %(error)s")
+            message = NOT_REGISTERED(channel=adapter.channel_name, count=attempts, error=exc)
             _finish(
                 batch,
                 ChannelBatch.Status.REFUSED,
-                _failed_all(
-                    batch,
-                    exc.code,
-                    message % {"channel": adapter.channel_name, "count": attempts, "error": exc},
-                    exc.http_status,
-                ),
+                _failed_all(batch, exc.code, message, exc.http_status),
             )
             return
         _update(batch, attempts=attempts, next_check_at=now + timedelta(seconds=5 * 2**attempts))
@@ -334,11 +336,10 @@ def _read(batch: ChannelBatch, adapter, report) -> None:
         for offer_id in batch.offers:
             result = report.get(offer_id)
             if result is None:
-                message = _("%(channel)s's report of the batch does not mention this offer.")
                 results[str(offer_id)] = [
                     False,
                     "not_reported",
-                    message % {"channel": adapter.channel_name},
+                    NOT_REPORTED(channel=adapter.channel_name),
                     None,
                 ]
             else:
@@ -352,10 +353,7 @@ def _read(batch: ChannelBatch, adapter, report) -> None:
         return
     waited = (now - (batch.submitted_at or batch.created_at)).total_seconds()
     if waited >= wait_seconds():
-        message = _(
-            "%(channel)s registered the change but did not confirm it within %(minutes)s "
-            "minutes; it may still be carried out. Check the offer, or resync it again."
-        ) % {"channel": adapter.channel_name, "minutes": round(wait_seconds() / 60)}
+        message = NOT_CONFIRMED(channel=adapter.channel_name, minutes=round(wait_seconds() / 60))
         _finish(batch, ChannelBatch.Status.EXPIRED, _failed_all(batch, "not_confirmed", message))
         return
     checks = batch.checks + 1

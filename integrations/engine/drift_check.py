@@ -8,14 +8,17 @@ at `run.cursor`:
 1. "listings": page through what the channel holds (Allegro `GET /sale/offers`, 1,000 a page;
    WooCommerce products, 100 a page) into DriftListing rows, in bulk. Cursor: listings read.
 2. "offers": walk the integration's active offers by keyset (offer pk) and compare each with
-   its listing (OfferChannel.external_id ↔ listing id), field by field, as the adapter would
+   its listing — the one the adapter sends it to (`listing_key`: Allegro's offer id and
+   WooCommerce's product id are the external ID; Amazon's seller SKU is the external ID, else
+   our SKU) — field by field, as the adapter would
    send it (`expected_listing`: Allegro's 75-character name, its HTML wrapping). Where a field
    needs the whole listing (Allegro: description, parameters, photo count) the chunk's
    listings are read in parallel (`read_full`, Allegro's 3,500 reads/min). Differences and
    offers missing on the channel become DriftItem rows, with when we last sent the offer (the
-   site journal's `synced_at`). A listing that could not be read is the offer's failure
-   (ResyncFailure), as in a resync. Cursor: the last offer pk compared.
-3. "unknown": listings no offer of the integration links to are reported as "unknown".
+   site journal's `synced_at`). A listing that could not be read, or an offer that names no
+   listing by the channel's rule, is the offer's failure (ResyncFailure) with the reason a
+   send would give. Cursor: the last offer pk compared.
+3. "unknown": listings no offer of the integration names (by the same rule) are "unknown".
    Cursor: the last DriftListing pk reported.
 
 What the channel answers is not trusted to end the reading (DESIGN.md §8): a check reads at
@@ -46,18 +49,17 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import formats, timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from integrations import shopconnect
 from integrations.engine.resync_chunk import clean_text
 from integrations.engine.selection import load_chunk
 from integrations.engine.skeleton import End, LeaseLost, Step, lease_seconds
 from integrations.models import DriftItem, DriftListing, ResyncFailure, ResyncRun
-from integrations.shopconnect.base import OfferToSend
+from integrations.shopconnect.base import NoListing, OfferKeys, OfferToSend
 from integrations.shopconnect.http import OVERSIZED, ChannelUnavailable, Held
+from integrations.wording import Reason
 from offers.models import OfferChannel, SiteJournal
 
 logger = logging.getLogger(__name__)
@@ -86,19 +88,37 @@ VALUE_MAX_CHARS = 500  # a description in the report: enough to see the differen
 LISTINGS_FLOOR = 10_000
 
 
+# Reasons a check stores (worded in the reader's language when shown: integrations/wording.py).
+UNREADABLE = Reason(
+    "%(channel)s publishes no API to read offers, prices or stocks back (its documentation "
+    "describes only sending them), so xSale cannot tell what %(channel)s holds: nothing "
+    "was compared. A resync (or one limited to prices and stock) is the only way to be "
+    "sure it holds the catalogue."
+)
+KEPT_LISTING = Reason(
+    "%(channel)s kept listing offers beyond %(bound)s (offers of this integration in "
+    "xSale: %(offers)s), so the check stopped reading there and compared nothing: with "
+    "part of the list it would report offers as missing that are there. The channel "
+    "may be answering wrongly; try the check again later."
+)
+SAME_LISTINGS = Reason(
+    "%(channel)s did not move on to new listings after %(count)s (it answered the same "
+    "ones again, or none), so the check stopped reading and compared nothing. The "
+    "channel may be answering wrongly; try the check again later."
+)
+NOT_READ = Reason("The listing could not be read, so it was not compared: %(reason)s")
+DEACTIVATED = Reason("The integration was deactivated, so its drift check stopped.")
+
+
 def unreadable_note(channel: str) -> str:
-    return _(
-        "%(channel)s publishes no API to read offers, prices or stocks back (its documentation "
-        "describes only sending them), so xSale cannot tell what %(channel)s holds: nothing "
-        "was compared. A resync (or one limited to prices and stock) is the only way to be "
-        "sure it holds the catalogue."
-    ) % {"channel": channel}
+    """Stored (English): word it to show it (integrations/wording.py)."""
+    return UNREADABLE(channel=channel)
 
 
 class DriftCheck(Step):
     """Read, compare, report — each phase resumable at the run's cursor."""
 
-    deactivated = gettext_lazy("The integration was deactivated, so its drift check stopped.")
+    deactivated = DEACTIVATED
 
     def __init__(self, run: ResyncRun, token: str):
         super().__init__(run, token)
@@ -133,7 +153,7 @@ class DriftCheck(Step):
         elif run.check_phase == Phase.OFFERS:
             self.run = _compare_offers(run, token, adapter, deadline)
         else:
-            reported = _report_unknown(run, token)
+            reported = _report_unknown(run, token, adapter)
             if reported is None:
                 logger.info("drift check %s finished: %s", run.pk, run.report)
                 return End(ResyncRun.Status.COMPLETED, fields={"total": run.processed})
@@ -202,20 +222,13 @@ def _read_listings(run: ResyncRun, token: str, adapter, deadline: float):
     room = max(bound - report["listings"], 0)
     if len(listings) > room:
         listings = dict(list(listings.items())[:room])
-        stopped = _(
-            "%(channel)s kept listing offers beyond %(bound)s (offers of this integration in "
-            "xSale: %(offers)s), so the check stopped reading there and compared nothing: with "
-            "part of the list it would report offers as missing that are there. The channel "
-            "may be answering wrongly; try the check again later."
-        ) % {"channel": channel, "bound": _number(bound), "offers": _number(report["linked"])}
+        stopped = KEPT_LISTING(
+            channel=channel, bound=_number(bound), offers=_number(report["linked"])
+        )
     elif page.next_offset is not None and (
         page.next_offset <= run.cursor or not _new_listings(run, listings)
     ):
-        stopped = _(
-            "%(channel)s did not move on to new listings after %(count)s (it answered the same "
-            "ones again, or none), so the check stopped reading and compared nothing. The "
-            "channel may be answering wrongly; try the check again later."
-        ) % {"channel": channel, "count": _number(report["listings"])}
+        stopped = SAME_LISTINGS(channel=channel, count=_number(report["listings"]))
     report["listings"] += len(listings)
     if report["listings_total"] is None and page.total is not None:
         # Only shown (and the progress bar's size): clamped, the channel's word is not trusted.
@@ -261,7 +274,7 @@ def _compare_offers(run: ResyncRun, token: str, adapter, deadline: float) -> Res
     if not chunk.links:
         return _advance(run, token, check_phase=Phase.UNKNOWN, cursor=0)
     links = chunk.links
-    key_of = {link.offer_id: (link.external_id or "").strip() for link in links}
+    key_of, unkeyed = listing_keys(adapter, links)
     listings = dict(
         DriftListing.objects.filter(
             check_run=run, external_id__in={k for k in key_of.values() if k}
@@ -284,13 +297,29 @@ def _compare_offers(run: ResyncRun, token: str, adapter, deadline: float) -> Res
             links = [link for link in links if link.offer_id < first]
             deferred = True
     if links:
-        run = _record_comparison(run, token, adapter, links, key_of, listings, unreadable, fields)
+        run = _record_comparison(
+            run, token, adapter, links, (key_of, unkeyed), listings, unreadable, fields
+        )
     if deferred:
         raise adapter.held or Held(time.time() + 10, throttled=True)
     return run
 
 
-def _record_comparison(run, token, adapter, links, key_of, listings, unreadable, fields):
+def listing_keys(adapter, links) -> tuple[dict[int, str], dict[int, NoListing]]:
+    """Each link's listing by the channel's rule (the adapter's `listing_key`, as its sends
+    use it): {offer pk: listing}, and {offer pk: why it names none}."""
+    keys, unkeyed = {}, {}
+    for link in links:
+        try:
+            keys[link.offer_id] = adapter.listing_key(OfferKeys.of(link))[:100]
+        except NoListing as exc:
+            keys[link.offer_id] = ""
+            unkeyed[link.offer_id] = exc
+    return keys, unkeyed
+
+
+def _record_comparison(run, token, adapter, links, keys, listings, unreadable, fields):
+    key_of, unkeyed = keys
     offer_ids = [link.offer_id for link in links]
     # Only sends the channel accepted: a refused one did not put our data there.
     last_sent = dict(
@@ -305,6 +334,19 @@ def _record_comparison(run, token, adapter, links, key_of, listings, unreadable,
     counts = dict(report.get("fields") or {})
     for link in links:
         key = key_of[link.offer_id]
+        if link.offer_id in unkeyed:
+            # A send of it would fail with this reason: it cannot be compared either.
+            exc = unkeyed[link.offer_id]
+            failures.append(
+                ResyncFailure(
+                    run_id=run.pk,
+                    offer_id=link.offer_id,
+                    code=exc.code[:100],
+                    message=clean_text(exc.message),
+                    attempts=0,
+                )
+            )
+            continue
         if key in unreadable:
             status, code, message = unreadable[key]
             failures.append(
@@ -313,14 +355,11 @@ def _record_comparison(run, token, adapter, links, key_of, listings, unreadable,
                     offer_id=link.offer_id,
                     http_status=status,
                     code=clean_text(code or "")[:100],
-                    message=clean_text(
-                        _("The listing could not be read, so it was not compared: %(reason)s")
-                        % {"reason": message}
-                    ),
+                    message=clean_text(NOT_READ(reason=message)),
                 )
             )
             continue
-        listing = listings.get(key) if key else None
+        listing = listings.get(key)
         if listing is None:
             report["missing"] += 1
             items.append(
@@ -352,9 +391,14 @@ def _record_comparison(run, token, adapter, links, key_of, listings, unreadable,
                 )
             )
     report["fields"] = counts
+    named = [key_of[link.offer_id] for link in links if key_of[link.offer_id] in listings]
     with transaction.atomic():
         DriftItem.objects.bulk_create(items, batch_size=500)
         ResyncFailure.objects.upsert(failures)
+        if named:
+            DriftListing.objects.filter(check_run_id=run.pk, external_id__in=named).update(
+                named=True
+            )
         return _advance(
             run,
             token,
@@ -365,20 +409,34 @@ def _record_comparison(run, token, adapter, links, key_of, listings, unreadable,
         )
 
 
-def _report_unknown(run: ResyncRun, token: str) -> ResyncRun | None:
+def named_listings(run: ResyncRun, adapter, keys: list[str]) -> set[str]:
+    """Which of these listings an offer of the integration (active or not) names by the
+    channel's rule. The rule names a listing by an offer's external ID, SKU or EAN: the links
+    where one of those is among the keys are the candidates, and the rule says which match
+    (a listing the rule reaches from a rewritten value is marked `named` when compared)."""
+    keys = list(keys)
+    candidates = (
+        OfferChannel.objects.filter(integration_id=run.integration_id)
+        .filter(Q(external_id__in=keys) | Q(offer__sku__in=keys) | Q(offer__ean__in=keys))
+        .select_related("offer")
+    )
+    named, _unkeyed = listing_keys(adapter, candidates.iterator(chunk_size=1000))
+    return set(named.values()) & set(keys)
+
+
+def _report_unknown(run: ResyncRun, token: str, adapter) -> ResyncRun | None:
     """Listings no offer of the integration links to (active or not); None when done."""
     rows = list(
         DriftListing.objects.filter(check_run=run, pk__gt=run.cursor)
         .order_by("pk")
-        .values_list("pk", "external_id", "data")[:UNKNOWN_BATCH]
+        .values_list("pk", "external_id", "data", "named")[:UNKNOWN_BATCH]
     )
     if not rows:
         return None
-    known = set(
-        OfferChannel.objects.filter(
-            integration_id=run.integration_id, external_id__in=[r[1] for r in rows]
-        ).values_list("external_id", flat=True)
-    )
+    # Named by an offer compared, or by any other link of the integration (an inactive one,
+    # an offer added during the check).
+    known = {r[1] for r in rows if r[3]}
+    known |= named_listings(run, adapter, [r[1] for r in rows if not r[3]])
     items = [
         DriftItem(
             check_run_id=run.pk,
@@ -390,7 +448,7 @@ def _report_unknown(run: ResyncRun, token: str) -> ResyncRun | None:
                 if name in data
             },
         )
-        for _, key, data in rows
+        for _, key, data, _named in rows
         if key not in known
     ]
     report = dict(run.report)

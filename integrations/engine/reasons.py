@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from integrations.models import Integration
+from integrations.shopconnect.http import ChannelUnavailable
 
 
 def short_error(exc: BaseException, integration: Integration | None) -> str:
@@ -15,6 +16,8 @@ def short_error(exc: BaseException, integration: Integration | None) -> str:
     for secret in (integration.credentials or {}).values() if integration else ():
         if isinstance(secret, str) and len(secret) >= 4:
             text = text.replace(secret, "***")
+    if text and isinstance(exc, ChannelUnavailable):
+        return text  # a reason of its own, worded for the reader when shown (wording.py)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

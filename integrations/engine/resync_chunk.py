@@ -14,8 +14,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import ngettext
 
 from integrations import shopconnect
 from integrations.channels import sends_photo_binaries_always
@@ -34,9 +33,18 @@ from integrations.engine.skeleton import (
 )
 from integrations.models import ChannelBatch, Integration, ResyncFailure, ResyncRun
 from integrations.shopconnect import budgets as channel_budgets
-from integrations.shopconnect.base import OfferResult, OfferToSend, stored_text
-from integrations.shopconnect.http import MAX_BUDGET_WAIT, Held
+from integrations.shopconnect.base import (
+    NoListing,
+    OfferKeys,
+    OfferResult,
+    OfferToSend,
+    stored_text,
+)
+from integrations.shopconnect.http import HOST_UNREACHABLE, MAX_BUDGET_WAIT, Held
+from integrations.wording import Reason
 from offers.models import OfferChannel, SiteJournal
+
+DEACTIVATED = Reason("The integration was deactivated, so its resync stopped.")
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +57,7 @@ class ResyncChunks(Step):
     """Send chunks of the run's offers; the run completes after its last offer, once the
     channel has reported on every batch it registered (engine/batches.py)."""
 
-    deactivated = gettext_lazy("The integration was deactivated, so its resync stopped.")
+    deactivated = DEACTIVATED
 
     def __init__(self, run: ResyncRun, token: str):
         super().__init__(run, token)
@@ -93,7 +101,7 @@ class ResyncChunks(Step):
         grant = channel_budgets.peek(adapter.offer_spends(1, run.data_types))
         if grant.wait() > MAX_BUDGET_WAIT and grant.budget is not None:
             return Wait(Held(grant.at, budget=grant.budget, limit=grant.limit))
-        items, refused = items_to_send(run, chunk)
+        items, refused = items_to_send(run, chunk, adapter)
         items, plans = adapter.plan_batches(
             # The whole run's size: a share computed for what is left, as if the budgets' hour
             # windows were empty, drifts (bench/README.md, issue 18).
@@ -230,8 +238,10 @@ def sharing_runs(integration: Integration, keys: set[str]) -> dict[str, int]:
     return counts
 
 
-def items_to_send(run: ResyncRun, chunk: Chunk):
-    """Decide what goes per offer and set aside offers that cannot be sent.
+def items_to_send(run: ResyncRun, chunk: Chunk, adapter):
+    """Decide what goes per offer and set aside offers that cannot be sent: those that name
+    no listing by the channel's rule (the adapter's `listing_key`, the rule of its sends and
+    of a drift check alike).
 
     Photos (DESIGN.md §2 rule 2) go with content: always to Allegro and Zalando, elsewhere when
     the photo set changed since the journal's hash — or always, when the run asks for photos
@@ -239,22 +249,15 @@ def items_to_send(run: ResyncRun, chunk: Chunk):
     """
     integration = run.integration
     always_photos = sends_photo_binaries_always(integration.channel)
-    needs_external_id = integration.facts.needs_external_id
     items, refused = [], []
     for link in chunk.links:
         offer = link.offer
-        if needs_external_id and not link.external_id:
+        try:
+            adapter.listing_key(OfferKeys.of(link))
+        except NoListing as exc:
             refused.append(
                 OfferResult(
-                    offer_id=offer.pk,
-                    ok=False,
-                    code="missing_external_id",
-                    message=_(
-                        "The offer has no listing id on %(channel)s (external ID); link it to "
-                        "its listing first."
-                    )
-                    % {"channel": integration.get_channel_display()},
-                    attempts=0,
+                    offer_id=offer.pk, ok=False, code=exc.code, message=exc.message, attempts=0
                 )
             )
             continue
@@ -460,7 +463,7 @@ def record(
                 ok_rows.append((offer.pk, integration_id, *(values[f] for f in sent_fields)))
             else:
                 failed += 1
-                transport += result.code == "channel_unavailable"
+                transport += result.code in ("channel_unavailable", HOST_UNREACHABLE)
                 message = clean_text(result.message)
                 error_rows.append(
                     (offer.pk, integration_id, now, SiteJournal.Status.ERROR, message)

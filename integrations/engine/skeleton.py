@@ -39,6 +39,23 @@ from integrations.models import RESYNC_CLUSTER, ResyncRun
 from integrations.shopconnect import http as channel_http
 from integrations.shopconnect.base import ChannelAuthError
 from integrations.shopconnect.http import Held
+from integrations.wording import Reason
+from offers.models import SiteJournal
+
+# Reasons a run stores (worded in the reader's language when shown: integrations/wording.py).
+REPEATED_ERROR = Reason(
+    "The resync stopped: the same unexpected error happened %(count)s times in a row "
+    "(%(error)s). Resume it once the cause is fixed."
+)
+UNREACHED = Reason(
+    "%(error)s. xSale has not reached this address once: check the API URL (and the login "
+    "URL) in the integration's settings, then resume."
+)
+SILENT = Reason(
+    "%(channel)s did not answer for %(count)s chunks in a row, even after %(pauses)s pauses. "
+    "The offers it did not take are listed as failed; resume the resync when the channel is "
+    "back."
+)
 
 logger = logging.getLogger(__name__)
 
@@ -326,12 +343,16 @@ def _step_raised(run_id: int, token: str, exc: Exception) -> None:
     if run is None:
         return
     error = short_error(exc, run.integration)
+    if never_reached(exc, run):
+        # Nothing ever answered there: the address is wrong until proved otherwise.
+        status = ResyncRun.Status.FAILED
+        if run.status == ResyncRun.Status.CANCELLING:
+            status = ResyncRun.Status.CANCELLED
+        end(run_id, token, status, UNREACHED(error=error.rstrip(".")))
+        return
     errors = run.chunk_errors + 1
     if errors >= MAX_CHUNK_ERRORS:
-        message = _(
-            "The resync stopped: the same unexpected error happened %(count)s times in a row "
-            "(%(error)s). Resume it once the cause is fixed."
-        ) % {"count": errors, "error": error}
+        message = REPEATED_ERROR(count=errors, error=error)
         status = ResyncRun.Status.FAILED
         if run.status == ResyncRun.Status.CANCELLING:
             status, message = ResyncRun.Status.CANCELLED, ""
@@ -340,6 +361,20 @@ def _step_raised(run_id: int, token: str, exc: Exception) -> None:
     until = timezone.now() + timedelta(seconds=10 * errors)
     reason = _("An unexpected error interrupted the resync (%(error)s) — trying again at %(time)s.")
     _pause_until(run_id, token, until, reason % {"error": error, "time": at(until)}, errors)
+
+
+def never_reached(exc: Exception, run: ResyncRun) -> bool:
+    """The channel's host did not answer this process, and no send of this integration ever
+    reached the channel (the site journal has no accepted one): a settings problem, not an
+    outage to wait out."""
+    return (
+        isinstance(exc, channel_http.ChannelUnavailable)
+        and exc.code == channel_http.HOST_UNREACHABLE
+        and not SiteJournal.objects.filter(
+            integration_id=run.integration_id,
+            status__in=[SiteJournal.Status.OK, SiteJournal.Status.WARNING],
+        ).exists()
+    )
 
 
 def _pause_until(run_id: int, token: str, until: datetime, reason: str, chunk_errors=None):
@@ -368,12 +403,7 @@ def silent_pause(run: ResyncRun, token: str, silent_chunks: int) -> None:
             run.pk,
             token,
             ResyncRun.Status.FAILED,
-            _(
-                "%(channel)s did not answer for %(count)s chunks in a row, even after "
-                "%(pauses)s pauses. The offers it did not take are listed as failed; resume "
-                "the resync when the channel is back."
-            )
-            % {"channel": channel, "count": silent_chunks, "pauses": MAX_SILENT_PAUSES},
+            SILENT(channel=channel, count=silent_chunks, pauses=MAX_SILENT_PAUSES),
         )
         return
     until = timezone.now() + timedelta(minutes=2 ** (pauses - 1))

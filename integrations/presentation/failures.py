@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from integrations.models import ResyncFailure, ResyncRun
 from integrations.presentation.csv_export import csv_lines
+from integrations.wording import worded
 
 PAGE_SIZE = 50
 GROUPS_SHOWN = 25
@@ -37,6 +38,11 @@ _CONTENT = _(
 _UNAVAILABLE = _(
     "The channel did not answer in time. Nothing to correct on the offers: retry later."
 )
+_HOST = _(
+    "xSale could not reach the channel at the address in the integration's settings, or "
+    "something that is not the channel's API answered there: check the API URL (and the "
+    "login URL) in the integration's settings, then retry."
+)
 _AUTH = _(
     "The channel refused xSale's credentials: renew them in the integration's settings, then retry."
 )
@@ -52,6 +58,8 @@ ADVICE_BY_CODE = {
     "validation": _CONTENT,
     "validation_error": _CONTENT,
     "channel_unavailable": _UNAVAILABLE,
+    "host_unreachable": _HOST,
+    "unexpected_answer": _HOST,
     "no_result": _UNAVAILABLE,
     "internal_error": _UNAVAILABLE,
     "unauthorized": _AUTH,
@@ -160,4 +168,6 @@ def failures_csv(run: ResyncRun, group: dict | None = None) -> Iterator[str]:
         .order_by("offer_id")
         .values_list("offer__sku", "offer__name", "http_status", "code", "message", "attempts")
     )
-    return csv_lines(chain([CSV_HEADER], rows.iterator(chunk_size=2000)))
+    # Our own reasons in the reader's language; the channel's own words stay as they came.
+    worded_rows = ((*row[:4], worded(row[4]), *row[5:]) for row in rows.iterator(chunk_size=2000))
+    return csv_lines(chain([CSV_HEADER], worded_rows))

@@ -7,6 +7,7 @@ from integrations import shopconnect
 from integrations.engine.drift_check import CONTENT_FIELDS, PRICES_STOCK_FIELDS, unreadable_note
 from integrations.models import DriftItem, Integration, ResyncRun
 from integrations.services.runs import ResyncError, start_resync
+from integrations.wording import worded
 
 
 def start_check(
@@ -17,7 +18,7 @@ def start_check(
     A channel xSale cannot read back (its adapter has no `readable_fields`: Zalando) is refused
     before a run is created: an empty run would only stand in the way of the real results."""
     if not shopconnect.adapter_for(integration).readable_fields:
-        raise ResyncError(unreadable_note(integration.get_channel_display()))
+        raise ResyncError(worded(unreadable_note(integration.get_channel_display())))
     return start_resync(
         integration, user=user, source=source, kind=ResyncRun.Kind.CHECK, data_types=data_types
     )

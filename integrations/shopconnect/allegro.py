@@ -62,6 +62,7 @@ from integrations.shopconnect.base import (
     ConnectionCheck,
     ListingReads,
     ListingsPage,
+    NoListing,
     OfferResult,
     OfferToSend,
 )
@@ -69,18 +70,19 @@ from integrations.shopconnect.budgets import budgets_for
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
     OfferSnapshot,
-    duplicates_failed,
     failed,
     json_or_empty,
     snapshot,
 )
 from integrations.shopconnect.http import (
+    HOST_UNREACHABLE,
     ChannelClient,
     ChannelUnavailable,
     Held,
     TokenAuth,
     retry_after_seconds,
 )
+from integrations.wording import Reason
 
 NAME_MAX_CHARS = 75
 CONFLICT_RETRY_WAITS = (1.0, 2.0, 3.0)
@@ -89,6 +91,34 @@ MAX_POLL_WAIT_SECONDS = 5.0
 BLOCK_START = re.compile(r"^\s*<(p|h1|h2|ul|ol)[\s>/]", re.IGNORECASE)
 OAUTH_ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
 LISTING_PAGE = 1_000  # GET /sale/offers: at most 1,000 a page
+
+LOGIN_UNREACHABLE = Reason(
+    "Allegro's login service (%(host)s) could not be reached, so the access token could not "
+    "be renewed. Check the login URL (and the API URL) in the integration's settings."
+)
+LOGIN_DID_NOT_ANSWER = Reason(
+    "Allegro's login service did not answer, so the access token could not be renewed. Try "
+    "the resync again later."
+)
+REFRESH_REFUSED = Reason(
+    "Allegro refused to renew the access token%(code)s. Reconnect the Allegro account in the "
+    "integration's settings (client ID, client secret, refresh token)."
+)
+NAME_SHORTENED = Reason("The name was shortened to Allegro's %(max)s characters: “%(name)s”.")
+OFFER_ID_NOT_A_NUMBER = Reason("The Allegro offer id (external ID) must be a number, got “%(id)s”.")
+NO_OFFER_ID = Reason("The offer has no Allegro offer id (external ID).")
+PHOTO_UNREADABLE = Reason("Photo %(position)s (%(name)s) could not be read from xSale's storage.")
+PHOTO_NOT_UPLOADED = Reason("Photo %(position)s was not uploaded: %(error)s")
+PHOTO_REFUSED = Reason("Allegro refused photo %(position)s: %(message)s")
+FOREIGN_LOCATION = Reason(
+    "Allegro accepted the edit but pointed to another host (%(host)s) to follow it; xSale does "
+    "not send the token there. Check the offer on Allegro."
+)
+STILL_PROCESSING = Reason("Allegro accepted the edit and is still processing it.")
+SHORTENED_AND_PROCESSING = Reason(
+    "%(warning)s Allegro accepted the edit and is still processing it."
+)
+NOT_LISTED = Reason("Allegro did not list the offers: %(message)s")
 
 
 class AllegroAuth(TokenAuth):
@@ -112,10 +142,10 @@ class AllegroAuth(TokenAuth):
                 data={"grant_type": "refresh_token", "refresh_token": self.refresh_token},
             )
         except ChannelUnavailable as exc:
-            raise ChannelAuthError(
-                "Allegro's login service did not answer, so the access token could not be "
-                "renewed. Try the resync again later."
-            ) from exc
+            if exc.code == HOST_UNREACHABLE:
+                host = urlsplit(self.auth_url).hostname or self.auth_url
+                raise ChannelAuthError(LOGIN_UNREACHABLE(host=host)) from exc
+            raise ChannelAuthError(LOGIN_DID_NOT_ANSWER()) from exc
         data = json_or_empty(response)
         if (
             response.status_code != 200
@@ -125,10 +155,7 @@ class AllegroAuth(TokenAuth):
             code = data.get("error", "") if isinstance(data, dict) else ""
             # Only a bare OAuth error code is quoted: descriptions may echo what we sent.
             reason = f" ({code})" if OAUTH_ERROR_CODE.match(str(code)) else ""
-            raise ChannelAuthError(
-                f"Allegro refused to renew the access token{reason}. Reconnect the Allegro "
-                "account in the integration's settings (client ID, client secret, refresh token)."
-            )
+            raise ChannelAuthError(REFRESH_REFUSED(code=reason))
         self.refresh_token = data.get("refresh_token") or self.refresh_token
         self.remember_new_credentials(
             {"access_token": data["access_token"], "refresh_token": self.refresh_token}
@@ -150,7 +177,7 @@ def allegro_name(name: str) -> tuple[str, str]:
     if " " in cut and name[NAME_MAX_CHARS] != " ":
         cut = cut.rsplit(" ", 1)[0]
     cut = cut.rstrip(" ,;:-")
-    return cut, f"The name was shortened to Allegro's {NAME_MAX_CHARS} characters: “{cut}”."
+    return cut, NAME_SHORTENED(max=NAME_MAX_CHARS, name=cut)
 
 
 def allegro_description(html: str) -> str:
@@ -361,28 +388,20 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
             ),
         )
 
+    def listing_key(self, offer) -> str:
+        """Allegro's offer id: the link's external ID, a number."""
+        external = offer.external_id
+        if external.isascii() and external.isdigit():
+            return external
+        if external:
+            raise NoListing(OFFER_ID_NOT_A_NUMBER(id=external), "invalid_external_id")
+        raise NoListing(NO_OFFER_ID(), "missing_external_id")
+
     def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
-        refused, ready = [], []
-        for snap in snapshots:
-            if snap.external_id.isascii() and snap.external_id.isdigit():
-                ready.append(snap)
-            else:
-                refused.append(
-                    failed(
-                        snap.offer_id,
-                        f"The Allegro offer id (external ID) must be a number, got "
-                        f"“{snap.external_id}”."
-                        if snap.external_id
-                        else "The offer has no Allegro offer id (external ID).",
-                        code="invalid_external_id",
-                        attempts=0,
-                    )
-                )
-        ready, duplicates = duplicates_failed(ready, lambda s: s.external_id, "Allegro offer id")
-        if ready:
+        if snapshots:
             self.prepare()
-        jobs = [([snap.offer_id], partial(self.send_offer, snap)) for snap in ready]
-        return refused + duplicates + self.run_parallel(jobs)
+        jobs = [([snap.offer_id], partial(self.send_offer, snap)) for snap in snapshots]
+        return self.run_parallel(jobs)
 
     # --- one offer (runs in a worker thread) -------------------------------------------
 
@@ -407,7 +426,7 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
         except OSError:
             return None, failed(
                 snap.offer_id,
-                f"Photo {position} ({photo.name}) could not be read from xSale's storage.",
+                PHOTO_UNREADABLE(position=position, name=photo.name),
                 code="photo_missing",
                 attempts=0,
             )
@@ -422,9 +441,9 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
         except ChannelUnavailable as exc:
             return None, failed(
                 snap.offer_id,
-                f"Photo {position} was not uploaded: {exc}",
+                PHOTO_NOT_UPLOADED(position=position, error=exc),
                 http_status=exc.http_status,
-                code="channel_unavailable",
+                code=exc.code,
                 attempts=exc.attempts,
             )
         location = json_or_empty(response).get("location") if response.status_code == 201 else None
@@ -432,7 +451,7 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
             code, message = allegro_errors(response)
             return None, failed(
                 snap.offer_id,
-                f"Allegro refused photo {position}: {message}",
+                PHOTO_REFUSED(position=position, message=message),
                 http_status=response.status_code,
                 code=code or "photo_refused",
                 attempts=response.attempts,
@@ -442,7 +461,7 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
     def edit_offer(
         self, snap: OfferSnapshot, body: dict, *, photos_sent: bool, warning: str
     ) -> OfferResult:
-        url = f"{self.api_url}/sale/product-offers/{quote(snap.external_id, safe='')}"
+        url = f"{self.api_url}/sale/product-offers/{quote(snap.listing, safe='')}"
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         headers = {"Accept": MEDIA_TYPE, "Content-Type": MEDIA_TYPE, "Accept-Language": "pl-PL"}
         attempts = 0
@@ -480,8 +499,7 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
         if not same_origin(url, self.api_url):
             return failed(
                 snap.offer_id,
-                f"Allegro accepted the edit but pointed to another host ({urlsplit(url).netloc}) "
-                "to follow it; xSale does not send the token there. Check the offer on Allegro.",
+                FOREIGN_LOCATION(host=urlsplit(url).netloc),
                 http_status=202,
                 code="foreign_location",
                 attempts=attempts,
@@ -517,12 +535,11 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
                 code=code,
                 attempts=attempts,
             )
-        still = "Allegro accepted the edit and is still processing it."
         return OfferResult(
             snap.offer_id,
             ok=True,
             photos_sent=photos_sent,
-            message=f"{warning} {still}".strip(),
+            message=SHORTENED_AND_PROCESSING(warning=warning) if warning else STILL_PROCESSING(),
             attempts=attempts,
         )
 
@@ -568,7 +585,7 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
         if response.status_code != 200 or not isinstance(offers, list):
             code, message = allegro_errors(response)
             raise ChannelUnavailable(
-                f"Allegro did not list the offers: {message}",
+                NOT_LISTED(message=message),
                 http_status=response.status_code,
                 attempts=response.attempts,
                 code=code or "list_refused",

@@ -24,9 +24,17 @@ from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
-from integrations.shopconnect.base import BatchPlan, BatchSubmission, OfferResult, OfferToSend
+from integrations.shopconnect.base import (
+    BatchPlan,
+    BatchSubmission,
+    NoListing,
+    OfferKeys,
+    OfferResult,
+    OfferToSend,
+)
 from integrations.shopconnect.budgets import balanced_split
 from integrations.shopconnect.common import json_or_empty
+from integrations.wording import Reason
 
 MEDIA_TYPE = "application/vnd.allegro.public.v1+json"
 COMMAND_MAX_OFFERS = 1_000
@@ -37,6 +45,8 @@ PATHS = {PRICE: "offer-price-change-commands", QUANTITY: "offer-quantity-change-
 BUDGET_OF = {PRICE: "price_commands", QUANTITY: "quantity_commands"}
 # Allegro documents no end to a command's work; its staff answer "seconds to an hour".
 FIRST_LOOK_SECONDS = 2.0
+ANSWERED = Reason("Allegro answered %(status)s %(reason)s")
+NOT_CARRIED_OUT = Reason("Allegro did not carry out the change.")
 
 
 def allegro_errors(response) -> tuple[str, str]:
@@ -44,7 +54,7 @@ def allegro_errors(response) -> tuple[str, str]:
     data = json_or_empty(response)
     errors = data.get("errors") if isinstance(data, dict) else None
     if not errors:
-        return "", f"Allegro answered {response.status_code} {response.reason}"
+        return "", ANSWERED(status=response.status_code, reason=response.reason)
     return error_items(errors)
 
 
@@ -86,18 +96,22 @@ class AllegroCommands:
     def plan_batches(self, items: list[OfferToSend], *, run_offers: int, batched: bool = False):
         commandable, by_patch = [], []
         seen: set[str] = set()
+        listing_of: dict[int, str] = {}
         for item in items:
-            external = (item.link.external_id or "").strip()
+            try:
+                external = self.listing_key(OfferKeys.of(item.link))
+            except NoListing:
+                external = ""  # PATCH's send fails it with the reason
             if (
                 item.send_prices_stock
                 and not item.send_content
-                and external.isascii()
-                and external.isdigit()
+                and external
                 and external not in seen
                 and item.offer.stock > 0
                 and _price(item.offer) is not None
             ):
                 seen.add(external)
+                listing_of[item.offer.pk] = external
                 commandable.append(item)
             else:
                 by_patch.append(item)
@@ -123,18 +137,17 @@ class AllegroCommands:
         for (amount, currency), group in sorted(by_price.items()):
             ids = sorted(item.offer.pk for item in group)
             for part in _chunks(ids):
-                plans.append(self._plan(PRICE, part, group, amount=amount, currency=currency))
+                plans.append(self._plan(PRICE, part, listing_of, amount=amount, currency=currency))
         by_stock: dict[int, list[OfferToSend]] = defaultdict(list)
         for item in chosen:
             by_stock[item.offer.stock].append(item)
         for stock, group in sorted(by_stock.items()):
             ids = sorted(item.offer.pk for item in group)
             for part in _chunks(ids):
-                plans.append(self._plan(QUANTITY, part, group, stock=stock))
+                plans.append(self._plan(QUANTITY, part, listing_of, stock=stock))
         return by_patch, plans
 
-    def _plan(self, operation: str, ids: list[int], group, **value) -> BatchPlan:
-        external = {item.offer.pk: item.link.external_id.strip() for item in group}
+    def _plan(self, operation: str, ids: list[int], external: dict[int, str], **value):
         if operation == PRICE:
             sent = {"price": value["amount"], "currency": value["currency"]}
         else:
@@ -249,7 +262,6 @@ class AllegroCommands:
                 offer_id,
                 ok=False,
                 code=code or "command_failed",
-                message="; ".join(m for m in (text, message) if m)[:1000]
-                or "Allegro did not carry out the change.",
+                message="; ".join(m for m in (text, message) if m)[:1000] or NOT_CARRIED_OUT(),
             )
         return None  # NEW: not carried out yet (a completed command should have none)

@@ -45,7 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -59,7 +59,6 @@ from integrations.shopconnect.amazon_mapping import (
     amazon_errors,
     errors_of,
     issue_text,
-    listing_sku,
     patches,
     photo_files,
     photos_warning,
@@ -76,12 +75,18 @@ from integrations.shopconnect.base import (
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
     OfferSnapshot,
-    duplicates_failed,
     failed,
     json_or_empty,
     snapshot_with_photo_urls,
 )
-from integrations.shopconnect.http import ChannelClient, ChannelUnavailable, Held, TokenAuth
+from integrations.shopconnect.http import (
+    HOST_UNREACHABLE,
+    ChannelClient,
+    ChannelUnavailable,
+    Held,
+    TokenAuth,
+)
+from integrations.wording import Reason
 
 # Renew the access token this long before Amazon says it expires.
 TOKEN_MARGIN_SECONDS = 60
@@ -92,6 +97,35 @@ REPORT_PAGE = 10_000  # report rows per page of a drift check's listings
 REPORT_REUSE_SECONDS = 15 * 60
 # A report not ready yet is looked at again in place for this long, then the check pauses.
 REPORT_WAIT_IN_PLACE = 4.0
+
+LOGIN_UNREACHABLE = Reason(
+    "Login with Amazon (%(host)s) could not be reached, so the access token could not be "
+    "renewed. Check the login URL in the integration's settings."
+)
+LOGIN_DID_NOT_ANSWER = Reason(
+    "Login with Amazon did not answer, so the access token could not be renewed. Try again later."
+)
+REFRESH_REFUSED = Reason(
+    "Login with Amazon refused to renew the access token%(code)s. Check the client ID, client "
+    "secret and refresh token in the integration's settings (authorize the app for the seller "
+    "again if the refresh token was revoked)."
+)
+ACCESS_REFUSED = Reason(
+    "Amazon refused access (403) even with a fresh access token. Check the seller ID and that "
+    "the app is authorized for this seller in Seller Central."
+)
+NO_SELLER_ID = Reason(
+    "The Amazon integration has no seller ID (Seller Central → Settings → Account info → "
+    "Merchant token). Fill it in the integration's settings."
+)
+LISTING_STATUS = Reason("Amazon answered %(status)s.")
+NO_STATUS = Reason("no status")
+REPORT_NOT_MADE = Reason("Amazon did not make the listings report: %(message)s")
+REPORT_UNKNOWN = Reason("Amazon did not say how the listings report is doing: %(message)s")
+REPORT_FATAL = Reason(
+    "Amazon could not make the listings report (FATAL); the check can be run again."
+)
+REPORT_NO_SKU = Reason("Amazon's listings report could not be read: it has no seller-sku column.")
 
 
 class AmazonAuth(TokenAuth):
@@ -127,10 +161,10 @@ class AmazonAuth(TokenAuth):
                 },
             )
         except ChannelUnavailable as exc:
-            raise ChannelAuthError(
-                "Login with Amazon did not answer, so the access token could not be renewed. "
-                "Try again later."
-            ) from exc
+            if exc.code == HOST_UNREACHABLE:
+                host = urlsplit(self.auth_url).hostname or self.auth_url
+                raise ChannelAuthError(LOGIN_UNREACHABLE(host=host)) from exc
+            raise ChannelAuthError(LOGIN_DID_NOT_ANSWER()) from exc
         data = json_or_empty(response)
         if (
             response.status_code != 200
@@ -140,11 +174,7 @@ class AmazonAuth(TokenAuth):
             code = data.get("error", "") if isinstance(data, dict) else ""
             known = code in ("invalid_client", "invalid_grant", "unsupported_grant_type")
             reason = f" ({code})" if known else ""
-            raise ChannelAuthError(
-                f"Login with Amazon refused to renew the access token{reason}. Check the client "
-                "ID, client secret and refresh token in the integration's settings (authorize "
-                "the app for the seller again if the refresh token was revoked)."
-            )
+            raise ChannelAuthError(REFRESH_REFUSED(code=reason))
         try:
             lifetime = float(data.get("expires_in") or 3600)
         except (TypeError, ValueError):
@@ -157,10 +187,7 @@ class AmazonAuth(TokenAuth):
         return data["access_token"]
 
     def rejected(self) -> ChannelAuthError:
-        return ChannelAuthError(
-            "Amazon refused access (403) even with a fresh access token. Check the seller ID "
-            "and that the app is authorized for this seller in Seller Central."
-        )
+        return ChannelAuthError(ACCESS_REFUSED())
 
 
 def amount_text(value) -> str | None:
@@ -233,10 +260,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
     def check_credentials(self) -> None:
         super().check_credentials()
         if not self.integration.setting("seller_id"):
-            raise ChannelAuthError(
-                "The Amazon integration has no seller ID (Seller Central → Settings → Account "
-                "info → Merchant token). Fill it in the integration's settings."
-            )
+            raise ChannelAuthError(NO_SELLER_ID())
 
     def snapshot(self, item: OfferToSend) -> OfferSnapshot:
         return snapshot_with_photo_urls(item)
@@ -356,16 +380,19 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
 
     # --- the Listings Items path -------------------------------------------------------
 
+    def listing_key(self, offer) -> str:
+        """The seller SKU: the link's external ID, else our SKU (the README's default)."""
+        return offer.external_id or offer.sku
+
     def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
-        ready, duplicates = duplicates_failed(snapshots, listing_sku, "Amazon seller SKU")
         place = self.place
-        jobs = [([snap.offer_id], partial(self.patch_listing, snap, place)) for snap in ready]
-        return duplicates + self.run_parallel(jobs)
+        jobs = [([snap.offer_id], partial(self.patch_listing, snap, place)) for snap in snapshots]
+        return self.run_parallel(jobs)
 
     def patch_listing(self, snap: OfferSnapshot, place: Marketplace) -> list[OfferResult]:
         response = self.client.request(
             "PATCH",
-            self.listing_url(listing_sku(snap)),
+            self.listing_url(snap.listing),
             spend={"listings_patch": 1, "integration": 1},
             headers={"Accept": "application/json"},
             params={"marketplaceIds": place.marketplace_id, "issueLocale": "en_US"},
@@ -389,7 +416,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
             return [
                 failed(
                     snap.offer_id,
-                    message or f"Amazon answered {data.get('status') or 'no status'}.",
+                    message or LISTING_STATUS(status=data.get("status") or NO_STATUS()),
                     http_status=200,
                     code=code or str(data.get("status") or "INVALID"),
                     attempts=response.attempts,
@@ -416,7 +443,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
             "name": snap.name,
             "price": snap.price_text,
             "stock": snap.stock,
-            "external_id": listing_sku(snap),
+            "external_id": self.listing_key(snap),
         }
         if snap.description.strip():
             expected["description"] = snap.description
@@ -479,7 +506,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
         if not isinstance(report_id, str) or not report_id:
             code, message = amazon_errors(response)
             raise ChannelUnavailable(
-                f"Amazon did not make the listings report: {message}",
+                REPORT_NOT_MADE(message=message),
                 http_status=response.status_code,
                 attempts=response.attempts,
                 code=code or "report_refused",
@@ -508,7 +535,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
             if response.status_code != 200 or not status:
                 code, message = amazon_errors(response)
                 raise ChannelUnavailable(
-                    f"Amazon did not say how the listings report is doing: {message}",
+                    REPORT_UNKNOWN(message=message),
                     http_status=response.status_code,
                     attempts=response.attempts,
                     code=code or "report_unknown",
@@ -531,7 +558,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
         if status == "FATAL" or not report.get("reportDocumentId"):
             job.delete()  # the next check asks for a new report
             raise ChannelUnavailable(
-                "Amazon could not make the listings report (FATAL); the check can be run again.",
+                REPORT_FATAL(),
                 http_status=200,
                 attempts=1,
                 code="report_fatal",
@@ -551,7 +578,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
         if "seller-sku" not in document.columns:
             document.close()
             raise ChannelUnavailable(
-                "Amazon's listings report could not be read: it has no seller-sku column.",
+                REPORT_NO_SKU(),
                 http_status=200,
                 attempts=1,
                 code="unexpected_answer",

@@ -48,7 +48,6 @@ from integrations.shopconnect.amazon_mapping import (
     amazon_errors,
     errors_of,
     issue_text,
-    listing_sku,
     patches,
     photo_files,
     product_type,
@@ -56,6 +55,7 @@ from integrations.shopconnect.amazon_mapping import (
 from integrations.shopconnect.base import BatchPlan, BatchSubmission, OfferResult, OfferToSend
 from integrations.shopconnect.common import json_or_empty
 from integrations.shopconnect.http import MAX_BUDGET_WAIT, OVERSIZED, ChannelUnavailable, Held
+from integrations.wording import Reason
 from offers.models import OfferChannel
 from xsale.urlsafety import UnsafeURL, check_url
 
@@ -73,6 +73,29 @@ FEED_LIST_PAGES = 10  # of 100 feeds: a seller may submit 5 listings feeds every
 # photo, description and parameters made 10 feeds under 10 MiB — about 2 KB a message).
 MESSAGE_BYTES_ESTIMATE = {"all": 2_048, "content": 2_048, "prices_stock": 512}
 
+# Reasons stored for the offers of a feed (worded when shown: integrations/wording.py).
+FEED_CANNOT_TELL = Reason(
+    "Amazon may have registered this feed, but its answer was lost and Amazon's list of feeds "
+    "shows %(count)s feeds xSale cannot tell apart from it (%(feeds)s): it was not sent again, "
+    "so that no change is made twice. Check these offers, or resync them."
+)
+FEEDS_NOT_LISTED = Reason("Amazon did not list its feeds: %(message)s")
+TOO_MANY_FEEDS = Reason("Amazon listed more feeds than xSale reads while looking for a lost one.")
+UPLOAD_ADDRESS_REFUSED = Reason("Amazon's upload address was refused: %(error)s")
+FEED_NOT_STORED = Reason("Amazon's document store refused the feed (%(status)s %(reason)s).")
+FEED_NOT_KNOWN = Reason("Amazon does not know the feed %(feed)s: %(message)s")
+FEED_CANCELLED = Reason("Amazon cancelled feed %(feed)s before processing it; nothing changed.")
+FEED_ABORTED = Reason(
+    "Amazon aborted feed %(feed)s (FATAL)%(reason)s. Some, none or all of its changes may have "
+    "been made: resync these offers again."
+)
+FEED_FOUND_IS_ANOTHER = Reason(
+    "Amazon's answer to this feed was lost; the feed xSale found in Amazon's list (%(feed)s) "
+    "processed %(processed)s messages, not the %(sent)s xSale sent, so it is not this one and "
+    "its report is not used. Check these offers, or resync them."
+)
+MESSAGE_REFUSED = Reason("Amazon refused the message.")
+
 
 def max_messages() -> int:
     return max(1, settings.AMAZON_FEED_MAX_MESSAGES)
@@ -88,7 +111,7 @@ class AmazonFeeds:
 
         return {
             "messageId": message_id,
-            "sku": listing_sku(snap),
+            "sku": self.listing_key(snap),
             "operationType": "PATCH",
             "productType": product_type(snap, place),
             "patches": patches(snap, place),
@@ -284,11 +307,7 @@ class AmazonFeeds:
         if len(unknown) == 1 and not any(abs(t - sent_at) < 2 * window for t in beside):
             batch.remember(feed_id=unknown[0], feed_found=True)
             return BatchSubmission(registered=True, check_after=FIRST_LOOK_SECONDS)
-        message = _(
-            "Amazon may have registered this feed, but its answer was lost and Amazon's list of "
-            "feeds shows %(count)s feeds xSale cannot tell apart from it (%(feeds)s): it was not "
-            "sent again, so that no change is made twice. Check these offers, or resync them."
-        ) % {"count": len(unknown), "feeds": ", ".join(unknown[:5])}
+        message = FEED_CANNOT_TELL(count=len(unknown), feeds=", ".join(unknown[:5]))
         return BatchSubmission(registered=False, code="feed_unknown", message=message)
 
     def _feeds_since(self, since) -> list[str]:
@@ -314,7 +333,7 @@ class AmazonFeeds:
             if not isinstance(feeds, list):
                 code, message = amazon_errors(response)
                 raise ChannelUnavailable(
-                    f"Amazon did not list its feeds: {message}",
+                    FEEDS_NOT_LISTED(message=message),
                     http_status=response.status_code,
                     attempts=response.attempts,
                     code=code or "feeds_unknown",
@@ -330,7 +349,7 @@ class AmazonFeeds:
                 return ids
             params = {"nextToken": token}  # "include this token as the only parameter"
         raise ChannelUnavailable(
-            "Amazon listed more feeds than xSale reads while looking for a lost one.",
+            TOO_MANY_FEEDS(),
             http_status=200,
             attempts=1,
             code="feeds_unknown",
@@ -356,7 +375,7 @@ class AmazonFeeds:
             check_url(data["url"])
         except UnsafeURL as exc:
             raise ChannelUnavailable(
-                f"Amazon's upload address was refused: {exc}", http_status=201, attempts=1
+                UPLOAD_ADDRESS_REFUSED(error=exc), http_status=201, attempts=1
             ) from None
         uploaded = self.client.request(
             "PUT",
@@ -369,8 +388,7 @@ class AmazonFeeds:
         if uploaded.status_code != 200:
             # The document store refused (an expired URL, a size): try again with a new one.
             raise ChannelUnavailable(
-                f"Amazon's document store refused the feed ({uploaded.status_code} "
-                f"{uploaded.reason}).",
+                FEED_NOT_STORED(status=uploaded.status_code, reason=uploaded.reason),
                 http_status=uploaded.status_code,
                 attempts=uploaded.attempts,
                 code="upload_refused",
@@ -393,8 +411,9 @@ class AmazonFeeds:
         status = feed.get("processingStatus") if isinstance(feed, dict) else None
         if response.status_code == 404:
             __, message = amazon_errors(response)
-            return self._all_failed(batch, "feed_not_found", f"Amazon does not know the feed "
-                                    f"{feed_id}: {message}")  # fmt: skip
+            return self._all_failed(
+                batch, "feed_not_found", FEED_NOT_KNOWN(feed=feed_id, message=message)
+            )
         if response.status_code != 200 or status in (None, "IN_QUEUE", "IN_PROGRESS"):
             return None  # not done (or no readable answer): look again later
         report = None
@@ -413,12 +432,9 @@ class AmazonFeeds:
             if isinstance(i, dict)
         )
         if status == "CANCELLED":
-            message = f"Amazon cancelled feed {feed_id} before processing it; nothing changed."
+            message = FEED_CANCELLED(feed=feed_id)
             return self._all_failed(batch, "feed_cancelled", message)
-        message = (
-            f"Amazon aborted feed {feed_id} (FATAL){f': {reason}' if reason else ''}. Some, "
-            "none or all of its changes may have been made: resync these offers again."
-        )
+        message = FEED_ABORTED(feed=feed_id, reason=f": {reason}" if reason else "")
         return self._all_failed(batch, "feed_fatal", message)
 
     def _report(self, document_id: str) -> dict | None:
@@ -464,15 +480,11 @@ class AmazonFeeds:
         nothing_accepted = summary.get("messagesAccepted") == 0
         processed = summary.get("messagesProcessed")
         if batch.changes.get("feed_found") and processed != batch.changes.get("messages"):
-            message = _(
-                "Amazon's answer to this feed was lost; the feed xSale found in Amazon's list "
-                "(%(feed)s) processed %(processed)s messages, not the %(sent)s xSale sent, so it "
-                "is not this one and its report is not used. Check these offers, or resync them."
-            ) % {
-                "feed": batch.changes.get("feed_id"),
-                "processed": processed,
-                "sent": batch.changes.get("messages"),
-            }
+            message = FEED_FOUND_IS_ANOTHER(
+                feed=batch.changes.get("feed_id"),
+                processed=processed,
+                sent=batch.changes.get("messages"),
+            )
             return self._all_failed(batch, "feed_unknown", message)
         photos = batch.changes.get("photos_sent") or {}
         results = {}
@@ -487,7 +499,7 @@ class AmazonFeeds:
                     offer_id,
                     ok=False,
                     code=code or "feed_error",
-                    message=message or "Amazon refused the message.",
+                    message=message or MESSAGE_REFUSED(),
                 )
                 continue
             __, warning = issue_text(own)

@@ -7,9 +7,14 @@ message carries exactly the patches a PATCH request does. What is sent and why: 
 from __future__ import annotations
 
 from integrations.shopconnect.common import OfferSnapshot, json_or_empty
+from integrations.wording import Reason
 
 PRODUCT_TYPE_PARAMETER = "amazon_product_type"
 BULLET_POINT_PARAMETER = "bullet_point"
+ANSWERED = Reason("Amazon answered %(status)s %(reason)s")
+TOO_MANY_PHOTOS = Reason(
+    "Amazon takes %(slots)s images a listing; the first %(slots)s of %(photos)s photos were sent."
+)
 IMAGE_SLOTS = (
     "main_product_image_locator",
     *(f"other_product_image_locator_{i}" for i in range(1, 9)),
@@ -28,7 +33,7 @@ def amazon_errors(response) -> tuple[str, str]:
             details = str(error.get("details") or "")
             messages.append(f"{text} {details}".strip())
     if not messages:
-        return "", f"Amazon answered {response.status_code} {response.reason}"
+        return "", ANSWERED(status=response.status_code, reason=response.reason)
     return (codes[0] if codes else ""), "; ".join(m for m in messages if m)
 
 
@@ -69,10 +74,6 @@ class Marketplace:
             "language_tag": self.language_tag,
             "marketplace_id": self.marketplace_id,
         }
-
-
-def listing_sku(snap: OfferSnapshot) -> str:
-    return snap.external_id or snap.sku
 
 
 def product_type(snap: OfferSnapshot, place: Marketplace) -> str:
@@ -139,8 +140,5 @@ def photo_files(snap: OfferSnapshot) -> int:
 
 def photos_warning(snap: OfferSnapshot) -> str:
     if snap.send_photos and len(snap.photos) > len(IMAGE_SLOTS):
-        return (
-            f"Amazon takes {len(IMAGE_SLOTS)} images a listing; the first {len(IMAGE_SLOTS)} "
-            f"of {len(snap.photos)} photos were sent."
-        )
+        return TOO_MANY_PHOTOS(slots=len(IMAGE_SLOTS), photos=len(snap.photos))
     return ""

@@ -8,7 +8,12 @@ returns one OfferResult per offer, in any order.
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from integrations.wording import Reason
 from offers.models import Offer, OfferChannel
+
+NO_EXTERNAL_ID = Reason(
+    "The offer has no external ID for this channel (the id of its listing there)."
+)
 
 
 @dataclass
@@ -125,6 +130,35 @@ class ConnectionCheck:
     facts: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class OfferKeys:
+    """What may name an offer's listing on a channel: our SKU, the EAN, the link's external ID
+    (an OfferSnapshot carries the same three)."""
+
+    sku: str
+    ean: str
+    external_id: str
+
+    @classmethod
+    def of(cls, link: OfferChannel) -> "OfferKeys":
+        offer = link.offer
+        return cls(
+            sku=offer.sku,
+            ean=(offer.ean or "").strip(),
+            external_id=(link.external_id or "").strip(),
+        )
+
+
+class NoListing(Exception):
+    """The offer names no listing by the channel's rule (ChannelAdapter.listing_key): its send
+    fails, and a drift check cannot compare it, with this reason and code."""
+
+    def __init__(self, message: str, code: str = "missing_external_id"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
 class ChannelAuthError(Exception):
     """The channel refuses our credentials even after a token refresh: the run cannot go on.
 
@@ -145,6 +179,16 @@ class ChannelAdapter(ABC):
         the channel answers: every outcome is a ConnectionCheck saying what is wrong and what
         to do. A token refreshed on the way is written back to the integration."""
         raise NotImplementedError(f"{type(self).__name__} cannot test its connection")
+
+    def listing_key(self, offer) -> str:
+        """Which listing on the channel `offer` is: the ONE rule of a send (which listing it
+        edits), a drift check (which listing it is compared with, which listings no offer
+        names) and so of a fix of the drift. `offer` has `sku`, `ean` and `external_id` (an
+        OfferSnapshot, or OfferKeys.of(link)). Raises NoListing with the reason a seller reads
+        when the offer names none. Default: the link's external ID, as it is."""
+        if offer.external_id:
+            return offer.external_id
+        raise NoListing(NO_EXTERNAL_ID())
 
     def prepare(self) -> None:  # noqa: B027 - most channels need nothing
         """Once per task, before any chunk: learn what the budgets need (Allegro: the seller).

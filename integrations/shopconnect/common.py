@@ -20,6 +20,7 @@ from integrations.shopconnect.base import (
     ChannelAdapter,
     ChannelAuthError,
     ConnectionCheck,
+    NoListing,
     OfferResult,
     OfferToSend,
 )
@@ -31,6 +32,7 @@ from integrations.shopconnect.http import (
     JobOrder,
     client_for,
 )
+from integrations.wording import Reason
 
 logger = logging.getLogger("integrations.shopconnect")
 
@@ -63,6 +65,8 @@ class OfferSnapshot:
     stock: int
     external_id: str
     send_photos: bool
+    # The listing it goes to (ChannelAdapter.listing_key), set before send_snapshots.
+    listing: str = ""
     send_content: bool = True
     send_prices_stock: bool = True
     parameters: list[tuple[str, str]] = field(default_factory=list)
@@ -153,8 +157,19 @@ def deferred(offer_id: int) -> OfferResult:
     return OfferResult(offer_id=offer_id, ok=False, deferred=True, attempts=0)
 
 
+MISSING_CREDENTIALS = Reason(
+    "The %(channel)s integration is missing credentials: %(keys)s. Fill them in the "
+    "integration's settings."
+)
+SEND_BROKE = Reason("xSale could not send the offer (%(error)s)")
+DUPLICATE_LISTING = Reason(
+    "Another offer (id %(other)s) in this batch goes to the same listing (%(listing)s); a "
+    "listing can carry only one offer."
+)
+
+
 def duplicates_failed(
-    snapshots: Sequence[OfferSnapshot], key: Callable[[OfferSnapshot], str], what: str
+    snapshots: Sequence[OfferSnapshot], key: Callable[[OfferSnapshot], str]
 ) -> tuple[list[OfferSnapshot], list[OfferResult]]:
     """Keep the first offer per key (listing id, EAN); the others fail: one listing, one offer."""
     seen: dict[str, int] = {}
@@ -165,8 +180,7 @@ def duplicates_failed(
             refused.append(
                 failed(
                     snap.offer_id,
-                    f"Another offer (id {seen[value]}) in this batch has the same {what} "
-                    f"({value}); a listing can carry only one offer.",
+                    DUPLICATE_LISTING(other=seen[value], listing=value),
                     code="duplicate_listing",
                     attempts=0,
                 )
@@ -303,11 +317,26 @@ class HttpChannelAdapter(ChannelAdapter):
     def send(self, items: list[OfferToSend], *, deadline: float | None = None):
         self.check_credentials()
         self.client.start_chunk(deadline)
-        snapshots = [self.snapshot(item) for item in items]
+        ready, refused = self.keyed([self.snapshot(item) for item in items])
         try:
-            return self.send_snapshots(snapshots)
+            return refused + self.send_snapshots(ready)
         finally:
             self.store_new_credentials()
+
+    def keyed(self, snapshots: list[OfferSnapshot]):
+        """(snapshots with their listing, results of those without one): the channel's rule
+        (listing_key) names each offer's listing; an offer that names none fails with its
+        reason, and of two offers naming one listing the second fails."""
+        ready, refused = [], []
+        for snap in snapshots:
+            try:
+                snap.listing = self.listing_key(snap)
+            except NoListing as exc:
+                refused.append(failed(snap.offer_id, exc.message, code=exc.code, attempts=0))
+                continue
+            ready.append(snap)
+        ready, duplicates = duplicates_failed(ready, lambda s: s.listing)
+        return ready, refused + duplicates
 
     def begin_batches(self, deadline: float | None) -> None:
         self.check_credentials()
@@ -334,8 +363,7 @@ class HttpChannelAdapter(ChannelAdapter):
         missing = [k for k in self.required_credentials if not credentials.get(k)]
         if missing:
             raise ChannelAuthError(
-                f"The {self.channel_name} integration is missing credentials: "
-                f"{', '.join(missing)}. Fill them in the integration's settings."
+                MISSING_CREDENTIALS(channel=self.channel_name, keys=", ".join(missing))
             )
 
     def store_new_credentials(self) -> None:
@@ -418,7 +446,7 @@ class HttpChannelAdapter(ChannelAdapter):
             return [
                 failed(
                     offer_id,
-                    f"xSale could not send the offer ({type(exc).__name__})",
+                    SEND_BROKE(error=type(exc).__name__),
                     code="internal_error",
                 )
                 for offer_id in offer_ids

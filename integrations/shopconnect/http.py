@@ -55,6 +55,7 @@ import requests
 
 from integrations.shopconnect import budgets
 from integrations.shopconnect.base import ChannelAuthError
+from integrations.wording import Reason
 from xsale.urlsafety import CheckedAddressAdapter, UnsafeURL
 
 logger = logging.getLogger("integrations.shopconnect")
@@ -64,6 +65,32 @@ READ_TIMEOUT = 20
 # Connections kept per host: the largest number of requests one process keeps in flight.
 POOL_MAXSIZE = 32
 MAX_ATTEMPTS = 3
+# A host this client never had an HTTP answer from: a failure to reach it is a settings
+# problem (a mistyped API URL, an address that is not the channel's) until it has answered.
+HOST_UNREACHABLE = "host_unreachable"
+
+CONNECTION_FAILED = Reason("connection failed: %(error)s%(where)s")
+TIMED_OUT = Reason("timed out: %(error)s%(where)s")
+DID_NOT_ANSWER = Reason("%(channel)s did not answer (%(what)s) — %(attempts)s attempt(s)")
+ANSWERED_ERROR = Reason("%(channel)s answered %(status)s %(reason)s — %(attempts)s attempt(s)")
+KEPT_THROTTLING = Reason("%(channel)s kept throttling the request (429)")
+TOO_LARGE = Reason(
+    "%(channel)s answered %(status)s with more than %(limit)s bytes (%(cap)s): no answer of its "
+    "API is that large, so xSale read no further. Nothing is taken as sent."
+)
+NOT_JSON = Reason(
+    "%(channel)s answered %(status)s with %(content_type)s, not its API's JSON: something "
+    "between xSale and the channel (a proxy, a login page) answered instead. Nothing is taken "
+    "as sent."
+)
+TOKEN_REFUSED = Reason(
+    "%(channel)s refused the access token even after refreshing it. Reconnect the account in "
+    "the integration's settings."
+)
+KEYS_REFUSED = Reason(
+    "%(channel)s refused the API keys. Check the consumer key and secret in the integration's "
+    "settings."
+)
 # The longest a request waits for its budget, or sits out a 429, inside a task; longer, the
 # run pauses and gives its worker back.
 MAX_BUDGET_WAIT = 10.0
@@ -137,8 +164,8 @@ def describe_exception(exc: BaseException) -> str:
     if url:
         parts = urlsplit(url)
         where = f" ({parts.hostname}{':' + str(parts.port) if parts.port else ''})"
-    kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
-    return f"{kind}: {type(exc).__name__}{where}"
+    kind = TIMED_OUT if isinstance(exc, requests.Timeout) else CONNECTION_FAILED
+    return kind(error=type(exc).__name__, where=where)
 
 
 def retry_after_seconds(response: requests.Response, default: float) -> float:
@@ -303,10 +330,7 @@ class TokenAuth:
         raise NotImplementedError
 
     def rejected(self) -> ChannelAuthError:
-        return ChannelAuthError(
-            f"{self.channel_name} refused the access token even after refreshing it. "
-            "Reconnect the account in the integration's settings."
-        )
+        return ChannelAuthError(TOKEN_REFUSED(channel=self.channel_name))
 
 
 class JobOrder:
@@ -394,6 +418,9 @@ class ChannelClient:
         self.blocked_reason = ""
         # A fingerprint of the integration settings this client was built from (see client_for).
         self.fingerprint = ""
+        # Hosts (netloc) that gave this client an HTTP answer: failing to reach one of them
+        # is the channel's trouble; failing to reach any other, the URL's (HOST_UNREACHABLE).
+        self.answered_hosts: set[str] = set()
 
     def start_chunk(self, deadline: float | None) -> None:
         self.aborted.clear()
@@ -532,6 +559,7 @@ class ChannelClient:
         except UnsafeURL as exc:
             raise ChannelAuthError(str(exc)) from None
         status = response.status_code
+        self.answered_hosts.add(urlsplit(url).netloc)
         logger.debug(
             "%s %s -> %s in %.0f ms",
             method,
@@ -611,7 +639,7 @@ class ChannelClient:
                 pause = self._throttled(answer, spends)
                 if throttled > MAX_THROTTLED:
                     raise ChannelUnavailable(
-                        f"{self.channel_name} kept throttling the request (429)",
+                        KEPT_THROTTLING(channel=self.channel_name),
                         http_status=429,
                         attempts=attempts + throttled,
                     )
@@ -635,9 +663,12 @@ class ChannelClient:
                 limit = max_bytes or settings.CHANNEL_MAX_ANSWER_BYTES
                 cap = "that cap" if max_bytes else "CHANNEL_MAX_ANSWER_BYTES"
                 raise ChannelUnavailable(
-                    f"{self.channel_name} answered {answer.status_code} with more than "
-                    f"{limit:,} bytes ({cap}): no answer of its API is that "
-                    "large, so xSale read no further. Nothing is taken as sent.",
+                    TOO_LARGE(
+                        channel=self.channel_name,
+                        status=answer.status_code,
+                        limit=f"{limit:,}",
+                        cap=cap,
+                    ),
                     http_status=answer.status_code,
                     attempts=attempts,
                     code="oversized_answer",
@@ -645,39 +676,41 @@ class ChannelClient:
             if kind == "not_json":
                 content_type = answer.headers.get("Content-Type", "").split(";")[0] or "no type"
                 raise ChannelUnavailable(
-                    f"{self.channel_name} answered {answer.status_code} with {content_type}, not "
-                    "its API's JSON: something between xSale and the channel (a proxy, a login "
-                    "page) answered instead. Nothing is taken as sent.",
+                    NOT_JSON(
+                        channel=self.channel_name,
+                        status=answer.status_code,
+                        content_type=content_type,
+                    ),
                     http_status=answer.status_code,
                     attempts=attempts,
                     code="unexpected_answer",
                 )
             # server_error or transport: try again while attempts and time allow.
+            code = "channel_unavailable"
             transport = ""
             if kind == "transport":
-                reason, status = describe_exception(answer), None
+                status, failure = None, DID_NOT_ANSWER
+                words = {"channel": self.channel_name, "what": describe_exception(answer)}
                 transport = type(answer).__name__
-                failure = f"{self.channel_name} did not answer ({reason})"
+                if urlsplit(url).netloc not in self.answered_hosts:
+                    code = HOST_UNREACHABLE
             else:
-                status = answer.status_code
-                failure = f"{self.channel_name} answered {status} {answer.reason}"
+                status, failure = answer.status_code, ANSWERED_ERROR
+                words = {"channel": self.channel_name, "status": status, "reason": answer.reason}
             backoff = self._backoff(attempts)
             if not retry or attempts >= MAX_ATTEMPTS or backoff + 1 > self._time_left():
-                logger.warning("%s %s: %s, giving up", method, safe_url(url), failure)
+                text = failure(**words, attempts=attempts)
+                logger.warning("%s %s: %s, giving up", method, safe_url(url), text)
                 raise ChannelUnavailable(
-                    f"{failure} — {attempts} attempt(s)",
-                    http_status=status,
-                    attempts=attempts,
-                    transport=transport,
+                    text, http_status=status, attempts=attempts, code=code, transport=transport
                 )
-            logger.warning("%s %s: %s, will retry", method, safe_url(url), failure)
+            logger.warning(
+                "%s %s: %s, will retry", method, safe_url(url), failure(**words, attempts=attempts)
+            )
             time.sleep(backoff)
 
     def _basic_rejected(self) -> ChannelAuthError:
-        return ChannelAuthError(
-            f"{self.channel_name} refused the API keys. Check the consumer key and secret in "
-            "the integration's settings."
-        )
+        return ChannelAuthError(KEYS_REFUSED(channel=self.channel_name))
 
 
 class AnswerTooLarge(Exception):

@@ -35,19 +35,33 @@ from functools import partial
 from django.utils.translation import gettext as _
 
 from integrations.shopconnect import connection
-from integrations.shopconnect.base import ConnectionCheck, ListingsPage, OfferResult, OfferToSend
+from integrations.shopconnect.base import (
+    ConnectionCheck,
+    ListingsPage,
+    NoListing,
+    OfferResult,
+    OfferToSend,
+)
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
     OfferSnapshot,
-    duplicates_failed,
     failed,
     json_or_empty,
     snapshot,
     snapshot_with_photo_urls,
 )
 from integrations.shopconnect.http import ChannelUnavailable
+from integrations.wording import Reason
 
 BATCH_MAX_ITEMS = 100
+
+PRODUCT_ID_NOT_A_NUMBER = Reason(
+    "The WooCommerce product id (external ID) must be a positive number, got “%(id)s”."
+)
+NO_PRODUCT_ID = Reason("The offer has no WooCommerce product id (external ID).")
+ANSWERED = Reason("WooCommerce answered %(status)s %(reason)s")
+NO_ANSWER_FOR_PRODUCT = Reason("WooCommerce gave no answer for this product.")
+NOT_LISTED = Reason("WooCommerce did not list the products: %(message)s")
 
 
 def woo_attributes(parameters: list[tuple[str, str]]) -> list[dict]:
@@ -62,7 +76,7 @@ def woo_attributes(parameters: list[tuple[str, str]]) -> list[dict]:
 
 def product_update(snap: OfferSnapshot) -> dict:
     """One product's update: content, prices and stock, or both, as the run chose."""
-    update: dict = {"id": int(snap.external_id)}
+    update: dict = {"id": int(snap.listing)}
     if snap.send_content:
         update.update(
             {
@@ -225,31 +239,22 @@ class WooCommerceAdapter(HttpChannelAdapter):
     def batch_url(self) -> str:
         return f"{self.integration.api_url.rstrip('/')}/wp-json/wc/v3/products/batch"
 
+    def listing_key(self, offer) -> str:
+        """The shop's product id: the link's external ID, a positive number (as the shop
+        writes it: without leading zeros)."""
+        external = offer.external_id
+        if is_product_id(external):
+            return str(int(external))
+        if external:
+            raise NoListing(PRODUCT_ID_NOT_A_NUMBER(id=external), "invalid_external_id")
+        raise NoListing(NO_PRODUCT_ID(), "missing_external_id")
+
     def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
-        refused, ready = [], []
-        for snap in snapshots:
-            if is_product_id(snap.external_id):
-                ready.append(snap)
-            else:
-                refused.append(
-                    failed(
-                        snap.offer_id,
-                        f"The WooCommerce product id (external ID) must be a positive number, "
-                        f"got “{snap.external_id}”."
-                        if snap.external_id
-                        else "The offer has no WooCommerce product id (external ID).",
-                        code="invalid_external_id",
-                        attempts=0,
-                    )
-                )
-        ready, duplicates = duplicates_failed(
-            ready, lambda s: str(int(s.external_id)), "WooCommerce product id"
-        )
         jobs = []
-        for start in range(0, len(ready), BATCH_MAX_ITEMS):
-            batch = ready[start : start + BATCH_MAX_ITEMS]
+        for start in range(0, len(snapshots), BATCH_MAX_ITEMS):
+            batch = snapshots[start : start + BATCH_MAX_ITEMS]
             jobs.append(([s.offer_id for s in batch], partial(self.send_batch, batch)))
-        return refused + duplicates + self.run_parallel(jobs)
+        return self.run_parallel(jobs)
 
     def send_batch(self, batch: list[OfferSnapshot]) -> list[OfferResult]:
         response = self.client.request(
@@ -263,7 +268,7 @@ class WooCommerceAdapter(HttpChannelAdapter):
         entries = data.get("update") if isinstance(data, dict) else None
         if response.status_code != 200 or not isinstance(entries, list):
             code, message, _ = woo_error(data)
-            message = message or f"WooCommerce answered {response.status_code} {response.reason}"
+            message = message or ANSWERED(status=response.status_code, reason=response.reason)
             return [
                 failed(
                     snap.offer_id,
@@ -280,7 +285,7 @@ class WooCommerceAdapter(HttpChannelAdapter):
                 by_id.setdefault(str(entry["id"]), entry)
         results = []
         for index, snap in enumerate(batch):
-            entry = by_id.get(str(int(snap.external_id)))
+            entry = by_id.get(snap.listing)
             # An unknown product may come back with id 0: the answer keeps request order.
             if entry is None and index < len(entries) and is_anonymous(entries[index]):
                 entry = entries[index]
@@ -291,7 +296,7 @@ class WooCommerceAdapter(HttpChannelAdapter):
         if entry is None:
             return failed(
                 snap.offer_id,
-                "WooCommerce gave no answer for this product.",
+                NO_ANSWER_FOR_PRODUCT(),
                 code="no_result",
                 attempts=attempts,
             )
@@ -341,8 +346,7 @@ class WooCommerceAdapter(HttpChannelAdapter):
         if response.status_code != 200 or not isinstance(products, list):
             code, message, _ = woo_error(products)
             raise ChannelUnavailable(
-                "WooCommerce did not list the products: "
-                + (message or f"{response.status_code} {response.reason}"),
+                NOT_LISTED(message=message or f"{response.status_code} {response.reason}"),
                 http_status=response.status_code,
                 attempts=response.attempts,
                 code=code or "list_refused",

@@ -34,25 +34,51 @@ import re
 import time
 from dataclasses import replace
 from functools import partial
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from django.utils.translation import gettext as _
 
 from integrations.shopconnect import connection
-from integrations.shopconnect.base import ChannelAuthError, ConnectionCheck, OfferResult
+from integrations.shopconnect.base import ChannelAuthError, ConnectionCheck, NoListing, OfferResult
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
     OfferSnapshot,
-    duplicates_failed,
     failed,
     json_or_empty,
 )
-from integrations.shopconnect.http import ChannelClient, ChannelUnavailable, TokenAuth
+from integrations.shopconnect.http import (
+    HOST_UNREACHABLE,
+    ChannelClient,
+    ChannelUnavailable,
+    TokenAuth,
+)
+from integrations.wording import Reason
 
 BULK_MAX_ITEMS = 1_000
 EAN = re.compile(r"^\d{8,14}$")
 # Renew a cached token this long before Zalando says it expires.
 TOKEN_MARGIN_SECONDS = 60
+
+LOGIN_UNREACHABLE = Reason(
+    "Zalando's login service (%(host)s) could not be reached, so no access token could be "
+    "obtained. Check the API URL in the integration's settings."
+)
+LOGIN_DID_NOT_ANSWER = Reason(
+    "Zalando's login service did not answer, so no access token could be obtained. Try the "
+    "resync again later."
+)
+CREDENTIALS_REFUSED = Reason(
+    "Zalando refused the client ID and secret. Check them in the integration's settings."
+)
+ANSWERED = Reason("Zalando answered %(status)s %(reason)s")
+NOT_AN_EAN = Reason("Zalando identifies offers by EAN and “%(ean)s” is not a valid EAN.")
+NO_EAN = Reason("Zalando identifies offers by EAN and it has no EAN.")
+PHOTO_UNREADABLE = Reason("A photo of the offer could not be read from xSale's storage.")
+PRODUCT = Reason("Product: %(message)s")
+PRICE = Reason("Price: %(message)s")
+STOCK = Reason("Stock: %(message)s")
+NO_RESULT = Reason("Zalando gave no result for this EAN.")
+REJECTED = Reason("rejected")
 
 
 class ZalandoAuth(TokenAuth):
@@ -79,20 +105,17 @@ class ZalandoAuth(TokenAuth):
                 data={"grant_type": "client_credentials", "scope": "access_token_only"},
             )
         except ChannelUnavailable as exc:
-            raise ChannelAuthError(
-                "Zalando's login service did not answer, so no access token could be obtained. "
-                "Try the resync again later."
-            ) from exc
+            if exc.code == HOST_UNREACHABLE:
+                host = urlsplit(self.token_url).hostname or self.token_url
+                raise ChannelAuthError(LOGIN_UNREACHABLE(host=host)) from exc
+            raise ChannelAuthError(LOGIN_DID_NOT_ANSWER()) from exc
         data = json_or_empty(response)
         if (
             response.status_code != 200
             or not isinstance(data, dict)
             or not data.get("access_token")
         ):
-            raise ChannelAuthError(
-                "Zalando refused the client ID and secret. Check them in the integration's "
-                "settings."
-            )
+            raise ChannelAuthError(CREDENTIALS_REFUSED())
         try:
             lifetime = float(data.get("expires_in") or 3600)
         except (TypeError, ValueError):
@@ -105,7 +128,7 @@ def problem_message(response) -> tuple[str, str]:
     """(code, message) from Zalando's problem JSON."""
     data = json_or_empty(response)
     if not isinstance(data, dict) or not data:
-        return "", f"Zalando answered {response.status_code} {response.reason}"
+        return "", ANSWERED(status=response.status_code, reason=response.reason)
     parts = [str(data.get("detail") or data.get("title") or "")]
     code = ""
     for error in data.get("body_errors") or []:
@@ -223,22 +246,16 @@ class ZalandoAdapter(HttpChannelAdapter):
         ]
         return min([BULK_MAX_ITEMS, *counts])
 
+    def listing_key(self, offer) -> str:
+        """Zalando addresses an offer by its EAN (8–14 digits), whatever its external ID."""
+        if EAN.match(offer.ean) and offer.ean.isascii():
+            return offer.ean
+        if offer.ean:
+            raise NoListing(NOT_AN_EAN(ean=offer.ean), "missing_ean")
+        raise NoListing(NO_EAN(), "missing_ean")
+
     def send_snapshots(self, snapshots: list[OfferSnapshot]) -> list[OfferResult]:
-        refused, ready = [], []
-        for snap in snapshots:
-            if EAN.match(snap.ean):
-                ready.append(snap)
-            else:
-                reason = f"“{snap.ean}” is not a valid EAN" if snap.ean else "it has no EAN"
-                refused.append(
-                    failed(
-                        snap.offer_id,
-                        f"Zalando identifies offers by EAN and {reason}.",
-                        code="missing_ean",
-                        attempts=0,
-                    )
-                )
-        ready, duplicates = duplicates_failed(ready, lambda s: s.ean, "EAN")
+        ready = snapshots
         content = [snap for snap in ready if snap.send_content]
         submitted = self.run_parallel(
             [([snap.offer_id], partial(self.submit_product, snap)) for snap in content]
@@ -262,7 +279,7 @@ class ZalandoAdapter(HttpChannelAdapter):
             bulk_jobs.append((ids, partial(self.send_prices, batch)))
             bulk_jobs.append((ids, partial(self.send_stocks, batch)))
         bulk = self.run_parallel(bulk_jobs)
-        return refused + duplicates + merge_results(submitted, bulk)
+        return merge_results(submitted, bulk)
 
     # --- worker-thread jobs -------------------------------------------------------------
 
@@ -285,7 +302,7 @@ class ZalandoAdapter(HttpChannelAdapter):
                 return [
                     failed(
                         snap.offer_id,
-                        "A photo of the offer could not be read from xSale's storage.",
+                        PHOTO_UNREADABLE(),
                         code="photo_missing",
                         attempts=0,
                     )
@@ -323,7 +340,7 @@ class ZalandoAdapter(HttpChannelAdapter):
         return [
             failed(
                 snap.offer_id,
-                f"Product: {message}",
+                PRODUCT(message=message),
                 http_status=response.status_code,
                 code=code,
                 attempts=response.attempts,
@@ -343,7 +360,7 @@ class ZalandoAdapter(HttpChannelAdapter):
                 ]
             }
 
-        return self.send_bulk(batch, body, "prices", "Price", item_key="product_price")
+        return self.send_bulk(batch, body, "prices", PRICE, item_key="product_price")
 
     def send_stocks(self, batch: list[OfferSnapshot]) -> list[OfferResult]:
         def body(snaps):
@@ -354,9 +371,9 @@ class ZalandoAdapter(HttpChannelAdapter):
                 ]
             }
 
-        return self.send_bulk(batch, body, "stocks", "Stock", item_key="item")
+        return self.send_bulk(batch, body, "stocks", STOCK, item_key="item")
 
-    def send_bulk(self, batch, body, group: str, what: str, *, item_key: str):
+    def send_bulk(self, batch, body, group: str, what: Reason, *, item_key: str):
         """POST a price or stock batch; if Zalando refuses the whole batch because of some items
         (a 400 naming `…[i]` paths), those items fail and the rest is sent once more."""
         response = self.client.request(
@@ -371,7 +388,7 @@ class ZalandoAdapter(HttpChannelAdapter):
         failures = [
             failed(
                 snap.offer_id,
-                f"{what}: {bad[i][1]}",
+                what(message=bad[i][1]),
                 http_status=400,
                 code=bad[i][0],
                 attempts=response.attempts,
@@ -412,7 +429,7 @@ def refused_items(response, count: int) -> dict[int, tuple[str, str]]:
     return bad
 
 
-def bulk_results(batch: list[OfferSnapshot], response, what: str, *, item_key: str):
+def bulk_results(batch: list[OfferSnapshot], response, what: Reason, *, item_key: str):
     """Map a 207 multi-status answer back to offers by EAN; a whole-request error fails all."""
     status = response.status_code
     data = json_or_empty(response)
@@ -422,7 +439,7 @@ def bulk_results(batch: list[OfferSnapshot], response, what: str, *, item_key: s
         return [
             failed(
                 snap.offer_id,
-                f"{what}: {message}",
+                what(message=message),
                 http_status=status,
                 code=code,
                 attempts=response.attempts,
@@ -441,7 +458,7 @@ def bulk_results(batch: list[OfferSnapshot], response, what: str, *, item_key: s
             out.append(
                 failed(
                     snap.offer_id,
-                    f"{what}: Zalando gave no result for this EAN.",
+                    what(message=NO_RESULT()),
                     http_status=status,
                     code="no_result",
                     attempts=response.attempts,
@@ -453,7 +470,7 @@ def bulk_results(batch: list[OfferSnapshot], response, what: str, *, item_key: s
             out.append(
                 failed(
                     snap.offer_id,
-                    f"{what}: {result.get('description') or result.get('status') or 'rejected'}",
+                    what(message=result.get("description") or result.get("status") or REJECTED()),
                     http_status=status,
                     code=str(result.get("code") or result.get("status") or ""),
                     attempts=response.attempts,

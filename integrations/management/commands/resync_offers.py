@@ -25,6 +25,7 @@ from integrations.presentation.display import duration_display, pace_display
 from integrations.presentation.drift_report import FIELD_LABELS
 from integrations.services import drift, estimates
 from integrations.services import runs as resync
+from integrations.wording import worded
 
 # Without a terminal (a log file, cron), at most one line this often.
 LINE_EVERY_SECONDS = 30.0
@@ -349,7 +350,7 @@ class Command(BaseCommand):
             raise CommandError(
                 _("%(run)s ended %(outcome)s with %(failed)s failed offers.")
                 % {"run": run_label(run), "outcome": run.outcome_display, "failed": run.failed}
-                + (f" {run.error}" if run.error else "")
+                + (f" {worded(run.error)}" if run.error else "")
                 + "\n"
                 + run_urls(run)
             )
@@ -422,7 +423,7 @@ def drift_summary(run: ResyncRun) -> str:
     """A completed check's report in a few lines."""
     report = run.report or {}
     if report.get("unreadable") or run.status != ResyncRun.Status.COMPLETED:
-        return run.error or ""
+        return worded(run.error)
     counts = sorted((report.get("fields") or {}).items(), key=lambda item: -item[1])
     fields = ", ".join(f"{FIELD_LABELS.get(f, f)} {n}" for f, n in counts) or "—"
     return _(
