@@ -156,7 +156,9 @@ def test_an_offer_without_a_numeric_listing_id_fails_without_a_request(allegro, 
 
     results = by_offer(adapter_for(allegro).send(items_for(allegro)))
 
-    assert results[no_id.pk].code == results[words.pk].code == "invalid_external_id"
+    # One listing-key rule (adapter.listing_key): no id at all, or an id that is not a number.
+    assert results[no_id.pk].code == "missing_external_id"
+    assert results[words.pk].code == "invalid_external_id"
     assert "abc-12" in results[words.pk].message
     assert wire.sent == []
 
