@@ -28,7 +28,7 @@ browser_marks = [
 
 def a_seller(username="sprzedawca", *, resync=True):
     user = get_user_model().objects.create_user(username, password=PASSWORD, is_staff=True)
-    codenames = ["view_integration", "change_integration", "view_resyncrun", "change_offer"]
+    codenames = ["view_integration", "change_integration", "view_resyncrun", "change_offerchannel"]
     if resync:
         codenames.append("resync_integration")
     user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))

@@ -93,9 +93,10 @@ def test_the_integration_page_and_the_report_say_one_count(seller, drifted):
     differs, missing = check.report["differs"], check.report["missing"]
     counts = f'data-differs="{differs}" data-missing="{missing}" data-resent="0"'
     assert counts in seller.get(f"/integrations/{shop.pk}/").content.decode()
-    assert f"{differs} offers differ, {missing} missing on the channel" in seller.get(
-        f"/integrations/{shop.pk}/"
-    ).content.decode()
+    assert (
+        f"{differs} offers differ, {missing} missing on the channel"
+        in seller.get(f"/integrations/{shop.pk}/").content.decode()
+    )
     fixed(check)
     check.refresh_from_db()
     after = f'data-differs="{differs}" data-missing="{missing}" data-resent="{differs}"'
