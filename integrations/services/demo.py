@@ -242,10 +242,11 @@ SHOWCASE_SHOP_RPM = 12
 SHOWCASE_STEPS = (
     "1. Allegro (demo): Sprawdź rozbieżności — the report shows prices and names that differ, "
     "2 listings missing, 2 unknown.",
-    "2. Allegro (demo): Resynchronizuj tylko rozbieżności, or the whole integration — it ends "
-    "with failures (refused names; the 2 missing listings: fix their external ID on the "
-    "offer's page, then retry).",
-    "3. WooCommerce (demo): Resynchronizuj oferty — it pauses for the shop's budget.",
+    "2. Allegro (demo), from the report: Resynchronizuj tylko rozbieżności — only the offers "
+    "that differ are sent; the report then marks them resent.",
+    "3. Allegro (demo): Resynchronizuj oferty — it ends with failures (the refused names; the "
+    "2 missing listings: correct their external ID on the offer's page, then retry).",
+    "4. WooCommerce (demo): Resynchronizuj oferty — it pauses for the shop's budget.",
 )
 
 
