@@ -5,7 +5,14 @@ import pytest
 
 from integrations.services import estimates
 from tests.catalogue import make_offers, sandbox_integration
-from tests.seller_browser import a_seller, browser_marks, chromium, signed_in, width  # noqa: F401
+from tests.seller_browser import (  # noqa: F401
+    a_seller,
+    browser_marks,
+    chromium,
+    screenshot,
+    signed_in,
+    width,
+)
 
 pytestmark = browser_marks
 
@@ -31,3 +38,5 @@ def test_the_table_and_the_choice_give_one_estimate(slow_shop, signed_in, width)
         in_table = page.locator(f'[data-estimate-for="{value}"]').inner_text()
         on_choice = page.locator(f'[data-estimate="{value}"]').inner_text()
         assert in_table.split("\n")[0].strip() == on_choice.strip()
+    page.check('input[name="data_types"][value="all"]')
+    screenshot(page, f"v2-resync-confirm-choice-{width}")
