@@ -57,7 +57,7 @@ def labels_shown(page, selector) -> set[str]:
     )
 
 
-def test_the_integration_page_and_the_report_say_one_count(drifted, signed_in, width):
+def test_the_integration_page_and_the_report_say_one_count(drifted, signed_in, width):  # noqa: F811
     shop, check = drifted
     page = signed_in(a_seller(), width)
     page.goto(f"/integrations/{shop.pk}/")
@@ -75,7 +75,7 @@ def test_the_integration_page_and_the_report_say_one_count(drifted, signed_in, w
     screenshot(page, f"v2-drift-report-{width}")
 
 
-def test_the_report_has_a_previous_page(drifted, signed_in, width):
+def test_the_report_has_a_previous_page(drifted, signed_in, width):  # noqa: F811
     shop, check = drifted
     page = signed_in(a_seller(), width)
     page.goto(f"/integrations/{shop.pk}/drift/{check.pk}/")
@@ -89,7 +89,7 @@ def test_the_report_has_a_previous_page(drifted, signed_in, width):
     assert page.locator("[data-previous-page]").count() == 0
 
 
-def test_after_the_fix_the_report_says_so_and_invites_no_second_one(drifted, signed_in, width):
+def test_after_the_fix_the_report_says_so_and_invites_no_second_one(drifted, signed_in, width):  # noqa: F811
     shop, check = drifted
     fix = fixed(check)
     page = signed_in(a_seller(), width)
@@ -110,7 +110,7 @@ def test_after_the_fix_the_report_says_so_and_invites_no_second_one(drifted, sig
     ) == str(check.report["differs"])
 
 
-def test_on_a_phone_the_drift_table_and_the_history_stack_as_labelled_blocks(drifted, signed_in):
+def test_on_a_phone_the_drift_table_and_the_history_stack_as_labelled_blocks(drifted, signed_in):  # noqa: F811
     shop, check = drifted
     fixed(check)
     page = signed_in(a_seller(), PHONE)
