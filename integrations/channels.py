@@ -89,6 +89,11 @@ class ChannelFacts:
     # Units of each budget one photo file costs where each photo is a request of its own
     # (Allegro's image upload), whenever photos are sent (every data type but prices and stock).
     cost_per_photo: dict[str, float] = field(default_factory=dict)
+    # What an offer's external ID is on this channel, for the offer page's edit: "number" (a
+    # positive whole number: Allegro's offer id, a WooCommerce product id), "text" (Amazon's
+    # seller SKU, at most `external_id_length` characters), "" (the channel does not use it).
+    external_id_kind: str = "number"
+    external_id_length: int = 64
 
     def offer_cost(
         self, data_types: str, photos_per_offer: float = TYPICAL_PHOTOS_PER_OFFER
@@ -247,6 +252,7 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
         chunk_size=250,
         batch_size=1_000,
         credential_keys=("client_id", "client_secret", "merchant_id", "sales_channel_id"),
+        external_id_kind="",  # products go by our SKU and EAN
         source=(
             "zDirect Partner API, per merchant, fixed minute windows: product submissions "
             "25 requests/s; prices 30 requests/min and 8,000 updates/min; stocks 60 "
@@ -327,6 +333,8 @@ CHANNEL_FACTS: dict[str, ChannelFacts] = {
         batch_chunk_size=10_000,
         batch_size=1,
         credential_keys=("client_id", "client_secret", "refresh_token"),
+        external_id_kind="text",
+        external_id_length=40,  # Amazon's seller SKU: at most 40 characters
         settings={
             "seller_id": "",
             "marketplace_id": AMAZON_POLAND,

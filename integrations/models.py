@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Case, F, Min, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -518,6 +519,14 @@ class ResyncRun(models.Model):
         report = self.report or {}
         return int(report.get("differs") or 0) + int(report.get("missing") or 0)
 
+    @cached_property
+    def drift_resent(self) -> int:
+        """A completed check's differing offers that a later fix sent (DriftItemQuerySet.resent):
+        the report and the integration pages say the same count."""
+        if not self.is_check or self.status != self.Status.COMPLETED or not self.report:
+            return 0
+        return DriftItem.objects.resent(self).count()
+
     # A retry of a retry of … is followed this far down (each retry's failures are fewer).
     RETRY_CHAIN_MAX = 20
 
@@ -692,6 +701,81 @@ class DriftListing(models.Model):
         return f"{self.check_run_id}/{self.external_id}"
 
 
+class DriftItemQuerySet(models.QuerySet):
+    # The fields a resync sending each data type carries (ResyncRun.data_types; "all": every
+    # field): a fix of prices and stock does not mend a name that differs.
+    FIELDS_SENT = {
+        "prices_stock": ("price", "currency", "stock"),
+        "content": ("name", "description", "parameters", "photos"),
+    }
+    # Fixes of one check looked at (a seller starts a handful, never hundreds).
+    FIXES_SEEN = 20
+
+    def fixes_of(self, check: "ResyncRun", *, before=None) -> list["ResyncRun"]:
+        """The resyncs that sent the check's differences (its fixes and their retries), newest
+        first; only those created `before` a moment when given."""
+        fixes = ResyncRun.objects.filter(
+            Q(differing_of=check) | Q(retry_of__differing_of=check),
+            kind=ResyncRun.Kind.RESYNC,
+            started_at__isnull=False,
+        )
+        if before is not None:
+            fixes = fixes.filter(created_at__lt=before)
+        return list(fixes.order_by("-created_at", "-pk")[: self.FIXES_SEEN])
+
+    def resent(self, check: "ResyncRun", *, before=None):
+        """The check's differing items a later fix sent and the channel accepted.
+
+        A fix of the check (or a retry of one, `before` a moment when given: the fixes a new
+        fix leaves out) sent an item when the site journal shows its offer sent without error
+        while that fix ran — the sync log's rule for what a run sent — with data covering every
+        field that differed."""
+        sent_by_any = Q(pk__in=[])
+        for fix in self.fixes_of(check, before=before):
+            sent_by_any |= self._sent_by(check, fix)
+        return self.filter(
+            check_run=check, kind=DriftItem.Kind.DIFFERS, offer__isnull=False
+        ).filter(sent_by_any)
+
+    def still_differing(self, check: "ResyncRun", *, before=None):
+        """The check's differing items no later fix sent: what a fix sends now."""
+        resent = self.resent(check, before=before).values("pk")
+        return self.filter(
+            check_run=check, kind=DriftItem.Kind.DIFFERS, offer__isnull=False
+        ).exclude(pk__in=resent)
+
+    def _sent_by(self, check: "ResyncRun", fix: "ResyncRun") -> Q:
+        from offers.models import SiteJournal
+
+        journal = SiteJournal.objects.filter(
+            offer_id=models.OuterRef("offer_id"),
+            integration_id=check.integration_id,
+            status__in=(SiteJournal.Status.OK, SiteJournal.Status.WARNING),
+            synced_at__gte=fix.started_at,
+        )
+        if fix.finished_at:
+            journal = journal.filter(synced_at__lte=fix.finished_at)
+        sent = Q(models.Exists(journal))
+        carried = self.FIELDS_SENT.get(fix.data_types)
+        if carried is not None:
+            others = {k for sent in self.FIELDS_SENT.values() for k in sent} - set(carried)
+            sent &= ~Q(fields__has_any_keys=sorted(others | {"external_id"}))
+        return sent
+
+    def sent_by_fix(self, check: "ResyncRun", items) -> dict:
+        """{item pk: the newest fix that sent it} for the given items (one page of the report)."""
+        pks = [item.pk for item in items if item.kind == DriftItem.Kind.DIFFERS and item.offer_id]
+        found = {}
+        for fix in self.fixes_of(check) if pks else []:
+            for pk in (
+                self.filter(pk__in=pks, check_run=check)
+                .filter(self._sent_by(check, fix))
+                .values_list("pk", flat=True)
+            ):
+                found.setdefault(pk, fix)
+        return found
+
+
 class DriftItem(models.Model):
     """One difference a drift check found: an offer that differs, is missing on the channel,
     or a listing the catalogue does not know."""
@@ -710,6 +794,8 @@ class DriftItem(models.Model):
     # {field: {"ours": …, "theirs": …}} for the fields that differ.
     fields = models.JSONField(default=dict)
     last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DriftItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["check_run", "offer_id", "external_id"]

@@ -41,3 +41,20 @@ def offer_channel_remove(*, link: OfferChannel) -> None:
         photos_hash=""
     )
     link.delete()
+
+
+@transaction.atomic
+def offer_channel_set_external_id(*, link: OfferChannel, external_id: str) -> OfferChannel:
+    """Point an offer's link at another listing on the channel (a seller mending a listing
+    that was ended and listed again, or a mistyped id).
+
+    The journal forgets the photo hash it kept for the old listing, as a re-activation does
+    (DESIGN.md §2 rule 3): the new listing may hold none of the photos sent to the old one."""
+    link = OfferChannel.objects.select_for_update().get(pk=link.pk)
+    if link.external_id != external_id:
+        link.external_id = external_id
+        link.save(update_fields=["external_id"])
+        SiteJournal.objects.filter(
+            offer_id=link.offer_id, integration_id=link.integration_id
+        ).update(photos_hash="")
+    return link

@@ -87,9 +87,9 @@ def test_failures_group_by_code_and_reason_not_one_group_per_offer(not_found_run
 def test_each_known_code_says_what_to_do_in_the_sellers_language(not_found_run):
     with translation.override("pl"):
         not_found, content = failures.failure_groups(not_found_run)
-        assert "nie ma już na kanale" in not_found.advice and not not_found.fails_again
+        assert "Kanał nie ma oferty" in not_found.advice and not not_found.fails_again
         assert "odrzucił treść" in content.advice and content.fails_again
-        assert "zewnętrzne ID" in failures.advice_for("missing_external_id", None)
+        assert "zewnętrzny identyfikator" in failures.advice_for("missing_external_id", None)
         assert "nie odpowiedział" in failures.advice_for("channel_unavailable", None)
         assert "nie odpowiedział" in failures.advice_for("", 503)
         assert "dane logowania" in failures.advice_for("", 401)

@@ -27,10 +27,9 @@ def run_links(run: ResyncRun):
             failed = failed.in_group(run.retry_filter)
         links = links.filter(offer_id__in=failed.values("offer_id"))
     if run.differing_of_id:
-        # Only what differs: an edit cannot bring back a listing missing on the channel.
-        differing = DriftItem.objects.filter(
-            check_run_id=run.differing_of_id, kind=DriftItem.Kind.DIFFERS, offer__isnull=False
-        )
+        # Only what differs: an edit cannot bring back a listing missing on the channel; and
+        # not what an earlier fix of the same check already sent.
+        differing = DriftItem.objects.still_differing(run.differing_of, before=run.created_at)
         links = links.filter(offer_id__in=differing.values("offer_id"))
     return links
 

@@ -19,6 +19,7 @@ from integrations.pages.access import (
     int_param,
     layout,
     layout_url,
+    query_with,
     resync_permission_required,
     view_permission_required,
 )
@@ -76,14 +77,20 @@ def drift_check_start(request, pk):
     return redirect(layout_url(request, "drift_report", pk, check.pk))
 
 
-def report_items(check: ResyncRun, *, after: int = 0, kind: str = "", field: str = ""):
-    """One page of the report, in the check's order (pk keyset, never OFFSET)."""
-    found = DriftItem.objects.filter(check_run=check, pk__gt=after).select_related("offer")
+def report_items(
+    check: ResyncRun, *, after: int = 0, before: int = 0, kind: str = "", field: str = ""
+):
+    """One page of the report, in the check's order (pk keyset, never OFFSET): the page after
+    `after`, or the one before `before` (going back). Returns (rows, another page that way)."""
+    found = DriftItem.objects.filter(check_run=check).select_related("offer")
     if kind in DriftItem.Kind.values:
         found = found.filter(kind=kind)
     if field in FIELD_LABELS:
         found = found.filter(fields__has_key=field)
-    rows = list(found.order_by("pk")[: REPORT_PAGE_SIZE + 1])
+    if before:
+        rows = list(found.filter(pk__lt=before).order_by("-pk")[: REPORT_PAGE_SIZE + 1])
+        return rows[:REPORT_PAGE_SIZE][::-1], len(rows) > REPORT_PAGE_SIZE
+    rows = list(found.filter(pk__gt=after).order_by("pk")[: REPORT_PAGE_SIZE + 1])
     return rows[:REPORT_PAGE_SIZE], len(rows) > REPORT_PAGE_SIZE
 
 
@@ -116,7 +123,11 @@ def drift_report(request, pk, run_pk):
     kind = request.GET.get("kind", "")
     field = request.GET.get("field", "")
     after = int_param(request, "after") or 0
-    rows, has_next = report_items(check, after=after, kind=kind, field=field)
+    before = int_param(request, "before") or 0
+    rows, more = report_items(check, after=after, before=before, kind=kind, field=field)
+    # Going forward, `more` is a next page; going back, an earlier one (and the page left is
+    # the next).
+    has_next, has_previous = (bool(rows), more) if before else (more, bool(after))
     listed_data = dict(
         DriftListing.objects.filter(
             check_run=check, external_id__in=[r.external_id for r in rows if r.external_id]
@@ -131,15 +142,20 @@ def drift_report(request, pk, run_pk):
             row.listing_url = report_display.listing_url(
                 integration, row.external_id, listed_data.get(row.external_id)
             )
+    sent_by = DriftItem.objects.sent_by_fix(check, rows)
+    for row in rows:
+        row.resent_by = sent_by.get(row.pk)
     completed = check.status == ResyncRun.Status.COMPLETED
     differing = drift.differing_count(check) if completed else 0
     suggested = drift.suggested_data_types(check)
     params = request.GET.copy()
     params.pop("after", None)
-    next_url = None
+    params.pop("before", None)
+    next_url = previous_url = None
     if has_next and rows:
-        params["after"] = rows[-1].pk
-        next_url = "?" + params.urlencode()
+        next_url = "?" + query_with(params, after=rows[-1].pk)
+    if has_previous and rows:
+        previous_url = "?" + query_with(params, before=rows[0].pk)
     context = {
         "layout_template": f"{layout(request)}/base.html",
         "integration": integration,
@@ -156,9 +172,14 @@ def drift_report(request, pk, run_pk):
         "kind": kind,
         "field": field,
         "rows": rows,
-        "first_page": not after,
+        "first_page": not (after or before) or not has_previous,
         "next_url": next_url,
+        "previous_url": previous_url,
         "differing": differing,
+        "resent": check.drift_resent,
+        "latest_fix": check.fixes.filter(kind=ResyncRun.Kind.RESYNC)
+        .order_by("-created_at")
+        .first(),
         "missing": drift.missing_count(check) if completed else 0,
         "can_resync": request.user.has_perm("integrations.resync_integration"),
         "fixes": check.fixes.order_by("-created_at")[:5],

@@ -56,4 +56,9 @@ def integration_patterns(prefix: str) -> list:
 urlpatterns = integration_patterns("integrations/") + [
     path("sync-log/", sync_log.sync_log, name="sync_log"),
     path("offers/<int:pk>/", offers.offer_detail, name="offer_detail"),
+    path(
+        "offers/<int:pk>/channels/<int:integration_pk>/external-id/",
+        offers.offer_external_id,
+        name="offer_external_id",
+    ),
 ]

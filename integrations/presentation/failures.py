@@ -24,13 +24,15 @@ GROUPS_SHOWN = 25
 
 # What a seller can do, by the channel's code (lower case) or, for codes we do not know, by the
 # HTTP status. Kept short: the channel's own message says the detail.
+# The external ID is edited on the offer's page (each SKU in a failure list links to it).
 _RELINK = _(
-    "The offer is not linked to its listing on the channel: fill in the listing's id on the "
-    "offer (its external ID), then retry."
+    "The offer is not linked to its listing on the channel: open the offer (its SKU), enter "
+    "the listing's id as the external ID in the channel's row, save, then retry."
 )
 _NOT_FOUND = _(
-    "The listing is no longer on the channel (ended or removed): list it again there or correct "
-    "the offer's external ID, then retry."
+    "The channel has no listing under the offer's external ID (it was ended or removed, or "
+    "the id is wrong): list the offer again on the channel, open the offer (its SKU), enter "
+    "the listing's id as the external ID in the channel's row, save, then retry."
 )
 _CONTENT = _(
     "The channel refused the offer's content: correct the offer as the message says, then retry."
@@ -49,7 +51,10 @@ _AUTH = _(
 _BUSY = _("The listing was being changed elsewhere at the same moment: retry.")
 _PHOTO = _("A photo of the offer could not be read or was refused: replace it, then retry.")
 _EAN = _("The channel needs the offer's EAN: add it to the offer, then retry.")
-_DUPLICATE = _("Another offer is linked to the same listing: give each offer its own external ID.")
+_DUPLICATE = _(
+    "Another offer is linked to the same listing: open each offer (its SKU) and give it its "
+    "own listing's id as the external ID in the channel's row."
+)
 ADVICE_BY_CODE = {
     "missing_external_id": _RELINK,
     "invalid_external_id": _RELINK,

@@ -191,17 +191,22 @@ def seed_demo_user():
 
 
 def showcase_sandbox(sandbox_url: str | None = None) -> list[str]:
-    """Configure the demo integrations and their sandbox accounts so that the next resyncs show
-    failures (Allegro refuses some names), a pause (the shop's budget: 12 requests a minute)
-    and a drift check finds differences (Allegro's listings seeded from the catalogue, then
-    drifted: prices, names, two removed, two unknown). Returns what was done, line by line."""
+    """Configure the demo integrations and their sandbox accounts for SHOWCASE_STEPS: a drift
+    check of Allegro finds differences (its listings seeded from the catalogue, then drifted:
+    prices, names, two removed, two unknown); a resync of Allegro then ends with failures
+    (the sandbox refuses the names of every 30th offer, and the two removed listings are
+    gone); a resync of the shop pauses (its budget: 12 requests a minute). The check goes
+    first: a resync sends every offer, which mends the drift it would have found. Returns
+    what was done, line by line."""
     base = (sandbox_url or settings.SANDBOX_URL).rstrip("/")
     done = []
     allegro = Integration.objects.get(name=f"{Channel.ALLEGRO.label} (demo)")
+    links = OfferChannel.objects.filter(integration=allegro, active=True).exclude(external_id="")
+    refused = links.filter(offer__name__regex=SHOWCASE_REJECTED).count()
     _sandbox_post(
         f"{base}/_sandbox/allegro/demo/config", {"reject_name_pattern": SHOWCASE_REJECTED}
     )
-    done.append(f"{allegro.name}: names matching {SHOWCASE_REJECTED} are refused (failures)")
+    done.append(f"{allegro.name}: {refused} offers' names are refused ({SHOWCASE_REJECTED})")
     listings = [
         {
             "id": link.external_id,
@@ -211,14 +216,16 @@ def showcase_sandbox(sandbox_url: str | None = None) -> list[str]:
             "stock": link.offer.stock,
             "external_id": link.offer.sku,
         }
-        for link in OfferChannel.objects.filter(integration=allegro, active=True)
-        .exclude(external_id="")
-        .select_related("offer")
+        for link in links.select_related("offer")
     ]
     _sandbox_post(f"{base}/_sandbox/allegro/demo/seed", {"offers": listings})
-    drift = {"price_share": 0.05, "name_share": 0.01, "remove": 2, "add_unknown": 2, "seed": 7}
-    _sandbox_post(f"{base}/_sandbox/allegro/demo/drift", drift)
-    done.append(f"{allegro.name}: {len(listings)} listings seeded and drifted (a check finds it)")
+    answer = _sandbox_post(f"{base}/_sandbox/allegro/demo/drift", SHOWCASE_DRIFT)
+    changed = {field: len(items) for field, items in answer.get("changes", {}).items() if items}
+    done.append(
+        f"{allegro.name}: {len(listings)} listings seeded, then drifted on the channel "
+        f"({', '.join(f'{n} {field}' for field, n in changed.items())}, "
+        f"{len(answer.get('removed', []))} removed, {len(answer.get('added', []))} unknown)"
+    )
     shop = Integration.objects.get(name=f"{Channel.WOOCOMMERCE.label} (demo)")
     shop.requests_per_minute = SHOWCASE_SHOP_RPM
     shop.save(update_fields=["requests_per_minute"])
@@ -226,10 +233,24 @@ def showcase_sandbox(sandbox_url: str | None = None) -> list[str]:
     return done
 
 
-SHOWCASE_REJECTED = r"^Kubek ceramiczny \d*7$"
+# Demo names are "<category> <n>" with the category n % 6 (CATEGORIES): the mugs are the
+# multiples of 6, so this refuses n = 30, 60, 90, … (100 of the 3,000 demo offers).
+SHOWCASE_REJECTED = r"^Kubek ceramiczny \d*0$"
+SHOWCASE_DRIFT = {"price_share": 0.05, "name_share": 0.01, "remove": 2, "add_unknown": 2, "seed": 7}
 SHOWCASE_SHOP_RPM = 12
+# What to do next, in this order: the check before any resync of Allegro.
+SHOWCASE_STEPS = (
+    "1. Allegro (demo): Sprawdź rozbieżności — the report shows prices and names that differ, "
+    "2 listings missing, 2 unknown.",
+    "2. Allegro (demo), from the report: Resynchronizuj tylko rozbieżności — only the offers "
+    "that differ are sent; the report then marks them resent.",
+    "3. Allegro (demo): Resynchronizuj oferty — it ends with failures (the refused names; the "
+    "2 missing listings: correct their external ID on the offer's page, then retry).",
+    "4. WooCommerce (demo): Resynchronizuj oferty — it pauses for the shop's budget.",
+)
 
 
-def _sandbox_post(url: str, payload: dict) -> None:
+def _sandbox_post(url: str, payload: dict) -> dict:
     response = requests.post(url, json=payload, timeout=30)
     response.raise_for_status()
+    return response.json()

@@ -25,11 +25,15 @@ def start_check(
 
 
 def differing_count(check: ResyncRun) -> int:
-    """The offers a fix sends: those that differ. A listing missing on the channel is not among
-    them: a resync edits listings (Allegro: PATCH), it cannot bring a deleted one back."""
-    return DriftItem.objects.filter(
-        check_run=check, kind=DriftItem.Kind.DIFFERS, offer__isnull=False
-    ).count()
+    """The offers a fix sends now: those that differ and no later fix of the check sent. A
+    listing missing on the channel is not among them: a resync edits listings (Allegro:
+    PATCH), it cannot bring a deleted one back."""
+    return DriftItem.objects.still_differing(check).count()
+
+
+def resent_count(check: ResyncRun) -> int:
+    """The check's differing offers a later fix sent and the channel accepted."""
+    return DriftItem.objects.resent(check).count()
 
 
 def missing_count(check: ResyncRun) -> int:
@@ -64,13 +68,20 @@ def start_fix(
     data_types: str | None = None,
     photos_too: bool = False,
 ) -> ResyncRun:
-    """Resync only what the check found different (never the listings missing on the channel:
-    see differing_count)."""
+    """Resync only what the check found different and no earlier fix sent (never the listings
+    missing on the channel: see differing_count)."""
     if check.kind != ResyncRun.Kind.CHECK:
         raise ResyncError(_("Only a drift check's differences can be resynchronised."))
     if check.status != ResyncRun.Status.COMPLETED:
         raise ResyncError(_("The drift check has not completed; its report is not whole."))
     if not differing_count(check):
+        if resent_count(check):
+            raise ResyncError(
+                _(
+                    "Every offer this drift check found different has been resent since. "
+                    "Check for drift again to see what still differs."
+                )
+            )
         raise ResyncError(_("The drift check found no offer to resynchronise."))
     return start_resync(
         check.integration,

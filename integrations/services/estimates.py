@@ -78,6 +78,12 @@ def photos_of(integration: Integration) -> float:
     return photos_per_offer(integration) if integration.facts.cost_per_photo else 0.0
 
 
+def estimate_display(seconds: int | float) -> str:
+    """An estimate as every confirmation shows it (rounded up: it never promises too little);
+    the table, the choices and the command line read the same words for the same seconds."""
+    return duration_display(seconds, estimate=True)
+
+
 def resync_estimate_seconds(
     integration: Integration, offers: int | None = None, *, data_types: str = "all"
 ) -> int:
@@ -105,6 +111,7 @@ class ChoiceEstimate:
     """One data-type choice's estimate for one integration."""
 
     value: str
+    seconds: int
     estimate: str
     binding: str
     photos: str  # "none", "all", "changed" (PHOTO_LINES)
@@ -143,7 +150,8 @@ def resync_targets(
             choices.append(
                 ChoiceEstimate(
                     value=value,
-                    estimate=duration_display(estimate.seconds),
+                    seconds=estimate.seconds,
+                    estimate=estimate_display(estimate.seconds),
                     binding=estimate.binding,
                     photos=sent,
                     photos_label=str(PHOTO_LINES[sent]),
@@ -166,25 +174,20 @@ def resync_targets(
 
 
 def data_choices(integrations, offers: int | None = None, selected: str = "all") -> list[dict]:
-    """The data types a resync may send, each with its estimate (the longest of the targets:
-    they run side by side), for the confirmation form."""
-    photos = {i.pk: photos_of(i) for i in integrations}
+    """The data types a resync may send, each with its estimate, for the confirmation form:
+    the targets' own (resync_targets), the longest of them when there are several (they run
+    side by side) — one estimate per choice, whichever part of the page shows it."""
+    targets = resync_targets(integrations, offers, selected)
     choices = []
     for value in ResyncRun.DataTypes.values:
         seconds = max(
-            (
-                resync_estimate(
-                    integration, offers, data_types=value, photos_per_offer=photos[integration.pk]
-                ).seconds
-                for integration in integrations
-            ),
-            default=0,
+            (c.seconds for t in targets for c in t.choices if c.value == value), default=0
         )
         choices.append(
             {
                 "value": value,
                 "label": DATA_TYPE_LABELS[value],
-                "estimate": duration_display(seconds, estimate=True),
+                "estimate": estimate_display(seconds),
                 "seconds": seconds,
                 "checked": value == selected,
             }

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from integrations.services.demo import (
     DEMO_USER,
+    SHOWCASE_STEPS,
     seed_demo_user,
     seed_integrations,
     seed_offers,
@@ -28,9 +29,9 @@ class Command(BaseCommand):
             "--scenario",
             choices=["showcase"],
             help=(
-                "showcase: with the sandbox running (make run), set the demo up so that resyncs "
-                "show failures (Allegro) and a pause (WooCommerce) and a drift check finds "
-                "differences (Allegro)"
+                "showcase: with the sandbox running (make run), set the demo up so that a drift "
+                "check finds differences (Allegro), then resyncs show failures (Allegro) and a "
+                "pause (WooCommerce)"
             ),
         )
 
@@ -59,7 +60,6 @@ class Command(BaseCommand):
                 ) from None
             for line in done:
                 self.stdout.write(f"  {line}")
-            self.stdout.write(
-                "Now: resync Allegro (failures), resync WooCommerce (a pause), check Allegro "
-                "for drift."
-            )
+            self.stdout.write("Now, in this order (a resync mends the drift a check finds):")
+            for step in SHOWCASE_STEPS:
+                self.stdout.write(f"  {step}")
