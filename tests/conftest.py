@@ -35,6 +35,19 @@ def static_files_without_collectstatic():
 
 
 @pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the product's default language (Polish). A page request through the
+    test client activates the request's language in the test's own thread (LocaleMiddleware),
+    and nothing deactivates it: without this, what a test words itself (a pause reason) would
+    depend on the language of an earlier test's last request."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path_factory):
     root = tmp_path_factory.mktemp("media")
     settings.MEDIA_ROOT = str(root)

@@ -95,7 +95,7 @@ def test_the_list_and_the_page_show_the_last_resync_with_its_retry_and_the_check
     result = row.locator("[data-last-resync]").inner_text()
     # The resync's own outcome, not the check's "wysłano 0 z 5999" nor the retry's "3 z 503".
     assert "zakończona z błędami" in result
-    assert "wysłano 5496 z 5999, nieudane: 503" in result
+    assert "wysłano 5\xa0496 z 5\xa0999, nieudane: 503" in result
     assert "ponowiono 503 nieudane: wysłano 3, nieudane 500" in result
     counts = "200 ofert się różni, 33 ofert brak w kanale,"
     assert counts in row.locator("[data-last-check]").inner_text()
