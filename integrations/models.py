@@ -196,7 +196,12 @@ class ResyncRunQuerySet(models.QuerySet):
                     default=Value(ResyncRun.Status.RUNNING),
                 ),
                 paused_until=None,
-                pause_reason="",
+                # A pause's reason ends with it; what sets the pace of a run handed on from one
+                # task to the next stays (the page would blank it and show it again).
+                pause_reason=Case(
+                    When(status=ResyncRun.Status.RUNNING, then=F("pause_reason")),
+                    default=Value(""),
+                ),
             )
         )
         return token if claimed else None

@@ -386,7 +386,8 @@ def note_sharing(run: ResyncRun, adapter) -> dict[str, int]:
         for b in budgets.values()
         if sharing.get(b.key)
     ]
-    ResyncRun.objects.filter(pk=run.pk).update(pause_reason=" ".join(notes)[:300])
+    if notes:  # none: what the page says of the pace stays (a chunk tells it when it changes)
+        ResyncRun.objects.filter(pk=run.pk).update(pause_reason=" ".join(notes)[:300])
     return sharing
 
 

@@ -78,6 +78,17 @@ def pace_display(pace: rates.Pace) -> str:
     }
 
 
+# Under this many seconds the time left reads to the second ("2 min 35 s"): it counts down
+# evenly from poll to poll instead of standing at "3 min" and then dropping to "1 min 59 s".
+TIME_LEFT_SECONDS_SHOWN = 600
+
+
+def time_left_display(seconds: int | None) -> str:
+    if seconds is not None and 120 <= seconds < TIME_LEFT_SECONDS_SHOWN:
+        return _("%(m)d min %(s)d s") % {"m": seconds // 60, "s": seconds % 60}
+    return duration_display(seconds, estimate=True)
+
+
 def progress_data(run: ResyncRun, *, with_plot: bool = False) -> dict:
     """The run's live figures, the one source of the panel, the run page and every poll: the
     run's to_dict() plus the pace, the channel's limit, the time left and (`with_plot`) the
@@ -112,9 +123,7 @@ def progress_data(run: ResyncRun, *, with_plot: bool = False) -> dict:
             "paused": paused,
             "outcome_display": run.outcome_display,
             "percent_display": str(math.floor(data["percent"])),
-            "eta_display": duration_display(pace.eta_seconds, estimate=True)
-            if data["active"]
-            else "—",
+            "eta_display": time_left_display(pace.eta_seconds) if data["active"] else "—",
             "rate_display": pace_display(pace),
             "started_display": datetime_display(run.started_at),
             "finished_display": datetime_display(run.finished_at),

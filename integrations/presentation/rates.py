@@ -39,6 +39,9 @@ PROJECTION_SECONDS = 60
 # A pause up to this long is a budget's minute refilling (part of the pace); longer ones are
 # waits of their own, out of the working time.
 SHORT_PAUSE_SECONDS = 75
+# The ends of the pace's window are averaged over this many seconds (progress is written every
+# couple of seconds: a window's end falling just before or after a point must not matter).
+EDGE_SECONDS = 10.0
 # Below this much working time there is no pace at all.
 MIN_MEASURE_SECONDS = 5
 
@@ -172,7 +175,17 @@ def progress_curve(run, now: float) -> list[tuple[float, float]]:
     if curve[-1][1] < done:  # counted without a point (a run of an older version): evenly
         curve.append((max(now, curve[-1][0]), float(done)))
     curve.append((max(now, curve[-1][0]), curve[-1][1]))
-    return curve
+    # Nothing goes during a pause: the offers after it were not made while it lasted.
+    for a, b in _pauses(run, start, now):
+        before = [offers for t, offers in curve if t <= a]
+        held = before[-1] if before else 0.0
+        curve += [(a, held), (b, held)]
+    curve.sort(key=lambda point: point[0])
+    flat, most = [], 0.0
+    for t, offers in curve:
+        most = max(most, offers)
+        flat.append((t, most))
+    return flat
 
 
 class _Progress:
@@ -215,7 +228,16 @@ def pace(run, now: datetime | None = None, limit: ChannelLimit | None = None) ->
     if worked < MIN_MEASURE_SECONDS or not done:
         return Pace(None, None, paused=paused, limit_per_minute=limit.per_minute)
     span = min(float(WINDOW_SECONDS), worked)
-    measured = (done - progress(w_end - span)) / span * 60
+    # Each end of the window is the average of its last EDGE_SECONDS: a point written a
+    # second later does not make the pace jump from one poll to the next.
+    edge = min(EDGE_SECONDS, span / 4)
+
+    def around(w: float) -> float:
+        if not edge:
+            return progress(w)
+        return sum(progress(w - edge * k / 10) for k in range(11)) / 11
+
+    measured = (around(w_end) - around(w_end - span)) / span * 60
     per_minute = measured
     if limit.per_minute > 0:
         per_minute = min(measured, limit.per_minute)
