@@ -5,7 +5,8 @@ bursts and pauses between them), a real web server and resync cluster, and headl
 on the V2 run page. Every second the script reads what the page shows — the pace, the plot's
 limit line, the time left, the processed count — and writes one CSV row per poll; it takes
 screenshots along the way. At the end it prints the largest poll-to-poll swing of the time
-left and the largest pace / limit ratio.
+left and the largest pace / limit ratio, from what the page shows and from the progress JSON
+it polls (the same figures, unrounded).
 
     .venv/bin/python bench/run_page_live.py --seconds 120 --shots docs/v2-run-live
 """
@@ -157,12 +158,14 @@ def main() -> int:
                 page.click('form[action="/login/"] button[type=submit]')
             run = start_resync(shop, user=user, source="v2")
             page.goto(f"/integrations/{shop.pk}/runs/{run.pk}/")
+            progress_url = f"/integrations/{shop.pk}/resync/progress.json?run={run.pk}"
             started = time.monotonic()
             shot = 0
             previous_eta = None
             while time.monotonic() - started < args.seconds:
                 tick = time.monotonic()
                 seen = read_page(page)
+                polled = page.request.get(progress_url).json()
                 truth = ResyncRun.objects.get(pk=run.pk)
                 pace = number_of(seen["pace_text"])
                 eta = seconds_of(seen["eta_text"])
@@ -178,10 +181,15 @@ def main() -> int:
                     "plot_shown": seen["plot_shown"],
                     "eta_text": seen["eta_text"],
                     "eta_seconds": eta,
+                    "json_pace": polled.get("rate_per_minute"),
+                    "json_eta_seconds": polled.get("eta_seconds"),
+                    "json_processed": polled.get("processed"),
                 }
                 rows.append(row)
                 if pace is not None and limit:
                     ratios.append(pace / limit)
+                if row["json_pace"] is not None and limit:
+                    ratios.append(row["json_pace"] / limit)
                 if eta is not None and previous_eta is not None:
                     swings.append(abs(eta - previous_eta))
                 if eta is not None:
@@ -193,6 +201,8 @@ def main() -> int:
                 if not truth.is_active:
                     break
                 time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+            if args.shots:
+                page.screenshot(path=f"{args.shots}-{shot + 1}.png", full_page=False)
             browser.close()
         ResyncRun.objects.filter(pk=run.pk).update(status="cancelling")
     finally:
@@ -209,6 +219,9 @@ def main() -> int:
     print(f"plot first shown at poll t = {next((r['t'] for r in rows if r['plot_shown']), None)}")
     print(f"max pace/limit ratio: {max(ratios, default=0):.2f}")
     print(f"largest poll-to-poll swing of time left: {max(swings, default=0):.0f} s")
+    figures = [r["json_eta_seconds"] for r in rows if r["json_eta_seconds"] is not None]
+    json_swings = [abs(b - a) for a, b in zip(figures, figures[1:], strict=False)]
+    print(f"largest poll-to-poll swing of time left (JSON, seconds): {max(json_swings, default=0)}")
     rises = [
         b["eta_seconds"] - a["eta_seconds"]
         for a, b in zip(rows, rows[1:], strict=False)

@@ -98,7 +98,8 @@ def run_plot(run, now=None, limit: ChannelLimit | None = None) -> dict | None:
     limit_y = round(TOP + inner_h - inner_h * min(channel.per_minute, y_max) / y_max, 2)
     # The recorded pauses, to the second; one still going ends now.
     seconds_per_slot = 60 * bucket
-    lo, hi = run.started_at.timestamp(), min(end, now.timestamp())
+    right_edge = first + len(buckets) * seconds_per_slot  # where the last bar ends
+    lo, hi = run.started_at.timestamp(), min(end, now.timestamp(), right_edge)
     pauses = _merged(
         (max(float(a), lo), min(float(b), hi))
         for a, b in (run.pauses or [])
