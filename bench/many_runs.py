@@ -31,6 +31,7 @@ Usage (from the project root; SECRET_KEY/DEBUG are set by the harness):
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -147,6 +148,10 @@ def seed(integration, count, *, prefix, start=1, photos=0):
     make_offers(integration, count, prefix=prefix, start=start, photos=photos)
 
 
+# Run id → when its page first showed an offer processed (wait_for_runs).
+FIRST_SHOWN: dict[int, float] = {}
+
+
 def wait_for_runs(run_ids, timeout):
     """Poll every 0.25 s until every run ended; count the pauses and their reasons."""
     from django.db import connection
@@ -157,10 +162,19 @@ def wait_for_runs(run_ids, timeout):
     last = dict.fromkeys(run_ids)
     end = time.time() + timeout
     ended = False
+    # What a seller's page shows as processed: with the chunk under way's answered offers
+    # where the run records them (ResyncRun.in_flight), else the recorded ones alone.
+    shown = ["processed"]
+    if any(f.name == "in_flight" for f in ResyncRun._meta.get_fields()):
+        shown.append("in_flight")
     while time.time() < end:
-        rows = ResyncRun.objects.filter(pk__in=run_ids).values_list("pk", "status", "pause_reason")
+        rows = ResyncRun.objects.filter(pk__in=run_ids).values_list(
+            "pk", "status", "pause_reason", *shown
+        )
         active = False
-        for pk, status, reason in rows:
+        for pk, status, reason, *counts in rows:
+            if sum(counts) and pk not in FIRST_SHOWN:
+                FIRST_SHOWN[pk] = time.time()
             if status == ResyncRun.Status.PAUSED and last[pk] != (status, reason):
                 pauses[pk][reason.split(" — ")[0]] += 1
             last[pk] = (status, reason)
@@ -283,11 +297,17 @@ def bench_sellers(url):
         stamps = [o["updated_at"] for o in states[account]["offers"].values() if "updated_at" in o]
         firsts[account] = min(stamps) - t0 if stamps else float("nan")
         finishes[account] = run.finished_at.timestamp() - t0 if run.finished_at else float("nan")
+        shown = FIRST_SHOWN.get(pk, float("nan")) - t0
         print(
             f"    {account}: {run.status}, {run.sent} sent, {run.failed} failed; first offer "
             f"at +{firsts[account]:.1f} s, last at +{max(stamps) - t0:.1f} s, finished at "
-            f"+{finishes[account]:.1f} s"
+            f"+{finishes[account]:.1f} s; its page first showed progress at +{shown:.1f} s"
         )
+    lags = [FIRST_SHOWN.get(pk, float("nan")) - t0 - firsts[names[pk]] for pk in done]
+    print(
+        f"- the page showed 0 after the channel had the run's first offer for at most "
+        f"{max(lags):.1f} s (median {statistics.median(lags):.1f} s)"
+    )
     histograms = [dict(map(tuple, states[a]["rate"]["per_second"])) for a in accounts]
     first_requests = [states[a]["rate"]["first_request_at"] for a in accounts]
     last_requests = [states[a]["rate"]["last_request_at"] for a in accounts]

@@ -201,7 +201,12 @@ class ResyncRunQuerySet(models.QuerySet):
                     default=Value(ResyncRun.Status.RUNNING),
                 ),
                 paused_until=None,
-                pause_reason="",
+                # A pause's reason ends with it; what sets the pace of a run handed on from one
+                # task to the next stays (the page would blank it and show it again).
+                pause_reason=Case(
+                    When(status=ResyncRun.Status.RUNNING, then=F("pause_reason")),
+                    default=Value(""),
+                ),
             )
         )
         return token if claimed else None
@@ -242,6 +247,7 @@ class ResyncRunQuerySet(models.QuerySet):
                 lease_token="",
                 lease_expires_at=None,
                 paused_until=None,
+                in_flight=0,
                 **fields,
             )
         )
@@ -282,6 +288,7 @@ class ResyncRunQuerySet(models.QuerySet):
                 lease_token="",
                 lease_expires_at=None,
                 paused_until=None,
+                in_flight=0,
             )
         )
 
@@ -369,6 +376,8 @@ class ResyncRun(models.Model):
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.CANCELLING, Status.PAUSED)
     # The newest pauses kept in `pauses` (a run pausing every minute for a week stays small).
     PAUSES_KEPT = 2000
+    # A point every few seconds while offers go: well over the pace's window (rates.py).
+    PROGRESS_POINTS_KEPT = 400
 
     integration = models.ForeignKey(
         Integration,
@@ -449,6 +458,14 @@ class ResyncRun(models.Model):
     # The run's pauses, to the second, for its plot and pace: [[unix start, unix end], …]
     # (the end planned when it paused; a cancel or the run's end cuts it short).
     pauses = models.JSONField(default=list, blank=True, editable=False)
+    # Offers the channel has answered in the chunk under way, written every few seconds while
+    # it goes (engine/resync_chunk.py): shown with `processed` so that a long chunk does not
+    # hold the page at 0. Not counted: the chunk's record adds its offers to `processed` and
+    # sets this back to 0 in one UPDATE; a crashed chunk's are taken back by the next task.
+    in_flight = models.PositiveIntegerField(default=0, editable=False)
+    # The run's progress to the second, for its pace and time left (presentation/rates.py):
+    # [[unix time, processed + in flight], …], the newest PROGRESS_POINTS_KEPT.
+    progress_points = models.JSONField(default=list, blank=True, editable=False)
     # Consecutive chunks that raised unexpectedly / that got nothing but transport failures:
     # past a cap the run fails (or pauses) with a reason instead of looping.
     chunk_errors = models.PositiveSmallIntegerField(default=0, editable=False)

@@ -164,8 +164,14 @@ def test_a_chunk_of_100_and_a_chunk_of_500_take_the_same_number_of_queries(
             process_chunk(run.pk, 0)
         run.refresh_from_db()
         assert run.processed == size
-        counts[size] = len(queries)
+        # Besides the progress a chunk writes every few seconds while it goes (its answered
+        # offers, for the page): that count follows the chunk's time, not its size.
+        counts[size] = len([q for q in queries if not progress_note(q["sql"])])
     assert counts[100] == counts[500], counts
+
+
+def progress_note(sql: str) -> bool:
+    return sql.startswith("UPDATE") and '"in_flight" =' in sql and '"cursor" =' not in sql
 
 
 def test_a_second_start_is_refused_while_one_runs(sandbox, sandbox_account):

@@ -136,13 +136,17 @@ def test_the_plot_shows_offers_per_minute_against_the_limit_with_pauses(seller, 
     run = ResyncRun.objects.create(
         integration=shop, source="v2", status="completed", total=1500, processed=1500,
         sent=1500, started_at=start, finished_at=start + timedelta(minutes=8), samples=samples,
+        pauses=[[minute + 180, minute + 360]],  # a budget's pause: the minutes without progress
     )  # fmt: skip
     response = seller.get(run_url("v2", run))
     plot = response.context["plot"]
-    assert [b.paused for b in plot["bars"]] == [False, False, False, True, True, True, False, False]
+    assert [b.per_minute for b in plot["bars"]] == [300, 300, 300, 0, 0, 0, 300, 300]
+    assert [m["seconds"] for m in plot["pause_marks"]] == [180]
     assert plot["limit"] == 600  # WooCommerce: 6 requests/min × batches of 100
     page = html(response)
     assert "<svg" in page and 'class="plot-bar"' in page and 'class="plot-pause"' in page
+    # The band is drawn first: under the bars, never over them.
+    assert page.index('class="plot-pause"') < page.index('class="plot-bar"')
     assert 'class="plot-limit"' in page and 'data-limit="600"' in page
     assert "style=" not in page.split("<svg", 1)[1].split("</svg>", 1)[0]
     assert "<script>" not in page

@@ -129,9 +129,8 @@ def test_a_running_check_speaks_as_a_check(log_in, shop, width):
     panel = page.locator(".resync-panel")
     assert panel.locator("h2").inner_text().startswith("Sprawdzenie rozbieżności")
     stats = panel.locator(".resync-stats").text_content()
-    assert (
-        "Przeczytano i porównano" in stats and "Różnią się" in stats and "Brak na kanale" in stats
-    )
+    assert "Odczytane oferty kanału" in stats and "Porównane oferty" in stats
+    assert "Różnią się" in stats and "Brak na kanale" in stats
     assert "Wysłano" not in stats and "Zdjęcia" not in stats
     assert panel.locator("[data-field=differs]").inner_text() == "7"
     assert page.locator("[data-cancel-button]").inner_text() == "Anuluj sprawdzenie"
@@ -278,7 +277,7 @@ def test_the_plot_marks_short_pauses_and_its_limit_is_in_offers(log_in, shop, wi
     )  # fmt: skip
     page = log_in(make_user(f"fryderyk{width}"), width)
     page.goto(f"/integrations/{shop.pk}/runs/{run.pk}/")
-    assert page.locator("[data-plot] rect.plot-pause-mark").count() == 3
+    assert page.locator("[data-plot] rect.plot-pause").count() == 3
     caption = page.locator("[data-plot] figcaption").inner_text()
     assert "bez postępu: 2 min (3 przerwy)" in caption
     label = page.locator("[data-plot] .plot-limit-label").text_content()

@@ -79,7 +79,8 @@ def _window_words(budget, limit) -> dict:
         else ngettext("%(n)s second", "%(n)s seconds", window) % {"n": window}
     )
     return {
-        "limit": budget.label,
+        # The name alone: the sentence states the window ("12 requests in a minute") itself.
+        "limit": budget.name or budget.label,
         "count": formats.number_format(limit.count, force_grouping=True),
         "unit": budget.unit,
         "period": period,

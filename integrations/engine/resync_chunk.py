@@ -8,7 +8,7 @@ counters and the cursor. While a chunk is being sent, the next one is read from 
 import logging
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 SAMPLES_KEPT = 2880  # two days of minutes
 # A report due within this many seconds is waited for in place rather than by pausing.
 SHORT_REPORT_WAIT = 3.0
+# While a chunk goes, the offers the channel has answered are written this often (a chunk of a
+# small share of a shared budget lasts long; the page moves meanwhile).
+PROGRESS_SECONDS = 2.0
 
 
 class ResyncChunks(Step):
@@ -73,6 +76,7 @@ class ResyncChunks(Step):
         self.sharing: dict[str, int] = {}
 
     def prepare(self):
+        self.run = take_back_in_flight(self.run, self.token)
         self.adapter.prepare()  # ChannelAuthError: the skeleton fails the run with its message
         self.sharing = note_sharing(self.run, self.adapter)
         return None
@@ -116,7 +120,7 @@ class ResyncChunks(Step):
         # Earlier chunks' batches go while this chunk's requests do: every budget at once. A
         # batch a budget holds back waits for a later step; the chunk goes on.
         self.settle_batches(deadline, alongside=sending.done)
-        run = self.run
+        run = self.run = self.follow(sending)
         results = refused + sending.result()
         pace = self.pace_to_tell(adapter.pacing)
         links = chunk.links
@@ -141,6 +145,14 @@ class ResyncChunks(Step):
         if run.silent_chunks >= SILENT_CHUNKS:
             return WaitSilent(run.silent_chunks)
         return None
+
+    def follow(self, sending) -> ResyncRun:
+        """Wait for the chunk's send, writing every PROGRESS_SECONDS how many of its offers the
+        channel has answered (shown, not counted: `record` counts the chunk)."""
+        run = self.run
+        while not wait([sending], timeout=PROGRESS_SECONDS).done:
+            run = note_in_flight(run, self.token, self.adapter.answered())
+        return run
 
     def pace_to_tell(self, pacing) -> str | None:
         """When a budget made the chunk's requests wait, which one, and the run's share of it
@@ -377,8 +389,40 @@ def note_sharing(run: ResyncRun, adapter) -> dict[str, int]:
         for b in budgets.values()
         if sharing.get(b.key)
     ]
-    ResyncRun.objects.filter(pk=run.pk).update(pause_reason=" ".join(notes)[:300])
+    if notes:  # none: what the page says of the pace stays (a chunk tells it when it changes)
+        ResyncRun.objects.filter(pk=run.pk).update(pause_reason=" ".join(notes)[:300])
     return sharing
+
+
+def note_in_flight(run: ResyncRun, token: str, answered: int) -> ResyncRun:
+    """Write the offers of the chunk under way that the channel has answered: the run's
+    `in_flight`, its plot's minute and a progress point. Counters and the cursor stay: a crash
+    still loses at most this chunk, which is sent again (`take_back_in_flight`)."""
+    if answered <= run.in_flight:
+        return run
+    now = timezone.now()
+    samples = add_sample(run.samples, now, answered - run.in_flight)
+    points = add_point(run.progress_points, now, run.processed + answered)
+    if ResyncRun.objects.filter(pk=run.pk, lease_token=token).update(
+        in_flight=answered, samples=samples, progress_points=points
+    ):
+        run.in_flight, run.samples, run.progress_points = answered, samples, points
+    return run
+
+
+def take_back_in_flight(run: ResyncRun, token: str) -> ResyncRun:
+    """A task that died mid-chunk left its answered offers shown: they go again with the chunk,
+    so they are taken back from the page and the plot (not from the counters: never added)."""
+    if not run.in_flight:
+        return run
+    now = timezone.now()
+    samples = add_sample(run.samples, now, -run.in_flight)
+    points = add_point(run.progress_points, now, run.processed)
+    ResyncRun.objects.filter(pk=run.pk, lease_token=token).update(
+        in_flight=0, samples=samples, progress_points=points
+    )
+    run.in_flight, run.samples, run.progress_points = 0, samples, points
+    return run
 
 
 def live_offers(integration_id: int, offer_ids) -> set[int]:
@@ -485,7 +529,12 @@ def record(
         upsert_journal(error_rows, JOURNAL_FAILED_FIELDS)
         ResyncFailure.objects.upsert(failures)
         visited = 0 if settles else len(links)
-        samples = add_sample(run.samples, now, visited) if visited else run.samples
+        # The chunk's answered offers were sampled while it went (note_in_flight).
+        shown = 0 if settles else run.in_flight
+        samples = add_sample(run.samples, now, visited - shown) if visited != shown else run.samples
+        points = run.progress_points
+        if visited:
+            points = add_point(points, now, run.processed + visited)
         # An offer may be in several batches (a price and a quantity command): count it once.
         handed = len({offer for batch in batches for offer in batch.offers})
         awaiting = handed - (settles[1] if settles else 0)
@@ -500,12 +549,14 @@ def record(
             "photo_files_sent": F("photo_files_sent") + photo_files,
             "heartbeat_at": now,
             "samples": samples,
+            "progress_points": points,
             "silent_chunks": silent,
             "chunk_errors": 0,
             "lease_expires_at": now + timedelta(seconds=lease_seconds()),
         }
         if not settles:
             fields["cursor"] = links[-1].offer_id
+            fields["in_flight"] = 0
         if pace is not None:  # why the run goes no faster (ResyncChunks.pace_to_tell)
             fields["pause_reason"] = pace[:300]
         updated = ResyncRun.objects.filter(pk=run.pk, lease_token=token).update(**fields)
@@ -514,18 +565,37 @@ def record(
             raise LeaseLost(run.pk)
     if not settles:
         run.cursor = links[-1].offer_id
-    run.samples, run.silent_chunks = samples, silent
+    run.samples, run.silent_chunks, run.progress_points = samples, silent, points
     run.processed += visited
+    if not settles:
+        run.in_flight = 0
     run.awaiting += awaiting
     return run
 
 
 def add_sample(samples: list, now: datetime, offers: int) -> list:
-    """Offers per minute for the run's plot: [[unix minute start, offers], …]."""
+    """Offers per minute for the run's plot: [[unix minute start, offers], …]. A negative
+    count takes offers back from the newest minutes (a chunk shown while it went, then cut
+    short or lost)."""
     minute = int(now.timestamp()) // 60 * 60
     samples = [list(s) for s in (samples or [])]
+    if offers < 0:
+        for sample in reversed(samples):
+            taken = min(sample[1], -offers)
+            sample[1] -= taken
+            offers += taken
+            if not offers:
+                break
+        return samples
     if samples and samples[-1][0] == minute:
         samples[-1][1] += offers
     else:
         samples.append([minute, offers])
     return samples[-SAMPLES_KEPT:]
+
+
+def add_point(points: list, now: datetime, processed: int) -> list:
+    """The run's progress to the second, for its pace and time left: [[unix time, offers]]."""
+    points = [list(p) for p in (points or [])]
+    points.append([round(now.timestamp(), 1), processed])
+    return points[-ResyncRun.PROGRESS_POINTS_KEPT :]

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
@@ -31,7 +32,6 @@ from integrations.pages.confirm import confirm_part
 from integrations.presentation import failures as run_failures
 from integrations.presentation.display import last_runs, progress_data
 from integrations.presentation.health import resync_workers_seen
-from integrations.presentation.plot import run_plot
 from integrations.services import estimates
 from integrations.services import runs as run_services
 
@@ -311,14 +311,22 @@ def resync_resume(request, pk):
 @login_required
 @view_permission_required
 def resync_progress(request, pk):
-    """The progress panel's JSON: the run given by ?run=, else the integration's latest."""
+    """The progress panel's JSON: the run given by ?run=, else the integration's latest. With
+    ?plot=1 (the run page) the plot comes with it, drawn from the same figures (`plot_html`):
+    it appears with the first offers and moves with the pace, without a reload."""
     get_object_or_404(Integration.objects.only("pk"), pk=pk)
     runs = ResyncRun.objects.filter(integration_id=pk).select_related("requested_by")
     run_id = int_param(request, "run")
     run = get_object_or_404(runs, pk=run_id) if run_id is not None else runs.first()
     if run is None:
         return JsonResponse({"id": None, "active": False})
-    return JsonResponse(progress_data(run))
+    data = progress_data(run, with_plot=request.GET.get("plot") == "1")
+    if "plot" in data:
+        plot = data.pop("plot")
+        data["plot_html"] = (
+            render_to_string("resync/_plot.html", {"plot": plot}, request=request) if plot else ""
+        )
+    return JsonResponse(data)
 
 
 # --- A run's page: its progress, plot and failures (grouped, paged, exported) ------------------
@@ -348,13 +356,14 @@ def resync_run(request, pk, run_id):
     failures, next_after = run_failures.failure_page(run, after=after, group=group)
     params = request.GET.copy()
     params.pop("after", None)
+    progress = progress_data(run, with_plot=True)
     context = {
         "layout_template": f"{layout(request)}/base.html",
         "integration": run.integration,
         "run": run,
-        "progress": progress_data(run),
+        "progress": progress,
         "retry": None if run.is_active else run.latest_retry(),
-        "plot": None if run.is_check else run_plot(run),
+        "plot": progress.pop("plot"),
         "can_resync": request.user.has_perm(RESYNC_PERMISSION),
         "failure_groups": run_failures.failure_groups(run) if run.failed else [],
         "content_failed": run_failures.content_failure_count(run) if run.failed else 0,

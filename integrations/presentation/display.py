@@ -6,45 +6,11 @@ import math
 from django.db.models import OuterRef, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from integrations.models import ResyncRun
 from integrations.presentation import rates
-
-
-def duration_display(seconds: int | float | None, *, estimate: bool = False) -> str:
-    """A seller-readable duration: "45 s", "1 min 13 s", "12 min", "3 h 20 min", "2 days 3 h".
-
-    Under two minutes the seconds are shown. Above, minutes: a duration taken is rounded to the
-    nearest (3 min 19 s took "3 min", not "4 min"); an `estimate` (time left, the confirmation's
-    estimate) is rounded up, so that it does not promise too little.
-    """
-    if seconds is None:
-        return "—"
-    seconds = max(float(seconds), 0.0)
-    if estimate:
-        seconds = math.ceil(seconds)
-    elif 0 < seconds < 0.5:
-        return _("under 1 s")
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return _("%(s)d s") % {"s": seconds}
-    if seconds < 120:
-        if seconds == 60:
-            return _("%(m)d min") % {"m": 1}
-        return _("%(m)d min %(s)d s") % {"m": 1, "s": seconds - 60}
-    minutes = -(-seconds // 60) if estimate else (seconds + 30) // 60
-    if minutes < 60:
-        return _("%(m)d min") % {"m": minutes}
-    if minutes < 24 * 60:
-        if minutes % 60 == 0:
-            return _("%(h)d h") % {"h": minutes // 60}
-        return _("%(h)d h %(m)d min") % {"h": minutes // 60, "m": minutes % 60}
-    hours = -(-minutes // 60) if estimate else (minutes + 30) // 60
-    days = ngettext("%(d)d day", "%(d)d days", hours // 24) % {"d": hours // 24}
-    if hours % 24 == 0:
-        return days
-    return _("%(days)s %(h)d h") % {"days": days, "h": hours % 24}
+from integrations.presentation.durations import duration_display
+from integrations.presentation.plot import run_plot
 
 
 def countdown_display(seconds: int | None) -> str:
@@ -112,38 +78,85 @@ def pace_display(pace: rates.Pace) -> str:
     }
 
 
-def progress_data(run: ResyncRun) -> dict:
-    """The run's to_dict() plus the few values the page shows formatted and translated.
+# Under this many seconds the time left reads to the second ("2 min 35 s"): it counts down
+# evenly from poll to poll instead of standing at "3 min" and then dropping to "1 min 59 s".
+TIME_LEFT_SECONDS_SHOWN = 600
 
-    Rate and time left are the smoothed ones (presentation/rates.py), as the command line's.
+
+def time_left_display(seconds: int | None) -> str:
+    if seconds is not None and 120 <= seconds < TIME_LEFT_SECONDS_SHOWN:
+        return _("%(m)d min %(s)d s") % {"m": seconds // 60, "s": seconds % 60}
+    return duration_display(seconds, estimate=True)
+
+
+def progress_data(run: ResyncRun, *, with_plot: bool = False) -> dict:
+    """The run's live figures, the one source of the panel, the run page and every poll: the
+    run's to_dict() plus the pace, the channel's limit, the time left and (`with_plot`) the
+    plot's geometry — all computed here at one moment from one limit (presentation/rates.py),
+    so that the pace is never above the limit line and the time left does not swing.
+    `processed` includes the offers of the chunk under way that the channel has answered.
     """
     data = run.to_dict()
     now = timezone.now()
-    pace = rates.pace(run, now)
+    limit = rates.run_limit(run)
+    pace = rates.pace(run, now, limit)
+    if run.is_active and run.in_flight:
+        data["processed"] = min(run.processed + run.in_flight, max(run.total, run.processed))
+        if run.total:
+            data["percent"] = min(round(100 * data["processed"] / run.total, 1), 100.0)
+    paused = run.status == ResyncRun.Status.PAUSED and bool(
+        run.paused_until and run.paused_until > now
+    )
     resumes_in = None
-    if pace.paused:
+    if paused:
         resumes_in = max(round((run.paused_until - now).total_seconds()), 0)
     data.update(
         {
             "rate_per_second": None if pace.per_second is None else round(pace.per_second, 1),
             "rate_per_minute": None if pace.per_minute is None else round(pace.per_minute),
+            "limit_per_minute": round(limit.per_minute) or None,
+            "limit_display": _("limit %(rate)s/min")
+            % {"rate": formats.number_format(round(limit.per_minute), 0, use_l10n=True)}
+            if limit.per_minute
+            else "",
             "eta_seconds": pace.eta_seconds,
-            "paused": pace.paused,
+            "paused": paused,
             "outcome_display": run.outcome_display,
             "percent_display": str(math.floor(data["percent"])),
-            "eta_display": duration_display(pace.eta_seconds, estimate=True)
-            if data["active"]
-            else "—",
+            "eta_display": time_left_display(pace.eta_seconds) if data["active"] else "—",
             "rate_display": pace_display(pace),
             "started_display": datetime_display(run.started_at),
             "finished_display": datetime_display(run.finished_at),
             "duration_display": duration_display(run.elapsed_seconds),
             "paused_until_display": datetime_display(run.paused_until) if run.paused_until else "",
             # A paused run: when it goes on, to the second, and a countdown's seconds.
-            "resumes_at_display": time_display(run.paused_until) if pace.paused else "",
+            "resumes_at_display": time_display(run.paused_until) if paused else "",
             "resumes_in_seconds": resumes_in,
             "resumes_in_display": countdown_display(resumes_in),
             "can_resume": run.can_resume,
+            # The line under the bar: why the run waits (a pause: "pause"), or what sets its
+            # pace while it goes ("pace"); one place, so the panel does not jump between polls.
+            "note_kind": ("pause" if paused else "pace") if data["waiting_reason"] else "",
         }
     )
+    if run.is_check:
+        data.update(check_progress(run))
+    if with_plot:
+        data["plot"] = None if run.is_check else run_plot(run, now, limit)
     return data
+
+
+def check_progress(run: ResyncRun) -> dict:
+    """A drift check's progress in its own words: listings read of the channel's, offers
+    compared of ours — not one sum of both ("3200 / 6000" for 3,000 offers)."""
+    report = run.report or {}
+    read = int(report.get("listings") or 0)
+    listed = report.get("listings_total")
+    offers = int(report.get("offers") or run.total)
+    compared = min(max(run.processed - read, 0), offers)
+    return {
+        "listings_display": f"{read} / {max(int(listed), read)}"
+        if listed is not None
+        else str(read),
+        "compared_display": f"{compared} / {offers}",
+    }

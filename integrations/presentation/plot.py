@@ -1,10 +1,12 @@
 """The plot on a run's page: offers per minute over the run against the channel's limit.
 
 Drawn on the server as SVG geometry for templates/resync/_plot.html: no script, nothing inline
-but SVG attributes, styled by components.css. Minutes without progress (a pause, a wait for a
-budget, no worker) are drawn as shaded gaps, and so are the run's recorded pauses
-(`ResyncRun.pauses`) to the second, however short: three 40-second pauses are three marks and
-2 minutes without progress, not "0 minutes".
+but SVG attributes, styled by components.css. The run's pauses (`ResyncRun.pauses`: a spent
+budget, the channel asking us to wait) are bands to the second, however short, drawn under the
+bars in the legend's colour: three 40-second pauses are three bands and 2 minutes, not
+"0 minutes". Only recorded pauses are shaded: a minute without offers and without a pause (the
+run's first seconds, a queue) is a bar of 0, not a pause. The limit line is the one the pace is
+held to (presentation/rates.py); the page draws it from the same figures as the pace.
 """
 
 import math
@@ -13,59 +15,14 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from integrations.presentation.display import duration_display
-from integrations.shopconnect import budgets as channel_budgets
+from integrations.presentation.durations import duration_display
+from integrations.presentation.rates import ChannelLimit, channel_limit, run_limit
 
 WIDTH = 720
 HEIGHT = 220
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 34
 # Beyond this many minutes, minutes are put together in buckets (averaged per minute).
 MAX_BARS = 180
-
-
-@dataclass(frozen=True)
-class ChannelLimit:
-    """The most offers a minute the channel's budgets allow an integration, and how that comes
-    from what the channel counts: WooCommerce counts requests, each a batch of 100 offers, so
-    60 requests/min are 6,000 offers/min — the unit of the plot's bars and of the pace."""
-
-    per_minute: float  # offers per minute
-    units_per_minute: float = 0.0  # of the binding budget: requests, edits, …
-    unit: str = ""
-    offers_per_unit: int = 1  # offers one unit carries (a batch's size)
-
-
-def channel_limit(integration, data_types: str = "all") -> ChannelLimit:
-    """Per minute, as the bars count: the shortest window's pace of the budget that binds
-    (Allegro: 2,490 edits in a minute, though its hour allows 1,245 a minute on average).
-    Where offers go by two paths at once (Allegro's prices and stock: PATCH beside the
-    commands), that pair's line is the sum of both paths."""
-    costs = integration.facts.offer_cost(data_types)
-    budgets = channel_budgets.budgets_for(integration)
-
-    def units_per_minute(budget) -> float:
-        window = min(budget.limits, key=lambda w: w.seconds)
-        return window.count / window.seconds * 60
-
-    limits = []
-    for name, budget in budgets.items():
-        if name not in costs or not budget.limits:
-            continue
-        units = units_per_minute(budget)
-        limits.append(
-            ChannelLimit(
-                per_minute=units / costs[name],
-                units_per_minute=units,
-                unit=budget.unit,
-                offers_per_unit=max(round(1 / costs[name]), 1) if costs[name] < 1 else 1,
-            )
-        )
-    paths = integration.facts.parallel_paths.get(data_types)
-    if paths and all(budgets.get(name) and budgets[name].limits for name in (paths[0], *paths[1])):
-        first = units_per_minute(budgets[paths[0]])
-        second = min(units_per_minute(budgets[name]) for name in paths[1])
-        limits.append(ChannelLimit(per_minute=first + second, units_per_minute=first + second))
-    return min(limits, key=lambda limit: limit.per_minute, default=ChannelLimit(0.0))
 
 
 def channel_limit_per_minute(integration, data_types: str = "all") -> float:
@@ -90,7 +47,6 @@ class Bar:
     width: float
     height: float
     per_minute: float
-    paused: bool
 
 
 def _nice_ceiling(value: float) -> float:
@@ -103,10 +59,11 @@ def _nice_ceiling(value: float) -> float:
     return 10 * magnitude
 
 
-def run_plot(run, now=None) -> dict | None:
-    """The plot's geometry, or None before the run has any progress to show."""
+def run_plot(run, now=None, limit: ChannelLimit | None = None) -> dict | None:
+    """The plot's geometry, or None before the run has any progress to show. `limit`: the
+    run's limit as its pace has it (rates.run_limit), so that the two never differ."""
     samples = sorted((int(m), int(n)) for m, n in (run.samples or []))
-    if not samples or not run.started_at:
+    if not any(n for _m, n in samples) or not run.started_at:
         return None
     now = now or timezone.now()
     first = min(samples[0][0], int(run.started_at.timestamp()) // 60 * 60)
@@ -118,18 +75,17 @@ def run_plot(run, now=None) -> dict | None:
     buckets = []
     for start in range(first, last + 1, 60 * bucket):
         seen = [counts[m] for m in range(start, start + 60 * bucket, 60) if m in counts]
-        buckets.append((start, sum(seen) / bucket, not seen))
-    channel = channel_limit(run.integration, run.data_types)
-    limit = channel.per_minute
-    peak = max(value for _, value, _ in buckets)
-    y_max = _nice_ceiling(max(peak, limit) * 1.05)
+        buckets.append((start, sum(seen) / bucket))
+    channel = run_limit(run) if limit is None else limit
+    peak = max(value for _, value in buckets)
+    y_max = _nice_ceiling(max(peak, channel.per_minute) * 1.05)
     inner_w = WIDTH - LEFT - RIGHT
     inner_h = HEIGHT - TOP - BOTTOM
     slot = inner_w / len(buckets)
     gap = min(1.0, slot * 0.2)
     bars = []
-    for index, (_start, value, paused) in enumerate(buckets):
-        height = inner_h if paused else inner_h * value / y_max
+    for index, (_start, value) in enumerate(buckets):
+        height = inner_h * value / y_max
         bars.append(
             Bar(
                 x=round(LEFT + index * slot, 2),
@@ -137,32 +93,26 @@ def run_plot(run, now=None) -> dict | None:
                 width=round(max(slot - gap, 0.5), 2),
                 height=round(height, 2),
                 per_minute=round(value),
-                paused=paused,
             )
         )
-    limit_y = round(TOP + inner_h - inner_h * min(limit, y_max) / y_max, 2)
-    # Pauses to the second: the recorded ones, where no empty minute already shows them.
+    limit_y = round(TOP + inner_h - inner_h * min(channel.per_minute, y_max) / y_max, 2)
+    # The recorded pauses, to the second; one still going ends now.
     seconds_per_slot = 60 * bucket
-    empty = [(start, start + seconds_per_slot) for start, _v, paused in buckets if paused]
-    lo, hi = run.started_at.timestamp(), end
-    recorded = [
+    right_edge = first + len(buckets) * seconds_per_slot  # where the last bar ends
+    lo, hi = run.started_at.timestamp(), min(end, now.timestamp(), right_edge)
+    pauses = _merged(
         (max(float(a), lo), min(float(b), hi))
         for a, b in (run.pauses or [])
         if float(b) > lo and float(a) < hi
+    )
+    bands = [
+        {
+            "x": round(LEFT + (a - first) / seconds_per_slot * slot, 2),
+            "width": round(max((b - a) / seconds_per_slot * slot, 1.5), 2),
+            "seconds": round(b - a),
+        }
+        for a, b in pauses
     ]
-    marks = []
-    for a, b in _merged(recorded):
-        if any(e0 <= a and b <= e1 for e0, e1 in empty):
-            continue
-        x = LEFT + (a - first) / seconds_per_slot * slot
-        marks.append(
-            {
-                "x": round(x, 2),
-                "width": round(max((b - a) / seconds_per_slot * slot, 1.5), 2),
-                "seconds": round(b - a),
-            }
-        )
-    no_progress = _merged(empty + recorded)
     tz = timezone.get_current_timezone()
 
     return {
@@ -173,7 +123,7 @@ def run_plot(run, now=None) -> dict | None:
         "top": TOP,
         "bottom": TOP + inner_h,
         "bars": bars,
-        "limit": round(limit),
+        "limit": round(channel.per_minute),
         "limit_y": limit_y,
         "limit_label_y": max(limit_y - 4, TOP + 10),
         "y_max": round(y_max),
@@ -183,12 +133,12 @@ def run_plot(run, now=None) -> dict | None:
         "minutes_per_bar": bucket,
         "start": datetime.fromtimestamp(first, tz),
         "end": datetime.fromtimestamp(last + 60, tz),
-        "pause_marks": marks,
+        "pause_marks": bands,
         "pause_top": TOP,
         "pause_height": inner_h,
-        "pause_count": len(no_progress),
-        "paused_seconds": round(sum(b - a for a, b in no_progress)),
-        "paused_display": duration_display(sum(b - a for a, b in no_progress)),
+        "pause_count": len(pauses),
+        "paused_seconds": round(sum(b - a for a, b in pauses)),
+        "paused_display": duration_display(sum(b - a for a, b in pauses)),
         "peak": round(peak),
         "limit_units": round(channel.units_per_minute),
         "limit_unit": channel.unit,

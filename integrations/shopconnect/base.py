@@ -205,6 +205,12 @@ class ChannelAdapter(ABC):
         until when and why.
         """
 
+    def answered(self) -> int:
+        """Offers of the send under way the channel has answered so far, read from another
+        thread while it goes: the run's progress within a chunk (engine/resync_chunk.py).
+        0: the adapter does not tell; the chunk's offers then show when it is recorded."""
+        return 0
+
     def stop(self) -> None:  # noqa: B027 - an adapter with nothing in flight has nothing to stop
         """The run is being cancelled: send nothing more (called from another thread)."""
 

@@ -66,6 +66,9 @@ class Budget:
     label: str  # for the seller: "Allegro's application limit"
     unit: str = "requests"
     steady: bool = True  # spread by a steady window (windows_of); off for batch budgets
+    # The limit's name without its figures, for a sentence that states the window itself
+    # ("the shop's limit (12 requests in a minute) reached"); empty: the label has none.
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -399,6 +402,7 @@ def budgets_for(integration, *, seller: str = "") -> dict[str, Budget]:
             limits=(Limit(rpm, 60),),
             label=str(_("the shop's limit of %(count)s requests/min") % {"count": rpm}),
             unit=str(_("requests")),
+            name=str(_("the shop's limit")),
         )
     elif rpm:
         result["integration"] = Budget(
@@ -406,6 +410,7 @@ def budgets_for(integration, *, seller: str = "") -> dict[str, Budget]:
             limits=(Limit(rpm, 60),),
             label=str(_("the integration's own limit of %(count)s requests/min") % {"count": rpm}),
             unit=str(_("requests")),
+            name=str(_("the integration's own limit")),
         )
     return result
 

@@ -246,6 +246,8 @@ class HttpChannelAdapter(ChannelAdapter):
         self.client: ChannelClient = client_for(
             integration.pk, settings_fingerprint(integration), self.build_client
         )
+        # Offers of the send under way with an answer (run_parallel adds each job's).
+        self.answered_offers: set[int] = set()
 
     @property
     def channel_name(self) -> str:
@@ -314,7 +316,11 @@ class HttpChannelAdapter(ChannelAdapter):
     def snapshot(self, item: OfferToSend) -> OfferSnapshot:
         return snapshot(item)
 
+    def answered(self) -> int:
+        return len(self.answered_offers)
+
     def send(self, items: list[OfferToSend], *, deadline: float | None = None):
+        self.answered_offers = set()
         self.check_credentials()
         self.client.start_chunk(deadline)
         ready, refused = self.keyed([self.snapshot(item) for item in items])
@@ -425,6 +431,9 @@ class HttpChannelAdapter(ChannelAdapter):
                     for future in done:
                         index, offer_ids = pending.pop(future)
                         by_job[index] = self._job_results(future, offer_ids)
+                        self.answered_offers.update(
+                            r.offer_id for r in by_job[index] if not r.deferred
+                        )
             except ChannelAuthError:
                 self.client.aborted.set()
                 for future in pending:

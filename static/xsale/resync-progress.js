@@ -3,7 +3,9 @@
 // Polling starts only for an active run and stops when it ends; the page then reloads once so
 // that the failures, the "Retry failed" button and the history are rendered by the server.
 // The same answer updates the run's row in the history (tr[data-run]) and the start button, so
-// that the panel and the row never disagree; a paused run's countdown ticks every second.
+// that the panel and the row never disagree; a paused run's countdown ticks every second. On a
+// run's page the answer carries the plot too (plot_html, drawn by the server from the same
+// figures as the pace and the time left): it appears with the first offers, without a reload.
 (function () {
   "use strict";
 
@@ -29,8 +31,13 @@
         el.className = "status status-" + data.outcome;
         el.setAttribute("data-status", data.outcome);
       }
-      if (name === "error" || name === "waiting_reason") {
+      if (name === "error") {
         el.hidden = !value;
+      }
+      if (name === "waiting_reason") {
+        // Kept in place while the run is active: the panel does not jump between polls.
+        el.hidden = !value && !data.active;
+        el.classList.toggle("resync-pause", data.note_kind === "pause");
       }
     });
     root.querySelectorAll("[data-failed-stat], [data-failed-cell]").forEach(function (failed) {
@@ -40,6 +47,14 @@
 
   function update(panel, data) {
     fill(panel, data, "data-field");
+    var bar = panel.querySelector("[data-bar]");
+    if (bar) {
+      bar.className = "resync-bar outcome-" + data.outcome;
+    }
+    var slot = document.querySelector("[data-plot-slot]");
+    if (slot && data.plot_html) {
+      slot.innerHTML = data.plot_html;
+    }
     var note = panel.querySelector("[data-pause-note]");
     if (note) {
       note.hidden = !data.paused;
