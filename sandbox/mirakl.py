@@ -782,8 +782,10 @@ def _carry_out_offers(acct, record, now):
     if "sku" not in header:
         _fail(record, "The file header is invalid: the column 'sku' is missing.")
         return
-    columns = [(i, OFFER_COLUMNS.get(h) or ("update_delete" if h == "update-delete" else None))
-               for i, h in enumerate(header)]
+    columns = [
+        (i, OFFER_COLUMNS.get(h) or ("update_delete" if h == "update-delete" else None))
+        for i, h in enumerate(header)
+    ]
     present = {field for _i, field in columns if field}
     mode = record["mode"]
     seen = set()
@@ -823,8 +825,10 @@ def _carry_out_stock(acct, record, now):
         _fail(record, str(exc))
         return
     if "offer-sku" not in header or "quantity" not in header:
-        _fail(record, "The file header is invalid: the columns 'offer-sku' and 'quantity' are "
-              "required.")
+        _fail(
+            record,
+            "The file header is invalid: the columns 'offer-sku' and 'quantity' are required.",
+        )
         return
     index = {h: i for i, h in enumerate(header)}
     errors = []
@@ -881,8 +885,9 @@ def _carry_out_pricing(acct, record, now):
         _fail(record, str(exc))
         return
     if "offer-sku" not in header or "price" not in header:
-        _fail(record, "The file header is invalid: the columns 'offer-sku' and 'price' are "
-              "required.")
+        _fail(
+            record, "The file header is invalid: the columns 'offer-sku' and 'price' are required."
+        )
         return
     index = {h: i for i, h in enumerate(header)}
     errors = []
@@ -912,7 +917,7 @@ def _carry_out_pricing(acct, record, now):
             message = MSG["prices_apart"]
         elif len(lines) > 50:
             message = MSG["too_many_prices"]
-        for row, n in lines:
+        for row, _n in lines:
             if message:
                 break
             cell = {h: (row[i].strip() if i < len(row) else "") for h, i in index.items()}
@@ -920,8 +925,13 @@ def _carry_out_pricing(acct, record, now):
             if message:
                 break
             entry = {}
-            for column in PRICE_LINE_FIELDS + ("channels", "price-ranges", "discount-ranges",
-                                               "start-date", "end-date"):
+            for column in PRICE_LINE_FIELDS + (
+                "channels",
+                "price-ranges",
+                "discount-ranges",
+                "start-date",
+                "end-date",
+            ):
                 if cell.get(column):
                     entry[column.replace("-", "_")] = cell[column]
             for column in ("price", "discount_price"):
@@ -1081,7 +1091,8 @@ def of01(acct, req, params):
         return refused
     mode = (_form_value(fields, req, "import_mode") or "NORMAL").upper()
     if mode not in OFFER_IMPORT_MODES:
-        return error(400, f"The import mode '{mode}' is not valid: {', '.join(OFFER_IMPORT_MODES)}.")
+        modes = ", ".join(OFFER_IMPORT_MODES)
+        return error(400, f"The import mode '{mode}' is not valid: {modes}.")
     with_products = (_form_value(fields, req, "with_products") or "").lower() == "true"
     if _injected(acct, "OF01"):
         return server_error(500)
@@ -1324,8 +1335,9 @@ def _carry_out_products(acct, record):
     record["header"] = header
     key = str(acct.config.get("product_id_column") or "sku")
     if key not in header:
-        record.update(status="TRANSFORMATION_FAILED",
-                      reason_status=MSG["product_no_id"].format(key))
+        record.update(
+            status="TRANSFORMATION_FAILED", reason_status=MSG["product_no_id"].format(key)
+        )
         return
     required = [str(c) for c in acct.config.get("product_required_columns") or []]
     st = state(acct)
@@ -1412,10 +1424,15 @@ def product_report(acct, req, params):
         if params["kind"] == "new":
             rows = [list(row)[:width] for row, _n, _m in lines]
             return Reply(200, write_csv(header, rows), content_type="text/csv; charset=UTF-8")
-        rows = [list(row)[:width] + [""] * max(0, width - len(row)) + [str(n), message]
-                for row, n, message in lines]
-        return Reply(200, write_csv(header + list(ERROR_COLUMNS), rows),
-                     content_type="text/csv; charset=UTF-8")
+        rows = [
+            list(row)[:width] + [""] * max(0, width - len(row)) + [str(n), message]
+            for row, n, message in lines
+        ]
+        return Reply(
+            200,
+            write_csv(header + list(ERROR_COLUMNS), rows),
+            content_type="text/csv; charset=UTF-8",
+        )
 
 
 # --- A01, OF21, OF22 ------------------------------------------------------------------------
@@ -1529,8 +1546,9 @@ def of52(acct, req, params):
     if per_chunk is not None and (not is_int(per_chunk) or per_chunk < 1):
         return error(400, "items_per_chunk must be a whole number greater than 0.")
     include = body.get("include_fields")
-    if include is not None and not (isinstance(include, list) and all(
-            isinstance(f, str) for f in include)):
+    if include is not None and not (
+        isinstance(include, list) and all(isinstance(f, str) for f in include)
+    ):
         return error(400, "include_fields must be a list of field names.")
     if _injected(acct, "OF52"):
         return server_error(500)
@@ -1566,37 +1584,47 @@ def _export_rows(acct, export):
             continue
         if since is None and not export["inactive"] and not is_active(offer):
             continue
-        rows.append((offer["offer_id"], {
-            "offer-id": offer["offer_id"],
-            "product-sku": offer.get("product_id"),
-            "shop-id": sid,
-            "shop-sku": offer["shop_sku"],
-            "active": is_active(offer),
-            "deleted": False,
-            "product-id": offer.get("product_id"),
-            "product-id-type": offer.get("product_id_type"),
-            "price": offer.get("price"),
-            "quantity": offer.get("quantity") or 0,
-            "state-code": offer.get("state_code"),
-            "description": offer.get("description"),
-            "internal-description": offer.get("internal_description"),
-            "discount-price": offer.get("discount_price"),
-            "discount-start-date": offer.get("discount_start_date"),
-            "discount-end-date": offer.get("discount_end_date"),
-            "leadtime-to-ship": offer.get("leadtime_to_ship"),
-            "last-updated": iso(offer.get("last_updated")),
-        }))
+        rows.append(
+            (
+                offer["offer_id"],
+                {
+                    "offer-id": offer["offer_id"],
+                    "product-sku": offer.get("product_id"),
+                    "shop-id": sid,
+                    "shop-sku": offer["shop_sku"],
+                    "active": is_active(offer),
+                    "deleted": False,
+                    "product-id": offer.get("product_id"),
+                    "product-id-type": offer.get("product_id_type"),
+                    "price": offer.get("price"),
+                    "quantity": offer.get("quantity") or 0,
+                    "state-code": offer.get("state_code"),
+                    "description": offer.get("description"),
+                    "internal-description": offer.get("internal_description"),
+                    "discount-price": offer.get("discount_price"),
+                    "discount-start-date": offer.get("discount_start_date"),
+                    "discount-end-date": offer.get("discount_end_date"),
+                    "leadtime-to-ship": offer.get("leadtime_to_ship"),
+                    "last-updated": iso(offer.get("last_updated")),
+                },
+            )
+        )
     if since is not None:
         for tomb in state(acct).deleted.values():
             if tomb["deleted_at"] > since:
-                rows.append((tomb["offer_id"], {
-                    "offer-id": tomb["offer_id"],
-                    "product-sku": tomb.get("product_sku"),
-                    "shop-id": sid,
-                    "shop-sku": tomb["shop_sku"],
-                    "active": False,
-                    "deleted": True,
-                }))
+                rows.append(
+                    (
+                        tomb["offer_id"],
+                        {
+                            "offer-id": tomb["offer_id"],
+                            "product-sku": tomb.get("product_sku"),
+                            "shop-id": sid,
+                            "shop-sku": tomb["shop_sku"],
+                            "active": False,
+                            "deleted": True,
+                        },
+                    )
+                )
     rows.sort(key=lambda r: r[0])
     return [row for _id, row in rows]
 
@@ -1618,12 +1646,22 @@ def _carry_out_export(acct, export, now):
         if export["json"]:
             data = json.dumps(
                 [{c.replace("-", "_"): r[c] for c in columns if c in r} for r in chunk],
-                ensure_ascii=False, separators=(",", ":"),
+                ensure_ascii=False,
+                separators=(",", ":"),
             ).encode("utf-8")
             st.files[file_id] = ("application/json", data)
         else:
-            body = [["" if r.get(c) is None else str(r[c]).lower() if isinstance(r.get(c), bool)
-                     else str(r[c]) for c in columns] for r in chunk]
+            body = [
+                [
+                    ""
+                    if r.get(c) is None
+                    else str(r[c]).lower()
+                    if isinstance(r.get(c), bool)
+                    else str(r[c])
+                    for c in columns
+                ]
+                for r in chunk
+            ]
             st.files[file_id] = ("text/csv; charset=UTF-8", write_csv(columns, body))
         export["urls"].append(file_id)
     export["status"] = "COMPLETED"
@@ -1733,14 +1771,24 @@ def drift(acct, payload: dict) -> dict:
         for n in range(int(payload.get("add_unknown") or 0)):
             sku = f"DRIFT-{state(acct).next_offer_id}"
             offer = _new_offer(acct, sku, now)
-            offer.update(product_id=sku, product_id_type="SHOP_SKU", price="9.99", quantity=n + 1,
-                         state_code="11")
+            offer.update(
+                product_id=sku,
+                product_id_type="SHOP_SKU",
+                price="9.99",
+                quantity=n + 1,
+                state_code="11",
+            )
             offer["prices"] = _default_prices(offer)
             _touch(acct, offer, now)
             acct.offers[sku] = offer
             added.append(sku)
-    return {"seed": payload.get("seed", 1), "changes": changes, "removed": removed,
-            "added": added, "offer_count": len(acct.offers)}
+    return {
+        "seed": payload.get("seed", 1),
+        "changes": changes,
+        "removed": removed,
+        "added": added,
+        "offer_count": len(acct.offers),
+    }
 
 
 def extra_state(acct, with_offers):
@@ -1750,8 +1798,11 @@ def extra_state(acct, with_offers):
     imports = {}
     for key in st.import_order:
         record = st.imports[key]
-        view = {"offers": offer_import_view, "stock": stock_import_view,
-                "pricing": pricing_import_view}[record["kind"]](acct, record, now)
+        view = {
+            "offers": offer_import_view,
+            "stock": stock_import_view,
+            "pricing": pricing_import_view,
+        }[record["kind"]](acct, record, now)
         imports[key] = {"kind": record["kind"], **view}
     out = {
         "shop_id": shop_id(acct),
@@ -1769,4 +1820,3 @@ def extra_state(acct, with_offers):
         out["products"] = json.loads(json.dumps(st.products))
         out["deleted"] = sorted(st.deleted)
     return out
-

@@ -74,6 +74,7 @@ def render(registry) -> str:
         "<style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:.5em;"
         "font-size:12px}section{border-top:1px solid #ccc}</style></head><body>"
         "<h1>xSale channel sandbox</h1>"
-        "<p>Emulators of Allegro, Zalando, WooCommerce, Amazon and Mirakl. Contract: sandbox/README.md.</p>"
+        "<p>Emulators of Allegro, Zalando, WooCommerce, Amazon and Mirakl. "
+        "Contract: sandbox/README.md.</p>"
         f"{body}</body></html>"
     )
