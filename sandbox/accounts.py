@@ -573,6 +573,8 @@ class Account(Budget):
                 raise ConfigError(f"{key} must be a number")
         for key in ("minute_seconds", "hour_seconds", "block_seconds", "day_seconds"):
             value = config.get(key)
+            if key == "day_seconds" and value is None:  # Mirakl's only
+                continue
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{key} must be a positive number")
         with self.lock:
