@@ -604,7 +604,11 @@ def apply_offer_line(acct, mode, values: dict, present: set, now):
     sku = str(values.get("shop_sku") or "").strip()
     if not sku:
         return None, MSG["no_sku"]
-    refused = refusal(acct, "offers", sku, values)
+    refused = None
+    if acct.config.get("refuse_skus") or acct.config.get("refuse_rules"):
+        # Rules may name an offer field (price) or its OF01 column (discount-price).
+        named = {**values, **{c: values[f] for c, f in OFFER_COLUMNS.items() if f in values}}
+        refused = refusal(acct, "offers", sku, named)
     if refused:
         return None, refused
     flag = str(values.get("update_delete") or "").strip().lower()
@@ -1222,7 +1226,10 @@ def _uuid_import(acct, code, kind, req):
         import_id = str(uuid.uuid4())
         payload = {"file": fields["file"], "line_count": _line_count(fields["file"])}
         _register(acct, kind, import_id, payload, now)
-    return _registered_reply(acct, code, {"import_id": import_id})
+    body = {"import_id": import_id}
+    if code == "PRI01":  # the published PRI01 answer carries both spellings
+        body["importId"] = import_id
+    return _registered_reply(acct, code, body)
 
 
 def sto01(acct, req, params):

@@ -431,6 +431,7 @@ def test_pri01_deletes_the_prices_of_an_offer_it_is_not_sent(shop):
     assert first.status_code == 201
     first_id = first.json()["import_id"]
     assert isinstance(first_id, str)  # PRI01 import ids are strings
+    assert first.json()["importId"] == first_id  # both spellings, as published
     wait_pricing(shop, first_id)
     offer = shop.offers()["A"]
     assert (offer["price"], offer["discount_price"], len(offer["prices"])) == ("10.00", "8.00", 2)
@@ -677,3 +678,36 @@ def test_fifty_thousand_offers_import_and_export_in_reasonable_time(shop):
     # Measured ~1 s and ~1 s on an idle machine; generous for a loaded one.
     assert imported < 30, imported
     assert export_seconds < 30, export_seconds
+
+
+def test_a_drift_changes_offers_deterministically_and_shows_in_a_differential_export(shop):
+    seed(shop, *[{"sku": f"S{i:02}", "price": "10.00", "quantity": 3} for i in range(20)])
+    time.sleep(0.05)
+    since = datetime.now(UTC).isoformat()
+    time.sleep(0.05)
+    drift = shop.control(
+        "drift", {"price_share": 0.1, "stock_share": 0.05, "remove": 1, "add_unknown": 1}
+    )
+    assert len(drift["changes"]["price"]) == 2 and len(drift["changes"]["stock"]) == 1
+    diff = export(shop, export_type="application/json", last_request_date=since)
+    by_sku = {o["shop_sku"]: o for o in diff}
+    changed = {c["id"] for kind in drift["changes"].values() for c in kind}
+    assert set(by_sku) == changed | set(drift["removed"]) | set(drift["added"])
+    for change in drift["changes"]["price"]:
+        assert by_sku[change["id"]]["price"] == change["after"]
+    assert all(by_sku[sku]["deleted"] for sku in drift["removed"])
+    again = Shop(shop.sandbox, shop.account + "b", shop.http)
+    seed(again, *[{"sku": f"S{i:02}", "price": "10.00", "quantity": 3} for i in range(20)])
+    same = again.control(
+        "drift", {"price_share": 0.1, "stock_share": 0.05, "remove": 1, "add_unknown": 1}
+    )
+    assert same["changes"] == drift["changes"] and same["removed"] == drift["removed"]
+
+
+def test_a_refusal_rule_may_name_the_of01_column(shop):
+    shop.configure(
+        refuse_rules=[{"field": "price", "pattern": r"^0\.", "message": "Cena zbyt niska."}]
+    )
+    report = import_offers(shop, ["A;111;EAN;;0.50;1;11;", "B;222;EAN;;5.00;1;11;"])
+    table = rows(shop.get(f"/api/offers/imports/{report['import_id']}/error_report").text)
+    assert [(row[0], row[-1]) for row in table[1:]] == [("A", "Cena zbyt niska.")]
