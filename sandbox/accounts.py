@@ -161,6 +161,7 @@ CHANNEL_DEFAULTS["mirakl"] = {
             "p44",
             "p45",
             "p47",
+            "p51",
             "pri01",
             "pri02",
             "pri03",

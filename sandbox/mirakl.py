@@ -50,6 +50,7 @@ FREQUENCIES = {
     "PRI03": ("pri03", "minute", 1),  # not re-read: as PRI02
     "P41": ("p41", "minute", 15),  # "Every 15 minutes, for each seller"
     "P42": ("p42", "minute", 1),
+    "P51": ("p51", "minute", 1),  # MCM's page: "Maximum usage: Once per minute"
     "P44": ("p44", "minute", 1),  # not re-read: as P42
     "P45": ("p45", "minute", 1),
     "P47": ("p47", "minute", 1),
@@ -339,6 +340,8 @@ def route(method, rest):
     if path[:2] == ["products", "imports"]:
         if n == 2 and method == "POST":
             return "P41", p41, {}
+        if n == 2 and method == "GET":
+            return "P51", p51, {}
         if n == 3 and method == "GET":
             return "P42", p42, {"import": unquote(path[2])}
         reports = {
@@ -1410,6 +1413,40 @@ def p42(acct, req, params):
         if record is None:
             return error(404, f"Import {params['import']} not found.")
         return Reply(200, product_import_view(acct, record, now))
+
+
+def p51(acct, req, params):
+    """P51: the shop's product imports (SDK ProductImportStatusesRequest): `last_request_date`
+    (created since), `status`, offset-paged (`max` 1–100, default 10, `offset`), oldest first
+    (`sort` dateCreated, "asc by default") → {"product_import_trackings": [P42's], "total_count"}.
+    """
+    try:
+        size = int((req.query.get("max") or ["10"])[-1])
+        offset = int((req.query.get("offset") or ["0"])[-1])
+    except ValueError:
+        return error(400, "max and offset must be whole numbers.")
+    if not 1 <= size <= 100 or offset < 0:
+        return error(400, "max must be between 1 and 100.")
+    since = parse_date((req.query.get("last_request_date") or [""])[-1])
+    status = (req.query.get("status") or [""])[-1]
+    descending = (req.query.get("order") or ["asc"])[-1].lower() == "desc"
+    now = time.time()
+    with acct.lock:
+        settle(acct, now)
+        records = sorted(
+            state(acct).product_imports.values(),
+            key=lambda r: (r["created"], r["import_id"]),
+            reverse=descending,
+        )
+        views = [product_import_view(acct, r, now) for r in records]
+        if since is not None:
+            views = [v for v, r in zip(views, records, strict=True) if r["created"] > since]
+        if status:
+            views = [v for v in views if v["import_status"] == status]
+        return Reply(
+            200,
+            {"product_import_trackings": views[offset : offset + size], "total_count": len(views)},
+        )
 
 
 def product_report(acct, req, params):

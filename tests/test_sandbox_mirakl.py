@@ -32,6 +32,7 @@ LIMITS_OFF = {
         "p44",
         "p45",
         "p47",
+        "p51",
         "pri01",
         "pri02",
         "pri03",
@@ -197,6 +198,7 @@ def test_a_second_offer_import_within_a_minute_is_refused_429_with_retry_after(s
         ("p41", ("POST_FILE", "/api/products/imports"), 15),
         ("of04", ("GET", "/api/offers/imports"), 1),
         ("pri02", ("GET", "/api/offers/pricing/imports"), 1),
+        ("p51", ("GET", "/api/products/imports"), 1),
     ],
 )
 def test_each_call_type_has_its_published_frequency(shop, limit, call, window_minutes):
@@ -711,3 +713,15 @@ def test_a_refusal_rule_may_name_the_of01_column(shop):
     report = import_offers(shop, ["A;111;EAN;;0.50;1;11;", "B;222;EAN;;5.00;1;11;"])
     table = rows(shop.get(f"/api/offers/imports/{report['import_id']}/error_report").text)
     assert [(row[0], row[-1]) for row in table[1:]] == [("A", "Cena zbyt niska.")]
+
+
+def test_a_lost_product_import_answer_is_found_again_by_p51(shop):
+    shop.configure(lose_next_answers={"P41": 1})
+    lost = shop.post_file("/api/products/imports", "sku;title;category\nP1;Kubek;dom\n")
+    assert lost.status_code == 500
+    listed = shop.get("/api/products/imports").json()
+    assert listed["total_count"] == 1
+    import_id = listed["product_import_trackings"][0]["import_id"]
+    done = shop.wait(f"/api/products/imports/{import_id}", key="import_status")
+    assert done["import_status"] == "COMPLETE"
+    assert list(shop.state()["products"]) == ["P1"]
