@@ -1688,8 +1688,9 @@ def _carry_out_export(acct, export, now):
         chunk = rows[start : start + per_chunk]
         file_id = f"{export['tracking_id']}-{start // per_chunk + 1}"
         if export["json"]:
+            names = [(c, c.replace("-", "_")) for c in columns]
             data = json.dumps(
-                [{c.replace("-", "_"): r[c] for c in columns if c in r} for r in chunk],
+                [{name: r[c] for c, name in names if c in r} for r in chunk],
                 ensure_ascii=False,
                 separators=(",", ":"),
             ).encode("utf-8")

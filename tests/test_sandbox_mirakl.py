@@ -725,3 +725,13 @@ def test_a_lost_product_import_answer_is_found_again_by_p51(shop):
     done = shop.wait(f"/api/products/imports/{import_id}", key="import_status")
     assert done["import_status"] == "COMPLETE"
     assert list(shop.state()["products"]) == ["P1"]
+
+
+def test_the_control_page_shows_the_shop_and_a_reset_forgets_imports_and_offers(shop):
+    import_offers(shop, ["A;111;EAN;;10;1;11;"])
+    page = shop.http.get(f"{shop.sandbox.url}/_sandbox/", timeout=10)
+    assert f"mirakl/{shop.account}" in page.text
+    shop.control("reset", {})
+    state = shop.state()
+    assert (state["offer_count"], state["import_count"]) == (0, 0)
+    assert shop.get("/api/offers/imports").json()["data"] == []
