@@ -16,7 +16,7 @@ import time
 from collections import deque
 from typing import NamedTuple
 
-CHANNELS = ("allegro", "zalando", "woocommerce", "amazon")
+CHANNELS = ("allegro", "zalando", "woocommerce", "amazon", "mirakl")
 
 # Limits: None or 0 switches a limit off.
 CHANNEL_DEFAULTS = {
@@ -137,6 +137,62 @@ CHANNEL_DEFAULTS = {
         # answer is a 500) or "refused" (503, nothing registered).
         "create_feed_faults": [],
     },
+}
+
+# Mirakl (Empik and other Mirakl marketplaces): each call type's published maximum frequency,
+# per shop — `limits[name]` calls per the call's own window (sandbox/mirakl.py FREQUENCIES:
+# a "minute" is `minute_seconds`, a "day" `day_seconds`). Imports and exports take the
+# configured seconds to be carried out.
+CHANNEL_DEFAULTS["mirakl"] = {
+    "limits": {
+        name: 1
+        for name in (
+            "a01",
+            "of01",
+            "of02",
+            "of03",
+            "of04",
+            "of24",
+            "of52_full",
+            "of52_differential",
+            "of53",
+            "p41",
+            "p42",
+            "p44",
+            "p45",
+            "p47",
+            "p51",
+            "pri01",
+            "pri02",
+            "pri03",
+            "sto01",
+            "sto02",
+            "sto03",
+        )
+    },
+    "credentials": {"api_key": "sandbox-shop-key"},
+    "shop_id": None,  # None: a stable id from the account's name
+    "shop_name": None,
+    "currency": "PLN",
+    "channels": [],
+    "day_seconds": 86400,
+    "import_queue_seconds": 1,  # WAITING, then RUNNING …
+    "import_processing_seconds": 2,  # … then COMPLETE (or FAILED)
+    "import_seconds_per_1000_lines": 0,
+    "imports_stay_running": False,
+    "product_processing_seconds": 5,  # P41: through the five phases before COMPLETE
+    "product_id_column": "sku",
+    "product_required_columns": ["sku", "title", "category"],
+    "export_processing_seconds": 1,
+    "export_items_per_chunk": 10000,
+    "state_codes": [],  # accepted offer states ([] = any); a new offer without one gets
+    "default_state_code": "11",  # this one (Empik's "new")
+    "refuse_skus": {},
+    "refuse_rules": [],
+    "fail_next_calls": 0,  # a number, or {call code: n}: answered 500, nothing registered
+    "lose_next_answers": 0,  # a number, or {call code: n}: registered, answered 500
+    "fail_next_imports": 0,  # a number, or {offers|stock|pricing|products: n}: end FAILED
+    "fail_next_exports": 0,
 }
 
 COMMON_DEFAULTS = {
@@ -452,6 +508,7 @@ class Account(Budget):
         self.feeds = {}  # Amazon: feeds by id
         self.feed_list_tokens = {}  # Amazon: getFeeds nextToken → the query and offset
         self.reports = {}  # Amazon: reports by id
+        self.mirakl = None  # Mirakl: imports, exports, products (sandbox/mirakl.py State)
         self.seq = {"requests": 0, "faults": 0, "throttle": 0, "async": 0, "ids": 1000}
         self.counters = {
             "requests": 0,
@@ -515,8 +572,10 @@ class Account(Budget):
         for key in ("latency_ms", "fail_rate", "throttle_every", "retry_after", "async_share"):
             if not isinstance(config.get(key) or 0, int | float):
                 raise ConfigError(f"{key} must be a number")
-        for key in ("minute_seconds", "hour_seconds", "block_seconds"):
+        for key in ("minute_seconds", "hour_seconds", "block_seconds", "day_seconds"):
             value = config.get(key)
+            if key == "day_seconds" and value is None:  # Mirakl's only
+                continue
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{key} must be a positive number")
         with self.lock:

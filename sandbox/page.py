@@ -28,6 +28,11 @@ def _offer_summary(channel: str, offer: dict) -> str:
         except (KeyError, IndexError, TypeError):
             price = ""
         return f"{name} · {price} {offers[0].get('currency', '')} · stock {stock}"
+    if channel == "mirakl":
+        return (
+            f"{offer.get('product_id', '')} · {offer.get('price', '')} · stock "
+            f"{offer.get('quantity', '')}"
+        )
     return (
         f"{offer.get('name', '')} · {offer.get('regular_price', '')} · stock "
         f"{offer.get('stock_quantity', '')}"
@@ -69,6 +74,7 @@ def render(registry) -> str:
         "<style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:.5em;"
         "font-size:12px}section{border-top:1px solid #ccc}</style></head><body>"
         "<h1>xSale channel sandbox</h1>"
-        "<p>Emulators of Allegro, Zalando, WooCommerce and Amazon. Contract: sandbox/README.md.</p>"
+        "<p>Emulators of Allegro, Zalando, WooCommerce, Amazon and Mirakl. "
+        "Contract: sandbox/README.md.</p>"
         f"{body}</body></html>"
     )

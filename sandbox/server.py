@@ -13,7 +13,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import allegro, amazon, listings, page, woocommerce, zalando
+from . import allegro, amazon, listings, mirakl, page, woocommerce, zalando
 from .accounts import CHANNELS, ConfigError, Registry
 from .common import Reply, Request, nth_hit
 
@@ -22,6 +22,7 @@ MODULES = {
     "zalando": zalando,
     "woocommerce": woocommerce,
     "amazon": amazon,
+    "mirakl": mirakl,
 }
 MAX_BODY = 64 * 1024 * 1024
 UPLOAD_LIMIT = 10 * 1024 * 1024
@@ -147,6 +148,8 @@ def account_state(registry, acct, with_offers=True) -> dict:
             state["command_count"] = len(acct.commands)
         if acct.channel == "amazon":
             state["feed_count"] = len(acct.feeds)  # feeds Amazon registered
+        if acct.channel == "mirakl":  # imports, exports, products (sandbox/mirakl.py)
+            state.update(mirakl.extra_state(acct, with_offers))
         if with_offers:
             state["offers"] = json.loads(json.dumps(acct.offers))
             state["images"] = json.loads(json.dumps(acct.images))
@@ -213,6 +216,9 @@ def handle_control(registry, method, parts, query, body, base_url=""):
                 if not isinstance(payload, dict):
                     raise ValueError("the body must be a JSON object")
                 acct = registry.get(channel, name)
+                own = getattr(MODULES[channel], action, None)  # a channel's own seed/drift
+                if callable(own):
+                    return Reply(200, own(acct, payload))
                 if action == "seed":
                     return Reply(200, listings.seed(acct, payload, base_url))
                 return Reply(200, listings.drift(acct, payload))
