@@ -37,6 +37,7 @@ from functools import partial
 from urllib.parse import quote
 
 from integrations.shopconnect.base import ChannelAuthError, OfferResult
+from integrations.shopconnect.bounded import channel_seconds
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
     OfferSnapshot,
@@ -90,10 +91,7 @@ class ZalandoAuth(TokenAuth):
                 "Zalando refused the client ID and secret. Check them in the integration's "
                 "settings."
             )
-        try:
-            lifetime = float(data.get("expires_in") or 3600)
-        except (TypeError, ValueError):
-            lifetime = 3600.0
+        lifetime = channel_seconds(data.get("expires_in"), default=3600.0)
         self._expires_at = time.monotonic() + max(lifetime - TOKEN_MARGIN_SECONDS, lifetime / 2)
         return data["access_token"]
 
