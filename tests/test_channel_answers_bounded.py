@@ -187,7 +187,7 @@ def test_a_listings_report_within_the_bounds_reads_every_row(settings, tmp_path)
     assert read[-1] == {"seller-sku": "LAST", "price": "1", "quantity": "2"}
 
 
-# --- numbers in listings ---------------------------------------------------------------------------
+# --- numbers in listings ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -251,7 +251,7 @@ def test_a_listing_whose_price_is_1e999999999_fails_that_offer_and_the_check_goe
     assert measured["peak"] < 32 * MiB, measured
 
 
-# --- JSON answers ----------------------------------------------------------------------------------
+# --- JSON answers ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

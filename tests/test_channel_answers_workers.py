@@ -49,7 +49,7 @@ def woocommerce_culprit(sandbox, account, settings):
             return prices if "page=1&" in f"{query}&" else entries
         return None
 
-    return shop, hostile, "more than 200,000 entries"
+    return shop, hostile, "CHANNEL_MAX_ANSWER_ENTRIES"  # the worker speaks Polish
 
 
 def amazon_culprit(sandbox, account, settings):
@@ -80,7 +80,7 @@ def amazon_culprit(sandbox, account, settings):
     def hostile(method, path, query):
         return report if method == "GET" and "/s3/reports/" in path else None
 
-    return shop, hostile, "longer than 256 KB (CHANNEL_MAX_LINE_BYTES)"
+    return shop, hostile, "256 KB (CHANNEL_MAX_LINE_BYTES)"
 
 
 def peak_rss(pid: int) -> int:

@@ -259,12 +259,12 @@ def run_task(
 def lost_tasks_reason(run: ResyncRun) -> str:
     """Why a run whose tasks kept dying was stopped, for the seller."""
     return _(
-        "The run stopped: the task working on it ended without finishing %(count)s times in a "
-        "row — its worker process was killed, ran out of memory or ran past its time limit — "
-        "the last time while it worked on this run alone, so the cause is in this run's work "
-        "(most often an answer of %(channel)s too large to process), not in other runs. xSale "
-        "stopped it so that it does not start over again and again. Start it again later; if it "
-        "stops the same way, contact support with the run's number."
+        "The resync stopped: the task working on it ended without finishing %(count)s times in "
+        "a row — its worker process was killed, ran out of memory or ran past its time limit — "
+        "the last time while it worked on this resync alone, so the cause is in this resync's "
+        "work (most often an answer of %(channel)s too large to process), not in other runs. "
+        "xSale stopped it so that it does not start over again and again. Start it again later; "
+        "if it stops the same way, contact support with its number."
     ) % {"count": run.lost_tasks, "channel": run.integration.get_channel_display()}
 
 

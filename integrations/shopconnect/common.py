@@ -186,8 +186,10 @@ def json_or_empty(response) -> dict | list:
     try:
         data = answer_json(response, what=answer_what(response))
     except BoundExceeded as exc:
+        from django.utils.translation import gettext as _
+
         raise ChannelUnavailable(
-            f"{exc.reason} Nothing is taken as sent.",
+            _("%(reason)s Nothing is taken as sent.") % {"reason": exc.reason},
             http_status=response.status_code,
             attempts=getattr(response, "attempts", 1),
             code=UNBOUNDED,

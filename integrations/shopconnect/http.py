@@ -620,8 +620,10 @@ class ChannelClient:
                     code="oversized_answer",
                 )
             if kind == "unbounded":
+                from django.utils.translation import gettext as _
+
                 raise ChannelUnavailable(
-                    f"{answer} Nothing is taken as sent.",
+                    _("%(reason)s Nothing is taken as sent.") % {"reason": answer},
                     http_status=200,
                     attempts=attempts,
                     code=UNBOUNDED,
