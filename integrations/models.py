@@ -181,7 +181,8 @@ class ResyncRunQuerySet(models.QuerySet):
 
     def claim(self, run_id: int, cursor: int, *, lease_seconds: int) -> str | None:
         """Take the run for the chunk after `cursor`; None when another task has it, the cursor
-        moved on (a duplicate task), or the run is not waiting for work."""
+        moved on (a duplicate task), or the run is not waiting for work. A lease that expired
+        unreleased — its task died — is counted in `lost_tasks`."""
         now = timezone.now()
         token = uuid.uuid4().hex
         claimed = (
@@ -207,9 +208,29 @@ class ResyncRunQuerySet(models.QuerySet):
                     When(status=ResyncRun.Status.RUNNING, then=F("pause_reason")),
                     default=Value(""),
                 ),
+                lost_tasks=Case(
+                    When(~Q(lease_token=""), then=F("lost_tasks") + 1),
+                    default=F("lost_tasks"),
+                    output_field=models.PositiveSmallIntegerField(),
+                ),
             )
         )
         return token if claimed else None
+
+    def suspect(self, run_id: int) -> bool:
+        """Whether the run's last task died holding it (counted, or about to be at its next
+        claim): it is then driven alone."""
+        now = timezone.now()
+        died = ~Q(lease_token="") & Q(lease_expires_at__lt=now)
+        return self.filter(Q(lost_tasks__gt=0) | died, pk=run_id).exists()
+
+    def moved_on(self, run_id: int, token: str, *, since: tuple[int, int, str]) -> None:
+        """A task ends having moved the run on from `since` (processed, cursor, check phase
+        when it claimed it): the tasks that died before it are forgotten."""
+        processed, cursor, phase = since
+        self.filter(pk=run_id, lease_token=token, lost_tasks__gt=0).filter(
+            Q(processed__gt=processed) | ~Q(cursor=cursor) | ~Q(check_phase=phase)
+        ).update(lost_tasks=0)
 
     @staticmethod
     def _awaiting_batches() -> Q:
@@ -320,6 +341,8 @@ class ResyncRunQuerySet(models.QuerySet):
         waiting = (
             self.filter(self._workable())
             ._lease_free(now)
+            # Not a suspect run (its task died): the sweeper gives it a task of its own.
+            .filter(lost_tasks=0, lease_token="")
             .exclude(pk=exclude)
             .order_by(F("heartbeat_at").asc(nulls_first=True), "pk")
         )
@@ -475,6 +498,12 @@ class ResyncRun(models.Model):
     # chunks of the same run at once.
     lease_token = models.CharField(max_length=32, blank=True, editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Tasks in a row that died holding this run's lease (the worker killed, out of memory, past
+    # the task timeout), counted when the next task claims it; reset when a task ends having
+    # moved the run on. A run with any is suspect: it is driven alone, never beside other runs
+    # (integrations/engine/runner.py), so the runs that shared a dying worker with it are not
+    # blamed; RESYNC_MAX_LOST_TASKS of them fail it (engine/skeleton.py).
+    lost_tasks = models.PositiveSmallIntegerField(default=0, editable=False)
 
     objects = ResyncRunQuerySet.as_manager()
 

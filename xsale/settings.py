@@ -263,6 +263,10 @@ RESYNC_LEASE_SECONDS = env.int("RESYNC_LEASE_SECONDS", default=20)
 # on budgets and the network, not on the CPU. 2 workers × 10 keep Allegro's application budget
 # full with twenty sellers' runs at once (bench/README.md, "Many sellers at once").
 RESYNC_RUNS_PER_WORKER = env.int("RESYNC_RUNS_PER_WORKER", default=10)
+# A task that dies holding its run's lease (its worker killed, out of memory, past the task
+# timeout) leaves the run suspect: it is then driven alone in its task, never beside other runs;
+# after this many such deaths in a row without progress it fails with the reason.
+RESYNC_MAX_LOST_TASKS = env.int("RESYNC_MAX_LOST_TASKS", default=2)
 # How long a run waits for the channel to report on a batch it registered (Allegro's commands
 # take seconds to an hour); then the batch's unconfirmed offers fail with a reason.
 RESYNC_BATCH_WAIT_SECONDS = env.int("RESYNC_BATCH_WAIT_SECONDS", default=3600)
@@ -305,6 +309,17 @@ CHANNEL_MAX_ANSWER_BYTES = env.int("CHANNEL_MAX_ANSWER_BYTES", default=8 * 1024 
 # descriptions (bench/README.md "Amazon"), up to a few KB with long ones: 2 GiB holds a
 # million listings of about 2 KB.
 CHANNEL_MAX_DOCUMENT_BYTES = env.int("CHANNEL_MAX_DOCUMENT_BYTES", default=2 * 1024**3)
+# Bounds on what a channel's answer holds (integrations/shopconnect/bounded.py): values in one
+# JSON answer (about 100 bytes of memory each at worst: 200,000 are ~20 MB, and a real page of
+# 1,000 Allegro offers has ~60,000); values in one streamed document (a feed processing report)
+# and lines of a tab document (a listings report, beyond DRIFT_MAX_LISTINGS); nesting of JSON;
+# the longest line of a tab document; how long reading one document may take (well inside the
+# resync cluster's task timeout of 120 s).
+CHANNEL_MAX_ANSWER_ENTRIES = env.int("CHANNEL_MAX_ANSWER_ENTRIES", default=200_000)
+CHANNEL_MAX_DOCUMENT_ENTRIES = env.int("CHANNEL_MAX_DOCUMENT_ENTRIES", default=2_000_000)
+CHANNEL_MAX_NESTING = env.int("CHANNEL_MAX_NESTING", default=64)
+CHANNEL_MAX_LINE_BYTES = env.int("CHANNEL_MAX_LINE_BYTES", default=256 * 1024)
+CHANNEL_DOCUMENT_SECONDS = env.float("CHANNEL_DOCUMENT_SECONDS", default=60.0)
 # The longest one channel answer (a 429's Retry-After) holds a budget; a channel asking for more
 # is asked again after this (and the seller is told it asked for more).
 CHANNEL_MAX_HOLD_SECONDS = env.int("CHANNEL_MAX_HOLD_SECONDS", default=300)

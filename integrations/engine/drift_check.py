@@ -58,7 +58,8 @@ from integrations.engine.selection import load_chunk
 from integrations.engine.skeleton import End, LeaseLost, Step, lease_seconds
 from integrations.models import DriftItem, DriftListing, ResyncFailure, ResyncRun
 from integrations.shopconnect.base import NoListing, OfferKeys, OfferToSend
-from integrations.shopconnect.http import OVERSIZED, ChannelUnavailable, Held
+from integrations.shopconnect.bounded import UNREADABLE as UNREADABLE_FIELD
+from integrations.shopconnect.http import OVERSIZED, UNBOUNDED, ChannelUnavailable, Held
 from integrations.wording import Reason
 from offers.models import OfferChannel, SiteJournal
 
@@ -144,9 +145,9 @@ class DriftCheck(Step):
             try:
                 self.run, stopped = _read_listings(run, token, adapter, deadline)
             except ChannelUnavailable as exc:
-                if exc.code != OVERSIZED:
+                if exc.code not in (OVERSIZED, UNBOUNDED):
                     raise
-                stopped = str(exc)  # asking again would read the same document
+                stopped = str(exc)  # asking again would read the same document (or answer)
             if stopped:
                 logger.warning("drift check %s stopped reading listings: %s", run.pk, stopped)
                 return End(ResyncRun.Status.FAILED, stopped)
@@ -332,6 +333,15 @@ def _record_comparison(run, token, adapter, links, keys, listings, unreadable, f
     items, failures = [], []
     report = dict(run.report)
     counts = dict(report.get("fields") or {})
+    # A listing with a field past a bound (bounded.py): that listing's offer fails, not the check.
+    unreadable = {
+        **unreadable,
+        **{
+            key: (200, UNBOUNDED, data[UNREADABLE_FIELD])
+            for key, data in listings.items()
+            if isinstance(data, dict) and data.get(UNREADABLE_FIELD)
+        },
+    }
     for link in links:
         key = key_of[link.offer_id]
         if link.offer_id in unkeyed:

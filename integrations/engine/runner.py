@@ -11,6 +11,13 @@ longest for a worker. The budgets, not the number of workers, then set the pace,
 budget store serves waiting spenders first come, first served across runs, processes and
 machines. A run taken this way keeps its queued task; that task finds the lease taken, or the
 cursor moved, and does nothing.
+
+When a worker process dies (killed, out of memory, past django-q2's task timeout), every run it
+drove loses its lease at once, and nothing tells which run's work killed it. So each of them is
+suspect (ResyncRun.lost_tasks): the sweeper gives it a task of its own, which drives it alone —
+no run is taken beside a suspect one, and a suspect one is never taken beside another. The
+runs that only shared the worker go on alone until a task moves them on; the one whose work
+kills its worker dies again alone and fails (skeleton.run_task), without taking others with it.
 """
 
 import logging
@@ -49,7 +56,7 @@ def process_chunk(run_id: int, cursor: int) -> None:
     (RESYNC_TASK_SECONDS) is used: a thread whose run was taken elsewhere, or handed on, takes
     the next one waiting."""
     slots = settings.RESYNC_RUNS_PER_WORKER
-    if slots <= 1:
+    if slots <= 1 or ResyncRun.objects.suspect(run_id):
         skeleton.run_task(run_id, cursor, step_for)
         return
     waiting = Waiting(

@@ -240,6 +240,11 @@ def run_task(
     if token is None:
         return False
     run = ResyncRun.objects.select_related("integration").get(pk=run_id)
+    if run.lost_tasks >= settings.RESYNC_MAX_LOST_TASKS:
+        logger.warning("resync %s failed: %s tasks died working on it", run_id, run.lost_tasks)
+        end(run_id, token, ResyncRun.Status.FAILED, lost_tasks_reason(run))
+        return True
+    claimed = (run.processed, run.cursor, run.check_phase)
     box = settings.RESYNC_TASK_SECONDS if seconds is None else seconds
     deadline = time.monotonic() + box
     step = None
@@ -263,8 +268,21 @@ def run_task(
                 step.close()
     if step is not None and isinstance(outcome, Wait) and _room_comes_at_once(outcome.held):
         outcome = GoOn(step.cursor)
+    ResyncRun.objects.moved_on(run_id, token, since=claimed)
     _apply(step.run if step is not None else run, token, outcome)
     return True
+
+
+def lost_tasks_reason(run: ResyncRun) -> str:
+    """Why a run whose tasks kept dying was stopped, for the seller."""
+    return _(
+        "The resync stopped: the task working on it ended without finishing %(count)s times in "
+        "a row — its worker process was killed, ran out of memory or ran past its time limit — "
+        "the last time while it worked on this resync alone, so the cause is in this resync's "
+        "work (most often an answer of %(channel)s too large to process), not in other runs. "
+        "xSale stopped it so that it does not start over again and again. Start it again later; "
+        "if it stops the same way, contact support with its number."
+    ) % {"count": run.lost_tasks, "channel": run.integration.get_channel_display()}
 
 
 def _room_comes_at_once(held: Held) -> bool:

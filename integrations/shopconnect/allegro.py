@@ -48,7 +48,6 @@ import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal, InvalidOperation
 from functools import partial
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -66,6 +65,7 @@ from integrations.shopconnect.base import (
     OfferResult,
     OfferToSend,
 )
+from integrations.shopconnect.bounded import read_amount, read_count
 from integrations.shopconnect.budgets import budgets_for
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
@@ -218,14 +218,6 @@ def offer_body(snap: OfferSnapshot, images: list[str] | None) -> tuple[dict, str
     return body, warning
 
 
-def amount_text(value) -> str | None:
-    """A price amount as two decimals ("129.90"), or None when it is not a number."""
-    try:
-        return f"{Decimal(str(value)):.2f}"
-    except (InvalidOperation, ValueError):
-        return None
-
-
 def listing_fields(data: dict) -> dict:
     """An offer as GET /sale/offers (or a full GET) gives it, in expected_listing's terms.
 
@@ -236,13 +228,12 @@ def listing_fields(data: dict) -> dict:
         out["name"] = data["name"]
     selling = data.get("sellingMode") if isinstance(data.get("sellingMode"), dict) else {}
     price = selling.get("price") if isinstance(selling.get("price"), dict) else {}
-    if price.get("amount") is not None and amount_text(price["amount"]) is not None:
-        out["price"] = amount_text(price["amount"])
+    read_amount(out, "price", price.get("amount"))
     if isinstance(price.get("currency"), str):
         out["currency"] = price["currency"]
     stock = data.get("stock") if isinstance(data.get("stock"), dict) else {}
     if isinstance(stock.get("available"), int) and not isinstance(stock["available"], bool):
-        out["stock"] = stock["available"]
+        read_count(out, "stock", stock["available"])
     external = data.get("external") if isinstance(data.get("external"), dict) else {}
     if external.get("id") is not None:
         out["external_id"] = str(external["id"])

@@ -43,7 +43,6 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 from functools import partial
 from urllib.parse import quote, urlsplit
 
@@ -72,6 +71,7 @@ from integrations.shopconnect.base import (
     OfferResult,
     OfferToSend,
 )
+from integrations.shopconnect.bounded import channel_seconds, read_amount, read_count
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
     OfferSnapshot,
@@ -175,10 +175,7 @@ class AmazonAuth(TokenAuth):
             known = code in ("invalid_client", "invalid_grant", "unsupported_grant_type")
             reason = f" ({code})" if known else ""
             raise ChannelAuthError(REFRESH_REFUSED(code=reason))
-        try:
-            lifetime = float(data.get("expires_in") or 3600)
-        except (TypeError, ValueError):
-            lifetime = 3600.0
+        lifetime = channel_seconds(data.get("expires_in"), default=3600.0)
         self._expires_at = time.monotonic() + max(lifetime - TOKEN_MARGIN_SECONDS, lifetime / 2)
         rotated = data.get("refresh_token")
         if isinstance(rotated, str) and rotated and rotated != self.refresh_token:
@@ -188,13 +185,6 @@ class AmazonAuth(TokenAuth):
 
     def rejected(self) -> ChannelAuthError:
         return ChannelAuthError(ACCESS_REFUSED())
-
-
-def amount_text(value) -> str | None:
-    try:
-        return f"{Decimal(str(value).strip()):.2f}"
-    except (InvalidOperation, ValueError):
-        return None
 
 
 def listing_fields(row: dict) -> dict | None:
@@ -211,11 +201,8 @@ def listing_fields(row: dict) -> dict | None:
     fields: dict = {"external_id": sku}
     if cell("item-name"):
         fields["name"] = cell("item-name")
-    price = amount_text(cell("price")) if cell("price") else None
-    if price is not None:
-        fields["price"] = price
-    if cell("quantity").isdigit():
-        fields["stock"] = int(cell("quantity"))
+    read_amount(fields, "price", cell("price"))
+    read_count(fields, "stock", cell("quantity"))
     return fields
 
 

@@ -11,7 +11,9 @@ is still outside input (DESIGN.md §8). So a document:
 - when Amazon says GZIP, is inflated into a second temporary file, chunk by chunk, never past
   CHANNEL_MAX_DOCUMENT_BYTES of output (a small bomb cannot fill the disk);
 - is read line by line (`TabDocument`: a tab-separated report, one row per line — Amazon's flat
-  reports have no quoting), each page resuming at the byte where the last one stopped.
+  reports have no quoting), each page resuming at the byte where the last one stopped, under
+  the bounds of bounded.py `Lines` (line length, number of lines, time): past one the document
+  is refused like an oversized one (code OVERSIZED), with a reason naming the setting.
 
 Its text is UTF-8 (with or without a BOM), else Windows-1252: Amazon does not state the EU
 reports' encoding, so the whole file is checked once before any row is read.
@@ -27,6 +29,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from integrations.shopconnect.amazon_mapping import amazon_errors
+from integrations.shopconnect.bounded import BoundExceeded, Lines
 from integrations.shopconnect.common import json_or_empty
 from integrations.shopconnect.http import OVERSIZED, ChannelClient, ChannelUnavailable
 from xsale.urlsafety import UnsafeURL, check_url
@@ -45,6 +48,12 @@ def too_large(what: str) -> ChannelUnavailable:
         "CHANNEL_MAX_DOCUMENT_BYTES), so it was not read. Nothing was compared or taken as "
         "sent. If the catalogue on Amazon really is that large, raise the setting and try again."
     ) % {"what": what, "size": f"{cap / 1024 / 1024:,.0f}"}
+    return ChannelUnavailable(message, http_status=200, attempts=1, code=OVERSIZED)
+
+
+def refused(exc: BoundExceeded) -> ChannelUnavailable:
+    """A document past a bound of bounded.py: refused like an oversized one (not asked again)."""
+    message = _("%(reason)s Nothing was compared or taken as sent.") % {"reason": exc.reason}
     return ChannelUnavailable(message, http_status=200, attempts=1, code=OVERSIZED)
 
 
@@ -167,13 +176,17 @@ class TabDocument:
     each row as {column: value} and remembers where it stopped, so the next page starts
     there instead of reading the file again from the top."""
 
-    def __init__(self, file):
+    def __init__(self, file, *, what: str = ""):
         self.file = file
+        self.lines = Lines(what or _("Amazon's listings report"))
         self.encoding = text_encoding(file)
-        header = self._line(file.readline(), first=True)
-        self.columns = [name.strip().lower() for name in header.split("\t")] if header else []
-        self._positions = {0: file.tell()}  # line offset → byte position of that line
-        self.total = self.count()
+        try:
+            header = self._line(self.lines.readline(file), first=True)
+            self.columns = [name.strip().lower() for name in header.split("\t")] if header else []
+            self._positions = {0: file.tell()}  # line offset → byte position of that line
+            self.total = self.count()
+        except BoundExceeded as exc:
+            raise refused(exc) from None
 
     def _line(self, raw: bytes, *, first: bool = False) -> str:
         encoding = self.encoding if first else self.encoding.replace("-sig", "")
@@ -182,7 +195,7 @@ class TabDocument:
     def count(self) -> int:
         """Data rows (non-empty lines after the header)."""
         self.file.seek(self._positions[0])
-        return sum(1 for line in iter(self.file.readline, b"") if line.strip())
+        return self.lines.count(self.file)
 
     def rows(self, offset: int, count: int):
         """The rows of the next `count` lines from line `offset` (after the header) as
@@ -190,11 +203,18 @@ class TabDocument:
         ended there."""
         start = max(o for o in self._positions if o <= offset)
         self.file.seek(self._positions[start])
+        try:
+            return self._rows(start, offset, count)
+        except BoundExceeded as exc:
+            raise refused(exc) from None
+
+    def _rows(self, start: int, offset: int, count: int):
+        readline = self.lines.readline
         for __ in range(offset - start):  # a page asked out of order: walk from a known one
-            if not self.file.readline():
+            if not readline(self.file):
                 return [], offset, True
         rows, lines = [], 0
-        while lines < count and (raw := self.file.readline()):
+        while lines < count and (raw := readline(self.file)):
             lines += 1
             if raw.strip():
                 rows.append(dict(zip(self.columns, self._line(raw).split("\t"), strict=False)))

@@ -43,7 +43,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.shopconnect import budgets as channel_budgets
-from integrations.shopconnect.amazon_documents import download, text_encoding
+from integrations.shopconnect.amazon_documents import download, refused, text_encoding
 from integrations.shopconnect.amazon_mapping import (
     amazon_errors,
     errors_of,
@@ -53,6 +53,7 @@ from integrations.shopconnect.amazon_mapping import (
     product_type,
 )
 from integrations.shopconnect.base import BatchPlan, BatchSubmission, OfferResult, OfferToSend
+from integrations.shopconnect.bounded import BoundExceeded, json_document
 from integrations.shopconnect.common import json_or_empty
 from integrations.shopconnect.http import MAX_BUDGET_WAIT, OVERSIZED, ChannelUnavailable, Held
 from integrations.wording import Reason
@@ -66,6 +67,8 @@ FEEDS_API = "feeds/2021-06-30"
 # Under Amazon's 10 MiB a document, with room for the header and the array's punctuation.
 FEED_DOCUMENT_MAX_BYTES = 10 * 1024 * 1024 - 64 * 1024
 FIRST_LOOK_SECONDS = 2.0
+# Issues of one message kept from a processing report (its reason names them all; more repeat).
+ISSUES_KEPT = 20
 # Our clock against Amazon's createdTime, when a lost createFeed is looked up (getFeeds).
 CLOCK_SKEW_SECONDS = 120
 FEED_LIST_PAGES = 10  # of 100 feeds: a seller may submit 5 listings feeds every 5 minutes
@@ -419,7 +422,7 @@ class AmazonFeeds:
         report = None
         if feed.get("resultFeedDocumentId"):
             try:
-                report = self._report(str(feed["resultFeedDocumentId"]))
+                report = self._report(str(feed["resultFeedDocumentId"]), len(batch.offers))
             except ChannelUnavailable as exc:  # larger than xSale reads: no use asking again
                 return self._all_failed(batch, exc.code, str(exc))
         if status == "DONE":
@@ -437,26 +440,52 @@ class AmazonFeeds:
         message = FEED_ABORTED(feed=feed_id, reason=f": {reason}" if reason else "")
         return self._all_failed(batch, "feed_fatal", message)
 
-    def _report(self, document_id: str) -> dict | None:
+    def _report(self, document_id: str, messages: int) -> dict | None:
         """The processing report (streamed to a file under CHANNEL_MAX_DOCUMENT_BYTES, then
-        parsed); None when it could not be read now. Raises ChannelUnavailable OVERSIZED."""
+        read from it item by item within the bounds of bounded.py: never whole in memory);
+        None when it could not be read now. Raises ChannelUnavailable OVERSIZED.
+
+        Of its issues only those of the feed's `messages` (and the feed's own) are kept, at
+        most ISSUES_KEPT of each: a report of millions of issues costs time, not memory."""
+        what = _("Amazon's processing report of the feed")
         try:
             file = download(
                 self.client,
                 f"{self.api_url}/{FEEDS_API}/documents/{quote(document_id, safe='')}",
                 spend={"feed_results": 1, "integration": 1},
-                what=_("Amazon's processing report of the feed"),
+                what=what,
             )
         except ChannelUnavailable as exc:
             if exc.code == OVERSIZED:
                 raise
             return None
+        kept: list[dict] = []
+        per_message: dict = {}
+
+        def take(issue) -> None:
+            if not isinstance(issue, dict):
+                return
+            message_id = issue.get("messageId")
+            if isinstance(message_id, int) and not isinstance(message_id, bool):
+                if not 1 <= message_id <= messages:
+                    return  # not a message of this feed
+            else:
+                message_id = None
+            if per_message.get(message_id, 0) < ISSUES_KEPT:
+                per_message[message_id] = per_message.get(message_id, 0) + 1
+                kept.append(issue)
+
         with file:
             try:
-                report = json.loads(file.read().decode(text_encoding(file)))
+                report = json_document(
+                    file, encoding=text_encoding(file), what=what, array="issues", take=take
+                )
+            except BoundExceeded as exc:
+                raise refused(exc) from None
             except ValueError:
                 return None
-        return report if isinstance(report, dict) else None
+        report["issues"] = kept
+        return report
 
     @staticmethod
     def _all_failed(batch, code: str, message: str) -> dict[int, OfferResult]:

@@ -24,12 +24,15 @@ from integrations.shopconnect.base import (
     OfferResult,
     OfferToSend,
 )
+from integrations.shopconnect.bounded import NOT_JSON, BoundExceeded, answer_json
 from integrations.shopconnect.budgets import budgets_for
 from integrations.shopconnect.http import (
+    UNBOUNDED,
     ChannelClient,
     ChannelUnavailable,
     Held,
     JobOrder,
+    answer_what,
     client_for,
 )
 from integrations.wording import Reason
@@ -192,10 +195,20 @@ def duplicates_failed(
 
 
 def json_or_empty(response) -> dict | list:
+    """The answer's JSON, parsed within the bounds of bounded.py (once per answer), or {} when
+    it is not JSON. Raises ChannelUnavailable (code UNBOUNDED) past a bound."""
     try:
-        return response.json()
-    except ValueError:
-        return {}
+        data = answer_json(response, what=answer_what(response))
+    except BoundExceeded as exc:
+        from django.utils.translation import gettext as _
+
+        raise ChannelUnavailable(
+            _("%(reason)s Nothing is taken as sent.") % {"reason": exc.reason},
+            http_status=response.status_code,
+            attempts=getattr(response, "attempts", 1),
+            code=UNBOUNDED,
+        ) from None
+    return {} if data is NOT_JSON else data
 
 
 def settings_fingerprint(integration) -> str:

@@ -55,6 +55,8 @@ import requests
 
 from integrations.shopconnect import budgets
 from integrations.shopconnect.base import ChannelAuthError
+from integrations.shopconnect.bounded import NOT_JSON as NO_JSON_VALUE
+from integrations.shopconnect.bounded import BoundExceeded, answer_json
 from integrations.wording import Reason
 from xsale.urlsafety import CheckedAddressAdapter, UnsafeURL
 
@@ -103,9 +105,12 @@ DEFAULT_PAUSE_SECONDS = 5
 # How many 429s one request sits out before it counts as that offer's failure.
 MAX_THROTTLED = 4
 JSON_STATUSES = (200, 201, 207)
-# ChannelUnavailable.code of a document (a report) larger than CHANNEL_MAX_DOCUMENT_BYTES: the
-# same document would be refused again, so nothing retries it.
+# ChannelUnavailable.code of a document (a report) larger than CHANNEL_MAX_DOCUMENT_BYTES, or
+# past another of the bounds of bounded.py: the same document would be refused again, so
+# nothing retries it.
 OVERSIZED = "oversized_document"
+# ChannelUnavailable.code of an answer past the bounds of bounded.py (entries, nesting, numbers).
+UNBOUNDED = "unbounded_answer"
 
 # Retry-After's delta-seconds (RFC 9110: 1*DIGIT; a fraction is taken too), ASCII digits only.
 DELTA_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
@@ -574,8 +579,12 @@ class ChannelClient:
         refused = self.auth.refused_statuses if self.auth else (401,)
         if status in refused and authenticated:
             return "unauthorized", response, generation
-        if json_answer and status in JSON_STATUSES and not is_json(response):
-            return "not_json", response, generation
+        if json_answer and status in JSON_STATUSES:
+            try:
+                if not is_json(response, what=answer_what(response, self.channel_name)):
+                    return "not_json", response, generation
+            except BoundExceeded as exc:
+                return "unbounded", exc.reason, generation
         return "answer", response, generation
 
     def request(
@@ -673,6 +682,15 @@ class ChannelClient:
                     attempts=attempts,
                     code="oversized_answer",
                 )
+            if kind == "unbounded":
+                from django.utils.translation import gettext as _
+
+                raise ChannelUnavailable(
+                    _("%(reason)s Nothing is taken as sent.") % {"reason": answer},
+                    http_status=200,
+                    attempts=attempts,
+                    code=UNBOUNDED,
+                )
             if kind == "not_json":
                 content_type = answer.headers.get("Content-Type", "").split(";")[0] or "no type"
                 raise ChannelUnavailable(
@@ -747,14 +765,24 @@ def read_bounded(response: requests.Response, *, limit: int | None = None, save_
     response._content_consumed = True
 
 
-def is_json(response: requests.Response) -> bool:
+def is_json(response: requests.Response, *, what: str = "") -> bool:
+    """Whether the answer is JSON, parsed within the bounds of bounded.py (kept for the adapter:
+    common.json_or_empty). Raises BoundExceeded past one."""
     if "json" not in response.headers.get("Content-Type", "").lower():
         return False
-    try:
-        response.json()
-    except ValueError:
-        return False
-    return True
+    return answer_json(response, what=what or answer_what(response)) is not NO_JSON_VALUE
+
+
+def answer_what(response, channel: str = "") -> str:
+    """How a reason names an answer: "Allegro's answer (200)"."""
+    from django.utils.translation import gettext as _
+
+    if channel:
+        return _("%(channel)s's answer (%(status)s)") % {
+            "channel": channel,
+            "status": response.status_code,
+        }
+    return _("The channel's answer (%(status)s)") % {"status": response.status_code}
 
 
 # --- one client per integration and process ---------------------------------------------

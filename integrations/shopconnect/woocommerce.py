@@ -29,7 +29,6 @@ and `max_in_flight` batches at most go at once, to stay gentle with shared hosti
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from functools import partial
 
 from django.utils.translation import gettext as _
@@ -42,6 +41,7 @@ from integrations.shopconnect.base import (
     OfferResult,
     OfferToSend,
 )
+from integrations.shopconnect.bounded import UNREADABLE, read_amount, read_count
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
     OfferSnapshot,
@@ -125,13 +125,12 @@ def product_fields(product: dict) -> dict:
             out[key] = product[key]
     price = product.get("regular_price")
     if isinstance(price, str | int | float) and not isinstance(price, bool) and price != "":
-        try:
-            out["price"] = f"{Decimal(str(price)):.2f}"
-        except InvalidOperation:
-            out["price"] = str(price)
+        read_amount(out, "price", price)
+        if "price" not in out and UNREADABLE not in out:
+            out["price"] = str(price)  # not a number: shown as the shop has it
     quantity = product.get("stock_quantity")
     if isinstance(quantity, int) and not isinstance(quantity, bool):
-        out["stock"] = quantity
+        read_count(out, "stock", quantity)
     attributes = product.get("attributes")
     if isinstance(attributes, list):
         out["parameters"] = {

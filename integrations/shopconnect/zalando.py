@@ -40,6 +40,7 @@ from django.utils.translation import gettext as _
 
 from integrations.shopconnect import connection
 from integrations.shopconnect.base import ChannelAuthError, ConnectionCheck, NoListing, OfferResult
+from integrations.shopconnect.bounded import channel_seconds
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
     OfferSnapshot,
@@ -116,10 +117,7 @@ class ZalandoAuth(TokenAuth):
             or not data.get("access_token")
         ):
             raise ChannelAuthError(CREDENTIALS_REFUSED())
-        try:
-            lifetime = float(data.get("expires_in") or 3600)
-        except (TypeError, ValueError):
-            lifetime = 3600.0
+        lifetime = channel_seconds(data.get("expires_in"), default=3600.0)
         self._expires_at = time.monotonic() + max(lifetime - TOKEN_MARGIN_SECONDS, lifetime / 2)
         return data["access_token"]
 
