@@ -89,8 +89,8 @@ def test_the_drift_report_says_what_a_fix_cannot_do_and_links_the_listings(log_i
     assert link.get_attribute("href") == "https://allegro.pl/oferta/9000001"
     # Prices with their currency, ours and theirs.
     prices = page.locator(".drift-table td.drift-ours").first.inner_text()
-    assert prices == "1.99 PLN"
-    assert page.locator(".drift-table td.drift-theirs").first.inner_text() == "2.49 PLN"
+    assert prices == "1,99 PLN"  # Polish decimals, as on every page
+    assert page.locator(".drift-table td.drift-theirs").first.inner_text() == "2,49 PLN"
     # The footer: the fix's honest outcome, linked.
     fix = check.fixes.get()
     footer = page.locator(f"[data-fixes] [data-fix='{fix.pk}']")

@@ -167,7 +167,7 @@ def test_a_paused_run_says_why_when_it_goes_on_and_counts_down(log_in, shop, wid
     page = log_in(make_user(f"celina{width}"), width)
     page.goto(f"/integrations/{shop.pk}/")
     panel = page.locator(".resync-panel")
-    assert "limit sklepu" in panel.locator("[data-field=waiting_reason]").inner_text()
+    assert "limit sklepu" in panel.locator("[data-field=waiting_reason]").inner_text().lower()
     note = panel.locator("[data-pause-note]")
     assert note.is_visible()
     assert "Nie musisz nic robić" in note.inner_text()

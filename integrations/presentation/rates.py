@@ -227,7 +227,13 @@ def pace(run, now: datetime | None = None, limit: ChannelLimit | None = None) ->
     paused = run.status == run.Status.PAUSED and long_pause
     if worked < MIN_MEASURE_SECONDS or not done:
         return Pace(None, None, paused=paused, limit_per_minute=limit.per_minute)
-    span = min(float(WINDOW_SECONDS), worked)
+    w_measured = w_end
+    if run.is_active and not run.progress_points and run.samples:
+        # A run of an older version writes a minute's sample only when a chunk ends: the
+        # minute under way has none yet, so its pace is measured up to the last one written.
+        last = max(float(minute) for minute, _count in run.samples) + 60
+        w_measured = min(w_end, max(clock(last), w_start + MIN_MEASURE_SECONDS))
+    span = min(float(WINDOW_SECONDS), w_measured - w_start)
     # Each end of the window is the average of its last EDGE_SECONDS: a point written a
     # second later does not make the pace jump from one poll to the next.
     edge = min(EDGE_SECONDS, span / 4)
@@ -237,7 +243,7 @@ def pace(run, now: datetime | None = None, limit: ChannelLimit | None = None) ->
             return progress(w)
         return sum(progress(w - edge * k / 10) for k in range(11)) / 11
 
-    measured = (around(w_end) - around(w_end - span)) / span * 60
+    measured = (around(w_measured) - around(w_measured - span)) / span * 60
     per_minute = measured
     if limit.per_minute > 0:
         per_minute = min(measured, limit.per_minute)
