@@ -47,7 +47,7 @@ def core_modules():
 
 def test_the_grep_finds_the_branches_it_is_for():
     source = (
-        'if integration.channel == Channel.AMAZON:\n    pass\n'
+        "if integration.channel == Channel.AMAZON:\n    pass\n"
         'URLS = {"allegro": 1}  # "zalando" in a comment is no branch\n'
         'def f():\n    """Talks to woocommerce."""\n'
     )
