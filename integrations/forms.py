@@ -17,18 +17,17 @@ from django.utils.translation import gettext_lazy as _
 from integrations.channels import (
     ALL_CREDENTIAL_KEYS,
     ALL_SETTING_KEYS,
-    AMAZON_MARKETPLACE_IDS,
-    AMAZON_MARKETPLACES,
     CHANNEL_FACTS,
     CREDENTIAL_LABELS,
+    DESCRIPTORS,
     SETTING_LABELS,
     Channel,
     channel_facts,
+    descriptor,
 )
 from integrations.models import Integration
 from xsale.urlsafety import UnsafeURL, check_url
 
-MARKETPLACE_FIELD = "setting_marketplace_id"
 SECRET_NOT_KEPT_HELP = _(
     "What you typed here was not kept: secrets are never shown again, not even after a failed "
     "save. Type it again."
@@ -38,8 +37,8 @@ URL_CHANGE_HELP = _("Changing this address deletes the saved credentials: enter 
 
 # Settings only some channels use; a field not listed here is every channel's.
 CHANNEL_URL_FIELDS = {
-    "upload_url": (Channel.ALLEGRO,),
-    "auth_url": (Channel.ALLEGRO, Channel.AMAZON),
+    name: tuple(d.value for d in DESCRIPTORS if name in d.url_fields)
+    for name in ("upload_url", "auth_url")
 }
 
 
@@ -109,28 +108,29 @@ class IntegrationForm(forms.ModelForm):
                 self.initial.setdefault(setting_field_name(key), value)
         # An address the channel has by default may be left empty (Amazon's EU endpoint).
         self.fields["api_url"].required = False
-        self._marketplace_select()
+        self._setting_selects()
         self._mark_channel_fields()
         # Shown only when it matters: above the limit (the script shows it as the number grows).
         agreed = self.fields["higher_limit_agreed"]
         agreed.widget.attrs["data-higher-limit"] = ""
         agreed.off_channel = not (self.initial.get("higher_limit_agreed") or self.is_bound)
 
-    def _marketplace_select(self) -> None:
-        """Amazon's marketplace chosen by country, not typed as an id; a saved id Amazon's
-        list does not have (an older or newer marketplace) stays selectable as it is."""
-        field = self.fields[MARKETPLACE_FIELD]
-        choices = [(region, list(marketplaces)) for region, marketplaces in AMAZON_MARKETPLACES]
-        saved = (self.instance.channel_settings or {}).get("marketplace_id") or ""
-        if saved and saved not in AMAZON_MARKETPLACE_IDS:
-            label = _("%(id)s (saved; not in Amazon's list)") % {"id": saved}
-            choices.insert(0, (_("Saved"), [(saved, label)]))
-        field.widget = forms.Select(choices=choices, attrs=field.widget.attrs)
-        field.label = _("Amazon marketplace")
-        field.help_text = _("The Amazon store the offers are listed in.")
-        self.initial.setdefault(
-            MARKETPLACE_FIELD, saved or CHANNEL_FACTS[Channel.AMAZON].settings["marketplace_id"]
-        )
+    def _setting_selects(self) -> None:
+        """Settings a channel has a list for (Amazon's marketplace) are chosen from it, not
+        typed; a saved value the list does not have (an older or newer one) stays selectable
+        as it is."""
+        for d in DESCRIPTORS:
+            for key, choice in d.setting_choices.items():
+                name = setting_field_name(key)
+                field = self.fields[name]
+                choices = [(group, list(values)) for group, values in choice.groups]
+                saved = (self.instance.channel_settings or {}).get(key) or ""
+                if saved and saved not in choice.values():
+                    choices.insert(0, (_("Saved"), [(saved, choice.unknown_label % {"id": saved})]))
+                field.widget = forms.Select(choices=choices, attrs=field.widget.attrs)
+                field.label = choice.label
+                field.help_text = choice.help_text
+                self.initial.setdefault(name, saved or d.facts.settings[key])
 
     def full_clean(self):
         super().full_clean()
@@ -268,12 +268,13 @@ class IntegrationForm(forms.ModelForm):
                     _("%(channel)s needs this setting.") % {"channel": Channel(channel).label},
                 )
             values[key] = value
-        saved = (self.instance.channel_settings or {}).get("marketplace_id")
-        marketplace = values.get("marketplace_id")
-        if marketplace and marketplace not in AMAZON_MARKETPLACE_IDS and marketplace != saved:
-            self.add_error(MARKETPLACE_FIELD, _("Choose a marketplace from the list."))
+        for key, choice in descriptor(channel).setting_choices.items():
+            saved = (self.instance.channel_settings or {}).get(key)
+            value = values.get(key)
+            if value and value not in choice.values() and value != saved:
+                self.add_error(setting_field_name(key), choice.invalid_message)
         self._channel_settings = values
-        if channel == Channel.AMAZON:
+        if descriptor(channel).fetches_photos_from_site:
             self._check_public_address(cleaned)
 
     def _check_public_address(self, cleaned) -> None:

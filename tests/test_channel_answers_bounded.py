@@ -16,9 +16,12 @@ from django.utils import timezone
 
 from integrations.engine.runner import process_chunk
 from integrations.models import ResyncFailure, ResyncRun
+from integrations.saleschannels.allegro import adapter as allegro
+from integrations.saleschannels.amazon import adapter as amazon
+from integrations.saleschannels.amazon import documents as amazon_documents
+from integrations.saleschannels.woocommerce import adapter as woocommerce
 from integrations.services import drift
 from integrations.services.runs import start_resync
-from integrations.shopconnect import allegro, amazon, amazon_documents, woocommerce
 from integrations.shopconnect.bounded import UNREADABLE, channel_number
 from tests.amazon_models import amazon_integration
 from tests.catalogue import make_offers, sandbox_integration

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from integrations.models import Integration, ResyncFailure
-from integrations.services.demo import SHOWCASE_REJECTED
+from integrations.saleschannels.allegro.demo import SHOWCASE_REJECTED
 from offers.models import OfferChannel
 from tests.drift_fixtures import checked, resynced
 

@@ -6,8 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from integrations.models import Integration
+from integrations.saleschannels.allegro.adapter import AllegroAuth
 from integrations.shopconnect import adapter_for
-from integrations.shopconnect.allegro import AllegroAuth
 from offers.models import SiteJournal
 from tests.allegro_openapi import items_for, make_offer
 from tests.catalogue import sandbox_integration

@@ -553,8 +553,8 @@ def test_tokens_refreshed_while_the_urls_change_are_not_stored_nor_sent_to_the_n
     sandbox, sandbox_account, monkeypatch, other_host
 ):
     from integrations.models import Integration
+    from integrations.saleschannels.allegro.adapter import AllegroAuth
     from integrations.shopconnect import adapter_for
-    from integrations.shopconnect.allegro import AllegroAuth
     from integrations.shopconnect.base import ChannelAuthError
     from tests.allegro_openapi import items_for, make_offer
     from tests.catalogue import sandbox_integration

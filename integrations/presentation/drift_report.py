@@ -1,15 +1,11 @@
 """How a drift report's rows read for a seller: where a listing is on the channel, prices with
 their currency."""
 
-from urllib.parse import urlsplit
-
 from django.utils.translation import gettext_lazy
 
-from integrations.channels import Channel
+from integrations.channels import descriptor
 from integrations.models import DriftItem, Integration
 from xsale.numbers import amount_display
-
-ALLEGRO_OFFER_URL = "https://allegro.pl/oferta/{id}"
 
 # A compared field's name as the report (page, CSV, `resync_offers --check`) shows it.
 FIELD_LABELS = {
@@ -24,41 +20,16 @@ FIELD_LABELS = {
 }
 
 
-def web_url(value) -> str:
-    """`value` when it is an absolute http(s) URL with a host, else "" (a channel's answer is
-    untrusted: no javascript: or data: link from it)."""
-    if not isinstance(value, str):
-        return ""
-    try:
-        parts = urlsplit(value.strip())
-    except ValueError:
-        return ""
-    return value.strip() if parts.scheme in ("http", "https") and parts.netloc else ""
-
-
 def listing_url(integration: Integration, external_id: str, data: dict | None = None) -> str:
     """The listing on the channel, for the seller to open ("" when there is no such page).
 
-    Allegro: the offer's public page. WooCommerce: the product's permalink as the shop listed
-    it, else the product's edit page in the shop's admin.
+    Each channel's descriptor says where (its listing_url hook).
     """
     external_id = (external_id or "").strip()
-    if not external_id:
+    hook = descriptor(integration.channel).listing_url
+    if not external_id or hook is None:
         return ""
-    if integration.channel == Channel.ALLEGRO:
-        return (
-            ALLEGRO_OFFER_URL.format(id=external_id)
-            if external_id.isascii() and external_id.isdigit()
-            else ""
-        )
-    if integration.channel == Channel.WOOCOMMERCE:
-        permalink = web_url((data or {}).get("permalink"))
-        if permalink:
-            return permalink
-        shop = web_url(integration.api_url)
-        if shop and external_id.isascii() and external_id.isdigit():
-            return f"{shop.rstrip('/')}/wp-admin/post.php?post={external_id}&action=edit"
-    return ""
+    return hook(integration, external_id, data or {})
 
 
 def with_currency(amount, currency) -> str:

@@ -4,14 +4,14 @@ import io
 import random
 from decimal import Decimal
 
-import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils.module_loading import import_string
 from PIL import Image, ImageDraw
 
-from integrations.channels import Channel
+from integrations.channels import DESCRIPTORS, Channel, channel_facts, descriptor
 from integrations.models import Integration
 from offers.hashing import file_sha256
 from offers.models import Offer, OfferChannel, OfferParameter, OfferPhoto
@@ -21,30 +21,9 @@ DEMO_EMAIL = "demo@example.com"
 DEMO_SKU_PREFIX = "DEMO-"
 DEMO_IMAGES = 24
 
-# The sandbox accepts these demo credentials for every account it has not been told otherwise.
-DEMO_CREDENTIALS = {
-    Channel.ALLEGRO: {
-        "client_id": "sandbox-client",
-        "client_secret": "sandbox-secret",
-        "access_token": "sandbox-access",
-        "refresh_token": "sandbox-refresh",
-    },
-    Channel.ZALANDO: {
-        "client_id": "sandbox-client",
-        "client_secret": "sandbox-secret",
-        "merchant_id": "demo-merchant",
-        "sales_channel_id": "01924c48-49bb-40c2-9c32-ab582e6db6f4",
-    },
-    Channel.WOOCOMMERCE: {"consumer_key": "ck_sandbox", "consumer_secret": "cs_sandbox"},
-    Channel.AMAZON: {
-        "client_id": "sandbox-client",
-        "client_secret": "sandbox-secret",
-        "refresh_token": "sandbox-refresh",
-    },
-}
-# The sandbox's Amazon account "demo" is the selling partner with this merchant token (the
-# sandbox derives it from the account's name: GET /_sandbox/amazon/demo/state → seller_id).
-DEMO_AMAZON_SELLER_ID = "A076D44D22A187"
+# The sandbox accepts these demo credentials for every account it has not been told otherwise
+# (each channel's descriptor).
+DEMO_CREDENTIALS = {d.value: d.demo_credentials for d in DESCRIPTORS}
 
 CATEGORIES = [
     ("Kubek ceramiczny", [("Materiał", "ceramika"), ("Pojemność", "350 ml")]),
@@ -58,15 +37,12 @@ CATEGORIES = [
 
 def sandbox_integration_urls(channel: str, account: str, sandbox_url: str | None = None) -> dict:
     base = f"{(sandbox_url or settings.SANDBOX_URL).rstrip('/')}/{channel}/{account}"
-    if channel == Channel.ALLEGRO:
-        return {
-            "api_url": base,
-            "upload_url": f"{base}/upload",
-            "auth_url": f"{base}/auth/oauth/token",
-        }
-    if channel == Channel.AMAZON:  # Login with Amazon's token endpoint, emulated beside
-        return {"api_url": base, "upload_url": "", "auth_url": f"{base}/auth/o2/token"}
-    return {"api_url": base, "upload_url": "", "auth_url": ""}
+    paths = descriptor(channel).sandbox_url_paths
+    return {
+        "api_url": base,
+        "upload_url": f"{base}{paths['upload_url']}" if "upload_url" in paths else "",
+        "auth_url": f"{base}{paths['auth_url']}" if "auth_url" in paths else "",
+    }
 
 
 def ean13(number: int) -> str:
@@ -104,9 +80,7 @@ def seed_integrations() -> list[Integration]:
             defaults={
                 "channel": channel,
                 "credentials": DEMO_CREDENTIALS[channel],
-                "channel_settings": (
-                    {"seller_id": DEMO_AMAZON_SELLER_ID} if channel == Channel.AMAZON else {}
-                ),
+                "channel_settings": dict(descriptor(channel).demo_settings),
                 **sandbox_integration_urls(channel, "demo"),
             },
         )
@@ -156,9 +130,9 @@ def seed_offers(count: int, integrations: list[Integration]) -> int:
                     )
                 )
             for integration in integrations:
-                external_id = (
-                    "" if integration.channel == Channel.ZALANDO else str(7_000_000_000 + n)
-                )
+                # A channel that does not use external IDs goes by the SKU and EAN.
+                uses_ids = channel_facts(integration.channel).external_id_kind
+                external_id = str(7_000_000_000 + n) if uses_ids else ""
                 links.append(
                     OfferChannel(
                         offer=offer, integration=integration, active=True, external_id=external_id
@@ -200,44 +174,12 @@ def showcase_sandbox(sandbox_url: str | None = None) -> list[str]:
     what was done, line by line."""
     base = (sandbox_url or settings.SANDBOX_URL).rstrip("/")
     done = []
-    allegro = Integration.objects.get(name=f"{Channel.ALLEGRO.label} (demo)")
-    links = OfferChannel.objects.filter(integration=allegro, active=True).exclude(external_id="")
-    refused = links.filter(offer__name__regex=SHOWCASE_REJECTED).count()
-    _sandbox_post(
-        f"{base}/_sandbox/allegro/demo/config", {"reject_name_pattern": SHOWCASE_REJECTED}
-    )
-    done.append(f"{allegro.name}: {refused} offers' names are refused ({SHOWCASE_REJECTED})")
-    listings = [
-        {
-            "id": link.external_id,
-            "name": link.offer.name[:75],
-            "price": str(link.offer.price),
-            "currency": link.offer.currency,
-            "stock": link.offer.stock,
-            "external_id": link.offer.sku,
-        }
-        for link in links.select_related("offer")
-    ]
-    _sandbox_post(f"{base}/_sandbox/allegro/demo/seed", {"offers": listings})
-    answer = _sandbox_post(f"{base}/_sandbox/allegro/demo/drift", SHOWCASE_DRIFT)
-    changed = {field: len(items) for field, items in answer.get("changes", {}).items() if items}
-    done.append(
-        f"{allegro.name}: {len(listings)} listings seeded, then drifted on the channel "
-        f"({', '.join(f'{n} {field}' for field, n in changed.items())}, "
-        f"{len(answer.get('removed', []))} removed, {len(answer.get('added', []))} unknown)"
-    )
-    shop = Integration.objects.get(name=f"{Channel.WOOCOMMERCE.label} (demo)")
-    shop.requests_per_minute = SHOWCASE_SHOP_RPM
-    shop.save(update_fields=["requests_per_minute"])
-    done.append(f"{shop.name}: {SHOWCASE_SHOP_RPM} requests/min, so a resync pauses")
+    for d in DESCRIPTORS:  # the registry's order: Allegro's check and resync, then the shop
+        if d.demo_showcase:
+            done += import_string(d.demo_showcase)(base)
     return done
 
 
-# Demo names are "<category> <n>" with the category n % 6 (CATEGORIES): the mugs are the
-# multiples of 6, so this refuses n = 30, 60, 90, … (100 of the 3,000 demo offers).
-SHOWCASE_REJECTED = r"^Kubek ceramiczny \d*0$"
-SHOWCASE_DRIFT = {"price_share": 0.05, "name_share": 0.01, "remove": 2, "add_unknown": 2, "seed": 7}
-SHOWCASE_SHOP_RPM = 12
 # What to do next, in this order: the check before any resync of Allegro.
 SHOWCASE_STEPS = (
     "1. Allegro (demo): Sprawdź rozbieżności — the report shows prices and names that differ, "
@@ -248,9 +190,3 @@ SHOWCASE_STEPS = (
     "2 missing listings: correct their external ID on the offer's page, then retry).",
     "4. WooCommerce (demo): Resynchronizuj oferty — it pauses for the shop's budget.",
 )
-
-
-def _sandbox_post(url: str, payload: dict) -> dict:
-    response = requests.post(url, json=payload, timeout=30)
-    response.raise_for_status()
-    return response.json()

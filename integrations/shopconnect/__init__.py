@@ -1,22 +1,15 @@
-"""ShopConnect: the channel adapters. `adapter_for(integration)` picks the integration's one."""
+"""ShopConnect: the transport the channel adapters share (client, errors, pacing, budgets).
+`adapter_for(integration)` picks the integration's adapter, from its channel's descriptor."""
 
-from integrations.channels import Channel
+from django.utils.module_loading import import_string
+
+from integrations.channels import DESCRIPTORS
 from integrations.shopconnect.base import ChannelAdapter
 
 
 def adapter_classes() -> dict:
     """{channel: its adapter class} (imported on first use)."""
-    from integrations.shopconnect.allegro import AllegroAdapter
-    from integrations.shopconnect.amazon import AmazonAdapter
-    from integrations.shopconnect.woocommerce import WooCommerceAdapter
-    from integrations.shopconnect.zalando import ZalandoAdapter
-
-    return {
-        Channel.ALLEGRO: AllegroAdapter,
-        Channel.ZALANDO: ZalandoAdapter,
-        Channel.WOOCOMMERCE: WooCommerceAdapter,
-        Channel.AMAZON: AmazonAdapter,
-    }
+    return {d.value: import_string(d.adapter) for d in DESCRIPTORS}
 
 
 def adapter_for(integration) -> ChannelAdapter:

@@ -54,7 +54,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from integrations.channels import ALLEGRO_AUTH_URL, ALLEGRO_UPLOAD_URL, Channel, Limit
+from integrations.channels import Limit, descriptor
 
 REDIS_PREFIX = "xsale:budget:"
 
@@ -352,11 +352,9 @@ def channel_hosts(integration) -> tuple[str, ...]:
     the budgets of the real channel's integrations.
     """
     urls = [integration.api_url]
-    if integration.channel == Channel.ALLEGRO:
-        urls += [
-            integration.upload_url or ALLEGRO_UPLOAD_URL,
-            integration.auth_url or ALLEGRO_AUTH_URL,
-        ]
+    more = descriptor(integration.channel).budget_urls
+    if more:
+        urls += more(integration)
     return tuple(sorted({urlsplit(url or "").netloc.lower() for url in urls}))
 
 
@@ -394,7 +392,7 @@ def budgets_for(integration, *, seller: str = "") -> dict[str, Budget]:
             steady=spec.steady,
         )
     rpm = integration.requests_per_minute
-    if channel == Channel.WOOCOMMERCE:
+    if descriptor(channel).requests_counted_per_shop:
         rpm = integration.effective_requests_per_minute
         shop = urlsplit(integration.api_url or "")
         result["shop"] = Budget(

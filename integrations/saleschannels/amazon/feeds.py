@@ -42,9 +42,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations.shopconnect import budgets as channel_budgets
-from integrations.shopconnect.amazon_documents import download, refused, text_encoding
-from integrations.shopconnect.amazon_mapping import (
+from integrations.saleschannels.amazon.documents import download, refused, text_encoding
+from integrations.saleschannels.amazon.mapping import (
     amazon_errors,
     errors_of,
     issue_text,
@@ -52,6 +51,7 @@ from integrations.shopconnect.amazon_mapping import (
     photo_files,
     product_type,
 )
+from integrations.shopconnect import budgets as channel_budgets
 from integrations.shopconnect.base import BatchPlan, BatchSubmission, OfferResult, OfferToSend
 from integrations.shopconnect.bounded import BoundExceeded, json_document
 from integrations.shopconnect.common import json_or_empty

@@ -49,11 +49,10 @@ from urllib.parse import quote, urlsplit
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from integrations.channels import AMAZON_API_URL, AMAZON_AUTH_URL
-from integrations.shopconnect import connection
-from integrations.shopconnect.amazon_documents import TabDocument, download
-from integrations.shopconnect.amazon_feeds import AmazonFeeds
-from integrations.shopconnect.amazon_mapping import (
+from integrations.saleschannels.amazon.descriptor import AMAZON_API_URL, AMAZON_AUTH_URL
+from integrations.saleschannels.amazon.documents import TabDocument, download
+from integrations.saleschannels.amazon.feeds import AmazonFeeds
+from integrations.saleschannels.amazon.mapping import (
     Marketplace,
     amazon_errors,
     errors_of,
@@ -63,6 +62,7 @@ from integrations.shopconnect.amazon_mapping import (
     photos_warning,
     product_type,
 )
+from integrations.shopconnect import connection
 from integrations.shopconnect.base import (
     ChannelAuthError,
     ConnectionCheck,

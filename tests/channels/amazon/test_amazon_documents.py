@@ -71,7 +71,7 @@ def changed(answer, field) -> set[str]:
 def test_a_report_larger_than_any_answer_is_read_in_pages_and_finds_the_exact_drift(
     amazon, sandbox, sandbox_account, settings, compressed, monkeypatch
 ):
-    from integrations.shopconnect import amazon as amazon_adapter
+    from integrations.saleschannels.amazon import adapter as amazon_adapter
 
     settings.CHANNEL_MAX_ANSWER_BYTES = ANSWER_CAP
     monkeypatch.setattr(amazon_adapter, "REPORT_PAGE", 64)  # four pages, each from the file

@@ -105,7 +105,7 @@ def test_a_large_run_goes_in_feeds_and_lands_when_amazon_reports(
 def test_a_message_that_breaks_the_schema_fails_only_its_offer(
     sandbox, sandbox_account, amazon, monkeypatch
 ):
-    from integrations.shopconnect.amazon import AmazonAdapter
+    from integrations.saleschannels.amazon.adapter import AmazonAdapter
 
     real = AmazonAdapter.message
 
@@ -199,7 +199,7 @@ def test_a_crash_between_create_feed_and_the_report_submits_no_second_feed(
 def test_a_kill_while_a_feed_is_processing_resumes_and_submits_nothing_again(
     sandbox, sandbox_account, amazon, monkeypatch
 ):
-    from integrations.shopconnect.amazon import AmazonAdapter
+    from integrations.saleschannels.amazon.adapter import AmazonAdapter
 
     sandbox.configure("amazon", sandbox_account, feed_processing_seconds=1.0)
     run = start_resync(amazon, source="cli")

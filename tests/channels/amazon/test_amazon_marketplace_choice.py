@@ -4,8 +4,8 @@ id; a saved id the list does not have stays selectable as it is."""
 import pytest
 from django.urls import reverse
 
-from integrations.channels import AMAZON_MARKETPLACE_IDS, AMAZON_POLAND
 from integrations.forms import IntegrationForm
+from integrations.saleschannels.amazon.descriptor import AMAZON_MARKETPLACE_IDS, AMAZON_POLAND
 from tests.form_fixtures import adder, html, seller  # noqa: F401
 
 pytestmark = pytest.mark.django_db

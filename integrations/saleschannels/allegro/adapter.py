@@ -53,9 +53,9 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from django.utils.translation import gettext
 
-from integrations.channels import ALLEGRO_AUTH_URL, ALLEGRO_UPLOAD_URL
+from integrations.saleschannels.allegro.commands import MEDIA_TYPE, AllegroCommands, allegro_errors
+from integrations.saleschannels.allegro.descriptor import ALLEGRO_AUTH_URL, ALLEGRO_UPLOAD_URL
 from integrations.shopconnect import connection
-from integrations.shopconnect.allegro_commands import MEDIA_TYPE, AllegroCommands, allegro_errors
 from integrations.shopconnect.base import (
     ChannelAuthError,
     ConnectionCheck,

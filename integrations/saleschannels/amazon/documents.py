@@ -28,7 +28,7 @@ import zlib
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from integrations.shopconnect.amazon_mapping import amazon_errors
+from integrations.saleschannels.amazon.mapping import amazon_errors
 from integrations.shopconnect.bounded import BoundExceeded, Lines
 from integrations.shopconnect.common import json_or_empty
 from integrations.shopconnect.http import OVERSIZED, ChannelClient, ChannelUnavailable

@@ -1,0 +1,1 @@
+"""The allegro channel: see descriptor.py and docs/channels/allegro.md."""

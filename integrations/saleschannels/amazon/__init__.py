@@ -1,0 +1,1 @@
+"""The amazon channel: see descriptor.py and docs/channels/amazon.md."""

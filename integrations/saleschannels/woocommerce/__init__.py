@@ -1,0 +1,1 @@
+"""The woocommerce channel: see descriptor.py and docs/channels/woocommerce.md."""

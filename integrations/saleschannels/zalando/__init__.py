@@ -1,0 +1,1 @@
+"""The zalando channel: see descriptor.py and docs/channels/zalando.md."""
