@@ -265,6 +265,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         extra_context.update(admin_panel_context(request, run))
         extra_context["show_resync_button"] = self.has_resync_permission(request)
         extra_context["show_connection_test"] = self.has_change_permission(request, integration)
+        extra_context["drift_unreadable"] = drift.unreadable(integration) if integration else ""
         return super().change_view(request, object_id, form_url, extra_context)
 
 

@@ -68,3 +68,34 @@ def test_every_channel_has_its_package_and_one_registry_line():
     for name in NAMES:
         assert (CHANNEL_PACKAGES / name / "descriptor.py").exists()
         assert f"from integrations.saleschannels.{name}.descriptor import DESCRIPTOR" in registry
+
+
+TEMPLATE_BRANCH = re.compile(
+    r"{%\s*(?:if|elif)\b[^%]*\b(?:" + "|".join(NAMES) + r")\b[^%]*%}", re.IGNORECASE
+)
+
+
+def template_branches(source: str) -> list[tuple[int, str]]:
+    """(line, tag) of each template tag naming a channel (`{% if integration.channel ==
+    "zalando" %}`); text the seller reads may name one, a tag that decides may not."""
+    return [
+        (source.count("\n", 0, match.start()) + 1, match.group(0))
+        for match in TEMPLATE_BRANCH.finditer(source)
+    ]
+
+
+def test_the_template_grep_finds_the_branches_it_is_for():
+    source = (
+        '<p>\n{% if original.channel != "zalando" %}x{% endif %}\nAllegro</p>'
+        '{% translate "Allegro and Zalando always get them" %}'
+    )
+    assert template_branches(source) == [(2, '{% if original.channel != "zalando" %}')]
+
+
+def test_no_template_decides_by_a_channels_name():
+    branches = [
+        f"{path.relative_to(ROOT)}:{line}: {tag}"
+        for path in sorted((ROOT / "templates").rglob("*.html"))
+        for line, tag in template_branches(path.read_text(encoding="utf-8"))
+    ]
+    assert branches == [], "\n".join(branches)

@@ -287,7 +287,7 @@ def test_zalando_cannot_be_checked_and_the_check_is_refused_before_a_run(
     # Issue 20.2: an empty check run would become Zalando's last result; it is refused instead.
     zalando = sandbox_integration(sandbox, sandbox_account, "zalando")
     make_offers(zalando, 3)
-    with pytest.raises(ResyncError, match="no API to read"):
+    with pytest.raises(ResyncError, match="does not read offers back from Zalando"):
         drift.start_check(zalando, user=None, source="cli")
     assert not ResyncRun.objects.exists() and not wire.sent
 

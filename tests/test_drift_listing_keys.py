@@ -219,5 +219,5 @@ def test_zalando_sends_by_ean_with_or_without_external_ids_and_refuses_a_check(
     failure = ResyncFailure.objects.get(run=run)
     assert (failure.offer_id, failure.code) == (offers[3].pk, "missing_ean")
     assert "EAN" in failure.message
-    with pytest.raises(ResyncError, match="Zalando publishes no API"):
+    with pytest.raises(ResyncError, match="does not read offers back from Zalando"):
         drift.start_check(zalando, user=None, source="cli")

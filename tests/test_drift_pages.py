@@ -147,7 +147,7 @@ def test_allegro_has_no_photos_choice_and_zalando_no_check(seller, sandbox, sand
     page = seller.get(reverse("v2:resync_confirm", args=[allegro.pk])).content.decode()
     assert 'name="photos_too"' not in page
     edit = seller.get(reverse("v2:integration_edit", args=[zalando.pk])).content.decode()
-    assert "data-drift-button" not in edit and "no API to read" in edit
+    assert "data-drift-button" not in edit and "does not read offers back from Zalando" in edit
 
 
 def test_the_admin_starts_checks_and_resyncs_of_a_chosen_data_type(
@@ -225,7 +225,7 @@ def test_a_check_of_zalando_is_refused_with_a_note_on_the_command_line(sandbox, 
     # Issue 20.2: refused before a run is created (it used to end at once, as an empty run).
     zalando = sandbox_integration(sandbox, sandbox_account, "zalando", name="Zalando")
     make_offers(zalando, 2)
-    with pytest.raises(CommandError, match="no API to read"):
+    with pytest.raises(CommandError, match="does not read offers back from Zalando"):
         call_command("resync_offers", "Zalando", "--check", "--wait", language="en")
     assert not ResyncRun.objects.exists()
 

@@ -270,7 +270,11 @@ def test_a_check_of_zalando_is_refused_on_the_page_with_the_reason(
     zalando = sandbox_integration(sandbox, sandbox_account, "zalando", name="Zalando")
     make_offers(zalando, 2)
     response = seller.post(reverse("v2:drift_check", args=[zalando.pk]), follow=True)
-    assert "Zalando nie udostępnia API do odczytu ofert" in html(response)
+    assert "xSale nie odczytuje ofert z Zalando" in html(response)
+    # The page says the same before anyone presses anything: no check button, the reason.
+    page = html(seller.get(reverse("v2:integration_edit", args=[zalando.pk])))
+    assert "data-drift-unreadable" in page and "xSale nie odczytuje ofert z Zalando" in page
+    assert "data-drift-button" not in page
     assert not ResyncRun.objects.exists()
 
 

@@ -34,8 +34,8 @@ field and kind, what was compared and any note.
 
 What is compared follows the run's `data_types`: prices and stock (price, currency, stock —
 on Allegro from the offer list alone, 1 request per 1,000 offers), content (name, description,
-parameters, photo count) or all. Zalando documents no read API (CHANNELS.md): a check there
-ends at once with a note saying so.
+parameters, photo count) or all. xSale reads nothing back from Zalando yet
+(docs/channels/zalando.md, "Reading back"): a check there ends at once with a note saying so.
 
 "Resync only what differs" is services/drift.py's `start_fix`: a resync limited to the check's
 differing offers (not the missing ones: an edit cannot bring a listing back), as
@@ -91,10 +91,10 @@ LISTINGS_FLOOR = 10_000
 
 # Reasons a check stores (worded in the reader's language when shown: integrations/wording.py).
 UNREADABLE = Reason(
-    "%(channel)s publishes no API to read offers, prices or stocks back (its documentation "
-    "describes only sending them), so xSale cannot tell what %(channel)s holds: nothing "
-    "was compared. A resync (or one limited to prices and stock) is the only way to be "
-    "sure it holds the catalogue."
+    "xSale does not read offers back from %(channel)s (its only read API, the Product Status "
+    "Report, lags minutes to hours behind), so xSale cannot tell what %(channel)s holds: "
+    "nothing was compared. A resync (or one limited to prices and stock) is the only way to "
+    "be sure it holds the catalogue."
 )
 KEPT_LISTING = Reason(
     "%(channel)s kept listing offers beyond %(bound)s (offers of this integration in "

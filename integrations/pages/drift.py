@@ -163,6 +163,7 @@ def drift_report(request, pk, run_pk):
         "run": check,
         "progress": progress_data(check),
         "report": report,
+        "report_notes": report_display.report_notes(integration, report),
         "compared": [FIELD_LABELS[f] for f in report.get("compared", []) if f in FIELD_LABELS],
         "field_counts": [
             {"field": f, "label": FIELD_LABELS.get(f, f), "count": n}

@@ -32,6 +32,7 @@ from integrations.pages.confirm import confirm_part
 from integrations.presentation import failures as run_failures
 from integrations.presentation.display import last_runs, progress_data
 from integrations.presentation.health import resync_workers_seen
+from integrations.services import drift as drift_services
 from integrations.services import estimates
 from integrations.services import runs as run_services
 
@@ -143,6 +144,7 @@ def integration_edit(request, pk):
         "history_paged": "runs_before" in request.GET,
         "workers_down": not resync_workers_seen(),
         "connection_test": connection_pages.shown_result(request, integration),
+        "drift_unreadable": drift_services.unreadable(integration),
     }
     if run and not run.is_active and run.failed:
         context["failure_groups"] = run_failures.failure_groups(run, FAILURE_GROUPS_SHOWN)

@@ -32,6 +32,13 @@ def listing_url(integration: Integration, external_id: str, data: dict | None = 
     return hook(integration, external_id, data or {})
 
 
+def report_notes(integration: Integration, report: dict) -> list[str]:
+    """What the seller should know of what this channel's check compared (its descriptor's
+    drift_report_notes), in the reader's language."""
+    hook = descriptor(integration.channel).drift_report_notes
+    return [str(note) for note in hook(report or {})] if hook else []
+
+
 def with_currency(amount, currency) -> str:
     """A price as the report shows it, in the page's language: "129,00 PLN" (the bare amount
     when the currency is not known, as with a WooCommerce shop, whose currency is the shop's

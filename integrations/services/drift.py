@@ -17,11 +17,20 @@ def start_check(
 
     A channel xSale cannot read back (its adapter has no `readable_fields`: Zalando) is refused
     before a run is created: an empty run would only stand in the way of the real results."""
-    if not shopconnect.adapter_for(integration).readable_fields:
-        raise ResyncError(worded(unreadable_note(integration.get_channel_display())))
+    note = unreadable(integration)
+    if note:
+        raise ResyncError(note)
     return start_resync(
         integration, user=user, source=source, kind=ResyncRun.Kind.CHECK, data_types=data_types
     )
+
+
+def unreadable(integration: Integration) -> str:
+    """Why xSale cannot check this integration for drift, in the reader's language, or "" when
+    it can (its adapter reads listings back: `readable_fields`)."""
+    if shopconnect.adapter_for(integration).readable_fields:
+        return ""
+    return worded(unreadable_note(integration.get_channel_display()))
 
 
 def differing_count(check: ResyncRun) -> int:

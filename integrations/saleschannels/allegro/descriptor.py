@@ -113,6 +113,17 @@ def listing_url(integration, external_id: str, data: dict) -> str:
     )
 
 
+def drift_report_notes(report: dict) -> tuple:
+    if report.get("full_reads"):
+        return ()
+    return (
+        _(
+            "Description, parameters and photos need each offer read on its own: choose a "
+            "content check to compare them."
+        ),
+    )
+
+
 DESCRIPTOR = ChannelDescriptor(
     value="allegro",
     label="Allegro",
@@ -138,4 +149,5 @@ DESCRIPTOR = ChannelDescriptor(
     sandbox_url_paths={"upload_url": "/upload", "auth_url": "/auth/oauth/token"},
     demo_showcase="integrations.saleschannels.allegro.demo.showcase",
     listing_url=listing_url,
+    drift_report_notes=drift_report_notes,
 )

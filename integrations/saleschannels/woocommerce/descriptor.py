@@ -43,6 +43,10 @@ def listing_url(integration, external_id: str, data: dict) -> str:
     return ""
 
 
+def drift_report_notes(report: dict) -> tuple:
+    return (_("The shop's currency is a setting of the shop: not compared."),)
+
+
 DESCRIPTOR = ChannelDescriptor(
     value="woocommerce",
     label="WooCommerce",
@@ -58,4 +62,5 @@ DESCRIPTOR = ChannelDescriptor(
     demo_credentials={"consumer_key": "ck_sandbox", "consumer_secret": "cs_sandbox"},
     demo_showcase="integrations.saleschannels.woocommerce.demo.showcase",
     listing_url=listing_url,
+    drift_report_notes=drift_report_notes,
 )
