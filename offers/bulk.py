@@ -14,7 +14,9 @@ def insert_rows(model, columns: list[str], rows: list[tuple], *, returning=()) -
     table = quote(model._meta.db_table)
     names = ", ".join(quote(model._meta.get_field(c).column) for c in columns)
     row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    per_statement = max(1, connection.features.max_query_params // len(columns))
+    # PostgreSQL names no limit, but its protocol carries at most 65,535 parameters.
+    limit = connection.features.max_query_params or 65_535
+    per_statement = max(1, limit // len(columns))
     can_return = returning and connection.features.can_return_rows_from_bulk_insert
     result = []
     with connection.cursor() as cursor:
