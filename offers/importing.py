@@ -468,11 +468,7 @@ def write_batch(lines: list[OfferLine], existing: Existing, *, stored: list) -> 
         new, moved_here, dropped_here = _plan_photos(
             offer_id, line.photos, existing.photos.get(offer_id, [])
         )
-        for photo, row in new:
-            with photo.path.open("rb") as fh:
-                row.image.save(stored_name(photo.sha256, photo.content_type), File(fh), save=False)
-            stored.append((row.image.storage, row.image.name))
-            new_photos.append(row)
+        new_photos.extend(new)
         moved.extend(moved_here)
         dropped.extend(dropped_here)
         for channel in line.channels:
@@ -491,13 +487,14 @@ def write_batch(lines: list[OfferLine], existing: Existing, *, stored: list) -> 
                         channel["external_id"],
                     )
                 )
+    _store_files(new_photos, stored)
     if stale:
         OfferParameter.objects.filter(offer_id__in=stale).delete()
     insert_rows(OfferParameter, ["offer_id", "name", "value", "position"], parameters)
     insert_rows(
         OfferPhoto,
         ["offer_id", "image", "position", "sha256", "content_type"],
-        [(p.offer_id, p.image.name, p.position, p.sha256, p.content_type) for p in new_photos],
+        [(p.offer_id, p.image.name, p.position, p.sha256, p.content_type) for _, p in new_photos],
     )
     OfferPhoto.objects.bulk_update(moved, ["position"])
     if dropped:
@@ -507,6 +504,26 @@ def write_batch(lines: list[OfferLine], existing: Existing, *, stored: list) -> 
     # Links are (de)activated by the catalogue's one rule, here for the whole batch at once.
     offer_channels_set_active(links)
     return [offer_id in created_ids for offer_id in offer_ids]
+
+
+def _store_files(photos: list[tuple[PhotoData, OfferPhoto]], stored: list) -> None:
+    """Each new photo's file into the storage, under its content's name; a few at a time (the
+    storage's writes wait on the disk, not on Python). Each stored file is appended to
+    `stored`, even when another one fails."""
+
+    def store(photo: PhotoData, row: OfferPhoto) -> None:
+        with photo.path.open("rb") as fh:
+            row.image.save(stored_name(photo.sha256, photo.content_type), File(fh), save=False)
+        stored.append((row.image.storage, row.image.name))
+
+    if len(photos) < 2:
+        for photo, row in photos:
+            store(photo, row)
+        return
+    with ThreadPoolExecutor(PHOTO_DOWNLOAD_THREADS, thread_name_prefix="photo-store") as pool:
+        futures = [pool.submit(store, photo, row) for photo, row in photos]
+    for future in futures:
+        future.result()  # the first failure, once every write has ended
 
 
 def _delete_files(files) -> None:
