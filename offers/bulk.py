@@ -12,7 +12,8 @@ def insert_rows(model, columns: list[str], rows: list[tuple], *, returning=()) -
     On PostgreSQL one statement whatever the number of rows: a column an array, the rows
     `unnest`ed (a query of one parameter per column; psycopg's client-side binding scans the
     query text for parameters, which costs more than the insert with one per value). Elsewhere
-    multi-row VALUES, as many rows a statement as the variable limit allows.
+    (SQLite) one row's INSERT run for each row, and the `returning` columns read back by the
+    first of them, a unique column.
     """
     if not rows:
         return []
@@ -27,22 +28,13 @@ def insert_rows(model, columns: list[str], rows: list[tuple], *, returning=()) -
         with connection.cursor() as cursor:
             cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
             return cursor.fetchall() if returning else []
-    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    per_statement = max(1, connection.features.max_query_params // len(columns))
-    can_return = returning and connection.features.can_return_rows_from_bulk_insert
-    result = []
+    # One short statement run for every row (SQLite runs it row after row in C): a statement of
+    # thousands of values would cost its compiled program's memory for as long as it is cached.
+    sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            values = ", ".join([row_sql] * len(chunk))
-            sql = f"INSERT INTO {table} ({names}) VALUES {values}"  # noqa: S608 - names from _meta
-            if can_return:
-                sql += returns
-            cursor.execute(sql, [value for row in chunk for value in row])
-            if can_return:
-                result.extend(cursor.fetchall())
-    if returning and not can_return:  # a database without RETURNING: read them back
-        key = returning[0]
-        keys = [row[columns.index(key)] for row in rows]
-        result = list(model.objects.filter(**{f"{key}__in": keys}).values_list(*returning))
-    return result
+        cursor.executemany(sql, rows)
+    if not returning:
+        return []
+    key = returning[0]
+    keys = [row[columns.index(key)] for row in rows]
+    return list(model.objects.filter(**{f"{key}__in": keys}).values_list(*returning))

@@ -43,6 +43,9 @@ MAX_PENDING_PHOTO_BYTES = 256 * 1024 * 1024
 # threads; at most this many are in flight (each bounded by PHOTO_MAX_BYTES on disk), so a
 # batch's photos stay within the bound above plus PHOTO_DOWNLOAD_THREADS × PHOTO_MAX_BYTES.
 PHOTO_DOWNLOAD_THREADS = 4
+# A file of the feed's folder is copied in pieces of this size: the threads' pieces together
+# (4 × 256 KiB) are no more than the one 1 MiB piece read at a time before.
+COPY_CHUNK_BYTES = 256 * 1024
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 EAN_RE = re.compile(r"^\d{8,14}$")
 
@@ -261,7 +264,7 @@ def _copy_local(ref: str, base_dir: Path) -> PhotoData:
         try:
             with os.fdopen(tmp_fd, "wb") as dest:
                 copied = 0
-                while chunk := source.read(min(1024 * 1024, max_bytes + 1 - copied)):
+                while chunk := source.read(min(COPY_CHUNK_BYTES, max_bytes + 1 - copied)):
                     dest.write(chunk)
                     copied += len(chunk)
                     if copied > max_bytes:
