@@ -112,6 +112,7 @@ def seed(reseed: bool) -> dict:
             ),
         )  # fmt: skip
     raw.commit()
+    get_user_model().objects.filter(username="bench").delete()  # a --reseed's
     user = get_user_model().objects.create_superuser("bench", "bench@example.com", "bench-pw")
     shop = integrations[0]
     runs = []

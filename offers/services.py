@@ -35,8 +35,20 @@ def offer_channel_set_active(
     if changed:
         link.save(update_fields=changed)
     if not active:
-        SiteJournal.objects.filter(offer=offer, integration=integration).update(photos_hash="")
+        _forget_photos_hashes([(offer.pk, integration.pk)])
     return link
+
+
+def _forget_photos_hashes(links: Iterable[tuple[int, int]]) -> None:
+    """The journal forgets the photo set's hash of these (offer id, integration id) links: the
+    next sync sends their photos again (DESIGN.md §2 rule 3). One statement per integration."""
+    by_integration = defaultdict(list)
+    for offer_id, integration_id in links:
+        by_integration[integration_id].append(offer_id)
+    for integration_id, offer_ids in by_integration.items():
+        SiteJournal.objects.filter(integration_id=integration_id, offer_id__in=offer_ids).update(
+            photos_hash=""
+        )
 
 
 class LinkChange(NamedTuple):
@@ -96,19 +108,11 @@ def offer_channels_set_active(changes: Iterable[LinkChange]) -> None:
     insert_rows(OfferChannel, ["offer_id", "integration_id", "active", "external_id"], created)
     for fields, group in changed.items():
         OfferChannel.objects.bulk_update(group, list(fields))
-    by_integration = defaultdict(list)
-    for offer_id, integration_id in forget:
-        by_integration[integration_id].append(offer_id)
-    for integration_id, ids in by_integration.items():
-        SiteJournal.objects.filter(integration_id=integration_id, offer_id__in=ids).update(
-            photos_hash=""
-        )
+    _forget_photos_hashes(forget)
 
 
 @transaction.atomic
 def offer_channel_remove(*, link: OfferChannel) -> None:
     """Remove a link; like a deactivation, the journal forgets the photo hash."""
-    SiteJournal.objects.filter(offer_id=link.offer_id, integration_id=link.integration_id).update(
-        photos_hash=""
-    )
+    _forget_photos_hashes([(link.offer_id, link.integration_id)])
     link.delete()
