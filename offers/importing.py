@@ -417,15 +417,18 @@ def _plan_photos(offer_id: int, photos: list[PhotoData], existing: list[OfferPho
     return new, moved, [old for leftovers in by_sha.values() for old in leftovers]
 
 
-def write_batch(lines: list[OfferLine], existing: Existing, *, stored: list) -> list[bool]:
+def write_batch(
+    lines: list[OfferLine], existing: Existing, *, stored: list, pool=None
+) -> list[bool]:
     """Write parsed lines (each SKU once) in sets, touching only what differs; returns, per
     line, whether it created the offer. `existing` holds the state before the batch.
 
     A constant number of statements whatever the number of lines (plus one file written to
-    the storage per new photo, its name appended to `stored` so a caller whose transaction
-    fails can remove it). The caller runs it in one transaction: this is the one place a
-    batch is written, where whatever else a change of the catalogue must write can be added.
-    Files of dropped photos are deleted once the transaction commits.
+    the storage per new photo, by the threads of `pool` when given, its name appended to
+    `stored` so a caller whose transaction fails can remove it). The caller runs it in one
+    transaction: this is the one place a batch is written, where whatever else a change of the
+    catalogue must write can be added. Files of dropped photos are deleted once the
+    transaction commits.
     """
     now = timezone.now()
     offer_ids, new_rows, changed = [], [], defaultdict(list)  # changed: fields -> offers
@@ -490,7 +493,7 @@ def write_batch(lines: list[OfferLine], existing: Existing, *, stored: list) -> 
                         channel["external_id"],
                     )
                 )
-    _store_files(new_photos, stored)
+    _store_files(new_photos, stored, pool)
     if stale:
         OfferParameter.objects.filter(offer_id__in=stale).delete()
     insert_rows(OfferParameter, ["offer_id", "name", "value", "position"], parameters)
@@ -509,22 +512,22 @@ def write_batch(lines: list[OfferLine], existing: Existing, *, stored: list) -> 
     return [offer_id in created_ids for offer_id in offer_ids]
 
 
-def _store_files(photos: list[tuple[PhotoData, OfferPhoto]], stored: list) -> None:
-    """Each new photo's file into the storage, under its content's name; a few at a time (the
-    storage's writes wait on the disk, not on Python). Each stored file is appended to
-    `stored`, even when another one fails."""
+def _store_files(photos: list[tuple[PhotoData, OfferPhoto]], stored: list, pool=None) -> None:
+    """Each new photo's file into the storage, under its content's name; by the threads of
+    `pool` when given (the storage's writes wait on the disk, not on Python). Each stored file
+    is appended to `stored`, even when another one fails."""
 
     def store(photo: PhotoData, row: OfferPhoto) -> None:
         with photo.path.open("rb") as fh:
             row.image.save(stored_name(photo.sha256, photo.content_type), File(fh), save=False)
         stored.append((row.image.storage, row.image.name))
 
-    if len(photos) < 2:
+    if pool is None or len(photos) < 2:
         for photo, row in photos:
             store(photo, row)
         return
-    with ThreadPoolExecutor(PHOTO_DOWNLOAD_THREADS, thread_name_prefix="photo-store") as pool:
-        futures = [pool.submit(store, photo, row) for photo, row in photos]
+    futures = [pool.submit(store, photo, row) for photo, row in photos]
+    wait(futures)
     for future in futures:
         future.result()  # the first failure, once every write has ended
 
@@ -534,12 +537,12 @@ def _delete_files(files) -> None:
         storage.delete(name)
 
 
-def write_batch_atomically(lines: list[OfferLine], existing: Existing) -> list[bool]:
+def write_batch_atomically(lines: list[OfferLine], existing: Existing, pool=None) -> list[bool]:
     """`write_batch` in one transaction; on failure the photo files it stored are removed."""
     stored = []
     try:
         with transaction.atomic():
-            return write_batch(lines, existing, stored=stored)
+            return write_batch(lines, existing, stored=stored, pool=pool)
     except BaseException:
         _delete_files(stored)
         raise
@@ -618,13 +621,13 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
     def write(ready: list[tuple[int, OfferLine]]) -> None:
         parsed = [line for _, line in ready]
         try:
-            created = write_batch_atomically(parsed, Existing.for_lines(parsed))
+            created = write_batch_atomically(parsed, Existing.for_lines(parsed), pool)
         except Exception:  # noqa: BLE001 - unforeseen by the line checks: one line at a time
             created = []
             existing = Existing.for_lines(parsed)  # read again: what failed may have changed
             for number, line in ready:
                 try:
-                    created.extend(write_batch_atomically([line], existing))
+                    created.extend(write_batch_atomically([line], existing, pool))
                 except Exception as exc:  # a refusal of this line only
                     created.append(None)
                     fail(number, f"could not be saved ({exc})")
