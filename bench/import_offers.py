@@ -1,15 +1,24 @@
-"""Import of a generated JSON Lines catalogue (issue #2). Prints figures; asserts nothing.
+"""Import of a generated JSON Lines catalogue (issues #2, #28). Prints figures; asserts nothing.
 
 Generates N lines (default 100,000: parameters on every line, one of 20 real photos on every
-tenth, a channel link on every line), imports them with `manage.py import_offers` into a
-throwaway SQLite database in a child process, then imports the same file again (nothing
-changes: the idempotent path). Prints seconds, lines/s and the child's peak RSS.
+tenth, a channel link on every line), imports them with `manage.py import_offers` into a fresh
+database in a child process, then imports the same file again (nothing changes: the idempotent
+path). Prints seconds, lines/s and the import process's own peak RSS (`resource.getrusage` in
+the child, so the migration and the generation are not counted).
 
-Usage: .venv/bin/python bench/import_offers.py [N]
+Every checkout given with `--root` is measured in turn on the same file, each against a fresh
+database migrated by its own code, with its own venv's python (ROOT/.venv/bin/python): the
+branch and main side by side in one run.
+
+Usage:
+    .venv/bin/python bench/import_offers.py [N] [--root DIR ...] [--database sqlite|postgres]
+(--database postgres: drops and creates the database `bench_import` on 127.0.0.1:5432, or the
+one named by --pg-url; never point it at a database tests use.)
 """
 
+import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import time
@@ -17,6 +26,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
+
+# The import command, run in this child, reports its own peak RSS.
+MEASURED_IMPORT = """
+import resource, runpy, sys
+sys.argv = ["manage.py", "import_offers", sys.argv[1]]
+try:
+    runpy.run_path("manage.py", run_name="__main__")
+finally:
+    print(f"peak_rss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+"""
+
+MAKE_INTEGRATION = """
+from integrations.models import Integration
+Integration.objects.create(
+    name="Sklep",
+    channel="woocommerce",
+    api_url="https://sklep.example.pl",
+    credentials={"consumer_key": "ck", "consumer_secret": "cs"},
+)
+"""
 
 
 def generate(path: Path, count: int) -> None:
@@ -43,38 +72,84 @@ def generate(path: Path, count: int) -> None:
             fh.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
-def timed_import(path: Path) -> tuple[float, str]:
+def python_of(root: Path) -> str:
+    venv = root / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def fresh_database(kind: str, pg_url: str, tag: str) -> str:
+    if kind == "sqlite":
+        path = h.WORKDIR / f"import-{tag}.sqlite3"
+        path.unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    name = pg_url.rsplit("/", 1)[1]
+    server = pg_url.rsplit("/", 1)[0]
+    if name in ("test", "postgres", "template0", "template1"):
+        sys.exit(f"refusing to drop the database {name!r}")
+    host_args = ["-h", "127.0.0.1", "-U", "postgres"]
+    subprocess.run(["dropdb", *host_args, "--if-exists", name], check=True)
+    subprocess.run(["createdb", *host_args, name], check=True)
+    return f"{server}/{name}"
+
+
+def timed_import(root: Path, env: dict, path: Path) -> tuple[float, str, float]:
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "manage.py", "import_offers", str(path)],
-        cwd=h.ROOT,
+        [python_of(root), "-c", MEASURED_IMPORT, str(path)],
+        cwd=root,
+        env=env,
         capture_output=True,
         text=True,
         check=False,
     )
-    return time.monotonic() - started, (done.stdout + done.stderr).strip().splitlines()[-1]
+    seconds = time.monotonic() - started
+    output = (done.stdout + done.stderr).splitlines()
+    peak = next((int(x.split("=")[1]) for x in output if x.startswith("peak_rss_kib=")), 0)
+    summary = next((x for x in reversed(output) if "Imported" in x), output[-1] if output else "")
+    return seconds, summary.strip(), peak / 1024
 
 
-def main(count: int) -> None:
-    h.setup_django()
-    from integrations.models import Integration
-
-    Integration.objects.create(
-        name="Sklep",
-        channel="woocommerce",
-        api_url="https://sklep.example.pl",
-        credentials={"consumer_key": "ck", "consumer_secret": "cs"},
+def measure(root: Path, database: str, pg_url: str, path: Path, count: int) -> None:
+    tag = root.name
+    env = {
+        **os.environ,
+        "DATABASE_URL": fresh_database(database, pg_url, tag),
+        "MEDIA_ROOT": str(h.WORKDIR / f"media-{tag}"),
+    }
+    python = python_of(root)
+    subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=root, env=env, check=True)
+    subprocess.run(
+        [python, "manage.py", "shell", "-c", MAKE_INTEGRATION],
+        cwd=root,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
-    path = h.WORKDIR / "offers.jsonl"
-    generate(path, count)
-    size = path.stat().st_size / 1024 / 1024
-    print(f"## Import of {count} lines ({size:.0f} MiB), SQLite")
+    print(f"### {root} ({database})", flush=True)
     for label in ("first import", "same file again"):
-        seconds, summary = timed_import(path)
-        print(f"- {label}: {seconds:.0f} s = {count / seconds:.0f} lines/s — {summary}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"- peak RSS of the import process: {peak:.0f} MiB")
+        seconds, summary, peak = timed_import(root, env, path)
+        print(
+            f"- {label}: {seconds:.1f} s = {count / seconds:,.0f} lines/s, "
+            f"peak RSS {peak:.0f} MiB — {summary}",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("count", nargs="?", type=int, default=100_000)
+    parser.add_argument("--root", type=Path, action="append", help="a checkout (repeatable)")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/bench_import")
+    args = parser.parse_args()
+    roots = [r.resolve() for r in args.root or [h.ROOT]]
+    path = h.WORKDIR / "offers.jsonl"
+    generate(path, args.count)
+    size = path.stat().st_size / 1024 / 1024
+    print(f"## Import of {args.count:,} lines ({size:.0f} MiB), {args.database}", flush=True)
+    for root in roots:
+        measure(root, args.database, args.pg_url, path, args.count)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
+    main()

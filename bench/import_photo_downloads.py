@@ -5,7 +5,9 @@ URLs each, and imports them with `manage.py import_offers` into a throwaway SQLi
 a child process; prints the time and the import process's own peak RSS.
 
 Usage: .venv/bin/python bench/import_photo_downloads.py [--lines 40] [--photos 5] [--root DIR]
-(--root: another checkout of xSale to measure, e.g. the code before the fix.)
+    [--latency SECONDS]
+(--root: another checkout of xSale to measure, e.g. the code before the fix; --latency: the
+server waits this long before each answer, as a distant host would.)
 """
 
 import argparse
@@ -35,6 +37,12 @@ finally:
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    latency = 0.0
+
+    def do_GET(self):
+        time.sleep(self.latency)
+        super().do_GET()
+
     def log_message(self, *args):
         pass
 
@@ -55,7 +63,9 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=40)
     parser.add_argument("--photos", type=int, default=5)
     parser.add_argument("--root", type=Path, default=h.ROOT)
+    parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args()
+    QuietHandler.latency = args.latency
 
     www = h.WORKDIR / "www"
     average = make_photos(www)
@@ -92,7 +102,8 @@ def main() -> None:
     summary = [line for line in (done.stdout + done.stderr).splitlines() if "Imported" in line]
     print(
         f"{args.lines} lines × {args.photos} photos of {average / 1024 / 1024:.1f} MB "
-        f"({args.root}): {seconds:.1f} s, peak RSS {peak / 1024:.0f} MiB — {summary}"
+        f"({args.root}, latency {args.latency:g} s): {seconds:.1f} s, "
+        f"peak RSS {peak / 1024:.0f} MiB — {summary}"
     )
 
 

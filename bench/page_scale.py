@@ -7,7 +7,11 @@ Client, the integration page, the run's page (failures grouped and paged, first 
 and the plot), the CSV export's first chunk, and the sync log with each filter.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_view \\
-        .venv/bin/python bench/page_scale.py [--requests 30] [--reseed]
+        .venv/bin/python bench/page_scale.py [--requests 30] [--reseed] [--root DIR]
+
+--root measures another checkout's code (e.g. main) on the same rows: migrate the database
+with the code measured first (its migrations are what it has). With --explain, the plan
+(EXPLAIN ANALYZE) of the sync log's name search is printed too.
 
 COPY writes the rows (a minute or two). Not part of the test suite. Prints one JSON object.
 """
@@ -48,7 +52,7 @@ def seed(reseed: bool) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
-    from integrations.models import Integration, ResyncFailure, ResyncRun
+    from integrations.models import Integration, ResyncFailure, ResyncRun, failure_reason
     from integrations.services.demo import DEMO_CREDENTIALS
     from offers.models import Offer
 
@@ -108,6 +112,7 @@ def seed(reseed: bool) -> dict:
             ),
         )  # fmt: skip
     raw.commit()
+    get_user_model().objects.filter(username="bench").delete()  # a --reseed's
     user = get_user_model().objects.create_superuser("bench", "bench@example.com", "bench-pw")
     shop = integrations[0]
     runs = []
@@ -138,8 +143,11 @@ def seed(reseed: bool) -> dict:
         copy_rows(
             cursor,
             "integrations_resyncfailure",
-            ["run_id", "offer_id", "http_status", "code", "message", "attempts"],
-            ((big.pk, o, *reasons[o % 3], 1) for o in offer_ids[::2][:FAILURES]),
+            ["run_id", "offer_id", "http_status", "code", "message", "reason", "attempts"],
+            (
+                (big.pk, o, *reasons[o % 3], failure_reason(reasons[o % 3][2]), 1)
+                for o in offer_ids[::2][:FAILURES]
+            ),
         )
     raw.commit()
     with connection.cursor() as django_cursor:
@@ -179,6 +187,8 @@ def measure(requests: int) -> dict:
         "sync log: channel + currency": f"{reverse('v2:sync_log')}?channel=allegro&currency=EUR",
         "sync log: one day": f"{reverse('v2:sync_log')}?date_from={one_day}&date_to={one_day}",
         "sync log: SKU": f"{reverse('v2:sync_log')}?q={sku}",
+        # "Kubek ceramiczny 12345": 11 offers (12345, 123450–123459) on five channels.
+        "sync log: name": f"{reverse('v2:sync_log')}?q=ceramiczny+12345",
         "sync log: price range + status": f"{reverse('v2:sync_log')}?price_min=100&price_max=120"
         "&status=ok",
     }
@@ -210,11 +220,31 @@ def measure(requests: int) -> dict:
     return results
 
 
+def explain_name_search() -> list[str]:
+    """EXPLAIN ANALYZE of the sync log page's query for a name search."""
+    from django.db import connection
+
+    from integrations.pages.sync_log import SyncLogFilter
+    from offers.models import SiteJournal
+
+    form = SyncLogFilter({"q": "ceramiczny 12345"})
+    assert form.is_valid()
+    entries = form.filter(SiteJournal.objects.filter(synced_at__isnull=False))
+    sql, params = entries.order_by("-synced_at", "-pk")[:51].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN ANALYZE {sql}", params)
+        return [row[0] for row in cursor.fetchall()]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--reseed", action="store_true")
+    parser.add_argument("--root", type=Path, help="another checkout's code to measure")
+    parser.add_argument("--explain", action="store_true")
     args = parser.parse_args()
+    if args.root:
+        sys.path.insert(0, str(args.root.resolve()))
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL=postgres://… (a database this bench may fill).")
     import django
@@ -223,7 +253,12 @@ def main():
     from django.db import connection
 
     report = {"database": connection.vendor, **seed(args.reseed)}
+    import integrations
+
+    report["code"] = str(Path(integrations.__file__).resolve().parent.parent)
     report["pages"] = measure(args.requests)
+    if args.explain:
+        report["name search plan"] = explain_name_search()
     print(json.dumps(report, indent=2, ensure_ascii=False))
 
 

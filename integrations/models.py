@@ -713,7 +713,11 @@ class ResyncFailure(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "offer"], name="one_failure_per_offer_per_run"),
         ]
-        indexes = [models.Index(fields=["run", "code", "reason"], name="failures_by_reason")]
+        indexes = [
+            # Groups by reason (run page, integration page) and one group's page in offer order
+            # (keyset `offer_id > after`): one range of this index, no sort.
+            models.Index(fields=["run", "code", "reason", "offer"], name="failures_by_reason_offer")
+        ]
 
     def __str__(self):
         return f"{self.run_id}/{self.offer_id}: {self.http_status} {self.code}"

@@ -1,7 +1,12 @@
 """Writes to the catalogue's channel links go through here (HackSoft style: <entity>_<action>)."""
 
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import NamedTuple
+
 from django.db import transaction
 
+from offers.bulk import insert_rows
 from offers.models import Offer, OfferChannel, SiteJournal
 
 
@@ -30,16 +35,86 @@ def offer_channel_set_active(
     if changed:
         link.save(update_fields=changed)
     if not active:
-        SiteJournal.objects.filter(offer=offer, integration=integration).update(photos_hash="")
+        _forget_photos_hashes([(offer.pk, integration.pk)])
     return link
+
+
+def _forget_photos_hashes(links: Iterable[tuple[int, int]]) -> None:
+    """The journal forgets the photo set's hash of these (offer id, integration id) links: the
+    next sync sends their photos again (DESIGN.md §2 rule 3). One statement per integration."""
+    by_integration = defaultdict(list)
+    for offer_id, integration_id in links:
+        by_integration[integration_id].append(offer_id)
+    for integration_id, offer_ids in by_integration.items():
+        SiteJournal.objects.filter(integration_id=integration_id, offer_id__in=offer_ids).update(
+            photos_hash=""
+        )
+
+
+class LinkChange(NamedTuple):
+    """One link to activate or deactivate (ids, so a batch needs no model instances)."""
+
+    offer_id: int
+    integration_id: int
+    active: bool
+    external_id: str | None = None
+
+
+@transaction.atomic
+def offer_channels_set_active(changes: Iterable[LinkChange]) -> None:
+    """`offer_channel_set_active` for many links at once, in a constant number of statements:
+    the links are read (locked) in one query, the missing ones created in one insert, the
+    changed ones updated by what changed, and every deactivation forgets the journal's photo
+    hash (DESIGN.md §2 rule 3) — the same rule as one at a time. Changes of the same link apply
+    in order (the last `active` wins, an `external_id` of None keeps the one before); a link
+    deactivated by any of them forgets its photo hash.
+    """
+    wanted: dict[tuple[int, int], list] = {}  # (offer_id, integration_id) -> [active, ext_id]
+    forget: set[tuple[int, int]] = set()
+    for change in changes:
+        key = (change.offer_id, change.integration_id)
+        previous = wanted.get(key)
+        external_id = change.external_id
+        if external_id is None and previous is not None:
+            external_id = previous[1]
+        wanted[key] = [change.active, external_id]
+        if not change.active:
+            forget.add(key)
+    if not wanted:
+        return
+    offer_ids = {offer_id for offer_id, _ in wanted}
+    integration_ids = {integration_id for _, integration_id in wanted}
+    links = {
+        (link.offer_id, link.integration_id): link
+        for link in OfferChannel.objects.select_for_update().filter(
+            offer_id__in=offer_ids, integration_id__in=integration_ids
+        )
+    }
+    created, changed = [], defaultdict(list)  # fields changed -> links
+    for key, (active, external_id) in wanted.items():
+        link = links.get(key)
+        if link is None:
+            created.append((*key, active, external_id or ""))
+            continue
+        fields = []
+        if link.active != active:
+            link.active = active
+            fields.append("active")
+        if external_id is not None and link.external_id != external_id:
+            link.external_id = external_id
+            fields.append("external_id")
+        if fields:
+            changed[tuple(fields)].append(link)
+    insert_rows(OfferChannel, ["offer_id", "integration_id", "active", "external_id"], created)
+    for fields, group in changed.items():
+        OfferChannel.objects.bulk_update(group, list(fields))
+    _forget_photos_hashes(forget)
 
 
 @transaction.atomic
 def offer_channel_remove(*, link: OfferChannel) -> None:
     """Remove a link; like a deactivation, the journal forgets the photo hash."""
-    SiteJournal.objects.filter(offer_id=link.offer_id, integration_id=link.integration_id).update(
-        photos_hash=""
-    )
+    _forget_photos_hashes([(link.offer_id, link.integration_id)])
     link.delete()
 
 
