@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0010_integration_names_visible_characters_only'),
+        ("integrations", "0013_resync_run_lost_tasks"),
     ]
 
     operations = [
