@@ -28,7 +28,8 @@ Channel = models.TextChoices(
 )
 Channel.__module__ = __name__
 
-# Product rule (DESIGN.md §2 rule 2), hard-coded on purpose: it is not a setting. For these
+# Product rule (docs/architecture.md, product rule 2), hard-coded on purpose: it is not a setting.
+# For these
 # channels a resync uploads the photo binaries again; every other channel gets photos only when
 # the photo set's hash differs from the one in the site journal. Each channel's package declares
 # its own value as a constant (its descriptor.py); true for Allegro and Zalando only.

@@ -240,7 +240,8 @@ class ResyncRunQuerySet(models.QuerySet):
 
     def _workable(self) -> Q:
         """Runs a task may take: queued or running ones, and cancelled ones whose batches the
-        channel registered and whose reports are still to be read (DESIGN.md §5)."""
+        channel registered and whose reports are still to be read (docs/architecture.md, the
+        engine)."""
         awaiting = ResyncRun.objects.filter(self._awaiting_batches()).values("pk")
         return Q(status__in=[ResyncRun.Status.QUEUED, ResyncRun.Status.RUNNING]) | Q(
             status=ResyncRun.Status.CANCELLING, pk__in=awaiting
@@ -458,10 +459,12 @@ class ResyncRun(models.Model):
     processed = models.PositiveIntegerField(_("processed"), default=0)
     sent = models.PositiveIntegerField(_("sent"), default=0)
     failed = models.PositiveIntegerField(_("failed"), default=0)
-    # Offers sent in batches the channel registered but has not yet confirmed (DESIGN.md §5):
+    # Offers sent in batches the channel registered but has not yet confirmed
+    # (docs/architecture.md, the engine):
     # `sent` and `failed` count only what the channel confirmed.
     awaiting = models.PositiveIntegerField(_("awaiting the channel's confirmation"), default=0)
-    # Offers whose photos were sent (DESIGN.md §4), and the photo files themselves.
+    # Offers whose photos were sent (docs/architecture.md, data model), and the photo files
+    # themselves.
     photos_sent = models.PositiveIntegerField(_("offers with photos sent"), default=0)
     photo_files_sent = models.PositiveIntegerField(_("photos sent"), default=0)
     cursor = models.BigIntegerField(_("cursor"), default=0, help_text=_("Last offer pk done."))
@@ -876,7 +879,7 @@ class WorkerPresence(models.Model):
 class ChannelBatch(models.Model):
     """An asynchronous operation a run submitted to the channel (Allegro's price and quantity
     commands, Amazon's listings feeds): the channel answers "registered" now and the outcome
-    later (DESIGN.md §5).
+    later (docs/architecture.md, the engine).
 
     The row is written — with its idempotency key, its offers and what it changes — in the
     same transaction that moves the run's cursor past those offers, before any request goes.

@@ -585,7 +585,7 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
 
     Errors are reported a batch at a time, in line order (a line's photo may fail after later
     lines were read)."""
-    # By the lazy name: offers does not depend on integrations (DESIGN.md §3).
+    # By the lazy name: offers does not depend on integrations (docs/architecture.md, layers).
     integration_model = apps.get_model("integrations", "Integration")
     integrations_by_name = {i.name: i for i in integration_model.objects.all()}
     report = ImportReport()

@@ -16,7 +16,8 @@ def offer_channel_set_active(
 ) -> OfferChannel:
     """Activate or deactivate an offer on an integration.
 
-    Deactivation forgets the journal's photo hash (DESIGN.md §2 rule 3), so deactivating and
+    Deactivation forgets the journal's photo hash (docs/architecture.md, product rule 3), so
+    deactivating and
     re-activating forces the next sync to send the photos again on any channel. It does not end
     the listing on the channel.
     """
@@ -41,7 +42,8 @@ def offer_channel_set_active(
 
 def _forget_photos_hashes(links: Iterable[tuple[int, int]]) -> None:
     """The journal forgets the photo set's hash of these (offer id, integration id) links: the
-    next sync sends their photos again (DESIGN.md §2 rule 3). One statement per integration."""
+    next sync sends their photos again (docs/architecture.md, product rule 3). One statement per
+    integration."""
     by_integration = defaultdict(list)
     for offer_id, integration_id in links:
         by_integration[integration_id].append(offer_id)
@@ -65,7 +67,8 @@ def offer_channels_set_active(changes: Iterable[LinkChange]) -> None:
     """`offer_channel_set_active` for many links at once, in a constant number of statements:
     the links are read (locked) in one query, the missing ones created in one insert, the
     changed ones updated by what changed, and every deactivation forgets the journal's photo
-    hash (DESIGN.md §2 rule 3) — the same rule as one at a time. Changes of the same link apply
+    hash (docs/architecture.md, product rule 3) — the same rule as one at a time. Changes of the
+    same link apply
     in order (the last `active` wins, an `external_id` of None keeps the one before); a link
     deactivated by any of them forgets its photo hash.
     """
@@ -124,7 +127,8 @@ def offer_channel_set_external_id(*, link: OfferChannel, external_id: str) -> Of
     that was ended and listed again, or a mistyped id).
 
     The journal forgets the photo hash it kept for the old listing, as a re-activation does
-    (DESIGN.md §2 rule 3): the new listing may hold none of the photos sent to the old one."""
+    (docs/architecture.md, product rule 3): the new listing may hold none of the photos sent to the
+    old one."""
     link = OfferChannel.objects.select_for_update().get(pk=link.pk)
     if link.external_id != external_id:
         link.external_id = external_id

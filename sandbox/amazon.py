@@ -3,7 +3,7 @@
 (GET_MERCHANT_LISTINGS_ALL_DATA) and the presigned document URLs that stand for Amazon's S3.
 
 Built to the published models in amzn/selling-partner-api-models (see README.md "Amazon" and
-docs/amazon-facts.md for the sources). Feeds and reports move through their statuses by the
+docs/channels/amazon.md for the sources). Feeds and reports move through their statuses by the
 clock: no background thread, a due feed is processed by the first request that looks at it.
 """
 

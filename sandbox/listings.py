@@ -18,7 +18,7 @@ ALLEGRO_FIRST_ID = 20_000_000_000  # new Allegro ids: this + the account's seque
 def _readable(acct) -> None:
     if acct.channel not in READABLE:
         raise ValueError(
-            f"{acct.channel}: no read API is emulated (CHANNELS.md documents none), "
+            f"{acct.channel}: no read API is emulated (xSale reads none: docs/channels/), "
             "so there is nothing to seed or drift"
         )
 

@@ -44,7 +44,7 @@ FREQUENCIES = {
     "OF24": ("of24", "minute", 1),
     "STO01": ("sto01", "minute", 1),
     "STO02": ("sto02", "minute", 0.25),  # "Once every 15 seconds"
-    "STO03": ("sto03", "minute", 1),  # not re-read: as STO01 (CHANNELS.md)
+    "STO03": ("sto03", "minute", 1),  # not published: as STO01 (docs/channels/mirakl.md)
     "PRI01": ("pri01", "minute", 1),
     "PRI02": ("pri02", "minute", 1),
     "PRI03": ("pri03", "minute", 1),  # not re-read: as PRI02

@@ -6,7 +6,8 @@
 - `validate_allegro_request` checks one recorded request against Allegro's own OpenAPI spec
   (shared/reference/allegro-openapi.yaml) with openapi-core: our sandbox URLs are mapped back to
   Allegro's hosts first. The spec describes the REST API, not the OAuth server, so a token
-  request is checked against CHANNELS.md instead (POST, HTTP Basic, refresh_token grant).
+  request is checked against docs/channels/allegro.md instead (POST, HTTP Basic, refresh_token
+  grant).
 """
 
 from __future__ import annotations

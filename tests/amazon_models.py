@@ -1,5 +1,5 @@
 """Test helpers for the Amazon adapter: an integration on the sandbox, and what Amazon's
-published models (amzn/selling-partner-api-models, docs/amazon-facts.md) accept — written out
+published models (amzn/selling-partner-api-models, docs/channels/amazon.md) accept — written out
 here from the models, not read from the sandbox, so a mapping bug cannot agree with itself."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def amazon_integration(sandbox, account, *, name=None, **fields) -> Integration:
 
 
 def check_attribute(name: str, values) -> None:
-    """An attribute as the Listings Items examples and CHANNELS.md shape it."""
+    """An attribute as the Listings Items examples and docs/channels/amazon.md shape it."""
     assert isinstance(values, list) and values, name
     for value in values:
         assert isinstance(value, dict), name

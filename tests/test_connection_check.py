@@ -114,7 +114,8 @@ def test_a_host_that_does_not_answer_is_a_settings_problem_first(
         return sandbox_integration_urls(channel, "x", "http://127.0.0.1:1")
 
     # Every URL on a closed port: the token host as well as the API's. (Saved so from the
-    # start: changing a URL of a saved integration drops its secrets, DESIGN.md §8.)
+    # start: changing a URL of a saved integration drops its secrets, docs/architecture.md, trust
+    # boundaries.)
     nowhere = f"http://127.0.0.1:{closed_port}/{channel}/nowhere"
     urls = {f: nowhere for f, url in sandbox_urls(channel).items() if url}
     integration = on_sandbox(channel, urls=urls)

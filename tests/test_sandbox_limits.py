@@ -1,4 +1,4 @@
-"""The sandbox counts budgets the way the channels count them (sandbox/README.md, CHANNELS.md).
+"""The sandbox counts budgets the way the channels count them (sandbox/README.md, docs/channels/).
 
 Allegro: the application (Client ID) across its sellers, and each seller (account) over sliding
 minute and hour windows. Zalando: per merchant (account) in fixed, clock-aligned windows.

@@ -1,4 +1,4 @@
-"""Asynchronous channel operations as durable state (DESIGN.md §5, issue 17).
+"""Asynchronous channel operations as durable state (docs/architecture.md, asynchronous operations).
 
 A channel's fastest paths (Allegro's price and quantity commands, Amazon's feeds) answer
 "registered" now and the outcome later. A resync chunk hands such offers to the adapter's

@@ -21,7 +21,8 @@ at `run.cursor`:
 3. "unknown": listings no offer of the integration names (by the same rule) are "unknown".
    Cursor: the last DriftListing pk reported.
 
-What the channel answers is not trusted to end the reading (DESIGN.md §8): a check reads at
+What the channel answers is not trusted to end the reading (docs/architecture.md, trust
+boundaries): a check reads at
 most `listings_bound` listings — twice the integration's offers, at least LISTINGS_FLOOR,
 never more than settings.DRIFT_MAX_LISTINGS — and stops when a page brings no new listing or
 the next offset does not move on. Either ends the check `failed`, with the reason a seller

@@ -255,7 +255,8 @@ def items_to_send(run: ResyncRun, chunk: Chunk, adapter):
     no listing by the channel's rule (the adapter's `listing_key`, the rule of its sends and
     of a drift check alike).
 
-    Photos (DESIGN.md §2 rule 2) go with content: always to Allegro and Zalando, elsewhere when
+    Photos (docs/architecture.md, product rule 2) go with content: always to Allegro and Zalando,
+    elsewhere when
     the photo set changed since the journal's hash — or always, when the run asks for photos
     too. A prices-and-stock run sends no content and no photos.
     """

@@ -1,7 +1,8 @@
 """ "Testuj połączenie": test a saved integration's connection to its channel.
 
 What is tested is the integration as saved — never values typed in a form and not saved, so a
-changed URL can never carry the stored secrets to a new host (DESIGN.md §8). The test is the
+changed URL can never carry the stored secrets to a new host (docs/architecture.md, trust
+boundaries). The test is the
 adapter's (ChannelAdapter.test_connection, shopconnect/connection.py): one or two cheap
 authenticated reads, within seconds, spending the channel's budgets like any request, sending
 nothing to any offer; a token refreshed on the way is written back.

@@ -1,5 +1,6 @@
 """The run services the pages, the admin and the command line call: start, cancel, resume,
-retry failed (DESIGN.md §5). Every entry point goes through these functions; the engine
+retry failed (docs/architecture.md, the engine). Every entry point goes through these functions;
+the engine
 (integrations/engine/) does the work. Drift checks: services/drift.py."""
 
 import logging

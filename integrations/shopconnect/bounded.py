@@ -1,4 +1,5 @@
-"""What a channel answers, read under explicit bounds (DESIGN.md §8: its answers are untrusted).
+"""What a channel answers, read under explicit bounds (docs/architecture.md, trust boundaries: its
+answers are untrusted).
 
 A size cap alone does not keep a worker alive: 9 KB of GZIP inflate to a processing report of
 3 million issues, 11 bytes (`"1e999999999"`) format to a gigabyte string, a 65 KB GZIP to one

@@ -4,7 +4,8 @@
 authenticated read, or two (who we are; whether we may act for this seller) — and turns every
 way it can go wrong into a `ConnectionCheck` that names the cause and what to do:
 
-- settings: a URL xSale may not call (DESIGN.md §8), a credential or setting left empty — found
+- settings: a URL xSale may not call (docs/architecture.md, trust boundaries), a credential or
+setting left empty — found
   before anything is sent;
 - unreachable: nothing answered at the host (refused, no such name, no answer in time) — a
   settings problem until proved otherwise (a typo, a port, http for https), then the host;

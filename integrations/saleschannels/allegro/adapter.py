@@ -1,6 +1,6 @@
 """Allegro: each offer is one `PATCH /sale/product-offers/{offerId}`, its photos uploaded first.
 
-Mapping (shared/reference/CHANNELS.md, validated against allegro-openapi.yaml in the tests):
+Mapping (docs/channels/allegro.md, validated against allegro-openapi.yaml in the tests):
 - `name`: Allegro takes at most 75 characters. A longer name is cut at a word boundary and the
   offer is sent anyway, with a warning in its result (a listing with a shortened title beats an
   outdated listing; the seller sees the warning in the sync log).
@@ -13,7 +13,7 @@ Mapping (shared/reference/CHANNELS.md, validated against allegro-openapi.yaml in
   several values.
 - `sellingMode.price.amount` is a string with two decimals; `stock` `{"available", "unit": UNIT}`
   (0 ends an active listing — that is what stock 0 means); `external.id` is our SKU.
-- Photos (always sent to Allegro, DESIGN.md §2): each binary is uploaded to
+- Photos (always sent to Allegro, docs/architecture.md, product rules): each binary is uploaded to
   `{upload_url}/sale/images` and the returned `location`s become `images`, in photo order. An
   upload refused by Allegro fails the offer with Allegro's message (no half-updated gallery). An
   offer without photos sends no `images`: Allegro would refuse an empty gallery.

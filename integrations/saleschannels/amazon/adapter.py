@@ -1,6 +1,7 @@
 """Amazon (Selling Partner API): listings by seller SKU, PATCHed one by one or sent in feeds.
 
-Facts and sources: docs/amazon-facts.md (amzn/selling-partner-api-models), CHANNELS.md.
+Facts and sources: docs/channels/amazon.md (amzn/selling-partner-api-models),
+docs/channels/amazon.md.
 
 - Login with Amazon: the refresh token (with the app's client id and secret, form-encoded, at
   `auth_url`, default https://api.amazon.com/auth/o2/token) buys a one-hour access token, sent
@@ -21,7 +22,8 @@ Facts and sources: docs/amazon-facts.md (amzn/selling-partner-api-models), CHANN
 - Photos: Amazon downloads them itself, so they go as public URLs of our media
   (`SITE_URL` + the file's URL): `main_product_image_locator`, then
   `other_product_image_locator_1` … `_8` (`media_location`). Amazon is neither Allegro nor
-  Zalando (DESIGN.md §2 rule 2): locators go only when the engine says so (the photo set's
+  Zalando (docs/architecture.md, product rule 2): locators go only when the engine says so (the
+  photo set's
   hash differs from the site journal, or the channel was deactivated and re-activated on the
   offer); the slots the photo set no longer fills are deleted then.
 - Every change is a JSON Patch of top-level attributes (`replace`; `delete` for emptied photo

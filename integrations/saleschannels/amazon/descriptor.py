@@ -17,13 +17,13 @@ from integrations.saleschannels.base import (
 # photos only when the photo set's hash differs from the one in the site journal.
 ALWAYS_SEND_BINARY_DATA_CONTENT_TO_SHOPCONNECT = False
 
-# Amazon's Selling Partner API, Europe region, and Login with Amazon (docs/amazon-facts.md).
+# Amazon's Selling Partner API, Europe region, and Login with Amazon (docs/channels/amazon.md).
 AMAZON_API_URL = "https://sellingpartnerapi-eu.amazon.com"
 AMAZON_AUTH_URL = "https://api.amazon.com/auth/o2/token"
 AMAZON_POLAND = "A1C3SOZRARQ6R3"
 
 # Amazon's marketplaces by region, as Amazon publishes them (SP-API "Marketplace IDs",
-# developer-docs.amazon.com/sp-api/docs/marketplace-ids; docs/amazon-facts.md): the seller picks
+# developer-docs.amazon.com/sp-api/docs/marketplace-ids; docs/channels/amazon.md): the seller picks
 # a country by name; the id is what the API takes. A region's marketplaces are served by its
 # host (Europe: AMAZON_API_URL).
 AMAZON_MARKETPLACES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
@@ -90,7 +90,7 @@ FACTS = ChannelFacts(
     },
     default_urls={"api_url": AMAZON_API_URL, "auth_url": AMAZON_AUTH_URL},
     source=(
-        "amzn/selling-partner-api-models (docs/amazon-facts.md): usage plans per selling "
+        "amzn/selling-partner-api-models (docs/channels/amazon.md): usage plans per selling "
         "partner and application, token buckets (rate/s, burst) — listingsItems_2021-08-01 "
         "patchListingsItem 5/5, getListingsItem 5/10, searchListingsItems 5/5; sellers v1 "
         "getMarketplaceParticipations 0.016/15; feeds_2021-06-30 createFeedDocument "
@@ -99,7 +99,7 @@ FACTS = ChannelFacts(
         "reports_2021-06-30 createReport 0.0167/15, getReport 2/15, getReportDocument "
         "0.0167/15. JSON_LISTINGS_FEED: 5 submissions per 5 minutes per region (SP-API "
         "changelog 2025-05-06), at most 10,000 messages (listings-feed-schema-v2.json "
-        "messages.maxItems) and under 10 MiB a document (CHANNELS.md)"
+        "messages.maxItems) and under 10 MiB a document (docs/channels/amazon.md)"
     ),
     budgets={
         "listings_patch": BudgetSpec(

@@ -4,7 +4,7 @@ getReportDocument / getFeedDocument answer a presigned URL (valid 5 minutes) and
 `compressionAlgorithm: "GZIP"` (M: feeds_2021-06-30.json `FeedDocument`, reports_2021-06-30.json
 `ReportDocument`). A GET_MERCHANT_LISTINGS_ALL_DATA report of a whole catalogue is legitimately
 far larger than any API answer (CHANNEL_MAX_ANSWER_BYTES, 8 MiB: about 25,000 listings), yet it
-is still outside input (DESIGN.md §8). So a document:
+is still outside input (docs/architecture.md, trust boundaries). So a document:
 
 - is streamed to a temporary file, at most CHANNEL_MAX_DOCUMENT_BYTES of it (the HTTP client's
   `save_to`; a Content-Encoding is decoded and counted before it is written);

@@ -3,7 +3,8 @@
 A run of AMAZON_FEED_THRESHOLD offers or more goes in feeds: its chunks are 10,000 offers
 (facts.batch_chunk_size) and each chunk's offers are split into feeds of at most
 AMAZON_FEED_MAX_MESSAGES messages (the schema's maxItems, 10,000) and under 10 MiB a document
-(CHANNELS.md). A message is the offer's JSON Patch (operationType PATCH — the same patches the
+(docs/channels/amazon.md). A message is the offer's JSON Patch (operationType PATCH — the same
+patches the
 Listings Items path sends), `messageId` = its place in the batch + 1.
 
 Submitting a batch (a ChannelBatch row, written before any request):

@@ -1,6 +1,6 @@
 """WooCommerce: `POST /wp-json/wc/v3/products/batch`, up to 100 product updates per request.
 
-Mapping (shared/reference/CHANNELS.md):
+Mapping (docs/channels/woocommerce.md):
 - `id` is the shop's product id (`OfferChannel.external_id`, a positive integer; anything else
   fails the offer without a request); `name`, `sku`, `description` (HTML) as they are;
   `regular_price` a string with two decimals; `manage_stock: true` with `stock_quantity` and

@@ -1,6 +1,6 @@
 """Zalando (zDirect): content per offer as a product submission, prices and stocks in bulk.
 
-Mapping (shared/reference/CHANNELS.md; the submission's media shape is our documented choice
+Mapping (docs/channels/zalando.md; the submission's media shape is our documented choice
 in sandbox/README.md because Zalando's is unconfirmed):
 - Zalando addresses offers by EAN: an offer without a valid EAN (8–14 digits) fails without a
   request; two offers of one batch with the same EAN — the second fails (Zalando takes each
@@ -8,7 +8,7 @@ in sandbox/README.md because Zalando's is unconfirmed):
 - Content: `POST /merchants/{merchant_id}/product-submissions`, the whole product every time —
   one model, one config, one simple, all keyed by our SKU; name and description on the model,
   parameters as config attributes (a repeated name becomes a list), the photos inline as base64
-  in `media` (Zalando always gets photo binaries, DESIGN.md §2).
+  in `media` (Zalando always gets photo binaries, docs/architecture.md, product rules).
 - Prices: `POST …/prices`, up to 1,000 EANs per request, amount as a JSON number, and stocks:
   `POST …/stocks`, up to 1,000 items — both only for offers whose submission was accepted (a
   refused product has no listing to price). Per-item REJECTED results fail their offer with
@@ -156,7 +156,8 @@ def chunks(items: list, size: int) -> list[list]:
 class ZalandoAdapter(HttpChannelAdapter):
     max_in_flight = 16
     required_credentials = ("client_id", "client_secret", "merchant_id", "sales_channel_id")
-    # No read API is documented for offers, prices or stocks (CHANNELS.md): a drift check
+    # No read API is documented for offers, prices or stocks (docs/channels/zalando.md): a drift
+    # check
     # cannot read Zalando back (engine/drift_check.py says so to the seller).
     readable_fields = frozenset()
 

@@ -214,7 +214,8 @@ def test_refused_credentials_stop_with_a_message_for_the_seller(amazon):
     assert "wrong-secret" not in str(refused.value)
 
 
-# --- photos across runs (DESIGN.md §2 rules 2 and 3) -----------------------------------------
+# --- photos across runs (docs/architecture.md, product rules 2 and 3)
+# -----------------------------------------
 
 
 def test_photo_locators_go_only_when_the_photo_set_changed_across_three_runs(

@@ -43,7 +43,7 @@ def test_the_marketplace_is_a_select_of_countries_by_name(seller, make_integrati
 
 
 def test_the_list_holds_amazons_published_ids():
-    # developer-docs.amazon.com/sp-api/docs/marketplace-ids (docs/amazon-facts.md)
+    # developer-docs.amazon.com/sp-api/docs/marketplace-ids (docs/channels/amazon.md)
     assert {AMAZON_POLAND, "A1PA6795UKMFR9", "A1F83G8C2ARO7P", "ATVPDKIKX0DER"} <= (
         AMAZON_MARKETPLACE_IDS
     )
