@@ -48,27 +48,48 @@ class Reason:
         return f"Reason({self.template!r})"
 
 
-def _regex(template: str) -> tuple[re.Pattern, str, int]:
-    """The template as a pattern (a value: any text, even empty), its longest literal part (a
-    quick test before the pattern) and how much literal text it has (how specific it is)."""
-    parts = _PARAM.split(template)
-    regex, seen, literals = [], set(), []
-    for index, part in enumerate(parts):
-        if index % 2 == 0:
-            literal = part.replace("%%", "%")
-            literals.append(literal)
-            regex.append(re.escape(literal))
-        elif part in seen:
-            regex.append(f"(?P={part})")
-        else:
-            seen.add(part)
-            regex.append(f"(?P<{part}>.*?)")
-    return re.compile("".join(regex), re.DOTALL), max(literals, key=len), len("".join(literals))
+class _Shape:
+    """A template's text cut at its values: the literal parts around them and the values'
+    names. Matching it is deterministic, one pass of str.find (no regular expression: a
+    stored text may hold a channel's own words, and a backtracking pattern of several `.*?`
+    took seconds on 2,000 hostile characters)."""
+
+    def __init__(self, text: str):
+        parts = _PARAM.split(text)
+        self.literals = [part.replace("%%", "%") for part in parts[0::2]]
+        self.names = parts[1::2]
+        self.longest = max(self.literals, key=len)
+        self.specific = len("".join(self.literals))
+
+    def match(self, text: str) -> dict[str, str] | None:
+        """The values that make `text` from this shape, or None. The first and last literals
+        anchor the text's ends; each literal between two values is its first occurrence after
+        the value before (a value that quotes that literal is cut short, never a hang)."""
+        first, last = self.literals[0], self.literals[-1]
+        if not self.names:
+            return {} if text == first else None
+        end = len(text) - len(last)
+        if end < len(first) or not text.startswith(first) or not text.endswith(last):
+            return None
+        values: dict[str, str] = {}
+        position = len(first)
+        for index, name in enumerate(self.names):
+            if index + 1 < len(self.names):
+                literal = self.literals[index + 1]
+                found = text.find(literal, position, end) if literal else position
+                if found < 0:
+                    return None
+                value, position = text[position:found], found + len(literal)
+            else:
+                value = text[position:end]
+            if values.setdefault(name, value) != value:
+                return None
+        return values
 
 
 @lru_cache(maxsize=1)
-def _patterns() -> list[tuple[Reason, re.Pattern, str]]:
-    """Every registered reason as the patterns of its text in each language, the most specific
+def _patterns() -> list[tuple[Reason, _Shape]]:
+    """Every registered reason as the shapes of its text in each language, the most specific
     (the most literal text) first, so that a loose template never takes a stricter one's text."""
     found = []
     for reason in list(_registry.values()):
@@ -76,11 +97,9 @@ def _patterns() -> list[tuple[Reason, re.Pattern, str]]:
         for code, _name in settings.LANGUAGES:
             with translation.override(code):
                 texts.add(translation.gettext(reason.template))
-        for text in texts:
-            pattern, literal, specific = _regex(text)
-            found.append((specific, reason, pattern, literal))
-    found.sort(key=lambda entry: entry[0], reverse=True)
-    return [(reason, pattern, literal) for _specific, reason, pattern, literal in found]
+        found += [(reason, _Shape(text)) for text in texts]
+    found.sort(key=lambda entry: entry[1].specific, reverse=True)
+    return found
 
 
 def worded(text) -> str:
@@ -94,15 +113,13 @@ def worded(text) -> str:
 def _worded(text: str, language: str, depth: int) -> str:
     if depth > MAX_DEPTH:
         return text
-    for reason, pattern, literal in _patterns():
-        if literal not in text:
+    for reason, shape in _patterns():
+        if shape.longest not in text:
             continue
-        match = pattern.fullmatch(text)
+        match = shape.match(text)
         if match is None:
             continue
-        values = {
-            name: _worded(value, language, depth + 1) for name, value in match.groupdict().items()
-        }
+        values = {name: _worded(value, language, depth + 1) for name, value in match.items()}
         with translation.override(language):
             template = translation.gettext(reason.template)
         try:

@@ -313,3 +313,19 @@ def test_a_check_of_a_shop_that_answered_before_waits_it_out(make_integration):
 
     run.refresh_from_db()
     assert run.status == "paused" and not run.error
+
+
+def test_a_hostile_channel_message_is_worded_in_one_pass_not_backtracked():
+    """A stored text may hold a channel's own words (up to 2,000 characters). Matched with
+    backtracking patterns of several `.*?`, this one took 10 s to word, on every page that
+    showed it; matched in one pass it is left as the channel wrote it at once."""
+    import time
+
+    from integrations.wording import worded
+
+    hostile = ((" answered  — " * 150) + "attempt(s)x")[:2000]
+    started = time.monotonic()
+    with translation.override("pl"):
+        assert worded(hostile) == hostile
+    # Generous: the one-pass match takes milliseconds; the backtracking one took 10 s.
+    assert time.monotonic() - started < 2
