@@ -5,11 +5,9 @@ the sandbox's `/drift` (which answers exactly which listing changed which field)
 and compares the report with that answer.
 """
 
-import time
-
 import pytest
 import requests
-from django.utils import timezone, translation
+from django.utils import translation
 
 from integrations.engine.runner import process_chunk
 from integrations.models import DriftItem, DriftListing, ResyncFailure, ResyncRun
@@ -18,6 +16,10 @@ from integrations.services.runs import ResyncError, cancel_resync, start_resync
 from offers.models import OfferChannel, SiteJournal
 from tests.allegro_openapi import allegro_openapi, validate_allegro_request
 from tests.catalogue import make_offers, sandbox_integration
+from tests.drift_fixtures import checked as check
+from tests.drift_fixtures import drain
+from tests.drift_fixtures import drift_channel as drift_sandbox
+from tests.drift_fixtures import resynced as resync
 
 pytestmark = pytest.mark.django_db
 
@@ -31,35 +33,6 @@ def one_chunk_per_task(settings):
 def english():
     with translation.override("en"):
         yield
-
-
-def drain(run: ResyncRun, max_chunks=300) -> ResyncRun:
-    """What the resync cluster does: process tasks until the run ends."""
-    for _ in range(max_chunks):
-        run.refresh_from_db()
-        if not run.is_active:
-            return run
-        if run.status == "paused":
-            time.sleep(min(max((run.paused_until - timezone.now()).total_seconds(), 0), 15))
-            ResyncRun.objects.filter(pk=run.pk).update(status="queued")
-        process_chunk(run.pk, run.cursor)
-    raise AssertionError("the run did not end")
-
-
-def resync(integration, **kwargs) -> ResyncRun:
-    return drain(start_resync(integration, user=None, source="cli", **kwargs))
-
-
-def check(integration, **kwargs) -> ResyncRun:
-    return drain(drift.start_check(integration, user=None, source="cli", **kwargs))
-
-
-def drift_sandbox(sandbox, channel, account, **shares) -> dict:
-    response = requests.post(
-        f"{sandbox.url}/_sandbox/{channel}/{account}/drift", json=shares, timeout=10
-    )
-    response.raise_for_status()
-    return response.json()
 
 
 def valid_for_allegro(sent, integration) -> None:
