@@ -49,6 +49,15 @@ class Integration(models.Model):
         help_text=_("Empty: the channel's published limit."),
     )
     active = models.BooleanField(_("active"), default=True)
+    # Everyday sync: a committed catalogue change is sent to this integration's channel within
+    # seconds, by itself, ahead of any resync. Off: changes wait for a resync or reconciliation.
+    sync_changes = models.BooleanField(
+        _("Synchronize changes as they happen"),
+        default=True,
+        help_text=_(
+            "Send each change of an offer to the channel within seconds, ahead of any resync."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
