@@ -3,7 +3,8 @@
 import pytest
 
 from integrations.channels import Channel
-from integrations.shopconnect import adapter_for, http
+from integrations.engine.store import adapter_for
+from integrations.shopconnect import http
 from tests.local_hosts import Answer, scripted_host_fixture  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db

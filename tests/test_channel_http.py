@@ -7,7 +7,8 @@ import pytest
 import requests
 
 from integrations.channels import Channel
-from integrations.shopconnect import adapter_for, http
+from integrations.engine.store import adapter_for
+from integrations.shopconnect import http
 from integrations.shopconnect.http import (
     describe_exception,
     retry_after_seconds,

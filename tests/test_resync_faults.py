@@ -133,7 +133,7 @@ def test_cancel_is_honoured_while_a_chunk_keeps_raising(
     shop = sandbox_integration(sandbox, sandbox_account, "woocommerce")
     make_offers(shop, 5, photos=0)
 
-    def broken(integration):
+    def broken(integration, store=None):
         raise RuntimeError("no adapter today")
 
     monkeypatch.setattr("integrations.shopconnect.adapter_for", broken)

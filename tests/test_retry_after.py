@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from integrations.channels import Channel
-from integrations.shopconnect import adapter_for
+from integrations.engine.store import adapter_for
 from integrations.shopconnect.http import (
     DEFAULT_PAUSE_SECONDS,
     MAX_PAUSE_SECONDS,

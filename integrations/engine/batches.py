@@ -6,6 +6,7 @@ A channel's fastest paths (Allegro's price and quantity commands, Amazon's feeds
 moves the cursor past its offers, before any request goes. Then, step by step:
 
     prepared ──submit (same key every time)──▶ submitted ──report read──▶ done
+        │  (no key: "sent, answer not kept" ──find_submitted──▶ submitted, or sent again)
         │                                          └── no report within the wait ──▶ expired
         └── refused by the channel, or never registered after MAX_SUBMIT_ATTEMPTS ──▶ refused
 
@@ -23,12 +24,13 @@ import time
 import uuid
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from integrations.engine.store import SUBMIT_SENT_AT
 from integrations.models import ChannelBatch, ResyncRun
 from integrations.shopconnect.base import BatchPlan, OfferResult, stored_text
 from integrations.shopconnect.http import ChannelUnavailable, Held
@@ -161,9 +163,16 @@ def _due_lanes(run: ResyncRun, exclude: set[int]) -> dict[str, list[ChannelBatch
 
 
 def _answer(adapter, batch: ChannelBatch):
-    """The channel's answer to a batch, or what asking it raised."""
+    """The channel's answer to a batch, or what asking it raised. A batch "sent, answer not
+    kept" (SUBMIT_SENT_AT) is looked up, not sent again, unless the channel registered
+    nothing."""
     try:
         if batch.status == ChannelBatch.Status.PREPARED:
+            sent_at = batch.changes.get(SUBMIT_SENT_AT)
+            if sent_at:
+                found = adapter.find_submitted(batch, datetime.fromisoformat(sent_at))
+                if found is not None:
+                    return found
             return adapter.submit_batch(batch)
         return adapter.read_batch(batch)
     except BaseException as exc:  # handed to the step's thread, which writes or raises it
@@ -315,16 +324,24 @@ def _submitted(batch: ChannelBatch, adapter, answer) -> None:
         _update(batch, attempts=attempts, next_check_at=now + timedelta(seconds=5 * 2**attempts))
         return
     if answer.registered:
-        _update(
-            batch,
-            status=ChannelBatch.Status.SUBMITTED,
-            attempts=batch.attempts + 1,
-            submitted_at=now,
-            next_check_at=now + timedelta(seconds=answer.check_after),
-        )
+        registered(batch, answer)
         return
     results = _failed_all(batch, answer.code, answer.message, answer.http_status)
     _finish(batch, ChannelBatch.Status.REFUSED, results)
+
+
+def registered(batch: ChannelBatch, answer) -> None:
+    """The channel registered the batch: submitted, keeping what the adapter keeps with it
+    (`BatchSubmission.keep`, Amazon's feed id) in the same write."""
+    now = timezone.now()
+    _update(
+        batch,
+        status=ChannelBatch.Status.SUBMITTED,
+        attempts=batch.attempts + 1,
+        submitted_at=now,
+        next_check_at=now + timedelta(seconds=answer.check_after),
+        changes={**(batch.changes or {}), **answer.keep},
+    )
 
 
 def _read(batch: ChannelBatch, adapter, report) -> None:

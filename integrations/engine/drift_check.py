@@ -53,10 +53,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import formats, timezone
 
-from integrations import shopconnect
 from integrations.engine.resync_chunk import clean_text
 from integrations.engine.selection import load_chunk
 from integrations.engine.skeleton import End, LeaseLost, Step, lease_seconds
+from integrations.engine.store import adapter_for
 from integrations.models import DriftItem, DriftListing, ResyncFailure, ResyncRun
 from integrations.shopconnect.base import NoListing, OfferKeys, OfferToSend
 from integrations.shopconnect.bounded import UNREADABLE as UNREADABLE_FIELD
@@ -124,7 +124,7 @@ class DriftCheck(Step):
 
     def __init__(self, run: ResyncRun, token: str):
         super().__init__(run, token)
-        self.adapter = shopconnect.adapter_for(run.integration)
+        self.adapter = adapter_for(run.integration)
 
     def prepare(self):
         run, adapter = self.run, self.adapter

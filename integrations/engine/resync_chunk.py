@@ -16,7 +16,6 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import ngettext
 
-from integrations import shopconnect
 from integrations.channels import sends_photo_binaries_always
 from integrations.engine import batches
 from integrations.engine.reasons import at_second, pace_reason
@@ -31,6 +30,7 @@ from integrations.engine.skeleton import (
     WaitSilent,
     lease_seconds,
 )
+from integrations.engine.store import adapter_for
 from integrations.models import ChannelBatch, Integration, ResyncFailure, ResyncRun
 from integrations.shopconnect import budgets as channel_budgets
 from integrations.shopconnect.base import (
@@ -65,7 +65,7 @@ class ResyncChunks(Step):
     def __init__(self, run: ResyncRun, token: str):
         super().__init__(run, token)
         facts = run.integration.facts
-        self.adapter = shopconnect.adapter_for(run.integration)
+        self.adapter = adapter_for(run.integration)
         # A run that goes in batches (offers sharing a value, an Amazon feed) goes in larger
         # chunks: larger groups.
         self.batched = self.adapter.goes_in_batches(run.total, run.data_types)

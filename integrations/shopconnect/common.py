@@ -254,8 +254,8 @@ class HttpChannelAdapter(ChannelAdapter):
     # Channel settings (Integration.channel_settings) without which nothing can be sent.
     required_settings: tuple[str, ...] = ()
 
-    def __init__(self, integration):
-        super().__init__(integration)
+    def __init__(self, integration, store=None):
+        super().__init__(integration, store)
         self.client: ChannelClient = client_for(
             integration.pk, settings_fingerprint(integration), self.build_client
         )
@@ -386,36 +386,18 @@ class HttpChannelAdapter(ChannelAdapter):
             )
 
     def store_new_credentials(self) -> None:
-        """Write refreshed tokens to the integration, from the calling thread.
-
-        Only the token keys are merged, into the credentials as they are in the database now
-        (under a row lock): a secret the seller saved meanwhile stays. And only when the row's
-        URLs and other credentials are still those the refresh was made with (the auth's
-        fingerprint, checked under the lock): an integration pointed at another host meanwhile
-        — even with the same client id — never receives live tokens to send there.
-        """
+        """Keep refreshed tokens through the store (the engine writes them, fingerprint-
+        checked: engine/store.py), from the calling thread."""
         auth = self.client.auth
         new, made_with = auth.take_new_credentials() if auth else (None, "")
         if not new:
             return
-        from django.db import transaction
-
-        from integrations.models import Integration
-
-        with transaction.atomic():
-            row = Integration.objects.select_for_update().filter(pk=self.integration.pk).first()
-            if row is None or credentials_fingerprint(row, auth.token_keys) != made_with:
-                logger.info(
-                    "%s: URLs or credentials changed since the token refresh; token not stored",
-                    repr(row or self.integration),
-                )
-                return
-            merged = {**(row.credentials or {}), **new}
-            Integration.objects.filter(pk=row.pk).update(credentials=merged)
+        merged = self.store.save_credentials(new, made_with, auth.token_keys)
+        if merged is None:
+            return
         self.integration.credentials = merged
         # The next chunk reads these credentials from the database: keep this client for it.
         self.client.fingerprint = settings_fingerprint(self.integration)
-        logger.info("%s: stored the refreshed access token", repr(self.integration))
 
     def run_parallel(
         self, jobs: Sequence[tuple[Sequence[int], Callable[[], list[OfferResult]]]]

@@ -445,19 +445,16 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
     def read_listings(self, offset: int, *, deadline: float | None = None) -> ListingsPage:
         """A page of the GET_MERCHANT_LISTINGS_ALL_DATA report (REPORT_PAGE lines from line
         `offset`, in the document's order). The first call asks Amazon to make the report and
-        remembers its id (ChannelJob); until the report is done the check pauses (Held) and
-        asks again later — from whichever task gets the run. The document is downloaded once
-        per process to a temporary file (amazon_documents.py) and read page by page."""
-        from integrations.models import ChannelJob
-
+        keeps its id (a job, through the store); until the report is done the check pauses
+        (Held) and asks again later — from whichever task gets the run. The document is
+        downloaded once per process to a temporary file (amazon_documents.py) and read page
+        by page."""
         self._begin_reads(deadline)
         try:
-            job = ChannelJob.objects.filter(
-                integration_id=self.integration.pk, purpose=ALL_LISTINGS_REPORT
-            ).first()
+            job = self.store.job(ALL_LISTINGS_REPORT)
             young = timezone.now() - timedelta(seconds=REPORT_REUSE_SECONDS)
             if job is None or (offset == 0 and (job.finished or job.created_at < young)):
-                job = self._create_report(ChannelJob)
+                job = self._create_report()
             document = self._report_document(job, deadline)
         finally:
             self.store_new_credentials()
@@ -470,7 +467,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
                 if fields is not None:
                     listings[fields["external_id"]] = fields
         if last:
-            ChannelJob.objects.filter(pk=job.pk).update(finished=True)
+            self.store.finish_job(ALL_LISTINGS_REPORT)
             self._forget_reports()
         return ListingsPage(listings=listings, total=total, next_offset=None if last else end)
 
@@ -483,7 +480,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
                 document.close()
         return cache
 
-    def _create_report(self, job_model):
+    def _create_report(self):
         response = self.client.request(
             "POST",
             f"{self.api_url}/reports/2021-06-30/reports",
@@ -500,12 +497,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
                 attempts=response.attempts,
                 code=code or "report_refused",
             )
-        job, __ = job_model.objects.update_or_create(
-            integration_id=self.integration.pk,
-            purpose=ALL_LISTINGS_REPORT,
-            defaults={"job_id": report_id, "finished": False, "created_at": timezone.now()},
-        )
-        return job
+        return self.store.start_job(ALL_LISTINGS_REPORT, report_id)
 
     def _report_document(self, job, deadline) -> TabDocument | None:
         cache = self._forget_reports(keep=job.job_id)
@@ -545,7 +537,7 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
             cache[job.job_id] = None
             return None
         if status == "FATAL" or not report.get("reportDocumentId"):
-            job.delete()  # the next check asks for a new report
+            self.store.drop_job(ALL_LISTINGS_REPORT)  # the next check asks for a new report
             raise ChannelUnavailable(
                 REPORT_FATAL(),
                 http_status=200,

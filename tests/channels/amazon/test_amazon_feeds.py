@@ -8,6 +8,7 @@ import pytest
 
 from integrations.engine import batches
 from integrations.engine.runner import process_chunk
+from integrations.engine.store import SUBMIT_SENT_AT
 from integrations.models import ChannelBatch, ResyncFailure, ResyncRun
 from integrations.services.runs import start_resync
 from offers.models import OfferPhoto, SiteJournal
@@ -109,8 +110,8 @@ def test_a_message_that_breaks_the_schema_fails_only_its_offer(
 
     real = AmazonAdapter.message
 
-    def broken(self, snap, message_id, place):  # a mapping bug: one message loses productType
-        message = real(self, snap, message_id, place)
+    def broken(self, snap, place):  # a mapping bug: one message loses productType
+        message = real(self, snap, place)
         if snap.sku == "T000003":
             del message["productType"]
         return message
@@ -311,20 +312,20 @@ def test_a_kill_between_amazons_202_and_saving_the_feed_id_finds_the_feed_and_se
     sandbox, sandbox_account, amazon, monkeypatch, wire
 ):
     run = start_resync(amazon, source="cli")
-    real = ChannelBatch.remember
+    real = batches.registered
 
-    def killed(self, **values):
-        if "feed_id" in values:  # Amazon answered 202; the worker dies before writing its id
+    def killed(batch, answer):
+        if "feed_id" in answer.keep:  # Amazon answered 202; the worker dies before keeping it
             raise KeyboardInterrupt("kill -9")
-        return real(self, **values)
+        return real(batch, answer)
 
-    monkeypatch.setattr(ChannelBatch, "remember", killed)
+    monkeypatch.setattr(batches, "registered", killed)
     with pytest.raises(KeyboardInterrupt):
         for _ in range(5):
             process_chunk(run.pk, ResyncRun.objects.get(pk=run.pk).cursor)
-    monkeypatch.setattr(ChannelBatch, "remember", real)
+    monkeypatch.setattr(batches, "registered", real)
     lost = ChannelBatch.objects.filter(run=run).order_by("pk").first()
-    assert "feed_id" not in lost.changes and lost.changes["create_feed_at"]
+    assert "feed_id" not in lost.changes and lost.changes[SUBMIT_SENT_AT]
     assert feeds_registered(sandbox, sandbox_account) == 1  # Amazon has it; we do not know it
     ResyncRun.objects.filter(pk=run.pk).update(lease_token="", lease_expires_at=None)
     run = drain(run)
@@ -385,7 +386,7 @@ def test_a_lost_feed_that_cannot_be_told_apart_is_refused_with_a_reason_not_sent
     second = start_resync(other, source="cli")
     for run in (first, second):  # each sends its feed; both answers are lost
         for _ in range(5):
-            if ChannelBatch.objects.filter(run=run, changes__has_key="create_feed_at").exists():
+            if ChannelBatch.objects.filter(run=run, changes__has_key=SUBMIT_SENT_AT).exists():
                 break
             process_chunk(run.pk, ResyncRun.objects.get(pk=run.pk).cursor)
     assert feeds_registered(sandbox, sandbox_account) == 2
