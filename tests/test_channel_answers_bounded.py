@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from integrations.engine.runner import process_chunk
 from integrations.models import ResyncFailure, ResyncRun
-from integrations.saleschannels.allegro import adapter as allegro
-from integrations.saleschannels.amazon import adapter as amazon
+from integrations.saleschannels.allegro import reading as allegro
 from integrations.saleschannels.amazon import documents as amazon_documents
+from integrations.saleschannels.amazon import reading as amazon
 from integrations.saleschannels.woocommerce import adapter as woocommerce
 from integrations.services import drift
 from integrations.services.runs import start_resync

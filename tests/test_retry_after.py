@@ -10,10 +10,10 @@ import requests
 
 from integrations.channels import Channel
 from integrations.engine.store import adapter_for
-from integrations.shopconnect.http import (
+from integrations.shopconnect.errors import Held
+from integrations.shopconnect.pacing import (
     DEFAULT_PAUSE_SECONDS,
     MAX_PAUSE_SECONDS,
-    Held,
     retry_after_seconds,
 )
 from tests.local_hosts import Answer, scripted_host_fixture  # noqa: F401 - the fixture

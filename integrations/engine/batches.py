@@ -25,15 +25,17 @@ import uuid
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from integrations.engine.recording import outcome_of, outcome_row
 from integrations.engine.store import SUBMIT_SENT_AT
 from integrations.models import ChannelBatch, ResyncRun
-from integrations.shopconnect.base import BatchPlan, OfferResult, stored_text
-from integrations.shopconnect.http import ChannelUnavailable, Held
+from integrations.shopconnect.base import BatchPlan, OfferResult
+from integrations.shopconnect.errors import ChannelUnavailable, Held
 from integrations.wording import Reason
 
 NOT_REGISTERED = Reason("%(channel)s did not register the batch after %(count)s tries: %(error)s")
@@ -59,14 +61,17 @@ def wait_seconds() -> float:
     return settings.RESYNC_BATCH_WAIT_SECONDS
 
 
-def prepared(
-    run: ResyncRun, plans: list[BatchPlan], group: int, journal_photos: dict | None = None
-) -> list[ChannelBatch]:
+def prepared(run: ResyncRun, plans: list[BatchPlan], group: int, chunk) -> list[ChannelBatch]:
     """Unsaved rows for a chunk's planned batches, each with a fresh idempotency key.
 
-    A batch that carries photos keeps the journal's photo hash of those offers as the chunk
-    read it: recorded later, the new hash is written only where the journal still holds that
-    one (a forced photo resend made meanwhile is not undone), as `record` does for a chunk."""
+    Each batch keeps what its offers were when planned, as the site journal keeps them
+    (`planned`: content and photo hashes, price, currency, stock): a batch carries the values
+    planned (an Allegro command, an Amazon feed's messages), so that is what is recorded once
+    the channel confirms it, whatever the offer became meanwhile. A batch that carries photos
+    keeps the journal's photo hash of those offers as the chunk read it: recorded later, the
+    new hash is written only where the journal still holds that one (a forced photo resend
+    made meanwhile is not undone), as `record` does for a chunk."""
+    offers = {link.offer_id: link.offer for link in chunk.links}
     rows = []
     for plan in plans:
         if not plan.offer_ids:
@@ -74,9 +79,10 @@ def prepared(
         changes = dict(plan.changes)
         kept = set(plan.offer_ids)
         photos = {k: v for k, v in (changes.get("photos_sent") or {}).items() if int(k) in kept}
+        changes["planned"] = {str(o): _planned(offers[o], str(o) in photos) for o in kept}
         if photos:
             changes["photos_sent"] = photos
-            changes["journal_photos"] = {k: (journal_photos or {}).get(int(k), "") for k in photos}
+            changes["journal_photos"] = {k: chunk.journal_photos.get(int(k), "") for k in photos}
         rows.append(
             ChannelBatch(
                 run_id=run.pk,
@@ -88,6 +94,19 @@ def prepared(
             )
         )
     return rows
+
+
+def _planned(offer, photos: bool) -> dict:
+    """An offer as a batch carries it, in the site journal's terms (JSON)."""
+    values = {
+        "content_hash": offer.content_hash(),
+        "price": str(offer.price),
+        "currency": offer.currency,
+        "stock": offer.stock,
+    }
+    if photos:
+        values["photos_hash"] = offer.photos_hash()
+    return values
 
 
 def outstanding(run_id: int):
@@ -183,7 +202,7 @@ class _Pump:
     """The lanes, their threads, and the answers they hand to the step's thread.
 
     An adapter that asks one batch at a time (`batch_concurrency` 1) is asked from the
-    step's thread itself, lane after lane: its calls may then use the database."""
+    step's thread itself, lane after lane: its calls may then use its store."""
 
     def __init__(self, adapter):
         self.adapter = adapter
@@ -349,23 +368,14 @@ def _read(batch: ChannelBatch, adapter, report) -> None:
     if isinstance(report, ChannelUnavailable):
         report = None
     if report is not None:
-        results = {}
-        for offer_id in batch.offers:
-            result = report.get(offer_id)
-            if result is None:
-                results[str(offer_id)] = [
-                    False,
-                    "not_reported",
-                    NOT_REPORTED(channel=adapter.channel_name),
-                    None,
-                ]
-            else:
-                results[str(offer_id)] = [
-                    result.ok,
-                    result.code,
-                    result.message,
-                    result.http_status,
-                ]
+        missing = NOT_REPORTED(channel=adapter.channel_name)
+        results = {
+            str(offer_id): outcome_row(
+                report.get(offer_id)
+                or OfferResult(offer_id, ok=False, code="not_reported", message=missing)
+            )
+            for offer_id in batch.offers
+        }
         _finish(batch, ChannelBatch.Status.DONE, results)
         return
     waited = (now - (batch.submitted_at or batch.created_at)).total_seconds()
@@ -379,8 +389,12 @@ def _read(batch: ChannelBatch, adapter, report) -> None:
 
 
 def _failed_all(batch: ChannelBatch, code: str, message: str, status=None) -> dict:
-    message = stored_text(message)
-    return {str(offer_id): [False, code or "", message, status] for offer_id in batch.offers}
+    return {
+        str(offer_id): outcome_row(
+            OfferResult(offer_id, ok=False, code=code, message=message, http_status=status)
+        )
+        for offer_id in batch.offers
+    }
 
 
 def _finish(batch: ChannelBatch, status: str, results: dict) -> None:
@@ -410,26 +424,27 @@ def group_results(run_id: int, group: int) -> tuple[dict[int, OfferResult], dict
     outcomes: dict[int, OfferResult] = {}
     journal_photos: dict[int, str] = {}
     for batch in ChannelBatch.objects.filter(run_id=run_id, group=group).order_by("pk"):
-        photos = batch.changes.get("photos_sent") or {}
-        for offer_id, photo_hash in (batch.changes.get("journal_photos") or {}).items():
+        changes = batch.changes
+        photos = changes.get("photos_sent") or {}
+        for offer_id, photo_hash in (changes.get("journal_photos") or {}).items():
             journal_photos[int(offer_id)] = photo_hash
+        planned = changes.get("planned") or {}
         for offer_id in batch.offers:
-            ok, code, message, status = (batch.results or {}).get(
-                str(offer_id), [False, "not_reported", "", None]
-            )
-            # What the batch set, as the site journal keeps it: {"price", "currency"}, {"stock"}.
-            sent = dict(batch.changes.get("sent", {}))
+            outcome = outcome_of(offer_id, (batch.results or {}).get(str(offer_id)))
+            # What the batch set, as the site journal keeps it: the offer as planned, and
+            # what the batch sets for all its offers ({"price", "currency"}, {"stock"}).
+            sent = {**planned.get(str(offer_id), {}), **changes.get("sent", {})}
+            if "price" in sent:
+                sent["price"] = Decimal(str(sent["price"]))
             files = photos.get(str(offer_id))
             known = outcomes.get(offer_id)
             if known is None:
-                outcomes[offer_id] = OfferResult(
-                    offer_id, ok=bool(ok), code=code or "", message=message or "",
-                    http_status=status, sent=sent, photos_sent=files is not None,
-                    photo_files=files or 0,
-                )  # fmt: skip
-            elif known.ok and not ok:
-                known.ok, known.code, known.message = False, code or "", message or ""
-                known.http_status = status
+                outcome.sent = sent
+                outcome.photos_sent, outcome.photo_files = files is not None, files or 0
+                outcomes[offer_id] = outcome
+            elif known.ok and not outcome.ok:
+                known.ok, known.code, known.message = False, outcome.code, outcome.message
+                known.http_status = outcome.http_status
             else:
                 known.sent.update(sent)
     return outcomes, journal_photos

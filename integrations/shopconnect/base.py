@@ -163,6 +163,10 @@ class NoListing(Exception):
         self.message = message
         self.code = code
 
+    def result(self, offer_id: int) -> OfferResult:
+        """The offer's outcome: failed with this reason, nothing sent."""
+        return OfferResult(offer_id, ok=False, code=self.code, message=self.message, attempts=0)
+
 
 class ChannelAuthError(Exception):
     """The channel refuses our credentials even after a token refresh: the run cannot go on.
@@ -271,8 +275,8 @@ class ChannelAdapter(ABC):
         return None
 
     # Batches the engine may submit or read at once in each lane (one per operation, one for
-    # the reports), from threads of its own: submit_batch and read_batch must then not write
-    # to the database (the engine writes what they return).
+    # the reports), from threads of its own: submit_batch and read_batch must then not use
+    # the store (the engine writes what they return).
     batch_concurrency: int = 1
 
     def begin_batches(self, deadline: float | None) -> None:  # noqa: B027 - nothing to set up

@@ -34,7 +34,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from integrations.shopconnect.base import ChannelAuthError, ConnectionCheck
-from integrations.shopconnect.http import ChannelUnavailable, Held
+from integrations.shopconnect.errors import ChannelUnavailable, Held
 
 # The whole test, and each attempt's (connect, read) timeouts: an answer within seconds.
 TEST_SECONDS = 12.0

@@ -62,7 +62,8 @@ from integrations.shopconnect import budgets as channel_budgets
 from integrations.shopconnect.base import BatchPlan, BatchSubmission, OfferResult, OfferToSend
 from integrations.shopconnect.bounded import BoundExceeded, json_document
 from integrations.shopconnect.common import json_or_empty
-from integrations.shopconnect.http import MAX_BUDGET_WAIT, OVERSIZED, ChannelUnavailable, Held
+from integrations.shopconnect.errors import OVERSIZED, ChannelUnavailable, Held
+from integrations.shopconnect.http import MAX_BUDGET_WAIT
 from integrations.wording import Reason
 from xsale.urlsafety import UnsafeURL, check_url
 

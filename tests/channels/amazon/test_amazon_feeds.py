@@ -399,3 +399,35 @@ def test_a_lost_feed_that_cannot_be_told_apart_is_refused_with_a_reason_not_sent
         failure = ResyncFailure.objects.filter(run=run).first()
         assert failure.code == "feed_unknown"
         assert "was not sent again, so that no change is made twice" in failure.message
+
+
+def test_a_feed_sends_and_journals_the_offer_as_planned_not_as_it_is_when_submitted(
+    sandbox, sandbox_account, amazon, monkeypatch, wire
+):
+    from decimal import Decimal
+
+    from integrations.saleschannels.amazon.adapter import AmazonAdapter
+    from offers.models import Offer
+
+    first = Offer.objects.filter(channels__integration=amazon).order_by("pk").first()
+    listing = first.channels.get(integration=amazon).external_id
+    planned_price, planned_stock = first.price, first.stock
+    real = AmazonAdapter.submit_batch
+
+    def edited_meanwhile(self, batch):  # the seller edits the offer after it was planned
+        Offer.objects.filter(pk=first.pk).update(price=Decimal("999.99"), stock=77)
+        return real(self, batch)
+
+    monkeypatch.setattr(AmazonAdapter, "submit_batch", edited_meanwhile)
+    run = drain(start_resync(amazon, source="cli"))
+
+    assert (run.status, run.sent, run.failed) == ("completed", OFFERS, 0)
+    [message] = [m for m in feed_messages(wire, amazon)[0] if m["sku"] == listing]
+    by_path = {p["path"]: p["value"] for p in message["patches"]}
+    price = by_path["/attributes/purchasable_offer"][0]["our_price"][0]["schedule"][0]
+    assert price["value_with_tax"] == float(planned_price)
+    assert by_path["/attributes/fulfillment_availability"][0]["quantity"] == planned_stock
+    journal = SiteJournal.objects.get(integration=amazon, offer=first)
+    assert (journal.price_sent, journal.stock_sent) == (planned_price, planned_stock)
+    # A later resync sees the edit as not sent yet: the journal says what Amazon has.
+    assert Offer.objects.get(pk=first.pk).price != journal.price_sent
