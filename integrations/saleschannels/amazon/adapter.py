@@ -7,7 +7,7 @@ docs/channels/amazon.md.
   `auth_url`, default https://api.amazon.com/auth/o2/token) buys a one-hour access token, sent
   as `x-amz-access-token`. It is renewed a minute before it expires; a 403 (Amazon's answer to
   an expired or refused token) renews it once. A rotated refresh token is written back to the
-  integration (common.store_new_credentials, fingerprint-checked). Tokens are never logged.
+  integration through the store (engine/store.py, fingerprint-checked). Tokens are never logged.
 - The listing is the seller SKU: `OfferChannel.external_id`, falling back to our `Offer.sku`.
   The integration's settings name the seller, the marketplace (Poland `A1C3SOZRARQ6R3`), the
   language tag (`pl_PL`) and the product type; a parameter `amazon_product_type` overrides the
