@@ -72,6 +72,7 @@ def prepared(run: ResyncRun, plans: list[BatchPlan], group: int, chunk) -> list[
     new hash is written only where the journal still holds that one (a forced photo resend
     made meanwhile is not undone), as `record` does for a chunk."""
     offers = {link.offer_id: link.offer for link in chunk.links}
+    planned: dict[tuple[int, bool], dict] = {}  # an offer in two batches is valued once
     rows = []
     for plan in plans:
         if not plan.offer_ids:
@@ -79,7 +80,10 @@ def prepared(run: ResyncRun, plans: list[BatchPlan], group: int, chunk) -> list[
         changes = dict(plan.changes)
         kept = set(plan.offer_ids)
         photos = {k: v for k, v in (changes.get("photos_sent") or {}).items() if int(k) in kept}
-        changes["planned"] = {str(o): _planned(offers[o], str(o) in photos) for o in kept}
+        for o in kept:
+            if (o, str(o) in photos) not in planned:
+                planned[o, str(o) in photos] = _planned(offers[o], str(o) in photos)
+        changes["planned"] = {str(o): planned[o, str(o) in photos] for o in kept}
         if photos:
             changes["photos_sent"] = photos
             changes["journal_photos"] = {k: chunk.journal_photos.get(int(k), "") for k in photos}
