@@ -55,6 +55,9 @@ REFILL_SECONDS = 0.5
 # Lanes one step works at once (Allegro: price commands, quantity commands, reads).
 MAX_LANES = 4
 OUTSTANDING = (ChannelBatch.Status.PREPARED, ChannelBatch.Status.SUBMITTED)
+# The key of a batch's changes that holds what it sends when it is larger than what it sets
+# (an Amazon feed's messages): kept until the channel registers the batch, then dropped.
+PAYLOAD = "payload"
 
 
 def wait_seconds() -> float:
@@ -149,7 +152,7 @@ def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False) -> int:
         refilled = 0.0
         while True:  # one round at least, even when the chunk's own requests are done
             if time.monotonic() - refilled >= REFILL_SECONDS or pump.idle():
-                found = pump.refill(_due_lanes(run, exclude=pump.taken))
+                found = pump.refill(_due_lanes(run, pump.taken, pump.held_lanes))
                 refilled = time.monotonic()
                 if not found and pump.idle() and not linger:
                     break  # nothing due, nothing in flight
@@ -170,18 +173,21 @@ def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False) -> int:
     return pump.asked
 
 
-def _due_lanes(run: ResyncRun, exclude: set[int]) -> dict[str, list[ChannelBatch]]:
-    """The due batches not taken yet, by lane: each operation's submissions, then reads."""
+def _due_lanes(run: ResyncRun, exclude: set[int], held: set[str]) -> dict[str, list[ChannelBatch]]:
+    """The due batches not taken yet, by lane: each operation's submissions, then reads; none
+    of a lane a budget holds (a batch's payload is read only when it may go)."""
     due = (
         outstanding(run.pk)
         .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=timezone.now()))
         .exclude(pk__in=exclude)
     )
     lanes: dict[str, list[ChannelBatch]] = defaultdict(list)
-    for batch in due.filter(status=ChannelBatch.Status.PREPARED).order_by("pk")[:LANE_ROWS]:
+    prepared = due.filter(status=ChannelBatch.Status.PREPARED).exclude(operation__in=held)
+    for batch in prepared.order_by("pk")[:LANE_ROWS]:
         lanes[batch.operation].append(batch)
-    reads = due.filter(status=ChannelBatch.Status.SUBMITTED).order_by("next_check_at", "pk")
-    lanes["reads"] = list(reads[:LANE_ROWS])
+    if "reads" not in held:
+        reads = due.filter(status=ChannelBatch.Status.SUBMITTED).order_by("next_check_at", "pk")
+        lanes["reads"] = list(reads[:LANE_ROWS])
     return lanes
 
 
@@ -363,7 +369,7 @@ def registered(batch: ChannelBatch, answer) -> None:
         attempts=batch.attempts + 1,
         submitted_at=now,
         next_check_at=now + timedelta(seconds=answer.check_after),
-        changes={**(batch.changes or {}), **answer.keep},
+        changes=_without_payload({**(batch.changes or {}), **answer.keep}),
     )
 
 
@@ -401,9 +407,17 @@ def _failed_all(batch: ChannelBatch, code: str, message: str, status=None) -> di
     }
 
 
+def _without_payload(changes: dict) -> dict:
+    """A batch's changes once the channel registered it or it finished: what it sent
+    (`BatchPlan.changes[PAYLOAD]`, an Amazon feed's messages) is never sent again, and every
+    later look at the batch would read it."""
+    return {k: v for k, v in changes.items() if k != PAYLOAD}
+
+
 def _finish(batch: ChannelBatch, status: str, results: dict) -> None:
     now = timezone.now()
-    _update(batch, status=status, results=results, finished_at=now, next_check_at=None)
+    fields = {"changes": _without_payload(batch.changes)} if PAYLOAD in batch.changes else {}
+    _update(batch, status=status, results=results, finished_at=now, next_check_at=None, **fields)
     logger.info("batch %s of resync %s: %s", batch.key, batch.run_id, status)
 
 

@@ -97,7 +97,9 @@ class BatchPlan:
     # JSON: what it changes and what the adapter needs to send it again. Keys the engine
     # reads: "sent" (the value the batch sets for all its offers, as the site journal keeps
     # it: {"price", "currency"} or {"stock"}) and "photos_sent" ({offer pk: photo files} of
-    # the offers whose photos the batch carries); the engine adds "journal_photos".
+    # the offers whose photos the batch carries); "payload": what the batch sends when it is
+    # larger than what it sets (an Amazon feed's messages), dropped once the channel registered
+    # the batch (engine/batches.py PAYLOAD). The engine adds "journal_photos" and "planned".
     changes: dict
 
 

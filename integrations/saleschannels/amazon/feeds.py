@@ -8,8 +8,8 @@ patches the
 Listings Items path sends), `messageId` = its place in the batch + 1.
 
 Planning a feed builds its messages once, from the offers as the chunk read them: the batch
-carries them (`changes["feed"]`), as Allegro's commands carry their values, and the document
-sent is made of them — never of the offers as they are when it is submitted.
+carries them (`changes["payload"]`, until Amazon registers the feed), as Allegro's commands
+carry their values; the document is made of them, never of the offers as they are later.
 
 Submitting a batch (a ChannelBatch row, written before any request; what the adapter keeps
 goes through its store, engine/store.py):
@@ -157,7 +157,7 @@ class AmazonFeeds:
         as planned (the document is made of them)."""
         ids = [offer_id for offer_id, __, __ in offers]
         photos = {str(offer_id): files for offer_id, files, __ in offers if files is not None}
-        changes = {"photos_sent": photos, "feed": [message for __, __, message in offers]}
+        changes = {"photos_sent": photos, "payload": [message for __, __, message in offers]}
         return BatchPlan(operation=FEED, offer_ids=ids, changes=changes)
 
     def estimate_seconds(self, offers: int, data_types: str) -> tuple[float, str] | None:
@@ -188,7 +188,7 @@ class AmazonFeeds:
         the place in the batch + 1."""
         messages = [
             {"messageId": message_id, **message}
-            for message_id, message in enumerate(batch.changes["feed"], start=1)
+            for message_id, message in enumerate(batch.changes["payload"], start=1)
         ]
         header = {"sellerId": self.place.seller_id, "version": "2.0"}
         document = {"header": header, "messages": messages}
