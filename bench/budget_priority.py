@@ -7,8 +7,9 @@ asking again --latency seconds after its moment (a thread whose moment is more t
 MAX_BUDGET_WAIT away waits for it and asks again, as a paused run does); after --warmup
 seconds, one everyday change a second (--changes of them, priorities cycling zero stock,
 stock, price, content) spends the same budgets. Printed: the changes' waits (p50/p95/max),
-the resync's throughput over the same stretch with and without the changes, and the most any
-real window of each budget saw (sliding and fixed) against its limit.
+the resync's throughput over the same stretch with and without the changes, and without them
+keeping no room (the budgets before priorities), and the most any real window of each budget
+saw (sliding and fixed) against its limit.
 
   sim    a fake clock driving `budgets.decide` (exact, fast; real time, any length)
   store  real threads spending through the SQLite store (`budgets.spend`), real time with the
@@ -60,27 +61,10 @@ def allegro_budgets(scale=1.0):
     return [(app, 1), (edits, 1)]
 
 
-def most_in_any_window(times, seconds):
-    times = sorted(times)
-    most, first = 0, 0
-    for last, at in enumerate(times):
-        while times[first] <= at - seconds:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
-
-
-def most_in_a_fixed_window(times, seconds, offset):
-    counts = {}
-    for at in times:
-        key = math.floor((at - offset) / seconds)
-        counts[key] = counts.get(key, 0) + 1
-    return max(counts.values(), default=0)
-
-
 def over_limit(spends, moments):
     """Windows of each budget's limits that saw more than the limit: (budget, limit, most)."""
     from integrations.shopconnect.budgets import windows_of
+    from tests.budget_fixtures import most_in_a_fixed_window, most_in_any_window
 
     found = []
     for budget, _units in spends:
@@ -92,7 +76,7 @@ def over_limit(spends, moments):
     return found
 
 
-def simulate(args, *, with_changes):
+def simulate(args, *, with_changes, resync="RUN"):
     """A fake clock: the resync's threads and the changes as events around `decide`."""
     from integrations.shopconnect.budgets import Priority, decide
     from integrations.shopconnect.http import MAX_BUDGET_WAIT
@@ -112,7 +96,7 @@ def simulate(args, *, with_changes):
         now, _, kind, name = heapq.heappop(events)
         if kind == "run" and now >= end:
             continue
-        priority = Priority.RUN if kind == "run" else Priority[name]
+        priority = Priority[resync] if kind == "run" else Priority[name]
         grant, new = decide(states, spends, now, MAX_BUDGET_WAIT, priority)
         if not grant.granted:  # more than MAX_BUDGET_WAIT away: ask again when it is near
             heapq.heappush(events, (grant.at - MAX_BUDGET_WAIT, next(order), kind, name))
@@ -128,7 +112,7 @@ def simulate(args, *, with_changes):
     return ran / args.changes, waits, over_limit(spends, all_moments)
 
 
-def spend_for_real(args, *, with_changes):
+def spend_for_real(args, *, with_changes, resync="RUN"):
     """Real threads and the SQLite store, time shrunk `scale` times."""
     from integrations.shopconnect import budgets
     from integrations.shopconnect.budgets import Priority, spending_as
@@ -155,7 +139,7 @@ def spend_for_real(args, *, with_changes):
 
     def resync_thread():
         while time.time() < end:
-            grant = spend_one(Priority.RUN)
+            grant = spend_one(Priority[resync])
             with lock:
                 run_moments.append(grant.at)
             time.sleep(args.latency / scale)
@@ -204,6 +188,8 @@ def main():
         settings.REDIS_URL = ""
     run = simulate if args.mode == "sim" else spend_for_real
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    # The resync spending as a zero stock keeps no room for anyone: budgets before priorities.
+    unhindered, _, _ = run(args, with_changes=False, resync="ZERO_STOCK")
     alone, _, alone_windows = run(args, with_changes=False)
     mixed, waits, mixed_windows = run(args, with_changes=True)
     per_second = "per second" if args.mode == "sim" else f"per second (× {args.scale:g} shrunk)"
@@ -212,7 +198,8 @@ def main():
         f"changes: {len(waits)}; wait p50 {percentile(waits, 0.5):.2f} s, "
         f"p95 {percentile(waits, 0.95):.2f} s, max {max(waits):.2f} s (real-time seconds)"
     )
-    print(f"resync alone: {alone:.1f} requests {per_second}")
+    print(f"resync alone, keeping no room (as before priorities): {unhindered:.1f} {per_second}")
+    print(f"resync alone: {alone:.1f} {per_second} ({alone / unhindered - 1:+.1%})")
     print(
         f"resync beside the changes: {mixed:.1f} {per_second} "
         f"({mixed - alone:+.1f}; the changes took {len(waits) / args.changes:.1f})"

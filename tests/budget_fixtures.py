@@ -35,3 +35,13 @@ def most_units_in_any_window(moments, limit):
             first += 1
         most = max(most, total)
     return most
+
+
+def run_in_processes(context, calls, timeout=60):
+    """Start a process of `context` for each (target, args), wait for all: each must end well."""
+    workers = [context.Process(target=target, args=args) for target, args in calls]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout)
+        assert worker.exitcode == 0

@@ -15,6 +15,7 @@ from tests.budget_fixtures import (
     most_in_a_fixed_window,
     most_in_any_window,
     most_units_in_any_window,
+    run_in_processes,
 )
 
 
@@ -197,15 +198,7 @@ def test_processes_sharing_a_budget_never_exceed_it_together(db):
     with context.Manager() as manager:
         times = manager.list()
         env = {"DJANGO_SETTINGS_MODULE": "xsale.settings"}
-        workers = [
-            context.Process(target=_spend_in_a_process, args=(env, key, 100, times))
-            for _ in range(2)
-        ]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(60)
-            assert worker.exitcode == 0
+        run_in_processes(context, [(_spend_in_a_process, (env, key, 100, times))] * 2)
         times = list(times)
 
     assert len(times) == 200

@@ -17,7 +17,11 @@ from integrations.channels import Limit
 from integrations.shopconnect import adapter_for, budgets
 from integrations.shopconnect.budgets import Budget, Priority, decide, spending_as, windows_of
 from integrations.shopconnect.http import MAX_BUDGET_WAIT
-from tests.budget_fixtures import most_in_a_fixed_window, most_units_in_any_window
+from tests.budget_fixtures import (
+    most_in_a_fixed_window,
+    most_units_in_any_window,
+    run_in_processes,
+)
 
 EVERYDAY = (Priority.ZERO_STOCK, Priority.STOCK, Priority.PRICE, Priority.CONTENT)
 
@@ -218,21 +222,16 @@ def test_processes_sharing_one_store_keep_the_priority_order(tmp_path):
     start_at = time.time() + 1.5
     with context.Manager() as manager:
         results = manager.list()
-        workers = [
-            context.Process(
-                target=_spend_in_a_process,
-                args=(store_path, key, Priority.RUN, start_at, 5, results),
-            ),
-            context.Process(
-                target=_spend_in_a_process,
-                args=(store_path, key, Priority.STOCK, start_at + 1.5, 3, results),
-            ),
-        ]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(60)
-            assert worker.exitcode == 0
+        run_in_processes(
+            context,
+            [
+                (_spend_in_a_process, (store_path, key, Priority.RUN, start_at, 5, results)),
+                (
+                    _spend_in_a_process,
+                    (store_path, key, Priority.STOCK, start_at + 1.5, 3, results),
+                ),
+            ],
+        )
         results = list(results)
 
     changes = [(asked, at) for p, asked, at in results if p == Priority.STOCK]
