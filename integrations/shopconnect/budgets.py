@@ -38,14 +38,16 @@ checks, fixes, connection tests: `RUN`, the default) — set around the caller's
 copy of its context). Reservations stay first come, first served and are never moved, so a
 spend leaves room for the classes before it instead (`room_kept`): in every span of slots
 ending d seconds ahead it keeps free PRIORITY_ROOM × the window's average rate × d units (a
-run all of it, everyday classes a part, a zero stock none), up to a cap. Room left ahead is
-given back as its moment comes near — at d = 0 nothing is kept — so runs alone lose next to
-nothing; a change finds room about 1 / (PRIORITY_ROOM × rate) seconds ahead (a quarter of a
-second at Allegro's 2,490 edits a minute), ahead of everything runs booked further out, and
-every run spend after it leaves that room again: the runs yield what the changes take and
-keep the rest. Nothing is published but the reservations themselves, so every process and
-machine sees the same priority; and priority only ever tightens a check, so no window ever
-sees more than its limit.
+run all of it, everyday classes a part, a zero stock none), up to a cap. A change finds room
+about 1 / (PRIORITY_ROOM × rate) seconds ahead (a quarter of a second at Allegro's 2,490 edits
+a minute), ahead of everything runs booked further out, and every run spend after it leaves
+that room again: the runs yield what the changes take and keep the rest. Nothing is published
+but the reservations themselves, so every process and machine sees the same priority; and
+priority only ever tightens a check, so no window ever sees more than its limit. The price: a
+run booking at full pace with no change about never gets back the room it keeps at its
+frontier (every slot lies in a span that ends there) — the cap, about 1.5–2 % of its pace
+(bench/README.md, "Priority"). Keeping room only while changes are about would cost nothing
+then, and make the first change after a quiet spell wait behind the runs' bookings.
 
 Stores keep the same JSON per budget key: Redis (REDIS_URL; WATCH/MULTI transactions) or,
 in the embedded setup, a SQLite file beside the database (one IMMEDIATE transaction per spend;
