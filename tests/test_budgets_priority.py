@@ -197,7 +197,7 @@ def _spend_in_a_process(store_path, key, priority, start_at, seconds, results):
     settings.REDIS_URL = ""
     settings.BUDGET_STORE_PATH = store_path
     budgets.reset_store()
-    budget = Budget(key, (Limit(600, 6),), "shared")
+    budget = Budget(key, (Limit(6_000, 60),), "shared")
     time.sleep(max(0.0, start_at - time.time()))
     with spending_as(priority):
         while time.time() < start_at + seconds:
@@ -213,7 +213,7 @@ def _spend_in_a_process(store_path, key, priority, start_at, seconds, results):
 
 @pytest.mark.slow
 def test_processes_sharing_one_store_keep_the_priority_order(tmp_path):
-    """One process runs a resync booking three seconds ahead of a 600-per-6-seconds budget,
+    """One process runs a resync booking three seconds ahead of a 6,000-a-minute budget,
     another sends stock changes meanwhile: the changes go within a moment, ahead of the
     resync's bookings, and together they never exceed the budget."""
     store_path = str(tmp_path / "budgets.sqlite3")
@@ -240,6 +240,6 @@ def test_processes_sharing_one_store_keep_the_priority_order(tmp_path):
     for asked, at in changes:
         assert at - asked < 1.0  # within a moment, though the resync booked 3 s ahead
         assert any(run_at > at + 1.5 for run_asked, run_at in runs if run_asked < asked)
-    budget = Budget(key, (Limit(600, 6),), "shared")
+    budget = Budget(key, (Limit(6_000, 60),), "shared")
     for limit in windows_of(budget):
         assert most_units_in_any_window([(at, 1) for _, _, at in results], limit) <= limit.count
