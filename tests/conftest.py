@@ -1,8 +1,6 @@
-import io
 import json
 
 import pytest
-from PIL import Image
 
 from integrations.channels import Channel
 from integrations.models import Integration
@@ -52,12 +50,6 @@ def media_root(settings, tmp_path_factory):
     root = tmp_path_factory.mktemp("media")
     settings.MEDIA_ROOT = str(root)
     return root
-
-
-def image_bytes(color=(200, 30, 30), fmt="JPEG", size=(32, 32)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, fmt)
-    return buf.getvalue()
 
 
 @pytest.fixture
@@ -266,7 +258,15 @@ def wire(monkeypatch):
     return RequestLog().install(monkeypatch)
 
 
-pytest_plugins = ["tests.workers", "tests.page_fixtures"]
+# Fixture modules whose fixtures every test may name: test modules never import fixtures (nor
+# anything else) from each other (tests/project/test_test_modules_stand_alone.py).
+pytest_plugins = [
+    "tests.workers",
+    "tests.page_fixtures",
+    "tests.form_fixtures",
+    "tests.seller_browser",
+    "tests.local_hosts",
+]
 
 
 def pytest_collection_modifyitems(items):

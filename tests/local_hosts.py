@@ -2,8 +2,7 @@
 
 For what the channel sandbox does not do on purpose (set cookies, answer a 429 with any
 Retry-After at all): the adapters talk to it over real HTTP on 127.0.0.1, like to any host.
-Import the fixture into a test module: `from tests.local_hosts import scripted_host_fixture`
-(the fixture's name is `scripted_host`).
+Its fixture `scripted_host` is registered for every test by conftest.py.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def test_the_connected_peer_is_judged_the_same_way():
 
 def local_import(write_jsonl, tmp_path, photos, *others):
     """Import the feed tmp_path/feed/offers.jsonl: line 1 with `photos`, then `others`."""
-    from tests.test_import_offers import offer_line, run_import
+    from tests.import_files import offer_line, run_import
 
     feed = tmp_path / "feed"
     feed.mkdir(exist_ok=True)
@@ -71,7 +71,7 @@ def local_import(write_jsonl, tmp_path, photos, *others):
 def feed(tmp_path):
     """tmp_path/feed (the feed's folder) with ok.png; tmp_path/secret.png and secret.txt lie
     outside it."""
-    from tests.conftest import image_bytes
+    from tests.catalogue import image_bytes
 
     folder = tmp_path / "feed"
     folder.mkdir()
@@ -82,7 +82,7 @@ def feed(tmp_path):
 
 
 def ok_line():
-    from tests.test_import_offers import offer_line
+    from tests.import_files import offer_line
 
     return offer_line("OK", photos=["ok.png"])
 
@@ -123,7 +123,7 @@ def test_a_photo_path_that_leads_out_of_the_feeds_folder_fails_its_line(
 
 @pytest.mark.django_db
 def test_a_refused_path_never_tells_whether_a_file_outside_exists(write_jsonl, tmp_path, feed):
-    from tests.test_import_offers import offer_line
+    from tests.import_files import offer_line
 
     (feed / "link-missing.png").symlink_to(tmp_path / "nothing-here.png")
     (feed / "link-text.png").symlink_to(tmp_path / "secret.txt")
@@ -162,7 +162,7 @@ def test_a_named_pipe_is_refused_without_being_opened(write_jsonl, tmp_path, fee
     import time
 
     from offers.models import Offer
-    from tests.conftest import image_bytes
+    from tests.catalogue import image_bytes
 
     os.mkfifo(feed / "pipe.png")
     stop = threading.Event()
@@ -205,7 +205,7 @@ def test_a_line_too_long_fails_alone_without_being_read_whole(
     write_jsonl, tmp_path, feed, settings
 ):
     from offers.models import Offer
-    from tests.test_import_offers import offer_line
+    from tests.import_files import offer_line
 
     settings.IMPORT_MAX_LINE_BYTES = 4096
     code, _, err = local_import(

@@ -14,7 +14,7 @@ from integrations.models import DriftItem, DriftListing, ResyncFailure, ResyncRu
 from integrations.services import drift
 from offers.models import Offer
 from tests.catalogue import make_offers
-from tests.test_drift import drain
+from tests.run_steps import drain
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the browser fixtures (log_in, width, chromium) are imported
 """Issue 20, part B, in Chromium at desktop (1280 px) and phone (390 px) widths: the drift
 report's dead ends, the confirmation following "what to send", the offer page, the layout on
 phones and in the admin, confirmations before partial resyncs, the favicon.
@@ -15,16 +14,16 @@ from integrations.models import DriftItem, DriftListing, Integration, ResyncFail
 from integrations.services.demo import DEMO_CREDENTIALS
 from offers.models import Offer, OfferPhoto, SiteJournal
 from tests.catalogue import make_offers, stored_image
-from tests.test_browser import PASSWORD, chromium, make_user  # noqa: F401
-from tests.test_seller_view_browser import (  # noqa: F401
-    DESKTOP,
+from tests.seller_browser import (
+    PASSWORD,
     PHONE,
     assert_no_sideways_scroll,
-    log_in,
-    pytestmark,
-    shot,
-    width,
+    browser_marks,
+    browser_user,
+    screenshot,
 )
+
+pytestmark = browser_marks
 
 
 def allegro(name="Allegro sklep", **fields) -> Integration:
@@ -74,10 +73,10 @@ def drift_report(integration) -> ResyncRun:
 # --- 5. The drift report's dead ends --------------------------------------------------------
 
 
-def test_the_drift_report_says_what_a_fix_cannot_do_and_links_the_listings(log_in, width):
+def test_the_drift_report_says_what_a_fix_cannot_do_and_links_the_listings(signed_in, width):
     integration = allegro()
     check = drift_report(integration)
-    page = log_in(make_user(f"ewa{width}"), width)
+    page = signed_in(browser_user(f"ewa{width}"), width)
     page.goto(f"/integrations/{integration.pk}/drift/{check.pk}/")
     missing = page.locator("[data-missing-note]")
     assert "nie przywróci" in missing.inner_text()  # a resync cannot bring it back
@@ -100,17 +99,17 @@ def test_the_drift_report_says_what_a_fix_cannot_do_and_links_the_listings(log_i
         f"/integrations/{integration.pk}/runs/{fix.pk}/"
     )
     assert_no_sideways_scroll(page)
-    shot(page, f"v2-drift-report-{width}")
+    screenshot(page, f"v2-drift-report-{width}")
 
 
 # --- 6. The confirmation follows "what to send" ----------------------------------------------
 
 
-def test_the_confirmation_shows_the_estimate_and_photos_of_the_choice(log_in, width):
+def test_the_confirmation_shows_the_estimate_and_photos_of_the_choice(signed_in, width):
     # The integration's own limit counts photo uploads: prices and stock cost a third.
     integration = allegro(requests_per_minute=60)
     make_offers(integration, 40, photos=2)
-    page = log_in(make_user(f"ola{width}"), width)
+    page = signed_in(browser_user(f"ola{width}"), width)
     page.goto(f"/integrations/{integration.pk}/resync/")
     visible = page.locator("[data-estimate-for]:visible")
     assert visible.count() == 1 and visible.get_attribute("data-estimate-for") == "all"
@@ -129,13 +128,13 @@ def test_the_confirmation_shows_the_estimate_and_photos_of_the_choice(log_in, wi
         label = option.locator(".data-choice-label").bounding_box()
         assert abs((radio["y"] + radio["height"] / 2) - (label["y"] + 10)) < 10
     assert_no_sideways_scroll(page)
-    shot(page, f"v2-resync-confirm-choice-{width}")
+    screenshot(page, f"v2-resync-confirm-choice-{width}")
 
 
-def test_without_javascript_the_page_shows_the_choice_in_its_url(chromium, live_server):  # noqa: F811
+def test_without_javascript_the_page_shows_the_choice_in_its_url(chromium, live_server):
     integration = allegro(requests_per_minute=60)
     make_offers(integration, 40, photos=2)
-    make_user("bez_js")
+    browser_user("bez_js")
     context = chromium.new_context(java_script_enabled=False, base_url=live_server.url)
     page = context.new_page()
     page.goto("/login/")
@@ -169,10 +168,10 @@ def failed_run(integration) -> ResyncRun:
 
 
 @pytest.mark.parametrize("button", ["[data-retry-button]", "tr[data-group] [data-retry-group]"])
-def test_retry_asks_first_then_starts(log_in, button):
+def test_retry_asks_first_then_starts(signed_in, button):
     integration = allegro()
     run = failed_run(integration)
-    page = log_in(make_user("piotr"))
+    page = signed_in(browser_user("piotr"))
     page.goto(f"/integrations/{integration.pk}/runs/{run.pk}/")
     page.locator(button).first.click()
     page.wait_for_selector("[data-confirm-part]")
@@ -185,11 +184,11 @@ def test_retry_asks_first_then_starts(log_in, button):
     assert retry.retry_of == run and retry.total in (1, 2, 3)
 
 
-def test_resync_only_what_differs_asks_first(log_in):
+def test_resync_only_what_differs_asks_first(signed_in):
     integration = allegro()
     check = drift_report(integration)
     check.fixes.all().delete()
-    page = log_in(make_user("marta"))
+    page = signed_in(browser_user("marta"))
     page.goto(f"/integrations/{integration.pk}/drift/{check.pk}/")
     page.check(".drift-fix input[value=prices_stock]")
     page.click("[data-drift-fix]")
@@ -203,8 +202,8 @@ def test_resync_only_what_differs_asks_first(log_in):
     assert (fix.total, fix.data_types) == (2, "prices_stock")
 
 
-def test_the_pages_have_a_favicon(log_in):
-    page = log_in(make_user("fav"))
+def test_the_pages_have_a_favicon(signed_in):
+    page = signed_in(browser_user("fav"))
     for url in ("/integrations/", "/admin/"):
         page.goto(url)
         href = page.locator("link[rel=icon]").get_attribute("href")
@@ -214,7 +213,7 @@ def test_the_pages_have_a_favicon(log_in):
 # --- 7. The offer page --------------------------------------------------------------------------
 
 
-def test_a_failed_offer_opens_its_page(log_in, width):
+def test_a_failed_offer_opens_its_page(signed_in, width):
     integration = allegro()
     run = failed_run(integration)
     offer = Offer.objects.get(pk=run.failures.order_by("offer_id").first().offer_id)
@@ -229,7 +228,7 @@ def test_a_failed_offer_opens_its_page(log_in, width):
         offer=offer, integration=integration, status="error", message="Zła cena",
         synced_at=timezone.now(), price_sent="1.99", currency_sent="PLN", stock_sent=3,
     )  # fmt: skip
-    page = log_in(make_user(f"jan{width}"), width)
+    page = signed_in(browser_user(f"jan{width}"), width)
     page.goto(f"/integrations/{integration.pk}/runs/{run.pk}/")
     with page.expect_navigation():
         page.locator(f"tr[data-failure='{offer.pk}'] [data-offer-link]").click()
@@ -244,17 +243,17 @@ def test_a_failed_offer_opens_its_page(log_in, width):
     failure = page.locator(f"tr[data-offer-failure='{run.pk}'] a")
     assert failure.get_attribute("href") == f"/integrations/{integration.pk}/runs/{run.pk}/"
     assert_no_sideways_scroll(page)
-    shot(page, f"v2-offer-page-{width}")
+    screenshot(page, f"v2-offer-page-{width}")
     photos = page.locator("[data-offer-photo]")
     assert photos.count() == 2
     assert photos.first.evaluate("img => img.complete && img.naturalWidth > 0")
 
 
-def test_the_sync_log_links_the_offer_page(log_in):
+def test_the_sync_log_links_the_offer_page(signed_in):
     integration = allegro()
     offer = make_offers(integration, 1, photos=0)[0]
     SiteJournal.objects.create(offer=offer, integration=integration, synced_at=timezone.now())
-    page = log_in(make_user("logi"))
+    page = signed_in(browser_user("logi"))
     page.goto("/sync-log/")
     with page.expect_navigation():
         page.click(f"tr >> [data-offer-link] >> text={offer.sku}")
@@ -264,13 +263,13 @@ def test_the_sync_log_links_the_offer_page(log_in):
 # --- 12. Layout ---------------------------------------------------------------------------------
 
 
-def test_the_integration_list_shows_the_result_on_a_phone(log_in):
+def test_the_integration_list_shows_the_result_on_a_phone(signed_in):
     integration = allegro(name="Allegro — sklep z bardzo długą nazwą integracji")
     ResyncRun.objects.create(
         integration=integration, source="v2", status="completed", total=30, processed=30,
         sent=27, failed=3, finished_at=timezone.now(),
     )  # fmt: skip
-    page = log_in(make_user("tel"), PHONE)
+    page = signed_in(browser_user("tel"), PHONE)
     page.goto("/integrations/")
     badge = page.locator(".status").first
     box = badge.bounding_box()
@@ -280,10 +279,10 @@ def test_the_integration_list_shows_the_result_on_a_phone(log_in):
     labels = row.evaluate("tr => [...tr.cells].map(td => getComputedStyle(td, '::before').content)")
     assert '"Ostatnia resynchronizacja: "' in labels and '"Wynik: "' in labels  # not a bare date
     assert_no_sideways_scroll(page)
-    shot(page, "phone-integration-list")
+    screenshot(page, "phone-integration-list")
 
 
-def test_the_v1_integration_list_stacks_on_a_phone(log_in):
+def test_the_v1_integration_list_stacks_on_a_phone(signed_in):
     integration = allegro(name="Allegro — sklep z bardzo długą nazwą integracji")
     run = failed_run(integration)
     ResyncRun.objects.create(
@@ -296,7 +295,7 @@ def test_the_v1_integration_list_stacks_on_a_phone(log_in):
         data_types="all", finished_at=timezone.now(), report={"differs": 2, "missing": 1},
     )  # fmt: skip
     allegro(name="Allegro zapasowe", active=False)
-    page = log_in(make_user("v1tel"), PHONE)
+    page = signed_in(browser_user("v1tel"), PHONE)
     page.goto("/v1/konfiguracja/ogolne/integracje/")
     assert_no_sideways_scroll(page)
     table = page.locator(".v1-integration-list")
@@ -307,10 +306,10 @@ def test_the_v1_integration_list_stacks_on_a_phone(log_in):
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE, cell  # on the screen
     labels = row.evaluate("tr => [...tr.cells].map(td => getComputedStyle(td, '::before').content)")
     assert '"Aktywna: "' in labels and '"Wynik: "' in labels  # each value says what it is
-    shot(page, "phone-v1-integration-list")
+    screenshot(page, "phone-v1-integration-list")
 
 
-def test_failure_messages_wrap_on_a_phone(log_in):
+def test_failure_messages_wrap_on_a_phone(signed_in):
     integration = allegro()
     run = failed_run(integration)
     for offer in make_offers(integration, 2, photos=0, prefix="G"):  # a long code, advice
@@ -318,7 +317,7 @@ def test_failure_messages_wrap_on_a_phone(log_in):
             run=run, offer=offer, http_status=404, code="NOT_FOUND",
             message=f"Offer {offer.channels.get().external_id} not found (offerId)",
         )  # fmt: skip
-    page = log_in(make_user("zawijanie"), PHONE)
+    page = signed_in(browser_user("zawijanie"), PHONE)
     page.goto(f"/integrations/{integration.pk}/runs/{run.pk}/")
     for cell in page.locator(".failure-list .message-cell").all():
         assert cell.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
@@ -333,24 +332,24 @@ def test_failure_messages_wrap_on_a_phone(log_in):
     assert_no_sideways_scroll(page)
 
 
-def test_v1_go_back_is_with_the_actions_at_the_bottom(log_in):
+def test_v1_go_back_is_with_the_actions_at_the_bottom(signed_in):
     integration = allegro()
     make_offers(integration, 3, photos=0)
-    page = log_in(make_user("v1"))
+    page = signed_in(browser_user("v1"))
     page.goto(f"/v1/konfiguracja/ogolne/integracje/{integration.pk}/resync/")
     back = page.locator(".confirm-actions a").bounding_box()
     start = page.locator(".confirm-actions button[type=submit]").bounding_box()
     choice = page.locator(".data-choice").bounding_box()
     assert back["y"] >= choice["y"] + choice["height"]  # below the choice, not beside it
     assert abs(back["y"] - start["y"]) < 8  # on the actions' row
-    shot(page, "v1-resync-confirm")
+    screenshot(page, "v1-resync-confirm")
 
 
-def test_the_admin_list_fits_and_its_drift_button_is_styled(log_in):
+def test_the_admin_list_fits_and_its_drift_button_is_styled(signed_in):
     integration = allegro(
         name="Allegro", api_url="https://api.allegro.pl.example.com/a/very/long/path/to/the/api"
     )
-    page = log_in(make_user("admin", superuser=True))
+    page = signed_in(browser_user("admin", superuser=True))
     page.goto("/admin/integrations/integration/")
     results = page.locator("#changelist .results")
     assert results.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
@@ -361,13 +360,13 @@ def test_the_admin_list_fits_and_its_drift_button_is_styled(log_in):
     style = "el => [getComputedStyle(el).backgroundColor, getComputedStyle(el).textTransform]"
     assert button.evaluate(style) == link.evaluate(style)
     # django-q2's task admin is the operator's: a seller does not see it.
-    seller = log_in(make_user("sprzedawca"))
+    seller = signed_in(browser_user("sprzedawca"))
     seller.goto("/admin/")
     assert "django_q" not in seller.content()
     assert seller.goto("/admin/django_q/failure/").status == 403
 
 
-def test_offer_links_are_channel_links_only_for_http(log_in):
+def test_offer_links_are_channel_links_only_for_http(signed_in):
     shop = Integration.objects.create(
         name="Sklep", channel="woocommerce", api_url="http://127.0.0.1:9/woocommerce/shop",
         credentials=dict(DEMO_CREDENTIALS["woocommerce"]),
@@ -380,7 +379,7 @@ def test_offer_links_are_channel_links_only_for_http(log_in):
     for key, permalink in (("11", "javascript:alert(1)"), ("12", "https://sklep.example/p/12")):
         DriftItem.objects.create(check_run=check, external_id=key, kind="unknown")
         DriftListing.objects.create(check_run=check, external_id=key, data={"permalink": permalink})
-    page = log_in(make_user("woo"))
+    page = signed_in(browser_user("woo"))
     page.goto(f"/integrations/{shop.pk}/drift/{check.pk}/")
     hrefs = [a.get_attribute("href") for a in page.locator("[data-listing-link]").all()]
     assert hrefs == [

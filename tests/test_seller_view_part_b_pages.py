@@ -19,8 +19,10 @@ from integrations.services import drift, estimates
 from integrations.services import runs as run_services
 from offers.models import Offer, SiteJournal
 from tests.catalogue import make_offers, sandbox_integration
-from tests.page_fixtures import english, failed_run, seller, shop, viewer  # noqa: F401
-from tests.test_pages import make_user
+from tests.drift_fixtures import drift_channel as drift_sandbox
+from tests.page_fixtures import make_user
+from tests.run_steps import drain
+from tests.run_steps import resynced as resync
 
 pytestmark = pytest.mark.django_db
 
@@ -38,18 +40,18 @@ def v2(name, *args):
 
 @pytest.mark.parametrize("name", ["resync_cancel", "resync_retry", "resync_resume"])
 @pytest.mark.parametrize("value", ["abc", "", "1e3", "٣", "9" * 40])
-def test_a_run_id_that_is_not_a_number_is_a_bad_request(seller, shop, name, value):  # noqa: F811
+def test_a_run_id_that_is_not_a_number_is_a_bad_request(seller, shop, name, value):
     assert seller.post(v2(name, shop.pk), {"run": value}).status_code == 400
 
 
-def test_a_retry_confirmation_with_a_bad_run_id_is_a_bad_request(seller, shop):  # noqa: F811
+def test_a_retry_confirmation_with_a_bad_run_id_is_a_bad_request(seller, shop):
     assert seller.get(v2("resync_retry", shop.pk), {"run": "abc"}).status_code == 400
 
 
 # --- 13. retry and fix ask first ---------------------------------------------------------------
 
 
-def test_retry_failed_asks_first_and_starts_nothing(seller, failed_run):  # noqa: F811
+def test_retry_failed_asks_first_and_starts_nothing(seller, failed_run):
     integration = failed_run.integration
     page = html(seller.get(v2("resync_retry", integration.pk), {"run": failed_run.pk}))
     assert "Tak, resynchronizuj 3 oferty" in page and "około" in page and "duży ruch" in page
@@ -57,7 +59,7 @@ def test_retry_failed_asks_first_and_starts_nothing(seller, failed_run):  # noqa
     assert ResyncRun.objects.count() == 1
 
 
-def test_retry_these_asks_first_for_its_reason(seller, failed_run):  # noqa: F811
+def test_retry_these_asks_first_for_its_reason(seller, failed_run):
     integration = failed_run.integration
     page = html(
         seller.get(
@@ -75,7 +77,7 @@ def test_retry_these_asks_first_for_its_reason(seller, failed_run):  # noqa: F81
     assert retry.retry_filter == {"code": "invalid_sku", "message": "SKU zajęte"}
 
 
-def test_a_run_without_failures_says_why_instead_of_asking(seller, english, shop):  # noqa: F811
+def test_a_run_without_failures_says_why_instead_of_asking(seller, english, shop):
     run = ResyncRun.objects.create(integration=shop, source="v2", status="completed", total=30)
     response = seller.get(v2("resync_retry", shop.pk), {"run": run.pk}, follow=True)
     assert "no failed offers" in html(response)
@@ -115,7 +117,7 @@ def test_a_fix_leaves_out_the_listings_missing_on_the_channel(check):
     assert not set(run_links(fix).values_list("offer_id", flat=True)) & missing
 
 
-def test_the_fix_confirmation_counts_only_what_differs(seller, check):  # noqa: F811
+def test_the_fix_confirmation_counts_only_what_differs(seller, check):
     url = v2("drift_fix", check.integration_id, check.pk)
     page = html(seller.get(url, {"data_types": "prices_stock"}))
     assert "Tak, resynchronizuj 2 oferty" in page
@@ -123,7 +125,7 @@ def test_the_fix_confirmation_counts_only_what_differs(seller, check):  # noqa: 
     assert not check.fixes.exists()
 
 
-def test_the_csv_exports_the_missing_and_the_unknown_on_their_own(seller, check):  # noqa: F811
+def test_the_csv_exports_the_missing_and_the_unknown_on_their_own(seller, check):
     url = v2("drift_report_csv", check.integration_id, check.pk)
     for kind, count in (("missing", 2), ("unknown", 1)):
         response = seller.get(url, {"kind": kind})
@@ -133,7 +135,7 @@ def test_the_csv_exports_the_missing_and_the_unknown_on_their_own(seller, check)
         assert f"drift-{check.pk}-{kind}.csv" in response["Content-Disposition"]
 
 
-def test_the_report_counts_with_polish_plural_forms(seller, check):  # noqa: F811
+def test_the_report_counts_with_polish_plural_forms(seller, check):
     page = html(seller.get(v2("drift_report", check.integration_id, check.pk)))
     assert "oferty się różnią" in page  # 2: few, not "ofert się różni"
     assert "oferta kanału nieznana w xSale" in page  # 1: one
@@ -161,7 +163,7 @@ def test_a_listing_link_is_the_channels_page_and_only_http():
     assert listing_url(Shop, "7&x=1", {}) == ""
 
 
-def test_the_report_escapes_a_permalink(seller, make_integration):  # noqa: F811
+def test_the_report_escapes_a_permalink(seller, make_integration):
     woo = make_integration(name="Sklep", channel="woocommerce")
     check = ResyncRun.objects.create(
         integration=woo, source="v2", kind="check", status="completed",
@@ -175,8 +177,6 @@ def test_the_report_escapes_a_permalink(seller, make_integration):  # noqa: F811
 
 
 def test_last_sent_by_us_counts_only_sends_the_channel_accepted(sandbox, sandbox_account):
-    from tests.test_drift import drain, drift_sandbox, resync
-
     allegro = sandbox_integration(sandbox, sandbox_account, "allegro")
     make_offers(allegro, 20, photos=0)
     resync(allegro)
@@ -215,7 +215,7 @@ def test_the_catalogues_photos_make_the_choices_differ(make_integration):
     assert target.estimate == next(c.estimate for c in target.choices if c.selected)
 
 
-def test_the_confirmation_renders_the_choice_in_its_url(seller, shop):  # noqa: F811
+def test_the_confirmation_renders_the_choice_in_its_url(seller, shop):
     page = html(seller.get(v2("resync_confirm", shop.pk), {"data_types": "prices_stock"}))
     assert 'value="prices_stock" checked' in page
     assert 'data-estimate-for="prices_stock">' in page  # shown
@@ -227,13 +227,13 @@ def test_the_confirmation_renders_the_choice_in_its_url(seller, shop):  # noqa: 
 # --- 7. the offer page --------------------------------------------------------------------------
 
 
-def test_the_offer_page_needs_the_view_permission(client, shop):  # noqa: F811
+def test_the_offer_page_needs_the_view_permission(client, shop):
     offer = Offer.objects.first()
     client.force_login(make_user("nobody"))
     assert client.get(v2("offer_detail", offer.pk)).status_code == 403
 
 
-def test_the_offer_page_shows_a_description_as_text(viewer, shop):  # noqa: F811
+def test_the_offer_page_shows_a_description_as_text(viewer, shop):
     offer = Offer.objects.first()
     offer.description = "<p>Ładny</p><script>alert('x')</script><b onclick=x()>kubek</b>"
     offer.save()
@@ -246,7 +246,7 @@ def test_the_offer_page_shows_a_description_as_text(viewer, shop):  # noqa: F811
     assert f"{offer.price}".replace(".", ",") + " PLN" in page
 
 
-def test_failed_offers_link_the_offer_page(seller, failed_run):  # noqa: F811
+def test_failed_offers_link_the_offer_page(seller, failed_run):
     offer = failed_run.failures.first().offer
     page = html(seller.get(v2("resync_run", failed_run.integration_id, failed_run.pk)))
     assert v2("offer_detail", offer.pk) in page and "/admin/offers/offer/" not in page
@@ -255,7 +255,7 @@ def test_failed_offers_link_the_offer_page(seller, failed_run):  # noqa: F811
 # --- 11. admin -------------------------------------------------------------------------------
 
 
-def test_the_admin_reads_in_polish_with_the_accusative_and_plural_forms(client, shop):  # noqa: F811
+def test_the_admin_reads_in_polish_with_the_accusative_and_plural_forms(client, shop):
     client.force_login(make_user("root", superuser=True))
     page = html(client.get("/admin/integrations/integration/"))
     assert "Wybierz integrację do zmiany" in page
@@ -263,7 +263,7 @@ def test_the_admin_reads_in_polish_with_the_accusative_and_plural_forms(client, 
     assert "31 wyników" in page and "31 oferty" not in page
 
 
-def test_the_task_admin_is_for_superusers_only(client, shop):  # noqa: F811
+def test_the_task_admin_is_for_superusers_only(client, shop):
     staff = make_user("staff", "view_schedule", "view_failure", "view_integration")
     client.force_login(staff)
     assert "django_q" not in html(client.get("/admin/"))
@@ -289,7 +289,7 @@ def test_help_speaks_polish_by_default_and_english_on_request():
     assert "show the latest run" in in_english
 
 
-def test_a_failed_run_prints_its_page_and_its_csv(failed_run, settings):  # noqa: F811
+def test_a_failed_run_prints_its_page_and_its_csv(failed_run, settings):
     from integrations.management.commands.resync_offers import Command
 
     settings.SITE_URL = "https://xsale.example"
@@ -359,8 +359,6 @@ def test_the_showcase_scenario_sets_up_failures_a_pause_and_drift(
         assert state["config"]["reject_name_pattern"]
         assert Integration.objects.get(channel="woocommerce").requests_per_minute == 12
         check = drift.start_check(Integration.objects.get(channel="allegro"), source="cli")
-        from tests.test_drift import drain
-
         check = drain(check)
         assert check.report["differs"] and check.report["missing"] == 2
     finally:

@@ -6,9 +6,7 @@ and the plot's pauses and limit.
 Set XSALE_SCREENSHOTS=docs to refresh the screenshots of these views while the tests run.
 """
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -19,21 +17,15 @@ from integrations.models import ResyncFailure, ResyncRun, WorkerPresence
 from integrations.shopconnect.budgets import budgets_for
 from integrations.shopconnect.http import Held
 from offers.models import Offer, OfferChannel
-from tests import test_seller_view_browser as seller_view
 from tests.catalogue import make_offers, sandbox_integration
-from tests.test_browser import CHROMIUM, chromium, make_user  # noqa: F401
-from tests.test_seller_view_browser import assert_no_sideways_scroll, shot
+from tests.seller_browser import (
+    assert_no_sideways_scroll,
+    browser_marks,
+    browser_user,
+    screenshot,
+)
 
-# The fixtures of the first pass: a logged-in page at 1280 px and at 390 px.
-log_in, width = seller_view.log_in, seller_view.width
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
-]
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = browser_marks
 
 
 @pytest.fixture
@@ -86,10 +78,10 @@ def resync_retried_then_checked(shop):
 
 
 def test_the_list_and_the_page_show_the_last_resync_with_its_retry_and_the_check_apart(
-    log_in, shop, width
+    signed_in, shop, width
 ):
     run, retry, check = resync_retried_then_checked(shop)
-    page = log_in(make_user(f"ala{width}"), width)
+    page = signed_in(browser_user(f"ala{width}"), width)
     page.goto("/integrations/")
     row = page.locator("tr", has=page.locator(f"a[href='/integrations/{shop.pk}/']"))
     result = row.locator("[data-last-resync]").inner_text()
@@ -100,7 +92,7 @@ def test_the_list_and_the_page_show_the_last_resync_with_its_retry_and_the_check
     counts = "200 ofert się różni, 33 ofert brak w kanale,"
     assert counts in row.locator("[data-last-check]").inner_text()
     assert_no_sideways_scroll(page)
-    shot(page, f"v2-integration-list-{width}")
+    screenshot(page, f"v2-integration-list-{width}")
     page.goto(f"/integrations/{shop.pk}/")
     panel = page.locator(".resync-panel")
     assert panel.locator("h2").inner_text() == f"Resynchronizacja ofert #{run.pk}"
@@ -117,14 +109,14 @@ def test_the_list_and_the_page_show_the_last_resync_with_its_retry_and_the_check
 # --- 2. A check speaks as a check -------------------------------------------------------------
 
 
-def test_a_running_check_speaks_as_a_check(log_in, shop, width):
+def test_a_running_check_speaks_as_a_check(signed_in, shop, width):
     check = ResyncRun.objects.create(
         integration=shop, source="v2", kind="check", status="running", total=400, processed=150,
         started_at=timezone.now() - timedelta(seconds=40), lease_token="t",
         lease_expires_at=timezone.now() + timedelta(minutes=5),
         report={"differs": 7, "missing": 2, "unknown": 0},
     )  # fmt: skip
-    page = log_in(make_user(f"beata{width}"), width)
+    page = signed_in(browser_user(f"beata{width}"), width)
     page.goto(f"/integrations/{shop.pk}/")
     panel = page.locator(".resync-panel")
     assert panel.locator("h2").inner_text().startswith("Sprawdzenie rozbieżności")
@@ -148,7 +140,7 @@ def test_a_running_check_speaks_as_a_check(log_in, shop, width):
 # --- 3. A pause: why, nothing to do, when to the second, counting down -----------------------
 
 
-def test_a_paused_run_says_why_when_it_goes_on_and_counts_down(log_in, shop, width):
+def test_a_paused_run_says_why_when_it_goes_on_and_counts_down(signed_in, shop, width):
     now = timezone.now()
     budget = budgets_for(shop)["shop"]
     minute = int(now.timestamp()) // 60 * 60
@@ -164,7 +156,7 @@ def test_a_paused_run_says_why_when_it_goes_on_and_counts_down(log_in, shop, wid
         ),
     )  # fmt: skip
     WorkerPresence.objects.create(name="resync@test", cluster="resync", seen_at=now)
-    page = log_in(make_user(f"celina{width}"), width)
+    page = signed_in(browser_user(f"celina{width}"), width)
     page.goto(f"/integrations/{shop.pk}/")
     panel = page.locator(".resync-panel")
     assert "limit sklepu" in panel.locator("[data-field=waiting_reason]").inner_text().lower()
@@ -185,13 +177,13 @@ def test_a_paused_run_says_why_when_it_goes_on_and_counts_down(log_in, shop, wid
         "Resynchronizacja wstrzymana — zobacz dlaczego"
     )
     assert_no_sideways_scroll(page)
-    shot(page, f"v2-integration-paused-{width}")
+    screenshot(page, f"v2-integration-paused-{width}")
 
 
 # --- 4. Failures grouped by reason, with what to do -------------------------------------------
 
 
-def test_failures_are_grouped_by_reason_with_advice_and_a_content_warning(log_in, shop, width):
+def test_failures_are_grouped_by_reason_with_advice_and_a_content_warning(signed_in, shop, width):
     offers = failing_offers(shop, 30)
     now = timezone.now()
     run = ResyncRun.objects.create(
@@ -207,7 +199,7 @@ def test_failures_are_grouped_by_reason_with_advice_and_a_content_warning(log_in
         )
         for n, o in enumerate(offers)
     )  # fmt: skip
-    page = log_in(make_user(f"dorota{width}"), width)
+    page = signed_in(browser_user(f"dorota{width}"), width)
     page.goto(f"/integrations/{shop.pk}/runs/{run.pk}/")
     groups = page.locator(".failure-groups tr[data-group]")
     assert groups.count() == 2
@@ -220,7 +212,7 @@ def test_failures_are_grouped_by_reason_with_advice_and_a_content_warning(log_in
     # Durations: 73 s is "1 min 13 s", not "2 min".
     assert page.locator("[data-field=duration_display]").inner_text() == "1 min 13 s"
     assert_no_sideways_scroll(page)
-    shot(page, f"v2-run-failures-grouped-{width}")
+    screenshot(page, f"v2-run-failures-grouped-{width}")
     # A content refusal asks first, on a page that warns; going back, nothing starts.
     with page.expect_navigation():
         groups.nth(1).locator("[data-retry-group]").click()
@@ -239,13 +231,13 @@ def test_failures_are_grouped_by_reason_with_advice_and_a_content_warning(log_in
 # --- 9. The history row in step with the live panel -------------------------------------------
 
 
-def test_the_history_row_follows_the_live_panel(log_in, shop, width):
+def test_the_history_row_follows_the_live_panel(signed_in, shop, width):
     run = ResyncRun.objects.create(
         integration=shop, source="v2", status="running", total=300, processed=10, sent=10,
         started_at=timezone.now() - timedelta(seconds=30), lease_token="t",
         lease_expires_at=timezone.now() + timedelta(minutes=5),
     )  # fmt: skip
-    page = log_in(make_user(f"ewa{width}"), width)
+    page = signed_in(browser_user(f"ewa{width}"), width)
     page.goto(f"/integrations/{shop.pk}/")
     row = page.locator(f".resync-history tr[data-run='{run.pk}']")
     assert row.locator("[data-row-field=processed]").inner_text() == "10"
@@ -266,7 +258,7 @@ def test_the_history_row_follows_the_live_panel(log_in, shop, width):
 # --- 3 and 10. The plot: short pauses marked, the limit in offers a minute --------------------
 
 
-def test_the_plot_marks_short_pauses_and_its_limit_is_in_offers(log_in, shop, width):
+def test_the_plot_marks_short_pauses_and_its_limit_is_in_offers(signed_in, shop, width):
     start = timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=10)
     first = int(start.timestamp())
     run = ResyncRun.objects.create(
@@ -275,7 +267,7 @@ def test_the_plot_marks_short_pauses_and_its_limit_is_in_offers(log_in, shop, wi
         samples=[[first + 60 * n, 5900] for n in range(4)],
         pauses=[[first + 10, first + 50], [first + 70, first + 110], [first + 130, first + 170]],
     )  # fmt: skip
-    page = log_in(make_user(f"fryderyk{width}"), width)
+    page = signed_in(browser_user(f"fryderyk{width}"), width)
     page.goto(f"/integrations/{shop.pk}/runs/{run.pk}/")
     assert page.locator("[data-plot] rect.plot-pause").count() == 3
     caption = page.locator("[data-plot] figcaption").inner_text()

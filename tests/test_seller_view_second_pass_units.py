@@ -20,7 +20,7 @@ from integrations.presentation.plot import channel_limit_per_minute, run_plot
 from integrations.presentation.rates import pace
 from integrations.services import runs as resync
 from offers.models import Offer, OfferChannel
-from tests.test_pages import html, v2
+from tests.page_fixtures import html, v2
 
 pytestmark = pytest.mark.django_db
 
