@@ -9,7 +9,8 @@ from integrations.models import Integration
 @pytest.fixture(scope="session", autouse=True)
 def outbound_hosts_for_the_sandbox():
     """The sandbox and the tests' local servers run on 127.0.0.1: `make test` allows them with
-    OUTBOUND_ALLOWED_HOSTS=127.0.0.1,localhost (tests/test_security_urls.py removes them)."""
+    OUTBOUND_ALLOWED_HOSTS=127.0.0.1,localhost (tests/security/test_security_urls.py removes
+    them)."""
     from django.conf import settings
 
     if not {"127.0.0.1", "localhost"} <= set(settings.OUTBOUND_ALLOWED_HOSTS):
@@ -22,7 +23,7 @@ def outbound_hosts_for_the_sandbox():
 @pytest.fixture(scope="session", autouse=True)
 def static_files_without_collectstatic():
     """Pages name the unhashed static files: the tests do not run collectstatic. Production's
-    manifest storage is checked by tests/test_security_deploy.py."""
+    manifest storage is checked by tests/security/test_security_deploy.py."""
     from django.test import override_settings
 
     plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
@@ -192,8 +193,8 @@ def sandbox_account():
 @pytest.fixture(autouse=True)
 def one_run_per_task_in_process(settings):
     """A task called in the test's own thread drives its run alone: the test's transaction is
-    not visible to other threads. Many runs per worker: tests/test_many_runs_per_worker.py and
-    the worker-process tests (settings' default)."""
+    not visible to other threads. Many runs per worker: tests/engine/test_many_runs_per_worker.py
+    and the worker-process tests (settings' default)."""
     settings.RESYNC_RUNS_PER_WORKER = 1
 
 

@@ -1,7 +1,7 @@
 """A run whose task keeps dying (its worker killed, out of memory, past the task timeout) fails
 after a bounded number of claims, with a reason; the runs that shared the dying worker with it
 are not blamed (issue 24, item 4). The lease state machine and the runner, in process; with real
-worker processes killed: tests/test_runs_whose_task_dies_workers.py."""
+worker processes killed: tests/engine/test_runs_whose_task_dies_workers.py."""
 
 from datetime import timedelta
 

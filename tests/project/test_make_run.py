@@ -3,7 +3,7 @@
 The recipe is driven on a pseudo-terminal as an interactive shell runs a job (its own session,
 the terminal's foreground), and Ctrl-C is the ^C the terminal turns into SIGINT. A stand-in for
 honcho does what honcho does with SIGINT (ends with 130); the real processes' stop is honcho's
-and `run_cluster`'s (tests/test_cluster.py).
+and `run_cluster`'s (tests/engine/test_cluster.py).
 """
 
 import os

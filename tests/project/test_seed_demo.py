@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 def test_seed_demo_is_idempotent_and_points_at_the_sandbox(settings):
     settings.SANDBOX_URL = "http://127.0.0.1:8123"
-    settings.DEBUG = True  # development only (tests/test_security_login.py)
+    settings.DEBUG = True  # development only (tests/security/test_security_login.py)
     call_command("seed_demo", offers=40)
     call_command("seed_demo", offers=40)
     assert Integration.objects.count() == 4

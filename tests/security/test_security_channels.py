@@ -85,7 +85,8 @@ def test_a_token_refresh_keeps_a_secret_the_seller_saved_meanwhile(
     assert credentials["client_secret"] == "saved-by-the-seller"
     # Issue #16: the refresh was made with other credentials than the row has now, so its
     # tokens are not written (a changed secret may come with changed URLs: see
-    # test_security_second_pass). An unchanged integration gets them: test_adapter_allegro.
+    # tests/security/test_token_refresh_targets.py). An unchanged integration gets them:
+    # test_adapter_allegro.
     assert credentials["access_token"] == old_token
 
 

@@ -1,7 +1,7 @@
-"""Issue 20, part A, in Chromium at 1280 px and 390 px: the last resync apart from checks and
-retries, a check that speaks as a check, pauses explained with a countdown, failures grouped by
-reason with what to do, durations with seconds, the history row in step with the live panel,
-and the plot's pauses and limit.
+"""A run's outcome as a seller reads it in Chromium at 1280 px and 390 px (issue 20, part A):
+the last resync apart from checks and retries, a check that speaks as a check, pauses
+explained with a countdown, failures grouped by reason with what to do, durations with
+seconds, the history row in step with the live panel, and the plot's pauses and limit.
 
 Set XSALE_SCREENSHOTS=docs to refresh the screenshots of these views while the tests run.
 """

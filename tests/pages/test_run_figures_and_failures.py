@@ -1,4 +1,5 @@
-"""Issue 20, part A, where the logic lives: failures grouped by reason with advice, retries of a
+"""A run's figures and failures where the logic lives (issue 20, part A; in Chromium:
+tests/pages/test_run_outcome_browser.py): failures grouped by reason with advice, retries of a
 reason group, durations with seconds, a pace only once measured and not diluted by pauses,
 pauses recorded and drawn to the second, the WooCommerce limit in offers, checks refused on a
 channel that cannot be read back, and the last resync told apart from checks and retries."""
