@@ -12,10 +12,8 @@ import tracemalloc
 from contextlib import contextmanager
 
 import pytest
-from django.utils import timezone
 
-from integrations.engine.runner import process_chunk
-from integrations.models import ResyncFailure, ResyncRun
+from integrations.models import ResyncFailure
 from integrations.saleschannels.allegro import adapter as allegro
 from integrations.saleschannels.amazon import adapter as amazon
 from integrations.saleschannels.amazon import documents as amazon_documents
@@ -35,6 +33,7 @@ from tests.hostile_channels import (
     report_of_millions_of_issues,
     report_of_one_endless_line,
 )
+from tests.run_steps import drain
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
 
@@ -44,23 +43,10 @@ HUGE = "1e999999999"  # 11 bytes: a gigabyte string through f"{Decimal(x):.2f}"
 
 @pytest.fixture(autouse=True)
 def handed_on(monkeypatch):
-    """Tasks are driven here (drive), not by a broker."""
+    """Tasks are driven here (drain), not by a broker."""
     from integrations.engine import skeleton
 
     monkeypatch.setattr(skeleton, "enqueue_chunk", lambda run_id, cursor: None)
-
-
-def drive(run: ResyncRun, max_tasks=200) -> ResyncRun:
-    """What the resync cluster does: tasks until the run ends (pauses waited out)."""
-    for _ in range(max_tasks):
-        run.refresh_from_db()
-        if not run.is_active:
-            return run
-        if run.status == "paused":
-            time.sleep(min(max((run.paused_until - timezone.now()).total_seconds(), 0), 15))
-            ResyncRun.objects.filter(pk=run.pk).update(status="queued")
-        process_chunk(run.pk, run.cursor)
-    raise AssertionError("the run did not end")
 
 
 @contextmanager
@@ -111,7 +97,7 @@ def amazon_shop(sandbox, sandbox_account, settings):
 @pytest.fixture
 def amazon_listed(amazon_shop):
     """The shop's offers listed on Amazon, so that its listings report has rows."""
-    run = drive(start_resync(amazon_shop, source="cli"))
+    run = drain(start_resync(amazon_shop, source="cli"), max_chunks=200)
     assert (run.status, run.sent) == ("completed", 20)
     return amazon_shop
 
@@ -125,7 +111,7 @@ def test_a_processing_report_of_millions_of_issues_fails_the_feed_in_bounded_mem
     with HostileChannel(sandbox.url, s3("feeds")(report_of_millions_of_issues())) as shop:
         shop.point(amazon_shop)
         with peak_memory() as measured:
-            run = drive(start_resync(amazon_shop, source="cli"))
+            run = drain(start_resync(amazon_shop, source="cli"), max_chunks=200)
         assert shop.served, "the hostile report was not asked for"
     assert (run.status, run.sent, run.failed) == ("completed", 0, 20)
     reasons = set(ResyncFailure.objects.filter(run=run).values_list("message", flat=True))
@@ -143,7 +129,7 @@ def test_a_listings_report_of_one_endless_line_fails_the_check_in_bounded_memory
     with HostileChannel(sandbox.url, s3("reports")(report_of_one_endless_line())) as shop:
         shop.point(amazon_shop)
         with peak_memory() as measured:
-            check = drive(drift.start_check(amazon_shop, user=None, source="cli"))
+            check = drain(drift.start_check(amazon_shop, user=None, source="cli"), max_chunks=200)
         assert shop.served
     assert check.status == "failed"
     assert "longer than 256 KB (CHANNEL_MAX_LINE_BYTES)" in check.error, check.error
@@ -157,7 +143,7 @@ def test_a_listings_report_of_millions_of_empty_lines_is_refused_without_reading
     amazon_shop = amazon_listed
     with HostileChannel(sandbox.url, s3("reports")(report_of_empty_lines(3_000_000))) as shop:
         shop.point(amazon_shop)
-        check = drive(drift.start_check(amazon_shop, user=None, source="cli"))
+        check = drain(drift.start_check(amazon_shop, user=None, source="cli"), max_chunks=200)
     assert check.status == "failed"
     assert "more than 2,000,000 lines (CHANNEL_MAX_DOCUMENT_ENTRIES)" in check.error, check.error
 
@@ -245,7 +231,7 @@ def test_a_listing_whose_price_is_1e999999999_fails_that_offer_and_the_check_goe
     with HostileChannel(sandbox.url, hostile) as shop:
         shop.point(woo)
         with peak_memory() as measured:
-            check = drive(drift.start_check(woo, user=None, source="cli"))
+            check = drain(drift.start_check(woo, user=None, source="cli"), max_chunks=200)
     assert check.status == "completed", check.error
     failure = ResyncFailure.objects.get(run=check)
     assert failure.offer_id == offers[0].pk and failure.code == "unbounded_answer"
@@ -283,7 +269,7 @@ def test_an_answer_past_a_bound_fails_the_check_with_a_reason_in_bounded_memory(
     with HostileChannel(sandbox.url, hostile) as shop:
         shop.point(woo)
         with peak_memory() as measured:
-            check = drive(drift.start_check(woo, user=None, source="cli"))
+            check = drain(drift.start_check(woo, user=None, source="cli"), max_chunks=200)
     assert check.status == "failed"
     assert said in check.error and "WooCommerce" in check.error, check.error
     assert check.chunk_errors == 0  # refused once, not retried as an unexpected error

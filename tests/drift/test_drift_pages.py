@@ -27,18 +27,9 @@ def one_chunk_per_task(settings):
 
 
 @pytest.fixture
-def seller(client):
-    client.force_login(
-        make_user(
-            "seller",
-            "resync_integration",
-            "view_integration",
-            "change_integration",
-            "view_resyncrun",
-        )
-    )
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
+def seller(seller, english):
+    """The pages' seller (tests/page_fixtures.py), reading them in English."""
+    return seller
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from integrations.services.runs import start_resync
 from integrations.wording import worded
 from offers.models import OfferChannel
 from tests.catalogue import make_offers, sandbox_integration
+from tests.run_steps import drain
 
 pytestmark = pytest.mark.django_db
 
@@ -43,21 +44,8 @@ def one_step_per_task(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
-def drain(run: ResyncRun, max_chunks=100) -> ResyncRun:
-    """What the resync cluster does: process tasks until the run ends."""
-    for _ in range(max_chunks):
-        run.refresh_from_db()
-        if not run.is_active:
-            return run
-        if run.status == "paused":
-            time.sleep(min(max((run.paused_until - timezone.now()).total_seconds(), 0), 15))
-            ResyncRun.objects.filter(pk=run.pk).update(status="queued")
-        process_chunk(run.pk, run.cursor)
-    raise AssertionError("the run did not end")
-
-
 def resync(integration, user=None) -> ResyncRun:
-    return drain(start_resync(integration, user=user, source="v2"))
+    return drain(start_resync(integration, user=user, source="v2"), max_chunks=100)
 
 
 def page(client, name, *args) -> str:
@@ -319,7 +307,6 @@ def test_a_hostile_channel_message_is_worded_in_one_pass_not_backtracked():
     """A stored text may hold a channel's own words (up to 2,000 characters). Matched with
     backtracking patterns of several `.*?`, this one took 10 s to word, on every page that
     showed it; matched in one pass it is left as the channel wrote it at once."""
-    import time
 
     from integrations.wording import worded
 

@@ -1,9 +1,7 @@
 """ "Testuj połączenie" in Chromium: the V2 integration page and the Django admin (the change
 page's button and the bulk action), against the channel sandbox over real HTTP."""
 
-import os
 import socket
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,54 +10,21 @@ from django.contrib.auth.models import Permission
 from integrations.channels import Channel
 from integrations.models import Integration
 from integrations.services.demo import DEMO_CREDENTIALS, sandbox_integration_urls
+from tests.seller_browser import PASSWORD, browser_marks
 
-CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "pw-connection-123"
-TIMEOUT_MS = 60_000
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
-]
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
+pytestmark = browser_marks
 
 
 @pytest.fixture
-def log_in(chromium, live_server):
-    contexts = []
+def log_in(signed_in):
+    """log_in(user, path): a logged-in page at 1280 px, at `path`."""
 
     def log_in(user, path):
-        context = chromium.new_context(
-            locale="pl-PL", base_url=live_server.url, viewport={"width": 1280, "height": 900}
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto("/login/")
-        page.fill("input[name=username]", user.username)
-        page.fill("input[name=password]", PASSWORD)
-        with page.expect_navigation():
-            page.click('form[action="/login/"] button[type=submit]')
+        page = signed_in(user)
         page.goto(path)
         return page
 
-    yield log_in
-    for context in contexts:
-        context.close()
+    return log_in
 
 
 def seller(*, superuser=False):

@@ -3,10 +3,8 @@ real run (a resync worker, the sandbox) of a shop limited to 12 requests a minut
 run goes in a burst, pauses, and goes on. The figures agree on every poll: the pace is never
 above the limit line, the time left does not swing, the plot appears without a reload."""
 
-import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -15,45 +13,22 @@ from django.contrib.auth.models import Permission
 from integrations.models import ResyncRun
 from integrations.services.runs import start_resync
 from tests.catalogue import make_offers, sandbox_integration
+from tests.seller_browser import PASSWORD, browser_marks
 
-CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "pw-live-123"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
-]
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [pytest.mark.slow, *browser_marks]
 
 
 @pytest.fixture
-def page(live_server):
-    from playwright.sync_api import sync_playwright
-
+def page(signed_in):
     user = get_user_model().objects.create_user("ola", password=PASSWORD, is_staff=True)
     user.user_permissions.add(
         *Permission.objects.filter(
             codename__in=["view_integration", "view_resyncrun", "resync_integration"]
         )
     )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        context = browser.new_context(locale="pl-PL", base_url=live_server.url)
-        context.set_default_timeout(60_000)
-        tab = context.new_page()
-        tab.goto("/login/")
-        tab.fill("input[name=username]", "ola")
-        tab.fill("input[name=password]", PASSWORD)
-        with tab.expect_navigation():
-            tab.click('form[action="/login/"] button[type=submit]')
-        tab.user = user
-        yield tab
-        browser.close()
+    tab = signed_in(user)
+    tab.user = user
+    return tab
 
 
 def seconds_of(text: str) -> int | None:
