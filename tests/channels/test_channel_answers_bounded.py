@@ -81,6 +81,10 @@ def s3(kind: str):
 def amazon_shop(sandbox, sandbox_account, settings):
     settings.RESYNC_TASK_SECONDS = 0
     settings.AMAZON_FEED_THRESHOLD = 10  # 20 offers go in a feed
+    # These tests prove the bounds on entries and lines; the reading deadline has its own test
+    # (test_counting_a_listings_report_stops_at_its_deadline), and on a loaded machine reading
+    # two million entries may take longer than the default 60 s before their bound is reached.
+    settings.CHANNEL_DOCUMENT_SECONDS = 600
     sandbox.configure(
         "amazon",
         sandbox_account,
