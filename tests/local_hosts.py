@@ -29,6 +29,22 @@ class Received:
     headers: dict
 
 
+class LocalServer:
+    """A handler class served on 127.0.0.1 at a free port, a thread per request, until
+    `close()`: `url` is http://127.0.0.1:<port>."""
+
+    def __init__(self, handler):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class ScriptedHost:
     """Answers each request with `answer(request)` (default: 200 `{}`), and keeps every
     request it received in `received`."""

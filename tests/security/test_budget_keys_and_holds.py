@@ -4,15 +4,16 @@ seller is told when a channel asked for longer."""
 
 import pytest
 
+from tests.local_hosts import LocalServer
+
 # --- 3: budgets are keyed by the channel's hosts; one answer holds them 300 s at most ----------
 
 
-class AlwaysThrottles:
+class AlwaysThrottles(LocalServer):
     """Answers every request 429 with Retry-After: 3600, as a hostile "channel" could."""
 
     def __init__(self):
         import http.server
-        import threading
 
         outer = self
 
@@ -33,14 +34,7 @@ class AlwaysThrottles:
             do_POST = do_PATCH = do_GET
 
         self.hits = 0
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

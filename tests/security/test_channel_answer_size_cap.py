@@ -3,10 +3,12 @@ answer, a false length, a gzip bomb are the channel's fault, never read whole.""
 
 import pytest
 
+from tests.local_hosts import LocalServer
+
 # --- 6 (first half): a channel's answer is read up to a size cap -------------------------------
 
 
-class HugeAnswers:
+class HugeAnswers(LocalServer):
     """/endless: 200 JSON without a length, 64 MiB then close; /declared: Content-Length of
     1 GiB; /gzip-bomb: 16 KiB of gzip that inflate to 32 MiB; /small: a normal answer. Bytes
     written are counted in server.sent."""
@@ -15,7 +17,6 @@ class HugeAnswers:
         import contextlib
         import gzip
         import http.server
-        import threading
 
         bomb = gzip.compress(b"[" + b" " * (32 * 1024 * 1024) + b"]")
         outer = self
@@ -61,14 +62,7 @@ class HugeAnswers:
                     self.wfile.write(body)
 
         self.sent = 0
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -3,16 +3,17 @@ for: never stored nor sent to a host the URLs were changed to meanwhile."""
 
 import pytest
 
+from tests.local_hosts import LocalServer
+
 # --- 2: refreshed tokens go only into the integration the refresh was made for -----------------
 
 
-class RecordsAuthorization:
+class RecordsAuthorization(LocalServer):
     """A host someone points an integration at: records every Authorization header, answers
     401 JSON to everything."""
 
     def __init__(self):
         import http.server
-        import threading
 
         outer = self
 
@@ -33,14 +34,8 @@ class RecordsAuthorization:
             do_POST = do_PATCH = do_PUT = do_GET
 
         self.authorizations: list[str] = []
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://localhost:{self.server.server_address[1]}/allegro"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
+        self.url = f"http://localhost:{self.port}/allegro"
 
 
 @pytest.fixture
