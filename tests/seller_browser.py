@@ -1,5 +1,5 @@
 """Chromium fixtures for the seller's pages at 1280 px and 390 px, in Polish (registered for
-every test by conftest.py): a browser for the module, a logged-in page at either width, users
+every test by conftest.py): a browser for the session, a logged-in page at either width, users
 with the seller's permissions, screenshots on demand (XSALE_SCREENSHOTS=docs) and the checks
 that a page does not scroll sideways."""
 
@@ -48,8 +48,10 @@ def browser_user(username, *, resync=True, superuser=False):
     return user
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium():
+    """One headless Chromium for the test process (a launch takes seconds); each test opens its
+    own contexts in it, so no cookie or page outlives a test."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed")
     from playwright.sync_api import sync_playwright
