@@ -14,7 +14,7 @@ from integrations.shopconnect.http import (
     safe_url,
 )
 from tests.allegro_openapi import items_for, make_offer
-from tests.budget_windows import most_in_any_window
+from tests.budget_fixtures import most_in_any_window
 from tests.catalogue import make_offers
 
 
