@@ -74,7 +74,11 @@ class IntegrationForm(forms.ModelForm):
             "auth_url",
             "requests_per_minute",
             "active",
+            "sync_changes",
+            "reconcile_every",
+            "reconcile_at",
         ]
+        widgets = {"reconcile_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
         help_texts = {
             "api_url": URL_CHANGE_HELP,
             "upload_url": format_lazy("{} {}", _("Allegro's image upload host."), URL_CHANGE_HELP),

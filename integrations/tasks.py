@@ -1,6 +1,8 @@
 """django-q2 entry points: thin wrappers around the engine (integrations/engine/)."""
 
 from integrations.engine import runner, skeleton
+from integrations.models import Integration, ResyncRun
+from integrations.services import reconcile
 
 STALE_RUN_SCHEDULE = "resync: re-enqueue stale runs"
 
@@ -32,3 +34,14 @@ def ensure_stale_run_schedule() -> None:
             "cluster": skeleton.RESYNC_CLUSTER,
         },
     )
+
+
+def reconcile_integration(integration_id: int) -> None:
+    """The integration's reconciliation schedule (services/reconcile.py)."""
+    integration = Integration.objects.filter(pk=integration_id).first()
+    if integration is not None:  # deleted since the schedule fired
+        reconcile.reconcile_start(integration, source=ResyncRun.Source.SCHEDULE)
+
+
+def decide_reconciliations() -> int:
+    return reconcile.decide_ended()
