@@ -160,7 +160,9 @@ def reconciliation_url(integration_id: int) -> str:
 def notify_reconciliation_asks(record) -> None:
     """A reconciliation found more drift than it may send back by itself: e-mail everyone who
     may start a resync (they confirm or dismiss it on the integration's page)."""
-    users = get_user_model().objects.with_perm(RESYNC_PERMISSION, include_superusers=True)
+    users = get_user_model().objects.with_perm(
+        RESYNC_PERMISSION, backend="django.contrib.auth.backends.ModelBackend"
+    )
     emails = sorted({u.email for u in users.filter(is_active=True) if u.email})
     if not emails:
         return
