@@ -185,6 +185,8 @@ def test_ten_percent_drift_sends_nothing_and_asks_by_mail_and_on_the_page(asked,
         page = client.get(reverse(f"{layout}:integration_edit", args=[integration.pk])).content
         assert b"data-reconciliation-asks" in page
         assert b"data-reconcile-confirm" in page and b"data-reconcile-dismiss" in page
+        # The stored note reads in the page's language (Polish by default).
+        assert "20 z 200 aktywnych ofert się różni, więcej niż 5%" in page.decode()
 
 
 def test_confirming_starts_the_fix_of_what_differs(asked, client, sandbox, sandbox_account):
