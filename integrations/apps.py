@@ -4,11 +4,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _ensure_schedules(sender, **kwargs):
-    from integrations.services.reconcile import ensure_decide_schedule
-    from integrations.tasks import ensure_stale_run_schedule
+    from integrations.tasks import ensure_every_minute_schedules
 
-    ensure_stale_run_schedule()
-    ensure_decide_schedule()
+    ensure_every_minute_schedules()
 
 
 class IntegrationsConfig(AppConfig):

@@ -15,7 +15,7 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.test import TestCase
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django_q.models import Schedule
 
 from integrations.engine.runner import process_chunk
@@ -25,18 +25,10 @@ from integrations.services.runs import start_resync
 from tests.catalogue import make_offers, sandbox_integration
 from tests.drift_fixtures import checked, drain, drift_channel, resynced
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def one_chunk_per_task(settings):
-    settings.RESYNC_TASK_SECONDS = 0
-
-
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("one_chunk_per_task", "english_messages"),
+]
 
 
 def a_seller(username="seller", email="seller@example.com"):
@@ -122,6 +114,16 @@ def test_the_schedule_is_created_moved_and_removed_with_the_integration(make_int
     assert not Schedule.objects.filter(name=reconcile.schedule_name(pk)).exists()
 
 
+def test_ended_checks_are_decided_every_minute_on_the_resync_cluster():
+    decide = Schedule.objects.get(name=reconcile.DECIDE_SCHEDULE)
+    assert (decide.func, decide.schedule_type, decide.minutes, decide.cluster) == (
+        "integrations.tasks.decide_reconciliations",
+        Schedule.MINUTES,
+        1,
+        "resync",
+    )
+
+
 def test_the_scheduled_task_reconciles_the_integration_it_names(make_integration, monkeypatch):
     from integrations import tasks
 
@@ -141,6 +143,7 @@ def test_one_percent_drift_is_sent_back_exactly(sandbox, sandbox_account):
     record = reconciled(integration)
 
     assert (record.outcome, record.active_offers, record.differing) == ("fixing", 200, 2)
+    assert reconcile.decide_ended() == 0  # decided once: the next minute finds nothing to do
     assert record.checked == 200
     assert record.check_run.data_types == "prices_stock"
     found = DriftItem.objects.filter(check_run=record.check_run, kind="differs")

@@ -12,8 +12,8 @@ by itself and asks a person about large drift (docs/architecture.md, Reconciliat
   RECONCILE_MAX_FIX_PERCENT of the integration's active offers: at most that, it starts the
   fix (only what differs, prices and stock); more, it sends nothing, e-mails the people who may
   resync and leaves a notice on the integration's page (`reconcile_confirm`,
-  `reconcile_dismiss`). The every-minute schedule `DECIDE_SCHEDULE` decides every check that
-  ended; the command line decides its own at once. Deciding twice is harmless.
+  `reconcile_dismiss`). The every-minute schedule `DECIDE_SCHEDULE` (tasks.py) decides every
+  check that ended; the command line decides its own at once. Deciding twice is harmless.
 """
 
 import logging
@@ -118,20 +118,6 @@ def integration_saved(sender, instance: Integration, update_fields=None, **kwarg
 
 def integration_deleted(sender, instance: Integration, **kwargs) -> None:
     Schedule.objects.filter(name=schedule_name(instance.pk)).delete()
-
-
-def ensure_decide_schedule() -> None:
-    """Every minute, on the resync cluster, decide the reconciliations whose check ended."""
-    Schedule.objects.update_or_create(
-        name=DECIDE_SCHEDULE,
-        defaults={
-            "func": "integrations.tasks.decide_reconciliations",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-            "cluster": RESYNC_CLUSTER,
-        },
-    )
 
 
 # --- one reconciliation ------------------------------------------------------------------------
