@@ -110,7 +110,9 @@ def reconcile_schedule_sync(integration: Integration) -> None:
     )
 
 
-def integration_saved(sender, instance: Integration, update_fields=None, **kwargs) -> None:
+def integration_saved(sender, instance: Integration, update_fields=None, raw=False, **kw) -> None:
+    if raw:  # a fixture being loaded: its schedules come with it, or from the next save
+        return
     if update_fields is not None and not SCHEDULE_FIELDS & set(update_fields):
         return  # a token write-back, a counter: the schedule is not concerned
     reconcile_schedule_sync(instance)
