@@ -21,7 +21,7 @@ from django_q.models import Schedule
 from integrations.engine.runner import process_chunk
 from integrations.models import DriftItem, Integration, Reconciliation, ResyncRun
 from integrations.services import reconcile
-from integrations.services.runs import start_resync
+from integrations.services.runs import cancel_resync, start_resync
 from tests.catalogue import make_offers, sandbox_integration
 from tests.drift_fixtures import checked, drain, drift_channel, resynced
 
@@ -226,6 +226,17 @@ def test_dismissing_clears_the_notice_and_sends_nothing(asked, client):
     page = client.get(reverse("v2:integration_edit", args=[integration.pk])).content.decode()
     assert "data-reconciliation-asks" not in page
     assert 'data-reconciliation-outcome="dismissed"' in page
+
+
+def test_a_check_that_did_not_complete_sends_nothing(sandbox, sandbox_account):
+    integration, _changed = drifted_shop(sandbox, sandbox_account, offers=20, price_share=0.5)
+    record = reconcile.reconcile_start(integration, source="schedule")
+    cancel_resync(record.check_run)
+    assert reconcile.decide_ended() == 1
+    record.refresh_from_db()
+    assert (record.outcome, record.fix_run) == ("failed", None)
+    assert "did not complete" in record.note
+    assert not ResyncRun.objects.filter(differing_of__isnull=False).exists()
 
 
 # --- when nothing may be checked ---------------------------------------------------------------

@@ -171,11 +171,11 @@ def reconcile_decide(record: Reconciliation) -> Reconciliation:
     with transaction.atomic():
         record = Reconciliation.objects.select_for_update().get(pk=record.pk)
         check = record.check_run
-        if record.outcome != Reconciliation.Outcome.CHECKING or check is None or check.is_active:
+        if record.outcome != Reconciliation.Outcome.CHECKING or (check and check.is_active):
             return record
-        record.checked = (check.report or {}).get("offers", 0)
-        if check.status != ResyncRun.Status.COMPLETED:
+        if check is None or check.status != ResyncRun.Status.COMPLETED:  # or deleted since
             return _ended(record, Reconciliation.Outcome.FAILED, CHECK_ENDED())
+        record.checked = (check.report or {}).get("offers", 0)
         record.differing = drift.differing_count(check)
         if not record.differing:
             return _ended(record, Reconciliation.Outcome.IN_STEP)
