@@ -23,7 +23,7 @@ from integrations.engine.selection import Chunk
 from integrations.engine.skeleton import LeaseLost, lease_seconds
 from integrations.models import ChannelBatch, ResyncFailure, ResyncRun
 from integrations.shopconnect.base import OfferResult, stored_text
-from integrations.shopconnect.http import HOST_UNREACHABLE
+from integrations.shopconnect.errors import HOST_UNREACHABLE
 from offers.models import OfferChannel, SiteJournal
 
 SAMPLES_KEPT = 2880  # two days of minutes
