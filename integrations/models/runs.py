@@ -19,6 +19,11 @@ from integrations.models.leases import ResyncRunQuerySet
 
 
 class ResyncRun(models.Model):
+    """One run over an integration's offers: a resync (sends them to the channel), a retry of
+    a resync's failures, or a drift check (reads the channel and compares) — `kind` says which,
+    `is_check` and `retry_of` tell them apart. All go through the same engine, lease, pauses
+    and pages; the name stays ResyncRun for all (the database's, and outside scripts')."""
+
     class Source(models.TextChoices):
         V1 = "v1", _("V1 page")
         V2 = "v2", _("V2 page")
@@ -127,7 +132,9 @@ class ResyncRun(models.Model):
     heartbeat_at = models.DateTimeField(_("heartbeat"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
     paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
-    # Why the run waits (paused) or goes slower than alone (a shared budget), for the seller.
+    # The note the seller reads under the run's bar, despite the field's name not only while
+    # paused: why the run waits (paused), or, while it goes, what sets its pace (a budget shared
+    # with other runs). The pages tell which (presentation/display.py, `note_kind`).
     pause_reason = models.CharField(_("waiting because"), max_length=300, blank=True)
     # Offers sent per minute over the run, for its plot: [[unix minute start, offers], …].
     samples = models.JSONField(default=list, blank=True, editable=False)
