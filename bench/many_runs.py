@@ -45,14 +45,13 @@ from resync_runs import (  # noqa: E402
     APP,
     EDITS,
     SANDBOX_APP,
-    Watcher,
+    drive_runs,
     fresh_postgres,
     load_average,
     make_integration,
     print_cpu,
     print_pause_counts,
     requests_per,
-    runs_by_pk,
     scaled,
     seed,
 )
@@ -159,24 +158,17 @@ def bench_sellers(url):
     import requests
 
     requests.post(f"{url}/_sandbox/allegro/_apps/{client_id}/reset", timeout=10)
-    worker = h.start_resync_worker(workers=ARGS.workers, name="resync")
-    time.sleep(4)  # let the cluster start
-    print(f"- load average before the runs: {load_average()}")
-    try:
-        with h.Sweeper(), h.GroupSampler(worker.pid) as sampler:
-            t0 = time.time()
-            started = [start_resync(i, source=ResyncRun.Source.ADMIN) for i in integrations]
-            pressed = time.time() - t0
-            names = {r.pk: r.integration.api_url.rsplit("/", 1)[-1] for r in started}
-            watcher = Watcher(names)
-            ended = watcher.wait(ARGS.timeout)
-        print(f"- load average at the end of the runs: {load_average()}")
-    finally:
-        worker.stop()
-    done = runs_by_pk(names)
+    driven = drive_runs(
+        lambda: [start_resync(i, source=ResyncRun.Source.ADMIN) for i in integrations],
+        workers=ARGS.workers,
+        timeout=ARGS.timeout,
+        what="the runs",
+    )
+    done, watcher, sampler, t0 = driven.runs, driven.watcher, driven.sampler, driven.started_at
+    names = {pk: run.integration.api_url.rsplit("/", 1)[-1] for pk, run in done.items()}
     states = {a: h.sandbox_state(url, "allegro", a) for a in accounts}
     app = h.allegro_app_state(url, client_id)
-    print(f"- all runs ended: {ended}; {ARGS.sellers} starts took {pressed:.2f} s")
+    print(f"- all runs ended: {driven.ended}; {ARGS.sellers} starts took {driven.pressed:.2f} s")
     firsts, finishes = {}, {}
     for pk, run in sorted(done.items()):
         account = names[pk]
@@ -287,18 +279,10 @@ def bench_edits(url):
     )
     integration = make_integration(url, "allegro", account, credentials=SANDBOX_APP)
     seed(integration, ARGS.offers, prefix="E-", photos=0)
-    worker = h.start_resync_worker(workers=1, name="resync")
-    time.sleep(4)
-    print(f"- load average before the run: {load_average()}")
-    try:
-        with h.Sweeper():
-            run = start_resync(integration, source="cli")
-            watcher = Watcher([run.pk])
-            watcher.wait(20 * 60)
-        print(f"- load average at the end: {load_average()}")
-    finally:
-        worker.stop()
-    run = runs_by_pk([run.pk])[run.pk]
+    driven = drive_runs(
+        lambda: [start_resync(integration, source="cli")], workers=1, timeout=20 * 60
+    )
+    (run,) = driven.runs.values()
     st = h.sandbox_state(url, "allegro", account)
     stamps = sorted(o["updated_at"] for o in st["offers"].values())
     edits = Counter(o["edits"] for o in st["offers"].values())
@@ -348,7 +332,7 @@ def bench_edits(url):
         f"{counters['max_in_window'].get('patch_per_hour')} (limit {ARGS.long}); 429 "
         f"{counters['throttled']}; limits exceeded {counters['limit_violations']}"
     )
-    print_pause_counts(watcher, {run.pk: "the run"})
+    print_pause_counts(driven.watcher, {run.pk: "the run"})
 
 
 def main():
@@ -358,9 +342,10 @@ def main():
     limits = json.dumps(LIMITS)
     print(f"{now} UTC, load average {load_average()} (1/5/15 min), CHANNEL_LIMITS={limits}")
     try:
-        {"sellers": bench_sellers, "edits": bench_edits, "prices": bench_prices}[ARGS.bench](
-            url, ARGS
-        )
+        if ARGS.bench == "prices":
+            bench_prices(url, ARGS)
+        else:
+            {"sellers": bench_sellers, "edits": bench_edits}[ARGS.bench](url)
     finally:
         sandbox.stop()
         print(f"load average at the end {load_average()}; logs in {h.WORKDIR}")

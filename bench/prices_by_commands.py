@@ -16,13 +16,11 @@ from resync_runs import (
     PRICE_COMMANDS,
     QUANTITY_COMMANDS,
     SANDBOX_APP,
-    Watcher,
-    load_average,
+    drive_runs,
     make_integration,
     print_cpu,
     print_pause_counts,
     requests_per,
-    runs_by_pk,
     scaled,
     seed,
 )
@@ -103,19 +101,13 @@ def bench_prices(url, args):
     real = args.offers * s
     naive = (real / EDITS[1] * 3600 if real > EDITS[1] else real / EDITS[0] * 60) / s
     by_patch, balanced = balanced_split(args.offers, edits, commands)
-    worker = h.start_resync_worker(workers=args.workers, name="resync")
-    time.sleep(4)
-    print(f"- load average before the run: {load_average()}")
-    try:
-        with h.Sweeper(), h.GroupSampler(worker.pid) as sampler:
-            t0 = time.time()
-            run = start_resync(integration, source="cli", data_types="prices_stock")
-            watcher = Watcher([run.pk])
-            watcher.wait(30 * 60)
-        print(f"- load average at the end: {load_average()}")
-    finally:
-        worker.stop()
-    run = runs_by_pk([run.pk])[run.pk]
+    driven = drive_runs(
+        lambda: [start_resync(integration, source="cli", data_types="prices_stock")],
+        workers=args.workers,
+        timeout=30 * 60,
+    )
+    (run,) = driven.runs.values()
+    t0 = driven.started_at
     st = h.sandbox_state(url, "allegro", account)
     counters = st["counters"]
     total = run.finished_at.timestamp() - t0
@@ -192,5 +184,5 @@ def bench_prices(url, args):
         histogram, st["rate"]["first_request_at"], st["rate"]["last_request_at"], step
     )
     print(f"- requests per {step} s (the app allows {round(APP / s)}): {chunks}")
-    print_cpu(sampler, "the resync cluster")
-    print_pause_counts(watcher, {run.pk: "the run"})
+    print_cpu(driven.sampler, "the resync cluster")
+    print_pause_counts(driven.watcher, {run.pk: "the run"})

@@ -9,6 +9,9 @@ import os
 import subprocess
 import time
 from collections import Counter
+from dataclasses import dataclass
+
+import harness as h
 
 # Allegro's published limits (integrations/channels.py), per "minute" and "hour".
 APP = 9_000
@@ -126,6 +129,37 @@ class Watcher:
                 return True
             time.sleep(self.POLL_SECONDS)
         return False
+
+
+@dataclass
+class Driven:
+    """Runs a bench drove to their end (`drive_runs`)."""
+
+    runs: dict  # run id → the run as it ended
+    watcher: Watcher
+    sampler: h.GroupSampler  # the resync cluster's CPU and memory while the runs went
+    started_at: float  # when the first run was started (unix time)
+    pressed: float  # the seconds starting them took
+    ended: bool  # every run ended within the timeout
+
+
+def drive_runs(start, *, workers, timeout, what="the run"):
+    """A resync cluster of `workers` workers beside the sweeper; `start()` starts the runs and
+    returns them; they are watched to their end (or `timeout`), then the cluster stops."""
+    worker = h.start_resync_worker(workers=workers, name="resync")
+    time.sleep(4)  # let the cluster start
+    print(f"- load average before {what}: {load_average()}")
+    try:
+        with h.Sweeper(), h.GroupSampler(worker.pid) as sampler:
+            started_at = time.time()
+            started = start()
+            pressed = time.time() - started_at
+            watcher = Watcher([run.pk for run in started])
+            ended = watcher.wait(timeout)
+        print(f"- load average at the end of {what}: {load_average()}")
+    finally:
+        worker.stop()
+    return Driven(runs_by_pk(watcher.run_ids), watcher, sampler, started_at, pressed, ended)
 
 
 def print_pause_counts(watcher, names):
