@@ -126,8 +126,9 @@ class Integration(models.Model):
         return self.requests_per_minute or self.facts.requests_per_minute
 
     def latest_run(self):
-        """The integration's most recent run, of any kind (a `ResyncRun`, or None: these
-        methods read the runs through `resync_runs`, runs.py imports this module)."""
+        """The integration's most recent run of any kind, or None. (This method and the ones
+        below return `ResyncRun`s: they read them through `resync_runs`, as runs.py imports
+        this module and not the other way round.)"""
         return (
             self.resync_runs.select_related("requested_by", "integration")
             .order_by("-created_at", "-pk")
