@@ -152,7 +152,8 @@ class ChannelDescriptor:
     fetches_photos_from_site: bool = False
     # Demo data: the sandbox's credentials and settings, the sandbox's paths of the optional
     # URL fields (under the account's base URL), and a showcase step (dotted path of
-    # f(sandbox_base_url) -> list of lines done; it may use the models), or "".
+    # f(sandbox_base_url, demo) -> list of lines done; `demo` is services/demo.py's
+    # DemoIntegration, the step's only way to the database), or "".
     demo_credentials: dict[str, str] = field(default_factory=dict)
     demo_settings: dict[str, str] = field(default_factory=dict)
     sandbox_url_paths: dict[str, str] = field(default_factory=dict)

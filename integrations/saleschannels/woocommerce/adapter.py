@@ -50,7 +50,7 @@ from integrations.shopconnect.common import (
     snapshot,
     snapshot_with_photo_urls,
 )
-from integrations.shopconnect.http import ChannelUnavailable
+from integrations.shopconnect.errors import ChannelUnavailable
 from integrations.wording import Reason
 
 BATCH_MAX_ITEMS = 100
