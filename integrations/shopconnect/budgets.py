@@ -38,6 +38,9 @@ the file is shared by the worker processes of one machine — beyond one machine
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import enum
 import hashlib
 import itertools
 import json
@@ -416,11 +419,44 @@ def budgets_for(integration, *, seller: str = "") -> dict[str, Budget]:
 # --- the interface ---------------------------------------------------------------------------
 
 
+class Priority(enum.IntEnum):
+    """Who spends (lower goes first): everyday sync's groups before a run (docs/architecture.md,
+    "Everyday sync"). A minimal stand-in: the budget store's real ordering comes with issue 26
+    item 3."""
+
+    ZERO_STOCK = 0
+    STOCK = 1
+    PRICE = 2
+    CONTENT = 3
+    RUN = 10
+
+
+_spending_priority: contextvars.ContextVar[Priority] = contextvars.ContextVar(
+    "spending_priority", default=Priority.RUN
+)
+
+
+@contextlib.contextmanager
+def spending_as(priority: Priority):
+    """Spends made inside this block (in this thread or context) are `priority`'s."""
+    token = _spending_priority.set(priority)
+    try:
+        yield
+    finally:
+        _spending_priority.reset(token)
+
+
+def spending_priority() -> Priority:
+    """The priority `spend` is called under (Priority.RUN outside `spending_as`)."""
+    return _spending_priority.get()
+
+
 def spend(spends: Sequence[tuple[Budget, int]], *, max_wait: float) -> Grant:
     """Reserve `units` of every budget at the earliest moment all have room, if that moment is
     at most `max_wait` seconds away; otherwise spend nothing and say when it would be."""
     if not spends:
         return Grant(time.time(), True)
+    spending_priority()  # the stand-in reads it; the budget store's ordering comes with item 3
     keys = sorted({b.key for b, _ in spends})
 
     def transition(states):
