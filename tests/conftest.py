@@ -266,7 +266,7 @@ def wire(monkeypatch):
     return RequestLog().install(monkeypatch)
 
 
-pytest_plugins = ["tests.workers", "tests.page_fixtures"]
+pytest_plugins = ["tests.workers", "tests.page_fixtures", "tests.sync_fixtures"]
 
 
 def pytest_collection_modifyitems(items):

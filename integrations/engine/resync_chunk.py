@@ -41,6 +41,7 @@ from integrations.shopconnect.base import (
     stored_text,
 )
 from integrations.shopconnect.http import HOST_UNREACHABLE, MAX_BUDGET_WAIT, Held
+from integrations.sync import newest
 from integrations.wording import Reason
 from offers.models import OfferChannel, SiteJournal
 
@@ -527,6 +528,8 @@ def record(
         if settles:  # a report read is no sign of the channel's silence either way
             silent = run.silent_chunks
         upsert_journal(ok_rows, sent_fields)
+        # Newest wins: what changed since the chunk was read goes again, after this send.
+        newest.requeue_raced(integration_id, [by_offer[row[0]] for row in ok_rows], run.data_types)
         upsert_journal(error_rows, JOURNAL_FAILED_FIELDS)
         ResyncFailure.objects.upsert(failures)
         visited = 0 if settles else len(links)
