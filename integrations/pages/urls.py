@@ -11,6 +11,7 @@ from integrations.pages import connection as connection_views
 from integrations.pages import drift as drift_views
 from integrations.pages import offers, sync_log
 from integrations.pages import runs as views
+from integrations.pages import sync as sync_views
 
 
 def integration_patterns(prefix: str) -> list:
@@ -49,6 +50,9 @@ def integration_patterns(prefix: str) -> list:
             name="drift_report_csv",
         ),
         path(f"{prefix}<int:pk>/drift/<int:run_pk>/fix/", drift_views.drift_fix, name="drift_fix"),
+        # Everyday sync (pages/sync.py).
+        path(f"{prefix}<int:pk>/sync/wave/", sync_views.sync_wave, name="sync_wave"),
+        path(f"{prefix}<int:pk>/sync/retry/", sync_views.sync_retry, name="sync_retry"),
     ]
 
 

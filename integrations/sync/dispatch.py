@@ -57,7 +57,7 @@ GROUP_PRIORITY = {
 # Codes of a transient failure (the channel did not answer usefully): retried with back-off.
 TRANSIENT_CODES = {"channel_unavailable", HOST_UNREACHABLE, UNBOUNDED, "internal_error"}
 DELIVERIES_KEPT = timedelta(days=1)
-NOT_SENT = Reason("Not sent: %(reason)s")
+NO_ANSWER = Reason("The channel's adapter said nothing of this offer: it goes again.")
 
 
 def claim_seconds() -> float:
@@ -242,7 +242,7 @@ def send(adapter, groups: frozenset, zero: bool, plans: list[Planned]):
     answered = {r.offer_id for r in results}
     # Nothing is dropped silently: an offer the adapter said nothing of is tried again.
     results += [
-        OfferResult(p.offer.pk, ok=False, code="internal_error", message="no answer recorded")
+        OfferResult(p.offer.pk, ok=False, code="internal_error", message=NO_ANSWER())
         for p in plans
         if p.offer.pk not in answered
     ]

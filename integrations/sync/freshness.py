@@ -11,7 +11,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count, Min
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
 from integrations.models import failure_reason
 from integrations.sync import guard
@@ -19,6 +20,19 @@ from integrations.wording import worded
 from offers.models import ChangeDelivery, ChangeWave, PendingChange
 
 REASONS_SHOWN = 5
+
+
+def seconds_text(value: float | None) -> str:
+    """A duration as the seller reads it: "0.8 s", "42 s", "3 min", "2 h"; "—" for none."""
+    if value is None:
+        return "—"
+    if value < 10:
+        return _("%(n)s s") % {"n": formats.number_format(value, 1)}
+    if value < 120:
+        return _("%(n)s s") % {"n": formats.number_format(value, 0)}
+    if value < 7200:
+        return _("%(n)s min") % {"n": formats.number_format(value / 60, 0)}
+    return _("%(n)s h") % {"n": formats.number_format(value / 3600, 0)}
 
 
 def warn_seconds() -> float:
@@ -42,6 +56,12 @@ class Window:
     p95: float | None
     count: int
 
+    def p50_text(self) -> str:
+        return seconds_text(self.p50)
+
+    def p95_text(self) -> str:
+        return seconds_text(self.p95)
+
 
 @dataclass
 class Freshness:
@@ -54,6 +74,12 @@ class Freshness:
     wave: ChangeWave | None = None
     paused: bool = False
     warn_seconds: float = 60
+
+    def oldest_text(self) -> str:
+        return seconds_text(self.oldest_pending_seconds)
+
+    def warn_text(self) -> str:
+        return seconds_text(self.warn_seconds)
 
     @property
     def warn(self) -> bool:
