@@ -61,21 +61,21 @@ NO_ANSWER = Reason("The channel's adapter said nothing of this offer: it goes ag
 
 
 def claim_seconds() -> float:
-    return getattr(settings, "SYNC_CLAIM_SECONDS", 120)
+    return settings.SYNC_CLAIM_SECONDS
 
 
 def batch_rows() -> int:
-    return getattr(settings, "SYNC_BATCH_ROWS", 400)
+    return settings.SYNC_BATCH_ROWS
 
 
 def send_seconds() -> float:
-    return getattr(settings, "SYNC_SEND_SECONDS", 20.0)
+    return settings.SYNC_SEND_SECONDS
 
 
 def backoff(attempts: int) -> float:
     """Seconds before the next attempt of a transiently failed change: 2, 4, 8 … at most
     SYNC_MAX_BACKOFF_SECONDS (300)."""
-    return min(2.0 ** max(attempts, 1), getattr(settings, "SYNC_MAX_BACKOFF_SECONDS", 300))
+    return min(2.0 ** max(attempts, 1), settings.SYNC_MAX_BACKOFF_SECONDS)
 
 
 def due(integration_id: int | None = None, now=None):

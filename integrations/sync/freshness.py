@@ -36,7 +36,7 @@ def seconds_text(value: float | None) -> str:
 
 
 def warn_seconds() -> float:
-    return getattr(settings, "SYNC_FRESHNESS_WARN_SECONDS", 60)
+    return settings.SYNC_FRESHNESS_WARN_SECONDS
 
 
 def percentile(deliveries, fraction: float) -> tuple[float | None, int]:

@@ -33,15 +33,15 @@ WINDOW = timedelta(hours=1)
 
 
 def zero_percent() -> float:
-    return getattr(settings, "SYNC_GUARD_ZERO_PERCENT", 20)
+    return settings.SYNC_GUARD_ZERO_PERCENT
 
 
 def price_cut_percent() -> float:
-    return getattr(settings, "SYNC_GUARD_PRICE_CUT_PERCENT", 5)
+    return settings.SYNC_GUARD_PRICE_CUT_PERCENT
 
 
 def min_offers() -> int:
-    return getattr(settings, "SYNC_GUARD_MIN_OFFERS", 10)
+    return settings.SYNC_GUARD_MIN_OFFERS
 
 
 def zeroes(group: str, offer, entry) -> bool:

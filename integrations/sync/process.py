@@ -26,8 +26,8 @@ PRUNE_SECONDS = 300
 
 class SyncProcess:
     def __init__(self, *, poll_seconds: float | None = None, threads: int | None = None):
-        self.poll = poll_seconds or getattr(settings, "SYNC_POLL_SECONDS", 0.2)
-        self.threads = threads or getattr(settings, "SYNC_THREADS", 8)
+        self.poll = poll_seconds or settings.SYNC_POLL_SECONDS
+        self.threads = threads or settings.SYNC_THREADS
         self.stopping = threading.Event()
         self.running: dict[int, object] = {}
 
