@@ -34,7 +34,8 @@ from integrations.shopconnect.base import (
     OfferToSend,
     stored_text,
 )
-from integrations.shopconnect.http import HOST_UNREACHABLE, UNBOUNDED
+from integrations.shopconnect.common import SEND_BROKE
+from integrations.shopconnect.http import HOST_UNREACHABLE, UNBOUNDED, ChannelUnavailable, Held
 from integrations.sync import guard
 from integrations.wording import Reason
 from offers.models import (
@@ -58,18 +59,6 @@ GROUP_PRIORITY = {
 TRANSIENT_CODES = {"channel_unavailable", HOST_UNREACHABLE, UNBOUNDED, "internal_error"}
 DELIVERIES_KEPT = timedelta(days=1)
 NO_ANSWER = Reason("The channel's adapter said nothing of this offer: it goes again.")
-
-
-def claim_seconds() -> float:
-    return settings.SYNC_CLAIM_SECONDS
-
-
-def batch_rows() -> int:
-    return settings.SYNC_BATCH_ROWS
-
-
-def send_seconds() -> float:
-    return settings.SYNC_SEND_SECONDS
 
 
 def backoff(attempts: int) -> float:
@@ -118,7 +107,7 @@ def claim(integration_id: int, held_groups: set[str], limit: int) -> tuple[str, 
     token = uuid.uuid4().hex
     PendingChange.objects.filter(pk__in=candidates).filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    ).update(claimed_by=token, claimed_until=now + timedelta(seconds=claim_seconds()))
+    ).update(claimed_by=token, claimed_until=now + timedelta(seconds=settings.SYNC_CLAIM_SECONDS))
     return token, list(PendingChange.objects.filter(claimed_by=token))
 
 
@@ -152,7 +141,7 @@ def dispatch(integration_id: int, *, limit: int | None = None) -> Outcome:
         return outcome
     held_groups = guard.held_groups(integration)
     outcome.held = bool(held_groups)
-    token, rows = claim(integration_id, held_groups, limit or batch_rows())
+    token, rows = claim(integration_id, held_groups, limit or settings.SYNC_BATCH_ROWS)
     if not rows:
         return outcome
     try:
@@ -229,13 +218,27 @@ def send(adapter, groups: frozenset, zero: bool, plans: list[Planned]):
     (results, until when a budget defers the rest or None)."""
     priority = budgets.Priority.ZERO_STOCK if zero else min(GROUP_PRIORITY[g] for g in groups)
     items = [OfferToSend(offer=p.offer, link=p.link, send_photos=p.send_photos) for p in plans]
-    deadline = time.monotonic() + send_seconds()
+    deadline = time.monotonic() + settings.SYNC_SEND_SECONDS
     try:
         with budgets.spending_as(priority):
             results = list(adapter.send_changes(groups, items, deadline=deadline))
-    except ChannelAuthError as exc:
+    except Held as exc:  # before any offer went (Allegro's "who is the seller" read)
+        return [OfferResult(p.offer.pk, ok=False, deferred=True, attempts=0) for p in plans], (
+            exc.until
+        )
+    except (ChannelAuthError, ChannelUnavailable) as exc:
+        # Retried with back-off, with the reason a seller reads on the integration page.
+        code = getattr(exc, "code", "channel_unavailable")
+        return [OfferResult(p.offer.pk, ok=False, code=code, message=str(exc)) for p in plans], None
+    except Exception as exc:
+        logger.exception("integration %s: an everyday send broke", adapter.integration.pk)
         return [
-            OfferResult(p.offer.pk, ok=False, code="channel_unavailable", message=str(exc))
+            OfferResult(
+                p.offer.pk,
+                ok=False,
+                code="internal_error",
+                message=SEND_BROKE(error=type(exc).__name__),
+            )
             for p in plans
         ], None
     until = getattr(adapter.held, "until", None)

@@ -32,18 +32,6 @@ HELD_GROUPS = frozenset({DataGroup.STOCK, DataGroup.PRICE})
 WINDOW = timedelta(hours=1)
 
 
-def zero_percent() -> float:
-    return settings.SYNC_GUARD_ZERO_PERCENT
-
-
-def price_cut_percent() -> float:
-    return settings.SYNC_GUARD_PRICE_CUT_PERCENT
-
-
-def min_offers() -> int:
-    return settings.SYNC_GUARD_MIN_OFFERS
-
-
 def zeroes(group: str, offer, entry) -> bool:
     """Whether sending `group` of `offer` sets stock 0 where the channel was last sent more."""
     if group != DataGroup.STOCK or offer.stock > 0:
@@ -111,10 +99,13 @@ def held_groups(integration) -> set[str]:
     ).exists():
         return set()
     zeroed, cuts, newest = wave_counts(integration.pk)
-    if max(zeroed, cuts) < min_offers():
+    if max(zeroed, cuts) < settings.SYNC_GUARD_MIN_OFFERS:
         return set()
     offers = OfferChannel.objects.filter(integration_id=integration.pk, active=True).count()
-    if zeroed * 100 <= zero_percent() * offers and cuts * 100 <= price_cut_percent() * offers:
+    if (
+        zeroed * 100 <= settings.SYNC_GUARD_ZERO_PERCENT * offers
+        and cuts * 100 <= settings.SYNC_GUARD_PRICE_CUT_PERCENT * offers
+    ):
         return set()
     try:
         with transaction.atomic():
