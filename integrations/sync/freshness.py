@@ -70,7 +70,8 @@ class Freshness:
     pending: int
     oldest_pending_seconds: float | None
     refused: int
-    reasons: list = field(default_factory=list)  # [(reason, count)]
+    retrying: int = 0  # not answered: tried again with back-off
+    reasons: list = field(default_factory=list)  # [(reason, count)] of refused and retried
     wave: ChangeWave | None = None
     paused: bool = False
     warn_seconds: float = 60
@@ -104,9 +105,13 @@ def of(integration) -> Freshness:
     summary = pending.aggregate(n=Count("pk"), oldest=Min("first_changed_at"))
     oldest = summary["oldest"]
     refused = pending.filter(refused=True)
+    retrying = pending.filter(refused=False, attempts__gt=0)
     reasons: dict[str, int] = {}
     for message, count in (
-        refused.values_list("last_error").annotate(n=Count("pk")).order_by("-n")[:50]
+        pending.exclude(last_error="")
+        .values_list("last_error")
+        .annotate(n=Count("pk"))
+        .order_by("-n")[:50]
     ):
         key = worded(failure_reason(message))
         reasons[key] = reasons.get(key, 0) + count
@@ -116,6 +121,7 @@ def of(integration) -> Freshness:
         pending=summary["n"],
         oldest_pending_seconds=(now - oldest).total_seconds() if oldest else None,
         refused=refused.count(),
+        retrying=retrying.count(),
         reasons=sorted(reasons.items(), key=lambda kv: -kv[1])[:REASONS_SHOWN],
         wave=guard.held_wave(integration.pk),
         paused=not integration.sync_changes or not integration.active,

@@ -11,6 +11,7 @@ from django.utils import timezone
 from integrations.sync import dispatch
 from offers.models import ChangeDelivery, PendingChange, SiteJournal
 from offers.services import offer_channel_set_active
+from tests.amazon_models import amazon_integration
 from tests.catalogue import make_offers, sandbox_integration
 from tests.sync_fixtures import dispatch_all, pending
 
@@ -176,3 +177,18 @@ def test_a_switched_off_integration_keeps_its_work_unsent(
     assert len(pending(allegro)) == 2
     type(allegro).objects.filter(pk=allegro.pk).update(**{switch: True})
     assert dispatch_all(allegro).sent == 2 and pending(allegro) == []
+
+
+def test_amazon_sends_a_stock_change_as_a_listings_patch_without_content(
+    sandbox, sandbox_account, change_offers, wire
+):
+    amazon = amazon_integration(sandbox, sandbox_account)
+    (offer,) = make_offers(amazon, 1)
+    change_offers([offer], stock=61)
+    assert dispatch_all(amazon).sent == 1
+    (patch,) = [r.json() for r in wire.matching("PATCH", "/listings/2021-08-01/items/")]
+    paths = {op["path"] for op in patch["patches"]}
+    assert "/attributes/fulfillment_availability" in paths
+    assert not {"/attributes/item_name", "/attributes/main_product_image_locator"} & paths
+    journal = SiteJournal.objects.get(offer=offer, integration=amazon)
+    assert journal.stock_sent == 61
