@@ -38,9 +38,10 @@ def held_stocks(url, channel, account) -> dict[str, int]:
         elif channel == "woocommerce":
             value = data.get("stock_quantity")
         elif channel == "zalando":
-            value = data.get("stock", data.get("quantity"))
+            value = next(iter((data.get("stocks") or {}).values()), None)
         else:
-            value = data.get("quantity")
+            availability = (data.get("attributes") or {}).get("fulfillment_availability") or [{}]
+            value = availability[0].get("quantity")
         if value is not None:
             out[str(listing)] = int(value)
     return out
@@ -71,13 +72,10 @@ def percentiles(values):
     return f"p50 {at(0.5):.2f} s, p95 {at(0.95):.2f} s, max {ranked[-1]:.2f} s"
 
 
-def listing_of(channel, offer) -> str:
-    link = offer.channels.get()
-    if channel == "zalando":
-        return offer.ean
-    if channel == "amazon":
-        return offer.sku
-    return link.external_id
+def listing_of(adapter, offer) -> str:
+    from integrations.shopconnect.base import OfferKeys
+
+    return adapter.listing_key(OfferKeys.of(offer.channels.get()))
 
 
 def watch_changes(url, channel, account, changes, stop):
@@ -99,6 +97,10 @@ def watch_changes(url, channel, account, changes, stop):
 
 
 def drive_changes(url, channel, account, offers, seconds, rng):
+    from integrations import shopconnect
+    from integrations.models import Integration
+
+    adapter = shopconnect.adapter_for(Integration.objects.get(name=f"{channel}-{account}"))
     changes = []
     stop = threading.Event()
     stop.deadline = float("inf")
@@ -114,7 +116,7 @@ def drive_changes(url, channel, account, offers, seconds, rng):
         changes.append(
             {
                 "offer": offer.pk,
-                "listing": listing_of(channel, offer),
+                "listing": listing_of(adapter, offer),
                 "stock": stock,
                 "committed": committed,
                 "seen": None,
@@ -155,7 +157,11 @@ def setup(url, channel, account, offers_count, prefix):
             return sandbox_integration_urls(channel, account, url)
 
     h.sandbox_configure(url, channel, account, latency_ms=LATENCY_MS)
-    integration = sandbox_integration(Sandbox(), account, channel)
+    fields = {}
+    if channel == "amazon":
+        seller = h.sandbox_state(url, channel, account, offers=False)["seller_id"]
+        fields["channel_settings"] = {"seller_id": seller, "product_type": "HOME"}
+    integration = sandbox_integration(Sandbox(), account, channel, **fields)
     make_offers(integration, offers_count, prefix=prefix)
     offers = list(Offer.objects.filter(channels__integration=integration).order_by("pk"))
     return integration, offers
