@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BooleanField, Case, F, Q, Value, When
+from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from integrations import shopconnect
@@ -422,3 +422,17 @@ def retry_refused(integration_id: int) -> int:
 def prune_deliveries() -> int:
     cutoff = timezone.now() - DELIVERIES_KEPT
     return ChangeDelivery.objects.filter(confirmed_at__lt=cutoff).delete()[0]
+
+
+def with_everyday_mark(entries):
+    """Site journal rows, each with `everyday`: its last send was an everyday change (a
+    delivery confirmed at the row's `synced_at`; deliveries are kept a day)."""
+    return entries.annotate(
+        everyday=Exists(
+            ChangeDelivery.objects.filter(
+                integration_id=OuterRef("integration_id"),
+                offer_id=OuterRef("offer_id"),
+                confirmed_at=OuterRef("synced_at"),
+            )
+        )
+    )

@@ -192,3 +192,20 @@ def test_amazon_sends_a_stock_change_as_a_listings_patch_without_content(
     assert not {"/attributes/item_name", "/attributes/main_product_image_locator"} & paths
     journal = SiteJournal.objects.get(offer=offer, integration=amazon)
     assert journal.stock_sent == 61
+
+
+def test_the_sync_log_shows_an_everyday_send_as_an_everyday_change(
+    sandbox, sandbox_account, change_offers, seller
+):
+    from django.urls import reverse
+
+    allegro = sandbox_integration(sandbox, sandbox_account, "allegro")
+    offers = make_offers(allegro, 2)
+    SiteJournal.objects.create(
+        offer=offers[1], integration=allegro, synced_at=timezone.now(), stock_sent=2
+    )  # as a resync left it
+    change_offers(offers[:1], stock=44)
+    dispatch_all(allegro)
+    page = seller.get(reverse("v2:sync_log")).content.decode()
+    assert page.count("data-everyday") == 1
+    assert "zmiana na bieżąco" in page
