@@ -209,3 +209,28 @@ def test_the_sync_log_shows_an_everyday_send_as_an_everyday_change(
     page = seller.get(reverse("v2:sync_log")).content.decode()
     assert page.count("data-everyday") == 1
     assert "zmiana na bieżąco" in page
+
+
+def test_each_send_spends_under_its_groups_priority(
+    sandbox, sandbox_account, change_offers, monkeypatch
+):
+    from integrations.shopconnect import budgets
+
+    seen = []
+    original = budgets.spend
+
+    def spend(spends, **kwargs):
+        seen.append(budgets.spending_priority())
+        return original(spends, **kwargs)
+
+    monkeypatch.setattr(budgets, "spend", spend)
+    allegro = sandbox_integration(sandbox, sandbox_account, "allegro")
+    offers = make_offers(allegro, 3)  # stock 1, 2, 3
+    change_offers(offers, per_offer={offers[0].pk: {"stock": 0}, offers[1].pk: {"price": "9.99"}})
+    seen.clear()
+    dispatch_all(allegro)
+    patches_spent = [p for p in seen if p != budgets.Priority.RUN]
+    assert budgets.Priority.ZERO_STOCK in patches_spent
+    assert budgets.Priority.PRICE in patches_spent
+    # Stock falling to 0 goes first.
+    assert patches_spent[0] == budgets.Priority.ZERO_STOCK
