@@ -234,3 +234,19 @@ def test_each_send_spends_under_its_groups_priority(
     assert budgets.Priority.PRICE in patches_spent
     # Stock falling to 0 goes first.
     assert patches_spent[0] == budgets.Priority.ZERO_STOCK
+
+
+def test_a_claim_left_by_a_killed_process_frees_itself(
+    sandbox, sandbox_account, change_offers, settings
+):
+    allegro = sandbox_integration(sandbox, sandbox_account, "allegro")
+    (offer,) = make_offers(allegro, 1)
+    change_offers([offer], stock=45)
+    # A dispatcher claimed the row, then died before recording anything.
+    PendingChange.objects.update(
+        claimed_by="dead", claimed_until=timezone.now() + timedelta(seconds=60)
+    )
+    assert dispatch_all(allegro).sent == 0  # still its claim
+    PendingChange.objects.update(claimed_until=timezone.now() - timedelta(seconds=1))
+    assert dispatch_all(allegro).sent == 1
+    assert pending(allegro) == []
