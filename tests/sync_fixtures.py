@@ -76,3 +76,22 @@ def dispatch_all(integration, rounds=20) -> dispatch.Outcome:
         if not (outcome.sent or outcome.failed or outcome.retried or outcome.dropped):
             break
     return total
+
+
+@pytest.fixture
+def sent_one_change(sandbox, sandbox_account, change_offers):
+    """sent_one_change("allegro", price="1.00"): one offer on a sandbox integration of the
+    channel, changed by an import, then dispatched: (integration, offer, outcome)."""
+    from tests.amazon_models import amazon_integration
+    from tests.catalogue import make_offers, sandbox_integration
+
+    def send(channel, **change):
+        if channel == "amazon":
+            integration = amazon_integration(sandbox, sandbox_account)
+        else:
+            integration = sandbox_integration(sandbox, sandbox_account, channel)
+        (offer,) = make_offers(integration, 1)
+        change_offers([offer], **change)
+        return integration, offer, dispatch_all(integration)
+
+    return send

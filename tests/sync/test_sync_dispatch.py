@@ -11,7 +11,6 @@ from django.utils import timezone
 from integrations.sync import dispatch
 from offers.models import ChangeDelivery, PendingChange, SiteJournal
 from offers.services import offer_channel_set_active
-from tests.amazon_models import amazon_integration
 from tests.catalogue import make_offers, sandbox_integration
 from tests.sync_fixtures import dispatch_all, pending
 
@@ -40,23 +39,15 @@ def test_a_stock_change_patches_the_stock_alone_and_the_channel_holds_it(
     assert ChangeDelivery.objects.filter(integration=allegro, group="stock").count() == 2
 
 
-def test_a_price_change_patches_the_price_alone(sandbox, sandbox_account, change_offers, wire):
-    allegro = sandbox_integration(sandbox, sandbox_account, "allegro")
-    (offer,) = make_offers(allegro, 1)
-    change_offers([offer], price="12.34")
-    dispatch_all(allegro)
+def test_a_price_change_patches_the_price_alone(sent_one_change, wire):
+    allegro, offer, _ = sent_one_change("allegro", price="12.34")
     assert patches(wire) == [{"sellingMode": {"price": {"amount": "12.34", "currency": "PLN"}}}]
     journal = SiteJournal.objects.get(offer=offer, integration=allegro)
     assert str(journal.price_sent) == "12.34" and journal.stock_sent is None
 
 
-def test_a_name_change_sends_content_without_prices_stock_or_photos(
-    sandbox, sandbox_account, change_offers, wire
-):
-    allegro = sandbox_integration(sandbox, sandbox_account, "allegro")
-    (offer,) = make_offers(allegro, 1)
-    change_offers([offer], name="Kubek nowy")
-    dispatch_all(allegro)
+def test_a_name_change_sends_content_without_prices_stock_or_photos(sent_one_change, wire):
+    sent_one_change("allegro", name="Kubek nowy")
     (body,) = patches(wire)
     assert body["name"] == "Kubek nowy"
     assert not {"sellingMode", "stock", "images"} & set(body)
@@ -78,13 +69,8 @@ def test_zalando_sends_a_stock_change_in_its_stocks_batch_alone(
     assert len(batch["items"]) == 4
 
 
-def test_woocommerce_sends_a_price_change_without_content_or_photos(
-    sandbox, sandbox_account, change_offers, wire
-):
-    woo = sandbox_integration(sandbox, sandbox_account, "woocommerce")
-    (offer,) = make_offers(woo, 1)
-    change_offers([offer], price="7.00")
-    dispatch_all(woo)
+def test_woocommerce_sends_a_price_change_without_content_or_photos(sent_one_change, wire):
+    sent_one_change("woocommerce", price="7.00")
     (batch,) = [r.json() for r in wire.matching("POST", "/products/batch")]
     (update,) = batch["update"]
     assert update["regular_price"] == "7.00"
@@ -179,13 +165,9 @@ def test_a_switched_off_integration_keeps_its_work_unsent(
     assert dispatch_all(allegro).sent == 2 and pending(allegro) == []
 
 
-def test_amazon_sends_a_stock_change_as_a_listings_patch_without_content(
-    sandbox, sandbox_account, change_offers, wire
-):
-    amazon = amazon_integration(sandbox, sandbox_account)
-    (offer,) = make_offers(amazon, 1)
-    change_offers([offer], stock=61)
-    assert dispatch_all(amazon).sent == 1
+def test_amazon_sends_a_stock_change_as_a_listings_patch_without_content(sent_one_change, wire):
+    amazon, offer, outcome = sent_one_change("amazon", stock=61)
+    assert outcome.sent == 1
     (patch,) = [r.json() for r in wire.matching("PATCH", "/listings/2021-08-01/items/")]
     paths = {op["path"] for op in patch["patches"]}
     assert "/attributes/fulfillment_availability" in paths
