@@ -11,6 +11,7 @@ from django.utils import timezone
 from integrations.sync import dispatch
 from offers.models import ChangeDelivery, PendingChange, SiteJournal
 from offers.services import offer_channel_set_active
+from tests.allegro_openapi import validate_allegro_request
 from tests.catalogue import make_offers, sandbox_integration
 from tests.sync_fixtures import dispatch_all, pending
 
@@ -30,6 +31,8 @@ def test_a_stock_change_patches_the_stock_alone_and_the_channel_holds_it(
     outcome = dispatch_all(allegro)
     assert (outcome.sent, outcome.failed) == (2, 0)
     assert patches(wire) == [{"stock": {"available": 33, "unit": "UNIT"}}] * 2
+    for sent in wire.sent:
+        validate_allegro_request(sent, allegro)
     held = sandbox.state("allegro", sandbox_account)["offers"]
     assert {held[str(1000 + n)]["stock"]["available"] for n in (1, 2)} == {33}
     assert str(1003) not in held  # nothing else went
@@ -42,6 +45,8 @@ def test_a_stock_change_patches_the_stock_alone_and_the_channel_holds_it(
 def test_a_price_change_patches_the_price_alone(sent_one_change, wire):
     allegro, offer, _ = sent_one_change("allegro", price="12.34")
     assert patches(wire) == [{"sellingMode": {"price": {"amount": "12.34", "currency": "PLN"}}}]
+    for sent in wire.sent:  # what Allegro's published spec accepts
+        validate_allegro_request(sent, allegro)
     journal = SiteJournal.objects.get(offer=offer, integration=allegro)
     assert str(journal.price_sent) == "12.34" and journal.stock_sent is None
 
