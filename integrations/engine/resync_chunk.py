@@ -529,7 +529,12 @@ def record(
             silent = run.silent_chunks
         upsert_journal(ok_rows, sent_fields)
         # Newest wins: what changed since the chunk was read goes again, after this send.
-        newest.requeue_raced(integration_id, [by_offer[row[0]] for row in ok_rows], run.data_types)
+        newest.requeue_raced(
+            integration_id,
+            [by_offer[row[0]] for row in ok_rows],
+            run.data_types,
+            batches={r.offer_id: r.sent for r in results if r.ok and r.sent},
+        )
         upsert_journal(error_rows, JOURNAL_FAILED_FIELDS)
         ResyncFailure.objects.upsert(failures)
         visited = 0 if settles else len(links)

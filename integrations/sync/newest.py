@@ -9,6 +9,8 @@ moves). The dispatcher then sends the newest value after the resync's. A crash b
 record commits loses nothing: the chunk is sent again from a fresh read.
 """
 
+from decimal import Decimal
+
 from django.db.models import F
 
 from offers import outbox
@@ -37,11 +39,29 @@ def group_values(offer: Offer) -> dict[str, object]:
     }
 
 
-def requeue_raced(integration_id: int, sent: list[Offer], data_types: str) -> int:
+def batch_values(values: dict, current: Offer) -> dict[str, object]:
+    """The groups an asynchronous batch set (`OfferResult.sent`: {"stock"} or {"price",
+    "currency"}, as JSON may carry them), in group_values' terms."""
+    out = {}
+    if "stock" in values:
+        out[DataGroup.STOCK] = max(int(values["stock"]), 0)
+    if "price" in values:
+        out[DataGroup.PRICE] = (
+            Decimal(str(values["price"])),
+            values.get("currency") or current.currency,
+        )
+    return out
+
+
+def requeue_raced(
+    integration_id: int, sent: list[Offer], data_types: str, batches: dict | None = None
+) -> int:
     """Re-queue the groups of the offers a run sent (as it read them) that changed since: in
-    the caller's transaction. Returns the rows re-queued."""
+    the caller's transaction. `batches`: {offer id: the values an asynchronous batch set}
+    (OfferResult.sent), compared instead of the offer as read. Returns the rows re-queued."""
     if not sent:
         return 0
+    batches = batches or {}
     groups = RUN_GROUPS.get(data_types, RUN_GROUPS["all"])
     now = {
         o.pk: o
@@ -54,7 +74,12 @@ def requeue_raced(integration_id: int, sent: list[Offer], data_types: str) -> in
         current = now.get(offer.pk)
         if current is None:
             continue
-        read, newest = group_values(offer), group_values(current)
+        newest = group_values(current)
+        if offer.pk in batches:
+            read = batch_values(batches[offer.pk], current)
+            raced += [(offer.pk, integration_id, g) for g in read if read[g] != newest[g]]
+            continue
+        read = group_values(offer)
         raced += [(offer.pk, integration_id, g) for g in groups if read[g] != newest[g]]
     if not raced:
         return 0

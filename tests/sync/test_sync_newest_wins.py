@@ -103,3 +103,26 @@ def test_a_dispatch_whose_row_was_requeued_meanwhile_does_not_confirm_it(
     assert row.pending and row.generation >= 1 and row.sent_version < row.version
     assert dispatch_all(allegro).sent == 1
     assert pending(allegro) == []
+
+
+def test_a_batch_that_set_an_older_value_is_followed_by_the_newest(make_integration):
+    """An asynchronous batch (an Allegro quantity command) carried out after a newer change:
+    what it set is compared with the offer now, and the group goes again when they differ."""
+    from integrations.sync import newest
+    from offers.models import Offer
+
+    allegro = make_integration()
+    offers = make_offers(allegro, 3)
+    Offer.objects.filter(pk=offers[0].pk).update(stock=10)  # changed after the batch's plan
+    requeued = newest.requeue_raced(
+        allegro.pk,
+        offers,
+        "prices_stock",
+        batches={
+            offers[0].pk: {"stock": 1},  # older than the offer now
+            offers[1].pk: {"stock": offers[1].stock},  # the offer as it is
+            offers[2].pk: {"price": str(offers[2].price), "currency": "PLN"},
+        },
+    )
+    assert requeued == 1
+    assert [(r.offer_id, r.group) for r in pending(allegro)] == [(offers[0].pk, "stock")]
