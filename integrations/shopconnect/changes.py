@@ -42,3 +42,24 @@ def send_jobs(
         return refused + adapter.run_parallel(jobs)
     finally:
         adapter.store_new_credentials()
+
+
+def sender(jobs_for: Callable, finish: Callable | None = None) -> Callable:
+    """A channel's `send_changes` (its descriptor's `changes`) from its jobs: content or photos
+    go as `send` sends them; a price or stock change by `jobs_for(adapter, groups, snapshots)`
+    -> [(offer ids, job)], whose results `finish(results, snapshots)` may merge to one per
+    offer."""
+
+    def send_changes(adapter, groups: frozenset[str], items: list[OfferToSend], deadline):
+        if groups & CONTENT_GROUPS:
+            return adapter.send_by_flags(groups, items, deadline=deadline)
+        sent: list[OfferSnapshot] = []
+
+        def jobs(snapshots):
+            sent.extend(snapshots)
+            return jobs_for(adapter, groups, snapshots)
+
+        results = send_jobs(adapter, items, deadline, jobs)
+        return finish(results, sent) if finish else results
+
+    return send_changes

@@ -5,8 +5,7 @@ from functools import partial
 
 from integrations.saleschannels.amazon.adapter import AmazonAdapter
 from integrations.saleschannels.amazon.mapping import Marketplace, patches
-from integrations.shopconnect.base import OfferResult, OfferToSend
-from integrations.shopconnect.changes import CONTENT_GROUPS, send_jobs
+from integrations.shopconnect.changes import sender
 from integrations.shopconnect.common import OfferSnapshot
 
 # The attribute each group sets, as `patches` names it.
@@ -16,22 +15,14 @@ ATTRIBUTE_PATHS = {
 }
 
 
-def send_changes(
-    adapter: AmazonAdapter, groups: frozenset[str], items: list[OfferToSend], deadline
-) -> list[OfferResult]:
-    if groups & CONTENT_GROUPS:
-        return adapter.send_by_flags(groups, items, deadline=deadline)
-    operations = partial(narrowed_patches, groups)
-
-    def jobs(snapshots: list[OfferSnapshot]):
-        place = adapter.place
-        return [
-            ([s.offer_id], partial(adapter.patch_listing, s, place, operations)) for s in snapshots
-        ]
-
-    return send_jobs(adapter, items, deadline, jobs)
+def jobs(adapter: AmazonAdapter, groups: frozenset[str], snapshots: list[OfferSnapshot]):
+    place, operations = adapter.place, partial(narrowed_patches, groups)
+    return [([s.offer_id], partial(adapter.patch_listing, s, place, operations)) for s in snapshots]
 
 
 def narrowed_patches(groups: frozenset[str], snap: OfferSnapshot, place: Marketplace) -> list:
     wanted = {ATTRIBUTE_PATHS[group] for group in groups if group in ATTRIBUTE_PATHS}
     return [op for op in patches(snap, place) if op["path"] in wanted]
+
+
+send_changes = sender(jobs)

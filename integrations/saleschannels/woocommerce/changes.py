@@ -9,8 +9,7 @@ from integrations.saleschannels.woocommerce.adapter import (
     WooCommerceAdapter,
     product_update,
 )
-from integrations.shopconnect.base import OfferResult, OfferToSend
-from integrations.shopconnect.changes import CONTENT_GROUPS, send_jobs
+from integrations.shopconnect.changes import sender
 from integrations.shopconnect.common import OfferSnapshot
 
 # What each group sets in the update product_update builds.
@@ -20,25 +19,18 @@ UPDATE_KEYS = {
 }
 
 
-def send_changes(
-    adapter: WooCommerceAdapter, groups: frozenset[str], items: list[OfferToSend], deadline
-) -> list[OfferResult]:
-    if groups & CONTENT_GROUPS:
-        return adapter.send_by_flags(groups, items, deadline=deadline)
+def jobs(adapter: WooCommerceAdapter, groups: frozenset[str], snapshots: list[OfferSnapshot]):
     update = partial(narrowed_update, groups)
-
-    def jobs(snapshots: list[OfferSnapshot]):
-        return [
-            ([s.offer_id for s in batch], partial(adapter.send_batch, batch, update))
-            for batch in (
-                snapshots[start : start + BATCH_MAX_ITEMS]
-                for start in range(0, len(snapshots), BATCH_MAX_ITEMS)
-            )
-        ]
-
-    return send_jobs(adapter, items, deadline, jobs)
+    batches = (
+        snapshots[start : start + BATCH_MAX_ITEMS]
+        for start in range(0, len(snapshots), BATCH_MAX_ITEMS)
+    )
+    return [([s.offer_id for s in b], partial(adapter.send_batch, b, update)) for b in batches]
 
 
 def narrowed_update(groups: frozenset[str], snap: OfferSnapshot) -> dict:
     wanted = {"id"} | {key for group in groups for key in UPDATE_KEYS.get(group, ())}
     return {key: value for key, value in product_update(snap).items() if key in wanted}
+
+
+send_changes = sender(jobs)

@@ -5,33 +5,28 @@ resync sends them (the product submission)."""
 from functools import partial
 
 from integrations.saleschannels.zalando.adapter import ZalandoAdapter, chunks, merge_results
-from integrations.shopconnect.base import OfferResult, OfferToSend
-from integrations.shopconnect.changes import CONTENT_GROUPS, send_jobs
+from integrations.shopconnect.base import OfferResult
+from integrations.shopconnect.changes import sender
 from integrations.shopconnect.common import OfferSnapshot
 
 
-def send_changes(
-    adapter: ZalandoAdapter, groups: frozenset[str], items: list[OfferToSend], deadline
-) -> list[OfferResult]:
-    if groups & CONTENT_GROUPS:
-        return adapter.send_by_flags(groups, items, deadline=deadline)
-    snapshots_sent: list[OfferSnapshot] = []
+def jobs(adapter: ZalandoAdapter, groups: frozenset[str], snapshots: list[OfferSnapshot]):
+    out = []
+    for batch in chunks(snapshots, adapter.bulk_size()):
+        ids = [snap.offer_id for snap in batch]
+        if "price" in groups:
+            out.append((ids, partial(adapter.send_prices, batch)))
+        if "stock" in groups:
+            out.append((ids, partial(adapter.send_stocks, batch)))
+    return out
 
-    def jobs(snapshots: list[OfferSnapshot]):
-        snapshots_sent.extend(snapshots)
-        out = []
-        for batch in chunks(snapshots, adapter.bulk_size()):
-            ids = [snap.offer_id for snap in batch]
-            if "price" in groups:
-                out.append((ids, partial(adapter.send_prices, batch)))
-            if "stock" in groups:
-                out.append((ids, partial(adapter.send_stocks, batch)))
-        return out
 
-    results = send_jobs(adapter, items, deadline, jobs)
-    sent_ids = {snap.offer_id for snap in snapshots_sent}
+def one_per_offer(results: list[OfferResult], snapshots: list[OfferSnapshot]):
+    """One result per offer: ok unless its price or stock batch refused it."""
+    sent_ids = {snap.offer_id for snap in snapshots}
     refused = [r for r in results if r.offer_id not in sent_ids]
-    # One result per offer: ok unless its price or stock batch refused it.
     accepted = [OfferResult(offer_id, ok=True, attempts=0) for offer_id in sorted(sent_ids)]
-    bulk = [r for r in results if r.offer_id in sent_ids]
-    return refused + merge_results(accepted, bulk)
+    return refused + merge_results(accepted, [r for r in results if r.offer_id in sent_ids])
+
+
+send_changes = sender(jobs, one_per_offer)
