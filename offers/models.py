@@ -227,8 +227,9 @@ class PendingChange(models.Model):
             ),
         ]
         indexes = [
+            # The dispatcher's look-up: an integration's pending rows of a group, oldest first.
             models.Index(
-                fields=["integration", "pending", "first_changed_at"], name="pending_work"
+                fields=["integration", "pending", "group", "first_changed_at"], name="pending_work"
             ),
         ]
 

@@ -86,29 +86,33 @@ def due(integration_id: int | None = None, now=None):
 
 
 def integrations_due() -> list[int]:
-    return sorted(set(due().values_list("integration_id", flat=True).distinct()))
+    """Integrations with due changes: one indexed look per integration that syncs (a
+    handful), never a scan of the whole outbox."""
+    switched_on = Integration.objects.filter(active=True, sync_changes=True).order_by("pk")
+    return [pk for pk in switched_on.values_list("pk", flat=True) if due(pk).exists()]
 
 
 def claim(integration_id: int, held_groups: set[str], limit: int) -> tuple[str, list]:
-    """Take up to `limit` due rows (stock first, then price, content, photos; oldest first)."""
+    """Take up to `limit` due rows: stock first, then price, content, photos; oldest first in
+    each (one index range per group: pending_work)."""
     now = timezone.now()
-    order = Case(
-        *(When(group=g, then=Value(int(p))) for g, p in GROUP_PRIORITY.items()),
-        default=Value(9),
-    )
-    candidates = list(
-        due(integration_id, now)
-        .exclude(group__in=held_groups)
-        .order_by(order, "first_changed_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+    candidates: list[int] = []
+    for group in GROUP_PRIORITY:
+        if group in held_groups or len(candidates) >= limit:
+            continue
+        candidates += (
+            due(integration_id, now)
+            .filter(group=group)
+            .order_by("first_changed_at", "pk")
+            .values_list("pk", flat=True)[: limit - len(candidates)]
+        )
     if not candidates:
         return "", []
     token = uuid.uuid4().hex
     PendingChange.objects.filter(pk__in=candidates).filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     ).update(claimed_by=token, claimed_until=now + timedelta(seconds=settings.SYNC_CLAIM_SECONDS))
-    return token, list(PendingChange.objects.filter(claimed_by=token))
+    return token, list(PendingChange.objects.filter(pk__in=candidates, claimed_by=token))
 
 
 @dataclass
@@ -156,7 +160,9 @@ def dispatch(integration_id: int, *, limit: int | None = None) -> Outcome:
             record(integration, token, group_plans, results, journal, outcome, until)
     finally:
         # Whatever was not recorded (an error on the way) goes back to the queue at once.
-        PendingChange.objects.filter(claimed_by=token).update(claimed_by="", claimed_until=None)
+        PendingChange.objects.filter(pk__in=[r.pk for r in rows], claimed_by=token).update(
+            claimed_by="", claimed_until=None
+        )
         connection.close_if_unusable_or_obsolete()
     return outcome
 

@@ -169,7 +169,9 @@ def test_a_switched_off_integration_keeps_its_work_unsent(
     assert dispatch_all(allegro).sent == 2 and pending(allegro) == []
 
 
-def test_amazon_sends_a_stock_change_as_a_listings_patch_of_that_attribute_alone(sent_one_change, wire):
+def test_amazon_sends_a_stock_change_as_a_listings_patch_of_that_attribute_alone(
+    sent_one_change, wire
+):
     amazon, offer, outcome = sent_one_change("amazon", stock=61)
     assert outcome.sent == 1
     (patch,) = [r.json() for r in wire.matching("PATCH", "/listings/2021-08-01/items/")]
