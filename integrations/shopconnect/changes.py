@@ -1,9 +1,7 @@
 """What the channels' everyday-sync sends share (saleschannels/<channel>/changes.py): offers
 narrowed to prices and stock, sent by jobs of the channel's own through the adapter's pool."""
 
-import contextvars
 from collections.abc import Callable
-from functools import partial
 
 from integrations.shopconnect.base import OfferResult, OfferToSend
 from integrations.shopconnect.common import HttpChannelAdapter, OfferSnapshot
@@ -35,11 +33,10 @@ def send_jobs(
     adapter.check_credentials()
     adapter.client.start_chunk(deadline)
     ready, refused = adapter.keyed([adapter.snapshot(prices_stock_only(item)) for item in items])
-    # Each job in a copy of this context: the budget priority (budgets.spending_as) the
-    # dispatcher set reaches the pool's threads.
-    jobs = [(ids, partial(contextvars.copy_context().run, job)) for ids, job in jobs_for(ready)]
     try:
-        return refused + adapter.run_parallel(jobs)
+        # run_parallel runs each job in a copy of this context: the dispatcher's budget
+        # priority (budgets.spending_as) reaches the pool's threads.
+        return refused + adapter.run_parallel(jobs_for(ready))
     finally:
         adapter.store_new_credentials()
 

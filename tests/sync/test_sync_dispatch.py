@@ -206,7 +206,7 @@ def test_each_send_spends_under_its_groups_priority(
     original = budgets.spend
 
     def spend(spends, **kwargs):
-        seen.append(budgets.spending_priority())
+        seen.append(budgets.current_priority())
         return original(spends, **kwargs)
 
     monkeypatch.setattr(budgets, "spend", spend)
