@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from integrations.sync import dispatch
 from offers.models import PendingChange
-from tests.conftest import image_bytes
+from tests.catalogue import image_bytes
 
 # The colour of tests/catalogue.py's stored photo: an import naming this file keeps the set.
 CATALOGUE_PHOTO_COLOR = (10, 120, 200)
