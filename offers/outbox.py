@@ -33,17 +33,16 @@ def groups_of_fields(fields: Iterable[str]) -> set[str]:
 
 
 def next_version() -> int:
-    """The next value of the change counter, held (locked) until the caller's transaction ends."""
+    """The next value of the change counter, held (locked) until the caller's transaction ends.
+    One statement, whether the counter row exists yet or not (a flushed database)."""
     table = connection.ops.quote_name(ChangeCounter._meta.db_table)
+    value = connection.ops.quote_name("value")
     with connection.cursor() as cursor:
-        for _ in range(2):
-            cursor.execute(f"UPDATE {table} SET value = value + 1 WHERE id = 1 RETURNING value")  # noqa: S608
-            row = cursor.fetchone()
-            if row is not None:
-                return row[0]
-            # No counter yet (a fresh or flushed database): create it, then take a value.
-            ChangeCounter.objects.get_or_create(pk=1, defaults={"value": 0})
-    raise RuntimeError("the change counter could not be read")
+        cursor.execute(
+            f"INSERT INTO {table} (id, {value}) VALUES (1, 1) ON CONFLICT (id) "  # noqa: S608
+            f"DO UPDATE SET {value} = {table}.{value} + 1 RETURNING {value}"
+        )
+        return cursor.fetchone()[0]
 
 
 def current_version() -> int:
