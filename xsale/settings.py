@@ -314,6 +314,9 @@ SYNC_FRESHNESS_WARN_SECONDS = env.float("SYNC_FRESHNESS_WARN_SECONDS", default=6
 SYNC_GUARD_ZERO_PERCENT = env.float("SYNC_GUARD_ZERO_PERCENT", default=20.0)
 SYNC_GUARD_PRICE_CUT_PERCENT = env.float("SYNC_GUARD_PRICE_CUT_PERCENT", default=5.0)
 SYNC_GUARD_MIN_OFFERS = env.int("SYNC_GUARD_MIN_OFFERS", default=10)
+# A reconciliation (integrations/services/reconcile.py) sends back by itself what differs when
+# it is at most this share (per cent) of the integration's active offers; more waits for a person.
+RECONCILE_MAX_FIX_PERCENT = env.float("RECONCILE_MAX_FIX_PERCENT", default=5.0)
 # A drift check reads at most twice the integration's offers (at least 10,000) listings from a
 # channel, and never more than this: a hostile or broken channel cannot keep it reading forever.
 DRIFT_MAX_LISTINGS = env.int("DRIFT_MAX_LISTINGS", default=1_000_000)

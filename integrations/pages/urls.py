@@ -10,6 +10,7 @@ from django.urls import path
 from integrations.pages import connection as connection_views
 from integrations.pages import drift as drift_views
 from integrations.pages import offers, sync_log
+from integrations.pages import reconcile as reconcile_views
 from integrations.pages import runs as views
 from integrations.pages import sync as sync_views
 
@@ -53,6 +54,22 @@ def integration_patterns(prefix: str) -> list:
         # Everyday sync (pages/sync.py).
         path(f"{prefix}<int:pk>/sync/wave/", sync_views.sync_wave, name="sync_wave"),
         path(f"{prefix}<int:pk>/sync/retry/", sync_views.sync_retry, name="sync_retry"),
+        # Everyday sync: the switch and reconciliation's questions (pages/reconcile.py).
+        path(
+            f"{prefix}<int:pk>/sync-changes/",
+            reconcile_views.sync_changes_switch,
+            name="sync_changes_switch",
+        ),
+        path(
+            f"{prefix}<int:pk>/reconciliations/<int:record_pk>/confirm/",
+            reconcile_views.reconcile_confirm,
+            name="reconcile_confirm",
+        ),
+        path(
+            f"{prefix}<int:pk>/reconciliations/<int:record_pk>/dismiss/",
+            reconcile_views.reconcile_dismiss,
+            name="reconcile_dismiss",
+        ),
     ]
 
 

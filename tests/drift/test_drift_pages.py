@@ -244,3 +244,15 @@ def test_a_check_with_unreadable_listings_offers_no_retry_that_would_send(seller
     page = seller.get(reverse("v2:integration_edit", args=[woo.pk])).content.decode()
     assert "data-drift-report-link" in page
     assert "data-retry-button" not in page and "data-retry-group" not in page
+
+
+@pytest.mark.parametrize("channel", ["woocommerce", "allegro", "zalando"])
+def test_the_page_of_an_integration_without_credentials_yet_opens(seller, channel):
+    """Whether its drift can be read is the adapter's class's fact: asking it must not build a
+    client (which needs the credentials the seller has not entered yet)."""
+    integration = Integration.objects.create(
+        name=f"Nowa {channel}", channel=channel, api_url="https://kanal.example.pl"
+    )
+    response = seller.get(reverse("v2:integration_edit", args=[integration.pk]))
+    assert response.status_code == 200
+    assert (b"data-drift-unreadable" in response.content) == (channel == "zalando")
