@@ -12,6 +12,7 @@ from integrations.engine import resync_chunk, skeleton
 from integrations.engine.runner import process_chunk
 from integrations.engine.skeleton import requeue_stale_runs
 from integrations.models import ResyncFailure, ResyncRun
+from integrations.presentation.run_figures import run_figures
 from integrations.services import estimates
 from integrations.services.runs import cancel_resync, start_resync
 from integrations.shopconnect import http
@@ -91,7 +92,7 @@ def test_a_huge_retry_after_pauses_the_run_and_every_integration_of_the_app(
     assert "asked us to wait" in run.pause_reason
     # Ten minutes asked, CHANNEL_MAX_HOLD_SECONDS (5 minutes) held: then the run asks again.
     assert timedelta(minutes=4) < run.paused_until - timezone.now() <= timedelta(minutes=5)
-    assert run.to_dict()["waiting_reason"] == run.pause_reason
+    assert run_figures(run)["waiting_reason"] == run.pause_reason
     # Another integration on the same Client ID waits too: the 429 blocked the app's budget.
     other = sandbox_integration(sandbox, f"{sandbox_account}b", "allegro", name="Second seller")
     make_offers(other, 3, photos=0, prefix="S")
@@ -200,7 +201,7 @@ def test_progress_never_passes_the_offers_the_run_set_out_to_visit(
     run = drain(run)
 
     assert (run.status, run.total, run.processed) == ("completed", 15, 15)
-    assert run.to_dict()["percent"] == 100
+    assert run_figures(run)["percent"] == 100
 
 
 def test_a_forced_photo_resend_made_during_a_chunk_is_not_undone(
