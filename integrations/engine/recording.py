@@ -24,6 +24,7 @@ from integrations.engine.skeleton import LeaseLost, lease_seconds
 from integrations.models import ChannelBatch, ResyncFailure, ResyncRun
 from integrations.shopconnect.base import OfferResult, stored_text
 from integrations.shopconnect.errors import HOST_UNREACHABLE
+from offers import newest
 from offers.models import OfferChannel, SiteJournal
 
 SAMPLES_KEPT = 2880  # two days of minutes
@@ -278,6 +279,13 @@ def record(
         if settles:  # a report read is no sign of the channel's silence either way
             silent = run.silent_chunks
         upsert_journal(ok_rows, sent_fields)
+        # Newest wins: what changed since the chunk was read goes again, after this send.
+        newest.requeue_raced(
+            integration_id,
+            [by_offer[row[0]] for row in ok_rows],
+            run.data_types,
+            batches={r.offer_id: r.sent for r in results if r.ok and r.sent},
+        )
         upsert_journal(error_rows, JOURNAL_FAILED_FIELDS)
         ResyncFailure.objects.upsert(failures)
         visited = 0 if settles else len(links)

@@ -20,6 +20,7 @@ from integrations.presentation.display import last_runs, progress_data
 from integrations.presentation.health import resync_workers_seen
 from integrations.services import drift as drift_services
 from integrations.services import reconcile as reconcile_services
+from integrations.sync import freshness as sync_freshness
 
 FAILURE_GROUPS_SHOWN = 5
 HISTORY_SHOWN = 20
@@ -28,7 +29,7 @@ HISTORY_SHOWN = 20
 @login_required
 @view_permission_required
 def integration_list(request):
-    integrations = last_runs(Integration.objects.all())
+    integrations = sync_freshness.attach(last_runs(Integration.objects.all()))
     return render(
         request,
         f"{layout(request)}/integration_list.html",
@@ -128,6 +129,7 @@ def integration_edit(request, pk):
         "connection_test": connection_pages.shown_result(request, integration),
         "drift_unreadable": drift_services.unreadable(integration),
         "reconciliation": reconcile_services.latest_reconciliation(integration),
+        "freshness": sync_freshness.of(integration),
     }
     if run and not run.is_active and run.failed:
         context["failure_groups"] = run_failures.failure_groups(run, FAILURE_GROUPS_SHOWN)

@@ -13,6 +13,7 @@ from integrations.pages import integrations as integration_views
 from integrations.pages import offers, sync_log
 from integrations.pages import reconcile as reconcile_views
 from integrations.pages import runs as run_views
+from integrations.pages import sync as sync_views
 
 
 def integration_patterns(prefix: str) -> list:
@@ -51,6 +52,9 @@ def integration_patterns(prefix: str) -> list:
             name="drift_report_csv",
         ),
         path(f"{prefix}<int:pk>/drift/<int:run_pk>/fix/", drift_views.drift_fix, name="drift_fix"),
+        # Everyday sync (pages/sync.py).
+        path(f"{prefix}<int:pk>/sync/wave/", sync_views.sync_wave, name="sync_wave"),
+        path(f"{prefix}<int:pk>/sync/retry/", sync_views.sync_retry, name="sync_retry"),
         # Everyday sync: the switch and reconciliation's questions (pages/reconcile.py).
         path(
             f"{prefix}<int:pk>/sync-changes/",

@@ -160,6 +160,10 @@ class ChannelDescriptor:
     demo_showcase: str = ""
     # The drift report: the listing's page on the channel for the seller to open, or "".
     listing_url: Callable[[object, str, dict], str] | None = None
+    # Everyday sync: f(adapter, groups, items, deadline) -> [OfferResult] sending only the
+    # changed data groups the channel's best way, by dotted path
+    # (saleschannels/<channel>/changes.py), or "": ChannelAdapter.send_changes' default.
+    changes: str = ""
     # The drift report: what the seller should know of what this channel's check compared,
     # f(the report's summary dict) -> notes (lazy translations).
     drift_report_notes: Callable[[dict], tuple] | None = None

@@ -219,6 +219,44 @@ class ChannelAdapter(ABC):
         until when and why.
         """
 
+    def send_changes(
+        self, groups: frozenset[str], items: list[OfferToSend], *, deadline: float | None = None
+    ) -> list[OfferResult]:
+        """Everyday sync (integrations/sync/): send only the data `groups` (offers.DataGroup:
+        stock, price, content, photos) of these offers; never raises per offer, like `send`.
+        Photos go where `item.send_photos` says (the dispatcher applies the photo rule).
+
+        The channel's own way is its descriptor's `changes` (saleschannels/<channel>/
+        changes.py). Without one, `send` carries content (and photos as decided) for content
+        or photos, and prices and stock for price or stock: a stock or price change never
+        carries content or photos."""
+        from django.utils.module_loading import import_string
+
+        from integrations.channels import descriptor
+
+        path = descriptor(self.integration.channel).changes
+        if path:
+            return import_string(path)(self, groups, items, deadline)
+        return self.send_by_flags(groups, items, deadline=deadline)
+
+    def send_by_flags(
+        self, groups: frozenset[str], items: list[OfferToSend], *, deadline: float | None = None
+    ) -> list[OfferResult]:
+        """`send_changes` by the flags `send` knows: content and photos, prices and stock."""
+        content = bool(groups & {"content", "photos"})
+        prices_stock = bool(groups & {"price", "stock"})
+        narrowed = [
+            OfferToSend(
+                offer=item.offer,
+                link=item.link,
+                send_photos=item.send_photos and content,
+                send_content=content,
+                send_prices_stock=prices_stock,
+            )
+            for item in items
+        ]
+        return self.send(narrowed, deadline=deadline)
+
     def answered(self) -> int:
         """Offers of the send under way the channel has answered so far, read from another
         thread while it goes: the run's progress within a chunk (engine/resync_chunk.py).

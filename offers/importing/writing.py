@@ -9,6 +9,7 @@ from django.core.files import File
 from django.db import connection, transaction
 from django.utils import timezone
 
+from offers import outbox
 from offers.bulk import insert_rows
 from offers.importing.lines import OfferLine, PhotoData
 from offers.models import Offer, OfferChannel, OfferParameter, OfferPhoto
@@ -157,6 +158,9 @@ def write_batch(
         transaction.on_commit(lambda: _delete_files(files))
     # Links are (de)activated by the catalogue's one rule, here for the whole batch at once.
     offer_channels_set_active(links)
+    # What changed becomes everyday sync's pending work, in this transaction (offers/outbox.py).
+    photo_rows = [row for _, row in new_photos] + moved + dropped
+    outbox.record_changes(outbox.batch_changes(changed, stale, {p.offer_id for p in photo_rows}))
     return [offer_id in created_ids for offer_id in offer_ids]
 
 

@@ -318,14 +318,18 @@ class AmazonAdapter(AmazonReading, AmazonFeeds, HttpChannelAdapter):
         jobs = [([snap.offer_id], partial(self.patch_listing, snap, place)) for snap in snapshots]
         return self.run_parallel(jobs)
 
-    def patch_listing(self, snap: OfferSnapshot, place: Marketplace) -> list[OfferResult]:
+    def patch_listing(
+        self, snap: OfferSnapshot, place: Marketplace, patches_of=patches
+    ) -> list[OfferResult]:
+        """One Listings Items PATCH; `patches_of(snap, place)` builds its operations
+        (everyday sync narrows them: saleschannels/amazon/changes.py)."""
         response = self.client.request(
             "PATCH",
             self.listing_url(snap.listing),
             spend={"listings_patch": 1, "integration": 1},
             headers={"Accept": "application/json"},
             params={"marketplaceIds": place.marketplace_id, "issueLocale": "en_US"},
-            json={"productType": product_type(snap, place), "patches": patches(snap, place)},
+            json={"productType": product_type(snap, place), "patches": patches_of(snap, place)},
         )
         data = json_or_empty(response)
         if response.status_code != 200 or not isinstance(data, dict):
