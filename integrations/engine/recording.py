@@ -285,6 +285,7 @@ def record(
             [by_offer[row[0]] for row in ok_rows],
             run.data_types,
             batches={r.offer_id: r.sent for r in results if r.ok and r.sent},
+            changed_after=chunk.version,
         )
         upsert_journal(error_rows, JOURNAL_FAILED_FIELDS)
         ResyncFailure.objects.upsert(failures)
