@@ -92,9 +92,7 @@ def a_reported_group(integration, count, prefix) -> tuple[ResyncRun, str, int, l
     Offer.objects.filter(pk__in=[o.pk for o in offers]).update(stock=3)  # what the batch set
     run = start_resync(integration, user=None, source="cli", data_types="prices_stock")
     token = uuid.uuid4().hex
-    ResyncRun.objects.filter(pk=run.pk).update(
-        lease_token=token, status="running", awaiting=count
-    )
+    ResyncRun.objects.filter(pk=run.pk).update(lease_token=token, status="running", awaiting=count)
     run.refresh_from_db()
     group = offers[-1].pk
     ChannelBatch.objects.create(
