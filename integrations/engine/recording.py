@@ -251,9 +251,9 @@ def record(
                 photo_files += result.photo_files
                 # What reached the channel: as planned for a batch (`sent`), else the offer.
                 planned = result.sent
-                photos_hash = planned.get("photos_hash") or offer.photos_hash()
-                if not result.photos_sent:
-                    photos_hash = read
+                photos_hash = read
+                if result.photos_sent:
+                    photos_hash = planned.get("photos_hash") or offer.photos_hash()
                 if current != read:  # changed since the chunk was read: keep the change
                     photos_hash = current
                 status = SiteJournal.Status.WARNING if result.message else SiteJournal.Status.OK
