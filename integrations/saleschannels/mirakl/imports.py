@@ -122,19 +122,21 @@ class MiraklImports:
         keys = {snap.offer_id: snap.listing for snap in ready}
         first = items[0]
         what = {"send_content": first.send_content, "send_prices_stock": first.send_prices_stock}
+        with_photos = [s for s in ready if s.send_photos and first.send_content]
+        # Every batch of the chunk names the photos that go (the engine records an offer's
+        # photos from the first batch that carries it; its product import must succeed too).
+        photos = {str(s.offer_id): min(len(s.photos), IMAGE_COLUMNS) for s in with_photos}
         plans = [
             BatchPlan(
                 operation=OFFERS,
                 offer_ids=[s.offer_id for s in ready],
-                changes={**what, "keys": [keys[s.offer_id] for s in ready]},
+                changes={**what, "keys": [keys[s.offer_id] for s in ready], "photos_sent": photos},
             )
         ]
         if first.send_content:
-            with_photos = [s for s in ready if s.send_photos]
             without = [s for s in ready if not s.send_photos]
             for group in (without, with_photos):
                 if group:
-                    photos = {str(s.offer_id): min(len(s.photos), IMAGE_COLUMNS) for s in group}
                     plans.append(
                         BatchPlan(
                             operation=PRODUCTS,
@@ -316,13 +318,17 @@ class MiraklImports:
         sent_at = datetime.fromisoformat(batch.changes["sent_at"])
         since = sent_at - timedelta(seconds=CLOCK_SKEW_SECONDS)
         listed = self._imports_since(batch.operation, since)
-        known = set(
-            ChannelBatch.objects.filter(
+        known = {
+            str(changes.get("import_id"))
+            for changes in ChannelBatch.objects.filter(
                 run__integration_id=self.integration.pk,
                 operation=batch.operation,
-                changes__import_id__in=[i for i, _lines in listed],
-            ).values_list("changes__import_id", flat=True)
-        )
+                created_at__gte=since - timedelta(days=1),
+            )
+            .exclude(pk=batch.pk)
+            .values_list("changes", flat=True)
+            if isinstance(changes, dict) and changes.get("import_id")
+        }
         lines = batch.changes.get("lines")
         candidates = [i for i, n in listed if i not in known and n in (None, lines)]
         if len(candidates) == 1:
