@@ -186,9 +186,7 @@ def test_a_product_file_the_operator_cannot_read_fails_with_its_format_error(
     assert run.failed == OFFERS
 
 
-def test_photos_go_as_public_urls_only_when_the_photo_set_changed(
-    sandbox, sandbox_account, mirakl
-):
+def test_photos_go_as_public_urls_only_when_the_photo_set_changed(sandbox, sandbox_account, mirakl):
     first = drain(start_resync(mirakl, source="cli"))
     again = drain(start_resync(mirakl, source="cli"))
 
@@ -206,9 +204,7 @@ def test_photos_go_as_public_urls_only_when_the_photo_set_changed(
     frequencies_kept(sandbox, sandbox_account)
 
 
-def test_the_first_file_carried_each_photo_as_a_url_on_the_site(
-    sandbox, sandbox_account, mirakl
-):
+def test_the_first_file_carried_each_photo_as_a_url_on_the_site(sandbox, sandbox_account, mirakl):
     drain(start_resync(mirakl, source="cli"))
 
     product = sandbox.state("mirakl", sandbox_account)["products"]["1003"]
