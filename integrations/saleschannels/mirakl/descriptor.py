@@ -9,9 +9,10 @@ its one published window. How the adapter avoids the API's traps (adapter.py, im
   go by OF01 files, whose NORMAL mode leaves the columns not in the file alone.
 - REPLACE deletes every offer not in the file: xSale never sends it (NORMAL, PARTIAL_UPDATE).
 - PRI01 deletes every price of an offer it is not sent (discount, channel and volume prices,
-  which xSale does not know): xSale never calls PRI01. A prices-and-stock run sends the price by
-  an OF01 PARTIAL_UPDATE file (`sku;price`: only non-empty cells change) and the stock by STO01
-  (`offer-sku;quantity`).
+  which xSale does not know): xSale never calls PRI01. A prices-and-stock run sends price and
+  quantity by an OF01 PARTIAL_UPDATE file (`sku;price;quantity`: only non-empty cells change,
+  the discount stays). Not STO01 either: Mirakl publishes no list of stock imports, so a lost
+  STO01 answer could not be found again without sending the import twice (OF04 finds OF01's).
 """
 
 from django.utils.translation import gettext_lazy as _
@@ -40,9 +41,6 @@ CALLS = (
     ("of02", "OF02", Limit(1, MINUTE), _("Mirakl's offer import status limit (OF02)")),
     ("of03", "OF03", Limit(1, MINUTE), _("Mirakl's offer error report limit (OF03)")),
     ("of04", "OF04", Limit(1, MINUTE), _("Mirakl's offer import list limit (OF04)")),
-    ("sto01", "STO01", Limit(1, MINUTE), _("Mirakl's stock import limit (STO01)")),
-    ("sto02", "STO02", Limit(1, 15), _("Mirakl's stock import status limit (STO02)")),
-    ("sto03", "STO03", Limit(1, MINUTE), _("Mirakl's stock error report limit (STO03)")),
     ("p41", "P41", Limit(1, 15 * MINUTE), _("Mirakl's product import limit (P41)")),
     ("p42", "P42", Limit(1, MINUTE), _("Mirakl's product import status limit (P42)")),
     ("p44", "P44", Limit(1, MINUTE), _("Mirakl's product error report limit (P44)")),
@@ -80,8 +78,7 @@ FACTS = ChannelFacts(
     default_urls={"api_url": EMPIK_API_URL},
     source=(
         "Mirakl seller API (developer.mirakl.com/content/product/mmp/rest/seller/openapi3), each "
-        "call's maximum usage per shop: OF01, OF02, OF03, OF04, STO01, STO03 once a minute; "
-        "STO02 every 15 seconds; P41 every 15 minutes per seller; P42, P44, P47, P51 once a "
+        "call's maximum usage per shop: OF01, OF02, OF03, OF04 once a minute; P41 every 15 minutes per seller; P42, P44, P47, P51 once a "
         "minute; OF52 full once a day, differential once a minute; OF53 every 10 seconds; A01 "
         "once a day (not used: docs/channels/mirakl.md)"
     ),
@@ -93,7 +90,7 @@ FACTS = ChannelFacts(
     cost_per_offer={
         "all": {"of01": 1 / 20_000, "p41": 1 / 20_000, "integration": 4 / 20_000},
         "content": {"of01": 1 / 20_000, "p41": 1 / 20_000, "integration": 4 / 20_000},
-        "prices_stock": {"of01": 1 / 20_000, "sto01": 1 / 20_000, "integration": 4 / 20_000},
+        "prices_stock": {"of01": 1 / 20_000, "integration": 3 / 20_000},
     },
 )
 
