@@ -277,3 +277,55 @@ def test_many_imports_keep_every_call_frequency(sandbox, sandbox_account, mirakl
     assert (run.status, run.sent) == ("completed", OFFERS)
     calls = frequencies_kept(sandbox, sandbox_account)
     assert calls["OF01"] == 4 and calls["P41"] == 4
+
+
+# The published OF01 CSV header (seller API offers/of01; docs/channels/mirakl.md).
+OF01_COLUMNS = {
+    "sku", "product-id", "product-id-type", "description", "internal-description", "price",
+    "price-additional-info", "quantity", "min-quantity-alert", "state", "available-start-date",
+    "available-end-date", "discount-price", "discount-start-date", "discount-end-date",
+    "discount-ranges", "allow-quote-requests", "leadtime-to-ship", "min-order-quantity",
+    "max-order-quantity", "package-quantity", "update-delete", "price-ranges", "ecotax",
+    "gift-wrap", "min-quantity-ordered",
+}  # fmt: skip
+
+
+def form_fields(body: bytes, content_type: str) -> dict[str, bytes]:
+    """A multipart/form-data body's fields, read with the standard library's parser."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    return {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+        for part in message.iter_parts()
+    }
+
+
+def test_every_file_carries_only_published_columns_and_modes_with_the_raw_key(
+    sandbox, sandbox_account, mirakl, wire
+):
+    drain(start_resync(mirakl, source="cli"))
+    drain(start_resync(mirakl, source="cli", data_types="prices_stock"))
+
+    imports = wire.matching("POST", "/api/offers/imports")
+    assert len(imports) == 2
+    for sent, (mode, header) in zip(
+        imports,
+        [
+            ("NORMAL", "sku;product-id;product-id-type;description;price;quantity;state"),
+            ("PARTIAL_UPDATE", "sku;price;quantity"),
+        ],
+        strict=True,
+    ):
+        fields = form_fields(sent.body, sent.headers["Content-Type"])
+        assert fields["import_mode"].decode() == mode
+        first = fields["file"].decode().splitlines()[0]
+        assert first.replace('"', "") == header
+        assert set(header.split(";")) <= OF01_COLUMNS
+    for sent in wire.sent:
+        if "/_files/" not in sent.url:
+            assert sent.headers["Authorization"] == "sandbox-shop-key"  # raw, no "Bearer"
+        assert "sandbox-shop-key" not in sent.url
