@@ -78,9 +78,10 @@ FACTS = ChannelFacts(
     default_urls={"api_url": EMPIK_API_URL},
     source=(
         "Mirakl seller API (developer.mirakl.com/content/product/mmp/rest/seller/openapi3), each "
-        "call's maximum usage per shop: OF01, OF02, OF03, OF04 once a minute; P41 every 15 minutes per seller; P42, P44, P47, P51 once a "
-        "minute; OF52 full once a day, differential once a minute; OF53 every 10 seconds; A01 "
-        "once a day (not used: docs/channels/mirakl.md)"
+        "call's maximum usage per shop: OF01, OF02, OF03, OF04 once a minute; P41 every 15 "
+        "minutes per seller; P42, P44, P47, P51 once a minute; OF52 full once a day, "
+        "differential once a minute; OF53 every 10 seconds; A01 once a day (not used: "
+        "docs/channels/mirakl.md)"
     ),
     budgets={
         name: BudgetSpec("seller", (limit,), _("calls"), label, False)

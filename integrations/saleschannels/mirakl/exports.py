@@ -43,7 +43,10 @@ from xsale.urlsafety import UnsafeURL, check_url
 EXPORT_JOB = "mirakl:offer_export"
 FULL, DIFFERENTIAL = "full", "differential"
 LISTINGS_PAGE = 10_000
-ITEMS_PER_CHUNK = 5_000
+# A chunk is read whole (under CHANNEL_MAX_ANSWER_BYTES, 8 MiB by default): 2,000 offers with
+# descriptions of a few KiB, and at most 4 MB (OF52 `megabytes_per_chunk`) whatever they hold.
+ITEMS_PER_CHUNK = 2_000
+MEGABYTES_PER_CHUNK = 4
 FULL_EVERY = timedelta(days=1)
 # An export is looked at again this long after Mirakl says PENDING (OF53: every 10 s at most).
 LOOK_AGAIN_SECONDS = 10.0
@@ -55,6 +58,10 @@ EXPORT_FAILED = Reason("Mirakl's offer export failed: %(message)s")
 EXPORT_UNKNOWN = Reason("Mirakl does not know the offer export %(id)s (%(status)s).")
 CHUNK_REFUSED = Reason("Mirakl's export file could not be read (%(status)s %(reason)s).")
 CHUNK_ADDRESS_REFUSED = Reason("Mirakl's export file address was refused: %(error)s")
+COPY_LOST = Reason(
+    "xSale's copy of the shop's offers from Mirakl's last export is not on this machine; the "
+    "check starts again from a full export."
+)
 
 
 def _iso(moment: datetime) -> str:
@@ -142,7 +149,10 @@ class MiraklExports:
             job = self._ask_export(ChannelJob)
         if not job.finished:
             self._take_export(job)
-        copy = self._read_copy() or {"offers": {}}
+        copy = self._read_copy()
+        if copy is None:  # read on another machine, or removed: never compare with nothing
+            job.delete()
+            raise ChannelUnavailable(COPY_LOST(), http_status=None, attempts=1, code="copy_lost")
         skus = sorted(copy["offers"])
         page = skus[offset : offset + LISTINGS_PAGE]
         end = offset + len(page)
@@ -156,14 +166,18 @@ class MiraklExports:
         now = timezone.now()
         full_at = datetime.fromisoformat(copy["full_at"]) if copy else None
         kind = FULL if full_at is None or now - full_at >= FULL_EVERY else DIFFERENTIAL
-        body = {"export_type": "text/csv", "items_per_chunk": ITEMS_PER_CHUNK}
+        body = {
+            "export_type": "text/csv",
+            "items_per_chunk": ITEMS_PER_CHUNK,
+            "megabytes_per_chunk": MEGABYTES_PER_CHUNK,
+        }
         if kind == FULL:
             body["include_inactive_offers"] = True
         else:
             body["last_request_date"] = _iso(datetime.fromisoformat(copy["as_of"]) - CLOCK_SKEW)
         channel = self.integration.setting("channel_code")
         if channel:
-            body["channel_codes"] = channel
+            body["channel_codes"] = [channel]
         response = self.client.request(
             "POST",
             f"{self.api}/offers/export/async",
@@ -224,6 +238,9 @@ class MiraklExports:
             raise Held(time.time() + LOOK_AGAIN_SECONDS, reason=reason)
         urls = data.get("urls") if isinstance(data.get("urls"), list) else []
         previous = self._read_copy()
+        if kind == DIFFERENTIAL and previous is None:  # the copy it updates is not here
+            job.delete()
+            raise ChannelUnavailable(COPY_LOST(), http_status=None, attempts=1, code="copy_lost")
         offers = {} if kind == FULL or previous is None else dict(previous["offers"])
         for url in urls:
             for row in self._chunk_rows(str(url)):
