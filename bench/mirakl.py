@@ -34,6 +34,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
+from amazon_resync import drain  # noqa: E402 - tasks as the resync cluster runs them
 
 FAILING = 10  # SKUs whose offer line the sandbox refuses, each with its own message
 REJECTED = 7  # products the operator rejects (P44)
@@ -47,25 +48,6 @@ def scaled_limits(scale: float) -> dict:
         name: [[limit.count, max(1, math.ceil(limit.seconds * scale))]]
         for name, _code, limit, _label in CALLS
     }
-
-
-def drain(run):
-    from django.utils import timezone
-
-    from integrations.engine.runner import process_chunk
-    from integrations.models import ResyncRun
-
-    paused = 0.0
-    while True:
-        run.refresh_from_db()
-        if not run.is_active:
-            return run, paused
-        if run.status == "paused":
-            wait = max((run.paused_until - timezone.now()).total_seconds(), 0)
-            paused += wait
-            time.sleep(wait)
-            ResyncRun.objects.filter(pk=run.pk).update(status="queued")
-        process_chunk(run.pk, run.cursor)
 
 
 def counters(url) -> dict:

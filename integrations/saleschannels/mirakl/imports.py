@@ -345,7 +345,8 @@ class MiraklImports:
         return None  # never registered: send it now
 
     def _imports_since(self, operation: str, since: datetime) -> list[tuple[str, int | None]]:
-        """[(import id, its lines when Mirakl says)] of the shop's imports created since."""
+        """[(import id, its lines when Mirakl says)] of the shop's imports created since: OF04
+        (seek-paged) for offer imports, P51 (offset-paged) for product imports."""
         found: list[tuple[str, int | None]] = []
         if operation == OFFERS:
             params = {
@@ -355,62 +356,54 @@ class MiraklImports:
                 "limit": 100,
             }
             for _page in range(LIST_PAGES):
-                response = self.client.request(
-                    "GET",
-                    f"{self.api}/offers/imports",
-                    spend={"of04": 1, "integration": 1},
-                    headers={"Accept": "application/json"},
-                    params=params,
-                )
-                data = json_or_empty(response)
-                entries = data.get("data") if isinstance(data, dict) else None
-                if response.status_code != 200 or not isinstance(entries, list):
-                    raise ChannelUnavailable(
-                        IMPORTS_NOT_LISTED(status=response.status_code),
-                        http_status=response.status_code,
-                        attempts=response.attempts,
-                        code="imports_unknown",
-                    )
+                data, entries = self._listed("offers/imports", "of04", params, "data")
                 for entry in entries:
-                    if isinstance(entry, dict) and entry.get("import_id") not in (None, ""):
-                        done = entry.get("status") in FINISHED_OFFER_IMPORT
-                        lines = entry.get("lines_read" if done else "lines_in_pending")
-                        found.append((str(entry["import_id"]), _whole(lines)))
+                    done = entry.get("status") in FINISHED_OFFER_IMPORT
+                    lines = entry.get("lines_read" if done else "lines_in_pending")
+                    found.append((str(entry["import_id"]), _whole(lines)))
                 token = data.get("next_page_token")
                 if not isinstance(token, str) or not token:
-                    return found
+                    break
                 params = {**self.shop_params(), "page_token": token, "limit": 100}
             return found
         for page in range(LIST_PAGES):
-            response = self.client.request(
-                "GET",
-                f"{self.api}/products/imports",
-                spend={"p51": 1, "integration": 1},
-                headers={"Accept": "application/json"},
-                params={
-                    **self.shop_params(),
-                    "last_request_date": since.astimezone(UTC).isoformat(),
-                    "max": 100,
-                    "offset": page * 100,
-                },
+            params = {
+                **self.shop_params(),
+                "last_request_date": since.astimezone(UTC).isoformat(),
+                "max": 100,
+                "offset": page * 100,
+            }
+            __, entries = self._listed(
+                "products/imports", "p51", params, "product_import_trackings"
             )
-            data = json_or_empty(response)
-            entries = data.get("product_import_trackings") if isinstance(data, dict) else None
-            if response.status_code != 200 or not isinstance(entries, list):
-                raise ChannelUnavailable(
-                    IMPORTS_NOT_LISTED(status=response.status_code),
-                    http_status=response.status_code,
-                    attempts=response.attempts,
-                    code="imports_unknown",
-                )
             for entry in entries:
-                if isinstance(entry, dict) and entry.get("import_id") not in (None, ""):
-                    done = entry.get("import_status") in FINISHED_PRODUCT_IMPORT
-                    lines = _whole(entry.get("transform_lines_read")) if done else None
-                    found.append((str(entry["import_id"]), lines))
+                done = entry.get("import_status") in FINISHED_PRODUCT_IMPORT
+                lines = _whole(entry.get("transform_lines_read")) if done else None
+                found.append((str(entry["import_id"]), lines))
             if len(entries) < 100:
                 break
         return found
+
+    def _listed(self, path: str, budget: str, params: dict, key: str) -> tuple[dict, list[dict]]:
+        """One page of a list of imports: (the answer, its entries that name an import)."""
+        response = self.client.request(
+            "GET",
+            f"{self.api}/{path}",
+            spend={budget: 1, "integration": 1},
+            headers={"Accept": "application/json"},
+            params=params,
+        )
+        data = json_or_empty(response)
+        entries = data.get(key) if isinstance(data, dict) else None
+        if response.status_code != 200 or not isinstance(entries, list):
+            raise ChannelUnavailable(
+                IMPORTS_NOT_LISTED(status=response.status_code),
+                http_status=response.status_code,
+                attempts=response.attempts,
+                code="imports_unknown",
+            )
+        named = [e for e in entries if isinstance(e, dict) and e.get("import_id") not in (None, "")]
+        return data, named
 
     # --- reading ----------------------------------------------------------------------------
 

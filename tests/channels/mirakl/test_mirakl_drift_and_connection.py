@@ -5,22 +5,15 @@ import time
 
 import pytest
 
-from integrations.models import ChannelJob, DriftItem
+from integrations.models import ChannelJob
 from integrations.shopconnect import adapter_for
 from tests.catalogue import make_offers
-from tests.drift_fixtures import checked, drift_channel, resynced
+from tests.drift_fixtures import changed, checked, drift_channel, found_items, resynced
 from tests.mirakl_fixtures import frequencies_kept, mirakl_integration
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
 
 OFFERS = 40
-
-
-@pytest.fixture(autouse=True)
-def handed_on(monkeypatch):
-    from integrations.engine import skeleton
-
-    monkeypatch.setattr(skeleton, "enqueue_chunk", lambda run_id, cursor: None)
 
 
 @pytest.fixture
@@ -32,15 +25,6 @@ def mirakl(sandbox, sandbox_account, settings, tmp_path):
     return integration
 
 
-def items(run, kind, field=None) -> set[str]:
-    found = DriftItem.objects.filter(check_run=run, kind=kind)
-    return {i.external_id for i in found if field is None or field in i.fields}
-
-
-def changed(answer, field) -> set[str]:
-    return {str(change["id"]) for change in answer["changes"][field]}
-
-
 def exports(sandbox, account) -> dict:
     calls = frequencies_kept(sandbox, account)
     return {"OF52": calls.get("OF52", 0), "OF53": calls.get("OF53", 0)}
@@ -49,11 +33,11 @@ def exports(sandbox, account) -> dict:
 def assert_exact(run, answer, removed=(), added=()):
     assert (run.status, run.failed, run.error) == ("completed", 0, "")
     for field in ("price", "stock", "description"):
-        assert items(run, "differs", field) == changed(answer, field), field
+        assert found_items(run, "differs", field) == changed(answer, field), field
     drifted = set().union(*(changed(answer, f) for f in ("price", "stock", "description")))
-    assert items(run, "differs") == drifted
-    assert items(run, "missing") == set(removed)
-    assert items(run, "unknown") == set(added)
+    assert found_items(run, "differs") == drifted
+    assert found_items(run, "missing") == set(removed)
+    assert found_items(run, "unknown") == set(added)
 
 
 def test_the_check_finds_exactly_the_drift_then_reads_only_the_changes(
@@ -80,9 +64,9 @@ def test_the_check_finds_exactly_the_drift_then_reads_only_the_changes(
 
     # The second check read a differential export merged into the first one's copy.
     expected_prices = changed(answer, "price") | changed(more, "price")
-    assert items(second, "differs", "price") == expected_prices
-    assert items(second, "missing") == set(answer["removed"])
-    assert items(second, "unknown") == set(answer["added"])
+    assert found_items(second, "differs", "price") == expected_prices
+    assert found_items(second, "missing") == set(answer["removed"])
+    assert found_items(second, "unknown") == set(answer["added"])
     assert second.report["listings"] == OFFERS - 2 + 3
     state = sandbox.state("mirakl", sandbox_account)
     assert state["export_count"] == 2

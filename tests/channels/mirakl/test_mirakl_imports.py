@@ -15,13 +15,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")
 OFFERS = 12
 
 
-@pytest.fixture(autouse=True)
-def handed_on(monkeypatch):
-    from integrations.engine import skeleton
-
-    monkeypatch.setattr(skeleton, "enqueue_chunk", lambda run_id, cursor: None)
-
-
 @pytest.fixture
 def mirakl(sandbox, sandbox_account, settings):
     integration = mirakl_integration(sandbox, sandbox_account, settings)
