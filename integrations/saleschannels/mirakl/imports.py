@@ -179,15 +179,16 @@ class MiraklImports:
 
     # --- the files --------------------------------------------------------------------------
 
-    def _batch_items(self, batch) -> list[tuple[str, OfferToSend]]:
-        """(listing key, the offer as it is now) for the batch's offers still active."""
+    def _batch_items(self, batch, *related: str) -> list[tuple[str, OfferToSend]]:
+        """(listing key, the offer as it is now) for the batch's offers still active, with
+        the `related` rows the file needs (a product file: photos, parameters)."""
         links = {
             link.offer_id: link
             for link in OfferChannel.objects.filter(
                 integration_id=self.integration.pk, offer_id__in=batch.offers, active=True
             )
             .select_related("offer")
-            .prefetch_related("offer__photos", "offer__parameters")
+            .prefetch_related(*related)
         }
         photos = batch.changes.get("photos_sent") or {}
         out = []
@@ -234,29 +235,31 @@ class MiraklImports:
         entries, names = [], []
         default_category = self.integration.setting("product_category")
         images = bool(batch.changes.get("images"))
-        for key, item in self._batch_items(batch):
-            snap = snapshot_with_photo_urls(item) if images else self.snapshot(item)
+        related = ("offer__parameters", "offer__photos") if images else ("offer__parameters",)
+        for key, item in self._batch_items(batch, *related):
+            offer = item.offer
+            pairs = [(p.name, p.value) for p in offer.parameters.all()]
             parameters = {}
-            for name, value in snap.parameters:
+            for name, value in pairs:
                 name = name.strip()
                 if name and name.lower() not in PRODUCT_COLUMNS and name not in parameters:
                     parameters[name] = value
                     if name not in names:
                         names.append(name)
             category = next(
-                (v for n, v in snap.parameters if n.strip().lower() == CATEGORY_PARAMETER),
-                default_category,
+                (v for n, v in pairs if n.strip().lower() == CATEGORY_PARAMETER), default_category
             )
             row = {
                 "sku": key,
-                "title": snap.name,
+                "title": offer.name,
                 "category": category,
-                "description": snap.description,
-                "ean": snap.ean,
+                "description": offer.description or "",
+                "ean": (offer.ean or "").strip(),
                 **parameters,
             }
             if images:
-                for n, photo in enumerate(snap.photos[:IMAGE_COLUMNS], start=1):
+                photos = snapshot_with_photo_urls(item).photos[:IMAGE_COLUMNS]
+                for n, photo in enumerate(photos, start=1):
                     row[f"image-{n}"] = photo.url
             entries.append((key, row))
         header = [*PRODUCT_COLUMNS, *names]
@@ -282,8 +285,10 @@ class MiraklImports:
             url, spend, data = f"{self.api}/products/imports", "p41", {}
         if not keys:  # every offer of the batch was deactivated meanwhile
             return BatchSubmission(registered=False, code="not_sent", message=NOT_IN_FILE())
-        # Written before the request: whatever becomes of it, a retry knows it may exist.
-        batch.remember(sent_at=timezone.now().isoformat(), lines=len(keys), sent_keys=keys)
+        # Written before the request: whatever becomes of it, a retry knows it may exist. The
+        # keys in the file are kept only when some offer was left out (deactivated meanwhile).
+        left_out = {"sent_keys": keys} if keys != batch.changes.get("keys") else {}
+        batch.remember(sent_at=timezone.now().isoformat(), lines=len(keys), **left_out)
         try:
             response = self.client.request(
                 "POST",
@@ -482,7 +487,7 @@ class MiraklImports:
     @staticmethod
     def _results(batch, errors: dict[str, list]) -> dict[int, OfferResult]:
         photos = batch.changes.get("photos_sent") or {}
-        sent = set(batch.changes.get("sent_keys") or [])
+        sent = set(batch.changes.get("sent_keys") or batch.changes.get("keys") or [])
         results = {}
         for offer_id, key in zip(batch.offers, batch.changes.get("keys") or [], strict=False):
             if key not in sent:
