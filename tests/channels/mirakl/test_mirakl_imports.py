@@ -322,3 +322,24 @@ def test_every_file_carries_only_published_columns_and_modes_with_the_raw_key(
         if "/_files/" not in sent.url:
             assert sent.headers["Authorization"] == "sandbox-shop-key"  # raw, no "Bearer"
         assert "sandbox-shop-key" not in sent.url
+
+
+def test_the_estimate_counts_product_imports_for_content_and_offer_imports_for_prices(
+    sandbox, sandbox_account, settings
+):
+    """At the published frequencies (no CHANNEL_LIMITS): 50,000 offers are 3 chunks; content
+    goes by at most two product imports a chunk (P41: one per 15 minutes), prices and stock by
+    one offer import a chunk (OF01: one a minute), each then processed."""
+    from integrations.services.estimates import resync_estimate
+
+    integration = mirakl_integration(sandbox, sandbox_account, settings)
+    settings.CHANNEL_LIMITS = {}
+    settings.MIRAKL_IMPORT_PROCESSING_SECONDS = 100
+
+    everything = resync_estimate(integration, 50_000)
+    prices = resync_estimate(integration, 50_000, data_types="prices_stock")
+
+    assert everything.seconds >= 5 * 900 + 3 * 100
+    assert "P41" in str(everything.binding)
+    assert prices.seconds == 2 * 60 + 3 * 100
+    assert "OF01" in str(prices.binding)
