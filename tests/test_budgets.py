@@ -11,26 +11,12 @@ import pytest
 from integrations.channels import Channel, Limit
 from integrations.shopconnect import budgets
 from integrations.shopconnect.budgets import Budget, decide, seconds_to_spend
-
-
-def most_in_any_window(times, seconds):
-    """The most of `times` in any window [t, t + seconds) — how a sliding count sees them."""
-    times = sorted(times)
-    most, first = 0, 0
-    for last, at in enumerate(times):
-        while times[first] <= at - seconds:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
-
-
-def most_in_a_fixed_window(times, seconds, offset=0.0):
-    """The most of `times` in one fixed window, windows starting at `offset` (Zalando)."""
-    counts = {}
-    for at in times:
-        key = math.floor((at - offset) / seconds)
-        counts[key] = counts.get(key, 0) + 1
-    return max(counts.values())
+from tests.budget_fixtures import (
+    most_in_a_fixed_window,
+    most_in_any_window,
+    most_units_in_any_window,
+    run_in_processes,
+)
 
 
 def spend_greedily(budget, count, *, start=1_000_000.0, step=0.001):
@@ -160,22 +146,9 @@ def test_spenders_of_overlapping_budgets_never_exceed_a_window(seed):
                 spent[budget.key].append((grant.at, units))
         now += rng.expovariate(40)
 
-    def most_in_any_window(moments, limit):
-        # A spend larger than a window counts as that window's whole count (budgets.py).
-        moments = sorted((at, min(units, limit.count)) for at, units in moments)
-        seconds = limit.seconds
-        most, first, total = 0, 0, 0
-        for at, units in moments:
-            total += units
-            while moments[first][0] <= at - seconds:
-                total -= moments[first][1]
-                first += 1
-            most = max(most, total)
-        return most
-
     for key, moments in spent.items():
         for limit in budgets.windows_of(budgets_by_key[key]):
-            assert most_in_any_window(moments, limit) <= limit.count, (key, limit)
+            assert most_units_in_any_window(moments, limit) <= limit.count, (key, limit)
     assert len(spent["quantity"]) >= 3 and len(spent["edits"]) > 100  # the mix really ran
 
 
@@ -225,15 +198,7 @@ def test_processes_sharing_a_budget_never_exceed_it_together(db):
     with context.Manager() as manager:
         times = manager.list()
         env = {"DJANGO_SETTINGS_MODULE": "xsale.settings"}
-        workers = [
-            context.Process(target=_spend_in_a_process, args=(env, key, 100, times))
-            for _ in range(2)
-        ]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(60)
-            assert worker.exitcode == 0
+        run_in_processes(context, [(_spend_in_a_process, (env, key, 100, times))] * 2)
         times = list(times)
 
     assert len(times) == 200

@@ -14,8 +14,8 @@ from integrations.shopconnect.http import (
     safe_url,
 )
 from tests.allegro_openapi import items_for, make_offer
+from tests.budget_fixtures import most_in_any_window
 from tests.catalogue import make_offers
-from tests.test_budgets import most_in_any_window
 
 
 def test_retry_after_is_read_in_seconds_or_as_a_date_and_capped():

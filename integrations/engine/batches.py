@@ -23,6 +23,7 @@ import time
 import uuid
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from datetime import timedelta
 
 from django.conf import settings
@@ -204,8 +205,9 @@ class _Pump:
                         continue
                     lane = self.lanes[name] = deque()
                     if self.pool is not None:
-                        self.walkers += [
-                            self.pool.submit(self._walk, name) for _ in range(self.width)
+                        self.walkers += [  # in the caller's context: its budget priority
+                            self.pool.submit(copy_context().run, self._walk, name)
+                            for _ in range(self.width)
                         ]
                 for batch in batches:
                     self.taken.add(batch.pk)

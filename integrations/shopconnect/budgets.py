@@ -31,6 +31,24 @@ run at 2,490/min halves the long-run rate. So this module keeps its own small al
   the hosts its integrations talk to, so a host that is not the channel (an integration pointed
   elsewhere with a real client id) never shares nor holds the real channel's budgets.
 
+Priority (DESIGN §5a: everyday changes go first, inside the same budgets). Every spend has a
+`Priority` — a zero stock, other stock, a price, content, then runs (resyncs, retries, drift
+checks, fixes, connection tests: `RUN`, the default) — set around the caller's code by
+`spending_as` (a context variable: pools that spend on a caller's behalf run their jobs in a
+copy of its context). Reservations stay first come, first served and are never moved, so a
+spend leaves room for the classes before it instead (`room_kept`): in every span of slots
+ending d seconds ahead it keeps free PRIORITY_ROOM × the window's average rate × d units (a
+run all of it, everyday classes a part, a zero stock none), up to a cap. A change finds room
+about 1 / (PRIORITY_ROOM × rate) seconds ahead (a quarter of a second at Allegro's 2,490 edits
+a minute), ahead of everything runs booked further out, and every run spend after it leaves
+that room again: the runs yield what the changes take and keep the rest. Nothing is published
+but the reservations themselves, so every process and machine sees the same priority; and
+priority only ever tightens a check, so no window ever sees more than its limit. The price: a
+run booking at full pace with no change about never gets back the room it keeps at its
+frontier (every slot lies in a span that ends there) — the cap, about 1.5–2 % of its pace
+(bench/README.md, "Priority"). Keeping room only while changes are about would cost nothing
+then, and make the first change after a quiet spell wait behind the runs' bookings.
+
 Stores keep the same JSON per budget key: Redis (REDIS_URL; WATCH/MULTI transactions) or,
 in the embedded setup, a SQLite file beside the database (one IMMEDIATE transaction per spend;
 the file is shared by the worker processes of one machine — beyond one machine, use Redis).
@@ -38,6 +56,8 @@ the file is shared by the worker processes of one machine — beyond one machine
 
 from __future__ import annotations
 
+import contextvars
+import enum
 import hashlib
 import itertools
 import json
@@ -47,7 +67,8 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -57,6 +78,76 @@ from django.utils.translation import gettext_lazy as _
 from integrations.channels import Limit, descriptor
 
 REDIS_PREFIX = "xsale:budget:"
+
+
+class Priority(enum.IntEnum):
+    """Who goes first in a budget: lower first (DESIGN §5a)."""
+
+    ZERO_STOCK = 0  # an offer's stock falls to zero: the channel must stop selling it
+    STOCK = 1
+    PRICE = 2
+    CONTENT = 3
+    RUN = 10  # resyncs, retries, drift checks, fixes, connection tests
+
+
+# The room a spend leaves ahead for the classes before it: per second of lead (from now to a
+# span's last slot), PRIORITY_ROOM of the window's average rate — a run all of it, everyday
+# classes a part (_CLASS_SHARE) — up to the lead of PRIORITY_LEAD seconds, how far ahead runs
+# book (http.MAX_BUDGET_WAIT), or a tenth of a channel's window (LEAD_SHARE), whichever is
+# shorter; our steady one-second window up to STEADY_LEAD. Allegro's 2,490 edits a minute:
+# 4 units a second of lead, at most 24 — a change finds room a quarter of a second ahead.
+PRIORITY_ROOM = 0.1
+PRIORITY_LEAD = 10.0
+LEAD_SHARE = 0.1
+STEADY_LEAD = 0.5
+_CLASS_SHARE = {
+    Priority.ZERO_STOCK: 0.0,
+    Priority.STOCK: 0.25,
+    Priority.PRICE: 0.5,
+    Priority.CONTENT: 0.75,
+    Priority.RUN: 1.0,
+}
+
+
+@dataclass(frozen=True)
+class Room:
+    """Room kept free for the classes before a spend's: `rate` units per second of lead, at
+    most `most` units."""
+
+    rate: float = 0.0
+    most: int = 0
+
+
+NO_ROOM = Room()
+
+
+def room_kept(priority: Priority, limit: Limit, *, steady: bool = False) -> Room:
+    """The room a spend of `priority` keeps in `limit`'s window; `steady`: our own one-second
+    window beside the channel's (windows_of), which keeps the room of its whole span."""
+    rate = PRIORITY_ROOM * _CLASS_SHARE[Priority(priority)] * limit.count / limit.seconds
+    lead = STEADY_LEAD if steady else min(PRIORITY_LEAD, LEAD_SHARE * limit.seconds)
+    most = math.floor(rate * lead)
+    return Room(rate, most) if most else NO_ROOM
+
+
+_priority: contextvars.ContextVar[Priority] = contextvars.ContextVar(
+    "budget_priority", default=Priority.RUN
+)
+
+
+@contextmanager
+def spending_as(priority: Priority) -> Iterator[Priority]:
+    """Spend with this priority inside the block (spend, peek; threads of pools that run
+    their jobs in a copy of this context)."""
+    token = _priority.set(Priority(priority))
+    try:
+        yield Priority(priority)
+    finally:
+        _priority.reset(token)
+
+
+def current_priority() -> Priority:
+    return _priority.get()
 
 
 @dataclass(frozen=True)
@@ -136,11 +227,15 @@ def _slot(at: float, width: float) -> int:
     return math.floor(at / width + 1e-9)
 
 
-def _earliest(window: dict, limit: Limit, start: float, units: int) -> float:
+def _earliest(
+    window: dict, limit: Limit, start: float, units: int, *, now: float = 0.0, room: Room = NO_ROOM
+) -> float:
     """The first moment from `start` at which the window has room for `units`.
 
     Room in slot j means that every span of slots containing j — j−P+1 … j up to
-    j … j+P−1 — holds at most the limit with `units` added. A spend reserved ahead (waiting
+    j … j+P−1 — holds at most the limit with `units` added, less the room kept for spenders
+    of a higher priority: `room` units per second between `now` and the span's last slot
+    (never so much that `units` could not fit an empty span). A spend reserved ahead (waiting
     for another budget) does not hold back one that can go earlier: the earlier one takes the
     room before it that its own check left, and nobody's window goes over. The slots' sums
     change only where a slot enters or leaves a span, so they are swept as intervals.
@@ -160,12 +255,29 @@ def _earliest(window: dict, limit: Limit, start: float, units: int) -> float:
     for i, edge in enumerate(edges):
         total += changes[edge]
         end = edges[i + 1] if i + 1 < len(edges) else None  # after the last edge: empty
-        if end is None or end <= j or total + units <= limit.count:
+        if end is None or end <= j:
             continue
-        if edge > j + span - 1:  # this full stretch lies beyond every span containing j
+        # An empty stretch always has room: the room kept never leaves less than `units`.
+        free = limit.count - units - total
+        over = _first_over(edge, free, width, now, room) if total else None
+        if over is None or over >= end:
+            continue
+        if over > j + span - 1:  # this full stretch lies beyond every span containing j
             break
         j = end  # the spans containing j reach this full stretch: try after it
     return max(start, j * width)
+
+
+def _first_over(edge: int, free: int, width: float, now: float, room: Room) -> int | None:
+    """The first span end from `edge` whose free units (`free` once the spend is in) are
+    fewer than the room kept there (room.at the lead from `now` to the span's last slot);
+    None when there is none."""
+    if free < 0:
+        return edge
+    if free + 1 > room.most:
+        return None
+    lead = (free + 1) / room.rate  # the room kept reaches free + 1 at this lead
+    return max(edge, math.ceil((now + lead) / width - 1e-9))
 
 
 def _record(window: dict, limit: Limit, now: float, at: float, units: int) -> None:
@@ -179,12 +291,17 @@ def _record(window: dict, limit: Limit, now: float, at: float, units: int) -> No
 
 
 def decide(
-    states: dict[str, dict], spends: Sequence[tuple[Budget, int]], now: float, max_wait: float
+    states: dict[str, dict],
+    spends: Sequence[tuple[Budget, int]],
+    now: float,
+    max_wait: float,
+    priority: Priority = Priority.RUN,
 ) -> tuple[Grant, dict[str, dict] | None]:
     """The pure decision: when these spends may go; the new states if recorded.
 
-    The earliest moment every window of every budget has room: each window's first moment
-    with room from a candidate moves the candidate on, until none does."""
+    The earliest moment every window of every budget has room (leaving the room `priority`
+    keeps for the classes before it): each window's first moment with room from a candidate
+    moves the candidate on, until none does."""
     at, budget, limit = now, None, None
     has_room_at: dict[tuple[str, Limit], float] = {}  # the moment each window was found free
     moved = True
@@ -198,7 +315,16 @@ def decide(
             for window_limit in windows_of(spend_budget):
                 if has_room_at.get((spend_budget.key, window_limit)) == at:
                     continue
-                window_at = _earliest(_window(state, window_limit), window_limit, at, units)
+                window_at = _earliest(
+                    _window(state, window_limit),
+                    window_limit,
+                    at,
+                    units,
+                    now=now,
+                    room=room_kept(
+                        priority, window_limit, steady=window_limit not in spend_budget.limits
+                    ),
+                )
                 if window_at > at:
                     at, budget, limit, moved = window_at, spend_budget, window_limit, True
                 has_room_at[spend_budget.key, window_limit] = window_at
@@ -416,22 +542,28 @@ def budgets_for(integration, *, seller: str = "") -> dict[str, Budget]:
 # --- the interface ---------------------------------------------------------------------------
 
 
-def spend(spends: Sequence[tuple[Budget, int]], *, max_wait: float) -> Grant:
+def spend(
+    spends: Sequence[tuple[Budget, int]], *, max_wait: float, priority: Priority | None = None
+) -> Grant:
     """Reserve `units` of every budget at the earliest moment all have room, if that moment is
-    at most `max_wait` seconds away; otherwise spend nothing and say when it would be."""
+    at most `max_wait` seconds away; otherwise spend nothing and say when it would be.
+    `priority`: the caller's (spending_as) unless given."""
     if not spends:
         return Grant(time.time(), True)
     keys = sorted({b.key for b, _ in spends})
+    priority = current_priority() if priority is None else Priority(priority)
 
     def transition(states):
-        return decide(states, spends, time.time(), max_wait)
+        return decide(states, spends, time.time(), max_wait, priority)
 
     return store().transact(keys, transition)
 
 
-def peek(spends: Sequence[tuple[Budget, int]]) -> Grant:
-    """When these spends could go, spending nothing."""
-    return spend(spends, max_wait=-1.0) if spends else Grant(time.time(), True)
+def peek(spends: Sequence[tuple[Budget, int]], *, priority: Priority | None = None) -> Grant:
+    """When these spends could go (with the caller's priority unless given), spending nothing."""
+    if not spends:
+        return Grant(time.time(), True)
+    return spend(spends, max_wait=-1.0, priority=priority)
 
 
 def block(budgets: Iterable[Budget], until: float) -> None:

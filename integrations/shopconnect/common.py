@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextvars import copy_context
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -433,8 +434,8 @@ class HttpChannelAdapter(ChannelAdapter):
         prefix = f"shopconnect-{self.integration.pk}"
         order = JobOrder()  # their first spends in job order: a held offer holds all after it
         with ThreadPoolExecutor(workers, thread_name_prefix=prefix) as pool:
-            pending = {
-                pool.submit(order.run, index, job): (index, offer_ids)
+            pending = {  # each job in a copy of the caller's context: its budget priority
+                pool.submit(copy_context().run, order.run, index, job): (index, offer_ids)
                 for index, (offer_ids, job) in enumerate(jobs)
             }
             try:
