@@ -40,7 +40,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.shopconnect.base import BatchPlan, BatchSubmission, OfferResult, OfferToSend
-from integrations.shopconnect.common import json_or_empty, snapshot_with_photo_urls
+from integrations.shopconnect.common import (
+    DUPLICATE_LISTING,
+    failed,
+    json_or_empty,
+    snapshot_with_photo_urls,
+)
 from integrations.shopconnect.http import ChannelUnavailable, Held
 from integrations.wording import Reason
 from offers.models import OfferChannel
@@ -119,6 +124,8 @@ class MiraklImports:
         snaps = [self.snapshot(item) for item in items]
         ready, refused = self.keyed(snaps)
         refused_ids = {r.offer_id for r in refused}
+        # Their results, with the other offer's id, for `send` (send_snapshots) to give.
+        self.planned_refusals = {r.offer_id: r for r in refused}
         keys = {snap.offer_id: snap.listing for snap in ready}
         first = items[0]
         what = {"send_content": first.send_content, "send_prices_stock": first.send_prices_stock}
@@ -154,8 +161,19 @@ class MiraklImports:
         return [item for item in items if item.offer.pk in refused_ids], plans
 
     def send_snapshots(self, snapshots):
-        # Everything keyed goes by imports (plan_batches); nothing is sent one by one.
-        return []
+        """Every offer plan_batches keyed went by imports: what reaches here is the second
+        offer of a listing another offer of the chunk names (the first went), and fails so."""
+        planned = getattr(self, "planned_refusals", {})
+        return [
+            planned.get(snap.offer_id)
+            or failed(
+                snap.offer_id,
+                DUPLICATE_LISTING(other="—", listing=snap.listing),
+                code="duplicate_listing",
+                attempts=0,
+            )
+            for snap in snapshots
+        ]
 
     def estimate_seconds(self, offers: int, data_types: str) -> tuple[float, str] | None:
         chunk = max(1, self.integration.facts.batch_chunk_size)

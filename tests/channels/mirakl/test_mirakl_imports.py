@@ -343,3 +343,20 @@ def test_the_estimate_counts_product_imports_for_content_and_offer_imports_for_p
     assert "P41" in str(everything.binding)
     assert prices.seconds == 2 * 60 + 3 * 100
     assert "OF01" in str(prices.binding)
+
+
+def test_two_offers_on_one_listing_send_the_first_and_fail_the_second(
+    sandbox, sandbox_account, mirakl
+):
+    from offers.models import OfferChannel
+
+    OfferChannel.objects.filter(integration=mirakl, offer__sku="T000002").update(external_id="1001")
+
+    run = drain(start_resync(mirakl, source="cli"))
+
+    [failure] = ResyncFailure.objects.filter(run=run).select_related("offer")
+    assert (failure.offer.sku, failure.code) == ("T000002", "duplicate_listing")
+    first = mirakl.offer_links.get(offer__sku="T000001").offer_id
+    assert f"(id {first})" in failure.message and "(1001)" in failure.message
+    assert run.sent == OFFERS - 1
+    frequencies_kept(sandbox, sandbox_account)
