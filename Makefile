@@ -38,18 +38,24 @@ run: $(STAMP)
 		$(BIN)/python -m tools.foreground --beside "python manage.py announce_ready \
 		--web-port $(WEB_PORT) --sandbox-port $(SANDBOX_PORT)" honcho start
 
-# The whole suite. DATABASE_URL / REDIS_URL select PostgreSQL and the Redis broker.
+# The whole suite, what CI runs (.ci/run: once on SQLite + the ORM broker, once with
+# DATABASE_URL / REDIS_URL on PostgreSQL + Redis). It runs in TEST_PROCESSES pytest-xdist
+# processes (worksteal: an idle one takes tests from a busy one), each with its own test
+# database, sandbox, live server, budget store and Redis database (tests/xdist_worker.py);
+# TEST_PROCESSES=0 runs it in this process alone (a debugger, -x, -s).
 # The sandbox and the tests' hostile servers listen on 127.0.0.1: allowed as outbound hosts here
 # (and so in the worker processes the tests start), as a deployment would allow its test shop.
+TEST_PROCESSES ?= 2
+TEST_ENV := SECRET_KEY=tests-only DEBUG=0 OUTBOUND_ALLOWED_HOSTS=127.0.0.1,localhost
+XDIST := -n $(TEST_PROCESSES) --dist worksteal
 test: $(STAMP)
-	SECRET_KEY=tests-only DEBUG=0 OUTBOUND_ALLOWED_HOSTS=127.0.0.1,localhost \
-		$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The inner loop: the whole suite less the browser tests and the tests that start worker
-# processes (`-m "not browser and not slow"`); `make test` stays what CI runs.
+# processes (`-m "not browser and not slow"`), in the same processes; `make test` stays what CI
+# runs.
 test-quick: $(STAMP)
-	SECRET_KEY=tests-only DEBUG=0 OUTBOUND_ALLOWED_HOSTS=127.0.0.1,localhost \
-		$(BIN)/python -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest $(XDIST) -m "not browser and not slow" $(PYTEST_ARGS)
 
 # ruff (style, and PLC2701: no private names imported across modules), then the layers and
 # the import-cycle contracts of pyproject.toml's [tool.importlinter] (lint-imports).

@@ -30,8 +30,16 @@ RESYNC_CONFIRMATION_TEMPLATE = "admin/integrations/integration/resync_confirmati
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
     form = IntegrationForm
-    list_display = ["name", "channel", "api_url", "requests_per_minute", "active"]
-    list_filter = ["channel", "active"]
+    list_display = [
+        "name",
+        "channel",
+        "api_url",
+        "requests_per_minute",
+        "active",
+        "sync_changes",
+        "reconcile_every",
+    ]
+    list_filter = ["channel", "active", "sync_changes", "reconcile_every"]
     search_fields = ["name"]
     actions = ["resync_offers", "check_drift", "test_connection"]
     change_form_template = "admin/integrations/integration/change_form.html"

@@ -1,12 +1,12 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate, post_save
 from django.utils.translation import gettext_lazy as _
 
 
 def _ensure_schedules(sender, **kwargs):
-    from integrations.tasks import ensure_stale_run_schedule
+    from integrations.tasks import ensure_every_minute_schedules
 
-    ensure_stale_run_schedule()
+    ensure_every_minute_schedules()
 
 
 class IntegrationsConfig(AppConfig):
@@ -21,3 +21,9 @@ class IntegrationsConfig(AppConfig):
         from integrations.engine import runner  # noqa: F401 - its steps' reasons
 
         shopconnect.adapter_classes()
+        # Each integration's reconciliation schedule follows it (and its reasons register).
+        from integrations.models import Integration
+        from integrations.services import reconcile
+
+        post_save.connect(reconcile.integration_saved, sender=Integration)
+        post_delete.connect(reconcile.integration_deleted, sender=Integration)

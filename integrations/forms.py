@@ -74,7 +74,11 @@ class IntegrationForm(forms.ModelForm):
             "auth_url",
             "requests_per_minute",
             "active",
+            "sync_changes",
+            "reconcile_every",
+            "reconcile_at",
         ]
+        widgets = {"reconcile_at": forms.TimeInput(attrs={"type": "time"}, format="%H:%M")}
         help_texts = {
             "api_url": URL_CHANGE_HELP,
             "upload_url": format_lazy("{} {}", _("Allegro's image upload host."), URL_CHANGE_HELP),
@@ -110,6 +114,9 @@ class IntegrationForm(forms.ModelForm):
         self.fields["api_url"].required = False
         self._setting_selects()
         self._mark_channel_fields()
+        # Left out of a form posted without them (an older page, a script): unchanged.
+        for name in ("reconcile_every", "reconcile_at"):
+            self.fields[name].required = False
         # Shown only when it matters: above the limit (the script shows it as the number grows).
         agreed = self.fields["higher_limit_agreed"]
         agreed.widget.attrs["data-higher-limit"] = ""
@@ -161,6 +168,12 @@ class IntegrationForm(forms.ModelForm):
                     {"label": bound.label, "errors": list(bound.errors), "id": bound.id_for_label}
                 )
         return summary
+
+    def clean_reconcile_every(self):
+        return self.cleaned_data.get("reconcile_every") or self.instance.reconcile_every
+
+    def clean_reconcile_at(self):
+        return self.cleaned_data.get("reconcile_at") or self.instance.reconcile_at
 
     def settings_fields(self):
         """The non-secret fields in page order (the checkbox right below requests/min)."""

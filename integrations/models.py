@@ -1,3 +1,4 @@
+import datetime
 import re
 import uuid
 from datetime import timedelta
@@ -57,6 +58,28 @@ class Integration(models.Model):
         help_text=_(
             "Send each change of an offer to the channel within seconds, ahead of any resync."
         ),
+    )
+    # Reconciliation (integrations/services/reconcile.py): a scheduled prices-and-stock drift
+    # check; its django-q2 Schedule follows these two fields.
+    reconcile_every = models.CharField(
+        _("Reconcile prices and stock"),
+        max_length=10,
+        choices=[
+            ("off", _("never")),
+            ("hourly", _("every hour")),
+            ("daily", _("every night")),
+            ("weekly", _("every week")),
+        ],
+        default="daily",
+        help_text=_(
+            "A drift check of prices and stock: small drift is sent back by itself, large "
+            "drift waits for your decision."
+        ),
+    )
+    reconcile_at = models.TimeField(
+        _("Reconcile at"),
+        default=datetime.time(3, 0),
+        help_text=_("Local time (every hour: at this minute)."),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -383,6 +406,7 @@ class ResyncRun(models.Model):
         V2 = "v2", _("V2 page")
         ADMIN = "admin", _("Django admin")
         CLI = "cli", _("command line")
+        SCHEDULE = "schedule", _("reconciliation schedule")
 
     class Kind(models.TextChoices):
         RESYNC = "resync", _("resync")
@@ -965,3 +989,48 @@ class ChannelJob(models.Model):
 
     def __str__(self):
         return f"{self.purpose} {self.job_id}"
+
+
+# --- Reconciliation (integrations/services/reconcile.py), a self-contained block -------------
+
+
+class Reconciliation(models.Model):
+    """One scheduled (or command-line) reconciliation of an integration: a prices-and-stock
+    drift check, then what became of its findings. The page shows the latest one."""
+
+    class Outcome(models.TextChoices):
+        CHECKING = "checking", _("checking")
+        IN_STEP = "in_step", _("nothing differs")
+        FIXING = "fixing", _("differing offers sent back")
+        ASKED = "asked", _("waiting for your decision")
+        CONFIRMED = "confirmed", _("fix confirmed")
+        DISMISSED = "dismissed", _("dismissed")
+        SKIPPED = "skipped", _("skipped")
+        UNREADABLE = "unreadable", _("drift cannot be read")
+        FAILED = "failed", _("check did not complete")
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.CASCADE, related_name="reconciliations"
+    )
+    source = models.CharField(max_length=10, choices=ResyncRun.Source)
+    outcome = models.CharField(max_length=12, choices=Outcome, default=Outcome.CHECKING)
+    check_run = models.ForeignKey(
+        ResyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    fix_run = models.ForeignKey(
+        ResyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    active_offers = models.PositiveIntegerField(default=0)
+    checked = models.PositiveIntegerField(default=0)
+    differing = models.PositiveIntegerField(default=0)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reconciliation")
+        verbose_name_plural = _("reconciliations")
+        indexes = [models.Index(fields=["outcome"], name="reconciliation_outcome")]
+
+    def __str__(self):
+        return f"{self.integration_id} {self.created_at:%Y-%m-%d %H:%M} {self.outcome}"

@@ -7,13 +7,14 @@ import logging
 import unicodedata
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from integrations.models import ResyncRun
+from integrations.models import RESYNC_PERMISSION, ResyncRun
 from integrations.presentation.display import duration_display
 from integrations.presentation.failures import failure_groups
 from integrations.wording import worded
@@ -150,3 +151,46 @@ def notify_run_finished(run: ResyncRun) -> None:
         send_mail(subject, body, None, [user.email])
     except Exception:  # a mail server being down must not fail the run's ending
         logger.exception("resync %s: the finish e-mail could not be sent", run.pk)
+
+
+def reconciliation_url(integration_id: int) -> str:
+    return settings.SITE_URL + reverse("v2:integration_edit", args=[integration_id])
+
+
+def notify_reconciliation_asks(record) -> None:
+    """A reconciliation found more drift than it may send back by itself: e-mail everyone who
+    may start a resync (they confirm or dismiss it on the integration's page)."""
+    users = get_user_model().objects.with_perm(
+        RESYNC_PERMISSION, backend="django.contrib.auth.backends.ModelBackend"
+    )
+    emails = sorted({u.email for u in users.filter(is_active=True) if u.email})
+    if not emails:
+        return
+    integration = record.integration
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = header_text(
+            _("xSale: %(integration)s drifted — your decision is needed")
+            % {"integration": integration.name}
+        )
+        body = "\n".join(
+            [
+                _(
+                    "The reconciliation of %(integration)s found %(differing)s of %(active)s "
+                    "active offers with other prices or stock on the channel than in xSale."
+                )
+                % {
+                    "integration": integration.name,
+                    "differing": number_display(record.differing),
+                    "active": number_display(record.active_offers),
+                },
+                _(
+                    "That is more than it sends back by itself, so nothing was sent. Confirm the "
+                    "fix or dismiss it on the integration's page:"
+                ),
+                reconciliation_url(integration.pk),
+            ]
+        )
+    try:
+        send_mail(subject, body + "\n", None, emails)
+    except Exception:  # a mail server being down must not lose the notice on the page
+        logger.exception("reconciliation %s: the e-mail could not be sent", record.pk)

@@ -1,6 +1,8 @@
 """django-q2 entry points: thin wrappers around the engine (integrations/engine/)."""
 
 from integrations.engine import runner, skeleton
+from integrations.models import Integration, ResyncRun
+from integrations.services import reconcile
 
 STALE_RUN_SCHEDULE = "resync: re-enqueue stale runs"
 
@@ -13,22 +15,38 @@ def sweep_stale_resyncs() -> int:
     return skeleton.requeue_stale_runs()
 
 
-def ensure_stale_run_schedule() -> None:
-    """Every minute, on the resync cluster, re-enqueue runs whose heartbeat went stale.
+# What runs every minute on the resync cluster, by django-q2's scheduler: the sweeper's fallback
+# (`manage.py run_cluster --cluster resync` sweeps every RESYNC_SWEEP_SECONDS itself; this stays
+# for a deployment that runs a bare `qcluster`, and a duplicate enqueue is harmless), and the
+# decision of every reconciliation whose drift check ended (services/reconcile.py).
+EVERY_MINUTE = {
+    STALE_RUN_SCHEDULE: "integrations.tasks.sweep_stale_resyncs",
+    reconcile.DECIDE_SCHEDULE: "integrations.tasks.decide_reconciliations",
+}
 
-    `manage.py run_cluster --cluster resync` sweeps every RESYNC_SWEEP_SECONDS itself; this
-    schedule stays as the fallback for a deployment that runs a bare `qcluster` (a duplicate
-    enqueue is harmless).
-    """
+
+def ensure_every_minute_schedules() -> None:
     from django_q.models import Schedule
 
-    Schedule.objects.update_or_create(
-        name=STALE_RUN_SCHEDULE,
-        defaults={
-            "func": "integrations.tasks.sweep_stale_resyncs",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-            "cluster": skeleton.RESYNC_CLUSTER,
-        },
-    )
+    for name, func in EVERY_MINUTE.items():
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": 1,
+                "repeats": -1,
+                "cluster": skeleton.RESYNC_CLUSTER,
+            },
+        )
+
+
+def reconcile_integration(integration_id: int) -> None:
+    """The integration's reconciliation schedule (services/reconcile.py)."""
+    integration = Integration.objects.filter(pk=integration_id).first()
+    if integration is not None:  # deleted since the schedule fired
+        reconcile.reconcile_start(integration, source=ResyncRun.Source.SCHEDULE)
+
+
+def decide_reconciliations() -> int:
+    return reconcile.decide_ended()

@@ -184,7 +184,7 @@ def make_offer(
     from django.core.files.base import ContentFile
 
     from offers.models import Offer, OfferChannel, OfferParameter, OfferPhoto
-    from tests.conftest import image_bytes
+    from tests.catalogue import image_bytes
 
     offer = Offer.objects.create(
         sku=sku,

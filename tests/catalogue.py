@@ -1,15 +1,22 @@
 """Building catalogues for engine tests: offers linked to an integration, with real photos."""
 
+import io
 from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from PIL import Image
 
 from integrations.models import Integration
 from integrations.services.demo import DEMO_CREDENTIALS, ean13
 from offers.hashing import file_sha256
 from offers.models import Offer, OfferChannel, OfferParameter, OfferPhoto
-from tests.conftest import image_bytes
+
+
+def image_bytes(color=(200, 30, 30), fmt="JPEG", size=(32, 32)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, fmt)
+    return buf.getvalue()
 
 
 def sandbox_integration(sandbox, account, channel, *, name=None, **fields) -> Integration:

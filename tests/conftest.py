@@ -1,8 +1,6 @@
-import io
 import json
 
 import pytest
-from PIL import Image
 
 from integrations.channels import Channel
 from integrations.models import Integration
@@ -11,7 +9,8 @@ from integrations.models import Integration
 @pytest.fixture(scope="session", autouse=True)
 def outbound_hosts_for_the_sandbox():
     """The sandbox and the tests' local servers run on 127.0.0.1: `make test` allows them with
-    OUTBOUND_ALLOWED_HOSTS=127.0.0.1,localhost (tests/test_security_urls.py removes them)."""
+    OUTBOUND_ALLOWED_HOSTS=127.0.0.1,localhost (tests/security/test_security_urls.py removes
+    them)."""
     from django.conf import settings
 
     if not {"127.0.0.1", "localhost"} <= set(settings.OUTBOUND_ALLOWED_HOSTS):
@@ -24,7 +23,7 @@ def outbound_hosts_for_the_sandbox():
 @pytest.fixture(scope="session", autouse=True)
 def static_files_without_collectstatic():
     """Pages name the unhashed static files: the tests do not run collectstatic. Production's
-    manifest storage is checked by tests/test_security_deploy.py."""
+    manifest storage is checked by tests/security/test_security_deploy.py."""
     from django.test import override_settings
 
     plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
@@ -52,12 +51,6 @@ def media_root(settings, tmp_path_factory):
     root = tmp_path_factory.mktemp("media")
     settings.MEDIA_ROOT = str(root)
     return root
-
-
-def image_bytes(color=(200, 30, 30), fmt="JPEG", size=(32, 32)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, fmt)
-    return buf.getvalue()
 
 
 @pytest.fixture
@@ -200,8 +193,8 @@ def sandbox_account():
 @pytest.fixture(autouse=True)
 def one_run_per_task_in_process(settings):
     """A task called in the test's own thread drives its run alone: the test's transaction is
-    not visible to other threads. Many runs per worker: tests/test_many_runs_per_worker.py and
-    the worker-process tests (settings' default)."""
+    not visible to other threads. Many runs per worker: tests/engine/test_many_runs_per_worker.py
+    and the worker-process tests (settings' default)."""
     settings.RESYNC_RUNS_PER_WORKER = 1
 
 
@@ -266,7 +259,15 @@ def wire(monkeypatch):
     return RequestLog().install(monkeypatch)
 
 
-pytest_plugins = ["tests.workers", "tests.page_fixtures"]
+# Fixture modules whose fixtures every test may name: test modules never import fixtures (nor
+# anything else) from each other (tests/project/test_test_modules_stand_alone.py).
+pytest_plugins = [
+    "tests.workers",
+    "tests.page_fixtures",
+    "tests.form_fixtures",
+    "tests.seller_browser",
+    "tests.local_hosts",
+]
 
 
 def pytest_collection_modifyitems(items):

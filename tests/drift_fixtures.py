@@ -1,32 +1,11 @@
 """Runs driven in the test's own process, and a channel drifted behind xSale's back (the
 sandbox's `/drift`), for tests of drift checks and the resyncs that mend them."""
 
-import time
-
 import requests
-from django.utils import timezone
 
-from integrations.engine.runner import process_chunk
 from integrations.models import ResyncRun
 from integrations.services import drift
-from integrations.services.runs import start_resync
-
-
-def drain(run: ResyncRun, max_chunks=300) -> ResyncRun:
-    """What the resync cluster does: process tasks until the run ends."""
-    for _ in range(max_chunks):
-        run.refresh_from_db()
-        if not run.is_active:
-            return run
-        if run.status == "paused":
-            time.sleep(min(max((run.paused_until - timezone.now()).total_seconds(), 0), 15))
-            ResyncRun.objects.filter(pk=run.pk).update(status="queued")
-        process_chunk(run.pk, run.cursor)
-    raise AssertionError("the run did not end")
-
-
-def resynced(integration, **kwargs) -> ResyncRun:
-    return drain(start_resync(integration, user=None, source="cli", **kwargs))
+from tests.run_steps import drain
 
 
 def checked(integration, **kwargs) -> ResyncRun:

@@ -2,8 +2,7 @@
 
 For what the channel sandbox does not do on purpose (set cookies, answer a 429 with any
 Retry-After at all): the adapters talk to it over real HTTP on 127.0.0.1, like to any host.
-Import the fixture into a test module: `from tests.local_hosts import scripted_host_fixture`
-(the fixture's name is `scripted_host`).
+Its fixture `scripted_host` is registered for every test by conftest.py.
 """
 
 from __future__ import annotations
@@ -28,6 +27,22 @@ class Received:
     method: str
     path: str
     headers: dict
+
+
+class LocalServer:
+    """A handler class served on 127.0.0.1 at a free port, a thread per request, until
+    `close()`: `url` is http://127.0.0.1:<port>."""
+
+    def __init__(self, handler):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class ScriptedHost:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from integrations.engine.runner import process_chunk
 from integrations.models import ResyncRun
+from integrations.services.runs import start_resync
 
 
 def drain(run: ResyncRun, max_chunks=300) -> ResyncRun:
@@ -21,3 +22,8 @@ def drain(run: ResyncRun, max_chunks=300) -> ResyncRun:
             ResyncRun.objects.filter(pk=run.pk).update(status="queued")
         process_chunk(run.pk, run.cursor)
     raise AssertionError("the run did not end")
+
+
+def resynced(integration, **kwargs) -> ResyncRun:
+    """A resync started from the command line, driven to its end."""
+    return drain(start_resync(integration, user=None, source="cli", **kwargs))

@@ -1,6 +1,7 @@
-"""Chromium fixtures for the seller's pages at 1280 px and 390 px, in Polish: a browser for the
-module, a logged-in page at either width, a seller with the resync permission, screenshots on
-demand (XSALE_SCREENSHOTS=docs) and the check that a page does not scroll sideways."""
+"""Chromium fixtures for the seller's pages at 1280 px and 390 px, in Polish (registered for
+every test by conftest.py): a browser for the session, a logged-in page at either width, users
+with the seller's permissions, screenshots on demand (XSALE_SCREENSHOTS=docs) and the checks
+that a page does not scroll sideways."""
 
 import os
 from pathlib import Path
@@ -35,8 +36,24 @@ def a_seller(username="sprzedawca", *, resync=True):
     return user
 
 
-@pytest.fixture(scope="module")
+def browser_user(username, *, resync=True, superuser=False):
+    """A staff user who logs in with PASSWORD: sees integrations and runs, may resync."""
+    user = get_user_model().objects.create_user(
+        username, password=PASSWORD, is_staff=True, is_superuser=superuser
+    )
+    codenames = ["view_integration", "change_integration", "view_resyncrun"]
+    if resync:
+        codenames.append("resync_integration")
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+@pytest.fixture(scope="session")
 def chromium():
+    """One headless Chromium for the test process (a launch takes seconds); each test opens its
+    own contexts in it, so no cookie or page outlives a test."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -55,7 +72,7 @@ def width(request):
 
 @pytest.fixture
 def signed_in(chromium, live_server):
-    """signed_in(user, width) -> a Polish page logged in as `user`."""
+    """signed_in(user, width) -> a Polish page logged in as `user` (downloads accepted)."""
     contexts = []
 
     def sign_in(user, width=DESKTOP):
@@ -63,6 +80,7 @@ def signed_in(chromium, live_server):
             locale="pl-PL",
             base_url=live_server.url,
             viewport={"width": width, "height": 900 if width > 600 else 844},
+            accept_downloads=True,
         )
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
@@ -80,12 +98,23 @@ def signed_in(chromium, live_server):
 
 
 def screenshot(page, name):
+    """Into XSALE_SCREENSHOTS when it names a folder (the README's pictures)."""
     if SCREENSHOTS:
         page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
 
 
+def screenshot_of(locator, name):
+    if SCREENSHOTS:
+        locator.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"))
+
+
 def scrolls_sideways(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+
+
+def assert_no_sideways_scroll(page):
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert not scrolls_sideways(page), f"{page.url} scrolls sideways: {width}"
 
 
 def overflowing_cells(page, selector) -> list:

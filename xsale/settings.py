@@ -293,6 +293,9 @@ BUDGET_STORE_PATH = env.path("BUDGET_STORE_PATH", default=str(BASE_DIR / "budget
 # `manage.py run_cluster --cluster resync` re-enqueues stale runs and writes its WorkerPresence
 # this often (a restarted worker resumes a crashed run well within 30 s).
 RESYNC_SWEEP_SECONDS = env.float("RESYNC_SWEEP_SECONDS", default=5.0)
+# A reconciliation (integrations/services/reconcile.py) sends back by itself what differs when
+# it is at most this share (per cent) of the integration's active offers; more waits for a person.
+RECONCILE_MAX_FIX_PERCENT = env.float("RECONCILE_MAX_FIX_PERCENT", default=5.0)
 # A drift check reads at most twice the integration's offers (at least 10,000) listings from a
 # channel, and never more than this: a hostile or broken channel cannot keep it reading forever.
 DRIFT_MAX_LISTINGS = env.int("DRIFT_MAX_LISTINGS", default=1_000_000)

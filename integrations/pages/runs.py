@@ -34,6 +34,7 @@ from integrations.presentation.display import last_runs, progress_data
 from integrations.presentation.health import resync_workers_seen
 from integrations.services import drift as drift_services
 from integrations.services import estimates
+from integrations.services import reconcile as reconcile_services
 from integrations.services import runs as run_services
 
 FAILURE_GROUPS_SHOWN = 5
@@ -145,6 +146,7 @@ def integration_edit(request, pk):
         "workers_down": not resync_workers_seen(),
         "connection_test": connection_pages.shown_result(request, integration),
         "drift_unreadable": drift_services.unreadable(integration),
+        "reconciliation": reconcile_services.latest_reconciliation(integration),
     }
     if run and not run.is_active and run.failed:
         context["failure_groups"] = run_failures.failure_groups(run, FAILURE_GROUPS_SHOWN)

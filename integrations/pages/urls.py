@@ -10,6 +10,7 @@ from django.urls import path
 from integrations.pages import connection as connection_views
 from integrations.pages import drift as drift_views
 from integrations.pages import offers, sync_log
+from integrations.pages import reconcile as reconcile_views
 from integrations.pages import runs as views
 
 
@@ -49,6 +50,22 @@ def integration_patterns(prefix: str) -> list:
             name="drift_report_csv",
         ),
         path(f"{prefix}<int:pk>/drift/<int:run_pk>/fix/", drift_views.drift_fix, name="drift_fix"),
+        # Everyday sync: the switch and reconciliation's questions (pages/reconcile.py).
+        path(
+            f"{prefix}<int:pk>/sync-changes/",
+            reconcile_views.sync_changes_switch,
+            name="sync_changes_switch",
+        ),
+        path(
+            f"{prefix}<int:pk>/reconciliations/<int:record_pk>/confirm/",
+            reconcile_views.reconcile_confirm,
+            name="reconcile_confirm",
+        ),
+        path(
+            f"{prefix}<int:pk>/reconciliations/<int:record_pk>/dismiss/",
+            reconcile_views.reconcile_dismiss,
+            name="reconcile_dismiss",
+        ),
     ]
 
 

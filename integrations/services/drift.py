@@ -27,8 +27,10 @@ def start_check(
 
 def unreadable(integration: Integration) -> str:
     """Why xSale cannot check this integration for drift, in the reader's language, or "" when
-    it can (its adapter reads listings back: `readable_fields`)."""
-    if shopconnect.adapter_for(integration).readable_fields:
+    it can (its adapter reads listings back: `readable_fields`). Asked of the adapter's class:
+    building an adapter builds its client, which an integration without its credentials yet
+    cannot (its page then failed to open)."""
+    if shopconnect.adapter_classes()[integration.channel].readable_fields:
         return ""
     return worded(unreadable_note(integration.get_channel_display()))
 

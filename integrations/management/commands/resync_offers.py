@@ -19,11 +19,11 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from integrations.models import Integration, ResyncRun
+from integrations.models import Integration, Reconciliation, ResyncRun
 from integrations.presentation import rates
 from integrations.presentation.display import duration_display, pace_display
 from integrations.presentation.drift_report import FIELD_LABELS
-from integrations.services import drift, estimates
+from integrations.services import drift, estimates, reconcile
 from integrations.services import runs as resync
 from integrations.wording import worded
 
@@ -226,6 +226,14 @@ class Command(BaseCommand):
             action="store_true",
             help=_("resync only the offers the last completed drift check found different"),
         )
+        action.add_argument(
+            "--reconcile",
+            action="store_true",
+            help=_(
+                "reconcile prices and stock now: check, send back small drift, ask about large "
+                "drift (as the schedule does)"
+            ),
+        )
         parser.add_argument(
             "--data",
             choices=ResyncRun.DataTypes.values,
@@ -279,6 +287,9 @@ class Command(BaseCommand):
 
     def _handle(self, *, integration, status, cancel, retry, resume, wait, user, **kw):
         target = find_integration(integration)
+        if kw.get("reconcile"):
+            self._reconcile(target)
+            return
         latest = target.latest_run()
 
         if status or cancel:
@@ -354,6 +365,23 @@ class Command(BaseCommand):
                 + "\n"
                 + run_urls(run)
             )
+
+    def _reconcile(self, target: Integration):
+        """One reconciliation now: start the check, follow it, decide, say what happened."""
+        record = reconcile.reconcile_start(target, source=ResyncRun.Source.CLI)
+        if record.check_run is not None:
+            check = record.check_run
+            self.stdout.write(
+                _("Started %(run)s of %(name)s (prices and stock).")
+                % {"run": run_label(check), "name": target.name}
+            )
+            self._follow_with_lines(check)
+            check.refresh_from_db()
+            self.stdout.write(progress_line(check))
+            record = reconcile.reconcile_decide(record)
+        self.stdout.write(reconciliation_line(record))
+        if record.outcome in (Reconciliation.Outcome.FAILED, Reconciliation.Outcome.SKIPPED):
+            raise CommandError(_("Nothing was sent."))
 
     def _follow_with_lines(self, run: ResyncRun):
         last = 0.0
@@ -440,3 +468,26 @@ def drift_summary(run: ResyncRun) -> str:
         "unknown": report.get("unknown", 0),
         "name": run.integration.name,
     }
+
+
+def reconciliation_line(record: Reconciliation) -> str:
+    """What a reconciliation found and did, in one line."""
+    line = _(
+        "Reconciliation of %(name)s: %(outcome)s · active offers %(active)s · checked "
+        "%(checked)s · differing %(differing)s (sent back without asking: at most %(limit)s)"
+    ) % {
+        "name": record.integration.name,
+        "outcome": record.get_outcome_display(),
+        "active": record.active_offers,
+        "checked": record.checked,
+        "differing": record.differing,
+        "limit": reconcile.fix_limit(record.active_offers),
+    }
+    if record.fix_run is not None:
+        line += " · " + _("%(run)s: %(total)s offers") % {
+            "run": run_label(record.fix_run),
+            "total": record.fix_run.total,
+        }
+    if record.note:
+        line += "\n" + worded(record.note)
+    return line

@@ -17,7 +17,7 @@ from integrations.services.runs import cancel_resync, start_resync
 from offers.models import Offer, OfferChannel, SiteJournal
 from tests.allegro_openapi import validate_allegro_request
 from tests.catalogue import make_offers, sandbox_integration
-from tests.test_resync_engine import drain
+from tests.run_steps import drain
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
 

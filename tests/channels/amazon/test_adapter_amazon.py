@@ -18,7 +18,7 @@ from offers.services import offer_channel_set_active
 from tests.allegro_openapi import by_offer, items_for, make_offer
 from tests.amazon_models import PL, amazon_integration, check_patches, validate_amazon_request
 from tests.catalogue import make_offers
-from tests.test_resync_engine import drain  # what the resync cluster does
+from tests.run_steps import drain  # what the resync cluster does
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from integrations.services import drift
 from integrations.services.runs import start_resync
 from tests.amazon_models import amazon_integration
 from tests.catalogue import make_offers
-from tests.test_resync_engine import drain  # what the resync cluster does
+from tests.run_steps import drain  # what the resync cluster does
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from offers.models import OfferPhoto, SiteJournal
 from offers.services import offer_channel_set_active
 from tests.amazon_models import amazon_integration, check_feed_document, validate_amazon_request
 from tests.catalogue import make_offers
-from tests.test_resync_engine import drain  # what the resync cluster does
+from tests.run_steps import drain  # what the resync cluster does
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
 

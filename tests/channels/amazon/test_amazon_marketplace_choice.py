@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from integrations.forms import IntegrationForm
 from integrations.saleschannels.amazon.descriptor import AMAZON_MARKETPLACE_IDS, AMAZON_POLAND
-from tests.form_fixtures import adder, html, seller  # noqa: F401
+from tests.page_fixtures import html
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def amazon_data(**overrides):
     return data
 
 
-def test_the_marketplace_is_a_select_of_countries_by_name(seller, make_integration):  # noqa: F811
+def test_the_marketplace_is_a_select_of_countries_by_name(seller, make_integration):
     amazon = make_integration(
         name="Amazon DE",
         channel="amazon",
@@ -79,6 +79,6 @@ def test_an_id_typed_in_that_is_not_amazons_is_refused(settings):
     assert IntegrationForm(amazon_data(setting_marketplace_id="A1PA6795UKMFR9")).is_valid()
 
 
-def test_a_new_amazon_integration_starts_on_poland(adder):  # noqa: F811
+def test_a_new_amazon_integration_starts_on_poland(adder):
     page = html(adder.get(reverse("v2:integration_add"), {"channel": "amazon"}))
     assert f'<option value="{AMAZON_POLAND}" selected>Polska (amazon.pl)</option>' in page
