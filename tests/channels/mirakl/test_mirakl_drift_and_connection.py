@@ -8,8 +8,9 @@ import pytest
 from integrations.models import ChannelJob
 from integrations.shopconnect import adapter_for
 from tests.catalogue import make_offers
-from tests.drift_fixtures import changed, checked, drift_channel, found_items, resynced
+from tests.drift_fixtures import changed, checked, drift_channel, found_items
 from tests.mirakl_fixtures import frequencies_kept, mirakl_integration
+from tests.run_steps import resynced
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0015_integration_sync_changes'),
+        ('integrations', '0016_reconciliation'),
     ]
 
     operations = [
