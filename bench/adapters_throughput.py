@@ -87,7 +87,7 @@ def load_items(integration):
 
 
 def run_adapter(integration, items, chunk_size=None):
-    from integrations.shopconnect import adapter_for
+    from integrations.engine.store import adapter_for
 
     size = chunk_size or integration.facts.chunk_size
     started = time.monotonic()

@@ -36,14 +36,20 @@ import threading
 import time
 from pathlib import Path
 
-PG_DB = "bench_budgets"
-PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness as h  # noqa: E402
+from resync_runs import (  # noqa: E402
+    ALLEGRO_SECRETS,
+    Watcher,
+    fresh_postgres,
+    make_integration,
+    print_pause_timeline,
+    requests_per,
+    runs_by_pk,
+    seed,
+)
+
 REDIS_URL = "redis://127.0.0.1:6379/11"
-ALLEGRO_SECRETS = {
-    "client_secret": "sandbox-secret",
-    "access_token": "sandbox-access",
-    "refresh_token": "sandbox-refresh",
-}
 
 
 def parse_args():
@@ -81,10 +87,7 @@ def fresh_postgres_and_redis(with_redis=True):
     """A new bench_budgets database and an empty Redis db 11 (ours alone)."""
     import redis
 
-    pg = ["-h", "127.0.0.1", "-U", "postgres"]
-    subprocess.run(["dropdb", *pg, "--if-exists", "--force", PG_DB], check=True)
-    subprocess.run(["createdb", *pg, PG_DB], check=True)
-    os.environ["DATABASE_URL"] = PG_URL
+    fresh_postgres("bench_budgets")
     if with_redis:
         redis.Redis.from_url(REDIS_URL).flushdb()
         os.environ["REDIS_URL"] = REDIS_URL
@@ -104,106 +107,6 @@ LIMITS = {
     else {},
 }.get(ARGS.bench, {})
 os.environ["CHANNEL_LIMITS"] = json.dumps(LIMITS)
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import harness as h  # noqa: E402
-
-# --- helpers ---------------------------------------------------------------------------------
-
-
-def state(url, channel, account):
-    import requests
-
-    return requests.get(f"{url}/_sandbox/{channel}/{account}/state?offers=0", timeout=30).json()
-
-
-def app_state(url, client_id):
-    import requests
-
-    return requests.get(f"{url}/_sandbox/allegro/_apps/{client_id}/state", timeout=30).json()
-
-
-def make_integration(url, channel, account, *, credentials=None):
-    from integrations.models import Integration
-    from integrations.services.demo import DEMO_CREDENTIALS, sandbox_integration_urls
-
-    return Integration.objects.create(
-        name=f"{channel}-{account}",
-        channel=channel,
-        credentials={**DEMO_CREDENTIALS[channel], **(credentials or {})},
-        **sandbox_integration_urls(channel, account, url),
-    )
-
-
-def seed(integration, count, *, prefix, start=1, photos=1):
-    from tests.catalogue import make_offers
-
-    make_offers(integration, count, prefix=prefix, start=start, photos=photos)
-
-
-class Watcher:
-    """Polls the runs every 0.25 s; keeps each distinct pause_reason read while paused."""
-
-    def __init__(self, run_ids):
-        self.run_ids = list(run_ids)
-        self.pauses = {pk: [] for pk in self.run_ids}  # [(seconds since start, reason)]
-        self.paused_seconds = dict.fromkeys(self.run_ids, 0.0)
-        self.started = time.time()
-
-    def poll(self):
-        from django.db import connection
-
-        from integrations.models import ResyncRun
-
-        rows = ResyncRun.objects.filter(pk__in=self.run_ids).values_list(
-            "pk", "status", "pause_reason"
-        )
-        active = False
-        for pk, status, reason in rows:
-            if status == ResyncRun.Status.PAUSED:
-                self.paused_seconds[pk] += 0.25
-                seen = self.pauses[pk]
-                if not seen or seen[-1][1] != reason:
-                    seen.append((time.time() - self.started, reason))
-            if status not in (
-                ResyncRun.Status.COMPLETED,
-                ResyncRun.Status.FAILED,
-                ResyncRun.Status.CANCELLED,
-            ):
-                active = True
-        connection.close()
-        return active
-
-    def wait(self, timeout, until=None):
-        end = time.time() + timeout
-        while time.time() < end:
-            if not self.poll() or (until and until()):
-                return True
-            time.sleep(0.25)
-        return False
-
-
-def runs(ids):
-    from integrations.models import ResyncRun
-
-    return {r.pk: r for r in ResyncRun.objects.filter(pk__in=ids)}
-
-
-def print_pauses(watcher, names):
-    for pk, seen in watcher.pauses.items():
-        if not seen:
-            print(f"- {names[pk]}: never paused")
-            continue
-        kinds = {}  # reason without its time → [count, first (seconds, full reason)]
-        for t, reason in seen:
-            key = reason.split(" — ")[0]
-            kinds.setdefault(key, [0, (t, reason)])[0] += 1
-        print(
-            f"- {names[pk]}: paused {len(seen)} times, ≈ {watcher.paused_seconds[pk]:.0f} s in all"
-        )
-        for key, (n, (t, reason)) in kinds.items():
-            print(f"    {n} × {key}; first at +{t:.0f} s: “{reason}”")
-
 
 # --- app: three integrations, one Client ID --------------------------------------------------
 
@@ -233,7 +136,7 @@ def bench_app(url):
         integration = make_integration(
             url, "allegro", account, credentials={"client_id": client_id, **ALLEGRO_SECRETS}
         )
-        seed(integration, ARGS.offers, prefix=f"A{i}-", start=1 + i * ARGS.offers)
+        seed(integration, ARGS.offers, prefix=f"A{i}-", start=1 + i * ARGS.offers, photos=1)
         integrations.append(integration)
     import requests
 
@@ -266,9 +169,9 @@ def bench_app(url):
     finally:
         for worker in workers:
             worker.stop()
-    done = runs(names)
-    app = app_state(url, client_id)
-    states = {a: state(url, "allegro", a) for a in accounts}
+    done = runs_by_pk(names)
+    app = h.allegro_app_state(url, client_id)
+    states = {a: h.sandbox_state(url, "allegro", a, offers=False) for a in accounts}
     histograms = {a: dict(map(tuple, states[a]["rate"]["per_second"])) for a in accounts}
     first = max(states[a]["rate"]["first_request_at"] for a in accounts)
     last = min(states[a]["rate"]["last_request_at"] for a in accounts)
@@ -315,7 +218,7 @@ def bench_app(url):
     if total:
         worst = max(abs(3 * n / total - 1) for n in spread.values())
         print(f"- largest deviation from an equal third: **{100 * worst:.1f}%**")
-    print_pauses(watcher, names)
+    print_pause_timeline(watcher, names)
 
 
 # --- patch: the seller's PATCH limits with a shrunk hour -------------------------------------
@@ -349,7 +252,9 @@ def bench_patch(url):
             watcher = Watcher([run.pk])
 
             def over():
-                first = state(url, "allegro", account)["rate"]["first_request_at"]
+                first = h.sandbox_state(url, "allegro", account, offers=False)["rate"][
+                    "first_request_at"
+                ]
                 return first is not None and time.time() > first + ARGS.seconds + 1
 
             watcher.wait(timeout=ARGS.seconds + 300, until=over)
@@ -357,7 +262,7 @@ def bench_patch(url):
             watcher.wait(timeout=60)
     finally:
         worker.stop()
-    st = state(url, "allegro", account)
+    st = h.sandbox_state(url, "allegro", account, offers=False)
     counters = st["counters"]
     first = st["rate"]["first_request_at"]
     histogram = dict(map(tuple, st["rate"]["per_second"]))
@@ -365,7 +270,7 @@ def bench_patch(url):
     sent = sum(n for s, n in histogram.items() if int(first) <= s < int(first) + ARGS.seconds)
     sent -= others  # GET /me, once, at the start
     binding = min(allowance, per_minute)
-    run = runs([run.pk])[run.pk]
+    run = runs_by_pk([run.pk])[run.pk]
     print(
         f"- PATCHes in the first {ARGS.seconds} s of the run: {sent} of {binding:.0f} allowed "
         f"= **{100 * sent / binding:.1f}%** (the run: {run.status}, {run.sent} sent in all, "
@@ -377,12 +282,9 @@ def bench_patch(url):
         f"{counters['max_in_window'].get('patch_per_hour')} (limit {ARGS.hour}); 429 answered "
         f"{counters['throttled']}; limit violations {counters['limit_violations']}"
     )
-    minutes = [
-        sum(histogram.get(s, 0) for s in range(int(first) + m, int(first) + m + 60))
-        for m in range(0, ARGS.seconds, 60)
-    ]
+    minutes = requests_per(histogram, first, int(first) + ARGS.seconds - 1, 60)
     print(f"- requests per minute of the run: {minutes}")
-    print_pauses(watcher, {run.pk: "the run"})
+    print_pause_timeline(watcher, {run.pk: "the run"})
 
 
 # --- zalando: a full resync at its real limits ------------------------------------------------
@@ -405,8 +307,8 @@ def bench_zalando(url):
             watcher.wait(timeout=15 * 60)
     finally:
         worker.stop()
-    run = runs([run.pk])[run.pk]
-    counters = state(url, "zalando", account)["counters"]
+    run = runs_by_pk([run.pk])[run.pk]
+    counters = h.sandbox_state(url, "zalando", account, offers=False)["counters"]
     seconds = (run.finished_at - run.started_at).total_seconds()
     per_minute = run.sent / seconds * 60
     print(
@@ -419,7 +321,7 @@ def bench_zalando(url):
         f"{counters['by_endpoint']}; 429 answered {counters['throttled']}; "
         f"limit violations {counters['limit_violations']}"
     )
-    print_pauses(watcher, {run.pk: "the run"})
+    print_pause_timeline(watcher, {run.pk: "the run"})
 
 
 # --- spend: the cost of one spend -------------------------------------------------------------

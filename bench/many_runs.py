@@ -17,7 +17,7 @@ asserts nothing. The sandbox's own counters and timestamps are the judge.
            and count divided by it, so the rates stay Allegro's), the sandbox carrying a command
            out --delay seconds (scaled too) after its PUT: time against the PATCH-only and the
            balanced-split bounds, limits exceeded, invalid requests, and the channel's price and
-           stock of every offer afterwards against the catalogue.
+           stock of every offer afterwards against the catalogue (prices_by_commands.py).
 
 Usage (from the project root; SECRET_KEY/DEBUG are set by the harness):
   python bench/many_runs.py sellers [--sellers 20] [--offers 300] [--photos 1] [--latency 100]
@@ -32,26 +32,29 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 
-PG_DB = "bench17"
-PG_URL = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
-ALLEGRO_SECRETS = {
-    "client_secret": "sandbox-secret",
-    "access_token": "sandbox-access",
-    "refresh_token": "sandbox-refresh",
-}
-# Allegro's published limits (integrations/channels.py), per "minute" and "hour".
-APP = 9_000
-EDITS = (2_490, 74_700)
-PRICE_COMMANDS = (9_000, 150_000)
-QUANTITY_COMMANDS = (9_000, 250_000)
-COMMAND_READS = 270_000
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness as h  # noqa: E402
+from prices_by_commands import bench_prices, prices_limits  # noqa: E402
+from resync_runs import (  # noqa: E402
+    ALLEGRO_SECRETS,
+    APP,
+    EDITS,
+    SANDBOX_APP,
+    drive_runs,
+    fresh_postgres,
+    load_average,
+    make_integration,
+    print_cpu,
+    print_pause_counts,
+    requests_per,
+    scaled,
+    seed,
+)
 
 
 def parse_args():
@@ -85,142 +88,22 @@ def parse_args():
 
 ARGS = parse_args()
 if ARGS.setup == "postgres":
-    pg = ["-h", "127.0.0.1", "-U", "postgres"]
-    subprocess.run(["dropdb", *pg, "--if-exists", "--force", PG_DB], check=True)
-    subprocess.run(["createdb", *pg, PG_DB], check=True)
-    os.environ["DATABASE_URL"] = PG_URL
-
-
-def scaled(count, seconds):
-    return [round(count / ARGS.scale), seconds // ARGS.scale]
-
-
+    fresh_postgres("bench17")
 if ARGS.bench == "sellers" and ARGS.scale > 1:
     # Time shrunk: the app's window and each seller's edit windows, counts and seconds alike.
     LIMITS = {
         "allegro": {
-            "app": [scaled(ARGS.limit, ARGS.window)],
-            "edits": [scaled(EDITS[0], 60), scaled(EDITS[1], 3600)],
+            "app": [scaled(ARGS.limit, ARGS.window, ARGS.scale)],
+            "edits": [scaled(EDITS[0], 60, ARGS.scale), scaled(EDITS[1], 3600, ARGS.scale)],
         }
     }
 elif ARGS.bench == "sellers":
     LIMITS = {"allegro": {"app": [[ARGS.limit, ARGS.window]]}}
 elif ARGS.bench == "edits":
     LIMITS = {"allegro": {"edits": [[ARGS.minute, 60], [ARGS.long, ARGS.long_seconds]]}}
-elif ARGS.scale > 1:
-    LIMITS = {
-        "allegro": {
-            "app": [scaled(APP, 60)],
-            "edits": [scaled(EDITS[0], 60), scaled(EDITS[1], 3600)],
-            "price_commands": [scaled(PRICE_COMMANDS[0], 60), scaled(PRICE_COMMANDS[1], 3600)],
-            "quantity_commands": [
-                scaled(QUANTITY_COMMANDS[0], 60),
-                scaled(QUANTITY_COMMANDS[1], 3600),
-            ],
-            "command_reads": [scaled(COMMAND_READS, 60)],
-        }
-    }
 else:
-    LIMITS = {}
+    LIMITS = prices_limits(ARGS.scale)
 os.environ["CHANNEL_LIMITS"] = json.dumps(LIMITS)
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import harness as h  # noqa: E402
-
-# --- helpers ---------------------------------------------------------------------------------
-
-
-def make_integration(url, account, client_id="sandbox-client"):
-    from integrations.models import Integration
-    from integrations.services.demo import DEMO_CREDENTIALS, sandbox_integration_urls
-
-    return Integration.objects.create(
-        name=f"allegro-{account}",
-        channel="allegro",
-        credentials={**DEMO_CREDENTIALS["allegro"], "client_id": client_id, **ALLEGRO_SECRETS},
-        **sandbox_integration_urls("allegro", account, url),
-    )
-
-
-def seed(integration, count, *, prefix, start=1, photos=0):
-    from tests.catalogue import make_offers
-
-    make_offers(integration, count, prefix=prefix, start=start, photos=photos)
-
-
-# Run id → when its page first showed an offer processed (wait_for_runs).
-FIRST_SHOWN: dict[int, float] = {}
-
-
-def wait_for_runs(run_ids, timeout):
-    """Poll every 0.25 s until every run ended; count the pauses and their reasons."""
-    from django.db import connection
-
-    from integrations.models import ResyncRun
-
-    pauses = {pk: Counter() for pk in run_ids}
-    last = dict.fromkeys(run_ids)
-    end = time.time() + timeout
-    ended = False
-    # What a seller's page shows as processed: with the chunk under way's answered offers
-    # where the run records them (ResyncRun.in_flight), else the recorded ones alone.
-    shown = ["processed"]
-    if any(f.name == "in_flight" for f in ResyncRun._meta.get_fields()):
-        shown.append("in_flight")
-    while time.time() < end:
-        rows = ResyncRun.objects.filter(pk__in=run_ids).values_list(
-            "pk", "status", "pause_reason", *shown
-        )
-        active = False
-        for pk, status, reason, *counts in rows:
-            if sum(counts) and pk not in FIRST_SHOWN:
-                FIRST_SHOWN[pk] = time.time()
-            if status == ResyncRun.Status.PAUSED and last[pk] != (status, reason):
-                pauses[pk][reason.split(" — ")[0]] += 1
-            last[pk] = (status, reason)
-            active |= status not in ("completed", "failed", "cancelled")
-        connection.close()
-        if not active:
-            ended = True
-            break
-        time.sleep(0.25)
-    return ended, pauses
-
-
-def runs_by_pk(ids):
-    from integrations.models import ResyncRun
-
-    return {r.pk: r for r in ResyncRun.objects.filter(pk__in=ids).select_related("integration")}
-
-
-def print_pauses(pauses, names):
-    paused = {pk: c for pk, c in pauses.items() if c}
-    if not paused:
-        print("- no run paused")
-        return
-    for pk, kinds in paused.items():
-        for reason, n in kinds.items():
-            print(f"- {names[pk]} paused {n} × “{reason}”")
-
-
-def print_cpu(sampler, label):
-    used = sampler.used()
-    seconds = sampler.ended - sampler.started
-    total = sum(used.values())
-    print(
-        f"- CPU of {label} (user + sys, /proc/<pid>/stat): {total:.1f} s in {seconds:.0f} s = "
-        f"**{100 * total / seconds:.0f}% of one core** (the machine has {os.cpu_count()})"
-    )
-    for pid in sorted(used, key=used.get, reverse=True):
-        print(
-            f"    pid {pid}: {used[pid]:.1f} s ({100 * used[pid] / seconds:.0f}%), peak RSS "
-            f"{sampler.rss_kib.get(pid, 0) / 1024:.1f} MiB — {sampler.names.get(pid, '')}"
-        )
-
-
-def load():
-    return "/".join(f"{x:.1f}" for x in os.getloadavg())
-
 
 # --- sellers: many sellers on one app --------------------------------------------------------
 
@@ -231,17 +114,18 @@ def bench_sellers(url):
 
     client_id = "bench-17"
     accounts = [f"s{n:02d}" for n in range(ARGS.sellers)]
-    app_limit, app_window = scaled(ARGS.limit, ARGS.window)
+    app_limit, app_window = scaled(ARGS.limit, ARGS.window, ARGS.scale)
     per_second = app_limit / app_window
     print(
         f"\n## {ARGS.sellers} Allegro sellers on one app: app limit {app_limit} per "
         f"{app_window} s (= {per_second:.0f}/s; time shrunk {ARGS.scale}×: seller edits "
-        f"{scaled(EDITS[0], 60)} and {scaled(EDITS[1], 3600)} [count, s]), "
+        f"{scaled(EDITS[0], 60, ARGS.scale)} and {scaled(EDITS[1], 3600, ARGS.scale)} [count, s]), "
         f"{ARGS.offers} offers each with "
         f"{ARGS.photos} photo(s), sandbox latency {ARGS.latency} ms, one resync cluster with "
         f"Q_RESYNC_WORKERS={ARGS.workers}, RESYNC_RUNS_PER_WORKER="
         f"{os.environ.get('RESYNC_RUNS_PER_WORKER', '10 (default)')}, {ARGS.setup}"
     )
+    secrets = {"client_id": client_id, **ALLEGRO_SECRETS}
     integrations = []
     seeded = time.time()
     for n, account in enumerate(accounts):
@@ -255,13 +139,13 @@ def bench_sellers(url):
             block_seconds=60 // ARGS.scale,  # Allegro's minute-long block after a 429
             limits={
                 "app_requests_per_minute": app_limit,
-                "patch_per_minute": scaled(EDITS[0], 60)[0],
-                "patch_per_hour": scaled(EDITS[1], 3600)[0],
+                "patch_per_minute": scaled(EDITS[0], 60, ARGS.scale)[0],
+                "patch_per_hour": scaled(EDITS[1], 3600, ARGS.scale)[0],
             },
             latency_ms=ARGS.latency,
             keep_offers=False,
         )
-        integration = make_integration(url, account, client_id)
+        integration = make_integration(url, "allegro", account, credentials=secrets)
         seed(
             integration,
             ARGS.offers,
@@ -274,36 +158,30 @@ def bench_sellers(url):
     import requests
 
     requests.post(f"{url}/_sandbox/allegro/_apps/{client_id}/reset", timeout=10)
-    worker = h.start_resync_worker(workers=ARGS.workers, name="resync")
-    time.sleep(4)  # let the cluster start
-    print(f"- load average before the runs: {load()}")
-    try:
-        with h.Sweeper(), h.GroupSampler(worker.pid) as sampler:
-            t0 = time.time()
-            started = [start_resync(i, source=ResyncRun.Source.ADMIN) for i in integrations]
-            pressed = time.time() - t0
-            names = {r.pk: r.integration.api_url.rsplit("/", 1)[-1] for r in started}
-            ended, pauses = wait_for_runs(list(names), ARGS.timeout)
-        print(f"- load average at the end of the runs: {load()}")
-    finally:
-        worker.stop()
-    done = runs_by_pk(names)
+    driven = drive_runs(
+        lambda: [start_resync(i, source=ResyncRun.Source.ADMIN) for i in integrations],
+        workers=ARGS.workers,
+        timeout=ARGS.timeout,
+        what="the runs",
+    )
+    done, watcher, sampler, t0 = driven.runs, driven.watcher, driven.sampler, driven.started_at
+    names = {pk: run.integration.api_url.rsplit("/", 1)[-1] for pk, run in done.items()}
     states = {a: h.sandbox_state(url, "allegro", a) for a in accounts}
     app = h.allegro_app_state(url, client_id)
-    print(f"- all runs ended: {ended}; {ARGS.sellers} starts took {pressed:.2f} s")
+    print(f"- all runs ended: {driven.ended}; {ARGS.sellers} starts took {driven.pressed:.2f} s")
     firsts, finishes = {}, {}
     for pk, run in sorted(done.items()):
         account = names[pk]
         stamps = [o["updated_at"] for o in states[account]["offers"].values() if "updated_at" in o]
         firsts[account] = min(stamps) - t0 if stamps else float("nan")
         finishes[account] = run.finished_at.timestamp() - t0 if run.finished_at else float("nan")
-        shown = FIRST_SHOWN.get(pk, float("nan")) - t0
+        shown = watcher.first_shown.get(pk, float("nan")) - t0
         print(
             f"    {account}: {run.status}, {run.sent} sent, {run.failed} failed; first offer "
             f"at +{firsts[account]:.1f} s, last at +{max(stamps) - t0:.1f} s, finished at "
             f"+{finishes[account]:.1f} s; its page first showed progress at +{shown:.1f} s"
         )
-    lags = [FIRST_SHOWN.get(pk, float("nan")) - t0 - firsts[names[pk]] for pk in done]
+    lags = [watcher.first_shown.get(pk, float("nan")) - t0 - firsts[names[pk]] for pk in done]
     print(
         f"- the page showed 0 after the channel had the run's first offer for at most "
         f"{max(lags):.1f} s (median {statistics.median(lags):.1f} s)"
@@ -352,19 +230,15 @@ def bench_sellers(url):
         f"- runs finished between +{first_end:.0f} s and +{last_end:.0f} s: last/first "
         f"**{last_end / first_end:.2f}×** (target ≤ 1.5×)"
     )
-    tens = []
-    start = int(min(first_requests))
-    for s0 in range(start, int(max(last_requests)) + 1, 10):
-        tens.append(sum(hist.get(s, 0) for hist in histograms for s in range(s0, s0 + 10)))
-    print(f"- requests per 10 s, all sellers: {tens}")
+    span = (min(first_requests), max(last_requests))
+    everyone = Counter()
+    for hist in histograms:
+        everyone.update(hist)
+    print(f"- requests per 10 s, all sellers: {requests_per(everyone, *span, 10)}")
     for account, hist in zip(accounts, histograms, strict=True):
-        own = [
-            sum(hist.get(s, 0) for s in range(s0, s0 + 10))
-            for s0 in range(start, int(max(last_requests)) + 1, 10)
-        ]
-        print(f"    {account}: {own}")
+        print(f"    {account}: {requests_per(hist, *span, 10)}")
     print_cpu(sampler, f"the resync cluster (qcluster + {ARGS.workers} workers)")
-    print_pauses(pauses, names)
+    print_pause_counts(watcher, names)
 
 
 # --- edits: one seller against two edit windows ----------------------------------------------
@@ -403,19 +277,12 @@ def bench_edits(url):
         limits={"patch_per_minute": ARGS.minute, "patch_per_hour": ARGS.long},
         keep_offers=False,
     )
-    integration = make_integration(url, account)
-    seed(integration, ARGS.offers, prefix="E-")
-    worker = h.start_resync_worker(workers=1, name="resync")
-    time.sleep(4)
-    print(f"- load average before the run: {load()}")
-    try:
-        with h.Sweeper():
-            run = start_resync(integration, source="cli")
-            ended, pauses = wait_for_runs([run.pk], 20 * 60)
-        print(f"- load average at the end: {load()}")
-    finally:
-        worker.stop()
-    run = runs_by_pk([run.pk])[run.pk]
+    integration = make_integration(url, "allegro", account, credentials=SANDBOX_APP)
+    seed(integration, ARGS.offers, prefix="E-", photos=0)
+    driven = drive_runs(
+        lambda: [start_resync(integration, source="cli")], workers=1, timeout=20 * 60
+    )
+    (run,) = driven.runs.values()
     st = h.sandbox_state(url, "allegro", account)
     stamps = sorted(o["updated_at"] for o in st["offers"].values())
     edits = Counter(o["edits"] for o in st["offers"].values())
@@ -465,170 +332,23 @@ def bench_edits(url):
         f"{counters['max_in_window'].get('patch_per_hour')} (limit {ARGS.long}); 429 "
         f"{counters['throttled']}; limits exceeded {counters['limit_violations']}"
     )
-    print_pauses(pauses, {run.pk: "the run"})
-
-
-# --- prices: prices and stock by commands ----------------------------------------------------
-
-
-def bench_prices(url):
-    from django.db.models import F
-
-    from integrations.channels import limits_for
-    from integrations.models import ChannelBatch
-    from integrations.services.runs import start_resync
-    from integrations.shopconnect.budgets import balanced_split, seconds_to_spend
-    from offers.models import Offer, OfferChannel
-
-    account, s = "prices", ARGS.scale
-    minute, hour = 60 // s, 3600 // s
-    print(
-        f"\n## Prices and stock of {ARGS.offers} Allegro offers by PATCH and commands, "
-        f"Allegro's limits with time shrunk {s}× (minute {minute} s, hour {hour} s, counts ÷ {s})"
-        f", command_delay_seconds {ARGS.delay / s:g}, {ARGS.setup}, Q_RESYNC_WORKERS="
-        f"{ARGS.workers}"
-    )
-    h.sandbox_configure(
-        url,
-        "allegro",
-        account,
-        minute_seconds=minute,
-        hour_seconds=hour,
-        command_delay_seconds=ARGS.delay / s,
-        limits={
-            "app_requests_per_minute": round(APP / s),
-            "patch_per_minute": round(EDITS[0] / s),
-            "patch_per_hour": round(EDITS[1] / s),
-            "price_command_offers_per_minute": round(PRICE_COMMANDS[0] / s),
-            "price_command_offers_per_hour": round(PRICE_COMMANDS[1] / s),
-            "quantity_command_offers_per_minute": round(QUANTITY_COMMANDS[0] / s),
-            "quantity_command_offers_per_hour": round(QUANTITY_COMMANDS[1] / s),
-            "command_reads_per_minute": round(COMMAND_READS / s),
-        },
-    )
-    integration = make_integration(url, account)
-    seeded = time.time()
-    seed(integration, ARGS.offers, prefix="P-")
-    # make_offers gives 500 distinct prices (n % 500 + 0.99); stocks 0–50, spread evenly.
-    Offer.objects.filter(channels__integration=integration).update(stock=F("id") * 7 % 51)
-    offers = Offer.objects.filter(channels__integration=integration)
-    prices = offers.values("price").distinct().count()
-    zero = offers.filter(stock=0).count()
-    print(
-        f"- seeded in {time.time() - seeded:.0f} s: {prices} distinct prices, stocks "
-        f"0–50 ({zero} offers with stock 0)"
-    )
-    edits = limits_for("allegro", "edits")
-    commands = [limits_for("allegro", n) for n in ("price_commands", "quantity_commands")]
-    patch_only = seconds_to_spend(ARGS.offers, edits)
-    # The bound the issue states: Allegro's offers (offers × scale) at PATCH's average rate.
-    real = ARGS.offers * s
-    naive = (real / EDITS[1] * 3600 if real > EDITS[1] else real / EDITS[0] * 60) / s
-    by_patch, balanced = balanced_split(ARGS.offers, edits, commands)
-    worker = h.start_resync_worker(workers=ARGS.workers, name="resync")
-    time.sleep(4)
-    print(f"- load average before the run: {load()}")
-    try:
-        with h.Sweeper(), h.GroupSampler(worker.pid) as sampler:
-            t0 = time.time()
-            run = start_resync(integration, source="cli", data_types="prices_stock")
-            ended, pauses = wait_for_runs([run.pk], 30 * 60)
-        print(f"- load average at the end: {load()}")
-    finally:
-        worker.stop()
-    run = runs_by_pk([run.pk])[run.pk]
-    st = h.sandbox_state(url, "allegro", account)
-    counters = st["counters"]
-    total = run.finished_at.timestamp() - t0
-    own = (run.finished_at - run.started_at).total_seconds()
-    print(
-        f"- run {run.status}: {run.sent} sent, {run.failed} failed, {run.awaiting} awaiting; "
-        f"**{total:.1f} s** from the start (the run's own: {own:.1f} s)"
-        + (f" = {total * s / 60:.1f} min at Allegro's scale" if s > 1 else "")
-    )
-    print(
-        f"- bounds: PATCH alone {patch_only:.0f} s (the budget's schedule; the average rate "
-        f"gives {naive:.0f} s) → **{100 * total / naive:.1f}%** of the average-rate bound; "
-        f"balanced split {balanced:.0f} s ({by_patch} by PATCH) → "
-        f"**{100 * total / balanced:.0f}%** of it"
-    )
-    by_endpoint = counters["by_endpoint"]
-    patches = by_endpoint.get("PATCH /sale/product-offers/{offerId}", 0)
-    cmd = counters["commands"]
-    batches = ChannelBatch.objects.filter(run=run)
-    print(
-        f"- requests: {counters['requests']} in all; PATCH {patches}; commands price "
-        f"{cmd['price']['accepted']} ({cmd['price']['offers']} offers), quantity "
-        f"{cmd['quantity']['accepted']} ({cmd['quantity']['offers']} offers); "
-        f"command_count {st['command_count']} vs ChannelBatch rows {batches.count()}"
-    )
-    print(f"- by endpoint: {by_endpoint}")
-    print(
-        f"- invalid: commands {cmd['price']['invalid']} + {cmd['quantity']['invalid']}, "
-        f"conflicts {cmd['price']['conflicts']} + {cmd['quantity']['conflicts']}; by status "
-        f"{counters['by_status']}; tasks failed {cmd['price']['failed']} + "
-        f"{cmd['quantity']['failed']}"
-    )
-    print(
-        f"- sandbox: most in each limit's window {counters['max_in_window']}; app "
-        f"{st['app']['counters']['max_in_window']}; 429 {counters['throttled']}; "
-        f"**limits exceeded {counters['limit_violations']}** "
-        f"{counters.get('violations_by_limit') or ''} "
-        f"(app {st['app']['counters']['limit_violations']})"
-    )
-    held = st["offers"]
-    wrong_price = wrong_stock = missing = 0
-    links = OfferChannel.objects.filter(integration=integration).select_related("offer")
-    for link in links:
-        listing = held.get(link.external_id)
-        if listing is None:
-            missing += 1
-            continue
-        amount = ((listing.get("sellingMode") or {}).get("price") or {}).get("amount")
-        wrong_price += amount is None or Decimal(str(amount)) != link.offer.price
-        wrong_stock += (listing.get("stock") or {}).get("available") != link.offer.stock
-    print(
-        f"- the channel afterwards vs the catalogue: {len(links)} offers, **{missing} missing, "
-        f"{wrong_price} wrong prices, {wrong_stock} wrong stocks** (stock 0: {zero} offers)"
-    )
-    first = st["rate"]["first_request_at"] - t0
-    last = st["rate"]["last_request_at"] - t0
-    stamps = [o.get("updated_at", 0) for o in held.values()]
-    rows = list(batches.values_list("created_at", "submitted_at", "finished_at"))
-    timeline = {
-        "first request": first,
-        "last request": last,
-        "last listing changed": max(stamps) - t0,
-        "last batch written": max(r[0] for r in rows).timestamp() - t0 if rows else None,
-        "last batch submitted": max(r[1] for r in rows if r[1]).timestamp() - t0 if rows else None,
-        "last report read": max(r[2] for r in rows if r[2]).timestamp() - t0 if rows else None,
-    }
-    print(
-        "- timeline (s from the start): "
-        + ", ".join(f"{k} +{v:.1f}" for k, v in timeline.items() if v is not None)
-    )
-    histogram = dict(map(tuple, st["rate"]["per_second"]))
-    step = max(1, minute)
-    begin = int(st["rate"]["first_request_at"])
-    chunks = [
-        sum(histogram.get(x, 0) for x in range(b, b + step))
-        for b in range(begin, int(st["rate"]["last_request_at"]) + 1, step)
-    ]
-    print(f"- requests per {step} s (the app allows {round(APP / s)}): {chunks}")
-    print_cpu(sampler, "the resync cluster")
-    print_pauses(pauses, {run.pk: "the run"})
+    print_pause_counts(driven.watcher, {run.pk: "the run"})
 
 
 def main():
     h.setup_django()
     sandbox, url = h.start_sandbox()
     now = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-    print(f"{now} UTC, load average {load()} (1/5/15 min), CHANNEL_LIMITS={json.dumps(LIMITS)}")
+    limits = json.dumps(LIMITS)
+    print(f"{now} UTC, load average {load_average()} (1/5/15 min), CHANNEL_LIMITS={limits}")
     try:
-        {"sellers": bench_sellers, "edits": bench_edits, "prices": bench_prices}[ARGS.bench](url)
+        if ARGS.bench == "prices":
+            bench_prices(url, ARGS)
+        else:
+            {"sellers": bench_sellers, "edits": bench_edits}[ARGS.bench](url)
     finally:
         sandbox.stop()
-        print(f"load average at the end {load()}; logs in {h.WORKDIR}")
+        print(f"load average at the end {load_average()}; logs in {h.WORKDIR}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@ STALE_RUN_SCHEDULE = "resync: re-enqueue stale runs"
 
 
 def process_resync_chunk(run_id: int, cursor: int) -> None:
+    """One resync task: not only the chunk of `run_id` after `cursor` — beside it, the task
+    drives other runs waiting for a worker, up to RESYNC_RUNS_PER_WORKER at once, resyncs and
+    drift checks alike, until its time box ends (engine/runner.py, `process_chunk`). The name
+    stays: the broker's queued tasks and django-q2's schedules name it."""
     runner.process_chunk(run_id, cursor)
 
 

@@ -2,8 +2,9 @@ from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from offers import outbox
 from offers.admin_filters import DateRangeFilter, NumberRangeFilter
-from offers.models import Offer, OfferChannel, OfferParameter, OfferPhoto, SiteJournal
+from offers.models import DataGroup, Offer, OfferChannel, OfferParameter, OfferPhoto, SiteJournal
 from offers.services import offer_channel_remove, offer_channel_set_active
 
 
@@ -48,6 +49,18 @@ class OfferAdmin(admin.ModelAdmin):
     search_fields = ["=sku", "=ean", "name"]
     show_full_result_count = False
     inlines = [OfferPhotoInline, OfferParameterInline, OfferChannelInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # What the seller changed becomes everyday sync's pending work, in the admin's
+        # transaction (offers/outbox.py); links activated here were recorded by their service.
+        groups = outbox.groups_of_fields(form.changed_data)
+        inline_groups = {OfferParameter: DataGroup.CONTENT, OfferPhoto: DataGroup.PHOTOS}
+        groups |= {
+            inline_groups[f.model] for f in formsets if f.model in inline_groups and f.has_changed()
+        }
+        if change:
+            outbox.record_changes((form.instance.pk, group) for group in groups)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not OfferChannel:

@@ -164,3 +164,139 @@ class SiteJournal(models.Model):
 
     def __str__(self):
         return f"{self.offer_id} @ {self.integration_id}: {self.status}"
+
+
+class DataGroup(models.TextChoices):
+    """What a channel shows, in the groups that go to it apart (docs/architecture.md,
+    "Everyday sync")."""
+
+    STOCK = "stock", _("stock")
+    PRICE = "price", _("price")
+    CONTENT = "content", _("content")
+    PHOTOS = "photos", _("photos")
+
+
+class ChangeCounter(models.Model):
+    """One row: the database's counter of catalogue changes. Each transaction that changes
+    what a channel shows takes the next value (offers/outbox.py) while holding the row's lock
+    until it commits, so versions follow commit order across processes and machines."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return str(self.value)
+
+
+class PendingChange(models.Model):
+    """The outbox: one row per (offer, integration, data group). Work is pending while
+    `version` (the newest change) is above `sent_version` (the newest the channel confirmed);
+    a newer change raises `version` of the same row (coalescing)."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="pending_changes")
+    integration = models.ForeignKey(
+        "integrations.Integration", on_delete=models.CASCADE, related_name="pending_changes"
+    )
+    group = models.CharField(_("data group"), max_length=10, choices=DataGroup)
+    version = models.BigIntegerField(_("version"))
+    sent_version = models.BigIntegerField(_("version sent"), default=0)
+    # version > sent_version, kept beside them so the dispatcher's look-up is an index's.
+    pending = models.BooleanField(_("pending"), default=True)
+    # Raised whenever a send of this row must not count as confirmed (a resync that read the
+    # offer before a change sent after it): a dispatcher confirms only the generation it read.
+    generation = models.IntegerField(default=0)
+    # The oldest unsent change the row stands for, and the newest (freshness is measured from
+    # the oldest: commit → the channel's confirmation).
+    first_changed_at = models.DateTimeField(_("first changed at"))
+    changed_at = models.DateTimeField(_("changed at"))
+    attempts = models.IntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The channel refused this version (its words): not retried until a newer change or a
+    # person's retry.
+    refused = models.BooleanField(default=False)
+    last_error = models.TextField(blank=True)
+    last_code = models.CharField(max_length=100, blank=True)
+    claimed_by = models.CharField(max_length=40, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("pending change")
+        verbose_name_plural = _("pending changes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offer", "integration", "group"], name="pending_change_unique"
+            ),
+        ]
+        indexes = [
+            # The dispatcher's look-up: an integration's pending rows of a group, oldest first.
+            models.Index(
+                fields=["integration", "pending", "group", "first_changed_at"], name="pending_work"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.offer_id} @ {self.integration_id}: {self.group} v{self.version}"
+
+
+class ChangeDelivery(models.Model):
+    """One confirmed everyday send of a data group of an offer: how long its oldest change
+    waited (commit → the channel's confirmation). Freshness figures read these; rows older
+    than a day are pruned."""
+
+    integration = models.ForeignKey(
+        "integrations.Integration", on_delete=models.CASCADE, related_name="deliveries"
+    )
+    offer_id = models.BigIntegerField()
+    group = models.CharField(max_length=10, choices=DataGroup)
+    changed_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField()
+    seconds = models.FloatField()
+    version = models.BigIntegerField(default=0)
+    # Sent stock 0 where the channel held more, or cut the price by more than half: what the
+    # guardrail counts over its hour.
+    zeroed = models.BooleanField(default=False)
+    price_cut = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["integration", "confirmed_at"], name="delivery_by_integration"),
+        ]
+
+    def __str__(self):
+        return f"{self.offer_id} @ {self.integration_id}: {self.group} in {self.seconds:.1f} s"
+
+
+class ChangeWave(models.Model):
+    """A wave of stock-to-zero or price-cut changes the guardrail holds until a person
+    confirms or discards it (docs/architecture.md, "Everyday sync")."""
+
+    class Decision(models.TextChoices):
+        HELD = "held", _("held")
+        CONFIRMED = "confirmed", _("confirmed")
+        DISCARDED = "discarded", _("discarded")
+
+    integration = models.ForeignKey(
+        "integrations.Integration", on_delete=models.CASCADE, related_name="change_waves"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Changes up to this version are the wave's.
+    up_to_version = models.BigIntegerField()
+    zeroed = models.IntegerField(default=0)
+    price_cuts = models.IntegerField(default=0)
+    offers = models.IntegerField(default=0)  # the integration's active offers then
+    decision = models.CharField(max_length=10, choices=Decision, default=Decision.HELD)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration"],
+                condition=Q(decision="held"),
+                name="one_held_wave_per_integration",
+            ),
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.integration_id}: {self.decision} ({self.zeroed} zeroed, {self.price_cuts} cut)"
+        )

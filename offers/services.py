@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 from django.db import transaction
 
+from offers import outbox
 from offers.bulk import insert_rows
 from offers.models import Offer, OfferChannel, SiteJournal
 
@@ -37,6 +38,9 @@ def offer_channel_set_active(
         link.save(update_fields=changed)
     if not active:
         _forget_photos_hashes([(offer.pk, integration.pk)])
+    elif created or "active" in changed or "external_id" in changed:
+        # Activated, or pointed at another listing: photos and everything else go to it.
+        outbox.record_link_changes([(offer.pk, integration.pk)])
     return link
 
 
@@ -94,11 +98,16 @@ def offer_channels_set_active(changes: Iterable[LinkChange]) -> None:
         )
     }
     created, changed = [], defaultdict(list)  # fields changed -> links
+    activated = []  # links (re-)activated: everything of theirs goes to the channel
     for key, (active, external_id) in wanted.items():
         link = links.get(key)
         if link is None:
             created.append((*key, active, external_id or ""))
+            if active:
+                activated.append(key)
             continue
+        if active and (not link.active or (external_id or link.external_id) != link.external_id):
+            activated.append(key)
         fields = []
         if link.active != active:
             link.active = active
@@ -112,6 +121,7 @@ def offer_channels_set_active(changes: Iterable[LinkChange]) -> None:
     for fields, group in changed.items():
         OfferChannel.objects.bulk_update(group, list(fields))
     _forget_photos_hashes(forget)
+    outbox.record_link_changes(activated)
 
 
 @transaction.atomic
@@ -136,4 +146,6 @@ def offer_channel_set_external_id(*, link: OfferChannel, external_id: str) -> Of
         SiteJournal.objects.filter(
             offer_id=link.offer_id, integration_id=link.integration_id
         ).update(photos_hash="")
+        if link.active:
+            outbox.record_link_changes([(link.offer_id, link.integration_id)])
     return link

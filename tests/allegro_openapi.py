@@ -59,7 +59,7 @@ class RequestLog:
         self._lock = threading.Lock()
 
     def install(self, monkeypatch) -> RequestLog:
-        from integrations.shopconnect.http import http_session
+        from integrations.shopconnect.session import http_session
 
         session = http_session()
         original = session.send

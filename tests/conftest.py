@@ -267,6 +267,7 @@ pytest_plugins = [
     "tests.form_fixtures",
     "tests.seller_browser",
     "tests.local_hosts",
+    "tests.sync_fixtures",
 ]
 
 

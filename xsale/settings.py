@@ -293,6 +293,27 @@ BUDGET_STORE_PATH = env.path("BUDGET_STORE_PATH", default=str(BASE_DIR / "budget
 # `manage.py run_cluster --cluster resync` re-enqueues stale runs and writes its WorkerPresence
 # this often (a restarted worker resumes a crashed run well within 30 s).
 RESYNC_SWEEP_SECONDS = env.float("RESYNC_SWEEP_SECONDS", default=5.0)
+
+# Everyday sync (integrations/sync/, docs/architecture.md "Everyday sync"): the `sync` process
+# looks for due changes every SYNC_POLL_SECONDS, with up to SYNC_THREADS integrations at once;
+# a round takes up to SYNC_BATCH_ROWS pending rows and sends within SYNC_SEND_SECONDS (short:
+# a SIGTERM waits for it); a claim not recorded within SYNC_CLAIM_SECONDS is free again;
+# transient failures back off up to SYNC_MAX_BACKOFF_SECONDS.
+SYNC_POLL_SECONDS = env.float("SYNC_POLL_SECONDS", default=0.2)
+SYNC_THREADS = env.int("SYNC_THREADS", default=8)
+SYNC_BATCH_ROWS = env.int("SYNC_BATCH_ROWS", default=400)
+SYNC_SEND_SECONDS = env.float("SYNC_SEND_SECONDS", default=8.0)
+SYNC_CLAIM_SECONDS = env.float("SYNC_CLAIM_SECONDS", default=120.0)
+SYNC_MAX_BACKOFF_SECONDS = env.float("SYNC_MAX_BACKOFF_SECONDS", default=300.0)
+# The integration's health line warns when p95 over the hour (commit → the channel's
+# confirmation) or the oldest pending change passes this.
+SYNC_FRESHNESS_WARN_SECONDS = env.float("SYNC_FRESHNESS_WARN_SECONDS", default=60.0)
+# The guardrail: a wave setting stock 0 on more than SYNC_GUARD_ZERO_PERCENT % of an
+# integration's offers within an hour, or cutting prices by more than half on more than
+# SYNC_GUARD_PRICE_CUT_PERCENT %, is held for a person (and at least SYNC_GUARD_MIN_OFFERS).
+SYNC_GUARD_ZERO_PERCENT = env.float("SYNC_GUARD_ZERO_PERCENT", default=20.0)
+SYNC_GUARD_PRICE_CUT_PERCENT = env.float("SYNC_GUARD_PRICE_CUT_PERCENT", default=5.0)
+SYNC_GUARD_MIN_OFFERS = env.int("SYNC_GUARD_MIN_OFFERS", default=10)
 # A reconciliation (integrations/services/reconcile.py) sends back by itself what differs when
 # it is at most this share (per cent) of the integration's active offers; more waits for a person.
 RECONCILE_MAX_FIX_PERCENT = env.float("RECONCILE_MAX_FIX_PERCENT", default=5.0)

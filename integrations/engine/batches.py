@@ -6,6 +6,7 @@ A channel's fastest paths (Allegro's price and quantity commands, Amazon's feeds
 moves the cursor past its offers, before any request goes. Then, step by step:
 
     prepared ──submit (same key every time)──▶ submitted ──report read──▶ done
+        │  (no key: "sent, answer not kept" ──find_submitted──▶ submitted, or sent again)
         │                                          └── no report within the wait ──▶ expired
         └── refused by the channel, or never registered after MAX_SUBMIT_ATTEMPTS ──▶ refused
 
@@ -24,15 +25,18 @@ import uuid
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from integrations.engine.recording import outcome_of, outcome_row
+from integrations.engine.store import SUBMIT_SENT_AT
 from integrations.models import ChannelBatch, ResyncRun
-from integrations.shopconnect.base import BatchPlan, OfferResult, stored_text
-from integrations.shopconnect.http import ChannelUnavailable, Held
+from integrations.shopconnect.base import BatchPlan, OfferResult
+from integrations.shopconnect.errors import ChannelUnavailable, Held
 from integrations.wording import Reason
 
 NOT_REGISTERED = Reason("%(channel)s did not register the batch after %(count)s tries: %(error)s")
@@ -52,20 +56,27 @@ REFILL_SECONDS = 0.5
 # Lanes one step works at once (Allegro: price commands, quantity commands, reads).
 MAX_LANES = 4
 OUTSTANDING = (ChannelBatch.Status.PREPARED, ChannelBatch.Status.SUBMITTED)
+# The key of a batch's changes that holds what it sends when it is larger than what it sets
+# (an Amazon feed's messages): kept until the channel registers the batch, then dropped.
+PAYLOAD = "payload"
 
 
 def wait_seconds() -> float:
     return settings.RESYNC_BATCH_WAIT_SECONDS
 
 
-def prepared(
-    run: ResyncRun, plans: list[BatchPlan], group: int, journal_photos: dict | None = None
-) -> list[ChannelBatch]:
+def prepared(run: ResyncRun, plans: list[BatchPlan], group: int, chunk) -> list[ChannelBatch]:
     """Unsaved rows for a chunk's planned batches, each with a fresh idempotency key.
 
-    A batch that carries photos keeps the journal's photo hash of those offers as the chunk
-    read it: recorded later, the new hash is written only where the journal still holds that
-    one (a forced photo resend made meanwhile is not undone), as `record` does for a chunk."""
+    Each batch keeps what its offers were when planned, as the site journal keeps them
+    (`planned`: content and photo hashes, price, currency, stock): a batch carries the values
+    planned (an Allegro command, an Amazon feed's messages), so that is what is recorded once
+    the channel confirms it, whatever the offer became meanwhile. A batch that carries photos
+    keeps the journal's photo hash of those offers as the chunk read it: recorded later, the
+    new hash is written only where the journal still holds that one (a forced photo resend
+    made meanwhile is not undone), as `record` does for a chunk."""
+    offers = {link.offer_id: link.offer for link in chunk.links}
+    planned: dict[tuple[int, bool], dict] = {}  # an offer in two batches is valued once
     rows = []
     for plan in plans:
         if not plan.offer_ids:
@@ -73,9 +84,13 @@ def prepared(
         changes = dict(plan.changes)
         kept = set(plan.offer_ids)
         photos = {k: v for k, v in (changes.get("photos_sent") or {}).items() if int(k) in kept}
+        for o in kept:
+            if (o, str(o) in photos) not in planned:
+                planned[o, str(o) in photos] = _planned(offers[o], str(o) in photos)
+        changes["planned"] = {str(o): planned[o, str(o) in photos] for o in kept}
         if photos:
             changes["photos_sent"] = photos
-            changes["journal_photos"] = {k: (journal_photos or {}).get(int(k), "") for k in photos}
+            changes["journal_photos"] = {k: chunk.journal_photos.get(int(k), "") for k in photos}
         rows.append(
             ChannelBatch(
                 run_id=run.pk,
@@ -87,6 +102,19 @@ def prepared(
             )
         )
     return rows
+
+
+def _planned(offer, photos: bool) -> dict:
+    """An offer as a batch carries it, in the site journal's terms (JSON)."""
+    values = {
+        "content_hash": offer.content_hash(),
+        "price": str(offer.price),
+        "currency": offer.currency,
+        "stock": offer.stock,
+    }
+    if photos:
+        values["photos_hash"] = offer.photos_hash()
+    return values
 
 
 def outstanding(run_id: int):
@@ -125,7 +153,7 @@ def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False) -> int:
         refilled = 0.0
         while True:  # one round at least, even when the chunk's own requests are done
             if time.monotonic() - refilled >= REFILL_SECONDS or pump.idle():
-                found = pump.refill(_due_lanes(run, exclude=pump.taken))
+                found = pump.refill(_due_lanes(run, pump.taken, pump.held_lanes))
                 refilled = time.monotonic()
                 if not found and pump.idle() and not linger:
                     break  # nothing due, nothing in flight
@@ -146,25 +174,35 @@ def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False) -> int:
     return pump.asked
 
 
-def _due_lanes(run: ResyncRun, exclude: set[int]) -> dict[str, list[ChannelBatch]]:
-    """The due batches not taken yet, by lane: each operation's submissions, then reads."""
+def _due_lanes(run: ResyncRun, exclude: set[int], held: set[str]) -> dict[str, list[ChannelBatch]]:
+    """The due batches not taken yet, by lane: each operation's submissions, then reads; none
+    of a lane a budget holds (a batch's payload is read only when it may go)."""
     due = (
         outstanding(run.pk)
         .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=timezone.now()))
         .exclude(pk__in=exclude)
     )
     lanes: dict[str, list[ChannelBatch]] = defaultdict(list)
-    for batch in due.filter(status=ChannelBatch.Status.PREPARED).order_by("pk")[:LANE_ROWS]:
+    prepared = due.filter(status=ChannelBatch.Status.PREPARED).exclude(operation__in=held)
+    for batch in prepared.order_by("pk")[:LANE_ROWS]:
         lanes[batch.operation].append(batch)
-    reads = due.filter(status=ChannelBatch.Status.SUBMITTED).order_by("next_check_at", "pk")
-    lanes["reads"] = list(reads[:LANE_ROWS])
+    if "reads" not in held:
+        reads = due.filter(status=ChannelBatch.Status.SUBMITTED).order_by("next_check_at", "pk")
+        lanes["reads"] = list(reads[:LANE_ROWS])
     return lanes
 
 
 def _answer(adapter, batch: ChannelBatch):
-    """The channel's answer to a batch, or what asking it raised."""
+    """The channel's answer to a batch, or what asking it raised. A batch "sent, answer not
+    kept" (SUBMIT_SENT_AT) is looked up, not sent again, unless the channel registered
+    nothing."""
     try:
         if batch.status == ChannelBatch.Status.PREPARED:
+            sent_at = batch.changes.get(SUBMIT_SENT_AT)
+            if sent_at:
+                found = adapter.find_submitted(batch, datetime.fromisoformat(sent_at))
+                if found is not None:
+                    return found
             return adapter.submit_batch(batch)
         return adapter.read_batch(batch)
     except BaseException as exc:  # handed to the step's thread, which writes or raises it
@@ -175,7 +213,7 @@ class _Pump:
     """The lanes, their threads, and the answers they hand to the step's thread.
 
     An adapter that asks one batch at a time (`batch_concurrency` 1) is asked from the
-    step's thread itself, lane after lane: its calls may then use the database."""
+    step's thread itself, lane after lane: its calls may then use its store."""
 
     def __init__(self, adapter):
         self.adapter = adapter
@@ -317,16 +355,24 @@ def _submitted(batch: ChannelBatch, adapter, answer) -> None:
         _update(batch, attempts=attempts, next_check_at=now + timedelta(seconds=5 * 2**attempts))
         return
     if answer.registered:
-        _update(
-            batch,
-            status=ChannelBatch.Status.SUBMITTED,
-            attempts=batch.attempts + 1,
-            submitted_at=now,
-            next_check_at=now + timedelta(seconds=answer.check_after),
-        )
+        registered(batch, answer)
         return
     results = _failed_all(batch, answer.code, answer.message, answer.http_status)
     _finish(batch, ChannelBatch.Status.REFUSED, results)
+
+
+def registered(batch: ChannelBatch, answer) -> None:
+    """The channel registered the batch: submitted, keeping what the adapter keeps with it
+    (`BatchSubmission.keep`, Amazon's feed id) in the same write."""
+    now = timezone.now()
+    _update(
+        batch,
+        status=ChannelBatch.Status.SUBMITTED,
+        attempts=batch.attempts + 1,
+        submitted_at=now,
+        next_check_at=now + timedelta(seconds=answer.check_after),
+        changes=_without_payload({**(batch.changes or {}), **answer.keep}),
+    )
 
 
 def _read(batch: ChannelBatch, adapter, report) -> None:
@@ -334,23 +380,14 @@ def _read(batch: ChannelBatch, adapter, report) -> None:
     if isinstance(report, ChannelUnavailable):
         report = None
     if report is not None:
-        results = {}
-        for offer_id in batch.offers:
-            result = report.get(offer_id)
-            if result is None:
-                results[str(offer_id)] = [
-                    False,
-                    "not_reported",
-                    NOT_REPORTED(channel=adapter.channel_name),
-                    None,
-                ]
-            else:
-                results[str(offer_id)] = [
-                    result.ok,
-                    result.code,
-                    result.message,
-                    result.http_status,
-                ]
+        missing = NOT_REPORTED(channel=adapter.channel_name)
+        results = {
+            str(offer_id): outcome_row(
+                report.get(offer_id)
+                or OfferResult(offer_id, ok=False, code="not_reported", message=missing)
+            )
+            for offer_id in batch.offers
+        }
         _finish(batch, ChannelBatch.Status.DONE, results)
         return
     waited = (now - (batch.submitted_at or batch.created_at)).total_seconds()
@@ -364,13 +401,25 @@ def _read(batch: ChannelBatch, adapter, report) -> None:
 
 
 def _failed_all(batch: ChannelBatch, code: str, message: str, status=None) -> dict:
-    message = stored_text(message)
-    return {str(offer_id): [False, code or "", message, status] for offer_id in batch.offers}
+    return {
+        str(offer_id): outcome_row(
+            OfferResult(offer_id, ok=False, code=code, message=message, http_status=status)
+        )
+        for offer_id in batch.offers
+    }
+
+
+def _without_payload(changes: dict) -> dict:
+    """A batch's changes once the channel registered it or it finished: what it sent
+    (`BatchPlan.changes[PAYLOAD]`, an Amazon feed's messages) is never sent again, and every
+    later look at the batch would read it."""
+    return {k: v for k, v in changes.items() if k != PAYLOAD}
 
 
 def _finish(batch: ChannelBatch, status: str, results: dict) -> None:
     now = timezone.now()
-    _update(batch, status=status, results=results, finished_at=now, next_check_at=None)
+    fields = {"changes": _without_payload(batch.changes)} if PAYLOAD in batch.changes else {}
+    _update(batch, status=status, results=results, finished_at=now, next_check_at=None, **fields)
     logger.info("batch %s of resync %s: %s", batch.key, batch.run_id, status)
 
 
@@ -395,26 +444,27 @@ def group_results(run_id: int, group: int) -> tuple[dict[int, OfferResult], dict
     outcomes: dict[int, OfferResult] = {}
     journal_photos: dict[int, str] = {}
     for batch in ChannelBatch.objects.filter(run_id=run_id, group=group).order_by("pk"):
-        photos = batch.changes.get("photos_sent") or {}
-        for offer_id, photo_hash in (batch.changes.get("journal_photos") or {}).items():
+        changes = batch.changes
+        photos = changes.get("photos_sent") or {}
+        for offer_id, photo_hash in (changes.get("journal_photos") or {}).items():
             journal_photos[int(offer_id)] = photo_hash
+        planned = changes.get("planned") or {}
         for offer_id in batch.offers:
-            ok, code, message, status = (batch.results or {}).get(
-                str(offer_id), [False, "not_reported", "", None]
-            )
-            # What the batch set, as the site journal keeps it: {"price", "currency"}, {"stock"}.
-            sent = dict(batch.changes.get("sent", {}))
+            outcome = outcome_of(offer_id, (batch.results or {}).get(str(offer_id)))
+            # What the batch set, as the site journal keeps it: the offer as planned, and
+            # what the batch sets for all its offers ({"price", "currency"}, {"stock"}).
+            sent = {**planned.get(str(offer_id), {}), **changes.get("sent", {})}
+            if "price" in sent:
+                sent["price"] = Decimal(str(sent["price"]))
             files = photos.get(str(offer_id))
             known = outcomes.get(offer_id)
             if known is None:
-                outcomes[offer_id] = OfferResult(
-                    offer_id, ok=bool(ok), code=code or "", message=message or "",
-                    http_status=status, sent=sent, photos_sent=files is not None,
-                    photo_files=files or 0,
-                )  # fmt: skip
-            elif known.ok and not ok:
-                known.ok, known.code, known.message = False, code or "", message or ""
-                known.http_status = status
+                outcome.sent = sent
+                outcome.photos_sent, outcome.photo_files = files is not None, files or 0
+                outcomes[offer_id] = outcome
+            elif known.ok and not outcome.ok:
+                known.ok, known.code, known.message = False, outcome.code, outcome.message
+                known.http_status = outcome.http_status
             else:
                 known.sent.update(sent)
     return outcomes, journal_photos

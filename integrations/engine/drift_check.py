@@ -45,22 +45,21 @@ differing offers (not the missing ones: an edit cannot bring a listing back), as
 
 import logging
 import time
-from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
-from django.utils import formats, timezone
+from django.utils import formats
 
-from integrations import shopconnect
-from integrations.engine.resync_chunk import clean_text
+from integrations.engine.comparing import compare, shown
+from integrations.engine.recording import before_first_deferred, failure, under_lease
 from integrations.engine.selection import load_chunk
-from integrations.engine.skeleton import End, LeaseLost, Step, lease_seconds
+from integrations.engine.skeleton import End, Step
+from integrations.engine.store import adapter_for
 from integrations.models import DriftItem, DriftListing, ResyncFailure, ResyncRun
-from integrations.shopconnect.base import NoListing, OfferKeys, OfferToSend
+from integrations.shopconnect.base import NoListing, OfferKeys, OfferResult, OfferToSend
 from integrations.shopconnect.bounded import UNREADABLE as UNREADABLE_FIELD
-from integrations.shopconnect.http import OVERSIZED, UNBOUNDED, ChannelUnavailable, Held
+from integrations.shopconnect.errors import OVERSIZED, UNBOUNDED, ChannelUnavailable, Held
 from integrations.wording import Reason
 from offers.models import OfferChannel, SiteJournal
 
@@ -84,7 +83,6 @@ class Phase:
 
 UNKNOWN_BATCH = 1_000
 LISTINGS_BATCH = 1_000
-VALUE_MAX_CHARS = 500  # a description in the report: enough to see the difference
 # A check reads up to twice the integration's offers, but at least this many listings (a shop
 # holds listings xSale does not manage) and never more than settings.DRIFT_MAX_LISTINGS.
 LISTINGS_FLOOR = 10_000
@@ -124,7 +122,7 @@ class DriftCheck(Step):
 
     def __init__(self, run: ResyncRun, token: str):
         super().__init__(run, token)
-        self.adapter = shopconnect.adapter_for(run.integration)
+        self.adapter = adapter_for(run.integration)
 
     def prepare(self):
         run, adapter = self.run, self.adapter
@@ -197,16 +195,8 @@ def _begin(run: ResyncRun, token: str, adapter) -> ResyncRun:
 
 
 def _advance(run: ResyncRun, token: str, **fields) -> ResyncRun:
-    """One conditional UPDATE under the lease: a task that lost it writes nothing."""
-    now = timezone.now()
-    updated = ResyncRun.objects.filter(pk=run.pk, lease_token=token).update(
-        heartbeat_at=now,
-        lease_expires_at=now + timedelta(seconds=lease_seconds()),
-        chunk_errors=0,
-        **fields,
-    )
-    if not updated:
-        raise LeaseLost(run.pk)
+    """Write the check's progress under the lease (recording.under_lease) and read it back."""
+    under_lease(run, token, **fields)
     return ResyncRun.objects.select_related("integration").get(pk=run.pk)
 
 
@@ -293,11 +283,10 @@ def _compare_offers(run: ResyncRun, token: str, adapter, deadline: float) -> Res
         for key in reads.missing:
             listings.pop(key, None)
         unreadable = reads.failed
-        if reads.deferred:
-            # Record the offers before the first one not read; the rest waits for the budget.
-            first = min(o for o, k in key_of.items() if k in reads.deferred)
-            links = [link for link in links if link.offer_id < first]
-            deferred = True
+        # Record the offers before the first one not read; the rest waits for the budget.
+        not_read = [o for o, k in key_of.items() if k in reads.deferred]
+        links, __, first = before_first_deferred(links, [], not_read)
+        deferred = first is not None
     if links:
         run = _record_comparison(
             run, token, adapter, links, (key_of, unkeyed), listings, unreadable, fields
@@ -347,28 +336,18 @@ def _record_comparison(run, token, adapter, links, keys, listings, unreadable, f
         key = key_of[link.offer_id]
         if link.offer_id in unkeyed:
             # A send of it would fail with this reason: it cannot be compared either.
-            exc = unkeyed[link.offer_id]
-            failures.append(
-                ResyncFailure(
-                    run_id=run.pk,
-                    offer_id=link.offer_id,
-                    code=exc.code[:100],
-                    message=clean_text(exc.message),
-                    attempts=0,
-                )
-            )
+            failures.append(failure(run, unkeyed[link.offer_id].result(link.offer_id)))
             continue
         if key in unreadable:
             status, code, message = unreadable[key]
-            failures.append(
-                ResyncFailure(
-                    run_id=run.pk,
-                    offer_id=link.offer_id,
-                    http_status=status,
-                    code=clean_text(code or "")[:100],
-                    message=clean_text(NOT_READ(reason=message)),
-                )
+            outcome = OfferResult(
+                link.offer_id,
+                ok=False,
+                http_status=status,
+                code=code or "",
+                message=NOT_READ(reason=message),
             )
+            failures.append(failure(run, outcome))
             continue
         listing = listings.get(key)
         if listing is None:
@@ -467,54 +446,3 @@ def _report_unknown(run: ResyncRun, token: str, adapter) -> ResyncRun | None:
     with transaction.atomic():
         DriftItem.objects.bulk_create(items, batch_size=500)
         return _advance(run, token, cursor=rows[-1][0], report=report)
-
-
-# --- comparing --------------------------------------------------------------------------------
-
-
-def _text(value) -> str:
-    return " ".join(str(value or "").split())
-
-
-def _amount(value):
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return value
-
-
-def same(field: str, ours, theirs) -> bool:
-    if field in ("name", "description"):
-        return _text(ours) == _text(theirs)
-    if field == "price":
-        return _amount(ours) == _amount(theirs)
-    if field == "parameters":
-        # Only our parameters: a marketplace listing carries many of its own (category ones).
-        theirs = theirs or {}
-        return all(
-            sorted(map(_text, values)) == sorted(map(_text, theirs.get(name) or []))
-            for name, values in (ours or {}).items()
-        )
-    return ours == theirs
-
-
-def shown(value):
-    """A value as the report keeps it: long text cut, everything JSON."""
-    if isinstance(value, str) and len(value) > VALUE_MAX_CHARS:
-        return value[: VALUE_MAX_CHARS - 1] + "…"
-    return value
-
-
-def compare(expected: dict, listing: dict, fields) -> dict:
-    """{field: {"ours", "theirs"}} for the compared fields that differ. A field we do not send
-    (an empty description) or the channel does not tell is not compared."""
-    differences = {}
-    for name in fields:
-        if name not in expected or name not in listing:
-            continue
-        if not same(name, expected[name], listing[name]):
-            ours, theirs = expected[name], listing[name]
-            if name == "parameters":
-                theirs = {k: (theirs or {}).get(k) for k in ours}
-            differences[name] = {"ours": shown(ours), "theirs": shown(theirs)}
-    return differences

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from integrations.models import Integration
-from integrations.shopconnect.http import ChannelUnavailable
+from integrations.shopconnect.errors import ChannelUnavailable
 
 
 def short_error(exc: BaseException, integration: Integration | None) -> str:

@@ -55,16 +55,22 @@ class Chunk:
 
 
 def load_chunk(run: ResyncRun, after: int, size: int) -> Chunk:
-    """The next chunk in offer pk order after the cursor: keyset, never OFFSET.
+    """The next chunk in offer pk order after the cursor: keyset, never OFFSET."""
+    return _loaded(run, run_links(run).filter(offer_id__gt=after), size)
 
-    Four queries whatever the chunk size: links with offers, photos, parameters, journal rows.
-    """
-    links = list(
-        run_links(run)
-        .filter(offer_id__gt=after)
-        .select_related("offer")
-        .order_by("offer_id")[:size]
-    )
+
+def load_offers(run: ResyncRun, offer_ids, *, journal_photos: dict) -> Chunk:
+    """The integration's links of these offers (active or not: recording skips those gone),
+    with the journal's photo hashes as an earlier chunk read them (a group of batches)."""
+    links = OfferChannel.objects.filter(integration_id=run.integration_id, offer_id__in=offer_ids)
+    return Chunk(links=_loaded(run, links).links, journal_photos=journal_photos)
+
+
+def _loaded(run: ResyncRun, links, size: int | None = None) -> Chunk:
+    """The one offer loader: links in offer pk order with their offers, photos, parameters and
+    the journal's photo hashes — four queries whatever the chunk size."""
+    links = links.select_related("offer").order_by("offer_id")
+    links = list(links[:size] if size is not None else links)
     offers = [link.offer for link in links]
     offer_ids = [o.pk for o in offers]
     attach_related(offers, "photos", OfferPhoto.objects.filter(offer_id__in=offer_ids))

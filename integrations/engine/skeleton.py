@@ -38,7 +38,7 @@ from integrations.engine.reasons import at, hold_reason, short_error
 from integrations.models import RESYNC_CLUSTER, ResyncRun
 from integrations.shopconnect import http as channel_http
 from integrations.shopconnect.base import ChannelAuthError
-from integrations.shopconnect.http import Held
+from integrations.shopconnect.errors import Held
 from integrations.wording import Reason
 from offers.models import SiteJournal
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from integrations.channels import Channel
 from integrations.models import Integration, ResyncRun
 from integrations.pages.access import query_with, view_permission_required
+from integrations.sync.dispatch import with_everyday_mark
 from offers.currencies import is_currency
 from offers.models import SiteJournal
 from xsale.input import ascii_number
@@ -242,9 +243,9 @@ def sync_log_page(entries, *, after=None, before=None, size=SYNC_LOG_PAGE_SIZE):
 def sync_log(request):
     form = SyncLogFilter(request.GET or None)
     # Rows never synced (a link without a send yet) are not log entries.
-    entries = SiteJournal.objects.filter(synced_at__isnull=False).select_related(
-        "offer", "integration"
-    )
+    entries = with_everyday_mark(
+        SiteJournal.objects.filter(synced_at__isnull=False)
+    ).select_related("offer", "integration")
     if form.is_bound and form.is_valid():
         entries = form.filter(entries)
     elif form.is_bound:

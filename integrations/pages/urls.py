@@ -9,34 +9,36 @@ from django.urls import path
 
 from integrations.pages import connection as connection_views
 from integrations.pages import drift as drift_views
+from integrations.pages import integrations as integration_views
 from integrations.pages import offers, sync_log
 from integrations.pages import reconcile as reconcile_views
-from integrations.pages import runs as views
+from integrations.pages import runs as run_views
+from integrations.pages import sync as sync_views
 
 
 def integration_patterns(prefix: str) -> list:
     return [
-        path(prefix, views.integration_list, name="integration_list"),
-        path(f"{prefix}new/", views.integration_add, name="integration_add"),
-        path(f"{prefix}<int:pk>/", views.integration_edit, name="integration_edit"),
-        path(f"{prefix}<int:pk>/resync/", views.resync_confirm, name="resync_confirm"),
+        path(prefix, integration_views.integration_list, name="integration_list"),
+        path(f"{prefix}new/", integration_views.integration_add, name="integration_add"),
+        path(f"{prefix}<int:pk>/", integration_views.integration_edit, name="integration_edit"),
+        path(f"{prefix}<int:pk>/resync/", run_views.resync_confirm, name="resync_confirm"),
         path(
             f"{prefix}<int:pk>/connection-test/",
             connection_views.connection_test,
             name="connection_test",
         ),
-        path(f"{prefix}<int:pk>/resync/cancel/", views.resync_cancel, name="resync_cancel"),
-        path(f"{prefix}<int:pk>/resync/retry/", views.resync_retry, name="resync_retry"),
-        path(f"{prefix}<int:pk>/resync/resume/", views.resync_resume, name="resync_resume"),
-        path(f"{prefix}<int:pk>/runs/<int:run_id>/", views.resync_run, name="resync_run"),
+        path(f"{prefix}<int:pk>/resync/cancel/", run_views.resync_cancel, name="resync_cancel"),
+        path(f"{prefix}<int:pk>/resync/retry/", run_views.resync_retry, name="resync_retry"),
+        path(f"{prefix}<int:pk>/resync/resume/", run_views.resync_resume, name="resync_resume"),
+        path(f"{prefix}<int:pk>/runs/<int:run_id>/", run_views.resync_run, name="resync_run"),
         path(
             f"{prefix}<int:pk>/runs/<int:run_id>/failures.csv",
-            views.resync_failures_csv,
+            run_views.resync_failures_csv,
             name="resync_failures_csv",
         ),
         path(
             f"{prefix}<int:pk>/resync/progress.json",
-            views.resync_progress,
+            run_views.resync_progress,
             name="resync_progress",
         ),
         # The drift check (pages/drift.py).
@@ -50,6 +52,9 @@ def integration_patterns(prefix: str) -> list:
             name="drift_report_csv",
         ),
         path(f"{prefix}<int:pk>/drift/<int:run_pk>/fix/", drift_views.drift_fix, name="drift_fix"),
+        # Everyday sync (pages/sync.py).
+        path(f"{prefix}<int:pk>/sync/wave/", sync_views.sync_wave, name="sync_wave"),
+        path(f"{prefix}<int:pk>/sync/retry/", sync_views.sync_retry, name="sync_retry"),
         # Everyday sync: the switch and reconciliation's questions (pages/reconcile.py).
         path(
             f"{prefix}<int:pk>/sync-changes/",

@@ -11,6 +11,7 @@ from integrations.models import ResyncRun
 from integrations.presentation import rates
 from integrations.presentation.durations import duration_display
 from integrations.presentation.plot import run_plot
+from integrations.presentation.run_figures import run_figures
 
 
 def countdown_display(seconds: int | None) -> str:
@@ -91,12 +92,13 @@ def time_left_display(seconds: int | None) -> str:
 
 def progress_data(run: ResyncRun, *, with_plot: bool = False) -> dict:
     """The run's live figures, the one source of the panel, the run page and every poll: the
-    run's to_dict() plus the pace, the channel's limit, the time left and (`with_plot`) the
-    plot's geometry — all computed here at one moment from one limit (presentation/rates.py),
-    so that the pace is never above the limit line and the time left does not swing.
+    run's stored figures (run_figures.py) plus the pace, the channel's limit, the time left and
+    (`with_plot`) the plot's geometry — all computed here at one moment from one limit
+    (presentation/rates.py), so that the pace is never above the limit line and the time left
+    does not swing.
     `processed` includes the offers of the chunk under way that the channel has answered.
     """
-    data = run.to_dict()
+    data = run_figures(run)
     now = timezone.now()
     limit = rates.run_limit(run)
     pace = rates.pace(run, now, limit)

@@ -152,13 +152,18 @@ class ChannelDescriptor:
     fetches_photos_from_site: bool = False
     # Demo data: the sandbox's credentials and settings, the sandbox's paths of the optional
     # URL fields (under the account's base URL), and a showcase step (dotted path of
-    # f(sandbox_base_url) -> list of lines done; it may use the models), or "".
+    # f(sandbox_base_url, demo) -> list of lines done; `demo` is services/demo.py's
+    # DemoIntegration, the step's only way to the database), or "".
     demo_credentials: dict[str, str] = field(default_factory=dict)
     demo_settings: dict[str, str] = field(default_factory=dict)
     sandbox_url_paths: dict[str, str] = field(default_factory=dict)
     demo_showcase: str = ""
     # The drift report: the listing's page on the channel for the seller to open, or "".
     listing_url: Callable[[object, str, dict], str] | None = None
+    # Everyday sync: f(adapter, groups, items, deadline) -> [OfferResult] sending only the
+    # changed data groups the channel's best way, by dotted path
+    # (saleschannels/<channel>/changes.py), or "": ChannelAdapter.send_changes' default.
+    changes: str = ""
     # The drift report: what the seller should know of what this channel's check compared,
     # f(the report's summary dict) -> notes (lazy translations).
     drift_report_notes: Callable[[dict], tuple] | None = None

@@ -10,7 +10,7 @@ nothing to any offer; a token refreshed on the way is written back.
 
 import logging
 
-from integrations import shopconnect
+from integrations.engine.store import adapter_for
 from integrations.models import Integration
 from integrations.shopconnect.base import ConnectionCheck
 from integrations.shopconnect.connection import test_deadline
@@ -21,7 +21,7 @@ logger = logging.getLogger("integrations.connection")
 def integration_test_connection(*, integration_id: int) -> ConnectionCheck:
     """The saved integration's connection test (read again from the database)."""
     integration = Integration.objects.get(pk=integration_id)
-    check = shopconnect.adapter_for(integration).test_connection(deadline=test_deadline())
+    check = adapter_for(integration).test_connection(deadline=test_deadline())
     logger.info(
         "%r: connection test %s", integration, "passed" if check.ok else f"found {check.problem}"
     )

@@ -176,8 +176,37 @@ def showcase_sandbox(sandbox_url: str | None = None) -> list[str]:
     done = []
     for d in DESCRIPTORS:  # the registry's order: Allegro's check and resync, then the shop
         if d.demo_showcase:
-            done += import_string(d.demo_showcase)(base)
+            done += import_string(d.demo_showcase)(base, DemoIntegration(d.label))
     return done
+
+
+class DemoIntegration:
+    """A channel's demo integration as its showcase step reads and changes it (channels do not
+    touch the database: the step gets this)."""
+
+    def __init__(self, label: str):
+        self.integration = Integration.objects.get(name=f"{label} (demo)")
+        self.name = self.integration.name
+
+    def listings(self) -> list[dict]:
+        """Its active offers with a listing: {"id", "name", "price", "currency", "stock",
+        "sku"} each."""
+        links = OfferChannel.objects.filter(integration=self.integration, active=True)
+        return [
+            {
+                "id": link.external_id,
+                "name": link.offer.name,
+                "price": str(link.offer.price),
+                "currency": link.offer.currency,
+                "stock": link.offer.stock,
+                "sku": link.offer.sku,
+            }
+            for link in links.exclude(external_id="").select_related("offer")
+        ]
+
+    def set_requests_per_minute(self, limit: int) -> None:
+        self.integration.requests_per_minute = limit
+        self.integration.save(update_fields=["requests_per_minute"])
 
 
 # What to do next, in this order: the check before any resync of Allegro.

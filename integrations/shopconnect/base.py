@@ -8,8 +8,8 @@ returns one OfferResult per offer, in any order.
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from integrations.shopconnect.store import ChannelStore, NoStore
 from integrations.wording import Reason
-from offers.models import Offer, OfferChannel
 
 NO_EXTERNAL_ID = Reason(
     "The offer has no external ID for this channel (the id of its listing there)."
@@ -18,8 +18,10 @@ NO_EXTERNAL_ID = Reason(
 
 @dataclass
 class OfferToSend:
-    offer: Offer  # `offer.photos.all()` and `offer.parameters.all()` are prefetched
-    link: OfferChannel
+    # The engine's offers.Offer (`offer.photos.all()` and `offer.parameters.all()` prefetched)
+    # and its offers.OfferChannel: read, never written (channels do not touch the database).
+    offer: object
+    link: object
     send_photos: bool
     # What to send (ResyncRun.data_types): content = name, description, parameters (and
     # photos as decided); prices_stock = prices and stock.
@@ -95,7 +97,9 @@ class BatchPlan:
     # JSON: what it changes and what the adapter needs to send it again. Keys the engine
     # reads: "sent" (the value the batch sets for all its offers, as the site journal keeps
     # it: {"price", "currency"} or {"stock"}) and "photos_sent" ({offer pk: photo files} of
-    # the offers whose photos the batch carries); the engine adds "journal_photos".
+    # the offers whose photos the batch carries); "payload": what the batch sends when it is
+    # larger than what it sets (an Amazon feed's messages), dropped once the channel registered
+    # the batch (engine/batches.py PAYLOAD). The engine adds "journal_photos" and "planned".
     changes: dict
 
 
@@ -109,6 +113,9 @@ class BatchSubmission:
     http_status: int | None = None
     code: str = ""
     message: str = ""  # the channel's own words, when it refused
+    # What the engine keeps on the batch with its registration (its `changes`), for reading
+    # its report (Amazon: {"feed_id"}); kept in the same write that marks it submitted.
+    keep: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.code = stored_text(self.code, CODE_MAX_CHARS)
@@ -140,7 +147,7 @@ class OfferKeys:
     external_id: str
 
     @classmethod
-    def of(cls, link: OfferChannel) -> "OfferKeys":
+    def of(cls, link) -> "OfferKeys":
         offer = link.offer
         return cls(
             sku=offer.sku,
@@ -158,6 +165,10 @@ class NoListing(Exception):
         self.message = message
         self.code = code
 
+    def result(self, offer_id: int) -> OfferResult:
+        """The offer's outcome: failed with this reason, nothing sent."""
+        return OfferResult(offer_id, ok=False, code=self.code, message=self.message, attempts=0)
+
 
 class ChannelAuthError(Exception):
     """The channel refuses our credentials even after a token refresh: the run cannot go on.
@@ -169,8 +180,11 @@ class ChannelAuthError(Exception):
 class ChannelAdapter(ABC):
     """Every hook the engine calls (integrations/engine/; docs/adding-a-channel.md)."""
 
-    def __init__(self, integration):
+    def __init__(self, integration, store: ChannelStore | None = None):
         self.integration = integration
+        # What the channel keeps goes through this port (shopconnect/store.py); NoStore: an
+        # adapter built to read only.
+        self.store: ChannelStore = store or NoStore()
 
     def test_connection(self, *, deadline: float) -> ConnectionCheck:
         """ "Testuj połączenie": one cheap authenticated read (or two: who we are, then whether
@@ -204,6 +218,44 @@ class ChannelAdapter(ABC):
         because a budget or the channel made us wait come back `deferred`; `held` then says
         until when and why.
         """
+
+    def send_changes(
+        self, groups: frozenset[str], items: list[OfferToSend], *, deadline: float | None = None
+    ) -> list[OfferResult]:
+        """Everyday sync (integrations/sync/): send only the data `groups` (offers.DataGroup:
+        stock, price, content, photos) of these offers; never raises per offer, like `send`.
+        Photos go where `item.send_photos` says (the dispatcher applies the photo rule).
+
+        The channel's own way is its descriptor's `changes` (saleschannels/<channel>/
+        changes.py). Without one, `send` carries content (and photos as decided) for content
+        or photos, and prices and stock for price or stock: a stock or price change never
+        carries content or photos."""
+        from django.utils.module_loading import import_string
+
+        from integrations.channels import descriptor
+
+        path = descriptor(self.integration.channel).changes
+        if path:
+            return import_string(path)(self, groups, items, deadline)
+        return self.send_by_flags(groups, items, deadline=deadline)
+
+    def send_by_flags(
+        self, groups: frozenset[str], items: list[OfferToSend], *, deadline: float | None = None
+    ) -> list[OfferResult]:
+        """`send_changes` by the flags `send` knows: content and photos, prices and stock."""
+        content = bool(groups & {"content", "photos"})
+        prices_stock = bool(groups & {"price", "stock"})
+        narrowed = [
+            OfferToSend(
+                offer=item.offer,
+                link=item.link,
+                send_photos=item.send_photos and content,
+                send_content=content,
+                send_prices_stock=prices_stock,
+            )
+            for item in items
+        ]
+        return self.send(narrowed, deadline=deadline)
 
     def answered(self) -> int:
         """Offers of the send under way the channel has answered so far, read from another
@@ -263,8 +315,8 @@ class ChannelAdapter(ABC):
         return None
 
     # Batches the engine may submit or read at once in each lane (one per operation, one for
-    # the reports), from threads of its own: submit_batch and read_batch must then not write
-    # to the database (the engine writes what they return).
+    # the reports), from threads of its own: submit_batch and read_batch must then not use
+    # the store (the engine writes what they return).
     batch_concurrency: int = 1
 
     def begin_batches(self, deadline: float | None) -> None:  # noqa: B027 - nothing to set up
@@ -282,6 +334,15 @@ class ChannelAdapter(ABC):
         Raises Held (a budget made us wait), ChannelUnavailable (try again later),
         ChannelAuthError."""
         raise NotImplementedError("this channel has no asynchronous operations")
+
+    def find_submitted(self, batch, sent_at) -> BatchSubmission | None:
+        """For a channel that takes no idempotency key: the batch's registration request went
+        at `sent_at` (the adapter said so through `store.submitting`) and its answer was lost.
+        What the channel registered (a BatchSubmission, registered or refused with the
+        reason), or None when it registered nothing: the engine then submits it again.
+        Raises Held while the request may still be in flight. Default: nothing registered
+        (an adapter that never calls `store.submitting` is never asked)."""
+        return None
 
     def read_batch(self, batch) -> dict[int, OfferResult] | None:
         """The batch's report: None while the channel has not carried it out, else one

@@ -21,21 +21,17 @@ from integrations.shopconnect.base import (
     ChannelAdapter,
     ChannelAuthError,
     ConnectionCheck,
+    ListingReads,
     NoListing,
     OfferResult,
     OfferToSend,
 )
 from integrations.shopconnect.bounded import NOT_JSON, BoundExceeded, answer_json
 from integrations.shopconnect.budgets import budgets_for
-from integrations.shopconnect.http import (
-    UNBOUNDED,
-    ChannelClient,
-    ChannelUnavailable,
-    Held,
-    JobOrder,
-    answer_what,
-    client_for,
-)
+from integrations.shopconnect.errors import UNBOUNDED, ChannelUnavailable, Held
+from integrations.shopconnect.http import ChannelClient, client_for
+from integrations.shopconnect.pacing import JobOrder
+from integrations.shopconnect.session import answer_what
 from integrations.wording import Reason
 
 logger = logging.getLogger("integrations.shopconnect")
@@ -255,8 +251,8 @@ class HttpChannelAdapter(ChannelAdapter):
     # Channel settings (Integration.channel_settings) without which nothing can be sent.
     required_settings: tuple[str, ...] = ()
 
-    def __init__(self, integration):
-        super().__init__(integration)
+    def __init__(self, integration, store=None):
+        super().__init__(integration, store)
         self.client: ChannelClient = client_for(
             integration.pk, settings_fingerprint(integration), self.build_client
         )
@@ -352,7 +348,7 @@ class HttpChannelAdapter(ChannelAdapter):
             try:
                 snap.listing = self.listing_key(snap)
             except NoListing as exc:
-                refused.append(failed(snap.offer_id, exc.message, code=exc.code, attempts=0))
+                refused.append(exc.result(snap.offer_id))
                 continue
             ready.append(snap)
         ready, duplicates = duplicates_failed(ready, lambda s: s.listing)
@@ -387,36 +383,18 @@ class HttpChannelAdapter(ChannelAdapter):
             )
 
     def store_new_credentials(self) -> None:
-        """Write refreshed tokens to the integration, from the calling thread.
-
-        Only the token keys are merged, into the credentials as they are in the database now
-        (under a row lock): a secret the seller saved meanwhile stays. And only when the row's
-        URLs and other credentials are still those the refresh was made with (the auth's
-        fingerprint, checked under the lock): an integration pointed at another host meanwhile
-        — even with the same client id — never receives live tokens to send there.
-        """
+        """Keep refreshed tokens through the store (the engine writes them, fingerprint-
+        checked: engine/store.py), from the calling thread."""
         auth = self.client.auth
         new, made_with = auth.take_new_credentials() if auth else (None, "")
         if not new:
             return
-        from django.db import transaction
-
-        from integrations.models import Integration
-
-        with transaction.atomic():
-            row = Integration.objects.select_for_update().filter(pk=self.integration.pk).first()
-            if row is None or credentials_fingerprint(row, auth.token_keys) != made_with:
-                logger.info(
-                    "%s: URLs or credentials changed since the token refresh; token not stored",
-                    repr(row or self.integration),
-                )
-                return
-            merged = {**(row.credentials or {}), **new}
-            Integration.objects.filter(pk=row.pk).update(credentials=merged)
+        merged = self.store.save_credentials(new, made_with, auth.token_keys)
+        if merged is None:
+            return
         self.integration.credentials = merged
         # The next chunk reads these credentials from the database: keep this client for it.
         self.client.fingerprint = settings_fingerprint(self.integration)
-        logger.info("%s: stored the refreshed access token", repr(self.integration))
 
     def run_parallel(
         self, jobs: Sequence[tuple[Sequence[int], Callable[[], list[OfferResult]]]]
@@ -455,6 +433,32 @@ class HttpChannelAdapter(ChannelAdapter):
                 raise
         return [result for index in sorted(by_job) for result in by_job[index]]
 
+    def read_each(
+        self, listing_ids: list[str], read_one, fields_of, errors_of, *, name: str
+    ) -> ListingReads:
+        """Each listing whole (a drift check's `read_full`), `read_one(id)` in parallel, at
+        most `max_in_flight` at once: found (`fields_of` its JSON), missing (404), failed
+        (`errors_of` the answer gives the code and message) or deferred (a budget held it).
+        A ChannelAuthError stops the rest and propagates."""
+        reads = ListingReads()
+        if not listing_ids:
+            return reads
+        workers = min(self.max_in_flight, len(listing_ids))
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix=f"{name}-read") as pool:
+                futures = {pool.submit(read_one, i): i for i in listing_ids}
+                try:
+                    for future, listing_id in futures.items():
+                        _sort_read(reads, listing_id, future, fields_of, errors_of)
+                except ChannelAuthError:
+                    self.client.aborted.set()
+                    for future in futures:
+                        future.cancel()
+                    raise
+        finally:
+            self.store_new_credentials()
+        return reads
+
     def _job_results(self, future, offer_ids) -> list[OfferResult]:
         try:
             return future.result()
@@ -474,3 +478,22 @@ class HttpChannelAdapter(ChannelAdapter):
                 )
                 for offer_id in offer_ids
             ]
+
+
+def _sort_read(reads: ListingReads, listing_id: str, future, fields_of, errors_of) -> None:
+    try:
+        response = future.result()
+    except Held:
+        reads.deferred.add(listing_id)
+        return
+    except ChannelUnavailable as exc:
+        reads.failed[listing_id] = (exc.http_status, exc.code, str(exc))
+        return
+    data = json_or_empty(response)
+    if response.status_code == 200 and isinstance(data, dict):
+        reads.found[listing_id] = fields_of(data)
+    elif response.status_code == 404:
+        reads.missing.add(listing_id)
+    else:
+        code, message = errors_of(response)
+        reads.failed[listing_id] = (response.status_code, code, message)

@@ -34,7 +34,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from integrations.shopconnect.base import ChannelAuthError, ConnectionCheck
-from integrations.shopconnect.http import ChannelUnavailable, Held
+from integrations.shopconnect.errors import ChannelUnavailable, Held
 
 # The whole test, and each attempt's (connect, read) timeouts: an answer within seconds.
 TEST_SECONDS = 12.0
@@ -71,10 +71,10 @@ def host_of(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def field_label(field: str) -> str:
-    from integrations.models import Integration
-
-    return str(Integration._meta.get_field(field).verbose_name)
+def field_label(integration, field: str) -> str:
+    """The integration's field as the settings page names it (read off the integration's own
+    model: the transport imports no models)."""
+    return str(type(integration)._meta.get_field(field).verbose_name)
 
 
 class Probe:
@@ -118,7 +118,7 @@ class Probe:
             % {"host": host_of(self.url), "channel": self.channel, "what": what},
             _("Check the %(field)s in the settings: for %(channel)s it is %(expected)s.")
             % {
-                "field": field_label(self.field),
+                "field": field_label(self.adapter.integration, self.field),
                 "channel": self.channel,
                 "expected": self.expected_url,
             },
@@ -149,7 +149,7 @@ def unavailable(
     """Why a call to `url` (the integration's `field`, which should be `expected`) got no
     useful answer, by what the client saw."""
     host = host_of(url)
-    label = field_label(field)
+    label = field_label(probe.adapter.integration, field)
     if exc.transport == "SSLError":
         return failed(
             Problem.TLS,
@@ -231,9 +231,9 @@ def settings_problems(adapter) -> ProbeFailed | None:
             return failed(
                 Problem.SETTINGS,
                 _("The %(field)s cannot be used: %(reason)s")
-                % {"field": field_label(field), "reason": exc},
+                % {"field": field_label(integration, field), "reason": exc},
                 _("Correct the %(field)s in the settings and save.")
-                % {"field": field_label(field)},
+                % {"field": field_label(integration, field)},
             )
     from integrations.channels import CREDENTIAL_LABELS, SETTING_LABELS
 

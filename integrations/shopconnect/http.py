@@ -1,11 +1,9 @@
-"""Talking HTTP to a channel: the pooled session, budgets, retries, token refresh.
+"""Talking HTTP to a channel: the client that paces, retries and refreshes its token.
 
-- One `requests.Session` per process, created lazily and again after a fork (a session's pooled
-  sockets must never be shared by two processes). `trust_env` is off: a `~/.netrc` must not put
-  its own Authorization on our requests, and the per-request proxy lookup costs time. Its
-  cookie jar keeps nothing (`NoCookies`): the session serves every integration of the process,
-  so a cookie one seller's channel set would go with another seller's requests to that host.
-  No channel's API needs cookies.
+The transport's other parts, each of one job: the process's pooled session and bounded
+answer reading (session.py), what is raised and its words (errors.py), the refreshable token
+(auth.py), Retry-After and the jobs' order in the budgets (pacing.py).
+
 - One `ChannelClient` per integration and process (cached by integration pk). Every request
   names the budgets it spends (budgets.py: the channel's counts, shared by every process and
   machine) and waits for its reserved moment; a wait longer than MAX_BUDGET_WAIT — or past the
@@ -38,356 +36,56 @@ reduced to their type and host (they quote URLs and, for some errors, request de
 from __future__ import annotations
 
 import logging
-import math
 import os
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from http.cookiejar import DefaultCookiePolicy
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from integrations.shopconnect import budgets
+from integrations.shopconnect.auth import TokenAuth
 from integrations.shopconnect.base import ChannelAuthError
-from integrations.shopconnect.bounded import NOT_JSON as NO_JSON_VALUE
-from integrations.shopconnect.bounded import BoundExceeded, answer_json
-from integrations.wording import Reason
-from xsale.urlsafety import CheckedAddressAdapter, UnsafeURL
+from integrations.shopconnect.bounded import BoundExceeded
+from integrations.shopconnect.errors import (
+    ANSWERED_ERROR,
+    DID_NOT_ANSWER,
+    HOST_UNREACHABLE,
+    KEPT_THROTTLING,
+    KEYS_REFUSED,
+    NOT_JSON,
+    TOO_LARGE,
+    UNBOUNDED,
+    ChannelUnavailable,
+    Held,
+    describe_exception,
+    throttle_reason,
+)
+from integrations.shopconnect.pacing import DEFAULT_PAUSE_SECONDS, JobOrder, retry_after_seconds
+from integrations.shopconnect.session import (
+    AnswerTooLarge,
+    answer_what,
+    http_session,
+    is_json,
+    read_bounded,
+    safe_url,
+)
+from xsale.urlsafety import UnsafeURL
 
 logger = logging.getLogger("integrations.shopconnect")
 
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 20
-# Connections kept per host: the largest number of requests one process keeps in flight.
-POOL_MAXSIZE = 32
 MAX_ATTEMPTS = 3
-# A host this client never had an HTTP answer from: a failure to reach it is a settings
-# problem (a mistyped API URL, an address that is not the channel's) until it has answered.
-HOST_UNREACHABLE = "host_unreachable"
-
-CONNECTION_FAILED = Reason("connection failed: %(error)s%(where)s")
-TIMED_OUT = Reason("timed out: %(error)s%(where)s")
-DID_NOT_ANSWER = Reason("%(channel)s did not answer (%(what)s) — %(attempts)s attempt(s)")
-ANSWERED_ERROR = Reason("%(channel)s answered %(status)s %(reason)s — %(attempts)s attempt(s)")
-KEPT_THROTTLING = Reason("%(channel)s kept throttling the request (429)")
-TOO_LARGE = Reason(
-    "%(channel)s answered %(status)s with more than %(limit)s bytes (%(cap)s): no answer of its "
-    "API is that large, so xSale read no further. Nothing is taken as sent."
-)
-NOT_JSON = Reason(
-    "%(channel)s answered %(status)s with %(content_type)s, not its API's JSON: something "
-    "between xSale and the channel (a proxy, a login page) answered instead. Nothing is taken "
-    "as sent."
-)
-TOKEN_REFUSED = Reason(
-    "%(channel)s refused the access token even after refreshing it. Reconnect the account in "
-    "the integration's settings."
-)
-KEYS_REFUSED = Reason(
-    "%(channel)s refused the API keys. Check the consumer key and secret in the integration's "
-    "settings."
-)
 # The longest a request waits for its budget, or sits out a 429, inside a task; longer, the
 # run pauses and gives its worker back.
 MAX_BUDGET_WAIT = 10.0
 MAX_INLINE_PAUSE = 10.0
-# The longest Retry-After we read (what a channel asks; we wait at most
-# CHANNEL_MAX_HOLD_SECONDS of it at a time, then try again).
-MAX_PAUSE_SECONDS = 3600
-# A 429 without Retry-After: wait this long (Allegro blocks for a minute, but says so).
-DEFAULT_PAUSE_SECONDS = 5
 # How many 429s one request sits out before it counts as that offer's failure.
 MAX_THROTTLED = 4
 JSON_STATUSES = (200, 201, 207)
-# ChannelUnavailable.code of a document (a report) larger than CHANNEL_MAX_DOCUMENT_BYTES, or
-# past another of the bounds of bounded.py: the same document would be refused again, so
-# nothing retries it.
-OVERSIZED = "oversized_document"
-# ChannelUnavailable.code of an answer past the bounds of bounded.py (entries, nesting, numbers).
-UNBOUNDED = "unbounded_answer"
-
-# Retry-After's delta-seconds (RFC 9110: 1*DIGIT; a fraction is taken too), ASCII digits only.
-DELTA_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
-
-_session: requests.Session | None = None
-_session_pid: int | None = None
-_session_lock = threading.Lock()
-
-
-class NoCookies(DefaultCookiePolicy):
-    """A cookie policy that keeps no cookie and sends none: the process's one session serves
-    every integration, and no channel's API needs cookies."""
-
-    def set_ok(self, cookie, request) -> bool:
-        return False
-
-    def return_ok(self, cookie, request) -> bool:
-        return False
-
-
-def http_session() -> requests.Session:
-    """The process's pooled session; a forked worker builds its own on first use."""
-    global _session, _session_pid
-    pid = os.getpid()
-    if _session is None or _session_pid != pid:
-        with _session_lock:
-            if _session is None or _session_pid != pid:
-                session = requests.Session()
-                session.trust_env = False
-                session.cookies.set_policy(NoCookies())
-                # Connects only to public addresses (or OUTBOUND_ALLOWED_HOSTS), checked on the
-                # socket itself: a DNS answer changed after the URL was checked gains nothing.
-                adapter = CheckedAddressAdapter(
-                    pool_connections=16, pool_maxsize=POOL_MAXSIZE, max_retries=0
-                )
-                session.mount("http://", adapter)
-                session.mount("https://", adapter)
-                _session, _session_pid = session, pid
-    return _session
-
-
-def safe_url(url: str) -> str:
-    """The URL as we may log it: no user info, no query string, no fragment."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def describe_exception(exc: BaseException) -> str:
-    """What went wrong with a request, without the exception's own text (it quotes URLs)."""
-    request = getattr(exc, "request", None)
-    url = getattr(request, "url", None)
-    where = ""
-    if url:
-        parts = urlsplit(url)
-        where = f" ({parts.hostname}{':' + str(parts.port) if parts.port else ''})"
-    kind = TIMED_OUT if isinstance(exc, requests.Timeout) else CONNECTION_FAILED
-    return kind(error=type(exc).__name__, where=where)
-
-
-def retry_after_seconds(response: requests.Response, default: float) -> float:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), capped.
-
-    Always a finite number from 0 to MAX_PAUSE_SECONDS: a value that is neither delta-seconds
-    nor a date (nan, inf, a negative number, garbage, a date no calendar has) counts as
-    `default`; a huge one as MAX_PAUSE_SECONDS."""
-    value = (response.headers.get("Retry-After") or "").strip()
-    seconds = None
-    if value:
-        if DELTA_SECONDS.fullmatch(value):
-            seconds = float(value)
-        else:
-            try:
-                seconds = parsedate_to_datetime(value).timestamp() - time.time()
-            except (TypeError, ValueError, OverflowError, IndexError):
-                seconds = None
-    if seconds is None or math.isnan(seconds):
-        seconds = default
-    return min(max(seconds, 0.0), MAX_PAUSE_SECONDS)
-
-
-class ChannelUnavailable(Exception):
-    """The channel did not answer usefully after all attempts (5xx, timeouts, 429s, not JSON)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        http_status: int | None,
-        attempts: int,
-        code: str = "channel_unavailable",
-        transport: str = "",
-    ):
-        super().__init__(message)
-        self.http_status = http_status
-        self.attempts = attempts
-        self.code = code
-        # No answer came: the requests exception's class ("ConnectionError", "SSLError",
-        # "ConnectTimeout", …), for a reason that names the cause (a connection test).
-        self.transport = transport
-
-
-class Held(Exception):
-    """The request cannot go within this task: a budget is spent, or the channel said wait.
-
-    Nothing was sent. The engine pauses the run until `until` (epoch seconds), telling the
-    seller which limit binds (`budget`, `limit`) or that the channel asked us to wait
-    (`throttled`).
-    """
-
-    def __init__(
-        self, until: float, *, budget=None, limit=None, throttled: bool = False, reason: str = ""
-    ):
-        super().__init__(f"held until {until:.0f}")
-        self.until = until
-        self.budget = budget
-        self.limit = limit
-        self.throttled = throttled
-        # For the seller, when the hold needs more words than "the channel asked us to wait"
-        # (it asked for longer than xSale waits at a time: throttle_reason).
-        self.reason = reason
-
-
-def throttle_reason(channel_name: str, asked: float, until: float) -> str:
-    """Why a run waits less than the channel asked: the seller sees both numbers."""
-    from django.conf import settings
-    from django.utils import formats, timezone
-    from django.utils.translation import gettext as _
-
-    moment = timezone.localtime(datetime.fromtimestamp(until, tz=UTC))
-    return _(
-        "%(channel)s asked us to wait %(asked)s s; xSale waits at most %(max)s s at a time "
-        "and will try again at %(time)s."
-    ) % {
-        "channel": channel_name,
-        "asked": f"{asked:.0f}",
-        "max": settings.CHANNEL_MAX_HOLD_SECONDS,
-        "time": formats.time_format(moment, "H:i"),
-    }
-
-
-class TokenAuth:
-    """A bearer token that can be refreshed; subclasses fetch it the channel's way.
-
-    `generation` counts refreshes so that many threads seeing a 401 on the same token cause one
-    refresh; a refused refresh is remembered until the next `send` (no storm of refreshes).
-
-    `made_with` fingerprints the integration's URLs and credentials (all but `token_keys`) this
-    auth was built from — what its refreshes are made with. New credentials are written back
-    only into an integration that still has that fingerprint (common.store_new_credentials).
-    """
-
-    # The credentials a refresh renews (written back); every other one is part of `made_with`.
-    token_keys: tuple[str, ...] = ("access_token", "refresh_token")
-    # The statuses by which the channel refuses the token (refresh once, then ChannelAuthError).
-    refused_statuses: tuple[int, ...] = (401,)
-
-    def headers(self, token: str) -> dict:
-        """How the token goes with a request (Amazon: `x-amz-access-token`)."""
-        return {"Authorization": f"Bearer {token}"}
-
-    def __init__(self, channel_name: str, access_token: str = ""):
-        self.channel_name = channel_name
-        self._token = access_token
-        self._generation = 0
-        self._refused: ChannelAuthError | None = None
-        self._lock = threading.Lock()
-        self.made_with = ""
-        # New credentials to write back to the integration (by the calling thread), with the
-        # fingerprint of what the refresh that got them was made with.
-        self._new_credentials: dict | None = None
-        self._new_credentials_made_with = ""
-        self._new_credentials_lock = threading.Lock()
-
-    def current(self, client: ChannelClient) -> tuple[int, str]:
-        with self._lock:
-            if self._refused:
-                raise self._refused
-            if not self._token or self._expired():
-                self._renew(client)
-            return self._generation, self._token
-
-    def refresh(self, client: ChannelClient, seen_generation: int) -> None:
-        with self._lock:
-            if self._refused:
-                raise self._refused
-            if self._generation == seen_generation:
-                self._renew(client)
-
-    def remember_new_credentials(self, credentials: dict, *, made_with: str | None = None) -> None:
-        made_with = self.made_with if made_with is None else made_with
-        with self._new_credentials_lock:
-            if self._new_credentials and self._new_credentials_made_with != made_with:
-                self._new_credentials = None
-            self._new_credentials = {**(self._new_credentials or {}), **credentials}
-            self._new_credentials_made_with = made_with
-
-    def take_new_credentials(self) -> tuple[dict | None, str]:
-        """(new credentials or None, the fingerprint the refresh that got them was made with)."""
-        with self._new_credentials_lock:
-            new, self._new_credentials = self._new_credentials, None
-            return new, self._new_credentials_made_with
-
-    def allow_retry(self) -> None:
-        with self._lock:
-            self._refused = None
-
-    def _renew(self, client: ChannelClient) -> None:
-        try:
-            self._token = self.fetch_token(client)
-        except ChannelAuthError as exc:
-            self._refused = exc
-            raise
-        self._generation += 1
-
-    def _expired(self) -> bool:
-        return False
-
-    def fetch_token(self, client: ChannelClient) -> str:
-        raise NotImplementedError
-
-    def rejected(self) -> ChannelAuthError:
-        return ChannelAuthError(TOKEN_REFUSED(channel=self.channel_name))
-
-
-class JobOrder:
-    """The jobs of one send (run_parallel) take their first moment in the budgets in job order,
-    which is offer order. The budgets serve spenders first come, first served, but threads
-    racing for the store would come in any order: where a budget ran out mid-chunk, an offer
-    after the first one held was sent while the chunk recorded only the offers before it, and
-    was sent again with the rest (bench/README.md, issue 17). A job takes its turn on its first
-    spend, or passes it when it ends without one; a turn is waited for at most TURN_WAIT."""
-
-    TURN_WAIT = 5.0
-    _local = threading.local()
-
-    def __init__(self):
-        self._next = 0
-        self._done: set[int] = set()
-        self._cond = threading.Condition()
-
-    def run(self, index: int, job: Callable):
-        self._local.turn = (self, index)
-        try:
-            return job()
-        finally:
-            self._local.turn = None
-            self._pass(index)
-
-    @classmethod
-    @contextmanager
-    def turn(cls):
-        """Around a spend: wait until every earlier job has spent, if this thread's job has not
-        yet; then pass the turn on."""
-        current = getattr(cls._local, "turn", None)
-        if current is None:
-            yield
-            return
-        order, index = current
-        with order._cond:
-            order._cond.wait_for(lambda: order._next >= index, timeout=cls.TURN_WAIT)
-        try:
-            yield
-        finally:
-            cls._local.turn = None
-            order._pass(index)
-
-    def _pass(self, index: int) -> None:
-        with self._cond:
-            if index >= self._next:  # not passed yet (a job passes on its first spend)
-                self._done.add(index)
-            while self._next in self._done:
-                self._done.discard(self._next)
-                self._next += 1
-            self._cond.notify_all()
 
 
 class ChannelClient:
@@ -729,60 +427,6 @@ class ChannelClient:
 
     def _basic_rejected(self) -> ChannelAuthError:
         return ChannelAuthError(KEYS_REFUSED(channel=self.channel_name))
-
-
-class AnswerTooLarge(Exception):
-    """The answer's body is over CHANNEL_MAX_ANSWER_BYTES (read_bounded)."""
-
-
-def read_bounded(response: requests.Response, *, limit: int | None = None, save_to=None) -> None:
-    """Read the answer's body, at most `limit` (CHANNEL_MAX_ANSWER_BYTES) of it, decompressed.
-    A larger one is dropped with its connection (AnswerTooLarge): never a process's memory.
-    With `save_to` (a binary file) the body is written there instead of kept."""
-    from django.conf import settings
-
-    limit = limit or settings.CHANNEL_MAX_ANSWER_BYTES
-    try:
-        declared = int(response.headers.get("Content-Length") or 0)
-    except ValueError:
-        declared = 0
-    body, size = [], 0
-    try:
-        if declared > limit:
-            raise AnswerTooLarge
-        for chunk in response.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > limit:
-                raise AnswerTooLarge
-            if save_to is None:
-                body.append(chunk)
-            else:
-                save_to.write(chunk)
-    except BaseException:
-        response.close()
-        raise
-    response._content = b"".join(body)
-    response._content_consumed = True
-
-
-def is_json(response: requests.Response, *, what: str = "") -> bool:
-    """Whether the answer is JSON, parsed within the bounds of bounded.py (kept for the adapter:
-    common.json_or_empty). Raises BoundExceeded past one."""
-    if "json" not in response.headers.get("Content-Type", "").lower():
-        return False
-    return answer_json(response, what=what or answer_what(response)) is not NO_JSON_VALUE
-
-
-def answer_what(response, channel: str = "") -> str:
-    """How a reason names an answer: "Allegro's answer (200)"."""
-    from django.utils.translation import gettext as _
-
-    if channel:
-        return _("%(channel)s's answer (%(status)s)") % {
-            "channel": channel,
-            "status": response.status_code,
-        }
-    return _("The channel's answer (%(status)s)") % {"status": response.status_code}
 
 
 # --- one client per integration and process ---------------------------------------------

@@ -14,7 +14,8 @@ import uuid
 import pytest
 
 from integrations.channels import Limit
-from integrations.shopconnect import adapter_for, budgets
+from integrations.engine.store import adapter_for
+from integrations.shopconnect import budgets
 from integrations.shopconnect.budgets import Budget, Priority, decide, spending_as, windows_of
 from integrations.shopconnect.http import MAX_BUDGET_WAIT
 from tests.budget_fixtures import (

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from integrations.models import ResyncRun
+from integrations.presentation.run_figures import run_figures
 from integrations.services.runs import start_resync
 from tests.catalogue import make_offers, sandbox_integration
 from tests.workers import WorkerProcess, flush_redis_queue, wait_for
@@ -64,7 +65,7 @@ def test_two_workers_spending_one_app_budget_never_exceed_it(
         except AssertionError:
             print(worker.output()[-6000:])
             for run in ResyncRun.objects.filter(pk__in=[r.pk for r in runs]):
-                print(run.to_dict())
+                print(run_figures(run))
             raise
     finally:
         worker.stop()

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 import pytest
 
 from integrations.models import ResyncFailure
-from integrations.saleschannels.allegro import adapter as allegro
-from integrations.saleschannels.amazon import adapter as amazon
+from integrations.saleschannels.allegro import reading as allegro
 from integrations.saleschannels.amazon import documents as amazon_documents
+from integrations.saleschannels.amazon import reading as amazon
 from integrations.saleschannels.woocommerce import adapter as woocommerce
 from integrations.services import drift
 from integrations.services.runs import start_resync

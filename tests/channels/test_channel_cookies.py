@@ -3,7 +3,8 @@
 import pytest
 
 from integrations.channels import Channel
-from integrations.shopconnect import adapter_for, http
+from integrations.engine.store import adapter_for
+from integrations.shopconnect import session
 from tests.local_hosts import Answer
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +41,7 @@ def test_a_cookie_one_integrations_host_sets_never_goes_with_another_integration
         "Basic c2Vjb",
     ]
     assert [r.headers.get("Cookie") for r in scripted_host.received] == [None] * 4
-    assert list(http.http_session().cookies) == []  # the one pooled session keeps none
+    assert list(session.http_session().cookies) == []  # the one pooled session keeps none
     # The pool stays: one session for both integrations.
     assert adapter_for(first).client is not adapter_for(second).client
-    assert http.http_session() is http.http_session()
+    assert session.http_session() is session.http_session()

@@ -7,12 +7,11 @@ import pytest
 import requests
 
 from integrations.channels import Channel
-from integrations.shopconnect import adapter_for, http
-from integrations.shopconnect.http import (
-    describe_exception,
-    retry_after_seconds,
-    safe_url,
-)
+from integrations.engine.store import adapter_for
+from integrations.shopconnect import http, pacing, session
+from integrations.shopconnect.errors import describe_exception
+from integrations.shopconnect.pacing import retry_after_seconds
+from integrations.shopconnect.session import safe_url
 from tests.allegro_openapi import items_for, make_offer
 from tests.budget_fixtures import most_in_any_window
 from tests.catalogue import make_offers
@@ -25,7 +24,7 @@ def test_retry_after_is_read_in_seconds_or_as_a_date_and_capped():
         return response
 
     assert retry_after_seconds(answer("7"), default=5) == 7
-    assert retry_after_seconds(answer("86400"), default=5) == http.MAX_PAUSE_SECONDS
+    assert retry_after_seconds(answer("86400"), default=5) == pacing.MAX_PAUSE_SECONDS
     soon = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     assert 25 <= retry_after_seconds(answer(soon), default=5) <= 30
     assert retry_after_seconds(answer("soon-ish"), default=5) == 5
@@ -44,10 +43,10 @@ def test_urls_and_errors_are_logged_without_secrets():
 
 
 def test_each_process_gets_its_own_session(monkeypatch):
-    session = http.http_session()
-    assert http.http_session() is session
-    monkeypatch.setattr(http.os, "getpid", lambda: -1)  # what a forked child sees
-    assert http.http_session() is not session
+    first = session.http_session()
+    assert session.http_session() is first
+    monkeypatch.setattr(session.os, "getpid", lambda: -1)  # what a forked child sees
+    assert session.http_session() is not first
 
 
 # --- against the sandbox --------------------------------------------------------------------

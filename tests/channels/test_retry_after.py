@@ -9,11 +9,11 @@ import pytest
 import requests
 
 from integrations.channels import Channel
-from integrations.shopconnect import adapter_for
-from integrations.shopconnect.http import (
+from integrations.engine.store import adapter_for
+from integrations.shopconnect.errors import Held
+from integrations.shopconnect.pacing import (
     DEFAULT_PAUSE_SECONDS,
     MAX_PAUSE_SECONDS,
-    Held,
     retry_after_seconds,
 )
 from tests.local_hosts import Answer

@@ -3,9 +3,9 @@
 import pytest
 
 from integrations.engine.runner import process_chunk
+from integrations.engine.store import adapter_for
 from integrations.models import ChannelBatch, Integration, ResyncRun
 from integrations.services.runs import start_resync
-from integrations.shopconnect import adapter_for
 from integrations.shopconnect.http import forget_clients
 from tests.amazon_models import amazon_integration
 from tests.catalogue import make_offers, sandbox_integration

@@ -180,7 +180,7 @@ def test_a_reason_quoting_another_is_worded_through(allegro_run):
     """An offer's journal row keeps what a send answered; a reason within a reason reads whole
     in the reader's language."""
     from integrations.saleschannels.allegro.adapter import PHOTO_NOT_UPLOADED
-    from integrations.shopconnect.http import CONNECTION_FAILED, DID_NOT_ANSWER
+    from integrations.shopconnect.errors import CONNECTION_FAILED, DID_NOT_ANSWER
 
     inner = DID_NOT_ANSWER(
         channel="Allegro",
@@ -255,7 +255,8 @@ def test_a_login_host_that_never_answered_fails_the_run_with_check_the_url(
 
 
 def test_an_allegro_warning_of_two_reasons_reads_whole_in_polish():
-    from integrations.saleschannels.allegro.adapter import NAME_SHORTENED, SHORTENED_AND_PROCESSING
+    from integrations.saleschannels.allegro.adapter import SHORTENED_AND_PROCESSING
+    from integrations.saleschannels.allegro.mapping import NAME_SHORTENED
 
     stored = SHORTENED_AND_PROCESSING(warning=NAME_SHORTENED(max=75, name="Kubek"))
     with translation.override("pl"):

@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from integrations.engine import resync_chunk, skeleton
+from integrations.engine import recording, resync_chunk, skeleton
 from integrations.engine.runner import process_chunk
 from integrations.engine.skeleton import requeue_stale_runs
 from integrations.models import ResyncFailure, ResyncRun
+from integrations.presentation.run_figures import run_figures
 from integrations.services import estimates
 from integrations.services.runs import cancel_resync, start_resync
 from integrations.shopconnect import http
@@ -91,7 +92,7 @@ def test_a_huge_retry_after_pauses_the_run_and_every_integration_of_the_app(
     assert "asked us to wait" in run.pause_reason
     # Ten minutes asked, CHANNEL_MAX_HOLD_SECONDS (5 minutes) held: then the run asks again.
     assert timedelta(minutes=4) < run.paused_until - timezone.now() <= timedelta(minutes=5)
-    assert run.to_dict()["waiting_reason"] == run.pause_reason
+    assert run_figures(run)["waiting_reason"] == run.pause_reason
     # Another integration on the same Client ID waits too: the 429 blocked the app's budget.
     other = sandbox_integration(sandbox, f"{sandbox_account}b", "allegro", name="Second seller")
     make_offers(other, 3, photos=0, prefix="S")
@@ -133,7 +134,7 @@ def test_cancel_is_honoured_while_a_chunk_keeps_raising(
     shop = sandbox_integration(sandbox, sandbox_account, "woocommerce")
     make_offers(shop, 5, photos=0)
 
-    def broken(integration):
+    def broken(integration, store=None):
         raise RuntimeError("no adapter today")
 
     monkeypatch.setattr("integrations.shopconnect.adapter_for", broken)
@@ -158,14 +159,14 @@ def test_an_offer_deleted_while_its_chunk_is_sent_is_skipped(
 ):
     shop = sandbox_integration(sandbox, sandbox_account, "woocommerce")
     offers = make_offers(shop, 6, photos=0)
-    live_offers = resync_chunk.live_offers
+    live_offers = recording.live_offers
 
     def delete_then_check(integration_id, offer_ids):
         # Sent, answered, and only now deleted: just before the chunk is recorded.
         Offer.objects.filter(pk=offers[2].pk).delete()
         return live_offers(integration_id, offer_ids)
 
-    monkeypatch.setattr(resync_chunk, "live_offers", delete_then_check)
+    monkeypatch.setattr(recording, "live_offers", delete_then_check)
     run = drain(start_resync(shop, source="cli"))
 
     assert run.status == "completed" and run.failed == 0
@@ -200,7 +201,7 @@ def test_progress_never_passes_the_offers_the_run_set_out_to_visit(
     run = drain(run)
 
     assert (run.status, run.total, run.processed) == ("completed", 15, 15)
-    assert run.to_dict()["percent"] == 100
+    assert run_figures(run)["percent"] == 100
 
 
 def test_a_forced_photo_resend_made_during_a_chunk_is_not_undone(
@@ -211,7 +212,7 @@ def test_a_forced_photo_resend_made_during_a_chunk_is_not_undone(
     drain(start_resync(shop, source="cli"))  # photos sent, their hash journaled
     journal = SiteJournal.objects.get(offer=offer, integration=shop)
     assert journal.photos_hash
-    live_offers = resync_chunk.live_offers
+    live_offers = recording.live_offers
 
     def force_then_check(integration_id, offer_ids):
         # While the chunk was out, the seller forced a photo resend of the offer.
@@ -219,7 +220,7 @@ def test_a_forced_photo_resend_made_during_a_chunk_is_not_undone(
         offer_channel_set_active(offer=offer, integration=shop, active=True)
         return live_offers(integration_id, offer_ids)
 
-    monkeypatch.setattr(resync_chunk, "live_offers", force_then_check)
+    monkeypatch.setattr(recording, "live_offers", force_then_check)
     drain(start_resync(shop, source="cli"))
 
     journal.refresh_from_db()

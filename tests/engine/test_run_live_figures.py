@@ -17,7 +17,7 @@ from integrations.presentation.plot import channel_limit
 from integrations.presentation.rates import pace
 from integrations.services.runs import start_resync
 from integrations.shopconnect import budgets as channel_budgets
-from integrations.shopconnect.http import Held
+from integrations.shopconnect.errors import Held
 from tests.catalogue import make_offers, sandbox_integration
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from integrations.engine import reasons
 from integrations.models import ResyncFailure, ResyncRun, WorkerPresence
 from integrations.shopconnect.budgets import budgets_for
-from integrations.shopconnect.http import Held
+from integrations.shopconnect.errors import Held
 from offers.models import Offer, OfferChannel
 from tests.catalogue import make_offers, sandbox_integration
 from tests.seller_browser import (

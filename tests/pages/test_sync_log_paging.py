@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from integrations.engine.resync_chunk import JOURNAL_SENT_FIELDS, upsert_journal
+from integrations.engine.recording import JOURNAL_SENT_FIELDS, upsert_journal
 from integrations.pages.sync_log import decode_cursor, encode_cursor, sync_log_page
 from offers.models import Offer, SiteJournal
 from tests.page_fixtures import v2

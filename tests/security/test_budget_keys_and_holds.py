@@ -76,7 +76,8 @@ def test_a_429_from_another_host_never_holds_the_real_channels_budgets(make_inte
     import time
 
     from integrations.shopconnect import budgets
-    from integrations.shopconnect.http import ChannelClient, Held
+    from integrations.shopconnect.errors import Held
+    from integrations.shopconnect.http import ChannelClient
 
     real = make_integration(name="Real Allegro", api_url="http://localhost:9/allegro")
     hostile = make_integration(name="Same client id, other host", api_url=throttler.url)
@@ -102,7 +103,8 @@ def test_the_seller_is_told_when_a_channel_asked_for_a_longer_wait(
     from django.utils import translation
 
     from integrations.shopconnect import budgets
-    from integrations.shopconnect.http import ChannelClient, Held
+    from integrations.shopconnect.errors import Held
+    from integrations.shopconnect.http import ChannelClient
 
     settings.CHANNEL_MAX_HOLD_SECONDS = 120
     hostile = make_integration(name="Throttled", api_url=throttler.url)
@@ -121,7 +123,7 @@ def test_the_seller_is_told_when_a_channel_asked_for_a_longer_wait(
         client.request("GET", f"{throttler.url}/sale/offers", spend={"app": 1})
     assert again.value.reason and throttler.hits == 1
     with translation.override("pl"):
-        from integrations.shopconnect.http import throttle_reason
+        from integrations.shopconnect.errors import throttle_reason
 
         assert throttle_reason("Allegro", 3600, held.value.until).startswith(
             "Allegro poprosił o przerwę 3600 s; xSale czeka najwyżej 120 s naraz"
@@ -132,7 +134,7 @@ def test_the_pause_reason_a_seller_reads_says_the_channel_asked_for_longer():
     import time
 
     from integrations.engine.reasons import hold_reason
-    from integrations.shopconnect.http import Held
+    from integrations.shopconnect.errors import Held
 
     asked = "Allegro asked us to wait 3600 s; xSale waits at most 300 s at a time and will try …"
     assert hold_reason(

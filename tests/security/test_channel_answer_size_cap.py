@@ -74,7 +74,8 @@ def huge_answers():
 
 @pytest.mark.parametrize("path", ["/endless", "/declared", "/gzip-bomb"])
 def test_an_answer_over_the_cap_is_a_channel_fault_not_read_whole(huge_answers, settings, path):
-    from integrations.shopconnect.http import ChannelClient, ChannelUnavailable
+    from integrations.shopconnect.errors import ChannelUnavailable
+    from integrations.shopconnect.http import ChannelClient
 
     settings.CHANNEL_MAX_ANSWER_BYTES = 1024 * 1024
     client = ChannelClient(channel_name="Allegro")
@@ -96,7 +97,7 @@ def test_an_answer_over_the_cap_is_a_channel_fault_not_read_whole(huge_answers, 
 def test_an_oversized_answer_fails_the_offer_with_its_reason(
     make_integration, huge_answers, settings
 ):
-    from integrations.shopconnect import adapter_for
+    from integrations.engine.store import adapter_for
     from tests.allegro_openapi import items_for, make_offer
 
     settings.CHANNEL_MAX_ANSWER_BYTES = 1024 * 1024

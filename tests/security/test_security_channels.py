@@ -5,9 +5,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from integrations.engine.store import adapter_for
 from integrations.models import Integration
 from integrations.saleschannels.allegro.adapter import AllegroAuth
-from integrations.shopconnect import adapter_for
 from offers.models import SiteJournal
 from tests.allegro_openapi import items_for, make_offer
 from tests.catalogue import sandbox_integration

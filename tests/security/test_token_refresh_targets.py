@@ -60,9 +60,9 @@ def point_elsewhere(integration_pk, url, **credentials):
 def test_tokens_refreshed_while_the_urls_change_are_not_stored_nor_sent_to_the_new_host(
     sandbox, sandbox_account, monkeypatch, other_host
 ):
+    from integrations.engine.store import adapter_for
     from integrations.models import Integration
     from integrations.saleschannels.allegro.adapter import AllegroAuth
-    from integrations.shopconnect import adapter_for
     from integrations.shopconnect.base import ChannelAuthError
     from tests.allegro_openapi import items_for, make_offer
     from tests.catalogue import sandbox_integration
@@ -100,8 +100,8 @@ def test_tokens_refreshed_while_the_urls_change_are_not_stored_nor_sent_to_the_n
 
 @pytest.mark.django_db
 def test_the_write_back_checks_the_fingerprint_the_refresh_started_with(make_integration):
+    from integrations.engine.store import adapter_for
     from integrations.models import Integration
-    from integrations.shopconnect import adapter_for
 
     allegro = make_integration(name="Write-back", api_url="https://api.allegro.pl")
 

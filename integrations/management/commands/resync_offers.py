@@ -23,6 +23,7 @@ from integrations.models import Integration, Reconciliation, ResyncRun
 from integrations.presentation import rates
 from integrations.presentation.display import duration_display, pace_display
 from integrations.presentation.drift_report import FIELD_LABELS
+from integrations.presentation.run_figures import run_figures
 from integrations.services import drift, estimates, reconcile
 from integrations.services import runs as resync
 from integrations.wording import worded
@@ -41,7 +42,7 @@ def run_label(run: ResyncRun) -> str:
 
 
 def progress_line(run: ResyncRun) -> str:
-    data = run.to_dict()
+    data = run_figures(run)
     pace = rates.pace(run)
     if run.kind == ResyncRun.Kind.CHECK:
         counts = _("read %(processed)s, differ %(differs)s, missing %(missing)s") % {

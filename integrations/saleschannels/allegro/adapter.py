@@ -47,7 +47,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -55,43 +54,32 @@ from django.utils.translation import gettext
 
 from integrations.saleschannels.allegro.commands import MEDIA_TYPE, AllegroCommands, allegro_errors
 from integrations.saleschannels.allegro.descriptor import ALLEGRO_AUTH_URL, ALLEGRO_UPLOAD_URL
+from integrations.saleschannels.allegro.mapping import offer_body
+from integrations.saleschannels.allegro.reading import AllegroReading
 from integrations.shopconnect import connection
+from integrations.shopconnect.auth import TokenAuth
 from integrations.shopconnect.base import (
     ChannelAuthError,
     ConnectionCheck,
-    ListingReads,
-    ListingsPage,
     NoListing,
     OfferResult,
-    OfferToSend,
 )
-from integrations.shopconnect.bounded import read_amount, read_count
 from integrations.shopconnect.budgets import budgets_for
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
     OfferSnapshot,
     failed,
     json_or_empty,
-    snapshot,
 )
-from integrations.shopconnect.http import (
-    HOST_UNREACHABLE,
-    ChannelClient,
-    ChannelUnavailable,
-    Held,
-    TokenAuth,
-    retry_after_seconds,
-)
+from integrations.shopconnect.errors import HOST_UNREACHABLE, ChannelUnavailable, Held
+from integrations.shopconnect.http import ChannelClient
+from integrations.shopconnect.pacing import retry_after_seconds
 from integrations.wording import Reason
 
-NAME_MAX_CHARS = 75
 CONFLICT_RETRY_WAITS = (1.0, 2.0, 3.0)
 MAX_OPERATION_POLLS = 10
 MAX_POLL_WAIT_SECONDS = 5.0
-BLOCK_START = re.compile(r"^\s*<(p|h1|h2|ul|ol)[\s>/]", re.IGNORECASE)
 OAUTH_ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
-LISTING_PAGE = 1_000  # GET /sale/offers: at most 1,000 a page
-
 LOGIN_UNREACHABLE = Reason(
     "Allegro's login service (%(host)s) could not be reached, so the access token could not "
     "be renewed. Check the login URL (and the API URL) in the integration's settings."
@@ -104,7 +92,6 @@ REFRESH_REFUSED = Reason(
     "Allegro refused to renew the access token%(code)s. Reconnect the Allegro account in the "
     "integration's settings (client ID, client secret, refresh token)."
 )
-NAME_SHORTENED = Reason("The name was shortened to Allegro's %(max)s characters: “%(name)s”.")
 OFFER_ID_NOT_A_NUMBER = Reason("The Allegro offer id (external ID) must be a number, got “%(id)s”.")
 NO_OFFER_ID = Reason("The offer has no Allegro offer id (external ID).")
 PHOTO_UNREADABLE = Reason("Photo %(position)s (%(name)s) could not be read from xSale's storage.")
@@ -118,7 +105,6 @@ STILL_PROCESSING = Reason("Allegro accepted the edit and is still processing it.
 SHORTENED_AND_PROCESSING = Reason(
     "%(warning)s Allegro accepted the edit and is still processing it."
 )
-NOT_LISTED = Reason("Allegro did not list the offers: %(message)s")
 
 
 class AllegroAuth(TokenAuth):
@@ -168,104 +154,7 @@ def same_origin(url: str, base: str) -> bool:
     return (a.scheme, a.netloc.lower()) == (b.scheme, b.netloc.lower())
 
 
-def allegro_name(name: str) -> tuple[str, str]:
-    """The name cut to Allegro's 75 characters (at a word boundary), and a warning if cut."""
-    name = " ".join(name.split())
-    if len(name) <= NAME_MAX_CHARS:
-        return name, ""
-    cut = name[:NAME_MAX_CHARS]
-    if " " in cut and name[NAME_MAX_CHARS] != " ":
-        cut = cut.rsplit(" ", 1)[0]
-    cut = cut.rstrip(" ,;:-")
-    return cut, NAME_SHORTENED(max=NAME_MAX_CHARS, name=cut)
-
-
-def allegro_description(html: str) -> str:
-    html = html.strip()
-    if not html or BLOCK_START.match(html):
-        return html
-    return f"<p>{html}</p>"
-
-
-def allegro_parameters(parameters: list[tuple[str, str]]) -> list[dict]:
-    by_name: dict[str, list[str]] = {}
-    for name, value in parameters:
-        by_name.setdefault(name, []).append(value)
-    return [{"name": name, "values": values} for name, values in by_name.items()]
-
-
-def offer_body(snap: OfferSnapshot, images: list[str] | None) -> tuple[dict, str]:
-    """The PATCH body — content, prices and stock, or both, as the run chose — and a warning
-    (empty when none)."""
-    body: dict = {}
-    warning = ""
-    if snap.send_content:
-        name, warning = allegro_name(snap.name)
-        body["name"] = name
-        description = allegro_description(snap.description)
-        if description:
-            body["description"] = {
-                "sections": [{"items": [{"type": "TEXT", "content": description}]}]
-            }
-        body["parameters"] = allegro_parameters(snap.parameters)
-    if snap.send_prices_stock:
-        body["sellingMode"] = {"price": {"amount": snap.price_text, "currency": snap.currency}}
-        body["stock"] = {"available": snap.stock, "unit": "UNIT"}
-    if snap.send_content:
-        body["external"] = {"id": snap.sku}
-        if images:
-            body["images"] = images
-    return body, warning
-
-
-def listing_fields(data: dict) -> dict:
-    """An offer as GET /sale/offers (or a full GET) gives it, in expected_listing's terms.
-
-    What the channel leaves out stays out: absent is not "different".
-    """
-    out: dict = {}
-    if isinstance(data.get("name"), str):
-        out["name"] = data["name"]
-    selling = data.get("sellingMode") if isinstance(data.get("sellingMode"), dict) else {}
-    price = selling.get("price") if isinstance(selling.get("price"), dict) else {}
-    read_amount(out, "price", price.get("amount"))
-    if isinstance(price.get("currency"), str):
-        out["currency"] = price["currency"]
-    stock = data.get("stock") if isinstance(data.get("stock"), dict) else {}
-    if isinstance(stock.get("available"), int) and not isinstance(stock["available"], bool):
-        read_count(out, "stock", stock["available"])
-    external = data.get("external") if isinstance(data.get("external"), dict) else {}
-    if external.get("id") is not None:
-        out["external_id"] = str(external["id"])
-    return out
-
-
-def full_offer_fields(data: dict) -> dict:
-    """A whole offer (GET /sale/product-offers/{id}): the listing's fields, plus the
-    description (its TEXT items, joined), parameters by name and the photo count."""
-    out = listing_fields(data)
-    description = data.get("description")
-    if isinstance(description, dict):
-        texts = []
-        for section in description.get("sections") or []:
-            for item in (section or {}).get("items") or [] if isinstance(section, dict) else []:
-                if isinstance(item, dict) and item.get("type") == "TEXT":
-                    texts.append(str(item.get("content") or ""))
-        out["description"] = "".join(texts)
-    parameters = data.get("parameters")
-    if isinstance(parameters, list):
-        out["parameters"] = {
-            str(p["name"]): [str(v) for v in p.get("values") or []]
-            for p in parameters
-            if isinstance(p, dict) and p.get("name")
-        }
-    images = data.get("images")
-    if isinstance(images, list):
-        out["photos"] = len(images)
-    return out
-
-
-class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
+class AllegroAdapter(AllegroReading, AllegroCommands, HttpChannelAdapter):
     max_in_flight = 32  # an offer with photos takes several sequential requests
     required_credentials = ("client_id", "client_secret", "refresh_token")
     readable_fields = frozenset(
@@ -533,107 +422,3 @@ class AllegroAdapter(AllegroCommands, HttpChannelAdapter):
             message=SHORTENED_AND_PROCESSING(warning=warning) if warning else STILL_PROCESSING(),
             attempts=attempts,
         )
-
-    # --- reading back (a drift check) ----------------------------------------------------
-
-    def expected_listing(self, item: OfferToSend) -> dict:
-        snap = snapshot(item)
-        expected = {
-            "name": allegro_name(snap.name)[0],
-            "price": snap.price_text,
-            "currency": snap.currency,
-            "stock": snap.stock,
-            "parameters": {p["name"]: p["values"] for p in allegro_parameters(snap.parameters)},
-            "external_id": snap.sku,
-        }
-        # What a resync leaves out, the listing keeps as it is: nothing to compare.
-        description = allegro_description(snap.description)
-        if description:
-            expected["description"] = description
-        if snap.photos:
-            expected["photos"] = len(snap.photos)
-        return expected
-
-    def _begin_reads(self, deadline) -> None:
-        self.check_credentials()
-        self.prepare()
-        self.client.start_chunk(deadline)
-
-    def read_listings(self, offset: int, *, deadline: float | None = None) -> ListingsPage:
-        self._begin_reads(deadline)
-        try:
-            response = self.client.request(
-                "GET",
-                f"{self.api_url}/sale/offers",
-                spend={"app": 1, "integration": 1},
-                headers={"Accept": MEDIA_TYPE, "Accept-Language": "pl-PL"},
-                params={"offset": offset, "limit": LISTING_PAGE},
-            )
-        finally:
-            self.store_new_credentials()
-        data = json_or_empty(response)
-        offers = data.get("offers") if isinstance(data, dict) else None
-        if response.status_code != 200 or not isinstance(offers, list):
-            code, message = allegro_errors(response)
-            raise ChannelUnavailable(
-                NOT_LISTED(message=message),
-                http_status=response.status_code,
-                attempts=response.attempts,
-                code=code or "list_refused",
-            )
-        listings = {
-            str(o["id"]): listing_fields(o) for o in offers if isinstance(o, dict) and o.get("id")
-        }
-        total = data.get("totalCount")
-        total = total if isinstance(total, int) and not isinstance(total, bool) else None
-        end = offset + len(offers)
-        more = len(offers) == LISTING_PAGE and (total is None or end < total)
-        return ListingsPage(listings=listings, total=total, next_offset=end if more else None)
-
-    def read_full(self, listing_ids: list[str], *, deadline: float | None = None) -> ListingReads:
-        reads = ListingReads()
-        if not listing_ids:
-            return reads
-        self._begin_reads(deadline)
-        workers = min(self.max_in_flight, len(listing_ids))
-        try:
-            with ThreadPoolExecutor(workers, thread_name_prefix="allegro-read") as pool:
-                futures = {pool.submit(self._read_one, i): i for i in listing_ids}
-                try:
-                    for future, listing_id in futures.items():
-                        self._sort_read(reads, listing_id, future)
-                except ChannelAuthError:
-                    self.client.aborted.set()
-                    for future in futures:
-                        future.cancel()
-                    raise
-        finally:
-            self.store_new_credentials()
-        return reads
-
-    def _read_one(self, listing_id: str):
-        return self.client.request(
-            "GET",
-            f"{self.api_url}/sale/product-offers/{quote(listing_id, safe='')}",
-            spend={"app": 1, "reads": 1, "integration": 1},
-            headers={"Accept": MEDIA_TYPE, "Accept-Language": "pl-PL"},
-        )
-
-    @staticmethod
-    def _sort_read(reads: ListingReads, listing_id: str, future) -> None:
-        try:
-            response = future.result()
-        except Held:
-            reads.deferred.add(listing_id)
-            return
-        except ChannelUnavailable as exc:
-            reads.failed[listing_id] = (exc.http_status, exc.code, str(exc))
-            return
-        data = json_or_empty(response)
-        if response.status_code == 200 and isinstance(data, dict):
-            reads.found[listing_id] = full_offer_fields(data)
-        elif response.status_code == 404:
-            reads.missing.add(listing_id)
-        else:
-            code, message = allegro_errors(response)
-            reads.failed[listing_id] = (response.status_code, code, message)

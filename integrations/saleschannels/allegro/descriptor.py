@@ -130,6 +130,7 @@ DESCRIPTOR = ChannelDescriptor(
     facts=FACTS,
     always_send_binary_data_content=ALWAYS_SEND_BINARY_DATA_CONTENT_TO_SHOPCONNECT,
     adapter="integrations.saleschannels.allegro.adapter.AllegroAdapter",
+    changes="integrations.saleschannels.allegro.changes.send_changes",
     credential_labels={
         "client_id": _("Client ID"),
         "client_secret": _("Client secret"),

@@ -7,7 +7,7 @@ docs/channels/amazon.md.
   `auth_url`, default https://api.amazon.com/auth/o2/token) buys a one-hour access token, sent
   as `x-amz-access-token`. It is renewed a minute before it expires; a 403 (Amazon's answer to
   an expired or refused token) renews it once. A rotated refresh token is written back to the
-  integration (common.store_new_credentials, fingerprint-checked). Tokens are never logged.
+  integration through the store (engine/store.py, fingerprint-checked). Tokens are never logged.
 - The listing is the seller SKU: `OfferChannel.external_id`, falling back to our `Offer.sku`.
   The integration's settings name the seller, the marketplace (Poland `A1C3SOZRARQ6R3`), the
   language tag (`pl_PL`) and the product type; a parameter `amazon_product_type` overrides the
@@ -43,16 +43,12 @@ docs/channels/amazon.md.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from functools import partial
 from urllib.parse import quote, urlsplit
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.saleschannels.amazon.descriptor import AMAZON_API_URL, AMAZON_AUTH_URL
-from integrations.saleschannels.amazon.documents import TabDocument, download
 from integrations.saleschannels.amazon.feeds import AmazonFeeds
 from integrations.saleschannels.amazon.mapping import (
     Marketplace,
@@ -64,16 +60,16 @@ from integrations.saleschannels.amazon.mapping import (
     photos_warning,
     product_type,
 )
+from integrations.saleschannels.amazon.reading import AmazonReading
 from integrations.shopconnect import connection
+from integrations.shopconnect.auth import TokenAuth
 from integrations.shopconnect.base import (
     ChannelAuthError,
     ConnectionCheck,
-    ListingReads,
-    ListingsPage,
     OfferResult,
     OfferToSend,
 )
-from integrations.shopconnect.bounded import channel_seconds, read_amount, read_count
+from integrations.shopconnect.bounded import channel_seconds
 from integrations.shopconnect.common import (
     HttpChannelAdapter,
     OfferSnapshot,
@@ -81,24 +77,14 @@ from integrations.shopconnect.common import (
     json_or_empty,
     snapshot_with_photo_urls,
 )
-from integrations.shopconnect.http import (
-    HOST_UNREACHABLE,
-    ChannelClient,
-    ChannelUnavailable,
-    Held,
-    TokenAuth,
-)
+from integrations.shopconnect.errors import HOST_UNREACHABLE, ChannelUnavailable
+from integrations.shopconnect.http import ChannelClient
 from integrations.wording import Reason
 
 # Renew the access token this long before Amazon says it expires.
 TOKEN_MARGIN_SECONDS = 60
 LISTINGS_API = "listings/2021-08-01/items"
-ALL_LISTINGS_REPORT = "GET_MERCHANT_LISTINGS_ALL_DATA"
-REPORT_PAGE = 10_000  # report rows per page of a drift check's listings
-# A listings report not read to its end is used again by the next check only this young.
-REPORT_REUSE_SECONDS = 15 * 60
-# A report not ready yet is looked at again in place for this long, then the check pauses.
-REPORT_WAIT_IN_PLACE = 4.0
+
 
 LOGIN_UNREACHABLE = Reason(
     "Login with Amazon (%(host)s) could not be reached, so the access token could not be "
@@ -122,12 +108,6 @@ NO_SELLER_ID = Reason(
 )
 LISTING_STATUS = Reason("Amazon answered %(status)s.")
 NO_STATUS = Reason("no status")
-REPORT_NOT_MADE = Reason("Amazon did not make the listings report: %(message)s")
-REPORT_UNKNOWN = Reason("Amazon did not say how the listings report is doing: %(message)s")
-REPORT_FATAL = Reason(
-    "Amazon could not make the listings report (FATAL); the check can be run again."
-)
-REPORT_NO_SKU = Reason("Amazon's listings report could not be read: it has no seller-sku column.")
 
 
 class AmazonAuth(TokenAuth):
@@ -189,47 +169,7 @@ class AmazonAuth(TokenAuth):
         return ChannelAuthError(ACCESS_REFUSED())
 
 
-def listing_fields(row: dict) -> dict | None:
-    """A GET_MERCHANT_LISTINGS_ALL_DATA row ({column: value}, read by column name: extra or
-    reordered columns are fine) as {"external_id", "name", "price", "stock"}; None without
-    a seller SKU."""
-
-    def cell(name):
-        return (row.get(name) or "").strip()
-
-    sku = cell("seller-sku")
-    if not sku:
-        return None
-    fields: dict = {"external_id": sku}
-    if cell("item-name"):
-        fields["name"] = cell("item-name")
-    read_amount(fields, "price", cell("price"))
-    read_count(fields, "stock", cell("quantity"))
-    return fields
-
-
-def item_fields(item: dict, place: Marketplace) -> dict:
-    """Name and description of a Listings Items `Item` (its attributes for our marketplace)."""
-    out = {}
-    attrs = item.get("attributes") if isinstance(item.get("attributes"), dict) else {}
-    for key, name in (("name", "item_name"), ("description", "product_description")):
-        for entry in attrs.get(name) or []:
-            if isinstance(entry, dict) and entry.get("marketplace_id") in (
-                None,
-                place.marketplace_id,
-            ):
-                if isinstance(entry.get("value"), str):
-                    out[key] = entry["value"]
-                break
-    if "name" not in out:
-        for summary in item.get("summaries") or []:
-            if isinstance(summary, dict) and isinstance(summary.get("itemName"), str):
-                out["name"] = summary["itemName"]
-                break
-    return out
-
-
-class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
+class AmazonAdapter(AmazonReading, AmazonFeeds, HttpChannelAdapter):
     max_in_flight = 5  # PATCHes go at 5/s: five in flight keep the budget full
     required_credentials = ("client_id", "client_secret", "refresh_token")
     readable_fields = frozenset({"name", "description", "price", "stock"})
@@ -378,14 +318,18 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
         jobs = [([snap.offer_id], partial(self.patch_listing, snap, place)) for snap in snapshots]
         return self.run_parallel(jobs)
 
-    def patch_listing(self, snap: OfferSnapshot, place: Marketplace) -> list[OfferResult]:
+    def patch_listing(
+        self, snap: OfferSnapshot, place: Marketplace, patches_of=patches
+    ) -> list[OfferResult]:
+        """One Listings Items PATCH; `patches_of(snap, place)` builds its operations
+        (everyday sync narrows them: saleschannels/amazon/changes.py)."""
         response = self.client.request(
             "PATCH",
             self.listing_url(snap.listing),
             spend={"listings_patch": 1, "integration": 1},
             headers={"Accept": "application/json"},
             params={"marketplaceIds": place.marketplace_id, "issueLocale": "en_US"},
-            json={"productType": product_type(snap, place), "patches": patches(snap, place)},
+            json={"productType": product_type(snap, place), "patches": patches_of(snap, place)},
         )
         data = json_or_empty(response)
         if response.status_code != 200 or not isinstance(data, dict):
@@ -423,205 +367,3 @@ class AmazonAdapter(AmazonFeeds, HttpChannelAdapter):
                 attempts=response.attempts,
             )
         ]
-
-    # --- reading back (a drift check) ----------------------------------------------------
-
-    def expected_listing(self, item: OfferToSend) -> dict:
-        snap = snapshot_with_photo_urls(item)
-        expected = {
-            "name": snap.name,
-            "price": snap.price_text,
-            "stock": snap.stock,
-            "external_id": self.listing_key(snap),
-        }
-        if snap.description.strip():
-            expected["description"] = snap.description
-        return expected
-
-    def _begin_reads(self, deadline) -> None:
-        self.check_credentials()
-        self.client.start_chunk(deadline)
-
-    def read_listings(self, offset: int, *, deadline: float | None = None) -> ListingsPage:
-        """A page of the GET_MERCHANT_LISTINGS_ALL_DATA report (REPORT_PAGE lines from line
-        `offset`, in the document's order). The first call asks Amazon to make the report and
-        remembers its id (ChannelJob); until the report is done the check pauses (Held) and
-        asks again later — from whichever task gets the run. The document is downloaded once
-        per process to a temporary file (amazon_documents.py) and read page by page."""
-        from integrations.models import ChannelJob
-
-        self._begin_reads(deadline)
-        try:
-            job = ChannelJob.objects.filter(
-                integration_id=self.integration.pk, purpose=ALL_LISTINGS_REPORT
-            ).first()
-            young = timezone.now() - timedelta(seconds=REPORT_REUSE_SECONDS)
-            if job is None or (offset == 0 and (job.finished or job.created_at < young)):
-                job = self._create_report(ChannelJob)
-            document = self._report_document(job, deadline)
-        finally:
-            self.store_new_credentials()
-        listings, end, last, total = {}, offset, True, 0
-        if document is not None:  # None: CANCELLED, "no data to return"
-            rows, end, last = document.rows(offset, REPORT_PAGE)
-            total = document.total
-            for row in rows:
-                fields = listing_fields(row)
-                if fields is not None:
-                    listings[fields["external_id"]] = fields
-        if last:
-            ChannelJob.objects.filter(pk=job.pk).update(finished=True)
-            self._forget_reports()
-        return ListingsPage(listings=listings, total=total, next_offset=None if last else end)
-
-    def _forget_reports(self, keep: str | None = None) -> dict:
-        """The process's downloaded reports (one: the latest), others closed and dropped."""
-        cache = self.client.__dict__.setdefault("amazon_reports", {})
-        for job_id in [k for k in cache if k != keep]:
-            document = cache.pop(job_id)
-            if document is not None:
-                document.close()
-        return cache
-
-    def _create_report(self, job_model):
-        response = self.client.request(
-            "POST",
-            f"{self.api_url}/reports/2021-06-30/reports",
-            spend={"reports": 1, "integration": 1},
-            headers={"Accept": "application/json"},
-            json={"reportType": ALL_LISTINGS_REPORT, "marketplaceIds": [self.place.marketplace_id]},
-        )
-        report_id = json_or_empty(response).get("reportId") if response.status_code == 202 else None
-        if not isinstance(report_id, str) or not report_id:
-            code, message = amazon_errors(response)
-            raise ChannelUnavailable(
-                REPORT_NOT_MADE(message=message),
-                http_status=response.status_code,
-                attempts=response.attempts,
-                code=code or "report_refused",
-            )
-        job, __ = job_model.objects.update_or_create(
-            integration_id=self.integration.pk,
-            purpose=ALL_LISTINGS_REPORT,
-            defaults={"job_id": report_id, "finished": False, "created_at": timezone.now()},
-        )
-        return job
-
-    def _report_document(self, job, deadline) -> TabDocument | None:
-        cache = self._forget_reports(keep=job.job_id)
-        if job.job_id in cache:
-            return cache[job.job_id]
-        waited_until = time.monotonic() + REPORT_WAIT_IN_PLACE
-        while True:
-            response = self.client.request(
-                "GET",
-                f"{self.api_url}/reports/2021-06-30/reports/{quote(job.job_id, safe='')}",
-                spend={"report_reads": 1, "integration": 1},
-                headers={"Accept": "application/json"},
-            )
-            report = json_or_empty(response)
-            status = report.get("processingStatus") if isinstance(report, dict) else None
-            if response.status_code != 200 or not status:
-                code, message = amazon_errors(response)
-                raise ChannelUnavailable(
-                    REPORT_UNKNOWN(message=message),
-                    http_status=response.status_code,
-                    attempts=response.attempts,
-                    code=code or "report_unknown",
-                )
-            if status in ("DONE", "CANCELLED", "FATAL"):
-                break
-            left = min(waited_until, deadline or float("inf")) - time.monotonic()
-            if left < 1.0:
-                age = (timezone.now() - job.created_at).total_seconds()
-                later = time.time() + min(max(age / 2, 2.0), 60.0)
-                reason = _(
-                    "Amazon is preparing the listings report (status %(status)s); the check "
-                    "reads it when it is done, holding no worker meanwhile."
-                ) % {"status": status}
-                raise Held(later, reason=reason)
-            time.sleep(1.0)
-        if status == "CANCELLED":  # "no data to return": the seller has no listing there
-            cache[job.job_id] = None
-            return None
-        if status == "FATAL" or not report.get("reportDocumentId"):
-            job.delete()  # the next check asks for a new report
-            raise ChannelUnavailable(
-                REPORT_FATAL(),
-                http_status=200,
-                attempts=1,
-                code="report_fatal",
-            )
-        file = download(
-            self.client,
-            f"{self.api_url}/reports/2021-06-30/documents/"
-            f"{quote(str(report['reportDocumentId']), safe='')}",
-            spend={"report_documents": 1, "integration": 1},
-            what=_("Amazon's listings report"),
-        )
-        try:
-            document = TabDocument(file)
-        except BaseException:
-            file.close()
-            raise
-        if "seller-sku" not in document.columns:
-            document.close()
-            raise ChannelUnavailable(
-                REPORT_NO_SKU(),
-                http_status=200,
-                attempts=1,
-                code="unexpected_answer",
-            )
-        cache[job.job_id] = document
-        return document
-
-    def read_full(self, listing_ids: list[str], *, deadline: float | None = None) -> ListingReads:
-        reads = ListingReads()
-        if not listing_ids:
-            return reads
-        self._begin_reads(deadline)
-        place = self.place
-        try:
-            with ThreadPoolExecutor(
-                min(self.max_in_flight, len(listing_ids)), thread_name_prefix="amazon-read"
-            ) as pool:
-                futures = {pool.submit(self._read_one, sku, place): sku for sku in listing_ids}
-                try:
-                    for future, sku in futures.items():
-                        self._sort_read(reads, sku, future, place)
-                except ChannelAuthError:
-                    self.client.aborted.set()
-                    for future in futures:
-                        future.cancel()
-                    raise
-        finally:
-            self.store_new_credentials()
-        return reads
-
-    def _read_one(self, sku: str, place: Marketplace):
-        return self.client.request(
-            "GET",
-            self.listing_url(sku),
-            spend={"listings_get": 1, "integration": 1},
-            headers={"Accept": "application/json"},
-            params={"marketplaceIds": place.marketplace_id, "includedData": "summaries,attributes"},
-        )
-
-    @staticmethod
-    def _sort_read(reads: ListingReads, sku: str, future, place: Marketplace) -> None:
-        try:
-            response = future.result()
-        except Held:
-            reads.deferred.add(sku)
-            return
-        except ChannelUnavailable as exc:
-            reads.failed[sku] = (exc.http_status, exc.code, str(exc))
-            return
-        data = json_or_empty(response)
-        if response.status_code == 200 and isinstance(data, dict):
-            reads.found[sku] = item_fields(data, place)
-        elif response.status_code == 404:
-            reads.missing.add(sku)
-        else:
-            code, message = amazon_errors(response)
-            reads.failed[sku] = (response.status_code, code, message)

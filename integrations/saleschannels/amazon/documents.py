@@ -31,7 +31,8 @@ from django.utils.translation import gettext as _
 from integrations.saleschannels.amazon.mapping import amazon_errors
 from integrations.shopconnect.bounded import BoundExceeded, Lines
 from integrations.shopconnect.common import json_or_empty
-from integrations.shopconnect.http import OVERSIZED, ChannelClient, ChannelUnavailable
+from integrations.shopconnect.errors import OVERSIZED, ChannelUnavailable
+from integrations.shopconnect.http import ChannelClient
 from xsale.urlsafety import UnsafeURL, check_url
 
 CHUNK = 256 * 1024

@@ -7,16 +7,22 @@ AMAZON_FEED_MAX_MESSAGES messages (the schema's maxItems, 10,000) and under 10 M
 patches the
 Listings Items path sends), `messageId` = its place in the batch + 1.
 
-Submitting a batch (a ChannelBatch row, written before any request):
+Planning a feed builds its messages once, from the offers as the chunk read them: the batch
+carries them (`changes["payload"]`, until Amazon registers the feed), as Allegro's commands
+carry their values; the document is made of them, never of the offers as they are later.
+
+Submitting a batch (a ChannelBatch row, written before any request; what the adapter keeps
+goes through its store, engine/store.py):
 1. createFeedDocument (201: id and a presigned URL, valid 5 minutes), PUT the document there
-   (no token: the URL is signed). The document's id is remembered on the row.
+   (no token: the URL is signed). The document's id is noted on the batch.
 2. createFeed {JSON_LISTINGS_FEED, marketplace, document} → 202 {feedId}. Amazon takes no
    idempotency key for createFeed and its Feed model does not name the input document, so:
-   the moment the request goes is remembered on the row first (`create_feed_at`), the request
-   is never retried blindly (a 5xx or no answer may hide a registered feed), and the feed's id
-   is remembered at once on the 202 (ChannelBatch.remember), before the engine marks the batch
-   submitted. A retry after a crash (or a lost answer) finds `feed_id` and submits nothing;
-   with only `create_feed_at` it looks the feed up (getFeeds, `_lost_feed`): the one
+   the batch is marked "sent, answer not kept" first (`store.submitting`), the request is
+   never retried blindly (a 5xx or no answer may hide a registered feed), and the feed's id
+   goes back to the engine with the registration (`BatchSubmission.keep`), which keeps it as
+   it marks the batch submitted. A batch found "sent, answer not kept" after a crash (or a
+   lost answer) is not submitted again: the engine asks `find_submitted`, which looks the
+   feed up (getFeeds): the one
    JSON_LISTINGS_FEED of this seller and marketplace created since then that no other batch
    knows is ours (its report must count the messages we sent); none, once the request can no
    longer be in flight, means Amazon never registered it and it is created again; more than
@@ -56,9 +62,9 @@ from integrations.shopconnect import budgets as channel_budgets
 from integrations.shopconnect.base import BatchPlan, BatchSubmission, OfferResult, OfferToSend
 from integrations.shopconnect.bounded import BoundExceeded, json_document
 from integrations.shopconnect.common import json_or_empty
-from integrations.shopconnect.http import MAX_BUDGET_WAIT, OVERSIZED, ChannelUnavailable, Held
+from integrations.shopconnect.errors import OVERSIZED, ChannelUnavailable, Held
+from integrations.shopconnect.http import MAX_BUDGET_WAIT
 from integrations.wording import Reason
-from offers.models import OfferChannel
 from xsale.urlsafety import UnsafeURL, check_url
 
 FEED = "amazon:listings_feed"
@@ -68,6 +74,8 @@ FEEDS_API = "feeds/2021-06-30"
 # Under Amazon's 10 MiB a document, with room for the header and the array's punctuation.
 FEED_DOCUMENT_MAX_BYTES = 10 * 1024 * 1024 - 64 * 1024
 FIRST_LOOK_SECONDS = 2.0
+# What a planned message grows by in the document: `"messageId": <10 digits>, ` and ", ".
+MESSAGE_ID_BYTES = len('"messageId": 1000000000, ') + 2
 # Issues of one message kept from a processing report (its reason names them all; more repeat).
 ISSUES_KEPT = 20
 # Our clock against Amazon's createdTime, when a lost createFeed is looked up (getFeeds).
@@ -111,10 +119,10 @@ class AmazonFeeds:
     def goes_in_batches(self, offers: int, data_types: str) -> bool:
         return offers >= settings.AMAZON_FEED_THRESHOLD
 
-    def message(self, snap, message_id: int, place) -> dict:
-
+    def message(self, snap, place) -> dict:
+        """The offer's message, without its `messageId` (its place in the feed, given when the
+        document is made)."""
         return {
-            "messageId": message_id,
             "sku": self.listing_key(snap),
             "operationType": "PATCH",
             "productType": product_type(snap, place),
@@ -130,28 +138,26 @@ class AmazonFeeds:
         plans, current, size = [], [], 0
         for item in items:
             snap = self.snapshot(item)
-            # Sized as sent: the message id has at most 10 digits.
-            length = len(json.dumps(self.message(snap, 10**9, place), ensure_ascii=False)) + 2
+            message = self.message(snap, place)
+            # Sized as sent: the message id (at most 10 digits) and the array's punctuation.
+            length = len(json.dumps(message, ensure_ascii=False)) + MESSAGE_ID_BYTES
             if current and (len(current) >= cap or size + length > FEED_DOCUMENT_MAX_BYTES):
-                plans.append(self._plan(current, item))
+                plans.append(self._plan(current))
                 current, size = [], 0
-            current.append((item.offer.pk, photo_files(snap) if snap.send_photos else None))
+            files = photo_files(snap) if snap.send_photos else None
+            current.append((item.offer.pk, files, message))
             size += length
         if current:
-            plans.append(self._plan(current, items[0]))
+            plans.append(self._plan(current))
         return [], plans
 
     @staticmethod
-    def _plan(offers: list[tuple[int, int | None]], item: OfferToSend) -> BatchPlan:
-        """A feed's batch: its offers in message order, whose photos go, and what the run
-        sends (the same for every offer of a run)."""
-        ids = [offer_id for offer_id, _ in offers]
-        photos = {str(offer_id): files for offer_id, files in offers if files is not None}
-        changes = {
-            "photos_sent": photos,
-            "send_content": item.send_content,
-            "send_prices_stock": item.send_prices_stock,
-        }
+    def _plan(offers: list[tuple[int, int | None, dict]]) -> BatchPlan:
+        """A feed's batch: its offers in message order, whose photos go, and their messages
+        as planned (the document is made of them)."""
+        ids = [offer_id for offer_id, __, __ in offers]
+        photos = {str(offer_id): files for offer_id, files, __ in offers if files is not None}
+        changes = {"photos_sent": photos, "payload": [message for __, __, message in offers]}
         return BatchPlan(operation=FEED, offer_ids=ids, changes=changes)
 
     def estimate_seconds(self, offers: int, data_types: str) -> tuple[float, str] | None:
@@ -177,48 +183,16 @@ class AmazonFeeds:
 
     # --- submitting -----------------------------------------------------------------------
 
-    def _feed_items(self, batch) -> list[tuple[int, OfferToSend]]:
-        """(message id, the offer as it is now) for the batch's offers still active on the
-        integration (one deactivated meanwhile is not sent; the engine records nothing for it)."""
-        links = {
-            link.offer_id: link
-            for link in OfferChannel.objects.filter(
-                integration_id=self.integration.pk, offer_id__in=batch.offers, active=True
-            )
-            .select_related("offer")
-            .prefetch_related("offer__photos", "offer__parameters")
-        }
-        photos = batch.changes.get("photos_sent") or {}
-        send_content = batch.changes.get("send_content", True)
-        send_prices_stock = batch.changes.get("send_prices_stock", True)
-        items = []
-        for position, offer_id in enumerate(batch.offers, start=1):
-            link = links.get(offer_id)
-            if link is None:
-                continue
-            items.append(
-                (
-                    position,
-                    OfferToSend(
-                        offer=link.offer,
-                        link=link,
-                        send_photos=str(offer_id) in photos,
-                        send_content=send_content,
-                        send_prices_stock=send_prices_stock,
-                    ),
-                )
-            )
-        return items
-
-    def feed_document(self, batch) -> tuple[bytes, int]:
-        """The JSON_LISTINGS_FEED document of the batch and how many messages it carries."""
-        place = self.place
+    def feed_document(self, batch) -> bytes:
+        """The JSON_LISTINGS_FEED document of the batch: its planned messages, `messageId` =
+        the place in the batch + 1."""
         messages = [
-            self.message(self.snapshot(item), message_id, place)
-            for message_id, item in self._feed_items(batch)
+            {"messageId": message_id, **message}
+            for message_id, message in enumerate(batch.changes["payload"], start=1)
         ]
-        document = {"header": {"sellerId": place.seller_id, "version": "2.0"}, "messages": messages}
-        return json.dumps(document, ensure_ascii=False).encode("utf-8"), len(messages)
+        header = {"sellerId": self.place.seller_id, "version": "2.0"}
+        document = {"header": header, "messages": messages}
+        return json.dumps(document, ensure_ascii=False).encode("utf-8")
 
     def _room_for_a_feed(self) -> None:
         budgets = self.budgets()
@@ -228,9 +202,6 @@ class AmazonFeeds:
             raise Held(grant.at, budget=grant.budget, limit=grant.limit)
 
     def submit_batch(self, batch) -> BatchSubmission:
-
-        if batch.changes.get("feed_id"):  # registered before a crash: the same feed
-            return BatchSubmission(registered=True, check_after=FIRST_LOOK_SECONDS)
         self._room_for_a_feed()
         document_id = batch.changes.get("feed_document_id")
         if not document_id:
@@ -238,12 +209,8 @@ class AmazonFeeds:
             if isinstance(answer, BatchSubmission):
                 return answer
             document_id = answer
-        if batch.changes.get("create_feed_at"):  # sent before, its answer lost: look it up
-            found = self._lost_feed(batch)
-            if found is not None:
-                return found
-        # Written before the request: whatever becomes of it, a retry knows it may exist.
-        batch.remember(create_feed_at=timezone.now().isoformat())
+        # Kept before the request: whatever becomes of it, a retry knows it may exist.
+        self.store.submitting(batch)
         try:
             response = self.client.request(
                 "POST",
@@ -258,7 +225,7 @@ class AmazonFeeds:
                 retry=False,  # no idempotency key: never sent twice blindly
             )
         except Held:
-            batch.remember(create_feed_at=None)  # held back before anything was sent
+            self.store.not_submitted(batch)  # held back before anything was sent
             raise
         feed_id = json_or_empty(response).get("feedId") if response.status_code == 202 else None
         if not isinstance(feed_id, str) or not feed_id:
@@ -266,10 +233,11 @@ class AmazonFeeds:
             return BatchSubmission(
                 registered=False, http_status=response.status_code, code=code, message=message
             )
-        batch.remember(feed_id=feed_id)
-        return BatchSubmission(registered=True, check_after=FIRST_LOOK_SECONDS)
+        return BatchSubmission(
+            registered=True, check_after=FIRST_LOOK_SECONDS, keep={"feed_id": feed_id}
+        )
 
-    def _lost_feed(self, batch) -> BatchSubmission | None:
+    def find_submitted(self, batch, sent_at: datetime) -> BatchSubmission | None:
         """The feed a createFeed whose answer was lost made, if Amazon made one.
 
         Amazon's `Feed` (M: feeds_2021-06-30.json) does not name its input document, so the
@@ -281,17 +249,9 @@ class AmazonFeeds:
         or another lost createFeed of this seller in the same minutes: which one is ours
         cannot be told — the batch is refused with that reason, never submitted twice.
         Raises Held while the request may still be in flight."""
-        from integrations.models import ChannelBatch
-
-        sent_at = datetime.fromisoformat(batch.changes["create_feed_at"])
         feeds = self._feeds_since(sent_at - timedelta(seconds=CLOCK_SKEW_SECONDS))
-        sellers = ChannelBatch.objects.filter(
-            operation=FEED, run__integration__channel_settings__seller_id=self.place.seller_id
-        )
-        known = set()
-        if feeds:
-            found = sellers.filter(changes__feed_id__in=feeds).values_list("changes", flat=True)
-            known = {changes.get("feed_id") for changes in found}
+        seller = {"seller_id": self.place.seller_id}
+        known = self.store.refs_known(batch, "feed_id", feeds, scope=seller)
         unknown = [feed_id for feed_id in feeds if feed_id not in known]
         window = timedelta(seconds=settings.AMAZON_FEED_LOOKUP_AFTER_SECONDS)
         if not unknown:
@@ -302,15 +262,10 @@ class AmazonFeeds:
                 )
                 raise Held((sent_at + window).timestamp(), reason=reason)
             return None
-        others = sellers.filter(status=ChannelBatch.Status.PREPARED).exclude(pk=batch.pk)
-        beside = [
-            datetime.fromisoformat(changes["create_feed_at"])
-            for changes in others.values_list("changes", flat=True)
-            if changes.get("create_feed_at") and not changes.get("feed_id")
-        ]
+        beside = self.store.submits_in_doubt(batch, scope=seller)
         if len(unknown) == 1 and not any(abs(t - sent_at) < 2 * window for t in beside):
-            batch.remember(feed_id=unknown[0], feed_found=True)
-            return BatchSubmission(registered=True, check_after=FIRST_LOOK_SECONDS)
+            found = {"feed_id": unknown[0], "feed_found": True}
+            return BatchSubmission(registered=True, check_after=FIRST_LOOK_SECONDS, keep=found)
         message = FEED_CANNOT_TELL(count=len(unknown), feeds=", ".join(unknown[:5]))
         return BatchSubmission(registered=False, code="feed_unknown", message=message)
 
@@ -361,7 +316,7 @@ class AmazonFeeds:
 
     def _upload(self, batch) -> str | BatchSubmission:
         """Create the feed document and upload the batch's messages: its id, or a refusal."""
-        content, messages = self.feed_document(batch)
+        content = self.feed_document(batch)
         response = self.client.request(
             "POST",
             f"{self.api_url}/{FEEDS_API}/documents",
@@ -397,7 +352,7 @@ class AmazonFeeds:
                 attempts=uploaded.attempts,
                 code="upload_refused",
             )
-        batch.remember(feed_document_id=str(data["feedDocumentId"]), messages=messages)
+        self.store.note(batch, feed_document_id=str(data["feedDocumentId"]))
         return str(data["feedDocumentId"])
 
     # --- reading --------------------------------------------------------------------------
@@ -509,11 +464,9 @@ class AmazonFeeds:
         summary = report.get("summary") if isinstance(report.get("summary"), dict) else {}
         nothing_accepted = summary.get("messagesAccepted") == 0
         processed = summary.get("messagesProcessed")
-        if batch.changes.get("feed_found") and processed != batch.changes.get("messages"):
+        if batch.changes.get("feed_found") and processed != len(batch.offers):
             message = FEED_FOUND_IS_ANOTHER(
-                feed=batch.changes.get("feed_id"),
-                processed=processed,
-                sent=batch.changes.get("messages"),
+                feed=batch.changes.get("feed_id"), processed=processed, sent=len(batch.offers)
             )
             return self._all_failed(batch, "feed_unknown", message)
         photos = batch.changes.get("photos_sent") or {}

@@ -50,7 +50,7 @@ from integrations.shopconnect.common import (
     snapshot,
     snapshot_with_photo_urls,
 )
-from integrations.shopconnect.http import ChannelUnavailable
+from integrations.shopconnect.errors import ChannelUnavailable
 from integrations.wording import Reason
 
 BATCH_MAX_ITEMS = 100
@@ -255,13 +255,15 @@ class WooCommerceAdapter(HttpChannelAdapter):
             jobs.append(([s.offer_id for s in batch], partial(self.send_batch, batch)))
         return self.run_parallel(jobs)
 
-    def send_batch(self, batch: list[OfferSnapshot]) -> list[OfferResult]:
+    def send_batch(self, batch: list[OfferSnapshot], update=product_update) -> list[OfferResult]:
+        """One batch request; `update(snap)` builds each product's update (everyday sync
+        narrows it to the changed fields: saleschannels/woocommerce/changes.py)."""
         response = self.client.request(
             "POST",
             self.batch_url,
             spend={"shop": 1},
             headers={"Accept": "application/json"},
-            json={"update": [product_update(snap) for snap in batch]},
+            json={"update": [update(snap) for snap in batch]},
         )
         data = json_or_empty(response)
         entries = data.get("update") if isinstance(data, dict) else None

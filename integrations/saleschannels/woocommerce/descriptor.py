@@ -53,6 +53,7 @@ DESCRIPTOR = ChannelDescriptor(
     facts=FACTS,
     always_send_binary_data_content=ALWAYS_SEND_BINARY_DATA_CONTENT_TO_SHOPCONNECT,
     adapter="integrations.saleschannels.woocommerce.adapter.WooCommerceAdapter",
+    changes="integrations.saleschannels.woocommerce.changes.send_changes",
     credential_labels={
         "consumer_key": _("Consumer key"),
         "consumer_secret": _("Consumer secret"),

@@ -39,6 +39,7 @@ from urllib.parse import quote, urlsplit
 from django.utils.translation import gettext as _
 
 from integrations.shopconnect import connection
+from integrations.shopconnect.auth import TokenAuth
 from integrations.shopconnect.base import ChannelAuthError, ConnectionCheck, NoListing, OfferResult
 from integrations.shopconnect.bounded import channel_seconds
 from integrations.shopconnect.common import (
@@ -47,12 +48,8 @@ from integrations.shopconnect.common import (
     failed,
     json_or_empty,
 )
-from integrations.shopconnect.http import (
-    HOST_UNREACHABLE,
-    ChannelClient,
-    ChannelUnavailable,
-    TokenAuth,
-)
+from integrations.shopconnect.errors import HOST_UNREACHABLE, ChannelUnavailable
+from integrations.shopconnect.http import ChannelClient
 from integrations.wording import Reason
 
 BULK_MAX_ITEMS = 1_000

@@ -6,8 +6,8 @@ import logging
 import pytest
 
 from integrations.channels import Channel
+from integrations.engine.store import adapter_for
 from integrations.models import Integration
-from integrations.shopconnect import adapter_for
 from integrations.shopconnect.base import ChannelAuthError
 from tests.allegro_openapi import (
     by_offer,

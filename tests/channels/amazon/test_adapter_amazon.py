@@ -8,10 +8,10 @@ import requests
 from django.utils import translation
 
 from integrations.engine.runner import process_chunk
+from integrations.engine.store import adapter_for
 from integrations.models import ChannelBatch, DriftItem, ResyncRun
 from integrations.services import drift
 from integrations.services.runs import start_resync
-from integrations.shopconnect import adapter_for
 from integrations.shopconnect.base import ChannelAuthError
 from offers.models import OfferPhoto, SiteJournal
 from offers.services import offer_channel_set_active

@@ -71,10 +71,10 @@ def changed(answer, field) -> set[str]:
 def test_a_report_larger_than_any_answer_is_read_in_pages_and_finds_the_exact_drift(
     amazon, sandbox, sandbox_account, settings, compressed, monkeypatch
 ):
-    from integrations.saleschannels.amazon import adapter as amazon_adapter
+    from integrations.saleschannels.amazon import reading as amazon_reading
 
     settings.CHANNEL_MAX_ANSWER_BYTES = ANSWER_CAP
-    monkeypatch.setattr(amazon_adapter, "REPORT_PAGE", 64)  # four pages, each from the file
+    monkeypatch.setattr(amazon_reading, "REPORT_PAGE", 64)  # four pages, each from the file
     sandbox.configure("amazon", sandbox_account, compress_documents=compressed)
     answer = drift_sandbox(
         sandbox, sandbox_account, price_share=0.1, stock_share=0.1, remove=3, add_unknown=4, seed=5

@@ -8,6 +8,7 @@ import pytest
 
 from integrations.engine import batches
 from integrations.engine.runner import process_chunk
+from integrations.engine.store import SUBMIT_SENT_AT
 from integrations.models import ChannelBatch, ResyncFailure, ResyncRun
 from integrations.services.runs import start_resync
 from offers.models import OfferPhoto, SiteJournal
@@ -78,6 +79,8 @@ def test_a_large_run_goes_in_feeds_and_lands_when_amazon_reports(
         ("done", True, "amazon:listings_feed")
     }
     assert all(b.changes["feed_id"] for b in rows)
+    # The messages sent are dropped once Amazon registered the feed: later looks never read them.
+    assert not any("payload" in b.changes for b in rows)
     assert feeds_created(sandbox, sandbox_account) == 3
     assert not wire.matching("PATCH")  # nothing by the Listings Items path
     messages = feed_messages(wire, amazon)
@@ -109,8 +112,8 @@ def test_a_message_that_breaks_the_schema_fails_only_its_offer(
 
     real = AmazonAdapter.message
 
-    def broken(self, snap, message_id, place):  # a mapping bug: one message loses productType
-        message = real(self, snap, message_id, place)
+    def broken(self, snap, place):  # a mapping bug: one message loses productType
+        message = real(self, snap, place)
         if snap.sku == "T000003":
             del message["productType"]
         return message
@@ -311,20 +314,20 @@ def test_a_kill_between_amazons_202_and_saving_the_feed_id_finds_the_feed_and_se
     sandbox, sandbox_account, amazon, monkeypatch, wire
 ):
     run = start_resync(amazon, source="cli")
-    real = ChannelBatch.remember
+    real = batches.registered
 
-    def killed(self, **values):
-        if "feed_id" in values:  # Amazon answered 202; the worker dies before writing its id
+    def killed(batch, answer):
+        if "feed_id" in answer.keep:  # Amazon answered 202; the worker dies before keeping it
             raise KeyboardInterrupt("kill -9")
-        return real(self, **values)
+        return real(batch, answer)
 
-    monkeypatch.setattr(ChannelBatch, "remember", killed)
+    monkeypatch.setattr(batches, "registered", killed)
     with pytest.raises(KeyboardInterrupt):
         for _ in range(5):
             process_chunk(run.pk, ResyncRun.objects.get(pk=run.pk).cursor)
-    monkeypatch.setattr(ChannelBatch, "remember", real)
+    monkeypatch.setattr(batches, "registered", real)
     lost = ChannelBatch.objects.filter(run=run).order_by("pk").first()
-    assert "feed_id" not in lost.changes and lost.changes["create_feed_at"]
+    assert "feed_id" not in lost.changes and lost.changes[SUBMIT_SENT_AT]
     assert feeds_registered(sandbox, sandbox_account) == 1  # Amazon has it; we do not know it
     ResyncRun.objects.filter(pk=run.pk).update(lease_token="", lease_expires_at=None)
     run = drain(run)
@@ -385,7 +388,7 @@ def test_a_lost_feed_that_cannot_be_told_apart_is_refused_with_a_reason_not_sent
     second = start_resync(other, source="cli")
     for run in (first, second):  # each sends its feed; both answers are lost
         for _ in range(5):
-            if ChannelBatch.objects.filter(run=run, changes__has_key="create_feed_at").exists():
+            if ChannelBatch.objects.filter(run=run, changes__has_key=SUBMIT_SENT_AT).exists():
                 break
             process_chunk(run.pk, ResyncRun.objects.get(pk=run.pk).cursor)
     assert feeds_registered(sandbox, sandbox_account) == 2
@@ -398,3 +401,35 @@ def test_a_lost_feed_that_cannot_be_told_apart_is_refused_with_a_reason_not_sent
         failure = ResyncFailure.objects.filter(run=run).first()
         assert failure.code == "feed_unknown"
         assert "was not sent again, so that no change is made twice" in failure.message
+
+
+def test_a_feed_sends_and_journals_the_offer_as_planned_not_as_it_is_when_submitted(
+    sandbox, sandbox_account, amazon, monkeypatch, wire
+):
+    from decimal import Decimal
+
+    from integrations.saleschannels.amazon.adapter import AmazonAdapter
+    from offers.models import Offer
+
+    first = Offer.objects.filter(channels__integration=amazon).order_by("pk").first()
+    listing = first.channels.get(integration=amazon).external_id
+    planned_price, planned_stock = first.price, first.stock
+    real = AmazonAdapter.submit_batch
+
+    def edited_meanwhile(self, batch):  # the seller edits the offer after it was planned
+        Offer.objects.filter(pk=first.pk).update(price=Decimal("999.99"), stock=77)
+        return real(self, batch)
+
+    monkeypatch.setattr(AmazonAdapter, "submit_batch", edited_meanwhile)
+    run = drain(start_resync(amazon, source="cli"))
+
+    assert (run.status, run.sent, run.failed) == ("completed", OFFERS, 0)
+    [message] = [m for m in feed_messages(wire, amazon)[0] if m["sku"] == listing]
+    by_path = {p["path"]: p["value"] for p in message["patches"]}
+    price = by_path["/attributes/purchasable_offer"][0]["our_price"][0]["schedule"][0]
+    assert price["value_with_tax"] == float(planned_price)
+    assert by_path["/attributes/fulfillment_availability"][0]["quantity"] == planned_stock
+    journal = SiteJournal.objects.get(integration=amazon, offer=first)
+    assert (journal.price_sent, journal.stock_sent) == (planned_price, planned_stock)
+    # A later resync sees the edit as not sent yet: the journal says what Amazon has.
+    assert Offer.objects.get(pk=first.pk).price != journal.price_sent

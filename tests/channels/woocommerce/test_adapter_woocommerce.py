@@ -5,7 +5,7 @@ import base64
 import pytest
 
 from integrations.channels import Channel
-from integrations.shopconnect import adapter_for
+from integrations.engine.store import adapter_for
 from integrations.shopconnect.base import ChannelAuthError
 from tests.allegro_openapi import by_offer, items_for, make_offer
 from tests.catalogue import make_offers

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from integrations.models import Integration
-from tests.form_fixtures import form_user
+from tests.page_fixtures import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +123,7 @@ def test_the_pause_button_needs_the_resync_permission(viewer, shop):
 
 def test_the_pause_button_needs_the_csrf_token(shop):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(form_user("csrf", "resync_integration", "view_integration"))
+    client.force_login(make_user("csrf", "resync_integration", "view_integration"))
     assert client.post(reverse("v2:sync_changes_switch", args=[shop.pk])).status_code == 403
     shop.refresh_from_db()
     assert shop.sync_changes is True

@@ -23,7 +23,8 @@ from integrations.models import DriftItem, Integration, Reconciliation, ResyncRu
 from integrations.services import reconcile
 from integrations.services.runs import cancel_resync, start_resync
 from tests.catalogue import make_offers, sandbox_integration
-from tests.drift_fixtures import checked, drain, drift_channel, resynced
+from tests.drift_fixtures import checked, drift_channel
+from tests.run_steps import drain, resynced
 
 pytestmark = [
     pytest.mark.django_db,

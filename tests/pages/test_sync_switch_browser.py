@@ -7,15 +7,7 @@ import pytest
 from django.urls import reverse
 
 from integrations.models import Integration, Reconciliation
-from tests.seller_browser import (  # noqa: F401
-    a_seller,
-    browser_marks,
-    chromium,
-    screenshot,
-    scrolls_sideways,
-    signed_in,
-    width,
-)
+from tests.seller_browser import a_seller, browser_marks, screenshot, scrolls_sideways
 
 pytestmark = browser_marks
 
@@ -28,7 +20,7 @@ def shop(db):
 
 
 @pytest.mark.parametrize("layout", ["v2", "v1"])
-def test_pause_and_resume_from_the_integration_page(shop, signed_in, width, layout):  # noqa: F811
+def test_pause_and_resume_from_the_integration_page(shop, signed_in, width, layout):
     page = signed_in(a_seller(), width)
     page.goto(reverse(f"{layout}:integration_edit", args=[shop.pk]))
     card = page.locator("[data-everyday-sync]")
@@ -48,7 +40,7 @@ def test_pause_and_resume_from_the_integration_page(shop, signed_in, width, layo
     assert shop.sync_changes is True
 
 
-def test_a_large_drifts_question_is_dismissed_on_the_page(shop, signed_in):  # noqa: F811
+def test_a_large_drifts_question_is_dismissed_on_the_page(shop, signed_in):
     record = Reconciliation.objects.create(
         integration=shop,
         source="schedule",

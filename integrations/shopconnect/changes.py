@@ -1,0 +1,62 @@
+"""What the channels' everyday-sync sends share (saleschannels/<channel>/changes.py): offers
+narrowed to prices and stock, sent by jobs of the channel's own through the adapter's pool."""
+
+from collections.abc import Callable
+
+from integrations.shopconnect.base import OfferResult, OfferToSend
+from integrations.shopconnect.common import HttpChannelAdapter, OfferSnapshot
+
+CONTENT_GROUPS = frozenset({"content", "photos"})
+
+
+def prices_stock_only(item: OfferToSend) -> OfferToSend:
+    """The item with prices and stock only: never content, never photos."""
+    return OfferToSend(
+        offer=item.offer,
+        link=item.link,
+        send_photos=False,
+        send_content=False,
+        send_prices_stock=True,
+    )
+
+
+def send_jobs(
+    adapter: HttpChannelAdapter,
+    items: list[OfferToSend],
+    deadline: float | None,
+    jobs_for: Callable[[list[OfferSnapshot]], list],
+) -> list[OfferResult]:
+    """Like `HttpChannelAdapter.send`, with the jobs `jobs_for(snapshots)` makes: credentials
+    and URLs checked, the deadline set, each offer's listing named (an offer naming none
+    fails), the jobs run through `run_parallel`, refreshed tokens written back."""
+    adapter.answered_offers = set()
+    adapter.check_credentials()
+    adapter.client.start_chunk(deadline)
+    ready, refused = adapter.keyed([adapter.snapshot(prices_stock_only(item)) for item in items])
+    try:
+        # run_parallel runs each job in a copy of this context: the dispatcher's budget
+        # priority (budgets.spending_as) reaches the pool's threads.
+        return refused + adapter.run_parallel(jobs_for(ready))
+    finally:
+        adapter.store_new_credentials()
+
+
+def sender(jobs_for: Callable, finish: Callable | None = None) -> Callable:
+    """A channel's `send_changes` (its descriptor's `changes`) from its jobs: content or photos
+    go as `send` sends them; a price or stock change by `jobs_for(adapter, groups, snapshots)`
+    -> [(offer ids, job)], whose results `finish(results, snapshots)` may merge to one per
+    offer."""
+
+    def send_changes(adapter, groups: frozenset[str], items: list[OfferToSend], deadline):
+        if groups & CONTENT_GROUPS:
+            return adapter.send_by_flags(groups, items, deadline=deadline)
+        sent: list[OfferSnapshot] = []
+
+        def jobs(snapshots):
+            sent.extend(snapshots)
+            return jobs_for(adapter, groups, snapshots)
+
+        results = send_jobs(adapter, items, deadline, jobs)
+        return finish(results, sent) if finish else results
+
+    return send_changes

@@ -1,0 +1,84 @@
+"""The `sync` process (Procfile; `manage.py run_sync`): everyday sync's dispatcher loop.
+
+Every SYNC_POLL_SECONDS it looks for integrations with due changes and gives each its own
+thread (at most SYNC_THREADS at once, one per integration), which dispatches rounds until
+nothing is due. SIGTERM/SIGINT stop it: no new round starts, the rounds under way end within
+their send's deadline (SYNC_SEND_SECONDS), and whatever they did not record is pending again.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from integrations.sync import dispatch
+
+logger = logging.getLogger("integrations.sync")
+
+PRUNE_SECONDS = 300
+
+
+class SyncProcess:
+    def __init__(self, *, poll_seconds: float | None = None, threads: int | None = None):
+        self.poll = poll_seconds or settings.SYNC_POLL_SECONDS
+        self.threads = threads or settings.SYNC_THREADS
+        self.stopping = threading.Event()
+        self.running: dict[int, object] = {}
+
+    def stop(self, *_args) -> None:
+        self.stopping.set()
+
+    def install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def drain(self, integration_id: int) -> None:
+        """Rounds for one integration while they find work and the process is not stopping."""
+        try:
+            while not self.stopping.is_set():
+                outcome = dispatch.dispatch(integration_id)
+                if outcome.sent or outcome.failed or outcome.retried:
+                    logger.info(
+                        "integration %s: %s sent, %s refused, %s to retry, %s deferred",
+                        integration_id,
+                        outcome.sent,
+                        outcome.failed,
+                        outcome.retried,
+                        outcome.deferred,
+                    )
+                if not (outcome.sent or outcome.failed or outcome.retried or outcome.dropped):
+                    return
+        except Exception:
+            logger.exception("integration %s: a sync round broke", integration_id)
+        finally:
+            connection.close()
+
+    def run(self, *, once: bool = False) -> None:
+        pruned = 0.0
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="sync") as pool:
+            while not self.stopping.is_set():
+                close_old_connections()
+                self.running = {i: f for i, f in self.running.items() if not f.done()}
+                try:
+                    due = dispatch.integrations_due()
+                    if time.monotonic() - pruned > PRUNE_SECONDS:
+                        dispatch.prune_deliveries()
+                        pruned = time.monotonic()
+                except Exception:
+                    logger.exception("sync: looking for due changes broke")
+                    due = []
+                for integration_id in due:
+                    if integration_id not in self.running:
+                        self.running[integration_id] = pool.submit(self.drain, integration_id)
+                if once:
+                    for future in list(self.running.values()):
+                        future.result()
+                    break
+                self.stopping.wait(self.poll)
+        connection.close()

@@ -1,0 +1,157 @@
+"""One line of a feed checked field by field (`parse_line`): nothing of a line is written
+unless all of it, photos included, passed."""
+
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from offers.importing.feed_photos import read_photo
+from offers.importing.lines import LineError, OfferLine
+from xsale.input import validate_visible_name
+
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+EAN_RE = re.compile(r"^\d{8,14}$")
+
+
+def _text(data, key, *, required=False, max_length=None, default=""):
+    value = data.get(key, default)
+    if value is None:
+        value = default
+    if not isinstance(value, str):
+        raise LineError(f'"{key}" must be a string')
+    value = value.strip() if key != "description" else value
+    if required and not value:
+        raise LineError(f'"{key}" is missing')
+    if max_length and len(value) > max_length:
+        raise LineError(f'"{key}" is longer than {max_length} characters')
+    return value
+
+
+def _name(data) -> str:
+    """The offer's name, refused when it holds invisible or text-direction characters (the
+    validator the admin's and the pages' forms use too)."""
+    name = _text(data, "name", required=True, max_length=255)
+    try:
+        validate_visible_name(name)
+    except ValidationError as exc:
+        raise LineError(f'"name": {exc.messages[0]}') from None
+    return name
+
+
+def _price(data):
+    raw = data.get("price")
+    if raw is None or isinstance(raw, bool):
+        raise LineError('"price" is missing')
+    try:
+        price = Decimal(str(raw))
+    except InvalidOperation:
+        raise LineError(f'"price" is not a number: {raw!r}') from None
+    if not price.is_finite() or price < 0:
+        raise LineError(f'"price" must be 0 or more, got {raw}')
+    if price != price.quantize(Decimal("0.01")) or price >= Decimal("1e10"):
+        raise LineError(f'"price" must have at most 2 decimal places and 10 digits: {raw}')
+    return price.quantize(Decimal("0.01"))
+
+
+def _stock(data):
+    raw = data.get("stock", 0)
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise LineError(f'"stock" must be a whole number, got {raw!r}')
+    if raw < 0:
+        raise LineError(f'"stock" cannot be negative, got {raw}')
+    return raw
+
+
+def _parameters(data):
+    raw = data.get("parameters") or []
+    if not isinstance(raw, list):
+        raise LineError('"parameters" must be a list')
+    params = []
+    for i, item in enumerate(raw, 1):
+        if not isinstance(item, dict):
+            raise LineError(f"parameter {i} must be an object with name and value")
+        name = _text(item, "name", required=True, max_length=255)
+        value = item.get("value")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise LineError(f'parameter "{name}" has no value')
+        params.append((name, value.strip()[:1000]))
+    return params
+
+
+def _channels(data, integrations_by_name):
+    raw = data.get("channels") or []
+    if not isinstance(raw, list):
+        raise LineError('"channels" must be a list')
+    channels = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise LineError("each channel must be an object with integration, active, external_id")
+        name = _text(item, "integration", required=True)
+        integration = integrations_by_name.get(name)
+        if integration is None:
+            raise LineError(f'unknown integration "{name}"')
+        active = item.get("active", True)
+        if not isinstance(active, bool):
+            raise LineError(f'"active" of integration "{name}" must be true or false')
+        external_id = item.get("external_id")
+        if external_id is not None:
+            external_id = str(external_id).strip()[:64]
+        channels.append({"integration": integration, "active": active, "external_id": external_id})
+    return channels
+
+
+def parse_line(
+    text: str, *, base_dir: Path, integrations_by_name: dict, start_reading=None
+) -> OfferLine:
+    """One line, validated. `start_reading(ref)`, when given, starts reading a photo (a URL's
+    download, a file of the feed's folder) elsewhere and returns a Future of its PhotoData: the
+    line's `photos` hold it in its place until `resolve_photos`. Without it every photo is read
+    here."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LineError(f"broken JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise LineError("a line must be a JSON object")
+    ean = _text(data, "ean", max_length=14)
+    if ean and not EAN_RE.match(ean):
+        raise LineError(f'"ean" must be 8 to 14 digits, got {ean!r}')
+    currency = _text(data, "currency", default="PLN").upper()
+    if not CURRENCY_RE.match(currency):
+        raise LineError(f'"currency" must be an ISO 4217 code like PLN, got {currency!r}')
+    photos_raw = data.get("photos") or []
+    if not isinstance(photos_raw, list):
+        raise LineError('"photos" must be a list')
+    if len(photos_raw) > settings.IMPORT_MAX_PHOTOS:
+        raise LineError(
+            f"has {len(photos_raw)} photos; an offer may have at most "
+            f"{settings.IMPORT_MAX_PHOTOS} (IMPORT_MAX_PHOTOS)"
+        )
+    line = OfferLine(
+        sku=_text(data, "sku", required=True, max_length=64),
+        ean=ean,
+        name=_name(data),
+        description=_text(data, "description"),
+        price=_price(data),
+        currency=currency,
+        stock=_stock(data),
+        parameters=_parameters(data),
+        photos=[],
+        channels=_channels(data, integrations_by_name),
+    )
+    try:
+        for ref in photos_raw:
+            if start_reading is not None:
+                line.photos.append(start_reading(ref))
+            else:
+                line.photos.append(read_photo(ref, base_dir))
+    except BaseException:
+        line.discard_photos()
+        raise
+    return line
