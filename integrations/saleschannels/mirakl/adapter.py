@@ -29,9 +29,9 @@ from integrations.saleschannels.mirakl.descriptor import EMPIK_API_URL
 from integrations.saleschannels.mirakl.exports import MiraklExports
 from integrations.saleschannels.mirakl.imports import MiraklImports
 from integrations.shopconnect import connection
+from integrations.shopconnect.auth import TokenAuth
 from integrations.shopconnect.base import ChannelAuthError, ConnectionCheck
 from integrations.shopconnect.common import HttpChannelAdapter, json_or_empty
-from integrations.shopconnect.http import TokenAuth
 from integrations.wording import Reason
 
 KEY_REFUSED = Reason(
@@ -68,7 +68,7 @@ class MiraklAdapter(MiraklImports, MiraklExports, HttpChannelAdapter):
     required_credentials = ("api_key",)
     readable_fields = frozenset({"description", "price", "stock"})
     full_read_fields = frozenset()
-    batch_concurrency = 1  # imports are asked from the step's thread (they use the database)
+    batch_concurrency = 1  # asked from the step's thread: its store writes to the database
 
     def client_auth(self) -> dict:
         return {"auth": MiraklKeyAuth(self.integration)}

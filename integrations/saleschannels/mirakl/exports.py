@@ -10,10 +10,11 @@ temporary directory) — and a check asks a differential export since then, merg
 the result page by page in SKU order; a full export is asked when there is no copy, or the
 copy's full export is a day old.
 
-The export a check waits for is remembered in ChannelJob (purpose EXPORT_JOB: its kind, its
-tracking id and the moment it was asked), so that whichever task resumes the paused check finds
-it. Limitation: the copy lives on one machine's disk; a check run on another machine within a
-day of the last full export waits until a full export is allowed again.
+The export a check waits for is kept as a job through the adapter's store (purpose
+EXPORT_JOB: its kind, its tracking id and the moment it was asked), so that whichever task
+resumes the paused check finds it. Limitation: the copy lives on one machine's disk; a check
+run on another machine within a day of the last full export waits until a full export is
+allowed again.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from django.utils.translation import gettext as _
 
 from integrations.shopconnect.base import ListingReads, ListingsPage, OfferToSend
 from integrations.shopconnect.common import json_or_empty, snapshot
-from integrations.shopconnect.http import ChannelUnavailable, Held
+from integrations.shopconnect.errors import ChannelUnavailable, Held
 from integrations.wording import Reason
 from xsale.urlsafety import UnsafeURL, check_url
 
@@ -138,20 +139,16 @@ class MiraklExports:
     def read_listings(self, offset: int, *, deadline: float | None = None) -> ListingsPage:
         """A page of the shop's offers as Mirakl's latest export shows them (the module's
         docstring). Raises Held while Mirakl makes the export."""
-        from integrations.models import ChannelJob
-
         self.check_credentials()
         self.client.start_chunk(deadline)
-        job = ChannelJob.objects.filter(
-            integration_id=self.integration.pk, purpose=EXPORT_JOB
-        ).first()
+        job = self.store.job(EXPORT_JOB)
         if offset == 0 and (job is None or job.finished):
-            job = self._ask_export(ChannelJob)
+            job = self._ask_export()
         if not job.finished:
             self._take_export(job)
         copy = self._read_copy()
         if copy is None:  # read on another machine, or removed: never compare with nothing
-            job.delete()
+            self.store.drop_job(EXPORT_JOB)
             raise ChannelUnavailable(COPY_LOST(), http_status=None, attempts=1, code="copy_lost")
         skus = sorted(copy["offers"])
         page = skus[offset : offset + LISTINGS_PAGE]
@@ -161,7 +158,7 @@ class MiraklExports:
             listings=listings, total=len(skus), next_offset=end if end < len(skus) else None
         )
 
-    def _ask_export(self, job_model):
+    def _ask_export(self):
         copy = self._read_copy()
         now = timezone.now()
         full_at = datetime.fromisoformat(copy["full_at"]) if copy else None
@@ -195,16 +192,7 @@ class MiraklExports:
                 attempts=response.attempts,
                 code="export_refused",
             )
-        job, __ = job_model.objects.update_or_create(
-            integration_id=self.integration.pk,
-            purpose=EXPORT_JOB,
-            defaults={
-                "job_id": f"{kind}|{str(tracking)[:120]}|{now.isoformat()}",
-                "finished": False,
-                "created_at": now,
-            },
-        )
-        return job
+        return self.store.start_job(EXPORT_JOB, f"{kind}|{str(tracking)[:120]}|{now.isoformat()}")
 
     def _take_export(self, job) -> None:
         """Wait for the export (Held while PENDING), then merge its chunks into the copy."""
@@ -219,7 +207,7 @@ class MiraklExports:
         data = json_or_empty(response)
         status = data.get("status") if isinstance(data, dict) else None
         if response.status_code == 404 or status == "FAILED":
-            job.delete()  # the next look asks for a new export
+            self.store.drop_job(EXPORT_JOB)  # the next look asks for a new export
             error = data.get("error") if isinstance(data, dict) else None
             detail = error.get("detail") if isinstance(error, dict) else None
             message = (
@@ -239,7 +227,7 @@ class MiraklExports:
         urls = data.get("urls") if isinstance(data.get("urls"), list) else []
         previous = self._read_copy()
         if kind == DIFFERENTIAL and previous is None:  # the copy it updates is not here
-            job.delete()
+            self.store.drop_job(EXPORT_JOB)
             raise ChannelUnavailable(COPY_LOST(), http_status=None, attempts=1, code="copy_lost")
         offers = {} if kind == FULL or previous is None else dict(previous["offers"])
         for url in urls:
@@ -253,8 +241,7 @@ class MiraklExports:
                     offers[sku] = listing
         full_at = asked if kind == FULL else previous["full_at"]
         self._write_copy({"as_of": asked, "full_at": full_at, "offers": offers})
-        type(job).objects.filter(pk=job.pk).update(finished=True)
-        job.finished = True
+        self.store.finish_job(EXPORT_JOB)
 
     def _chunk_rows(self, url: str):
         try:

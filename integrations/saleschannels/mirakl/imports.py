@@ -1,7 +1,7 @@
 """Mirakl's imports through the engine's asynchronous batches (engine/batches.py).
 
 Every run goes by imports (MiraklAdapter.goes_in_batches): a chunk's offers become, per
-operation, one file — written as a ChannelBatch row before any request:
+operation, one file — a batch the engine writes before any request:
 
 - `mirakl:offers` — OF01 `POST /api/offers/imports`, a `;`-separated CSV. An "all" run sends
   `sku;product-id;product-id-type;description;price;quantity;state` in NORMAL mode (inserts or
@@ -17,13 +17,21 @@ operation, one file — written as a ChannelBatch row before any request:
   images and one without). Status: P42 (`import_status`); format errors P47, the operator's
   rejections P44.
 
-Mirakl takes no idempotency key. The moment an import is sent is remembered on its row first
-(`sent_at`), the request is never retried blindly, and the import's id is remembered the moment
-Mirakl answers. A retry after a crash or a lost answer finds the id; with only `sent_at` it looks
-the import up in the shop's imports list (OF04 for offers, P51 for products): the one import
-created since then, of the same kind and size, that no other batch knows is ours. None, once the
+The files are made when the batch is planned, from the offers as the chunk read them: the
+batch carries their rows (`changes["payload"]`, until Mirakl registers the import; the engine
+then drops them), never the offers as they are later; the adapter reads no model (what it keeps
+goes through its store, engine/store.py).
+
+Mirakl takes no idempotency key. The batch is marked "sent, answer not kept" before the request
+(`store.submitting`), the request is never retried blindly, and the import's id goes back to the
+engine with the registration (`BatchSubmission.keep`). A batch found "sent, answer not kept"
+after a crash or a lost answer is looked up (`find_submitted`) in the shop's imports list (OF04
+for offers, P51 for products): the one import created since then, of the same kind and size,
+that no other batch of the integration knows is ours (`store.refs_known`). None, once the
 request can no longer be in flight: Mirakl never registered it, and it is sent now. Several:
 which one is ours cannot be told — the batch is refused with that reason, never sent twice.
+An import's error reports, once read, are kept on the batch while it is read
+(`store.note_reading`), so a later look does not read them again.
 """
 
 from __future__ import annotations
@@ -46,13 +54,14 @@ from integrations.shopconnect.common import (
     json_or_empty,
     snapshot_with_photo_urls,
 )
-from integrations.shopconnect.http import ChannelUnavailable, Held
+from integrations.shopconnect.errors import ChannelUnavailable, Held
 from integrations.wording import Reason
-from offers.models import OfferChannel
 
 OFFERS = "mirakl:offers"
 PRODUCTS = "mirakl:products"
 FIRST_LOOK_SECONDS = 2.0
+# What a batch sends (its file's rows, as planned): kept until Mirakl registers the import.
+PAYLOAD = "payload"
 # Our clock against Mirakl's date_created, when a lost import is looked up.
 CLOCK_SKEW_SECONDS = 120
 # A request whose answer was lost may still be in flight this long (the client's read timeout
@@ -82,7 +91,6 @@ IMPORT_CANNOT_TELL = Reason(
 IMPORTS_NOT_LISTED = Reason("Mirakl did not list the shop's imports (%(status)s).")
 IMPORT_NOT_KNOWN = Reason("Mirakl does not know the import %(id)s (%(status)s).")
 LINE_REFUSED = Reason("Mirakl refused the line.")
-NOT_IN_FILE = Reason("The offer was no longer active on the integration when the file was made.")
 
 
 def _csv(header: list[str], rows: list[list[str]]) -> bytes:
@@ -121,29 +129,38 @@ class MiraklImports:
     def plan_batches(self, items: list[OfferToSend], *, run_offers: int, batched: bool = False):
         if not items:
             return items, []
-        snaps = [self.snapshot(item) for item in items]
-        ready, refused = self.keyed(snaps)
+        snaps = {item.offer.pk: self.snapshot(item) for item in items}
+        ready, refused = self.keyed(list(snaps.values()))
         refused_ids = {r.offer_id for r in refused}
         # Their results, with the other offer's id, for `send` (send_snapshots) to give.
         self.planned_refusals = {r.offer_id: r for r in refused}
         keys = {snap.offer_id: snap.listing for snap in ready}
+        by_id = {item.offer.pk: item for item in items}
         first = items[0]
         what = {"send_content": first.send_content, "send_prices_stock": first.send_prices_stock}
         with_photos = [s for s in ready if s.send_photos and first.send_content]
         # Every batch of the chunk names the photos that go (the engine records an offer's
         # photos from the first batch that carries it; its product import must succeed too).
         photos = {str(s.offer_id): min(len(s.photos), IMAGE_COLUMNS) for s in with_photos}
+        ready_items = [(keys[s.offer_id], by_id[s.offer_id]) for s in ready]
         plans = [
             BatchPlan(
                 operation=OFFERS,
                 offer_ids=[s.offer_id for s in ready],
-                changes={**what, "keys": [keys[s.offer_id] for s in ready], "photos_sent": photos},
+                changes={
+                    **what,
+                    "keys": [key for key, __ in ready_items],
+                    "photos_sent": photos,
+                    PAYLOAD: self.offers_file(ready_items, **what),
+                },
             )
         ]
         if first.send_content:
             without = [s for s in ready if not s.send_photos]
             for group in (without, with_photos):
                 if group:
+                    images = group is with_photos
+                    group_items = [(s.listing, by_id[s.offer_id]) for s in group]
                     plans.append(
                         BatchPlan(
                             operation=PRODUCTS,
@@ -151,8 +168,9 @@ class MiraklImports:
                             changes={
                                 **what,
                                 "keys": [s.listing for s in group],
-                                "images": group is with_photos,
-                                "photos_sent": photos if group is with_photos else {},
+                                "images": images,
+                                "photos_sent": photos if images else {},
+                                PAYLOAD: self.products_file(group_items, images=images),
                             },
                         )
                     )
@@ -197,42 +215,14 @@ class MiraklImports:
 
     # --- the files --------------------------------------------------------------------------
 
-    def _batch_items(self, batch, *related: str) -> list[tuple[str, OfferToSend]]:
-        """(listing key, the offer as it is now) for the batch's offers still active, with
-        the `related` rows the file needs (a product file: photos, parameters)."""
-        links = {
-            link.offer_id: link
-            for link in OfferChannel.objects.filter(
-                integration_id=self.integration.pk, offer_id__in=batch.offers, active=True
-            )
-            .select_related("offer")
-            .prefetch_related(*related)
-        }
-        photos = batch.changes.get("photos_sent") or {}
-        out = []
-        for offer_id, key in zip(batch.offers, batch.changes.get("keys") or [], strict=False):
-            link = links.get(offer_id)
-            if link is None:
-                continue
-            item = OfferToSend(
-                offer=link.offer,
-                link=link,
-                send_photos=str(offer_id) in photos,
-                send_content=batch.changes.get("send_content", True),
-                send_prices_stock=batch.changes.get("send_prices_stock", True),
-            )
-            out.append((key, item))
-        return out
-
-    def offers_file(self, batch) -> tuple[bytes, str, list[str]]:
-        """The OF01 file of the batch: (content, import mode, the keys in line order)."""
-        mode, columns = offer_columns(
-            batch.changes.get("send_content", True), batch.changes.get("send_prices_stock", True)
-        )
+    def offers_file(self, items, *, send_content: bool, send_prices_stock: bool) -> dict:
+        """The OF01 file of a batch, as planned: its import mode, columns and rows (one per
+        (listing key, offer) of `items`, in order)."""
+        mode, columns = offer_columns(send_content, send_prices_stock)
         id_type = self.integration.setting("product_id_type") or "EAN"
         state = self.integration.setting("state_code") or "11"
-        rows, keys = [], []
-        for key, item in self._batch_items(batch):
+        rows = []
+        for key, item in items:
             offer = item.offer
             product_id = (offer.ean or "").strip() if id_type.upper() == "EAN" else offer.sku
             cells = {
@@ -245,16 +235,14 @@ class MiraklImports:
                 "state": state,
             }
             rows.append([cells[c] for c in columns])
-            keys.append(key)
-        return _csv(columns, rows), mode, keys
+        return {"mode": mode, "header": columns, "rows": rows}
 
-    def products_file(self, batch) -> tuple[bytes, list[str]]:
-        """The P41 file of the batch (the operator's product format) and its keys."""
+    def products_file(self, items, *, images: bool) -> dict:
+        """The P41 file of a batch, as planned (the operator's product format): its columns
+        and rows, one per (listing key, offer) of `items`, in order."""
         entries, names = [], []
         default_category = self.integration.setting("product_category")
-        images = bool(batch.changes.get("images"))
-        related = ("offer__parameters", "offer__photos") if images else ("offer__parameters",)
-        for key, item in self._batch_items(batch, *related):
+        for key, item in items:
             offer = item.offer
             pairs = [(p.name, p.value) for p in offer.parameters.all()]
             parameters = {}
@@ -279,34 +267,24 @@ class MiraklImports:
                 photos = snapshot_with_photo_urls(item).photos[:IMAGE_COLUMNS]
                 for n, photo in enumerate(photos, start=1):
                     row[f"image-{n}"] = photo.url
-            entries.append((key, row))
+            entries.append(row)
         header = [*PRODUCT_COLUMNS, *names]
         if images:
             header += [f"image-{n}" for n in range(1, IMAGE_COLUMNS + 1)]
-        rows = [[row.get(c, "") for c in header] for _key, row in entries]
-        return _csv(header, rows), [key for key, _row in entries]
+        return {"header": header, "rows": [[row.get(c, "") for c in header] for row in entries]}
 
     # --- submitting -------------------------------------------------------------------------
 
     def submit_batch(self, batch) -> BatchSubmission:
-        if batch.changes.get("import_id"):  # registered before a crash: the same import
-            return BatchSubmission(registered=True, check_after=FIRST_LOOK_SECONDS)
-        if batch.changes.get("sent_at"):  # sent before, its answer lost: look it up
-            found = self._lost_import(batch)
-            if found is not None:
-                return found
+        payload = batch.changes[PAYLOAD]
+        content = _csv(payload["header"], payload["rows"])
         if batch.operation == OFFERS:
-            content, mode, keys = self.offers_file(batch)
-            url, spend, data = f"{self.api}/offers/imports", "of01", {"import_mode": mode}
+            url, spend = f"{self.api}/offers/imports", "of01"
+            data = {"import_mode": payload["mode"]}
         else:
-            content, keys = self.products_file(batch)
             url, spend, data = f"{self.api}/products/imports", "p41", {}
-        if not keys:  # every offer of the batch was deactivated meanwhile
-            return BatchSubmission(registered=False, code="not_sent", message=NOT_IN_FILE())
-        # Written before the request: whatever becomes of it, a retry knows it may exist. The
-        # keys in the file are kept only when some offer was left out (deactivated meanwhile).
-        left_out = {"sent_keys": keys} if keys != batch.changes.get("keys") else {}
-        batch.remember(sent_at=timezone.now().isoformat(), lines=len(keys), **left_out)
+        # Kept before the request: whatever becomes of it, a retry knows it may exist.
+        self.store.submitting(batch)
         try:
             response = self.client.request(
                 "POST",
@@ -319,7 +297,7 @@ class MiraklImports:
                 retry=False,  # no idempotency key: never sent twice blindly
             )
         except Held:
-            batch.remember(sent_at=None)  # held back before anything was sent
+            self.store.not_submitted(batch)  # held back before anything was sent
             raise
         answer = json_or_empty(response)
         import_id = answer.get("import_id") if isinstance(answer, dict) else None
@@ -330,33 +308,22 @@ class MiraklImports:
                 code=f"http_{response.status_code}",
                 message=self.error_message(response),
             )
-        batch.remember(import_id=str(import_id))
-        return BatchSubmission(registered=True, check_after=FIRST_LOOK_SECONDS)
+        return BatchSubmission(
+            registered=True, check_after=FIRST_LOOK_SECONDS, keep={"import_id": str(import_id)}
+        )
 
-    def _lost_import(self, batch) -> BatchSubmission | None:
+    def find_submitted(self, batch, sent_at: datetime) -> BatchSubmission | None:
         """The import a request whose answer was lost made, if Mirakl made one (the module's
         docstring). Raises Held while the request may still be in flight."""
-        from integrations.models import ChannelBatch
-
-        sent_at = datetime.fromisoformat(batch.changes["sent_at"])
         since = sent_at - timedelta(seconds=CLOCK_SKEW_SECONDS)
         listed = self._imports_since(batch.operation, since)
-        known = {
-            str(changes.get("import_id"))
-            for changes in ChannelBatch.objects.filter(
-                run__integration_id=self.integration.pk,
-                operation=batch.operation,
-                created_at__gte=since - timedelta(days=1),
-            )
-            .exclude(pk=batch.pk)
-            .values_list("changes", flat=True)
-            if isinstance(changes, dict) and changes.get("import_id")
-        }
-        lines = batch.changes.get("lines")
+        ids = [i for i, __ in listed]
+        known = self.store.refs_known(batch, "import_id", ids, scope=None)
+        lines = len(batch.changes.get("keys") or [])
         candidates = [i for i, n in listed if i not in known and n in (None, lines)]
         if len(candidates) == 1:
-            batch.remember(import_id=candidates[0], import_found=True)
-            return BatchSubmission(registered=True, check_after=FIRST_LOOK_SECONDS)
+            found = {"import_id": candidates[0], "import_found": True}
+            return BatchSubmission(registered=True, check_after=FIRST_LOOK_SECONDS, keep=found)
         if len(candidates) > 1:
             message = IMPORT_CANNOT_TELL(count=len(candidates), ids=", ".join(candidates[:10]))
             return BatchSubmission(registered=False, code="import_unknown", message=message)
@@ -467,7 +434,7 @@ class MiraklImports:
             if not offers and data.get("has_error_report"):
                 reports.append(("error_report", "p44"))
             report = {"due": reports, "errors": {}}
-            batch.remember(report=report)
+            self.store.note_reading(batch, report=report)
         while report["due"]:
             name, budget = report["due"][0]
             path = "offers/imports" if offers else "products/imports"
@@ -477,7 +444,7 @@ class MiraklImports:
             if errors is None:
                 return None  # not readable yet: look again later
             report = {"due": report["due"][1:], "errors": {**errors, **report["errors"]}}
-            batch.remember(report=report)
+            self.store.note_reading(batch, report=report)
         return self._results(batch, report["errors"])
 
     def _error_report(self, url: str, budget: str, batch) -> dict[str, list] | None:
@@ -492,7 +459,7 @@ class MiraklImports:
         )
         if response.status_code != 200:
             return None
-        keys = batch.changes.get("sent_keys") or batch.changes.get("keys") or []
+        keys = batch.changes.get("keys") or []
         return parse_error_report(response.content, keys, budget.upper())
 
     @staticmethod
@@ -505,11 +472,8 @@ class MiraklImports:
     @staticmethod
     def _results(batch, errors: dict[str, list]) -> dict[int, OfferResult]:
         photos = batch.changes.get("photos_sent") or {}
-        sent = set(batch.changes.get("sent_keys") or batch.changes.get("keys") or [])
         results = {}
         for offer_id, key in zip(batch.offers, batch.changes.get("keys") or [], strict=False):
-            if key not in sent:
-                continue  # deactivated before the file was made: not reported, not sent
             error = errors.get(key)
             if error is not None:
                 results[offer_id] = OfferResult(

@@ -242,17 +242,35 @@ def test_an_import_mirakl_never_registered_is_sent_again_once(
     frequencies_kept(sandbox, sandbox_account)
 
 
-def test_a_batch_whose_id_was_saved_is_not_sent_again_after_a_crash(
-    sandbox, sandbox_account, mirakl
+def test_a_batch_carries_its_file_as_planned_and_drops_it_once_mirakl_registers_it(
+    sandbox, sandbox_account, mirakl, monkeypatch
 ):
-    from integrations.shopconnect import adapter_for
+    """The file is made from the offers as the chunk read them (the batch's payload), not
+    from the offers as they are when it goes: a price changed after planning is not sent."""
+    from integrations.engine import batches
+    from offers.models import Offer
 
+    planned = {}
+    prepared = batches.prepared
+
+    def plan_then_change(run, plans, group, chunk):
+        rows = prepared(run, plans, group, chunk)
+        for offer in Offer.objects.all():
+            planned[offer.sku] = offer.price
+        Offer.objects.update(price=999)  # after the batches were planned
+        return rows
+
+    drain(start_resync(mirakl, source="cli"))  # the shop's offers exist (PARTIAL_UPDATE)
+    monkeypatch.setattr(batches, "prepared", plan_then_change)
     run = drain(start_resync(mirakl, source="cli", data_types="prices_stock"))
-    [batch] = ChannelBatch.objects.filter(run=run)
-    answer = adapter_for(mirakl).submit_batch(batch)  # as a task resumed after a kill would
 
-    assert answer.registered
-    assert len(offer_imports(sandbox, sandbox_account)) == 1
+    assert (run.status, run.sent) == ("completed", OFFERS)
+    [batch] = ChannelBatch.objects.filter(run=run)
+    assert "payload" not in batch.changes and batch.changes["import_id"]
+    offers = held(sandbox, sandbox_account)
+    for sku, price in planned.items():
+        assert offers[str(1000 + int(sku[1:]))]["price"] == f"{price:.2f}"
+    assert len(offer_imports(sandbox, sandbox_account)) == 2  # the first run's and this one
 
 
 def test_many_imports_keep_every_call_frequency(sandbox, sandbox_account, mirakl, monkeypatch):
