@@ -49,7 +49,6 @@ from django.utils.translation import gettext as _
 
 from integrations.shopconnect.base import BatchPlan, BatchSubmission, OfferResult, OfferToSend
 from integrations.shopconnect.common import (
-    DUPLICATE_LISTING,
     failed,
     json_or_empty,
     snapshot_with_photo_urls,
@@ -91,6 +90,10 @@ IMPORT_CANNOT_TELL = Reason(
 IMPORTS_NOT_LISTED = Reason("Mirakl did not list the shop's imports (%(status)s).")
 IMPORT_NOT_KNOWN = Reason("Mirakl does not know the import %(id)s (%(status)s).")
 LINE_REFUSED = Reason("Mirakl refused the line.")
+IMPORTS_ONLY = Reason(
+    "Mirakl takes offers only by imports, which a resync makes: this change goes with the "
+    "next resync."
+)
 
 
 def _csv(header: list[str], rows: list[list[str]]) -> bytes:
@@ -179,17 +182,14 @@ class MiraklImports:
         return [item for item in items if item.offer.pk in refused_ids], plans
 
     def send_snapshots(self, snapshots):
-        """Every offer plan_batches keyed went by imports: what reaches here is the second
-        offer of a listing another offer of the chunk names (the first went), and fails so."""
+        """Every offer plan_batches keyed went by imports: what reaches here from a resync is
+        the second offer of a listing another offer of the chunk names (the first went), and
+        fails so. Anything else (everyday sync's `send_changes`, which plans no import) fails
+        with that reason, no request made: a change goes with the next resync."""
         planned = getattr(self, "planned_refusals", {})
         return [
             planned.get(snap.offer_id)
-            or failed(
-                snap.offer_id,
-                DUPLICATE_LISTING(other="—", listing=snap.listing),
-                code="duplicate_listing",
-                attempts=0,
-            )
+            or failed(snap.offer_id, IMPORTS_ONLY(), code="imports_only", attempts=0)
             for snap in snapshots
         ]
 
