@@ -83,19 +83,17 @@ class DatabaseStore(ChannelStore):
 
     # --- batches being submitted -------------------------------------------------------
 
-    def note(self, batch, **values) -> None:
+    @staticmethod
+    def _note(batch, status: str, values: dict) -> None:
         changes = {**(batch.changes or {}), **values}
-        ChannelBatch.objects.filter(pk=batch.pk, status=ChannelBatch.Status.PREPARED).update(
-            changes=changes
-        )
+        ChannelBatch.objects.filter(pk=batch.pk, status=status).update(changes=changes)
         batch.changes = changes
 
+    def note(self, batch, **values) -> None:
+        self._note(batch, ChannelBatch.Status.PREPARED, values)
+
     def note_reading(self, batch, **values) -> None:
-        changes = {**(batch.changes or {}), **values}
-        ChannelBatch.objects.filter(pk=batch.pk, status=ChannelBatch.Status.SUBMITTED).update(
-            changes=changes
-        )
-        batch.changes = changes
+        self._note(batch, ChannelBatch.Status.SUBMITTED, values)
 
     def submitting(self, batch) -> None:
         self.note(batch, **{SUBMIT_SENT_AT: timezone.now().isoformat()})
