@@ -53,7 +53,7 @@ def bench_prices(url, args):
     from integrations.channels import limits_for
     from integrations.models import ChannelBatch
     from integrations.services.runs import start_resync
-    from integrations.shopconnect.budgets import balanced_split, seconds_to_spend
+    from integrations.shopconnect.budget_estimates import balanced_split, seconds_to_spend
     from offers.models import Offer, OfferChannel
 
     account, s = "prices", args.scale

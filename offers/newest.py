@@ -76,8 +76,21 @@ def requeue_raced(
             continue
         newest = group_values(current)
         if offer.pk in batches:
-            read = batch_values(batches[offer.pk], current)
-            raced += [(offer.pk, integration_id, g) for g in read if read[g] != newest[g]]
+            planned = batches[offer.pk]
+            read = batch_values(planned, current)
+            raced += [
+                (offer.pk, integration_id, g) for g in read if g in groups and read[g] != newest[g]
+            ]
+            # Content and photos a batch carried (an Amazon feed's messages): by their hashes.
+            hashes = {
+                DataGroup.CONTENT: ("content_hash", current.content_hash),
+                DataGroup.PHOTOS: ("photos_hash", current.photos_hash),
+            }
+            raced += [
+                (offer.pk, integration_id, g)
+                for g, (key, now_hash) in hashes.items()
+                if g in groups and key in planned and planned[key] != now_hash()
+            ]
             continue
         read = group_values(offer)
         raced += [(offer.pk, integration_id, g) for g in groups if read[g] != newest[g]]

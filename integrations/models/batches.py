@@ -56,10 +56,3 @@ class ChannelBatch(models.Model):
 
     def __str__(self):
         return f"{self.operation} {self.key} ({self.status}, {len(self.offers)} offers)"
-
-    def remember(self, **values) -> None:
-        """Merge `values` into `changes`, in the database at once: what the channel answered
-        while the batch was being submitted (Amazon: the feed's id), so that a retry after a
-        crash finds it and does not submit the batch a second time."""
-        self.changes = {**(self.changes or {}), **values}
-        ChannelBatch.objects.filter(pk=self.pk).update(changes=self.changes)

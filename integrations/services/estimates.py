@@ -12,6 +12,7 @@ from integrations.engine.resync_chunk import sharing_runs
 from integrations.engine.selection import photos_per_offer, resync_offer_count
 from integrations.models import Integration, ResyncRun
 from integrations.presentation.display import duration_display
+from integrations.shopconnect import budget_estimates
 from integrations.shopconnect import budgets as channel_budgets
 
 DATA_TYPE_LABELS = {
@@ -54,7 +55,7 @@ def resync_estimate(
         if name not in costs or not budget.limits:
             continue
         spenders = 1 + sharing.get(budget.key, 0)
-        needed = channel_budgets.seconds_to_spend(offers * costs[name] * spenders, budget.limits)
+        needed = budget_estimates.seconds_to_spend(offers * costs[name] * spenders, budget.limits)
         if needed > seconds:
             seconds, binding = needed, str(budget.label)
     by_adapter = shopconnect.adapter_for(integration).estimate_seconds(offers, data_types)
@@ -64,7 +65,7 @@ def resync_estimate(
     if paths and all(budgets.get(name) and budgets[name].limits for name in (paths[0], *paths[1])):
         first, others = budgets[paths[0]], [budgets[name] for name in paths[1]]
         spenders = 1 + max(sharing.get(b.key, 0) for b in (first, *others))
-        _, needed = channel_budgets.balanced_split(
+        _, needed = budget_estimates.balanced_split(
             offers * spenders, first.limits, [b.limits for b in others]
         )
         if needed > seconds:

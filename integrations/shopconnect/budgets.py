@@ -59,15 +59,9 @@ from __future__ import annotations
 import contextvars
 import enum
 import hashlib
-import itertools
-import json
 import math
-import os
-import random
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -77,7 +71,13 @@ from django.utils.translation import gettext_lazy as _
 
 from integrations.channels import Limit, descriptor
 
-REDIS_PREFIX = "xsale:budget:"
+# The stores keep every budget's state (re-exported: callers reach them as budgets.store()).
+from integrations.shopconnect.budget_stores import (  # noqa: F401
+    RedisStore,
+    SQLiteStore,
+    reset_store,
+    store,
+)
 
 
 class Priority(enum.IntEnum):
@@ -339,129 +339,6 @@ def decide(
     return Grant(at, True, budget if at > now else None, limit if at > now else None), states
 
 
-# --- stores ----------------------------------------------------------------------------------
-
-Transition = Callable[[dict[str, dict]], tuple[object, dict[str, dict] | None]]
-
-
-class SQLiteStore:
-    """Budgets in a SQLite file: one connection per process, one transaction per spend."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid: int | None = None
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS budget (key TEXT PRIMARY KEY, state TEXT NOT NULL, "
-                "expires REAL NOT NULL)"
-            )
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
-
-    def transact(self, keys: Sequence[str], transition: Transition):
-        with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                marks = ", ".join("?" * len(keys))
-                rows = conn.execute(
-                    f"SELECT key, state FROM budget WHERE key IN ({marks}) AND expires > ?",  # noqa: S608
-                    [*keys, time.time()],
-                ).fetchall()
-                result, new = transition({key: json.loads(state) for key, state in rows})
-                for key, state in (new or {}).items():
-                    conn.execute(
-                        "INSERT INTO budget (key, state, expires) VALUES (?, ?, ?) ON CONFLICT "
-                        "(key) DO UPDATE SET state = excluded.state, expires = excluded.expires",
-                        (key, json.dumps(state), time.time() + int(state.get("ttl", 7200))),
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        return result
-
-    def clear(self) -> None:
-        with self._lock:
-            self._connection().execute("DELETE FROM budget")
-
-
-class RedisStore:
-    """Budgets in Redis: WATCH the keys, decide, write them in MULTI/EXEC (retried on a race).
-
-    The threads of one process take turns (a lock): they would only make each other's
-    transactions fail; a race with another process is retried after a short random pause.
-    """
-
-    def __init__(self, url: str):
-        import redis
-
-        self._redis = redis.Redis.from_url(url)
-        self._watch_error = redis.WatchError
-        self._lock = threading.Lock()
-
-    def transact(self, keys: Sequence[str], transition: Transition):
-        with self._lock:
-            return self._transact(keys, transition)
-
-    def _transact(self, keys: Sequence[str], transition: Transition):
-        names = [REDIS_PREFIX + key for key in keys]
-        with self._redis.pipeline() as pipe:
-            for attempt in itertools.count():
-                if attempt:
-                    time.sleep(random.uniform(0, 0.002 * min(attempt, 5)))
-                try:
-                    pipe.watch(*names)
-                    values = pipe.mget(names)
-                    states = {k: json.loads(v) for k, v in zip(keys, values, strict=True) if v}
-                    result, new = transition(states)
-                    pipe.multi()
-                    for key, state in (new or {}).items():
-                        ttl = int(state.get("ttl", 7200))
-                        pipe.set(REDIS_PREFIX + key, json.dumps(state), ex=ttl)
-                    pipe.execute()
-                    return result
-                except self._watch_error:
-                    continue
-
-    def clear(self) -> None:
-        names = list(self._redis.scan_iter(REDIS_PREFIX + "*"))
-        if names:
-            self._redis.delete(*names)
-
-
-_store = None
-_store_lock = threading.Lock()
-
-
-def store():
-    """The process's budget store: Redis when REDIS_URL is set, else the SQLite file."""
-    global _store
-    with _store_lock:
-        if _store is None:
-            if settings.REDIS_URL:
-                _store = RedisStore(settings.REDIS_URL)
-            else:
-                _store = SQLiteStore(str(settings.BUDGET_STORE_PATH))
-        return _store
-
-
-def reset_store() -> None:
-    """Forget the store object (settings changed, tests)."""
-    global _store
-    with _store_lock:
-        _store = None
-
-
 # --- an integration's budgets -----------------------------------------------------------------
 
 
@@ -582,49 +459,3 @@ def block(budgets: Iterable[Budget], until: float) -> None:
         return None, states
 
     store().transact(sorted({b.key for b in budgets}), transition)
-
-
-def seconds_to_spend(units: float, limits: Sequence[Limit]) -> float:
-    """How long `units` take under these windows from a fresh budget (for estimates).
-
-    The shortest window sets the pace; each longer window lets its count through at that pace
-    and then holds the rest until the window has passed (Allegro: 74,700 edits in the first
-    half hour, then a wait until the hour is over).
-    """
-    if units <= 0 or not limits:
-        return 0.0
-    ordered = sorted(limits, key=lambda w: w.seconds)
-    effective = [(w.count * slots_of(w) / span_of(w), w.seconds) for w in ordered]
-    count, seconds = effective[0]
-    total = units / (count / seconds)
-    for count, seconds in effective[1:]:
-        full = math.ceil(units / count) - 1
-        if full > 0:
-            rest = units - full * count
-            pace = seconds_to_spend(rest, [w for w in ordered if w.seconds < seconds])
-            total = max(total, full * seconds + pace)
-    return total
-
-
-def balanced_split(
-    units: int, first: Sequence[Limit], others: Sequence[Sequence[Limit]]
-) -> tuple[int, float]:
-    """Share `units` between two paths that run side by side: the first (its windows) and the
-    second, which needs all of `others` (each its own budget, spent together). Returns the
-    units the first path takes and the seconds both then need — the least that any split
-    allows (Allegro: PATCH beside the price and quantity commands)."""
-
-    def second(n: int) -> float:
-        return max((seconds_to_spend(n, limits) for limits in others), default=0.0)
-
-    low, high = 0, units  # first(k) grows with k, second(units - k) shrinks: bisect
-    while low < high:
-        k = (low + high) // 2
-        if seconds_to_spend(k, first) < second(units - k):
-            low = k + 1
-        else:
-            high = k
-    best = min(
-        (max(seconds_to_spend(k, first), second(units - k)), k) for k in {max(low - 1, 0), low}
-    )
-    return best[1], best[0]

@@ -10,7 +10,8 @@ import pytest
 
 from integrations.channels import Channel, Limit
 from integrations.shopconnect import budgets
-from integrations.shopconnect.budgets import Budget, decide, seconds_to_spend
+from integrations.shopconnect.budget_estimates import seconds_to_spend
+from integrations.shopconnect.budgets import Budget, decide
 from tests.budget_fixtures import (
     most_in_a_fixed_window,
     most_in_any_window,

@@ -13,7 +13,7 @@ Budgets (channels.py, with sources): per seller, price commands 9,000 offer chan
 and 150,000 an hour; quantity commands 9,000 a minute and 250,000 an hour — counted in offers,
 separate from PATCH's 2,490 edits a minute; every request also counts against the
 application's 9,000 a minute. A "prices and stock" resync spends all of them at once: a share
-of the offers, chosen so that both paths finish together (budgets.balanced_split), goes by
+of the offers, chosen so that both paths finish together (budget_estimates.balanced_split), goes by
 PATCH, the rest by commands. What a command cannot carry — stock 0 (FIXED must be > 0), a
 price that is not a number, an offer id that is not one — goes by PATCH.
 """
@@ -32,7 +32,7 @@ from integrations.shopconnect.base import (
     OfferResult,
     OfferToSend,
 )
-from integrations.shopconnect.budgets import balanced_split
+from integrations.shopconnect.budget_estimates import balanced_split
 from integrations.shopconnect.common import json_or_empty
 from integrations.wording import Reason
 
