@@ -36,8 +36,6 @@ An import's error reports, once read, are kept on the batch while it is read
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import time
 from datetime import UTC, datetime, timedelta
@@ -47,6 +45,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from integrations.saleschannels.mirakl.files import csv_file, offer_columns, parse_error_report
 from integrations.shopconnect.base import BatchPlan, BatchSubmission, OfferResult, OfferToSend
 from integrations.shopconnect.common import (
     failed,
@@ -67,7 +66,6 @@ CLOCK_SKEW_SECONDS = 120
 # and more): until then "not in the list" does not yet mean "never registered".
 IN_FLIGHT_SECONDS = 90
 LIST_PAGES = 5  # of 100 imports (Mirakl keeps 500 files per seller)
-REPORT_MAX_LINES = 100_000
 IMAGE_COLUMNS = 10
 # The product file's own columns (the operator's format: Empik names its own; the sandbox's
 # are sku, title, category). Parameters go as columns by their name.
@@ -94,31 +92,6 @@ IMPORTS_ONLY = Reason(
     "Mirakl takes offers only by imports, which a resync makes: this change goes with the "
     "next resync."
 )
-
-
-def _csv(header: list[str], rows: list[list[str]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8")
-
-
-def offer_columns(send_content: bool, send_prices_stock: bool) -> tuple[str, list[str]]:
-    """(OF01 import mode, columns) for what a run sends."""
-    if send_content and send_prices_stock:
-        return "NORMAL", [
-            "sku",
-            "product-id",
-            "product-id-type",
-            "description",
-            "price",
-            "quantity",
-            "state",
-        ]
-    if send_content:
-        return "NORMAL", ["sku", "product-id", "product-id-type", "description"]
-    return "PARTIAL_UPDATE", ["sku", "price", "quantity"]
 
 
 class MiraklImports:
@@ -277,7 +250,7 @@ class MiraklImports:
 
     def submit_batch(self, batch) -> BatchSubmission:
         payload = batch.changes[PAYLOAD]
-        content = _csv(payload["header"], payload["rows"])
+        content = csv_file(payload["header"], payload["rows"])
         if batch.operation == OFFERS:
             url, spend = f"{self.api}/offers/imports", "of01"
             data = {"import_mode": payload["mode"]}
@@ -489,33 +462,3 @@ class MiraklImports:
 
 def _whole(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def parse_error_report(content: bytes, keys: list[str], code: str) -> dict[str, list]:
-    """An error report ("a file like the input" with the errors): {key: [code, message]}.
-
-    The line is named by its SKU column (`sku`, `offer-sku`) or else by `error-line` (the
-    header being line 1). The message is the `error-message` column (the sandbox's reading of
-    the operators' reports), else the last column. At most REPORT_MAX_LINES lines are read."""
-    text = content.decode("utf-8-sig", errors="replace")
-    reader = csv.reader(io.StringIO(text), delimiter=";")
-    header = [h.strip().lower() for h in next(reader, [])]
-    if not header:
-        return {}
-    sku_at = next((header.index(c) for c in ("sku", "offer-sku") if c in header), None)
-    line_at = header.index("error-line") if "error-line" in header else None
-    message_at = header.index("error-message") if "error-message" in header else len(header) - 1
-    errors: dict[str, list] = {}
-    known = set(keys)
-    for n, row in enumerate(reader):
-        if n >= REPORT_MAX_LINES:
-            break
-        key = row[sku_at].strip() if sku_at is not None and sku_at < len(row) else ""
-        if key not in known and line_at is not None and line_at < len(row):
-            line = row[line_at].strip()
-            if line.isdigit() and 2 <= int(line) < len(keys) + 2:
-                key = keys[int(line) - 2]
-        if key in known:
-            message = row[message_at].strip() if message_at < len(row) else ""
-            errors.setdefault(key, [code, message])
-    return errors
