@@ -20,8 +20,11 @@ price that is not a number, an offer id that is not one — goes by PATCH.
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
+from itertools import accumulate
 from urllib.parse import quote
 
 from integrations.shopconnect.base import (
@@ -32,7 +35,7 @@ from integrations.shopconnect.base import (
     OfferResult,
     OfferToSend,
 )
-from integrations.shopconnect.budget_estimates import balanced_split
+from integrations.shopconnect.budget_estimates import cheapest_split
 from integrations.shopconnect.common import json_or_empty
 from integrations.wording import Reason
 
@@ -85,6 +88,44 @@ def _chunks(ids: list[int], size: int = COMMAND_MAX_OFFERS):
         yield ids[start : start + size]
 
 
+# A command costs its PUT and one read of its tasks once carried out (read_batch), and the
+# read spends its offers in the report-read budget once.
+REQUESTS_PER_COMMAND = 2
+
+
+def split_cost(sizes: list[int], *, stocks: int, by_patch: int = 0, scale: float = 1.0):
+    """cost(k) for budget_estimates.cheapest_split: what a prices-and-stock run spends in
+    each Allegro budget when `k` of the commandable offers (price groups of `sizes`, the
+    smallest taken first) go by PATCH and the rest by price and quantity commands, beside
+    `by_patch` offers that only PATCH can carry. A price group of g offers takes ceil(g /
+    1,000) commands; the stock groups among the rest are at most `stocks`, a command per
+    1,000 offers of each."""
+    sizes = sorted(sizes)
+    prefix = list(accumulate(sizes))
+    commands = [math.ceil(size / COMMAND_MAX_OFFERS) for size in sizes]
+    after = list(accumulate(reversed(commands)))[::-1] + [0]  # commands of groups j…
+    total = prefix[-1] if prefix else 0
+
+    def cost(k: int) -> dict[str, float]:
+        whole = bisect_right(prefix, k)  # groups taken whole by PATCH
+        price = 0
+        if whole < len(sizes):
+            left = prefix[whole] - k  # what stays of the group PATCH took a part of
+            price = math.ceil(left / COMMAND_MAX_OFFERS) + after[whole + 1]
+        rest = total - k
+        quantity = min(rest, stocks + rest // COMMAND_MAX_OFFERS)
+        patches = k + by_patch
+        return {
+            "edits": patches * scale,
+            "app": (patches + REQUESTS_PER_COMMAND * (price + quantity)) * scale,
+            "price_commands": rest * scale,
+            "quantity_commands": rest * scale,
+            "command_reads": 2 * rest * scale,
+        }
+
+    return cost
+
+
 class AllegroCommands:
     """The asynchronous hooks of the adapter contract (base.ChannelAdapter), for Allegro."""
 
@@ -117,15 +158,19 @@ class AllegroCommands:
                 by_patch.append(item)
         if not commandable:
             return items, []
-        # PATCH carries a share that finishes together with the commands.
-        share = self.patch_share(run_offers)
         by_price: dict[tuple, list[OfferToSend]] = defaultdict(list)
         for item in commandable:
             by_price[_price(item.offer)].append(item)
-        quota = round(share * len(commandable))
-        # The smallest price groups go by PATCH first: a command of one offer costs a request
-        # of the application's budget as a PATCH does.
-        for group in sorted(by_price.values(), key=len):
+        # The smallest price groups go by PATCH first: a command of one offer costs its PUT
+        # and its report read in the application's budget, where a PATCH costs one request.
+        groups = sorted(by_price.values(), key=len)
+        quota = self.patch_quota(
+            [len(group) for group in groups],
+            stocks=len({item.offer.stock for item in commandable}),
+            by_patch=len(by_patch),
+            scale=run_offers / len(items) if run_offers > len(items) else 1.0,
+        )
+        for group in groups:
             if quota <= 0:
                 break
             taken, by_price_rest = group[:quota], group[quota:]
@@ -158,16 +203,17 @@ class AllegroCommands:
             changes={"sent": sent, "listings": {str(i): external[i] for i in ids}},
         )
 
-    def patch_share(self, offers: int) -> float:
-        """The share of a prices-and-stock run's offers that goes by PATCH so that PATCH and
-        the commands finish together, every window of every budget counted."""
+    def patch_quota(self, sizes: list[int], *, stocks: int, by_patch: int, scale: float) -> int:
+        """How many of the commandable offers (in price groups of `sizes`, smallest first)
+        go by PATCH so that the run ends soonest, every budget's every window counted with
+        each path's full cost (split_cost). The chunk stands for the run `scale` times."""
         budgets = self.budgets()
-        patch = budgets.get("edits")
-        commands = [budgets.get(name) for name in ("price_commands", "quantity_commands")]
-        if patch is None or not patch.limits or any(b is None or not b.limits for b in commands):
-            return 0.0
-        by_patch, _ = balanced_split(offers, patch.limits, [b.limits for b in commands])
-        return by_patch / offers if offers else 0.0
+        limits = {name: budget.limits for name, budget in budgets.items() if budget.limits}
+        if any(name not in limits for name in ("edits", "price_commands", "quantity_commands")):
+            return 0
+        cost = split_cost(sizes, stocks=stocks, by_patch=by_patch, scale=scale)
+        quota, _ = cheapest_split(sum(sizes), cost, limits)
+        return quota
 
     # --- submitting and reading ---------------------------------------------------------
 
@@ -208,16 +254,12 @@ class AllegroCommands:
         )
 
     def read_batch(self, batch) -> dict[int, OfferResult] | None:
+        """Each offer's outcome from the command's tasks — a request per 1,000 offers, the
+        summary not read: a task still NEW means not carried out yet (look again later).
+        Only when every task read is final and some offer has none does the summary say
+        whether the command is complete (then the engine accounts for the offers without a
+        task); otherwise look again later."""
         headers = {"Accept": MEDIA_TYPE}
-        summary = self.client.request(
-            "GET",
-            self._command_url(batch),
-            spend={"app": 1, "integration": 1, "command_reads": len(batch.offers)},
-            headers=headers,
-        )
-        data = json_or_empty(summary)
-        if summary.status_code != 200 or not isinstance(data, dict) or not data.get("completedAt"):
-            return None
         by_listing = {listing: int(offer) for offer, listing in batch.changes["listings"].items()}
         results: dict[int, OfferResult] = {}
         offset = 0
@@ -237,13 +279,29 @@ class AllegroCommands:
             if not isinstance(tasks, list):
                 return None  # an answer we cannot read: look again later
             for task in tasks:
+                if isinstance(task, dict) and task.get("status") == "NEW":
+                    return None  # not carried out yet
                 result = self._task_result(task, by_listing)
                 if result is not None:
                     results[result.offer_id] = result
             if len(tasks) < TASKS_PAGE:
                 break
             offset += len(tasks)
+        if len(results) < len(batch.offers) and not self._completed(batch):
+            return None
         return results
+
+    def _completed(self, batch) -> bool:
+        summary = self.client.request(
+            "GET",
+            self._command_url(batch),
+            spend={"app": 1, "integration": 1, "command_reads": len(batch.offers)},
+            headers={"Accept": MEDIA_TYPE},
+        )
+        data = json_or_empty(summary)
+        return (
+            summary.status_code == 200 and isinstance(data, dict) and bool(data.get("completedAt"))
+        )
 
     @staticmethod
     def _task_result(task, by_listing: dict[str, int]) -> OfferResult | None:
