@@ -126,6 +126,14 @@ def split_cost(sizes: list[int], *, stocks: int, by_patch: int = 0, scale: float
     return cost
 
 
+def chunk_groups(sizes: list[int], chunks: float) -> list[int]:
+    """The price groups one of `chunks` like chunks holds: a group of at least a chunk's worth
+    in each its share, a smaller one's offers spread one a group."""
+    large = [round(size / chunks) for size in sizes if size >= chunks]
+    spread = round(sum(size for size in sizes if size < chunks) / chunks)
+    return large + [1] * spread
+
+
 class AllegroCommands:
     """The asynchronous hooks of the adapter contract (base.ChannelAdapter), for Allegro."""
 
@@ -214,6 +222,21 @@ class AllegroCommands:
         cost = split_cost(sizes, stocks=stocks, by_patch=by_patch, scale=scale)
         quota, _ = cheapest_split(sum(sizes), cost, limits)
         return quota
+
+    def split_seconds(self, offers: int, price_groups: list[int], stocks: int) -> float | None:
+        """The full-cost split's seconds for a run of `offers` (the estimate before a run),
+        planned as plan_batches plans it: chunk by chunk of batch_chunk_size offers, the
+        catalogue's price groups (`price_groups`) spread over its chunks alike."""
+        budgets = self.budgets()
+        limits = {name: budget.limits for name, budget in budgets.items() if budget.limits}
+        if offers <= 0 or not price_groups:
+            return None
+        if any(name not in limits for name in ("edits", "price_commands", "quantity_commands")):
+            return None
+        chunk = self.integration.facts.batch_chunk_size or sum(price_groups)
+        sizes = chunk_groups(price_groups, max(1.0, sum(price_groups) / chunk))
+        cost = split_cost(sizes, stocks=stocks, scale=offers / sum(sizes))
+        return cheapest_split(sum(sizes), cost, limits)[1]
 
     # --- submitting and reading ---------------------------------------------------------
 

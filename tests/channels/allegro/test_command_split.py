@@ -6,6 +6,7 @@ carries one offer. Outcomes are read in one request per command (its tasks)."""
 from decimal import Decimal
 
 import pytest
+from django.db.models import F
 
 from integrations.channels import limits_for
 from integrations.engine import skeleton
@@ -81,15 +82,21 @@ def test_five_hundred_price_points_split_no_slower_than_by_the_windows_alone():
     assert seconds <= 160  # the figure bench/README.md holds for these offers
 
 
+def with_distinct_prices(sandbox, account, count):
+    integration = sandbox_integration(sandbox, account, "allegro")
+    offers = make_offers(integration, count, photos=0)
+    Offer.objects.filter(pk__in=[o.pk for o in offers]).update(
+        price=F("id") * Decimal("0.01") + Decimal("5.00")
+    )
+    return integration
+
+
 @pytest.fixture
 def distinct_prices(sandbox, sandbox_account, settings, monkeypatch):
     monkeypatch.setattr(skeleton, "enqueue_chunk", lambda run_id, cursor: None)
     settings.RESYNC_TASK_SECONDS = 0
     sandbox.configure("allegro", sandbox_account, command_delay_seconds=0.3)
-    integration = sandbox_integration(sandbox, sandbox_account, "allegro")
-    for offer in make_offers(integration, 60, photos=0):
-        Offer.objects.filter(pk=offer.pk).update(price=Decimal(offer.pk) / 100 + Decimal("5"))
-    return integration
+    return with_distinct_prices(sandbox, sandbox_account, 60)
 
 
 @pytest.mark.django_db
@@ -122,3 +129,22 @@ def test_distinct_prices_go_by_patch_as_full_cost_says_and_every_outcome_lands_r
         listing = held[link.external_id]
         assert Decimal(str(listing["sellingMode"]["price"]["amount"])) == link.offer.price
         assert listing["stock"]["available"] == link.offer.stock
+
+
+@pytest.mark.django_db
+def test_the_estimate_before_a_run_is_the_full_cost_split_of_the_catalogues_prices(
+    sandbox, sandbox_account
+):
+    from integrations.services.estimates import resync_estimate
+
+    offers = 5_000  # a chunk's worth, each its own price; stocks n % 17
+    integration = with_distinct_prices(sandbox, sandbox_account, offers)
+    estimate = resync_estimate(integration, data_types="prices_stock")
+    cost = split_cost([1] * offers, stocks=17)
+    _, bound = cheapest_split(offers, cost, real_limits())
+    assert estimate.seconds == pytest.approx(bound, rel=0.05, abs=1)
+    assert estimate.seconds < seconds_to_spend(offers, limits_for("allegro", "edits")) / 2
+    # One price for all: the commands carry more, and the estimate is sooner.
+    Offer.objects.update(price=Decimal("9.99"))
+    shared = resync_estimate(integration, data_types="prices_stock")
+    assert shared.seconds < estimate.seconds
