@@ -9,13 +9,22 @@ answers 201 at once; Allegro carries the change out later, and `GET …/{command
 `completedAt`) and `GET …/{commandId}/tasks` (each offer's SUCCESS or FAIL, with `message` and
 `errors`) report it.
 
-Budgets (channels.py, with sources): per seller, price commands 9,000 offer changes a minute
+Budgets (descriptor.py, with sources): per seller, price commands 9,000 offer changes a minute
 and 150,000 an hour; quantity commands 9,000 a minute and 250,000 an hour — counted in offers,
 separate from PATCH's 2,490 edits a minute; every request also counts against the
 application's 9,000 a minute. A "prices and stock" resync spends all of them at once: a share
-of the offers, chosen so that both paths finish together (budget_estimates.balanced_split), goes by
-PATCH, the rest by commands. What a command cannot carry — stock 0 (FIXED must be > 0), a
-price that is not a number, an offer id that is not one — goes by PATCH.
+of the offers goes by PATCH, the rest by commands, split by each path's full cost in every
+budget (split_cost, budget_estimates.cheapest_split; issue 28 item 5): a PATCH is one request,
+a command is its PUT and one read of its tasks, and carries as many offers as share its price —
+one with computed prices. The smallest price groups go by PATCH first. What a command cannot
+carry — stock 0 (FIXED must be > 0), a price that is not a number, an offer id that is not
+one — goes by PATCH.
+
+Outcomes: one `GET …/tasks` a command (1,000 tasks a page, the most a command holds), not the
+summary: a task still NEW means "look again later"; a FAIL carries Allegro's message. The
+offers listing (`GET /sale/offers?offer.id=…`, 1,000 a page) would show prices and stock of
+many offers in one read, but not why a change was refused, nor whether an unchanged offer's
+command is still pending — it is not used to confirm outcomes.
 """
 
 from __future__ import annotations
@@ -81,6 +90,11 @@ def _price(offer) -> tuple[str, str] | None:
     if amount <= 0:
         return None
     return f"{amount:.2f}", offer.currency
+
+
+def _draw(offer_id: int) -> float:
+    """A number in [0, 1) of the offer's id alone, spread evenly (Knuth's multiplicative hash)."""
+    return (offer_id * 2_654_435_761 % 2**32) / 2**32
 
 
 def _chunks(ids: list[int], size: int = COMMAND_MAX_OFFERS):
@@ -169,22 +183,22 @@ class AllegroCommands:
         by_price: dict[tuple, list[OfferToSend]] = defaultdict(list)
         for item in commandable:
             by_price[_price(item.offer)].append(item)
-        # The smallest price groups go by PATCH first: a command of one offer costs its PUT
-        # and its report read in the application's budget, where a PATCH costs one request.
-        groups = sorted(by_price.values(), key=len)
+        # A step can end before its chunk does; the engine then plans what is left of the
+        # chunk again. The share stays, and so does each offer's path: an offer goes by PATCH
+        # when its stable draw falls under the share (a fresh quota of what is left would
+        # push more to PATCH at every new plan).
         quota = self.patch_quota(
-            [len(group) for group in groups],
+            sorted(len(group) for group in by_price.values()),
             stocks=len({item.offer.stock for item in commandable}),
             by_patch=len(by_patch),
             scale=run_offers / len(items) if run_offers > len(items) else 1.0,
         )
-        for group in groups:
-            if quota <= 0:
-                break
-            taken, by_price_rest = group[:quota], group[quota:]
-            by_patch += taken
-            quota -= len(taken)
-            group[:] = by_price_rest
+        share = quota / len(commandable)
+        for key, group in by_price.items():
+            kept = [item for item in group if _draw(item.offer.pk) >= share]
+            by_patch += [item for item in group if _draw(item.offer.pk) < share]
+            by_price[key] = kept
+        by_price = {key: group for key, group in by_price.items() if group}
         plans = []
         chosen = [item for group in by_price.values() for item in group]
         for (amount, currency), group in sorted(by_price.items()):
