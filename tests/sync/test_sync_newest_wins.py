@@ -126,3 +126,29 @@ def test_a_batch_that_set_an_older_value_is_followed_by_the_newest(make_integrat
     )
     assert requeued == 1
     assert [(r.offer_id, r.group) for r in pending(allegro)] == [(offers[0].pk, "stock")]
+
+
+def test_a_feed_that_carried_older_content_is_followed_by_the_newest(make_integration):
+    """An Amazon feed carries the content planned (its hashes, as the engine keeps them): a
+    name changed after the plan makes content go again, photos unchanged stay as they are."""
+    from offers import newest
+    from offers.models import Offer
+
+    shop = make_integration()
+    offers = make_offers(shop, 2)
+    planned = {
+        o.pk: {
+            "content_hash": o.content_hash(),
+            "photos_hash": o.photos_hash(),
+            "price": str(o.price),
+            "currency": o.currency,
+            "stock": o.stock,
+        }
+        for o in offers
+    }
+    Offer.objects.filter(pk=offers[0].pk).update(name="Renamed after the plan")
+    assert newest.requeue_raced(shop.pk, offers, "all", batches=planned) == 1
+    assert [(r.offer_id, r.group) for r in pending(shop)] == [(offers[0].pk, "content")]
+    # A prices-and-stock run never re-queues content, whatever its batches carried.
+    Offer.objects.filter(pk=offers[1].pk).update(name="Renamed too")
+    assert newest.requeue_raced(shop.pk, [offers[1]], "prices_stock", batches=planned) == 0
