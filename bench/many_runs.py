@@ -83,6 +83,9 @@ def parse_args():
     prices.add_argument("--scale", type=int, default=1, help="windows' seconds and counts ÷")
     prices.add_argument("--delay", type=float, default=5.0, help="command_delay_seconds (real)")
     prices.add_argument("--workers", type=int, default=2)
+    prices.add_argument(
+        "--distinct-prices", action="store_true", help="every offer its own price (computed)"
+    )
     return parser.parse_args()
 
 

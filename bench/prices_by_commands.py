@@ -6,6 +6,7 @@ every offer afterwards against the catalogue. Prints figures; asserts nothing.
 """
 
 import time
+from collections import Counter
 from decimal import Decimal
 
 import harness as h
@@ -45,6 +46,34 @@ def prices_limits(scale):
             "command_reads": [scaled(COMMAND_READS, 60, scale)],
         }
     }
+
+
+def full_cost_bound(integration, offers):
+    """(offers by PATCH, seconds) of the full-cost split of this data at the run's limits, as
+    the plan computes it per chunk of batch_chunk_size offers; None where the code has none."""
+    try:
+        from integrations.saleschannels.allegro.commands import split_cost
+        from integrations.shopconnect.budget_estimates import cheapest_split
+    except ImportError:  # main before issue 28 item 5
+        return None
+    from integrations.channels import limits_for
+
+    names = ("app", "edits", "price_commands", "quantity_commands", "command_reads")
+    limits = {name: limits_for("allegro", name) for name in names}
+    total = offers.count()
+    # The plan splits each chunk of batch_chunk_size offers (in id order) alike: the first
+    # stands for the run.
+    chunk = list(
+        offers.order_by("id").values_list("price", "stock")[: integration.facts.batch_chunk_size]
+    )
+    commandable = [(price, stock) for price, stock in chunk if stock > 0]
+    sizes = list(Counter(price for price, _ in commandable).values())
+    stocks = len({stock for _, stock in commandable})
+    cost = split_cost(
+        sizes, stocks=stocks, by_patch=len(chunk) - len(commandable), scale=total / len(chunk)
+    )
+    by_patch, seconds = cheapest_split(len(commandable), cost, limits)
+    return round((by_patch + len(chunk) - len(commandable)) * total / len(chunk)), seconds
 
 
 def bench_prices(url, args):
@@ -87,6 +116,10 @@ def bench_prices(url, args):
     seed(integration, args.offers, prefix="P-", photos=0)
     # make_offers gives 500 distinct prices (n % 500 + 0.99); stocks 0–50, spread evenly.
     Offer.objects.filter(channels__integration=integration).update(stock=F("id") * 7 % 51)
+    if args.distinct_prices:  # computed prices: every offer its own (issue 28 item 5)
+        Offer.objects.filter(channels__integration=integration).update(
+            price=F("id") * Decimal("0.01") + Decimal("10.00")
+        )
     offers = Offer.objects.filter(channels__integration=integration)
     prices = offers.values("price").distinct().count()
     zero = offers.filter(stock=0).count()
@@ -101,6 +134,7 @@ def bench_prices(url, args):
     real = args.offers * s
     naive = (real / EDITS[1] * 3600 if real > EDITS[1] else real / EDITS[0] * 60) / s
     by_patch, balanced = balanced_split(args.offers, edits, commands)
+    full = full_cost_bound(integration, offers)
     driven = drive_runs(
         lambda: [start_resync(integration, source="cli", data_types="prices_stock")],
         workers=args.workers,
@@ -121,7 +155,13 @@ def bench_prices(url, args):
         f"- bounds: PATCH alone {patch_only:.0f} s (the budget's schedule; the average rate "
         f"gives {naive:.0f} s) → **{100 * total / naive:.1f}%** of the average-rate bound; "
         f"balanced split {balanced:.0f} s ({by_patch} by PATCH) → "
-        f"**{100 * total / balanced:.0f}%** of it"
+        f"**{100 * total / balanced:.0f}%** of it; "
+        + (
+            f"the full-cost split's {full[1]:.0f} s ({full[0]} by PATCH) → "
+            f"**{100 * total / full[1]:.0f}%** of it"
+            if full
+            else "(no full-cost split on this code)"
+        )
     )
     by_endpoint = counters["by_endpoint"]
     patches = by_endpoint.get("PATCH /sale/product-offers/{offerId}", 0)

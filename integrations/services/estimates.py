@@ -4,6 +4,7 @@ the admin) offer to send, each choice with its estimate."""
 import math
 from dataclasses import dataclass, field
 
+from django.db.models import Count
 from django.utils.translation import gettext_lazy
 
 from integrations import shopconnect
@@ -14,6 +15,7 @@ from integrations.models import Integration, ResyncRun
 from integrations.presentation.display import duration_display
 from integrations.shopconnect import budget_estimates
 from integrations.shopconnect import budgets as channel_budgets
+from offers.models import OfferChannel
 
 DATA_TYPE_LABELS = {
     ResyncRun.DataTypes.ALL: gettext_lazy(
@@ -65,13 +67,26 @@ def resync_estimate(
     if paths and all(budgets.get(name) and budgets[name].limits for name in (paths[0], *paths[1])):
         first, others = budgets[paths[0]], [budgets[name] for name in paths[1]]
         spenders = 1 + max(sharing.get(b.key, 0) for b in (first, *others))
-        _, needed = budget_estimates.balanced_split(
-            offers * spenders, first.limits, [b.limits for b in others]
-        )
+        needed = split_seconds(integration, offers * spenders)
+        if needed is None:
+            _, needed = budget_estimates.balanced_split(
+                offers * spenders, first.limits, [b.limits for b in others]
+            )
         if needed > seconds:
             labels = " + ".join(str(b.label) for b in (first, *others))
             seconds, binding = needed, labels
     return Estimate(math.ceil(seconds), binding, max(sharing.values(), default=0))
+
+
+def split_seconds(integration: Integration, offers: int) -> float | None:
+    """The channel's full-cost split of a run of `offers` (Allegro: a command's PUT and its
+    report read weigh too), from the catalogue's price groups and stocks."""
+    links = OfferChannel.objects.filter(integration=integration)
+    groups = [row["n"] for row in links.values("offer__price").annotate(n=Count("pk"))]
+    if not groups or not offers:
+        return None
+    stocks = links.values("offer__stock").distinct().count()
+    return shopconnect.adapter_for(integration).split_seconds(offers, groups, stocks)
 
 
 def photos_of(integration: Integration) -> float:

@@ -314,6 +314,13 @@ class ChannelAdapter(ABC):
         channel processes in its own time (Amazon's feeds). None: the budgets tell."""
         return None
 
+    def split_seconds(self, offers: int, price_groups: list[int], stocks: int) -> float | None:
+        """How long a run of `offers` shared between the channel's two paths (facts.
+        parallel_paths) takes when each path's full cost counts — its offers in groups of one
+        price (`price_groups`, the catalogue's, counted over `offers`) and `stocks` distinct
+        stocks. None: the paths' windows alone tell (budget_estimates.balanced_split)."""
+        return None
+
     # Batches the engine may submit or read at once in each lane (one per operation, one for
     # the reports), from threads of its own: submit_batch and read_batch must then not use
     # the store (the engine writes what they return).

@@ -5,7 +5,7 @@ and slots as integrations/shopconnect/budgets.py spends by."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from integrations.channels import Limit
 from integrations.shopconnect.budgets import slots_of, span_of
@@ -54,4 +54,38 @@ def balanced_split(
     best = min(
         (max(seconds_to_spend(k, first), second(units - k)), k) for k in {max(low - 1, 0), low}
     )
+    return best[1], best[0]
+
+
+def cheapest_split(
+    units: int,
+    cost: Callable[[int], Mapping[str, float]],
+    limits: Mapping[str, Sequence[Limit]],
+) -> tuple[int, float]:
+    """Share `units` between two paths that run side by side when each path's cost is not one
+    budget's count: `cost(k)` gives what the run spends in every budget (by name) when `k`
+    units go by the first path and the rest by the second — each request of either path
+    included (Allegro: a command's PUT and its report read in the application's budget).
+    Returns the `k` whose slowest budget finishes soonest, and those seconds.
+
+    The cost need not be monotone in `k` (moving an offer whose price no other offer shares
+    saves a command; moving one of a large group saves none), so `k` is scanned — coarsely,
+    then one by one around the best."""
+
+    def seconds(k: int) -> float:
+        spent = cost(k)
+        return max(
+            (
+                seconds_to_spend(spent[name], windows)
+                for name, windows in limits.items()
+                if name in spent
+            ),
+            default=0.0,
+        )
+
+    step = max(1, units // 2_000)
+    best = min((seconds(k), k) for k in range(0, units + 1, step))
+    if step > 1:
+        near = range(max(0, best[1] - step), min(units, best[1] + step) + 1)
+        best = min(best, min((seconds(k), k) for k in near))
     return best[1], best[0]

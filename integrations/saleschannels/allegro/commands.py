@@ -9,19 +9,31 @@ answers 201 at once; Allegro carries the change out later, and `GET …/{command
 `completedAt`) and `GET …/{commandId}/tasks` (each offer's SUCCESS or FAIL, with `message` and
 `errors`) report it.
 
-Budgets (channels.py, with sources): per seller, price commands 9,000 offer changes a minute
+Budgets (descriptor.py, with sources): per seller, price commands 9,000 offer changes a minute
 and 150,000 an hour; quantity commands 9,000 a minute and 250,000 an hour — counted in offers,
 separate from PATCH's 2,490 edits a minute; every request also counts against the
 application's 9,000 a minute. A "prices and stock" resync spends all of them at once: a share
-of the offers, chosen so that both paths finish together (budget_estimates.balanced_split), goes by
-PATCH, the rest by commands. What a command cannot carry — stock 0 (FIXED must be > 0), a
-price that is not a number, an offer id that is not one — goes by PATCH.
+of the offers goes by PATCH, the rest by commands, split by each path's full cost in every
+budget (split_cost, budget_estimates.cheapest_split; issue 28 item 5): a PATCH is one request,
+a command is its PUT and one read of its tasks, and carries as many offers as share its price —
+one with computed prices. The smallest price groups go by PATCH first. What a command cannot
+carry — stock 0 (FIXED must be > 0), a price that is not a number, an offer id that is not
+one — goes by PATCH.
+
+Outcomes: one `GET …/tasks` a command (1,000 tasks a page, the most a command holds), not the
+summary: a task still NEW means "look again later"; a FAIL carries Allegro's message. The
+offers listing (`GET /sale/offers?offer.id=…`, 1,000 a page) would show prices and stock of
+many offers in one read, but not why a change was refused, nor whether an unchanged offer's
+command is still pending — it is not used to confirm outcomes.
 """
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
+from itertools import accumulate
 from urllib.parse import quote
 
 from integrations.shopconnect.base import (
@@ -32,7 +44,7 @@ from integrations.shopconnect.base import (
     OfferResult,
     OfferToSend,
 )
-from integrations.shopconnect.budget_estimates import balanced_split
+from integrations.shopconnect.budget_estimates import cheapest_split
 from integrations.shopconnect.common import json_or_empty
 from integrations.wording import Reason
 
@@ -80,9 +92,60 @@ def _price(offer) -> tuple[str, str] | None:
     return f"{amount:.2f}", offer.currency
 
 
+def _draw(offer_id: int) -> float:
+    """A number in [0, 1) of the offer's id alone, spread evenly (Knuth's multiplicative hash)."""
+    return (offer_id * 2_654_435_761 % 2**32) / 2**32
+
+
 def _chunks(ids: list[int], size: int = COMMAND_MAX_OFFERS):
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+# A command costs its PUT and one read of its tasks once carried out (read_batch), and the
+# read spends its offers in the report-read budget once.
+REQUESTS_PER_COMMAND = 2
+
+
+def split_cost(sizes: list[int], *, stocks: int, by_patch: int = 0, scale: float = 1.0):
+    """cost(k) for budget_estimates.cheapest_split: what a prices-and-stock run spends in
+    each Allegro budget when `k` of the commandable offers (price groups of `sizes`, the
+    smallest taken first) go by PATCH and the rest by price and quantity commands, beside
+    `by_patch` offers that only PATCH can carry. A price group of g offers takes ceil(g /
+    1,000) commands; the stock groups among the rest are at most `stocks`, a command per
+    1,000 offers of each."""
+    sizes = sorted(sizes)
+    prefix = list(accumulate(sizes))
+    commands = [math.ceil(size / COMMAND_MAX_OFFERS) for size in sizes]
+    after = list(accumulate(reversed(commands)))[::-1] + [0]  # commands of groups j…
+    total = prefix[-1] if prefix else 0
+
+    def cost(k: int) -> dict[str, float]:
+        whole = bisect_right(prefix, k)  # groups taken whole by PATCH
+        price = 0
+        if whole < len(sizes):
+            left = prefix[whole] - k  # what stays of the group PATCH took a part of
+            price = math.ceil(left / COMMAND_MAX_OFFERS) + after[whole + 1]
+        rest = total - k
+        quantity = min(rest, stocks + rest // COMMAND_MAX_OFFERS)
+        patches = k + by_patch
+        return {
+            "edits": patches * scale,
+            "app": (patches + REQUESTS_PER_COMMAND * (price + quantity)) * scale,
+            "price_commands": rest * scale,
+            "quantity_commands": rest * scale,
+            "command_reads": 2 * rest * scale,
+        }
+
+    return cost
+
+
+def chunk_groups(sizes: list[int], chunks: float) -> list[int]:
+    """The price groups one of `chunks` like chunks holds: a group of at least a chunk's worth
+    in each its share, a smaller one's offers spread one a group."""
+    large = [round(size / chunks) for size in sizes if size >= chunks]
+    spread = round(sum(size for size in sizes if size < chunks) / chunks)
+    return large + [1] * spread
 
 
 class AllegroCommands:
@@ -117,21 +180,25 @@ class AllegroCommands:
                 by_patch.append(item)
         if not commandable:
             return items, []
-        # PATCH carries a share that finishes together with the commands.
-        share = self.patch_share(run_offers)
         by_price: dict[tuple, list[OfferToSend]] = defaultdict(list)
         for item in commandable:
             by_price[_price(item.offer)].append(item)
-        quota = round(share * len(commandable))
-        # The smallest price groups go by PATCH first: a command of one offer costs a request
-        # of the application's budget as a PATCH does.
-        for group in sorted(by_price.values(), key=len):
-            if quota <= 0:
-                break
-            taken, by_price_rest = group[:quota], group[quota:]
-            by_patch += taken
-            quota -= len(taken)
-            group[:] = by_price_rest
+        # A step can end before its chunk does; the engine then plans what is left of the
+        # chunk again. The share stays, and so does each offer's path: an offer goes by PATCH
+        # when its stable draw falls under the share (a fresh quota of what is left would
+        # push more to PATCH at every new plan).
+        quota = self.patch_quota(
+            sorted(len(group) for group in by_price.values()),
+            stocks=len({item.offer.stock for item in commandable}),
+            by_patch=len(by_patch),
+            scale=run_offers / len(items) if run_offers > len(items) else 1.0,
+        )
+        share = quota / len(commandable)
+        for key, group in by_price.items():
+            kept = [item for item in group if _draw(item.offer.pk) >= share]
+            by_patch += [item for item in group if _draw(item.offer.pk) < share]
+            by_price[key] = kept
+        by_price = {key: group for key, group in by_price.items() if group}
         plans = []
         chosen = [item for group in by_price.values() for item in group]
         for (amount, currency), group in sorted(by_price.items()):
@@ -158,16 +225,32 @@ class AllegroCommands:
             changes={"sent": sent, "listings": {str(i): external[i] for i in ids}},
         )
 
-    def patch_share(self, offers: int) -> float:
-        """The share of a prices-and-stock run's offers that goes by PATCH so that PATCH and
-        the commands finish together, every window of every budget counted."""
+    def patch_quota(self, sizes: list[int], *, stocks: int, by_patch: int, scale: float) -> int:
+        """How many of the commandable offers (in price groups of `sizes`, smallest first)
+        go by PATCH so that the run ends soonest, every budget's every window counted with
+        each path's full cost (split_cost). The chunk stands for the run `scale` times."""
         budgets = self.budgets()
-        patch = budgets.get("edits")
-        commands = [budgets.get(name) for name in ("price_commands", "quantity_commands")]
-        if patch is None or not patch.limits or any(b is None or not b.limits for b in commands):
-            return 0.0
-        by_patch, _ = balanced_split(offers, patch.limits, [b.limits for b in commands])
-        return by_patch / offers if offers else 0.0
+        limits = {name: budget.limits for name, budget in budgets.items() if budget.limits}
+        if any(name not in limits for name in ("edits", "price_commands", "quantity_commands")):
+            return 0
+        cost = split_cost(sizes, stocks=stocks, by_patch=by_patch, scale=scale)
+        quota, _ = cheapest_split(sum(sizes), cost, limits)
+        return quota
+
+    def split_seconds(self, offers: int, price_groups: list[int], stocks: int) -> float | None:
+        """The full-cost split's seconds for a run of `offers` (the estimate before a run),
+        planned as plan_batches plans it: chunk by chunk of batch_chunk_size offers, the
+        catalogue's price groups (`price_groups`) spread over its chunks alike."""
+        budgets = self.budgets()
+        limits = {name: budget.limits for name, budget in budgets.items() if budget.limits}
+        if offers <= 0 or not price_groups:
+            return None
+        if any(name not in limits for name in ("edits", "price_commands", "quantity_commands")):
+            return None
+        chunk = self.integration.facts.batch_chunk_size or sum(price_groups)
+        sizes = chunk_groups(price_groups, max(1.0, sum(price_groups) / chunk))
+        cost = split_cost(sizes, stocks=stocks, scale=offers / sum(sizes))
+        return cheapest_split(sum(sizes), cost, limits)[1]
 
     # --- submitting and reading ---------------------------------------------------------
 
@@ -208,16 +291,12 @@ class AllegroCommands:
         )
 
     def read_batch(self, batch) -> dict[int, OfferResult] | None:
+        """Each offer's outcome from the command's tasks — a request per 1,000 offers, the
+        summary not read: a task still NEW means not carried out yet (look again later).
+        Only when every task read is final and some offer has none does the summary say
+        whether the command is complete (then the engine accounts for the offers without a
+        task); otherwise look again later."""
         headers = {"Accept": MEDIA_TYPE}
-        summary = self.client.request(
-            "GET",
-            self._command_url(batch),
-            spend={"app": 1, "integration": 1, "command_reads": len(batch.offers)},
-            headers=headers,
-        )
-        data = json_or_empty(summary)
-        if summary.status_code != 200 or not isinstance(data, dict) or not data.get("completedAt"):
-            return None
         by_listing = {listing: int(offer) for offer, listing in batch.changes["listings"].items()}
         results: dict[int, OfferResult] = {}
         offset = 0
@@ -237,13 +316,29 @@ class AllegroCommands:
             if not isinstance(tasks, list):
                 return None  # an answer we cannot read: look again later
             for task in tasks:
+                if isinstance(task, dict) and task.get("status") == "NEW":
+                    return None  # not carried out yet
                 result = self._task_result(task, by_listing)
                 if result is not None:
                     results[result.offer_id] = result
             if len(tasks) < TASKS_PAGE:
                 break
             offset += len(tasks)
+        if len(results) < len(batch.offers) and not self._completed(batch):
+            return None
         return results
+
+    def _completed(self, batch) -> bool:
+        summary = self.client.request(
+            "GET",
+            self._command_url(batch),
+            spend={"app": 1, "integration": 1, "command_reads": len(batch.offers)},
+            headers={"Accept": MEDIA_TYPE},
+        )
+        data = json_or_empty(summary)
+        return (
+            summary.status_code == 200 and isinstance(data, dict) and bool(data.get("completedAt"))
+        )
 
     @staticmethod
     def _task_result(task, by_listing: dict[str, int]) -> OfferResult | None:

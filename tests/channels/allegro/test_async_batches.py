@@ -170,7 +170,7 @@ def test_a_crash_between_the_put_and_the_report_repeats_no_command(
 
 
 def test_a_cancel_stops_new_commands_but_reads_the_reports_of_registered_ones(
-    sandbox, sandbox_account, allegro, chunk_size, settings
+    sandbox, sandbox_account, allegro, chunk_size, settings, monkeypatch
 ):
     import dataclasses
 
@@ -178,7 +178,7 @@ def test_a_cancel_stops_new_commands_but_reads_the_reports_of_registered_ones(
 
     facts = dataclasses.replace(channels.CHANNEL_FACTS["allegro"], batch_chunk_size=40)
     settings_facts = dict(channels.CHANNEL_FACTS, allegro=facts)
-    pytest.MonkeyPatch().setattr(channels, "CHANNEL_FACTS", settings_facts)
+    monkeypatch.setattr(channels, "CHANNEL_FACTS", settings_facts)  # undone after the test
     sandbox.configure("allegro", sandbox_account, command_delay_seconds=2)
     run = start_resync(allegro, source="cli", data_types="prices_stock")
     process_chunk(run.pk, 0)  # the first chunk: its commands registered
