@@ -221,8 +221,12 @@ def decide_ended() -> int:
 def reconcile_confirm(record: Reconciliation, *, user, source: str) -> Reconciliation:
     """The seller confirms a large drift's fix: send back what still differs."""
     with transaction.atomic():
+        # Only the reconciliation's own row is locked: PostgreSQL refuses FOR UPDATE on the
+        # nullable side of the outer join select_related would make (check_run may be null).
         record = (
-            Reconciliation.objects.select_for_update().select_related("check_run").get(pk=record.pk)
+            Reconciliation.objects.select_for_update(of=("self",))
+            .select_related("check_run")
+            .get(pk=record.pk)
         )
         if record.outcome != Reconciliation.Outcome.ASKED:
             raise ResyncError(_("This reconciliation has been decided already."))
