@@ -9,6 +9,7 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from playwright.sync_api import Error as PlaywrightError
 
 from integrations.models import ResyncRun
 from integrations.services.runs import start_resync
@@ -61,8 +62,13 @@ def test_a_live_run_page_agrees_with_itself_on_every_poll(
         eta = seconds_of(panel.locator("[data-field=eta_display]").inner_text())
         processed = number_of(panel.locator("[data-field=processed]").inner_text())
         limit = page.locator("[data-plot] .plot-limit")
-        same = page.evaluate("window.sameDocument === true")
+        try:
+            same = page.evaluate("window.sameDocument === true")
+        except PlaywrightError:  # a reload under way: only the run's end may cause it
+            page.wait_for_load_state()
+            same = False
         if not same:  # the run ended and the page reloaded itself
+            assert ResyncRun.objects.get(pk=run.pk).status == "completed", "reloaded mid-run"
             break
         line = int(limit.get_attribute("data-limit")) if limit.count() else None
         seen.append((pace, eta, processed, line))
