@@ -55,6 +55,7 @@ class RecordingProxy:
         self.target = target
         self.writes: list[dict] = []  # {"listing", "stock", "at", "status"}
         self.refused = 0
+        self.cut = 0  # answers whose client was gone (killed mid-request)
         self.down = False
         self.lock = threading.Lock()
         proxy = self
@@ -108,8 +109,13 @@ class RecordingProxy:
                                          "content-encoding"):  # fmt: skip
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                self.wfile.write(content)
+                try:
+                    self.end_headers()
+                    self.wfile.write(content)
+                except OSError:  # the client was killed while its request was in flight
+                    with proxy.lock:
+                        proxy.cut += 1
+                    raise
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
 
@@ -386,7 +392,9 @@ def kill(proxy, sandbox_url, offers_count, kills, with_resync):
             print(f"- resync {run.status}: {run.sent} sent, {run.failed} failed")
         done = wait_until(lambda: pending() == 0, 180)
         time.sleep(2)
-        print(f"- pending at each kill: {in_flight}; all delivered after the restarts: {done}")
+        print(f"- pending at each kill: {in_flight}; requests cut by the kills (the channel "
+              f"answered a dead client): {proxy.cut}; all delivered after the restarts: "
+              f"{done}")  # fmt: skip
         verdict(proxy, changes, since, "after the kills")
         final = held(sandbox_url, "kill")
         from offers.models import Offer
