@@ -1768,6 +1768,9 @@ def seed(acct, payload: dict) -> dict:
             for field in ("description", "internal_description", "leadtime_to_ship"):
                 if field in item:
                     offer[field] = item[field]
+            for field in DISCOUNT_FIELDS:  # a discount the seller set in the back office
+                if field in item:
+                    offer[field] = amount(item[field]) if field in PRICE_FIELDS else item[field]
             offer["prices"] = _default_prices(offer)
             offer["seeded"] = True
             _touch(acct, offer, now)

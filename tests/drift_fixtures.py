@@ -22,3 +22,16 @@ def drift_channel(sandbox, channel, account, **shares) -> dict:
     )
     response.raise_for_status()
     return response.json()
+
+
+def found_items(run, kind, field=None) -> set[str]:
+    """The listings a check found `kind` ("differs", "missing", "unknown"), in `field`."""
+    from integrations.models import DriftItem
+
+    found = DriftItem.objects.filter(check_run=run, kind=kind)
+    return {i.external_id for i in found if field is None or field in i.fields}
+
+
+def changed(answer, field) -> set[str]:
+    """The listings the sandbox's /drift changed in `field`."""
+    return {str(change["id"]) for change in answer["changes"][field]}

@@ -251,9 +251,9 @@ def record(
                 photo_files += result.photo_files
                 # What reached the channel: as planned for a batch (`sent`), else the offer.
                 planned = result.sent
-                photos_hash = planned.get("photos_hash") or offer.photos_hash()
-                if not result.photos_sent:
-                    photos_hash = read
+                photos_hash = read
+                if result.photos_sent:
+                    photos_hash = planned.get("photos_hash") or offer.photos_hash()
                 if current != read:  # changed since the chunk was read: keep the change
                     photos_hash = current
                 status = SiteJournal.Status.WARNING if result.message else SiteJournal.Status.OK
@@ -285,6 +285,7 @@ def record(
             [by_offer[row[0]] for row in ok_rows],
             run.data_types,
             batches={r.offer_id: r.sent for r in results if r.ok and r.sent},
+            changed_after=chunk.version,
         )
         upsert_journal(error_rows, JOURNAL_FAILED_FIELDS)
         ResyncFailure.objects.upsert(failures)

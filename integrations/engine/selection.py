@@ -1,13 +1,12 @@
 """What a run visits, read by keyset in chunks with everything an offer needs to be sent or
 compared: shared by the resync chunk and the drift check's comparison."""
 
-from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
-
 from integrations.models import DriftItem, Integration, ResyncFailure, ResyncRun
-from offers.models import OfferChannel, OfferParameter, OfferPhoto, SiteJournal
+from offers import outbox
+from offers.models import OfferChannel, OfferPhoto, SiteJournal
+from offers.related import with_photos_and_parameters
 
 
 def active_links(integration: Integration):
@@ -52,11 +51,17 @@ class Chunk:
     links: list  # OfferChannel with .offer, photos and parameters prefetched
     # offer_id -> the photo set hash the site journal holds (what the channel has)
     journal_photos: dict
+    # The outbox's version committed before the chunk was read (newest.requeue_raced compares
+    # only offers changed after it); None: unknown, every offer is compared.
+    version: int | None = None
 
 
 def load_chunk(run: ResyncRun, after: int, size: int) -> Chunk:
     """The next chunk in offer pk order after the cursor: keyset, never OFFSET."""
-    return _loaded(run, run_links(run).filter(offer_id__gt=after), size)
+    version = outbox.current_version()  # before the read: a change after it has a higher one
+    chunk = _loaded(run, run_links(run).filter(offer_id__gt=after), size)
+    chunk.version = version
+    return chunk
 
 
 def load_offers(run: ResyncRun, offer_ids, *, journal_photos: dict) -> Chunk:
@@ -73,32 +78,10 @@ def _loaded(run: ResyncRun, links, size: int | None = None) -> Chunk:
     links = list(links[:size] if size is not None else links)
     offers = [link.offer for link in links]
     offer_ids = [o.pk for o in offers]
-    attach_related(offers, "photos", OfferPhoto.objects.filter(offer_id__in=offer_ids))
-    attach_related(offers, "parameters", OfferParameter.objects.filter(offer_id__in=offer_ids))
+    with_photos_and_parameters(offers)
     journal_photos = dict(
         SiteJournal.objects.filter(
             integration_id=run.integration_id, offer_id__in=offer_ids
         ).values_list("offer_id", "photos_hash")
     )
     return Chunk(links=links, journal_photos=journal_photos)
-
-
-def attach_related(offers, name: str, queryset) -> None:
-    """Fill `offer.<name>.all()` from one query, as prefetch_related does.
-
-    prefetch_related_objects clones a queryset per offer; at hundreds of offers per chunk that
-    cloning cost more than the query itself, so the rows are grouped here and handed to each
-    offer as an already evaluated queryset.
-    """
-    grouped = defaultdict(list)
-    for row in queryset.order_by("offer_id", "position", "pk"):
-        grouped[row.offer_id].append(row)
-    model = queryset.model
-    for offer in offers:
-        evaluated = QuerySet(model=model)
-        evaluated._result_cache = grouped.get(offer.pk, [])
-        evaluated._prefetch_done = True
-        offer._prefetched_objects_cache = {
-            **getattr(offer, "_prefetched_objects_cache", {}),
-            name: evaluated,
-        }

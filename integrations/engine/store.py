@@ -83,12 +83,17 @@ class DatabaseStore(ChannelStore):
 
     # --- batches being submitted -------------------------------------------------------
 
-    def note(self, batch, **values) -> None:
+    @staticmethod
+    def _note(batch, status: str, values: dict) -> None:
         changes = {**(batch.changes or {}), **values}
-        ChannelBatch.objects.filter(pk=batch.pk, status=ChannelBatch.Status.PREPARED).update(
-            changes=changes
-        )
+        ChannelBatch.objects.filter(pk=batch.pk, status=status).update(changes=changes)
         batch.changes = changes
+
+    def note(self, batch, **values) -> None:
+        self._note(batch, ChannelBatch.Status.PREPARED, values)
+
+    def note_reading(self, batch, **values) -> None:
+        self._note(batch, ChannelBatch.Status.SUBMITTED, values)
 
     def submitting(self, batch) -> None:
         self.note(batch, **{SUBMIT_SENT_AT: timezone.now().isoformat()})
@@ -96,19 +101,21 @@ class DatabaseStore(ChannelStore):
     def not_submitted(self, batch) -> None:
         self.note(batch, **{SUBMIT_SENT_AT: None})
 
-    def _scope(self, batch, scope: dict):
-        return ChannelBatch.objects.filter(
-            operation=batch.operation,
-            **{f"run__integration__channel_settings__{k}": v for k, v in scope.items()},
+    def _scope(self, batch, scope: dict | None):
+        batches = ChannelBatch.objects.filter(operation=batch.operation)
+        if scope is None:
+            return batches.filter(run__integration_id=self.integration.pk)
+        return batches.filter(
+            **{f"run__integration__channel_settings__{k}": v for k, v in scope.items()}
         )
 
-    def refs_known(self, batch, name: str, refs: list[str], *, scope: dict) -> set[str]:
+    def refs_known(self, batch, name: str, refs: list[str], *, scope: dict | None) -> set[str]:
         if not refs:
             return set()
         found = self._scope(batch, scope).filter(**{f"changes__{name}__in": refs})
         return {changes.get(name) for changes in found.values_list("changes", flat=True)}
 
-    def submits_in_doubt(self, batch, *, scope: dict) -> list[datetime]:
+    def submits_in_doubt(self, batch, *, scope: dict | None) -> list[datetime]:
         others = self._scope(batch, scope).filter(status=ChannelBatch.Status.PREPARED)
         return [
             datetime.fromisoformat(changes[SUBMIT_SENT_AT])

@@ -3,6 +3,7 @@
 from integrations.saleschannels.allegro.descriptor import DESCRIPTOR as ALLEGRO
 from integrations.saleschannels.amazon.descriptor import DESCRIPTOR as AMAZON
 from integrations.saleschannels.base import ChannelDescriptor
+from integrations.saleschannels.mirakl.descriptor import DESCRIPTOR as MIRAKL
 from integrations.saleschannels.woocommerce.descriptor import DESCRIPTOR as WOOCOMMERCE
 from integrations.saleschannels.zalando.descriptor import DESCRIPTOR as ZALANDO
 
@@ -11,4 +12,5 @@ DESCRIPTORS: tuple[ChannelDescriptor, ...] = (
     ZALANDO,
     WOOCOMMERCE,
     AMAZON,
+    MIRAKL,
 )

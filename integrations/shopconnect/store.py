@@ -11,7 +11,9 @@ What a channel may keep:
 - **notes on a batch** being submitted (Amazon: the uploaded feed document), written only
   while the batch is still being submitted (`note`), and what other batches of the same
   operation already hold (`refs_known`, `submits_in_doubt`), to find a registration whose
-  answer was lost (engine/batches.py, "submitted, not yet confirmed").
+  answer was lost (engine/batches.py, "submitted, not yet confirmed");
+- **notes on a batch** being read (Mirakl: an import's error reports already read), written
+  only while the batch is submitted and not yet finished (`note_reading`).
 
 `NoStore` is the store of an adapter built only to read (an offer page's `listing_key`):
 anything it would write raises.
@@ -60,6 +62,11 @@ class ChannelStore:
         engine's status check: a batch another task moved on is not written)."""
         raise NotImplementedError
 
+    def note_reading(self, batch, **values) -> None:
+        """Keep `values` in the batch's `changes` while the channel is being asked for its
+        outcome (submitted, not finished): what one look learnt that the next need not ask."""
+        raise NotImplementedError
+
     def submitting(self, batch) -> None:
         """The batch's registration request goes now and the channel takes no idempotency
         key: until the engine keeps the answer, the batch is "sent, answer not kept", and a
@@ -71,13 +78,14 @@ class ChannelStore:
         held it back before anything was sent)."""
         raise NotImplementedError
 
-    def refs_known(self, batch, name: str, refs: list[str], *, scope: dict) -> set[str]:
+    def refs_known(self, batch, name: str, refs: list[str], *, scope: dict | None) -> set[str]:
         """Which of `refs` batches of this operation already keep under `name` (registered:
         `BatchSubmission.keep`), among the integrations whose channel settings hold `scope`
-        (Amazon: the seller)."""
+        (Amazon: the seller), or of this integration only when `scope` is None (Mirakl: an
+        import id is the operator's, the list read is the shop's)."""
         raise NotImplementedError
 
-    def submits_in_doubt(self, batch, *, scope: dict) -> list[datetime]:
+    def submits_in_doubt(self, batch, *, scope: dict | None) -> list[datetime]:
         """When the other batches of this operation (the scope of `refs_known`) that are
         "sent, answer not kept" sent their registration request."""
         raise NotImplementedError

@@ -77,3 +77,35 @@ def test_an_adapter_built_to_read_only_keeps_nothing(make_integration):
     assert isinstance(adapter_for(integration).store, DatabaseStore)
     with pytest.raises(NotImplementedError):
         NoStore().save_credentials({"access_token": "x"}, "", ("access_token",))
+
+
+def test_a_note_while_reading_is_kept_while_the_batch_is_submitted_and_never_after(batch):
+    store = DatabaseStore(batch.run.integration)
+    store.note_reading(batch, report={"due": []})  # still prepared: not being read
+    assert ChannelBatch.objects.get(pk=batch.pk).changes == {}
+
+    ChannelBatch.objects.filter(pk=batch.pk).update(status="submitted")
+    store.note_reading(batch, report={"due": ["p44"]})
+    assert ChannelBatch.objects.get(pk=batch.pk).changes == {"report": {"due": ["p44"]}}
+
+    ChannelBatch.objects.filter(pk=batch.pk).update(status="done")
+    store.note_reading(batch, report={"due": []})  # finished meanwhile: not written
+    assert ChannelBatch.objects.get(pk=batch.pk).changes == {"report": {"due": ["p44"]}}
+
+
+def test_refs_known_without_a_scope_are_the_integrations_own(batch, make_integration):
+    same_seller = make_integration(
+        name="Same seller", channel="amazon", channel_settings={"seller_id": "S1"}
+    )
+    run = ResyncRun.objects.create(integration=same_seller, status="running")
+    ChannelBatch.objects.create(
+        run=run, operation=batch.operation, key="k2", group=1, offers=[3], changes={"ref": "A"}
+    )
+    ChannelBatch.objects.create(
+        run=batch.run, operation=batch.operation, key="k3", group=2, offers=[4],
+        changes={"ref": "B"},
+    )  # fmt: skip
+    store = DatabaseStore(batch.run.integration)
+
+    assert store.refs_known(batch, "ref", ["A", "B"], scope=None) == {"B"}
+    assert store.refs_known(batch, "ref", ["A", "B"], scope={"seller_id": "S1"}) == {"A", "B"}

@@ -112,9 +112,10 @@ def test_the_procfile_web_process_serves_pages_static_files_and_photos(tmp_path)
         deadline = time.monotonic() + 30
         while True:
             try:
-                plain = requests.get(f"{base}/login/", timeout=2, allow_redirects=False)
+                plain = requests.get(f"{base}/login/", timeout=10, allow_redirects=False)
                 break
-            except requests.ConnectionError:
+            # Not listening yet, or its first answer (Django loading) slow on a loaded machine.
+            except (requests.ConnectionError, requests.Timeout):
                 if web.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError((tmp_path / "web.log").read_text()) from None
                 time.sleep(0.2)

@@ -1,0 +1,108 @@
+"""The engine's own cost: the same WooCommerce offers through the bare client and through a real
+resync run driven in this process (issue 28 item 3). Prints figures; asserts nothing.
+
+For `--rounds` rounds, each on fresh integrations of `--offers` offers (one photo each, the
+sandbox's limits and xSale's channel budgets off, as adapters_throughput.py does):
+  bare    adapters_throughput.py's bare `requests` client (batches of 100, 4 in flight)
+  engine  `start_resync` and the run's chunks driven by `process_chunk` in this thread (the
+          resync worker's code, no worker process, no broker), timed from start to its end
+Prints offers/s for both, the ratio (engine / bare) and the engine's database queries per
+chunk (django's CaptureQueriesContext over the whole run, divided by its chunks), then the
+load average. `--profile FILE` writes the engine's cProfile of the last round.
+
+Usage: .venv/bin/python bench/engine_overhead.py [--offers 10000] [--rounds 3] [--profile F]
+(DATABASE_URL as the app reads it; default: harness.py's throwaway SQLite file)
+"""
+
+import argparse
+import cProfile
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import adapters_throughput as at  # noqa: E402  (switches the channel budgets off)
+import harness as h  # noqa: E402
+
+
+def engine_run(integration, profiler=None):
+    """A resync run of the integration, chunk by chunk in this thread: (seconds, run, queries
+    per chunk)."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from integrations.engine.runner import process_chunk
+    from integrations.models import ResyncRun
+    from integrations.services.runs import start_resync
+
+    settings.RESYNC_RUNS_PER_WORKER = 1
+    chunks = 0
+    started = time.monotonic()
+    run = start_resync(integration, user=None, source="cli")
+    with CaptureQueriesContext(connection) as queries:
+        if profiler:
+            profiler.enable()
+        while True:
+            run = ResyncRun.objects.get(pk=run.pk)
+            if not run.is_active:
+                break
+            process_chunk(run.pk, run.cursor)
+            chunks += 1
+        if profiler:
+            profiler.disable()
+    seconds = time.monotonic() - started
+    offers_per_chunk = integration.facts.chunk_size
+    chunk_count = max(1, -(-run.total // offers_per_chunk))
+    return seconds, run, len(queries) / chunk_count, chunks
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--offers", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", default=None)
+    args = parser.parse_args()
+
+    h.setup_django()
+    from tests.catalogue import make_offers
+
+    sandbox, url = h.start_sandbox()
+    rows = []
+    profiler = cProfile.Profile() if args.profile else None
+    try:
+        for i in range(args.rounds):
+            bare_integration = at.make_integration(url, "woocommerce", f"eo-bare-{i}")
+            make_offers(bare_integration, args.offers, prefix=f"EOB{i}-")
+            bare_seconds, bare_failed = at.bare_woocommerce(
+                bare_integration, at.load_items(bare_integration)
+            )
+            engine_integration = at.make_integration(url, "woocommerce", f"eo-engine-{i}")
+            make_offers(engine_integration, args.offers, prefix=f"EOE{i}-")
+            last = profiler if i == args.rounds - 1 else None
+            seconds, run, per_chunk, tasks = engine_run(engine_integration, last)
+            bare, engine = args.offers / bare_seconds, run.sent / seconds
+            rows.append((engine, bare, per_chunk))
+            print(
+                f"round {i + 1}: engine {engine:.0f} offers/s ({run.status}, {run.sent} sent, "
+                f"{run.failed} failed, {tasks} tasks), bare {bare:.0f} offers/s "
+                f"({bare_failed} failed), engine / bare {engine / bare:.2f}, "
+                f"{per_chunk:.1f} queries per chunk",
+                flush=True,
+            )
+    finally:
+        sandbox.stop()
+    if profiler:
+        profiler.dump_stats(args.profile)
+
+    print(f"\n## WooCommerce: engine vs bare client ({args.offers} offers, in-process run)")
+    print("| round | engine offers/s | bare client offers/s | engine / bare | queries per chunk |")
+    print("|---|---|---|---|---|")
+    for i, (engine, bare, per_chunk) in enumerate(rows, 1):
+        print(f"| {i} | {engine:.0f} | {bare:.0f} | {engine / bare:.2f} | {per_chunk:.1f} |")
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Mirakl marketplaces (Empik and others): docs/channels/mirakl.md."""

@@ -1,0 +1,140 @@
+"""A chunk's and a batch group's database work is a constant number of statements, whatever
+their size — newest wins' comparison included, when every offer changed while it went."""
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from integrations.engine import resync_chunk, skeleton
+from integrations.engine.resync_chunk import record_group
+from integrations.engine.runner import process_chunk
+from integrations.models import ChannelBatch, ResyncRun
+from integrations.services.runs import start_resync
+from offers import outbox
+from offers.models import Offer, PendingChange, SiteJournal
+from tests.catalogue import make_offers, sandbox_integration
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_chunk_per_task")]
+
+
+@pytest.fixture(autouse=True)
+def handed_on(monkeypatch):
+    monkeypatch.setattr(skeleton, "enqueue_chunk", lambda run_id, cursor: None)
+
+
+def change_stock(offer_ids, stock):
+    """A change committed while the run goes, as every change is: with its outbox rows."""
+    Offer.objects.filter(pk__in=offer_ids).update(stock=stock)
+    outbox.record_changes((offer_id, "stock") for offer_id in offer_ids)
+
+
+def not_progress(queries) -> list[str]:
+    """The statements besides the progress a chunk writes every few seconds while it goes
+    (that count follows the chunk's time, not its size)."""
+    return [
+        q["sql"]
+        for q in queries
+        if not (q["sql"].startswith("UPDATE") and '"in_flight" =' in q["sql"])
+        or '"cursor" =' in q["sql"]
+    ]
+
+
+def test_a_chunk_whose_offers_all_changed_meanwhile_takes_as_many_queries_at_10_as_at_100(
+    sandbox, sandbox_account, chunk_size, monkeypatch
+):
+    original = resync_chunk.items_to_send
+
+    def change_after_the_read(run, chunk, adapter):
+        change_stock([link.offer_id for link in chunk.links], 55)
+        return original(run, chunk, adapter)
+
+    monkeypatch.setattr(resync_chunk, "items_to_send", change_after_the_read)
+    counts = {}
+    for size in (10, 100):
+        chunk_size("woocommerce", size)
+        woo = sandbox_integration(sandbox, f"{sandbox_account}{size}", "woocommerce")
+        make_offers(woo, size + 1, prefix=f"R{size}-")
+        run = start_resync(woo, user=None, source="cli")
+        with CaptureQueriesContext(connection) as queries:
+            process_chunk(run.pk, 0)
+        run.refresh_from_db()
+        assert run.processed == size and run.sent == size
+        # The run sent the stock as read: every offer's stock goes again, newer.
+        requeued = PendingChange.objects.filter(integration=woo, group="stock", pending=True)
+        assert requeued.count() == size
+        counts[size] = len(not_progress(queries))
+    assert counts[10] == counts[100], counts
+
+
+def test_a_chunk_nothing_changed_under_reads_no_offer_again(sandbox, sandbox_account):
+    woo = sandbox_integration(sandbox, sandbox_account, "woocommerce")
+    make_offers(woo, 5)
+    change_stock([o.pk for o in Offer.objects.all()], 9)  # before the run reads them
+    run = start_resync(woo, user=None, source="cli")
+    with CaptureQueriesContext(connection) as queries:
+        process_chunk(run.pk, 0)
+    run.refresh_from_db()
+    assert run.sent == 5
+    offer_table = connection.ops.quote_name(Offer._meta.db_table)
+    offer_reads = [q for q in not_progress(queries) if q.startswith(f"SELECT {offer_table}.")]
+    assert offer_reads == [], offer_reads
+    # What was pending before the read stays for the dispatcher, at its version.
+    assert PendingChange.objects.filter(integration=woo, pending=True).count() == 5
+
+
+def a_reported_group(integration, count, prefix) -> tuple[ResyncRun, str, int, list[Offer]]:
+    """A prices-and-stock run holding one group of `count` offers in a stock batch the channel
+    confirmed, not recorded yet; its token."""
+    offers = make_offers(integration, count, prefix=prefix)
+    Offer.objects.filter(pk__in=[o.pk for o in offers]).update(stock=3)  # what the batch set
+    run = start_resync(integration, user=None, source="cli", data_types="prices_stock")
+    token = uuid.uuid4().hex
+    ResyncRun.objects.filter(pk=run.pk).update(lease_token=token, status="running", awaiting=count)
+    run.refresh_from_db()
+    group = offers[-1].pk
+    ChannelBatch.objects.create(
+        run=run,
+        operation="quantity",
+        key=uuid.uuid4().hex,
+        group=group,
+        offers=[o.pk for o in offers],
+        changes={"sent": {"stock": 3}},
+        status=ChannelBatch.Status.DONE,
+        results={str(o.pk): [True, "", "", 200] for o in offers},
+    )
+    return run, token, group, offers
+
+
+def test_a_batch_group_is_recorded_in_as_many_queries_at_10_offers_as_at_100(make_integration):
+    counts = {}
+    for size in (10, 100):
+        allegro = make_integration(name=f"Allegro {size}")
+        run, token, group, offers = a_reported_group(allegro, size, f"G{size}-")
+        # Half the offers changed after the batch was planned: their stock goes again.
+        changed = [o.pk for o in offers[::2]]
+        change_stock(changed, 40)
+        PendingChange.objects.filter(integration=allegro).update(pending=False, sent_version=99)
+        with CaptureQueriesContext(connection) as queries:
+            record_group(run, token, group)
+        run.refresh_from_db()
+        assert run.sent == size and run.awaiting == 0
+        journal = SiteJournal.objects.filter(integration=allegro)
+        assert journal.count() == size and {j.stock_sent for j in journal} == {3}
+        requeued = PendingChange.objects.filter(integration=allegro, pending=True)
+        assert sorted(requeued.values_list("offer_id", flat=True)) == changed
+        counts[size] = len(queries)
+    assert counts[10] == counts[100], counts
+
+
+def test_a_batch_group_records_the_price_it_set(make_integration):
+    allegro = make_integration()
+    run, token, group, offers = a_reported_group(allegro, 3, "P-")
+    ChannelBatch.objects.filter(run=run).update(changes={"sent": {"price": "12.50"}})
+    record_group(run, token, group)
+    prices = set(
+        SiteJournal.objects.filter(integration=allegro).values_list("price_sent", flat=True)
+    )
+    assert prices == {Decimal("12.50")}
