@@ -93,10 +93,16 @@ def write_pending(rows: Iterable[tuple[int, int, str]]) -> int:
         ]  # fmt: skip
         names = ", ".join(quote(c) for c in columns)
         pending, first = quote("pending"), quote("first_changed_at")
+        refused = f"{table}.{quote('refused')}"
         updates = ", ".join(
-            [
-                f"{quote(c)} = excluded.{quote(c)}"
-                for c in ("version", "changed_at", "attempts", "next_attempt_at", "refused")
+            [f"{quote(c)} = excluded.{quote(c)}" for c in ("version", "changed_at", "refused")]
+            + [
+                # A newer value may pass where the channel refused the older one: it goes now.
+                # A channel that failed (down, 5xx, 429) keeps its back-off: a stream of
+                # changes must not send at the pace of the changes to a channel that is down.
+                f"{quote(c)} = CASE WHEN {refused} THEN excluded.{quote(c)} "
+                f"ELSE {table}.{quote(c)} END"
+                for c in ("attempts", "next_attempt_at")
             ]
             + [
                 # A row already pending keeps the time of its oldest unsent change.

@@ -154,6 +154,43 @@ def test_a_channel_that_does_not_answer_is_retried_with_back_off(
     assert dispatch_all(allegro).sent == 1
 
 
+def test_a_newer_change_keeps_the_back_off_of_a_channel_that_is_down(
+    sandbox, sandbox_account, change_offers, wire
+):
+    """Found by bench/everyday_sync_faults.py down: a newer change cleared the back-off, so a
+    channel that was down got a send for every change (4,337 requests in 5 minutes)."""
+    allegro = sandbox_integration(sandbox, sandbox_account, "allegro")
+    (offer,) = make_offers(allegro, 1)
+    sandbox.configure("allegro", sandbox_account, fail_rate=1.0)
+    change_offers([offer], stock=70)
+    assert dispatch.dispatch(allegro.pk).retried == 1
+    (row,) = pending(allegro)
+    waiting_until = row.next_attempt_at
+    tried = len(wire.sent)
+    change_offers([offer], stock=71)
+    assert dispatch.dispatch(allegro.pk).retried == 0  # still waiting: nothing sent
+    assert len(wire.sent) == tried
+    row.refresh_from_db()
+    assert (row.attempts, row.next_attempt_at) == (1, waiting_until)
+    sandbox.configure("allegro", sandbox_account, fail_rate=0)
+    PendingChange.objects.update(next_attempt_at=timezone.now())
+    assert dispatch_all(allegro).sent == 1
+    assert patches(wire)[-1] == {"stock": {"available": 71, "unit": "UNIT"}}
+
+
+def test_a_newer_change_of_a_refused_row_goes_at_once(sandbox, sandbox_account, change_offers):
+    allegro = sandbox_integration(sandbox, sandbox_account, "allegro")
+    (offer,) = make_offers(allegro, 1)
+    change_offers([offer], stock=5)
+    PendingChange.objects.update(
+        refused=True, attempts=1, next_attempt_at=timezone.now() + timedelta(hours=1)
+    )
+    change_offers([offer], stock=6)
+    (row,) = pending(allegro)
+    assert (row.refused, row.attempts, row.next_attempt_at) == (False, 0, None)
+    assert dispatch_all(allegro).sent == 1
+
+
 @pytest.mark.parametrize("switch", ["sync_changes", "active"])
 def test_a_switched_off_integration_keeps_its_work_unsent(
     sandbox, sandbox_account, change_offers, wire, switch
