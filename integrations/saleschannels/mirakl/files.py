@@ -42,7 +42,7 @@ def parse_error_report(content: bytes, keys: list[str], code: str) -> dict[str, 
     the operators' reports), else the last column. At most REPORT_MAX_LINES lines are read."""
     text = content.decode("utf-8-sig", errors="replace")
     reader = csv.reader(io.StringIO(text), delimiter=";")
-    header = [h.strip().lower() for h in next(reader, [])]
+    header = [h.strip().lower() for h in next(_rows(reader), [])]
     if not header:
         return {}
     sku_at = next((header.index(c) for c in ("sku", "offer-sku") if c in header), None)
@@ -50,7 +50,7 @@ def parse_error_report(content: bytes, keys: list[str], code: str) -> dict[str, 
     message_at = header.index("error-message") if "error-message" in header else len(header) - 1
     errors: dict[str, list] = {}
     known = set(keys)
-    for n, row in enumerate(reader):
+    for n, row in enumerate(_rows(reader)):
         if n >= REPORT_MAX_LINES:
             break
         key = row[sku_at].strip() if sku_at is not None and sku_at < len(row) else ""
@@ -62,3 +62,13 @@ def parse_error_report(content: bytes, keys: list[str], code: str) -> dict[str, 
             message = row[message_at].strip() if message_at < len(row) else ""
             errors.setdefault(key, [code, message])
     return errors
+
+
+def _rows(reader):
+    """The report's rows until one cannot be read (a field over csv's limit, a stray NUL):
+    the lines before it count, the rest is not read — a hostile report never raises."""
+    while True:
+        try:
+            yield next(reader)
+        except (StopIteration, csv.Error):
+            return
