@@ -65,8 +65,11 @@ def wait_seconds() -> float:
     return settings.RESYNC_BATCH_WAIT_SECONDS
 
 
-def prepared(run: ResyncRun, plans: list[BatchPlan], group: int, chunk) -> list[ChannelBatch]:
-    """Unsaved rows for a chunk's planned batches, each with a fresh idempotency key.
+def prepared(
+    run: ResyncRun | None, plans: list[BatchPlan], group: int, chunk, *, integration_id=None
+) -> list[ChannelBatch]:
+    """Unsaved rows for a chunk's planned batches, each with a fresh idempotency key (a run's;
+    without a run, an everyday change's batches of `integration_id`).
 
     Each batch keeps what its offers were when planned, as the site journal keeps them
     (`planned`: content and photo hashes, price, currency, stock): a batch carries the values
@@ -93,7 +96,8 @@ def prepared(run: ResyncRun, plans: list[BatchPlan], group: int, chunk) -> list[
             changes["journal_photos"] = {k: chunk.journal_photos.get(int(k), "") for k in photos}
         rows.append(
             ChannelBatch(
-                run_id=run.pk,
+                run_id=getattr(run, "pk", None),
+                integration_id=integration_id,
                 operation=plan.operation,
                 key=str(uuid.uuid4()),
                 group=group,
@@ -190,6 +194,22 @@ def _due_lanes(run: ResyncRun, exclude: set[int], held: set[str]) -> dict[str, l
         reads = due.filter(status=ChannelBatch.Status.SUBMITTED).order_by("next_check_at", "pk")
         lanes["reads"] = list(reads[:LANE_ROWS])
     return lanes
+
+
+def ask(adapter, batch: ChannelBatch):
+    """Submit a prepared batch (or find it, "sent, answer not kept") or read a submitted
+    one's report: the answer, or what asking raised (Held: a budget makes it wait)."""
+    return _answer(adapter, batch)
+
+
+def take(batch: ChannelBatch, adapter, answer) -> None:
+    """Write what `ask` answered (not a Held): registered, refused, a report, a look later."""
+    if isinstance(answer, BaseException) and not isinstance(answer, ChannelUnavailable):
+        raise answer
+    if batch.status == ChannelBatch.Status.PREPARED:
+        _submitted(batch, adapter, answer)
+    else:
+        _read(batch, adapter, answer)
 
 
 def _answer(adapter, batch: ChannelBatch):
@@ -319,10 +339,7 @@ class _Pump:
         if isinstance(answer, BaseException) and not isinstance(answer, ChannelUnavailable):
             raise answer
         self.asked += 1
-        if batch.status == ChannelBatch.Status.PREPARED:
-            _submitted(batch, self.adapter, answer)
-        else:
-            _read(batch, self.adapter, answer)
+        take(batch, self.adapter, answer)
 
     def close(self) -> None:
         """No new batch is taken; those asked are waited for and written."""
@@ -420,7 +437,7 @@ def _finish(batch: ChannelBatch, status: str, results: dict) -> None:
     now = timezone.now()
     fields = {"changes": _without_payload(batch.changes)} if PAYLOAD in batch.changes else {}
     _update(batch, status=status, results=results, finished_at=now, next_check_at=None, **fields)
-    logger.info("batch %s of resync %s: %s", batch.key, batch.run_id, status)
+    logger.info("batch %s of %s: %s", batch.key, batch.run_id or "everyday sync", status)
 
 
 def _update(batch: ChannelBatch, **fields) -> None:
@@ -441,9 +458,14 @@ def group_results(run_id: int, group: int) -> tuple[dict[int, OfferResult], dict
     """Each offer's outcome over every batch of the group: confirmed only when every batch
     that carried it was, else the first failure's code and message. And the journal's photo
     hashes as the chunk read them, for the offers whose photos went (see `prepared`)."""
+    return results_of(ChannelBatch.objects.filter(run_id=run_id, group=group))
+
+
+def results_of(group_batches) -> tuple[dict[int, OfferResult], dict[int, str]]:
+    """`group_results` of these batches (one group's)."""
     outcomes: dict[int, OfferResult] = {}
     journal_photos: dict[int, str] = {}
-    for batch in ChannelBatch.objects.filter(run_id=run_id, group=group).order_by("pk"):
+    for batch in group_batches.order_by("pk"):
         changes = batch.changes
         photos = changes.get("photos_sent") or {}
         for offer_id, photo_hash in (changes.get("journal_photos") or {}).items():

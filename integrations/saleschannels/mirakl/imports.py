@@ -89,8 +89,7 @@ IMPORTS_NOT_LISTED = Reason("Mirakl did not list the shop's imports (%(status)s)
 IMPORT_NOT_KNOWN = Reason("Mirakl does not know the import %(id)s (%(status)s).")
 LINE_REFUSED = Reason("Mirakl refused the line.")
 IMPORTS_ONLY = Reason(
-    "Mirakl takes offers only by imports, which a resync makes: this change goes with the "
-    "next resync."
+    "Mirakl takes offers only by imports: this offer was sent without one, so nothing went."
 )
 
 
@@ -157,8 +156,8 @@ class MiraklImports:
     def send_snapshots(self, snapshots):
         """Every offer plan_batches keyed went by imports: what reaches here from a resync is
         the second offer of a listing another offer of the chunk names (the first went), and
-        fails so. Anything else (everyday sync's `send_changes`, which plans no import) fails
-        with that reason, no request made: a change goes with the next resync."""
+        fails so. Anything else (a send that planned no import: everyday changes go by
+        everyday.py's imports, never here) fails with that reason, no request made."""
         planned = getattr(self, "planned_refusals", {})
         return [
             planned.get(snap.offer_id)

@@ -7,7 +7,7 @@ from integrations.models import ChannelBatch, ResyncFailure
 from integrations.services.runs import start_resync
 from offers.models import SiteJournal
 from tests.catalogue import make_offers
-from tests.mirakl_fixtures import frequencies_kept, held, mirakl_integration, seed
+from tests.mirakl_fixtures import form_fields, frequencies_kept, held, mirakl_integration, seed
 from tests.run_steps import drain
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
@@ -299,20 +299,6 @@ OF01_COLUMNS = {
     "max-order-quantity", "package-quantity", "update-delete", "price-ranges", "ecotax",
     "gift-wrap", "min-quantity-ordered",
 }  # fmt: skip
-
-
-def form_fields(body: bytes, content_type: str) -> dict[str, bytes]:
-    """A multipart/form-data body's fields, read with the standard library's parser."""
-    from email.parser import BytesParser
-    from email.policy import HTTP
-
-    message = BytesParser(policy=HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body
-    )
-    return {
-        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
-        for part in message.iter_parts()
-    }
 
 
 def test_every_file_carries_only_published_columns_and_modes_with_the_raw_key(
