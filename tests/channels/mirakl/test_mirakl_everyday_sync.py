@@ -181,3 +181,27 @@ def test_a_lost_answer_finds_the_import_in_mirakls_list_and_never_sends_it_twice
     assert held(sandbox, sandbox_account)[key(offers[0])]["quantity"] == 5
     assert pending(integration) == []
     assert frequencies_kept(sandbox, sandbox_account)["OF04"] >= 1
+
+
+def test_an_import_mirakl_did_not_take_is_looked_for_then_sent_again_once(
+    sandbox, sandbox_account, mirakl, change_offers, monkeypatch
+):
+    """A 500 to the import may be a lost answer: Mirakl's list of imports is read first; the
+    import not there (once no request can still be in flight), it is sent again, once."""
+    from integrations.saleschannels.mirakl import imports
+
+    monkeypatch.setattr(imports, "IN_FLIGHT_SECONDS", 0)
+    integration, offers = mirakl
+    before = offer_imports(sandbox, sandbox_account)
+    sandbox.configure("mirakl", sandbox_account, fail_next_calls={"OF01": 1})  # a 500
+    change_offers([offers[0]], stock=9)
+
+    dispatch_until_settled(integration, rounds=300)
+
+    [batch] = everyday_batches(integration)
+    assert (batch.status, batch.attempts) == ("done", 2)
+    assert offer_imports(sandbox, sandbox_account) == before + 1
+    assert held(sandbox, sandbox_account)[key(offers[0])]["quantity"] == 9
+    row = PendingChange.objects.get(integration=integration, offer=offers[0], group="stock")
+    assert (row.pending, row.refused, row.attempts) == (False, False, 0)
+    assert frequencies_kept(sandbox, sandbox_account)["OF04"] >= 1

@@ -364,24 +364,3 @@ def test_two_offers_on_one_listing_send_the_first_and_fail_the_second(
     assert f"(id {first})" in failure.message and "(1001)" in failure.message
     assert run.sent == OFFERS - 1
     frequencies_kept(sandbox, sandbox_account)
-
-
-def test_an_everyday_change_is_refused_with_its_reason_and_sends_nothing(
-    sandbox, sandbox_account, mirakl
-):
-    """Mirakl keeps the adapter's default `send_changes` (by `send`'s flags): with no import
-    planned, each offer fails with the reason that a resync carries it, and no call is made."""
-    from integrations.engine.store import adapter_for
-    from integrations.shopconnect.base import OfferToSend
-    from offers.models import OfferChannel
-
-    links = OfferChannel.objects.filter(integration=mirakl).select_related("offer")
-    items = [OfferToSend(offer=link.offer, link=link, send_photos=False) for link in links]
-    before = sandbox.state("mirakl", sandbox_account)["counters"]["by_endpoint"]
-
-    results = adapter_for(mirakl).send_changes(frozenset({"price", "stock"}), items)
-
-    assert len(results) == OFFERS
-    assert {(r.ok, r.code) for r in results} == {(False, "imports_only")}
-    assert "resync" in results[0].message
-    assert sandbox.state("mirakl", sandbox_account)["counters"]["by_endpoint"] == before
