@@ -91,6 +91,9 @@ def prepared(
             if (o, str(o) in photos) not in planned:
                 planned[o, str(o) in photos] = _planned(offers[o], str(o) in photos)
         changes["planned"] = {str(o): planned[o, str(o) in photos] for o in kept}
+        # The outbox's version before the chunk was read: newest wins compares, when the
+        # group is recorded, only offers changed after it (newest.requeue_raced).
+        changes["read_version"] = getattr(chunk, "version", None)
         if photos:
             changes["photos_sent"] = photos
             changes["journal_photos"] = {k: chunk.journal_photos.get(int(k), "") for k in photos}
@@ -196,12 +199,6 @@ def _due_lanes(run: ResyncRun, exclude: set[int], held: set[str]) -> dict[str, l
     return lanes
 
 
-def ask(adapter, batch: ChannelBatch):
-    """Submit a prepared batch (or find it, "sent, answer not kept") or read a submitted
-    one's report: the answer, or what asking raised (Held: a budget makes it wait)."""
-    return _answer(adapter, batch)
-
-
 def take(batch: ChannelBatch, adapter, answer) -> None:
     """Write what `ask` answered (not a Held): registered, refused, a report, a look later."""
     if isinstance(answer, BaseException) and not isinstance(answer, ChannelUnavailable):
@@ -212,10 +209,10 @@ def take(batch: ChannelBatch, adapter, answer) -> None:
         _read(batch, adapter, answer)
 
 
-def _answer(adapter, batch: ChannelBatch):
-    """The channel's answer to a batch, or what asking it raised. A batch "sent, answer not
-    kept" (SUBMIT_SENT_AT) is looked up, not sent again, unless the channel registered
-    nothing."""
+def ask(adapter, batch: ChannelBatch):
+    """The channel's answer to a batch (submitted, or its report read), or what asking it
+    raised (Held: a budget makes it wait). A batch "sent, answer not kept" (SUBMIT_SENT_AT) is
+    looked up, not sent again, unless the channel registered nothing."""
     try:
         if batch.status == ChannelBatch.Status.PREPARED:
             sent_at = batch.changes.get(SUBMIT_SENT_AT)
@@ -306,7 +303,7 @@ class _Pump:
                 batch = self._take(name)
             if batch is None:
                 return
-            self._asked(name, batch, _answer(self.adapter, batch))
+            self._asked(name, batch, ask(self.adapter, batch))
 
     def write(self, timeout: float) -> None:
         """Write the answers that came (waiting up to `timeout` for the first); inline, ask
@@ -315,7 +312,7 @@ class _Pump:
             batches = [(name, self._take(name)) for name in list(self.lanes)]
             for name, batch in batches:
                 if batch is not None:
-                    self._asked(name, batch, _answer(self.adapter, batch))
+                    self._asked(name, batch, ask(self.adapter, batch))
             if not any(batch for _, batch in batches):
                 time.sleep(timeout)  # nothing to ask: the step waits as the lanes' threads do
             timeout = 0
@@ -459,6 +456,15 @@ def group_results(run_id: int, group: int) -> tuple[dict[int, OfferResult], dict
     that carried it was, else the first failure's code and message. And the journal's photo
     hashes as the chunk read them, for the offers whose photos went (see `prepared`)."""
     return results_of(ChannelBatch.objects.filter(run_id=run_id, group=group))
+
+
+def read_version(run_id: int, group: int) -> int | None:
+    """The outbox's version before the group's chunk was read (None: unknown)."""
+    versions = ChannelBatch.objects.filter(run_id=run_id, group=group).values_list(
+        "changes__read_version", flat=True
+    )
+    known = list(versions)
+    return None if not known or None in known else min(known)
 
 
 def results_of(group_batches) -> tuple[dict[int, OfferResult], dict[int, str]]:

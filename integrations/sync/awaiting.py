@@ -69,17 +69,18 @@ def has_work(integration_id: int) -> bool:
     """Batches due to be submitted or read, or finished ones not recorded yet."""
     now = timezone.now()
     rows = everyday(integration_id)
-    due = Q(status__in=batches.OUTSTANDING) & (
-        Q(next_check_at__isnull=True) | Q(next_check_at__lte=now)
-    )
-    return rows.filter(due | Q(status__in=ChannelBatch.FINISHED, recorded=False)).exists()
+    outstanding = rows.filter(status__in=batches.OUTSTANDING)
+    if outstanding.filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now)).exists():
+        return True
+    finished = rows.filter(status__in=ChannelBatch.FINISHED, recorded=False)
+    return finished.exclude(group__in=outstanding.values("group")).exists()
 
 
 def waiting_groups(integration, adapter, batched: frozenset[str]) -> set[str]:
     """The batched groups that cannot go now: one of their budgets has no room yet, or a batch
     carrying them is written and not registered (it goes first)."""
     unsent = everyday(integration.pk).filter(status=ChannelBatch.Status.PREPARED)
-    waiting = {g for changes in unsent.values_list("changes", flat=True) for g in changes["sends"]}
+    waiting = {g for sends in unsent.values_list("changes__sends", flat=True) for g in sends}
     known = adapter.budgets()
     for group in batched - waiting:
         spends = [(known[name], 1) for name in adapter.change_batch_budgets(group) if name in known]
