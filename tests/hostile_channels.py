@@ -21,6 +21,10 @@ import requests
 
 KILL = object()
 DELIVER_THEN_KILL = object()
+# The sandbox's answer headers this server sets itself (or drops).
+NOT_PASSED_BACK = (
+    "content-length", "transfer-encoding", "connection", "content-encoding", "server", "date"
+)  # fmt: skip
 
 
 class HostileChannel:
@@ -116,15 +120,7 @@ class HostileChannel:
         passed = [
             (key, value.replace(self.sandbox_url, self.url))
             for key, value in upstream.headers.items()
-            if key.lower()
-            not in (
-                "content-length",
-                "transfer-encoding",
-                "connection",
-                "content-encoding",
-                "server",
-                "date",
-            )  # fmt: skip
+            if key.lower() not in NOT_PASSED_BACK
         ]
         return upstream.status_code, passed, data
 

@@ -42,7 +42,7 @@ from django.utils import timezone
 from integrations.engine import batches
 from integrations.models import ChannelBatch
 from integrations.shopconnect import budgets
-from integrations.shopconnect.base import OfferToSend
+from integrations.shopconnect.base import ChannelAuthError, OfferToSend
 from integrations.shopconnect.http import Held
 from offers.models import DataGroup, PendingChange, SiteJournal
 
@@ -177,7 +177,13 @@ def advance(integration, adapter, outcome, *, record, planned, deadline) -> None
     )
     if due:
         held: dict[str, float] = {}
-        adapter.begin_batches(deadline)
+        try:
+            adapter.begin_batches(deadline)
+        except ChannelAuthError as exc:  # a URL or a secret the rules refuse: nothing goes
+            logger.warning("integration %s: batches of changes wait: %s", integration.pk, exc)
+            for batch in due:
+                _look_at(batch, timezone.now() + LOOK_AGAIN)
+            due = []
         try:
             for batch in due:
                 lane = batch.operation if batch.status == ChannelBatch.Status.PREPARED else "."
