@@ -314,7 +314,12 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 remaining -= len(chunk)
             return None
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            # The client went away mid-body (a killed worker): a real server never carries out
+            # a request it did not receive whole.
+            raise ConnectionResetError("the request body ended early")
+        return body
 
     def _dispatch(self):
         try:
@@ -346,6 +351,9 @@ class Handler(BaseHTTPRequestHandler):
                 )
             else:
                 reply = Reply(404, {"error": "unknown path; see /_sandbox/"})
+        except ConnectionResetError:  # the body ended early: nothing carried out, no answer
+            self.close_connection = True
+            return
         except Exception:
             traceback.print_exc(file=sys.stderr)
             reply = Reply(500, {"error": "sandbox internal error"})
