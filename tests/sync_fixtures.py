@@ -78,7 +78,7 @@ def dispatch_all(integration, rounds=20) -> dispatch.Outcome:
     return total
 
 
-def dispatch_until_settled(integration, rounds=100, pause=0.1) -> None:
+def dispatch_until_settled(integration, seconds=40.0, pause=0.1) -> None:
     """Dispatcher rounds (as the `sync` process runs them) until nothing of the integration is
     pending nor awaiting the channel's report: batches of changes (integrations/sync/
     awaiting.py) are confirmed when the channel reports, rounds later."""
@@ -86,14 +86,16 @@ def dispatch_until_settled(integration, rounds=100, pause=0.1) -> None:
 
     from integrations.models import ChannelBatch
 
-    for _ in range(rounds):
+    deadline = time.monotonic() + seconds
+    while True:
         dispatch.dispatch(integration.pk)
         batches = ChannelBatch.objects.filter(integration=integration, recorded=False)
         rows = PendingChange.objects.filter(integration=integration, pending=True, refused=False)
         if not batches.exists() and not rows.exists():
             return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not settled within {seconds} s: {list(rows.values())}")
         time.sleep(pause)
-    raise AssertionError(f"not settled after {rounds} rounds: {list(rows.values())}")
 
 
 @pytest.fixture

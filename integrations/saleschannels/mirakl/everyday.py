@@ -21,13 +21,9 @@ An offer is confirmed once every import that carried it is reported (OF02/OF03, 
 
 from __future__ import annotations
 
-from integrations.saleschannels.mirakl.imports import (
-    IMAGE_COLUMNS,
-    OFFERS,
-    PAYLOAD,
-    PRODUCTS,
-)
+from integrations.saleschannels.mirakl.imports import OFFERS, PAYLOAD, PRODUCTS, photo_files
 from integrations.shopconnect.base import BatchPlan
+from integrations.shopconnect.common import snapshot
 
 PRICES_STOCK = ("price", "stock")
 OFFER_CELLS = (("price", "price"), ("stock", "quantity"), ("content", "description"))
@@ -44,7 +40,7 @@ class MiraklEverydayChanges:
         return ("p41",)
 
     def plan_change_batches(self, changes):
-        snaps = {item.offer.pk: self.snapshot(item) for __, item in changes}
+        snaps = {item.offer.pk: snapshot(item, related=False) for __, item in changes}
         ready, refused = self.keyed(list(snaps.values()))
         groups_of = {item.offer.pk: set(groups) for groups, item in changes}
         items = {item.offer.pk: item for __, item in changes}
@@ -55,7 +51,7 @@ class MiraklEverydayChanges:
                 groups_of[snap.offer_id].discard("photos")
                 if imaged:  # one product file: image columns for all its offers or none
                     groups_of[snap.offer_id].discard("content")
-        photos = {str(s.offer_id): min(len(s.photos), IMAGE_COLUMNS) for s in with_photos}
+        photos = {str(s.offer_id): photo_files(items[s.offer_id]) for s in with_photos}
         products = with_photos or [s for s in ready if "content" in groups_of[s.offer_id]]
         offers = [s for s in ready if groups_of[s.offer_id] & {"price", "stock", "content"}]
         plans = []

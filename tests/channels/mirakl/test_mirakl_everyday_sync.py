@@ -148,7 +148,7 @@ def test_content_and_photos_go_by_product_imports_with_images_only_when_they_cha
     change_offers([offers[0]], name="Kubek nowy", description="Nowy opis")
     change_offers([offers[1]], photos=["other.jpg"])
 
-    dispatch_until_settled(integration, rounds=200)
+    dispatch_until_settled(integration, seconds=60)
 
     products = sent_files(wire, "/api/products/imports")
     # A product file has image columns or none: the changed photo set first, then the
@@ -196,7 +196,7 @@ def test_an_import_mirakl_did_not_take_is_looked_for_then_sent_again_once(
     sandbox.configure("mirakl", sandbox_account, fail_next_calls={"OF01": 1})  # a 500
     change_offers([offers[0]], stock=9)
 
-    dispatch_until_settled(integration, rounds=300)
+    dispatch_until_settled(integration, seconds=60)
 
     [batch] = everyday_batches(integration)
     assert (batch.status, batch.attempts) == ("done", 2)
