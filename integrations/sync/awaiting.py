@@ -261,3 +261,8 @@ def _record_group(integration, group_batches, outcome, record, planned) -> None:
         plans.append(planned(offer, None, offer_rows, groups, DataGroup.PHOTOS in groups))
     reported = [results[p.offer.pk] for p in plans if p.offer.pk in results]
     record(integration, claim, plans, reported, journal, outcome, None)
+    # What the record did not settle (a row a resync re-queued meanwhile is pending again,
+    # still under this claim) is free for the next round at once.
+    PendingChange.objects.filter(pk__in=list(claimed), claimed_by=claim).update(
+        claimed_by="", claimed_until=None
+    )

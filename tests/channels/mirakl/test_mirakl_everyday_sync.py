@@ -205,3 +205,36 @@ def test_an_import_mirakl_did_not_take_is_looked_for_then_sent_again_once(
     row = PendingChange.objects.get(integration=integration, offer=offers[0], group="stock")
     assert (row.pending, row.refused, row.attempts) == (False, False, 0)
     assert frequencies_kept(sandbox, sandbox_account)["OF04"] >= 1
+
+
+def test_a_row_a_resync_requeued_while_its_import_was_in_flight_goes_again_at_once(
+    sandbox, sandbox_account, mirakl, change_offers, wire
+):
+    """Newest wins against a resync: a resync that sent an older read of the offer while the
+    change's import was in flight re-queues the row (offers/newest.py); the import's record
+    cannot confirm it, and the row goes again in the next import — not after its claim's
+    hour."""
+    from decimal import Decimal
+
+    from django.db import transaction
+
+    from integrations.sync import dispatch
+    from offers import newest
+    from offers.models import Offer
+
+    integration, offers = mirakl
+    change_offers([offers[0]], price="40.00")
+    dispatch.dispatch(integration.pk)  # the import is in flight
+    read_before = Offer.objects.get(pk=offers[0].pk)
+    read_before.price = Decimal("39.00")  # what the resync read, and sent, before the change
+    with transaction.atomic():
+        assert newest.requeue_raced(integration.pk, [read_before], "prices_stock") == 1
+
+    dispatch_until_settled(integration, seconds=30)
+
+    assert [rows for __, __, rows in offer_files(wire)] == [
+        [[key(offers[0]), "40.00"]],
+        [[key(offers[0]), "40.00"]],
+    ]
+    row = PendingChange.objects.get(integration=integration, offer=offers[0], group="price")
+    assert (row.pending, row.claimed_by) == (False, "")
