@@ -83,9 +83,21 @@ def _admit(acct, app, module, config, endpoint, req, now):
     fail_rate = float(config.get("fail_rate") or 0)
     if fail_rate > 0:
         n = acct.next_seq("faults")
-        if nth_hit(n, fail_rate):
+        request = (req.method, tuple(req.rest))
+        # A share below 1 stands for independent transient faults: the request a fault failed
+        # last goes through when it is repeated. (With a deterministic every-n-th count, a
+        # retry among many requests in flight could otherwise meet the count again and again,
+        # which independent faults almost never do.) The fault goes to the next request.
+        if nth_hit(n, fail_rate) or acct.fault_owed:
+            if fail_rate < 1 and request in acct.faulted:
+                acct.faulted.discard(request)
+                acct.fault_owed = True
+                return None
+            acct.fault_owed = False
+            acct.faulted.add(request)
             # Alternate 503 and 500, as a load balancer and an application would.
             return module.server_error(503 if n % 2 else 500)
+        acct.faulted.discard(request)
     return None
 
 
