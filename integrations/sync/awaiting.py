@@ -109,11 +109,9 @@ class AsCarried:
         return self.photos
 
 
-def submit(integration, adapter, token: str, plans, journal, outcome, *, record, deadline):
-    """Write the claimed offers' batches (`plans`: the dispatcher's Planned) with their rows'
-    claims, then submit them; offers the adapter refused before any request are recorded."""
-    by_offer = {p.offer.pk: p for p in plans}
-    changes = [
+def changes_of(plans) -> list[tuple[frozenset, OfferToSend]]:
+    """The adapter's view of the dispatcher's Planned: the groups each offer changes, its item."""
+    return [
         (
             p.groups,
             OfferToSend(
@@ -126,7 +124,19 @@ def submit(integration, adapter, token: str, plans, journal, outcome, *, record,
         )
         for p in plans
     ]
-    refused, planned = adapter.plan_change_batches(changes)
+
+
+def chosen(adapter, plans) -> set[int]:
+    """Of the Planned whose groups all go as batches, the offers that do (the adapter's
+    `changes_in_batches`); the others go by `send_changes`."""
+    return adapter.changes_in_batches(changes_of(plans)) if plans else set()
+
+
+def submit(integration, adapter, token: str, plans, journal, outcome, *, record, deadline):
+    """Write the claimed offers' batches (`plans`: the dispatcher's Planned) with their rows'
+    claims, then submit them; offers the adapter refused before any request are recorded."""
+    by_offer = {p.offer.pk: p for p in plans}
+    refused, planned = adapter.plan_change_batches(changes_of(plans))
     if refused:
         record(integration, token, [by_offer[r.offer_id] for r in refused], refused, journal,
                outcome, None)  # fmt: skip
