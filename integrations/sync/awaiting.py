@@ -1,5 +1,5 @@
 """Everyday changes that go as asynchronous batches: "submitted, awaiting confirmation"
-(docs/architecture.md, "Everyday sync"; Mirakl's imports).
+(docs/architecture.md, "Everyday sync"; Mirakl's imports, Allegro's change commands).
 
 A channel whose adapter names the budgets a batch of a data group spends
 (`ChannelAdapter.change_batch_budgets`) gets its changes by the engine's asynchronous protocol
@@ -14,7 +14,10 @@ A channel whose adapter names the budgets a batch of a data group spends
 2. `waiting_groups`: a data group whose batch cannot go now (a budget without room, or a batch
    of it written and not yet registered) is not claimed. It stays pending, so what arrives
    within a budget's window goes in the next batch: one import per call type per window.
-3. `submit`: the claimed offers planned by the adapter (`plan_change_batches`) become the
+3. `chosen`: of the claimed offers whose groups all go as batches, those the adapter sends as
+   batches (`changes_in_batches`; Allegro: offers sharing a value with enough others); the
+   dispatcher sends the others by `send_changes` in the round.
+4. `submit`: the claimed offers planned by the adapter (`plan_change_batches`) become the
    group's batches, written in one transaction with the rows' claims, which move to the
    group's own token until it is recorded; then they are submitted at once (`advance`).
 
