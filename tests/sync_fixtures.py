@@ -7,7 +7,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from integrations.sync import dispatch
+from integrations.sync import dispatch, doubt
 from offers.models import PendingChange
 from tests.catalogue import image_bytes
 
@@ -111,7 +111,7 @@ def round_cut_before_its_record(integration, *, reached=True):
 
     token, rows = dispatch.claim(integration.pk, set(), 100)
     plans, _journal = dispatch.plan(integration, token, rows, dispatch.Outcome())
-    dispatch.mark_in_flight(token, plans)
+    doubt.mark_in_flight(token, plans)
     if reached:
         adapter = engine_store.adapter_for(integration)
         by_groups = defaultdict(list)

@@ -252,6 +252,25 @@ class ChannelAdapter(ABC):
                 return import_string(path)(self, groups, items, deadline)
         return self.send_by_flags(groups, items, deadline=deadline)
 
+    # Everyday sync: the budgets a send of changes spends once per request, whatever it carries
+    # (a batch channel's). The sync process spreads an integration's rounds by them
+    # (`changes_spacing`), so a minute's requests are not all spent on small batches in its
+    # first seconds while the changes of its last ones wait for the next minute.
+    changes_request_budgets: tuple[str, ...] = ()
+
+    def changes_spacing(self) -> float:
+        """Seconds a send of changes takes of `changes_request_budgets`' slowest pace, with a
+        margin (WooCommerce's 60 a minute: 1.05 s). 0: rounds go as fast as changes come."""
+        budgets = self.budgets()
+        paces = [
+            limit.seconds / limit.count
+            for name in self.changes_request_budgets
+            if name in budgets
+            for limit in budgets[name].limits
+            if limit.count > 0
+        ]
+        return 1.05 * max(paces, default=0.0)
+
     def read_current(
         self, listing_ids: list[str], *, deadline: float | None = None
     ) -> ListingReads | None:

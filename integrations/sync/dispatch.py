@@ -119,6 +119,7 @@ def claim(integration_id: int, held_groups: set[str], limit: int) -> tuple[str, 
 
 @dataclass
 class Outcome:
+    sends: int = 0  # sends made (adapter.send_changes calls)
     sent: int = 0
     failed: int = 0
     retried: int = 0
@@ -139,7 +140,7 @@ class Planned:
     send_photos: bool
 
     def part(self, rows) -> Planned:
-        """The same offer with only these rows (a part the channel holds, or the rest)."""
+        """The same offer with only these rows (the part the channel holds, or the rest)."""
         groups = frozenset(r.group for r in rows)
         return Planned(self.offer, self.link, rows, groups, self.send_photos and "photos" in groups)
 
@@ -161,7 +162,7 @@ def dispatch(integration_id: int, *, limit: int | None = None) -> Outcome:
         plans, held, _read = doubt.settle(adapter, plans, lambda g: GROUP_PRIORITY[g])
         if held:  # the channel holds what a dead round sent: confirmed without a request
             record(integration, token, held, doubt.confirmed_by_read(held), journal, outcome)
-        mark_in_flight(token, plans)
+        doubt.mark_in_flight(token, plans)
         by_key: dict[tuple, list[Planned]] = defaultdict(list)
         for planned in plans:
             zero = DataGroup.STOCK in planned.groups and planned.offer.stock <= 0
@@ -177,6 +178,7 @@ def dispatch(integration_id: int, *, limit: int | None = None) -> Outcome:
                 recorded.update(r.offer_id for r in confirmed)
 
             results, until = send(adapter, groups, zero, group_plans, heard)
+            outcome.sends += 1
             rest = [r for r in results if r.offer_id not in recorded]
             record(integration, token, group_plans, rest, journal, outcome, until)
     finally:
@@ -239,16 +241,6 @@ def plan(integration, token: str, rows, outcome: Outcome):
         PendingChange.objects.filter(pk__in=[r.pk for r in gone]).delete()
         outcome.dropped += len(gone)
     return plans, journal
-
-
-def mark_in_flight(token: str, plans: list[Planned]) -> None:
-    """Durably, before any request: these rows' sends may reach the channel unrecorded. Each
-    row object keeps whether it was in doubt before (restored when its send is deferred)."""
-    pks = [r.pk for p in plans for r in p.rows]
-    for start in range(0, len(pks), 500):
-        PendingChange.objects.filter(pk__in=pks[start : start + 500], claimed_by=token).update(
-            in_flight=True
-        )
 
 
 def send(adapter, groups: frozenset, zero: bool, plans: list[Planned], on_answer=None):

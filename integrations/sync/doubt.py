@@ -30,7 +30,7 @@ from integrations.shopconnect.base import (
     OfferToSend,
 )
 from integrations.shopconnect.errors import ChannelUnavailable, Held
-from offers.models import DataGroup
+from offers.models import DataGroup, PendingChange
 
 logger = logging.getLogger("integrations.sync")
 
@@ -41,6 +41,16 @@ GROUP_FIELDS = {
     DataGroup.PRICE: ("price", "currency"),
     DataGroup.CONTENT: ("name", "description", "parameters"),
 }
+
+
+def mark_in_flight(token: str, plans: list) -> None:
+    """Durably, before any request: these rows' sends may reach the channel unrecorded. Each
+    row object keeps whether it was in doubt before (restored when its send is deferred)."""
+    pks = [r.pk for p in plans for r in p.rows]
+    for start in range(0, len(pks), 500):
+        PendingChange.objects.filter(pk__in=pks[start : start + 500], claimed_by=token).update(
+            in_flight=True
+        )
 
 
 def holds(group: str, expected: dict, listing: dict) -> bool:

@@ -153,6 +153,7 @@ def product_fields(product: dict) -> dict:
 class WooCommerceAdapter(HttpChannelAdapter):
     max_in_flight = 4
     required_credentials = ("consumer_key", "consumer_secret")
+    changes_request_budgets = ("shop",)  # 60 requests a minute unless the seller set more
     readable_fields = frozenset({"name", "description", "price", "stock", "parameters", "photos"})
 
     def client_auth(self) -> dict:
