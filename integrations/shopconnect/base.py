@@ -244,7 +244,7 @@ class ChannelAdapter(ABC):
         from django.utils.module_loading import import_string
 
         from integrations.channels import descriptor
-        from integrations.shopconnect.changes import answers_to
+        from integrations.shopconnect.pacing import answers_to
 
         path = descriptor(self.integration.channel).changes
         if path:

@@ -2,25 +2,12 @@
 narrowed to prices and stock, sent by jobs of the channel's own through the adapter's pool."""
 
 from collections.abc import Callable
-from contextlib import contextmanager
-from contextvars import ContextVar
 
 from integrations.shopconnect.base import OfferResult, OfferToSend
 from integrations.shopconnect.common import HttpChannelAdapter, OfferSnapshot
+from integrations.shopconnect.pacing import LISTENER
 
 CONTENT_GROUPS = frozenset({"content", "photos"})
-# Who hears each offer's final result as it arrives (ChannelAdapter.send_changes' on_answer).
-LISTENER: ContextVar[Callable | None] = ContextVar("everyday_answers", default=None)
-
-
-@contextmanager
-def answers_to(listener: Callable | None):
-    """`listener(results)` hears the answers of the everyday sends made meanwhile."""
-    token = LISTENER.set(listener)
-    try:
-        yield
-    finally:
-        LISTENER.reset(token)
 
 
 def prices_stock_only(item: OfferToSend) -> OfferToSend:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
 
 import requests
@@ -119,3 +120,17 @@ class JobAnswers:
         answered = [r for offer_id in complete for r in self.results.pop(offer_id, [])]
         if answered:
             self.listener(answered)
+
+
+# Who hears each offer's final result as it arrives (ChannelAdapter.send_changes' on_answer).
+LISTENER: ContextVar[Callable | None] = ContextVar("everyday_answers", default=None)
+
+
+@contextmanager
+def answers_to(listener: Callable | None):
+    """`listener(results)` hears the answers of the everyday sends made meanwhile."""
+    token = LISTENER.set(listener)
+    try:
+        yield
+    finally:
+        LISTENER.reset(token)

@@ -53,6 +53,4 @@ def test_changes_coming_faster_than_the_shop_takes_requests_go_in_a_batch_a_seco
     gaps = [b.started - a.started for a, b in zip(batches, batches[1:], strict=False)]
     assert min(gaps) >= 1.0, gaps
     held = sandbox.state("woocommerce", sandbox_account)["offers"]
-    assert {held[str(1000 + n)]["stock_quantity"] for n in range(1, 13)} == set(
-        range(100, 112)
-    )
+    assert {held[str(1000 + n)]["stock_quantity"] for n in range(1, 13)} == set(range(100, 112))
