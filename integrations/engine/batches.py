@@ -56,9 +56,12 @@ REFILL_SECONDS = 0.5
 # Lanes one step works at once (Allegro: price commands, quantity commands, reads).
 MAX_LANES = 4
 OUTSTANDING = (ChannelBatch.Status.PREPARED, ChannelBatch.Status.SUBMITTED)
+READS = "reads"  # the lane of report reads (the others are named by their operation)
 # The key of a batch's changes that holds what it sends when it is larger than what it sets
 # (an Amazon feed's messages): kept until the channel registers the batch, then dropped.
 PAYLOAD = "payload"
+# The key of a batch's changes that holds the outbox's version read with its chunk.
+READ_VERSION = "read_version"
 
 
 def wait_seconds() -> float:
@@ -74,7 +77,8 @@ def prepared(run: ResyncRun, plans: list[BatchPlan], group: int, chunk) -> list[
     the channel confirms it, whatever the offer became meanwhile. A batch that carries photos
     keeps the journal's photo hash of those offers as the chunk read it: recorded later, the
     new hash is written only where the journal still holds that one (a forced photo resend
-    made meanwhile is not undone), as `record` does for a chunk."""
+    made meanwhile is not undone), as `record` does for a chunk. And the outbox's version
+    read with the chunk (READ_VERSION): newest wins compares only offers changed since."""
     offers = {link.offer_id: link.offer for link in chunk.links}
     planned: dict[tuple[int, bool], dict] = {}  # an offer in two batches is valued once
     rows = []
@@ -91,6 +95,8 @@ def prepared(run: ResyncRun, plans: list[BatchPlan], group: int, chunk) -> list[
         if photos:
             changes["photos_sent"] = photos
             changes["journal_photos"] = {k: chunk.journal_photos.get(int(k), "") for k in photos}
+        if chunk.version is not None:
+            changes[READ_VERSION] = chunk.version
         rows.append(
             ChannelBatch(
                 run_id=run.pk,
@@ -130,16 +136,21 @@ def has_unfinished_work(run_id: int) -> bool:
     )
 
 
-def next_look(run_id: int):
-    """When the earliest outstanding batch is due (None: none is outstanding)."""
-    due = outstanding(run_id).order_by("next_check_at").values_list("next_check_at", flat=True)
+def next_look(run_id: int, *, reports_only: bool = False):
+    """When the earliest outstanding batch is due (None: none is outstanding); with
+    `reports_only`, the earliest report of a submitted one."""
+    due = outstanding(run_id)
+    if reports_only:
+        due = due.filter(status=ChannelBatch.Status.SUBMITTED)
+    due = due.order_by("next_check_at").values_list("next_check_at", flat=True)
     first = due.first()
     return first or (timezone.now() if due.exists() else None)
 
 
-def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False) -> int:
+def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False, reads: bool = True) -> int:
     """Submit prepared batches and read the reports that are due, until `stop()` says so or
     nothing is due any more (with `linger`, until `stop()` only: reports fall due meanwhile).
+    Without `reads`, submit only: the reports wait for a later step.
 
     The work goes in lanes, each a budget of its own: the submissions of each operation
     (Allegro: price commands, quantity commands) and the report reads. Each lane is worked by
@@ -149,6 +160,8 @@ def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False) -> int:
     writes what the channel answered as it comes. Returns how many batches were asked.
     Raises Held when a budget or the channel makes us wait (a lane it held took no more)."""
     pump = _Pump(adapter)
+    if not reads:
+        pump.held_lanes.add(READS)
     try:
         refilled = 0.0
         while True:  # one round at least, even when the chunk's own requests are done
@@ -186,9 +199,9 @@ def _due_lanes(run: ResyncRun, exclude: set[int], held: set[str]) -> dict[str, l
     prepared = due.filter(status=ChannelBatch.Status.PREPARED).exclude(operation__in=held)
     for batch in prepared.order_by("pk")[:LANE_ROWS]:
         lanes[batch.operation].append(batch)
-    if "reads" not in held:
+    if READS not in held:
         reads = due.filter(status=ChannelBatch.Status.SUBMITTED).order_by("next_check_at", "pk")
-        lanes["reads"] = list(reads[:LANE_ROWS])
+        lanes[READS] = list(reads[:LANE_ROWS])
     return lanes
 
 
@@ -428,6 +441,12 @@ def _update(batch: ChannelBatch, **fields) -> None:
     ChannelBatch.objects.filter(pk=batch.pk, status=batch.status).update(**fields)
 
 
+def groups_unreported(run_id: int) -> int:
+    """How many groups have batches not recorded yet (submitted or not, reported or not)."""
+    unrecorded = ChannelBatch.objects.filter(run_id=run_id, recorded=False)
+    return unrecorded.values("group").distinct().count()
+
+
 def groups_to_record(run_id: int) -> list[int]:
     """Groups whose every batch has finished and whose offers are not recorded yet."""
     finished = ChannelBatch.objects.filter(
@@ -435,6 +454,14 @@ def groups_to_record(run_id: int) -> list[int]:
     ).values_list("group", flat=True)
     pending = set(outstanding(run_id).values_list("group", flat=True))
     return sorted(set(finished) - pending)
+
+
+def group_read_version(run_id: int, group: int) -> int | None:
+    """The outbox's version read with the group's chunk (None: unknown, so newest wins
+    compares every offer)."""
+    rows = ChannelBatch.objects.filter(run_id=run_id, group=group)
+    versions = list(rows.values_list(f"changes__{READ_VERSION}", flat=True))
+    return min(versions) if versions and all(isinstance(v, int) for v in versions) else None
 
 
 def group_results(run_id: int, group: int) -> tuple[dict[int, OfferResult], dict[int, str]]:
