@@ -409,7 +409,7 @@ def _read(batch: ChannelBatch, adapter, report) -> None:
         _finish(batch, ChannelBatch.Status.EXPIRED, _failed_all(batch, "not_confirmed", message))
         return
     checks = batch.checks + 1
-    later = min(2 * 1.5**checks, 60.0)  # 3 s, 4.5 s, … then once a minute
+    later = adapter.next_look_seconds(checks, waited)
     _update(batch, checks=checks, next_check_at=now + timedelta(seconds=later))
 
 
