@@ -64,22 +64,17 @@ def load_chunk(run: ResyncRun, after: int, size: int) -> Chunk:
     return chunk
 
 
-def load_offers(
-    run: ResyncRun, offer_ids, *, journal_photos: dict, version=None, related: bool = True
-) -> Chunk:
+def load_offers(run: ResyncRun, offer_ids, *, journal_photos: dict, related=True) -> Chunk:
     """The integration's links of these offers (active or not: recording skips those gone),
-    with the journal's photo hashes and the outbox's version as an earlier chunk read them (a
-    group of batches). Photos and parameters only if `related`: batches that carry their
-    offers as planned (hashes included) are recorded as planned, without them."""
+    with the journal's photo hashes as an earlier chunk read them (a group of batches);
+    `related=False`: without photos and parameters (read lazily if asked)."""
     links = OfferChannel.objects.filter(integration_id=run.integration_id, offer_id__in=offer_ids)
-    links = _loaded(run, links, related=related).links
-    return Chunk(links=links, journal_photos=journal_photos, version=version)
+    return Chunk(links=_loaded(run, links, related=related).links, journal_photos=journal_photos)
 
 
-def _loaded(run: ResyncRun, links, size: int | None = None, *, related: bool = True) -> Chunk:
-    """The one offer loader: links in offer pk order with their offers, photos, parameters
-    (unless not `related`) and the journal's photo hashes — four queries whatever the chunk
-    size."""
+def _loaded(run: ResyncRun, links, size: int | None = None, *, related=True) -> Chunk:
+    """The one offer loader: links in offer pk order with their offers, photos, parameters and
+    the journal's photo hashes — four queries whatever the chunk size."""
     links = links.select_related("offer").order_by("offer_id")
     links = list(links[:size] if size is not None else links)
     offers = [link.offer for link in links]
