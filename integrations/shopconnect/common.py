@@ -17,6 +17,7 @@ from contextvars import copy_context
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from integrations.shopconnect.auth import credentials_fingerprint
 from integrations.shopconnect.base import (
     ChannelAdapter,
     ChannelAuthError,
@@ -30,7 +31,7 @@ from integrations.shopconnect.bounded import NOT_JSON, BoundExceeded, answer_jso
 from integrations.shopconnect.budgets import budgets_for
 from integrations.shopconnect.errors import UNBOUNDED, ChannelUnavailable, Held
 from integrations.shopconnect.http import ChannelClient, client_for
-from integrations.shopconnect.pacing import JobOrder
+from integrations.shopconnect.pacing import JobAnswers, JobOrder
 from integrations.shopconnect.session import answer_what
 from integrations.wording import Reason
 
@@ -230,19 +231,6 @@ def settings_fingerprint(integration) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def credentials_fingerprint(integration, token_keys: Sequence[str]) -> str:
-    """What a token refresh is made with: the integration's URLs and every credential but the
-    tokens it renews. Refreshed tokens are stored only into an integration that still has the
-    fingerprint its refresh started with (store_new_credentials)."""
-    credentials = {k: v for k, v in (integration.credentials or {}).items() if k not in token_keys}
-    payload = json.dumps(
-        [integration.api_url, integration.upload_url, integration.auth_url, credentials],
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
 class HttpChannelAdapter(ChannelAdapter):
     """An adapter whose channel is reached over HTTP through a cached `ChannelClient`."""
 
@@ -399,9 +387,14 @@ class HttpChannelAdapter(ChannelAdapter):
         self.client.fingerprint = settings_fingerprint(self.integration)
 
     def run_parallel(
-        self, jobs: Sequence[tuple[Sequence[int], Callable[[], list[OfferResult]]]]
+        self,
+        jobs: Sequence[tuple[Sequence[int], Callable[[], list[OfferResult]]]],
+        *,
+        on_answer: Callable[[list[OfferResult]], None] | None = None,
     ) -> list[OfferResult]:
         """Run `(offer_ids, job)` pairs, at most `max_in_flight` at once; collect the results.
+        `on_answer(results)`, from this thread: the results of the offers whose every job has
+        answered, as soon as the last one does (everyday sync records them at once).
 
         A job that breaks unexpectedly fails its own offers; a ChannelAuthError stops the rest
         and propagates.
@@ -410,6 +403,7 @@ class HttpChannelAdapter(ChannelAdapter):
             return []
         # Results come back in job order, whatever order the jobs finish in.
         by_job: dict[int, list[OfferResult]] = {}
+        heard = JobAnswers(jobs, on_answer) if on_answer else None
         workers = min(self.max_in_flight, len(jobs))
         prefix = f"shopconnect-{self.integration.pk}"
         order = JobOrder()  # their first spends in job order: a held offer holds all after it
@@ -428,6 +422,8 @@ class HttpChannelAdapter(ChannelAdapter):
                         self.answered_offers.update(
                             r.offer_id for r in by_job[index] if not r.deferred
                         )
+                        if heard:
+                            heard.job_done(offer_ids, by_job[index])
             except ChannelAuthError:
                 self.client.aborted.set()
                 for future in pending:

@@ -136,6 +136,12 @@ class AllegroReading:
             listing_ids, self._read_one, full_offer_fields, allegro_errors, name="allegro"
         )
 
+    def read_current(
+        self, listing_ids: list[str], *, deadline: float | None = None
+    ) -> ListingReads:
+        """A send in doubt (everyday sync): each listing whole, by the same GET."""
+        return self.read_full(listing_ids, deadline=deadline)
+
     def _read_one(self, listing_id: str):
         return self.client.request(
             "GET",
