@@ -56,7 +56,6 @@ REFILL_SECONDS = 0.5
 # Lanes one step works at once (Allegro: price commands, quantity commands, reads).
 MAX_LANES = 4
 OUTSTANDING = (ChannelBatch.Status.PREPARED, ChannelBatch.Status.SUBMITTED)
-READS = "reads"  # the lane of report reads (the others are named by their operation)
 # The key of a batch's changes that holds what it sends when it is larger than what it sets
 # (an Amazon feed's messages): kept until the channel registers the batch, then dropped.
 PAYLOAD = "payload"
@@ -138,13 +137,9 @@ def has_unfinished_work(run_id: int) -> bool:
     )
 
 
-def next_look(run_id: int, *, reports_only: bool = False):
-    """When the earliest outstanding batch is due (None: none is outstanding); with
-    `reports_only`, the earliest report of a submitted one."""
-    due = outstanding(run_id)
-    if reports_only:
-        due = due.filter(status=ChannelBatch.Status.SUBMITTED)
-    due = due.order_by("next_check_at").values_list("next_check_at", flat=True)
+def next_look(run_id: int):
+    """When the earliest outstanding batch is due (None: none is outstanding)."""
+    due = outstanding(run_id).order_by("next_check_at").values_list("next_check_at", flat=True)
     first = due.first()
     return first or (timezone.now() if due.exists() else None)
 
@@ -161,9 +156,7 @@ def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False, reads: bool
     room) never idles another's; this thread refills the lanes from the rows that are due and
     writes what the channel answered as it comes. Returns how many batches were asked.
     Raises Held when a budget or the channel makes us wait (a lane it held took no more)."""
-    pump = _Pump(adapter)
-    if not reads:
-        pump.held_lanes.add(READS)
+    pump = _Pump(adapter, held=() if reads else ("reads",))
     try:
         refilled = 0.0
         while True:  # one round at least, even when the chunk's own requests are done
@@ -201,9 +194,9 @@ def _due_lanes(run: ResyncRun, exclude: set[int], held: set[str]) -> dict[str, l
     prepared = due.filter(status=ChannelBatch.Status.PREPARED).exclude(operation__in=held)
     for batch in prepared.order_by("pk")[:LANE_ROWS]:
         lanes[batch.operation].append(batch)
-    if READS not in held:
+    if "reads" not in held:
         reads = due.filter(status=ChannelBatch.Status.SUBMITTED).order_by("next_check_at", "pk")
-        lanes[READS] = list(reads[:LANE_ROWS])
+        lanes["reads"] = list(reads[:LANE_ROWS])
     return lanes
 
 
@@ -240,11 +233,11 @@ class _Pump:
     An adapter that asks one batch at a time (`batch_concurrency` 1) is asked from the
     step's thread itself, lane after lane: its calls may then use its store."""
 
-    def __init__(self, adapter):
+    def __init__(self, adapter, held=()):  # held: lanes not worked in this step
         self.adapter = adapter
         self.width = max(1, getattr(adapter, "batch_concurrency", 1))
         self.lanes: dict[str, deque[ChannelBatch]] = {}
-        self.held_lanes: set[str] = set()
+        self.held_lanes: set[str] = set(held)
         self.taken: set[int] = set()  # asked or queued, not written yet
         self.answers: queue.Queue = queue.Queue()
         self.held: Held | None = None
@@ -448,12 +441,6 @@ def _finish(batch: ChannelBatch, status: str, results: dict) -> None:
 def _update(batch: ChannelBatch, **fields) -> None:
     # Only from the state read: a second task working on the same run cannot undo this one.
     ChannelBatch.objects.filter(pk=batch.pk, status=batch.status).update(**fields)
-
-
-def groups_unreported(run_id: int) -> int:
-    """How many groups have batches not recorded yet (submitted or not, reported or not)."""
-    unrecorded = ChannelBatch.objects.filter(run_id=run_id, recorded=False)
-    return unrecorded.values("group").distinct().count()
 
 
 def groups_to_record(run_id: int) -> list[int]:

@@ -26,7 +26,7 @@ from integrations.engine.recording import (
 from integrations.engine.selection import Chunk, load_chunk, load_offers
 from integrations.engine.skeleton import SILENT_CHUNKS, End, GoOn, Step, Wait, WaitSilent
 from integrations.engine.store import adapter_for
-from integrations.models import Integration, ResyncRun
+from integrations.models import ChannelBatch, Integration, ResyncRun
 from integrations.shopconnect import budgets as channel_budgets
 from integrations.shopconnect.base import NoListing, OfferKeys, OfferToSend
 from integrations.shopconnect.errors import Held
@@ -147,7 +147,7 @@ class ResyncChunks(Step):
         rows = batches.prepared(self.run, plans, group=chunk.links[-1].offer_id, chunk=chunk)
         self.run = record(self.run, self.token, chunk, chunk.links, refused, batches=rows)
         held, _ = self.settle_batches(deadline, reads=False)
-        if held is not None or batches.groups_unreported(self.run.pk) > GROUPS_UNREPORTED:
+        if held is not None or groups_unreported(self.run.pk) > GROUPS_UNREPORTED:
             self.settle_batches(deadline)
         if last:
             return None  # the next step finds no chunk: it reads, records and waits
@@ -214,7 +214,7 @@ class ResyncChunks(Step):
             if self.cancelling:
                 return End(ResyncRun.Status.CANCELLED, self.stop_reason)
             return End(ResyncRun.Status.COMPLETED, fields={"total": run.processed})
-        look = batches.next_look(run.pk, reports_only=held is not None)
+        look = batches.next_look(run.pk) if held is None else next_report(run.pk)
         if held is not None and (look is None or look.timestamp() >= held.until - REPORT_MARGIN):
             return Wait(held)
         if look is None:  # all reported, some groups not recorded yet: record them now
@@ -237,6 +237,18 @@ class ResyncChunks(Step):
             "time": at_second(look),
         }
         return Wait(Held(look.timestamp(), reason=reason))
+
+
+def groups_unreported(run_id: int) -> int:
+    """How many groups have batches not recorded yet (submitted or not, reported or not)."""
+    unrecorded = ChannelBatch.objects.filter(run_id=run_id, recorded=False)
+    return unrecorded.values("group").distinct().count()
+
+
+def next_report(run_id: int):
+    """When the earliest report of a submitted batch is due (None: none is submitted)."""
+    due = batches.outstanding(run_id).filter(status=ChannelBatch.Status.SUBMITTED)
+    return due.order_by("next_check_at").values_list("next_check_at", flat=True).first()
 
 
 def record_group(run: ResyncRun, token: str, group: int) -> ResyncRun:
