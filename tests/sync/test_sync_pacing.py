@@ -26,6 +26,7 @@ def test_a_batch_channel_spaces_its_sends_by_its_request_budget(sandbox, sandbox
     assert shopconnect.adapter_for(allegro).changes_spacing() == 0  # a PATCH per offer
 
 
+@pytest.mark.serial
 def test_changes_coming_faster_than_the_shop_takes_requests_go_in_a_batch_a_second(
     sandbox, sandbox_account, change_offers, wire
 ):
