@@ -144,9 +144,10 @@ def next_look(run_id: int):
     return first or (timezone.now() if due.exists() else None)
 
 
-def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False) -> int:
+def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False, reads: bool = True) -> int:
     """Submit prepared batches and read the reports that are due, until `stop()` says so or
     nothing is due any more (with `linger`, until `stop()` only: reports fall due meanwhile).
+    Without `reads`, submit only: the reports wait for a later step.
 
     The work goes in lanes, each a budget of its own: the submissions of each operation
     (Allegro: price commands, quantity commands) and the report reads. Each lane is worked by
@@ -155,7 +156,7 @@ def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False) -> int:
     room) never idles another's; this thread refills the lanes from the rows that are due and
     writes what the channel answered as it comes. Returns how many batches were asked.
     Raises Held when a budget or the channel makes us wait (a lane it held took no more)."""
-    pump = _Pump(adapter)
+    pump = _Pump(adapter, held=() if reads else ("reads",))
     try:
         refilled = 0.0
         while True:  # one round at least, even when the chunk's own requests are done
@@ -232,11 +233,11 @@ class _Pump:
     An adapter that asks one batch at a time (`batch_concurrency` 1) is asked from the
     step's thread itself, lane after lane: its calls may then use its store."""
 
-    def __init__(self, adapter):
+    def __init__(self, adapter, held=()):  # held: lanes not worked in this step
         self.adapter = adapter
         self.width = max(1, getattr(adapter, "batch_concurrency", 1))
         self.lanes: dict[str, deque[ChannelBatch]] = {}
-        self.held_lanes: set[str] = set()
+        self.held_lanes: set[str] = set(held)
         self.taken: set[int] = set()  # asked or queued, not written yet
         self.answers: queue.Queue = queue.Queue()
         self.held: Held | None = None
@@ -410,7 +411,7 @@ def _read(batch: ChannelBatch, adapter, report) -> None:
         _finish(batch, ChannelBatch.Status.EXPIRED, _failed_all(batch, "not_confirmed", message))
         return
     checks = batch.checks + 1
-    later = min(2 * 1.5**checks, 60.0)  # 3 s, 4.5 s, … then once a minute
+    later = adapter.next_look_seconds(checks, waited)
     _update(batch, checks=checks, next_check_at=now + timedelta(seconds=later))
 
 

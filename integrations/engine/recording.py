@@ -225,7 +225,8 @@ def record(
     now = timezone.now()
     by_offer = {link.offer_id: link.offer for link in links}
     integration_id = run.integration_id
-    offer_ids = list(by_offer)
+    # The offers with an outcome (a chunk that goes whole in batches has none yet).
+    offer_ids = [r.offer_id for r in results if r.offer_id in by_offer]
     ok_rows, error_rows, failures = [], [], []
     sent = failed = photos = photo_files = transport = 0
     sent_fields = JOURNAL_FIELDS_BY_DATA_TYPES[run.data_types]
