@@ -12,11 +12,12 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from contextvars import copy_context
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import partial
 
+from integrations.shopconnect import request_pool
 from integrations.shopconnect.base import (
     ChannelAdapter,
     ChannelAuthError,
@@ -399,7 +400,8 @@ class HttpChannelAdapter(ChannelAdapter):
     def run_parallel(
         self, jobs: Sequence[tuple[Sequence[int], Callable[[], list[OfferResult]]]]
     ) -> list[OfferResult]:
-        """Run `(offer_ids, job)` pairs, at most `max_in_flight` at once; collect the results.
+        """Run `(offer_ids, job)` pairs on the process's request pool (request_pool.py), at
+        most `max_in_flight` at once; collect the results. Returns once none is in flight.
 
         A job that breaks unexpectedly fails its own offers; a ChannelAuthError stops the rest
         and propagates.
@@ -408,54 +410,49 @@ class HttpChannelAdapter(ChannelAdapter):
             return []
         # Results come back in job order, whatever order the jobs finish in.
         by_job: dict[int, list[OfferResult]] = {}
-        workers = min(self.max_in_flight, len(jobs))
-        prefix = f"shopconnect-{self.integration.pk}"
         order = JobOrder()  # their first spends in job order: a held offer holds all after it
-        with ThreadPoolExecutor(workers, thread_name_prefix=prefix) as pool:
-            pending = {  # each job in a copy of the caller's context: its budget priority
-                pool.submit(copy_context().run, order.run, index, job): (index, offer_ids)
-                for index, (offer_ids, job) in enumerate(jobs)
-            }
-            try:
-                while pending:
-                    done, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                    self.store_new_credentials()
-                    for future in done:
-                        index, offer_ids = pending.pop(future)
-                        by_job[index] = self._job_results(future, offer_ids)
-                        self.answered_offers.update(
-                            r.offer_id for r in by_job[index] if not r.deferred
-                        )
-            except ChannelAuthError:
-                self.client.aborted.set()
-                for future in pending:
-                    future.cancel()
-                raise
+        # Each job in a copy of the caller's context: its budget priority.
+        lane, futures = request_pool.run_all(
+            [partial(order.run, index, job) for index, (_, job) in enumerate(jobs)],
+            self.max_in_flight,
+        )
+        pending = {future: (index, jobs[index][0]) for index, future in enumerate(futures)}
+        try:
+            while pending:
+                done, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                self.store_new_credentials()
+                for future in done:
+                    index, offer_ids = pending.pop(future)
+                    by_job[index] = self._job_results(future, offer_ids)
+                    self.answered_offers.update(r.offer_id for r in by_job[index] if not r.deferred)
+        except ChannelAuthError:
+            self.client.aborted.set()
+            lane.cancel()
+            raise
+        finally:
+            lane.join()
         return [result for index in sorted(by_job) for result in by_job[index]]
 
-    def read_each(
-        self, listing_ids: list[str], read_one, fields_of, errors_of, *, name: str
-    ) -> ListingReads:
-        """Each listing whole (a drift check's `read_full`), `read_one(id)` in parallel, at
-        most `max_in_flight` at once: found (`fields_of` its JSON), missing (404), failed
-        (`errors_of` the answer gives the code and message) or deferred (a budget held it).
-        A ChannelAuthError stops the rest and propagates."""
+    def read_each(self, listing_ids: list[str], read_one, fields_of, errors_of) -> ListingReads:
+        """Each listing whole (a drift check's `read_full`), `read_one(id)` on the process's
+        request pool, at most `max_in_flight` at once: found (`fields_of` its JSON), missing
+        (404), failed (`errors_of` the answer gives the code and message) or deferred (a
+        budget held it). A ChannelAuthError stops the rest and propagates."""
         reads = ListingReads()
         if not listing_ids:
             return reads
-        workers = min(self.max_in_flight, len(listing_ids))
+        lane, futures = request_pool.run_all(
+            [partial(read_one, i) for i in listing_ids], self.max_in_flight
+        )
         try:
-            with ThreadPoolExecutor(workers, thread_name_prefix=f"{name}-read") as pool:
-                futures = {pool.submit(read_one, i): i for i in listing_ids}
-                try:
-                    for future, listing_id in futures.items():
-                        _sort_read(reads, listing_id, future, fields_of, errors_of)
-                except ChannelAuthError:
-                    self.client.aborted.set()
-                    for future in futures:
-                        future.cancel()
-                    raise
+            for future, listing_id in zip(futures, listing_ids, strict=True):
+                _sort_read(reads, listing_id, future, fields_of, errors_of)
+        except ChannelAuthError:
+            self.client.aborted.set()
+            lane.cancel()
+            raise
         finally:
+            lane.join()
             self.store_new_credentials()
         return reads
 

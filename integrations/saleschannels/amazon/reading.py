@@ -230,7 +230,6 @@ class AmazonReading:
             partial(self._read_one, place=place),
             partial(item_fields, place=place),
             amazon_errors,
-            name="amazon",
         )
 
     def _read_one(self, sku: str, place: Marketplace):
