@@ -259,6 +259,8 @@ class HttpChannelAdapter(ChannelAdapter):
         )
         # Offers of the send under way with an answer (run_parallel adds each job's).
         self.answered_offers: set[int] = set()
+        # The integration's URLs passed the outbound rules (checked once per adapter).
+        self.urls_checked = False
 
     @property
     def channel_name(self) -> str:
@@ -364,7 +366,7 @@ class HttpChannelAdapter(ChannelAdapter):
         (ChannelAuthError: the run fails with the reason)."""
         from xsale.urlsafety import UnsafeURL, check_url
 
-        if not getattr(self.client, "urls_checked", False):
+        if not self.urls_checked:
             for url in (
                 self.integration.api_url,
                 self.integration.upload_url,
@@ -375,7 +377,7 @@ class HttpChannelAdapter(ChannelAdapter):
                         check_url(url)
                 except UnsafeURL as exc:
                     raise ChannelAuthError(str(exc)) from None
-            self.client.urls_checked = True
+            self.urls_checked = True
         credentials = self.integration.credentials or {}
         missing = [k for k in self.required_credentials if not credentials.get(k)]
         if missing:

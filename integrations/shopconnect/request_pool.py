@@ -90,7 +90,8 @@ class Lane:
         with self._lock:
             while self._waiting:
                 future, _ = self._waiting.popleft()
-                future.cancel()
+                if future.cancel():
+                    future.set_running_or_notify_cancel()  # done for whoever waits on it
 
     def join(self) -> None:
         with self._lock:
