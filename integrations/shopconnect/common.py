@@ -254,9 +254,11 @@ class HttpChannelAdapter(ChannelAdapter):
 
     def __init__(self, integration, store=None):
         super().__init__(integration, store)
+        # The integration's cached client, seen through a view whose chunk state is this
+        # adapter's own (http.RunClient).
         self.client: ChannelClient = client_for(
             integration.pk, settings_fingerprint(integration), self.build_client
-        )
+        ).for_run()
         # Offers of the send under way with an answer (run_parallel adds each job's).
         self.answered_offers: set[int] = set()
         # The integration's URLs passed the outbound rules (checked once per adapter).
@@ -321,7 +323,7 @@ class HttpChannelAdapter(ChannelAdapter):
 
     @property
     def pacing(self):
-        return getattr(self.client, "pacing", None)
+        return self.client.pacing
 
     def stop(self) -> None:
         self.client.aborted.set()

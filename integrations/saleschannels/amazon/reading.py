@@ -126,7 +126,7 @@ class AmazonReading:
 
     def _forget_reports(self, keep: str | None = None) -> dict:
         """The process's downloaded reports (one: the latest), others closed and dropped."""
-        cache = self.client.__dict__.setdefault("amazon_reports", {})
+        cache = self.client.kept.setdefault("amazon_reports", {})
         for job_id in [k for k in cache if k != keep]:
             document = cache.pop(job_id)
             if document is not None:
