@@ -39,23 +39,35 @@ run: $(STAMP)
 		--web-port $(WEB_PORT) --sandbox-port $(SANDBOX_PORT)" honcho start
 
 # The whole suite, what CI runs (.ci/run: once on SQLite + the ORM broker, once with
-# DATABASE_URL / REDIS_URL on PostgreSQL + Redis). It runs in TEST_PROCESSES pytest-xdist
-# processes (worksteal: an idle one takes tests from a busy one), each with its own test
-# database, sandbox, live server, budget store and Redis database (tests/xdist_worker.py);
-# TEST_PROCESSES=0 runs it in this process alone (a debugger, -x, -s).
+# DATABASE_URL / REDIS_URL on PostgreSQL + Redis), in two parts:
+# - everything but the tests that measure real time (markers `slow`: starts worker processes,
+#   and `serial`: paces a real budget window), in TEST_PROCESSES pytest-xdist processes
+#   (worksteal: an idle one takes tests from a busy one), each with its own test database,
+#   sandbox, live server, budget store and Redis database (tests/xdist_worker.py);
+# - then those, in one process alone: a second process beside them on 2 cores made them late.
+# TEST_PROCESSES=0 runs the first part in this process too (a debugger, -x, -s). A part that
+# selects no test (PYTEST_ARGS naming one file) is not a failure; the make fails if either fails.
 # The sandbox and the tests' hostile servers listen on 127.0.0.1: allowed as outbound hosts here
 # (and so in the worker processes the tests start), as a deployment would allow its test shop.
 TEST_PROCESSES ?= 2
 TEST_ENV := SECRET_KEY=tests-only DEBUG=0 OUTBOUND_ALLOWED_HOSTS=127.0.0.1,localhost
 XDIST := -n $(TEST_PROCESSES) --dist worksteal
+PYTEST := $(TEST_ENV) $(BIN)/python -m pytest
+TIMED := slow or serial
+# pytest's exit status 5: no test selected.
+PART_OK := code=$$?; [ $$code -eq 0 ] || [ $$code -eq 5 ] || failed=1
 test: $(STAMP)
-	$(TEST_ENV) $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+	@failed=0; \
+	echo "== the suite but the timed tests, $(TEST_PROCESSES) processes"; \
+	$(PYTEST) $(XDIST) -m "not ($(TIMED))" $(PYTEST_ARGS); $(PART_OK); \
+	echo "== the timed tests ($(TIMED)), one process"; \
+	$(PYTEST) -n 0 -m "$(TIMED)" $(PYTEST_ARGS); $(PART_OK); \
+	exit $$failed
 
-# The inner loop: the whole suite less the browser tests and the tests that start worker
-# processes (`-m "not browser and not slow"`), in the same processes; `make test` stays what CI
-# runs.
+# The inner loop: the whole suite less the browser tests and the timed tests (worker
+# processes, real budget windows), in the same processes; `make test` stays what CI runs.
 test-quick: $(STAMP)
-	$(TEST_ENV) $(BIN)/python -m pytest $(XDIST) -m "not browser and not slow" $(PYTEST_ARGS)
+	$(PYTEST) $(XDIST) -m "not browser and not ($(TIMED))" $(PYTEST_ARGS)
 
 # ruff (style, and PLC2701: no private names imported across modules), then the layers and
 # the import-cycle contracts of pyproject.toml's [tool.importlinter] (lint-imports).

@@ -510,6 +510,9 @@ class Account(Budget):
         self.reports = {}  # Amazon: reports by id
         self.mirakl = None  # Mirakl: imports, exports, products (sandbox/mirakl.py State)
         self.seq = {"requests": 0, "faults": 0, "throttle": 0, "async": 0, "ids": 1000}
+        # Requests (method and path) whose last call an injected fault failed: see _admit.
+        self.faulted: set[tuple] = set()
+        self.fault_owed = False  # a fault passed over such a request: the next one takes it
         self.counters = {
             "requests": 0,
             "by_endpoint": {},

@@ -83,9 +83,21 @@ def _admit(acct, app, module, config, endpoint, req, now):
     fail_rate = float(config.get("fail_rate") or 0)
     if fail_rate > 0:
         n = acct.next_seq("faults")
-        if nth_hit(n, fail_rate):
+        request = (req.method, tuple(req.rest))
+        # A share below 1 stands for independent transient faults: the request a fault failed
+        # last goes through when it is repeated. (With a deterministic every-n-th count, a
+        # retry among many requests in flight could otherwise meet the count again and again,
+        # which independent faults almost never do.) The fault goes to the next request.
+        if nth_hit(n, fail_rate) or acct.fault_owed:
+            if fail_rate < 1 and request in acct.faulted:
+                acct.faulted.discard(request)
+                acct.fault_owed = True
+                return None
+            acct.fault_owed = False
+            acct.faulted.add(request)
             # Alternate 503 and 500, as a load balancer and an application would.
             return module.server_error(503 if n % 2 else 500)
+        acct.faulted.discard(request)
     return None
 
 
@@ -314,7 +326,12 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 remaining -= len(chunk)
             return None
-        return self.rfile.read(length)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            # The client went away mid-body (a killed worker): a real server never carries out
+            # a request it did not receive whole.
+            raise ConnectionResetError("the request body ended early")
+        return body
 
     def _dispatch(self):
         try:
@@ -346,6 +363,9 @@ class Handler(BaseHTTPRequestHandler):
                 )
             else:
                 reply = Reply(404, {"error": "unknown path; see /_sandbox/"})
+        except ConnectionResetError:  # the body ended early: nothing carried out, no answer
+            self.close_connection = True
+            return
         except Exception:
             traceback.print_exc(file=sys.stderr)
             reply = Reply(500, {"error": "sandbox internal error"})

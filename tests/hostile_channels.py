@@ -70,7 +70,10 @@ class HostileChannel:
         if answer is KILL:
             pid = peer_pid(request.client_address[1], self.server.server_address[1])
             if pid is not None and pid != os.getpid():
-                self.killed.append(pid)
+                # Requests in flight together (a chunk's batches) may each reach here before
+                # the signal lands: a process dies once, and is counted once.
+                if pid not in self.killed:
+                    self.killed.append(pid)
                 os.kill(pid, signal.SIGKILL)
             request.close_connection = True
             return

@@ -187,7 +187,9 @@ def _spend_in_a_process(settings_env, key, count, times):
     for _ in range(count):
         grant = store_budgets.spend([(budget, 1)], max_wait=30)
         time.sleep(grant.wait())
-        times.append(time.time())
+        # The moment the store granted (what it promises: never over the budget together),
+        # and the moment this process woke to go (a descheduled process wakes late).
+        times.append((grant.at, time.time()))
 
 
 @pytest.mark.slow
@@ -200,12 +202,12 @@ def test_processes_sharing_a_budget_never_exceed_it_together(db):
         times = manager.list()
         env = {"DJANGO_SETTINGS_MODULE": "xsale.settings"}
         run_in_processes(context, [(_spend_in_a_process, (env, key, 100, times))] * 2)
-        times = list(times)
+        granted, woke = zip(*times, strict=True) if times else ((), ())
 
-    assert len(times) == 200
-    assert most_in_any_window(times, 2) <= 40
+    assert len(granted) == 200
+    assert most_in_any_window(sorted(granted), 2) <= 40
     # 200 at 40 per 2 s: the last can go after 8 s at best; the budget kept near that pace.
-    assert times[-1] - min(times) < 8 * 1.25
+    assert max(woke) - min(granted) < 8 * 1.25
 
 
 def test_budgets_are_keyed_by_what_the_channel_counts(make_integration):

@@ -72,6 +72,7 @@ def most_in_k_seconds(per_second, k):
     return max(sum(counts.get(s + i, 0) for i in range(k)) for s in seconds)
 
 
+@pytest.mark.serial
 @pytest.mark.django_db
 def test_the_integrations_own_limit_sets_the_pace(make_integration, sandbox, sandbox_account, wire):
     # 600/min: at most 20 in any second (twice the average), ~600 in any minute. Without a

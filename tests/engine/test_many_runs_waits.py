@@ -25,6 +25,7 @@ def edited(sandbox, account) -> dict[str, dict]:
     return {listing: held for listing, held in offers.items() if held.get("edits")}
 
 
+@pytest.mark.serial
 @pytest.mark.django_db
 def test_a_chunk_held_by_a_window_sends_every_offer_it_had_room_for_and_only_those_first(
     sandbox, sandbox_account, settings

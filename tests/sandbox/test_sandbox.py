@@ -455,6 +455,21 @@ def test_fail_rate_fails_a_reproducible_share(http, sandbox, sandbox_account):
     assert sandbox.state("woocommerce", sandbox_account)["counters"]["errors_5xx"] == 2
 
 
+def test_a_request_a_fault_failed_goes_through_when_repeated(http, sandbox, sandbox_account):
+    """Independent transient faults: the deterministic count never fails one request twice in
+    a row (a retry among many in flight could otherwise meet it each time); the fault passed
+    over goes to the next request, so the share stays."""
+    sandbox.configure("allegro", sandbox_account, fail_rate=0.5)
+
+    offers = ["1", "1", "2", "1", "2", "1"]  # every 2nd call is due a fault
+    answers = [patch_offer(http, sandbox, sandbox_account, o, {"name": "A"}) for o in offers]
+
+    # Offer 1's 2nd call fails; its next call was due a fault too but goes through, and that
+    # fault lands on offer 2's call after it. Three faults in six calls: the share stays.
+    assert [a.ok for a in answers] == [True, False, True, True, False, False]
+    assert sandbox.state("allegro", sandbox_account)["counters"]["errors_5xx"] == 3
+
+
 def test_throttle_every_answers_429_with_retry_after(http, sandbox, sandbox_account):
     sandbox.configure("allegro", sandbox_account, throttle_every=3, retry_after=7)
 

@@ -523,3 +523,28 @@ def test_command_config_is_checked(sandbox, sandbox_account):
 
 def test_no_request_in_this_file_hit_an_emulator_bug(sandbox):
     assert "Traceback" not in sandbox.log_path.read_text()
+
+
+def test_a_command_whose_body_ends_early_is_neither_carried_out_nor_counted(
+    http, sandbox, sandbox_account
+):
+    """A worker killed mid-PUT leaves the sandbox half a body: like a real server, it carries out
+    nothing and counts no invalid command (the killed-cluster tests count those)."""
+    import json
+    import socket
+    from urllib.parse import urlsplit
+
+    body = json.dumps(quantity_body(["1"], 3)).encode()
+    url = urlsplit(allegro_url(sandbox, sandbox_account, f"/sale/{QUANTITY}/{uuid.uuid4()}"))
+    head = [f"PUT {url.path} HTTP/1.1", f"Host: {url.netloc}", f"Content-Length: {len(body)}"]
+    head += [f"{name}: {value}" for name, value in ALLEGRO.items()]
+    with socket.create_connection((url.hostname, url.port), timeout=5) as cut:
+        cut.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body[: len(body) // 2])
+        cut.shutdown(socket.SHUT_WR)  # the client is gone: the rest never comes
+        assert cut.recv(1024) == b""  # no answer: the connection just closes
+
+    state = sandbox.state("allegro", sandbox_account)
+    assert state["command_count"] == 0
+    assert state["counters"]["commands"]["quantity"]["invalid"] == 0
+    whole = put_command(http, sandbox, sandbox_account, QUANTITY, quantity_body(["1"], 3))
+    assert whole.status_code == 201  # the sandbox serves the next client as before

@@ -224,6 +224,7 @@ def test_a_kill_while_a_feed_is_processing_resumes_and_submits_nothing_again(
     assert feeds_created(sandbox, sandbox_account) == 3
 
 
+@pytest.mark.serial
 def test_a_shrunk_feed_limit_paces_the_feeds_with_no_limit_exceeded(
     sandbox, sandbox_account, amazon, settings
 ):
