@@ -416,10 +416,8 @@ class HttpChannelAdapter(ChannelAdapter):
         by_job: dict[int, list[OfferResult]] = {}
         order = JobOrder()  # their first spends in job order: a held offer holds all after it
         # Each job in a copy of the caller's context: its budget priority.
-        lane, futures = request_pool.run_all(
-            [partial(order.run, index, job) for index, (_, job) in enumerate(jobs)],
-            self.max_in_flight,
-        )
+        calls = [partial(order.run, index, job) for index, (_, job) in enumerate(jobs)]
+        lane, futures = request_pool.run_all(calls, self.max_in_flight)
         pending = {future: (index, jobs[index][0]) for index, future in enumerate(futures)}
         try:
             while pending:
@@ -445,9 +443,8 @@ class HttpChannelAdapter(ChannelAdapter):
         reads = ListingReads()
         if not listing_ids:
             return reads
-        lane, futures = request_pool.run_all(
-            [partial(read_one, i) for i in listing_ids], self.max_in_flight
-        )
+        reading = [partial(read_one, i) for i in listing_ids]
+        lane, futures = request_pool.run_all(reading, self.max_in_flight)
         try:
             for future, listing_id in zip(futures, listing_ids, strict=True):
                 _sort_read(reads, listing_id, future, fields_of, errors_of)
