@@ -4,7 +4,9 @@ Every request goes on to the sandbox and its answer comes back (the sandbox's ow
 an answer is rewritten to this server's, so presigned document URLs come here too), except
 what `hostile(method, path, query)` answers itself: a bomb of a document, an answer of
 millions of entries, a price of "1e999999999" — or `KILL`, which SIGKILLs the process that
-sent the request (a worker whose task dies while it drives the run).
+sent the request (a worker whose task dies while it drives the run), or `DELIVER_THEN_KILL`:
+the request reaches the sandbox (which carries it out), then its sender is SIGKILLed before
+any answer (a process killed between a request and saving what it answered).
 """
 
 import gzip
@@ -18,6 +20,11 @@ from urllib.parse import urlsplit
 import requests
 
 KILL = object()
+DELIVER_THEN_KILL = object()
+# The sandbox's answer headers this server sets itself (or drops).
+NOT_PASSED_BACK = (
+    "content-length", "transfer-encoding", "connection", "content-encoding", "server", "date"
+)  # fmt: skip
 
 
 class HostileChannel:
@@ -67,6 +74,9 @@ class HostileChannel:
         body = request.rfile.read(length) if length else None
         parts = urlsplit(request.path)
         answer = self.hostile(request.command, parts.path, parts.query)
+        if answer is DELIVER_THEN_KILL:
+            self._forward(request, body)
+            answer = KILL
         if answer is KILL:
             pid = peer_pid(request.client_address[1], self.server.server_address[1])
             if pid is not None and pid != os.getpid():
@@ -86,6 +96,16 @@ class HostileChannel:
             request.end_headers()
             request.wfile.write(data)
             return
+        status, headers, data = self._forward(request, body)
+        request.send_response(status)
+        for key, value in headers:
+            request.send_header(key, value)
+        request.send_header("Content-Length", str(len(data)))
+        request.end_headers()
+        request.wfile.write(data)
+
+    def _forward(self, request: BaseHTTPRequestHandler, body: bytes | None):
+        """The request sent on to the sandbox: (status, headers to pass back, body)."""
         headers = {
             k: v
             for k, v in request.headers.items()
@@ -100,14 +120,12 @@ class HostileChannel:
             allow_redirects=False,
         )
         data = upstream.content.replace(self.sandbox_url.encode(), self.url.encode())
-        request.send_response(upstream.status_code)
-        for key, value in upstream.headers.items():
-            if key.lower() not in ("content-length", "transfer-encoding", "connection",
-                                   "content-encoding", "server", "date"):  # fmt: skip
-                request.send_header(key, value.replace(self.sandbox_url, self.url))
-        request.send_header("Content-Length", str(len(data)))
-        request.end_headers()
-        request.wfile.write(data)
+        passed = [
+            (key, value.replace(self.sandbox_url, self.url))
+            for key, value in upstream.headers.items()
+            if key.lower() not in NOT_PASSED_BACK
+        ]
+        return upstream.status_code, passed, data
 
 
 def peer_pid(client_port: int, server_port: int) -> int | None:

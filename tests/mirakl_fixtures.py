@@ -72,3 +72,31 @@ def frequencies_kept(sandbox, account) -> dict:
     assert counters["throttled"] == 0, counters
     assert counters["limit_violations"] == 0, counters
     return counters["by_endpoint"]
+
+
+def form_fields(body: bytes, content_type: str) -> dict[str, bytes]:
+    """A multipart/form-data body's fields, read with the standard library's parser."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    return {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+        for part in message.iter_parts()
+    }
+
+
+def sent_files(wire, path: str) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The import files posted to `path` ("/api/offers/imports", "/api/products/imports"):
+    [(import mode or "", header, rows)], in order."""
+    import csv
+    import io
+
+    files = []
+    for sent in wire.matching("POST", path):
+        fields = form_fields(sent.body, sent.headers["Content-Type"])
+        header, *rows = csv.reader(io.StringIO(fields["file"].decode()), delimiter=";")
+        files.append((fields.get("import_mode", b"").decode(), header, rows))
+    return files

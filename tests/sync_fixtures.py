@@ -78,6 +78,26 @@ def dispatch_all(integration, rounds=20) -> dispatch.Outcome:
     return total
 
 
+def dispatch_until_settled(integration, seconds=40.0, pause=0.1) -> None:
+    """Dispatcher rounds (as the `sync` process runs them) until nothing of the integration is
+    pending nor awaiting the channel's report: batches of changes (integrations/sync/
+    awaiting.py) are confirmed when the channel reports, rounds later."""
+    import time
+
+    from integrations.models import ChannelBatch
+
+    deadline = time.monotonic() + seconds
+    while True:
+        dispatch.dispatch(integration.pk)
+        batches = ChannelBatch.objects.filter(integration=integration, recorded=False)
+        rows = PendingChange.objects.filter(integration=integration, pending=True, refused=False)
+        if not batches.exists() and not rows.exists():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not settled within {seconds} s: {list(rows.values())}")
+        time.sleep(pause)
+
+
 @pytest.fixture
 def sent_one_change(sandbox, sandbox_account, change_offers):
     """sent_one_change("allegro", price="1.00"): one offer on a sandbox integration of the

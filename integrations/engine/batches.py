@@ -65,8 +65,11 @@ def wait_seconds() -> float:
     return settings.RESYNC_BATCH_WAIT_SECONDS
 
 
-def prepared(run: ResyncRun, plans: list[BatchPlan], group: int, chunk) -> list[ChannelBatch]:
-    """Unsaved rows for a chunk's planned batches, each with a fresh idempotency key.
+def prepared(
+    run: ResyncRun | None, plans: list[BatchPlan], group: int, chunk, *, integration_id=None
+) -> list[ChannelBatch]:
+    """Unsaved rows for a chunk's planned batches, each with a fresh idempotency key (a run's;
+    without a run, an everyday change's batches of `integration_id`).
 
     Each batch keeps what its offers were when planned, as the site journal keeps them
     (`planned`: content and photo hashes, price, currency, stock): a batch carries the values
@@ -88,12 +91,16 @@ def prepared(run: ResyncRun, plans: list[BatchPlan], group: int, chunk) -> list[
             if (o, str(o) in photos) not in planned:
                 planned[o, str(o) in photos] = _planned(offers[o], str(o) in photos)
         changes["planned"] = {str(o): planned[o, str(o) in photos] for o in kept}
+        # The outbox's version before the chunk was read: newest wins compares, when the
+        # group is recorded, only offers changed after it (newest.requeue_raced).
+        changes["read_version"] = getattr(chunk, "version", None)
         if photos:
             changes["photos_sent"] = photos
             changes["journal_photos"] = {k: chunk.journal_photos.get(int(k), "") for k in photos}
         rows.append(
             ChannelBatch(
-                run_id=run.pk,
+                run_id=getattr(run, "pk", None),
+                integration_id=integration_id,
                 operation=plan.operation,
                 key=str(uuid.uuid4()),
                 group=group,
@@ -193,10 +200,20 @@ def _due_lanes(run: ResyncRun, exclude: set[int], held: set[str]) -> dict[str, l
     return lanes
 
 
-def _answer(adapter, batch: ChannelBatch):
-    """The channel's answer to a batch, or what asking it raised. A batch "sent, answer not
-    kept" (SUBMIT_SENT_AT) is looked up, not sent again, unless the channel registered
-    nothing."""
+def take(batch: ChannelBatch, adapter, answer) -> None:
+    """Write what `ask` answered (not a Held): registered, refused, a report, a look later."""
+    if isinstance(answer, BaseException) and not isinstance(answer, ChannelUnavailable):
+        raise answer
+    if batch.status == ChannelBatch.Status.PREPARED:
+        _submitted(batch, adapter, answer)
+    else:
+        _read(batch, adapter, answer)
+
+
+def ask(adapter, batch: ChannelBatch):
+    """The channel's answer to a batch (submitted, or its report read), or what asking it
+    raised (Held: a budget makes it wait). A batch "sent, answer not kept" (SUBMIT_SENT_AT) is
+    looked up, not sent again, unless the channel registered nothing."""
     try:
         if batch.status == ChannelBatch.Status.PREPARED:
             sent_at = batch.changes.get(SUBMIT_SENT_AT)
@@ -284,7 +301,7 @@ class _Pump:
         with self.lock:
             batch = self._take(name)
         if batch is not None:
-            self._asked(name, batch, _answer(self.adapter, batch))
+            self._asked(name, batch, ask(self.adapter, batch))
 
     def write(self, timeout: float) -> None:
         """Write the answers that came (waiting up to `timeout` for the first); inline, ask
@@ -293,7 +310,7 @@ class _Pump:
             batches = [(name, self._take(name)) for name in list(self.lanes)]
             for name, batch in batches:
                 if batch is not None:
-                    self._asked(name, batch, _answer(self.adapter, batch))
+                    self._asked(name, batch, ask(self.adapter, batch))
             if not any(batch for _, batch in batches):
                 time.sleep(timeout)  # nothing to ask: the step waits as it would for the pool
             timeout = 0
@@ -317,10 +334,7 @@ class _Pump:
         if isinstance(answer, BaseException) and not isinstance(answer, ChannelUnavailable):
             raise answer
         self.asked += 1
-        if batch.status == ChannelBatch.Status.PREPARED:
-            _submitted(batch, self.adapter, answer)
-        else:
-            _read(batch, self.adapter, answer)
+        take(batch, self.adapter, answer)
 
     def close(self) -> None:
         """No new batch is taken; those asked are waited for and written."""
@@ -418,7 +432,7 @@ def _finish(batch: ChannelBatch, status: str, results: dict) -> None:
     now = timezone.now()
     fields = {"changes": _without_payload(batch.changes)} if PAYLOAD in batch.changes else {}
     _update(batch, status=status, results=results, finished_at=now, next_check_at=None, **fields)
-    logger.info("batch %s of resync %s: %s", batch.key, batch.run_id, status)
+    logger.info("batch %s of %s: %s", batch.key, batch.run_id or "everyday sync", status)
 
 
 def _update(batch: ChannelBatch, **fields) -> None:
@@ -439,9 +453,23 @@ def group_results(run_id: int, group: int) -> tuple[dict[int, OfferResult], dict
     """Each offer's outcome over every batch of the group: confirmed only when every batch
     that carried it was, else the first failure's code and message. And the journal's photo
     hashes as the chunk read them, for the offers whose photos went (see `prepared`)."""
+    return results_of(ChannelBatch.objects.filter(run_id=run_id, group=group))
+
+
+def read_version(run_id: int, group: int) -> int | None:
+    """The outbox's version before the group's chunk was read (None: unknown)."""
+    versions = ChannelBatch.objects.filter(run_id=run_id, group=group).values_list(
+        "changes__read_version", flat=True
+    )
+    known = list(versions)
+    return None if not known or None in known else min(known)
+
+
+def results_of(group_batches) -> tuple[dict[int, OfferResult], dict[int, str]]:
+    """`group_results` of these batches (one group's)."""
     outcomes: dict[int, OfferResult] = {}
     journal_photos: dict[int, str] = {}
-    for batch in ChannelBatch.objects.filter(run_id=run_id, group=group).order_by("pk"):
+    for batch in group_batches.order_by("pk"):
         changes = batch.changes
         photos = changes.get("photos_sent") or {}
         for offer_id, photo_hash in (changes.get("journal_photos") or {}).items():

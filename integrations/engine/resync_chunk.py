@@ -209,7 +209,16 @@ def record_group(run: ResyncRun, token: str, group: int) -> ResyncRun:
     values each offer's batches carried (as planned), the journal's photo hashes as the chunk
     read them."""
     results, journal_photos = batches.group_results(run.pk, group)
-    chunk = load_offers(run, list(results), journal_photos=journal_photos)
+    # Batches that carry what each offer was when planned (the journal's values: its content
+    # hash, and photo hash where photos went) need no photos nor parameters read again; and
+    # newest wins reads again only the offers changed since the chunk's read.
+    carried = all(
+        "content_hash" in r.sent and ("photos_hash" in r.sent or not r.photos_sent)
+        for r in results.values()
+        if r.ok
+    )
+    chunk = load_offers(run, list(results), journal_photos=journal_photos, related=not carried)
+    chunk.version = batches.read_version(run.pk, group)
     settles = (group, len(results))
     return record(run, token, chunk, chunk.links, list(results.values()), settles=settles)
 

@@ -64,21 +64,23 @@ def load_chunk(run: ResyncRun, after: int, size: int) -> Chunk:
     return chunk
 
 
-def load_offers(run: ResyncRun, offer_ids, *, journal_photos: dict) -> Chunk:
+def load_offers(run: ResyncRun, offer_ids, *, journal_photos: dict, related=True) -> Chunk:
     """The integration's links of these offers (active or not: recording skips those gone),
-    with the journal's photo hashes as an earlier chunk read them (a group of batches)."""
+    with the journal's photo hashes as an earlier chunk read them (a group of batches);
+    `related=False`: without photos and parameters (read lazily if asked)."""
     links = OfferChannel.objects.filter(integration_id=run.integration_id, offer_id__in=offer_ids)
-    return Chunk(links=_loaded(run, links).links, journal_photos=journal_photos)
+    return Chunk(links=_loaded(run, links, related=related).links, journal_photos=journal_photos)
 
 
-def _loaded(run: ResyncRun, links, size: int | None = None) -> Chunk:
+def _loaded(run: ResyncRun, links, size: int | None = None, *, related=True) -> Chunk:
     """The one offer loader: links in offer pk order with their offers, photos, parameters and
     the journal's photo hashes — four queries whatever the chunk size."""
     links = links.select_related("offer").order_by("offer_id")
     links = list(links[:size] if size is not None else links)
     offers = [link.offer for link in links]
     offer_ids = [o.pk for o in offers]
-    with_photos_and_parameters(offers)
+    if related:
+        with_photos_and_parameters(offers)
     journal_photos = dict(
         SiteJournal.objects.filter(
             integration_id=run.integration_id, offer_id__in=offer_ids

@@ -8,6 +8,7 @@ import logging
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations import shopconnect
@@ -102,12 +103,15 @@ class DatabaseStore(ChannelStore):
         self.note(batch, **{SUBMIT_SENT_AT: None})
 
     def _scope(self, batch, scope: dict | None):
+        """The batches of the same operation a run's or an everyday change's (no run) of the
+        integration — or of every integration whose settings match `scope`."""
         batches = ChannelBatch.objects.filter(operation=batch.operation)
         if scope is None:
-            return batches.filter(run__integration_id=self.integration.pk)
-        return batches.filter(
-            **{f"run__integration__channel_settings__{k}": v for k, v in scope.items()}
-        )
+            pk = self.integration.pk
+            return batches.filter(Q(run__integration_id=pk) | Q(integration_id=pk))
+        runs = Q(**{f"run__integration__channel_settings__{k}": v for k, v in scope.items()})
+        everyday = Q(**{f"integration__channel_settings__{k}": v for k, v in scope.items()})
+        return batches.filter(runs | everyday)
 
     def refs_known(self, batch, name: str, refs: list[str], *, scope: dict | None) -> set[str]:
         if not refs:

@@ -26,8 +26,21 @@ class ChannelBatch(models.Model):
 
     FINISHED = (Status.DONE, Status.REFUSED, Status.EXPIRED)
 
+    # A run's batch; or, without a run, an everyday change's (integrations/sync/awaiting.py):
+    # then `integration` names whose, and `group` is the round that sent it.
     run = models.ForeignKey(
-        "integrations.ResyncRun", on_delete=models.CASCADE, related_name="batches"
+        "integrations.ResyncRun",
+        on_delete=models.CASCADE,
+        related_name="batches",
+        null=True,
+        blank=True,
+    )
+    integration = models.ForeignKey(
+        "integrations.Integration",
+        on_delete=models.CASCADE,
+        related_name="everyday_batches",
+        null=True,
+        blank=True,
     )
     # The adapter's name for the operation, e.g. "allegro:price", "allegro:quantity".
     operation = models.CharField(max_length=40)
@@ -52,7 +65,12 @@ class ChannelBatch(models.Model):
     class Meta:
         verbose_name = _("channel batch")
         verbose_name_plural = _("channel batches")
-        indexes = [models.Index(fields=["run", "status", "next_check_at"], name="batch_due")]
+        indexes = [
+            models.Index(fields=["run", "status", "next_check_at"], name="batch_due"),
+            models.Index(
+                fields=["integration", "status", "next_check_at"], name="everyday_batch_due"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.operation} {self.key} ({self.status}, {len(self.offers)} offers)"

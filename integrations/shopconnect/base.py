@@ -257,6 +257,22 @@ class ChannelAdapter(ABC):
         ]
         return self.send(narrowed, deadline=deadline)
 
+    def change_batch_budgets(self, group: str) -> tuple[str, ...] | None:
+        """Everyday changes that go as asynchronous batches (integrations/sync/awaiting.py;
+        Mirakl's imports): the budgets a batch carrying the data `group` spends. The
+        dispatcher takes such changes only when each of them has room, so what arrives within
+        a budget's window goes in one batch. None (the default): `send_changes` sends them."""
+        return None
+
+    def plan_change_batches(
+        self, changes: list[tuple[frozenset[str], OfferToSend]]
+    ) -> tuple[list[OfferResult], list[BatchPlan]]:
+        """The batches of everyday changes (the groups each offer changes, its item): the
+        offers refused before any request (with their reason) and the plans, each plan's
+        `changes["carries"]` naming, per offer (its pk as text), the groups it carries. An
+        offer's group no plan carries stays pending for a later round."""
+        raise NotImplementedError
+
     def answered(self) -> int:
         """Offers of the send under way the channel has answered so far, read from another
         thread while it goes: the run's progress within a chunk (engine/resync_chunk.py).

@@ -79,10 +79,12 @@ class OfferSnapshot:
         return f"{self.price:.2f}"
 
 
-def snapshot(item: OfferToSend, *, photo_urls: bool = False) -> OfferSnapshot:
+def snapshot(item: OfferToSend, *, photo_urls: bool = False, related=True) -> OfferSnapshot:
+    """`related=False`: without parameters and photos (what naming its listing needs: a
+    channel that builds its files from the offers themselves, Mirakl's imports)."""
     offer = item.offer
     photos = []
-    for photo in offer.photos.all():
+    for photo in offer.photos.all() if related else ():
         photos.append(
             PhotoFile(
                 storage=photo.image.storage,
@@ -104,7 +106,7 @@ def snapshot(item: OfferToSend, *, photo_urls: bool = False) -> OfferSnapshot:
         send_photos=item.send_photos,
         send_content=item.send_content,
         send_prices_stock=item.send_prices_stock,
-        parameters=[(p.name, p.value) for p in offer.parameters.all()],
+        parameters=[(p.name, p.value) for p in offer.parameters.all()] if related else [],
         photos=photos,
     )
 

@@ -36,7 +36,7 @@ from integrations.shopconnect.base import (
 )
 from integrations.shopconnect.common import SEND_BROKE
 from integrations.shopconnect.http import HOST_UNREACHABLE, UNBOUNDED, ChannelUnavailable, Held
-from integrations.sync import guard
+from integrations.sync import awaiting, guard
 from integrations.wording import Reason
 from offers.models import (
     ChangeDelivery,
@@ -86,10 +86,14 @@ def due(integration_id: int | None = None, now=None):
 
 
 def integrations_due() -> list[int]:
-    """Integrations with due changes: one indexed look per integration that syncs (a
-    handful), never a scan of the whole outbox."""
+    """Integrations with due changes or batches of changes (awaiting.py): indexed looks per
+    integration that syncs (a handful), never a scan of the whole outbox."""
     switched_on = Integration.objects.filter(active=True, sync_changes=True).order_by("pk")
-    return [pk for pk in switched_on.values_list("pk", flat=True) if due(pk).exists()]
+    return [
+        pk
+        for pk in switched_on.values_list("pk", flat=True)
+        if due(pk).exists() or awaiting.has_work(pk)
+    ]
 
 
 def claim(integration_id: int, held_groups: set[str], limit: int) -> tuple[str, list]:
@@ -122,6 +126,7 @@ class Outcome:
     retried: int = 0
     deferred: int = 0
     dropped: int = 0
+    awaiting: int = 0  # offers submitted in batches, confirmed when the channel reports
     held: bool = False
     results: list = field(default_factory=list)
 
@@ -145,19 +150,34 @@ def dispatch(integration_id: int, *, limit: int | None = None) -> Outcome:
         return outcome
     held_groups = guard.held_groups(integration)
     outcome.held = bool(held_groups)
+    adapter = engine_store.adapter_for(integration)
+    batched = awaiting.batched_groups(adapter)
+    if batched:  # changes that go as asynchronous batches: awaiting.py
+        deadline = time.monotonic() + settings.SYNC_SEND_SECONDS
+        awaiting.advance(integration, adapter, outcome, record=record, planned=Planned,
+                         deadline=deadline)  # fmt: skip
+        held_groups = held_groups | awaiting.waiting_groups(integration, adapter, batched)
+        limit = limit or max(settings.SYNC_BATCH_ROWS, integration.facts.batch_size)
     token, rows = claim(integration_id, held_groups, limit or settings.SYNC_BATCH_ROWS)
     if not rows:
         return outcome
     try:
         plans, journal = plan(integration, token, rows, outcome)
-        adapter = engine_store.adapter_for(integration)
         by_key: dict[tuple, list[Planned]] = defaultdict(list)
         for planned in plans:
             zero = DataGroup.STOCK in planned.groups and planned.offer.stock <= 0
             by_key[(planned.groups, zero)].append(planned)
+        in_batches = []
         for (groups, zero), group_plans in sorted(by_key.items(), key=_send_order):
+            if groups <= batched:
+                in_batches += group_plans
+                continue
             results, until = send(adapter, groups, zero, group_plans)
             record(integration, token, group_plans, results, journal, outcome, until)
+        if in_batches:
+            deadline = time.monotonic() + settings.SYNC_SEND_SECONDS
+            awaiting.submit(integration, adapter, token, in_batches, journal, outcome,
+                            record=record, deadline=deadline)  # fmt: skip
     finally:
         # Whatever was not recorded (an error on the way) goes back to the queue at once.
         PendingChange.objects.filter(pk__in=[r.pk for r in rows], claimed_by=token).update(

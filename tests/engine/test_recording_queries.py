@@ -138,3 +138,38 @@ def test_a_batch_group_records_the_price_it_set(make_integration):
         SiteJournal.objects.filter(integration=allegro).values_list("price_sent", flat=True)
     )
     assert prices == {Decimal("12.50")}
+
+
+def test_a_batch_group_carrying_its_planned_values_reads_no_photo_nor_parameter_again(
+    make_integration,
+):
+    """A group whose batches carry each offer as planned (`changes["planned"]`) and the
+    outbox's version of its chunk's read (`changes["read_version"]`) is recorded without
+    reading its offers' photos or parameters, and newest wins reads again only the offer
+    changed since."""
+    from offers.models import OfferParameter, OfferPhoto
+
+    allegro = make_integration()
+    run, token, group, offers = a_reported_group(allegro, 6, "C-")
+    read_version = outbox.current_version()
+    planned = {
+        str(o.pk): {"content_hash": o.content_hash(), "price": str(o.price),
+                    "currency": o.currency, "stock": 3}
+        for o in offers
+    }  # fmt: skip
+    ChannelBatch.objects.filter(run=run).update(
+        changes={"sent": {"stock": 3}, "planned": planned, "read_version": read_version}
+    )
+    change_stock([offers[0].pk], 40)  # after the chunk's read: it goes again
+
+    with CaptureQueriesContext(connection) as queries:
+        record_group(run, token, group)
+
+    tables = [connection.ops.quote_name(m._meta.db_table) for m in (OfferPhoto, OfferParameter)]
+    related_reads = [q["sql"] for q in queries if any(f"FROM {t}" in q["sql"] for t in tables)]
+    # Only newest wins' read of the one offer changed since (its photos, its parameters).
+    assert len(related_reads) == 2, related_reads
+    requeued = PendingChange.objects.filter(integration=allegro, pending=True)
+    assert list(requeued.values_list("offer_id", flat=True)) == [offers[0].pk]
+    journal = SiteJournal.objects.filter(integration=allegro)
+    assert journal.count() == 6 and {j.stock_sent for j in journal} == {3}

@@ -18,6 +18,8 @@ Facts and sources: docs/channels/mirakl.md (Mirakl's seller API, its PHP SDK).
   nor Zalando).
 - "Testuj połączenie": OF21 `GET /api/offers?max=1` — an authenticated read allowed "on each
   shop's offers page view" — not A01, which Mirakl allows once a day.
+- Everyday changes (integrations/sync/): the same imports, one per call type per window, as
+  batches the dispatcher writes before sending them: everyday.py.
 - Reading back (a drift check): exports.py.
 """
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from integrations.saleschannels.mirakl.descriptor import EMPIK_API_URL
+from integrations.saleschannels.mirakl.everyday import MiraklEverydayChanges
 from integrations.saleschannels.mirakl.exports import MiraklExports
 from integrations.saleschannels.mirakl.imports import MiraklImports
 from integrations.shopconnect import connection
@@ -64,7 +67,7 @@ class MiraklKeyAuth(TokenAuth):
         return ChannelAuthError(KEY_REFUSED())
 
 
-class MiraklAdapter(MiraklImports, MiraklExports, HttpChannelAdapter):
+class MiraklAdapter(MiraklEverydayChanges, MiraklImports, MiraklExports, HttpChannelAdapter):
     required_credentials = ("api_key",)
     readable_fields = frozenset({"description", "price", "stock"})
     full_read_fields = frozenset()

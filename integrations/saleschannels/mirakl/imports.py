@@ -50,6 +50,7 @@ from integrations.shopconnect.base import BatchPlan, BatchSubmission, OfferResul
 from integrations.shopconnect.common import (
     failed,
     json_or_empty,
+    snapshot,
     snapshot_with_photo_urls,
 )
 from integrations.shopconnect.errors import ChannelUnavailable, Held
@@ -89,8 +90,7 @@ IMPORTS_NOT_LISTED = Reason("Mirakl did not list the shop's imports (%(status)s)
 IMPORT_NOT_KNOWN = Reason("Mirakl does not know the import %(id)s (%(status)s).")
 LINE_REFUSED = Reason("Mirakl refused the line.")
 IMPORTS_ONLY = Reason(
-    "Mirakl takes offers only by imports, which a resync makes: this change goes with the "
-    "next resync."
+    "Mirakl takes offers only by imports: this offer was sent without one, so nothing went."
 )
 
 
@@ -105,7 +105,7 @@ class MiraklImports:
     def plan_batches(self, items: list[OfferToSend], *, run_offers: int, batched: bool = False):
         if not items:
             return items, []
-        snaps = {item.offer.pk: self.snapshot(item) for item in items}
+        snaps = {item.offer.pk: snapshot(item, related=False) for item in items}
         ready, refused = self.keyed(list(snaps.values()))
         refused_ids = {r.offer_id for r in refused}
         # Their results, with the other offer's id, for `send` (send_snapshots) to give.
@@ -117,7 +117,7 @@ class MiraklImports:
         with_photos = [s for s in ready if s.send_photos and first.send_content]
         # Every batch of the chunk names the photos that go (the engine records an offer's
         # photos from the first batch that carries it; its product import must succeed too).
-        photos = {str(s.offer_id): min(len(s.photos), IMAGE_COLUMNS) for s in with_photos}
+        photos = {str(s.offer_id): photo_files(by_id[s.offer_id]) for s in with_photos}
         ready_items = [(keys[s.offer_id], by_id[s.offer_id]) for s in ready]
         plans = [
             BatchPlan(
@@ -157,8 +157,8 @@ class MiraklImports:
     def send_snapshots(self, snapshots):
         """Every offer plan_batches keyed went by imports: what reaches here from a resync is
         the second offer of a listing another offer of the chunk names (the first went), and
-        fails so. Anything else (everyday sync's `send_changes`, which plans no import) fails
-        with that reason, no request made: a change goes with the next resync."""
+        fails so. Anything else (a send that planned no import: everyday changes go by
+        everyday.py's imports, never here) fails with that reason, no request made."""
         planned = getattr(self, "planned_refusals", {})
         return [
             planned.get(snap.offer_id)
@@ -458,6 +458,11 @@ class MiraklImports:
                 offer_id, ok=True, photos_sent=files is not None, photo_files=files or 0
             )
         return results
+
+
+def photo_files(item: OfferToSend) -> int:
+    """The image columns an offer's photos fill in a product file."""
+    return min(len(item.offer.photos.all()), IMAGE_COLUMNS)
 
 
 def _whole(value) -> int | None:

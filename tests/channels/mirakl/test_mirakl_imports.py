@@ -7,7 +7,7 @@ from integrations.models import ChannelBatch, ResyncFailure
 from integrations.services.runs import start_resync
 from offers.models import SiteJournal
 from tests.catalogue import make_offers
-from tests.mirakl_fixtures import frequencies_kept, held, mirakl_integration, seed
+from tests.mirakl_fixtures import form_fields, frequencies_kept, held, mirakl_integration, seed
 from tests.run_steps import drain
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
@@ -301,20 +301,6 @@ OF01_COLUMNS = {
 }  # fmt: skip
 
 
-def form_fields(body: bytes, content_type: str) -> dict[str, bytes]:
-    """A multipart/form-data body's fields, read with the standard library's parser."""
-    from email.parser import BytesParser
-    from email.policy import HTTP
-
-    message = BytesParser(policy=HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body
-    )
-    return {
-        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
-        for part in message.iter_parts()
-    }
-
-
 def test_every_file_carries_only_published_columns_and_modes_with_the_raw_key(
     sandbox, sandbox_account, mirakl, wire
 ):
@@ -378,24 +364,3 @@ def test_two_offers_on_one_listing_send_the_first_and_fail_the_second(
     assert f"(id {first})" in failure.message and "(1001)" in failure.message
     assert run.sent == OFFERS - 1
     frequencies_kept(sandbox, sandbox_account)
-
-
-def test_an_everyday_change_is_refused_with_its_reason_and_sends_nothing(
-    sandbox, sandbox_account, mirakl
-):
-    """Mirakl keeps the adapter's default `send_changes` (by `send`'s flags): with no import
-    planned, each offer fails with the reason that a resync carries it, and no call is made."""
-    from integrations.engine.store import adapter_for
-    from integrations.shopconnect.base import OfferToSend
-    from offers.models import OfferChannel
-
-    links = OfferChannel.objects.filter(integration=mirakl).select_related("offer")
-    items = [OfferToSend(offer=link.offer, link=link, send_photos=False) for link in links]
-    before = sandbox.state("mirakl", sandbox_account)["counters"]["by_endpoint"]
-
-    results = adapter_for(mirakl).send_changes(frozenset({"price", "stock"}), items)
-
-    assert len(results) == OFFERS
-    assert {(r.ok, r.code) for r in results} == {(False, "imports_only")}
-    assert "resync" in results[0].message
-    assert sandbox.state("mirakl", sandbox_account)["counters"]["by_endpoint"] == before
