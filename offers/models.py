@@ -217,6 +217,11 @@ class PendingChange(models.Model):
     last_code = models.CharField(max_length=100, blank=True)
     claimed_by = models.CharField(max_length=40, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # A send of this row may have reached the channel with its outcome unrecorded: set before
+    # the request, cleared when its answer is recorded. A row a killed process left in flight
+    # is in doubt: the next round reads the channel before sending it (integrations/sync/
+    # doubt.py).
+    in_flight = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("pending change")

@@ -89,7 +89,7 @@ def write_pending(rows: Iterable[tuple[int, int, str]]) -> int:
         columns = [
             "offer_id", "integration_id", "group", "version", "sent_version", "generation",
             "pending", "first_changed_at", "changed_at", "attempts", "next_attempt_at",
-            "refused", "last_error", "last_code", "claimed_by", "claimed_until",
+            "refused", "last_error", "last_code", "claimed_by", "claimed_until", "in_flight",
         ]  # fmt: skip
         names = ", ".join(quote(c) for c in columns)
         pending, first = quote("pending"), quote("first_changed_at")
@@ -122,7 +122,7 @@ def write_pending(rows: Iterable[tuple[int, int, str]]) -> int:
                 params = []
                 for offer_id, integration_id, group in part:
                     params += [offer_id, integration_id, group, version, 0, 0, True, now, now,
-                               0, None, False, "", "", "", None]  # fmt: skip
+                               0, None, False, "", "", "", None, False]  # fmt: skip
                 cursor.execute(sql, params)
     return len(rows)
 

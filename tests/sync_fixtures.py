@@ -7,7 +7,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from integrations.sync import dispatch
+from integrations.sync import dispatch, doubt
 from offers.models import PendingChange
 from tests.catalogue import image_bytes
 
@@ -115,3 +115,32 @@ def sent_one_change(sandbox, sandbox_account, change_offers):
         return integration, offer, dispatch_all(integration)
 
     return send
+
+
+def round_cut_before_its_record(integration, *, reached=True):
+    """A dispatcher round that dies (kill -9) after marking its rows in flight: its requests
+    reach the channel (`reached`) or are cut before they do, and nothing of their answers is
+    recorded. Its claim then expires, as a dead process's does. Real claim, plan, mark and send
+    (integrations/sync/dispatch.py); only the record never happens."""
+    from collections import defaultdict
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations.engine import store as engine_store
+
+    token, rows = dispatch.claim(integration.pk, set(), 100)
+    plans, _journal = dispatch.plan(integration, token, rows, dispatch.Outcome())
+    doubt.mark_in_flight(token, plans)
+    if reached:
+        adapter = engine_store.adapter_for(integration)
+        by_groups = defaultdict(list)
+        for planned in plans:
+            by_groups[planned.groups].append(planned)
+        for groups, group_plans in by_groups.items():
+            results, _until = dispatch.send(adapter, groups, False, group_plans)
+            assert all(r.ok for r in results), results
+    PendingChange.objects.filter(claimed_by=token).update(
+        claimed_until=timezone.now() - timedelta(seconds=1)
+    )
+    return [r.pk for r in rows]

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from integrations import shopconnect
 from integrations.models import ChannelBatch, ChannelJob, Integration
-from integrations.shopconnect.common import credentials_fingerprint
+from integrations.shopconnect.auth import credentials_fingerprint
 from integrations.shopconnect.store import ChannelJobInfo, ChannelStore
 
 logger = logging.getLogger("integrations.shopconnect")

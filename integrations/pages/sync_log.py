@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from integrations.channels import Channel
 from integrations.models import Integration, ResyncRun
 from integrations.pages.access import query_with, view_permission_required
-from integrations.sync.dispatch import with_everyday_mark
+from integrations.sync.freshness import with_everyday_mark
 from offers.currencies import is_currency
 from offers.models import SiteJournal
 from xsale.input import ascii_number

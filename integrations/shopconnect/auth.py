@@ -3,7 +3,10 @@ and what the client (shopconnect/http.py) asks for a token and tells of a refusa
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
+from collections.abc import Sequence
 
 from integrations.shopconnect.base import ChannelAuthError
 from integrations.shopconnect.errors import TOKEN_REFUSED
@@ -91,3 +94,16 @@ class TokenAuth:
 
     def rejected(self) -> ChannelAuthError:
         return ChannelAuthError(TOKEN_REFUSED(channel=self.channel_name))
+
+
+def credentials_fingerprint(integration, token_keys: Sequence[str]) -> str:
+    """What a token refresh is made with: the integration's URLs and every credential but the
+    tokens it renews. Refreshed tokens are stored only into an integration that still has the
+    fingerprint its refresh started with (store_new_credentials)."""
+    credentials = {k: v for k, v in (integration.credentials or {}).items() if k not in token_keys}
+    payload = json.dumps(
+        [integration.api_url, integration.upload_url, integration.auth_url, credentials],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()

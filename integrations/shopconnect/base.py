@@ -220,7 +220,12 @@ class ChannelAdapter(ABC):
         """
 
     def send_changes(
-        self, groups: frozenset[str], items: list[OfferToSend], *, deadline: float | None = None
+        self,
+        groups: frozenset[str],
+        items: list[OfferToSend],
+        *,
+        deadline: float | None = None,
+        on_answer=None,
     ) -> list[OfferResult]:
         """Everyday sync (integrations/sync/): send only the data `groups` (offers.DataGroup:
         stock, price, content, photos) of these offers; never raises per offer, like `send`.
@@ -229,15 +234,54 @@ class ChannelAdapter(ABC):
         The channel's own way is its descriptor's `changes` (saleschannels/<channel>/
         changes.py). Without one, `send` carries content (and photos as decided) for content
         or photos, and prices and stock for price or stock: a stock or price change never
-        carries content or photos."""
+        carries content or photos.
+
+        `on_answer(results)`: called from this thread with the final results of offers as
+        their answers arrive, before this returns (the dispatcher records each confirmation
+        at once, so a kill leaves only requests cut mid-flight in doubt). The channels' own
+        ways made by `shopconnect.changes.sender` call it; others may not. Every result is
+        returned as well."""
         from django.utils.module_loading import import_string
 
         from integrations.channels import descriptor
+        from integrations.shopconnect.pacing import answers_to
 
         path = descriptor(self.integration.channel).changes
         if path:
-            return import_string(path)(self, groups, items, deadline)
+            with answers_to(on_answer):
+                return import_string(path)(self, groups, items, deadline)
         return self.send_by_flags(groups, items, deadline=deadline)
+
+    # Everyday sync: the budgets a send of changes spends once per request, whatever it carries
+    # (a batch channel's). The sync process spreads an integration's rounds by them
+    # (`changes_spacing`), so a minute's requests are not all spent on small batches in its
+    # first seconds while the changes of its last ones wait for the next minute.
+    changes_request_budgets: tuple[str, ...] = ()
+
+    def changes_spacing(self) -> float:
+        """Seconds a send of changes takes of `changes_request_budgets`' slowest pace, with a
+        margin (WooCommerce's 60 a minute: 1.05 s). 0: rounds go as fast as changes come."""
+        budgets = self.budgets()
+        paces = [
+            limit.seconds / limit.count
+            for name in self.changes_request_budgets
+            if name in budgets
+            for limit in budgets[name].limits
+            if limit.count > 0
+        ]
+        return 1.05 * max(paces, default=0.0)
+
+    def read_current(
+        self, listing_ids: list[str], *, deadline: float | None = None
+    ) -> ListingReads | None:
+        """Everyday sync's doubt (integrations/sync/doubt.py): each listing as the channel
+        holds it now, one read per listing (`GET` of that listing), its fields in
+        `expected_listing`'s terms. A send a killed process left in flight is confirmed
+        without sending when the channel holds the value already. None: this channel cannot
+        read one listing — a send in doubt goes again (at least once, never lost).
+
+        Raises Held, ChannelUnavailable, ChannelAuthError like the drift check's readers."""
+        return None
 
     def send_by_flags(
         self, groups: frozenset[str], items: list[OfferToSend], *, deadline: float | None = None

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from integrations.shopconnect.base import OfferResult, OfferToSend
 from integrations.shopconnect.common import HttpChannelAdapter, OfferSnapshot
+from integrations.shopconnect.pacing import LISTENER
 
 CONTENT_GROUPS = frozenset({"content", "photos"})
 
@@ -25,10 +26,12 @@ def send_jobs(
     items: list[OfferToSend],
     deadline: float | None,
     jobs_for: Callable[[list[OfferSnapshot]], list],
+    on_answer: Callable | None = None,
 ) -> list[OfferResult]:
     """Like `HttpChannelAdapter.send`, with the jobs `jobs_for(snapshots)` makes: credentials
     and URLs checked, the deadline set, each offer's listing named (an offer naming none
-    fails), the jobs run through `run_parallel`, refreshed tokens written back."""
+    fails), the jobs run through `run_parallel` (`on_answer` hears each offer's results once
+    all its jobs answered), refreshed tokens written back."""
     adapter.answered_offers = set()
     adapter.check_credentials()
     adapter.client.start_chunk(deadline)
@@ -36,7 +39,7 @@ def send_jobs(
     try:
         # run_parallel runs each job in a copy of this context: the dispatcher's budget
         # priority (budgets.spending_as) reaches the pool's threads.
-        return refused + adapter.run_parallel(jobs_for(ready))
+        return refused + adapter.run_parallel(jobs_for(ready), on_answer=on_answer)
     finally:
         adapter.store_new_credentials()
 
@@ -51,12 +54,19 @@ def sender(jobs_for: Callable, finish: Callable | None = None) -> Callable:
         if groups & CONTENT_GROUPS:
             return adapter.send_by_flags(groups, items, deadline=deadline)
         sent: list[OfferSnapshot] = []
+        listener = LISTENER.get()
 
         def jobs(snapshots):
             sent.extend(snapshots)
             return jobs_for(adapter, groups, snapshots)
 
-        results = send_jobs(adapter, items, deadline, jobs)
+        def heard(results):
+            if finish:
+                offers = {r.offer_id for r in results}
+                results = finish(results, [s for s in sent if s.offer_id in offers])
+            listener(results)
+
+        results = send_jobs(adapter, items, deadline, jobs, heard if listener else None)
         return finish(results, sent) if finish else results
 
     return send_changes

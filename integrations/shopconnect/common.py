@@ -18,6 +18,7 @@ from decimal import Decimal
 from functools import partial
 
 from integrations.shopconnect import request_pool
+from integrations.shopconnect.auth import credentials_fingerprint
 from integrations.shopconnect.base import (
     ChannelAdapter,
     ChannelAuthError,
@@ -31,7 +32,7 @@ from integrations.shopconnect.bounded import NOT_JSON, BoundExceeded, answer_jso
 from integrations.shopconnect.budgets import budgets_for
 from integrations.shopconnect.errors import UNBOUNDED, ChannelUnavailable, Held
 from integrations.shopconnect.http import ChannelClient, client_for
-from integrations.shopconnect.pacing import JobOrder
+from integrations.shopconnect.pacing import JobAnswers, JobOrder
 from integrations.shopconnect.session import answer_what
 from integrations.wording import Reason
 
@@ -231,19 +232,6 @@ def settings_fingerprint(integration) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def credentials_fingerprint(integration, token_keys: Sequence[str]) -> str:
-    """What a token refresh is made with: the integration's URLs and every credential but the
-    tokens it renews. Refreshed tokens are stored only into an integration that still has the
-    fingerprint its refresh started with (store_new_credentials)."""
-    credentials = {k: v for k, v in (integration.credentials or {}).items() if k not in token_keys}
-    payload = json.dumps(
-        [integration.api_url, integration.upload_url, integration.auth_url, credentials],
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
 class HttpChannelAdapter(ChannelAdapter):
     """An adapter whose channel is reached over HTTP through a cached `ChannelClient`."""
 
@@ -404,10 +392,15 @@ class HttpChannelAdapter(ChannelAdapter):
         self.client.fingerprint = settings_fingerprint(self.integration)
 
     def run_parallel(
-        self, jobs: Sequence[tuple[Sequence[int], Callable[[], list[OfferResult]]]]
+        self,
+        jobs: Sequence[tuple[Sequence[int], Callable[[], list[OfferResult]]]],
+        *,
+        on_answer: Callable[[list[OfferResult]], None] | None = None,
     ) -> list[OfferResult]:
         """Run `(offer_ids, job)` pairs on the process's request pool (request_pool.py), at
         most `max_in_flight` at once; collect the results. Returns once none is in flight.
+        `on_answer(results)`, from this thread: the results of the offers whose every job has
+        answered, as soon as the last one does (everyday sync records them at once).
 
         A job that breaks unexpectedly fails its own offers; a ChannelAuthError stops the rest
         and propagates.
@@ -416,6 +409,7 @@ class HttpChannelAdapter(ChannelAdapter):
             return []
         # Results come back in job order, whatever order the jobs finish in.
         by_job: dict[int, list[OfferResult]] = {}
+        heard = JobAnswers(jobs, on_answer) if on_answer else None
         order = JobOrder()  # their first spends in job order: a held offer holds all after it
         # Each job in a copy of the caller's context: its budget priority.
         calls = [partial(order.run, index, job) for index, (_, job) in enumerate(jobs)]
@@ -429,6 +423,8 @@ class HttpChannelAdapter(ChannelAdapter):
                     index, offer_ids = pending.pop(future)
                     by_job[index] = self._job_results(future, offer_ids)
                     self.answered_offers.update(r.offer_id for r in by_job[index] if not r.deferred)
+                    if heard:
+                        heard.job_done(offer_ids, by_job[index])
         except ChannelAuthError:
             self.client.aborted.set()
             lane.cancel()

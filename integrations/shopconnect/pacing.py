@@ -1,5 +1,6 @@
-"""Pacing a channel's requests: how long a 429 asks us to wait (`retry_after_seconds`), and
-the order in which the jobs of one send take their moments in the budgets (`JobOrder`)."""
+"""Pacing a channel's requests: how long a 429 asks us to wait (`retry_after_seconds`), the
+order in which the jobs of one send take their moments in the budgets (`JobOrder`), and which
+offers of a send have all their answers (`JobAnswers`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
 
 import requests
@@ -93,3 +95,42 @@ class JobOrder:
                 self._done.discard(self._next)
                 self._next += 1
             self._cond.notify_all()
+
+
+class JobAnswers:
+    """The offers of one send's jobs whose every job has answered, handed on as they do
+    (run_parallel's `on_answer`: everyday sync records each confirmation at once)."""
+
+    def __init__(self, jobs, listener):
+        self.listener = listener
+        self.left: dict[int, int] = {}
+        for offer_ids, _job in jobs:
+            for offer_id in offer_ids:
+                self.left[offer_id] = self.left.get(offer_id, 0) + 1
+        self.results: dict[int, list] = {}
+
+    def job_done(self, offer_ids, results: list) -> None:
+        for result in results:
+            self.results.setdefault(result.offer_id, []).append(result)
+        complete = []
+        for offer_id in offer_ids:
+            self.left[offer_id] -= 1
+            if self.left[offer_id] == 0:
+                complete.append(offer_id)
+        answered = [r for offer_id in complete for r in self.results.pop(offer_id, [])]
+        if answered:
+            self.listener(answered)
+
+
+# Who hears each offer's final result as it arrives (ChannelAdapter.send_changes' on_answer).
+LISTENER: ContextVar[Callable | None] = ContextVar("everyday_answers", default=None)
+
+
+@contextmanager
+def answers_to(listener: Callable | None):
+    """`listener(results)` hears the answers of the everyday sends made meanwhile."""
+    token = LISTENER.set(listener)
+    try:
+        yield
+    finally:
+        LISTENER.reset(token)

@@ -40,7 +40,7 @@ class ChannelStore:
 
     def save_credentials(self, new: dict, made_with: str, token_keys) -> dict | None:
         """Merge `new` into the integration's credentials when its URLs and other secrets
-        still have the fingerprint `made_with` (common.credentials_fingerprint over every
+        still have the fingerprint `made_with` (auth.credentials_fingerprint over every
         credential but `token_keys`): the merged credentials, or None when not stored."""
         raise NotImplementedError
 

@@ -2,9 +2,11 @@
 `send_changes` and accounted for (docs/architecture.md, "Everyday sync").
 
 One `dispatch(integration_id)` call: claim a bounded set of pending rows, read the offers
-(after the rows: what is sent is at least as new as the versions claimed), send them grouped by
-what arrives together under the group's budget priority, then record in one transaction: the
-site journal, the confirmed versions, the deliveries (freshness), refusals and retries.
+(after the rows: what is sent is at least as new as the versions claimed), settle the rows a
+dead round left in flight by reading the channel (doubt.py), mark the rows in flight, send them
+grouped by what arrives together under the group's budget priority, and record each answer as
+it arrives (the site journal, the confirmed versions, the deliveries: freshness); refusals,
+retries and deferrals when the send ends.
 
 Newest wins: a row is confirmed only at the version and generation it was claimed with, and
 only by the claim that sent it; anything else (a resync re-queued it meanwhile, another
@@ -22,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, Value, When
+from django.db.models import BooleanField, Case, F, Q, Value, When
 from django.utils import timezone
 
 from integrations.engine import store as engine_store
@@ -36,7 +38,7 @@ from integrations.shopconnect.base import (
 )
 from integrations.shopconnect.common import SEND_BROKE
 from integrations.shopconnect.http import HOST_UNREACHABLE, UNBOUNDED, ChannelUnavailable, Held
-from integrations.sync import awaiting, guard
+from integrations.sync import awaiting, doubt, guard
 from integrations.wording import Reason
 from offers.models import (
     ChangeDelivery,
@@ -57,7 +59,6 @@ GROUP_PRIORITY = {
 }
 # Codes of a transient failure (the channel did not answer usefully): retried with back-off.
 TRANSIENT_CODES = {"channel_unavailable", HOST_UNREACHABLE, UNBOUNDED, "internal_error"}
-DELIVERIES_KEPT = timedelta(days=1)
 NO_ANSWER = Reason("The channel's adapter said nothing of this offer: it goes again.")
 
 
@@ -121,6 +122,7 @@ def claim(integration_id: int, held_groups: set[str], limit: int) -> tuple[str, 
 
 @dataclass
 class Outcome:
+    sends: int = 0  # sends made (adapter.send_changes calls)
     sent: int = 0
     failed: int = 0
     retried: int = 0
@@ -140,6 +142,11 @@ class Planned:
     rows: list
     groups: frozenset
     send_photos: bool
+
+    def part(self, rows) -> Planned:
+        """The same offer with only these rows (the part the channel holds, or the rest)."""
+        groups = frozenset(r.group for r in rows)
+        return Planned(self.offer, self.link, rows, groups, self.send_photos and "photos" in groups)
 
 
 def dispatch(integration_id: int, *, limit: int | None = None) -> Outcome:
@@ -163,6 +170,10 @@ def dispatch(integration_id: int, *, limit: int | None = None) -> Outcome:
         return outcome
     try:
         plans, journal = plan(integration, token, rows, outcome)
+        plans, held, _read = doubt.settle(adapter, plans, lambda g: GROUP_PRIORITY[g])
+        if held:  # the channel holds what a dead round sent: confirmed without a request
+            record(integration, token, held, doubt.confirmed_by_read(held), journal, outcome)
+        doubt.mark_in_flight(token, plans)
         by_key: dict[tuple, list[Planned]] = defaultdict(list)
         for planned in plans:
             zero = DataGroup.STOCK in planned.groups and planned.offer.stock <= 0
@@ -172,14 +183,26 @@ def dispatch(integration_id: int, *, limit: int | None = None) -> Outcome:
             if groups <= batched:
                 in_batches += group_plans
                 continue
-            results, until = send(adapter, groups, zero, group_plans)
-            record(integration, token, group_plans, results, journal, outcome, until)
+            recorded: set[int] = set()
+
+            def heard(results, group_plans=group_plans, recorded=recorded):
+                # Each confirmation as its answer arrives: a kill now leaves in doubt only
+                # the requests cut mid-flight. Failures wait for the send's end (`until`).
+                confirmed = [r for r in results if r.ok and r.offer_id not in recorded]
+                record(integration, token, group_plans, confirmed, journal, outcome)
+                recorded.update(r.offer_id for r in confirmed)
+
+            results, until = send(adapter, groups, zero, group_plans, heard)
+            outcome.sends += 1
+            rest = [r for r in results if r.offer_id not in recorded]
+            record(integration, token, group_plans, rest, journal, outcome, until)
         if in_batches:
             deadline = time.monotonic() + settings.SYNC_SEND_SECONDS
             awaiting.submit(integration, adapter, token, in_batches, journal, outcome,
                             record=record, deadline=deadline)  # fmt: skip
     finally:
-        # Whatever was not recorded (an error on the way) goes back to the queue at once.
+        # Whatever was not recorded (an error on the way) goes back to the queue at once,
+        # still in flight: the next round reads the channel before sending it again.
         PendingChange.objects.filter(pk__in=[r.pk for r in rows], claimed_by=token).update(
             claimed_by="", claimed_until=None
         )
@@ -239,15 +262,18 @@ def plan(integration, token: str, rows, outcome: Outcome):
     return plans, journal
 
 
-def send(adapter, groups: frozenset, zero: bool, plans: list[Planned]):
+def send(adapter, groups: frozenset, zero: bool, plans: list[Planned], on_answer=None):
     """One send of offers that change the same groups, under the groups' budget priority:
-    (results, until when a budget defers the rest or None)."""
+    (results, until when a budget defers the rest or None). `on_answer(results)` hears
+    offers' results as their answers arrive (ChannelAdapter.send_changes)."""
     priority = budgets.Priority.ZERO_STOCK if zero else min(GROUP_PRIORITY[g] for g in groups)
     items = [OfferToSend(offer=p.offer, link=p.link, send_photos=p.send_photos) for p in plans]
     deadline = time.monotonic() + settings.SYNC_SEND_SECONDS
     try:
         with budgets.spending_as(priority):
-            results = list(adapter.send_changes(groups, items, deadline=deadline))
+            results = list(
+                adapter.send_changes(groups, items, deadline=deadline, on_answer=on_answer)
+            )
     except Held as exc:  # before any offer went (Allegro's "who is the seller" read)
         return [OfferResult(p.offer.pk, ok=False, deferred=True, attempts=0) for p in plans], (
             exc.until
@@ -255,7 +281,11 @@ def send(adapter, groups: frozenset, zero: bool, plans: list[Planned]):
     except (ChannelAuthError, ChannelUnavailable) as exc:
         # Retried with back-off, with the reason a seller reads on the integration page.
         code = getattr(exc, "code", "channel_unavailable")
-        return [OfferResult(p.offer.pk, ok=False, code=code, message=str(exc)) for p in plans], None
+        status = getattr(exc, "http_status", None)  # None: no answer, maybe landed
+        return [
+            OfferResult(p.offer.pk, ok=False, code=code, message=str(exc), http_status=status)
+            for p in plans
+        ], None
     except Exception as exc:
         logger.exception("integration %s: an everyday send broke", adapter.integration.pk)
         return [
@@ -304,6 +334,7 @@ def confirm(token: str, rows) -> set[int]:
             next_attempt_at=None,
             claimed_by="",
             claimed_until=None,
+            in_flight=False,
         )
         done |= ids
     lost = [row.pk for row in rows if row.pk not in done]
@@ -331,8 +362,10 @@ JOURNAL_FIELDS = {
 }
 
 
-def record(integration, token, plans, results, journal, outcome: Outcome, until) -> None:
-    """A send's outcome in one transaction: journal, confirmations, deliveries, failures."""
+def record(integration, token, plans, results, journal, outcome: Outcome, until=None) -> None:
+    """Results of a send in one transaction: journal, confirmations, deliveries, failures."""
+    if not results:
+        return
     now = timezone.now()
     by_offer = {p.offer.pk: p for p in plans}
     sent_rows, deliveries, journal_rows = [], [], defaultdict(list)
@@ -386,9 +419,12 @@ def record(integration, token, plans, results, journal, outcome: Outcome, until)
             elif result.deferred:
                 outcome.deferred += 1
                 at = datetime.fromtimestamp(until, tz=UTC) if until else now
-                PendingChange.objects.filter(pk__in=[r.pk for r in rows]).update(
-                    next_attempt_at=at, claimed_by="", claimed_until=None
-                )
+                for doubted in (True, False):  # not sent: in doubt only as it was before
+                    PendingChange.objects.filter(
+                        pk__in=[r.pk for r in rows if r.in_flight == doubted]
+                    ).update(
+                        next_attempt_at=at, claimed_by="", claimed_until=None, in_flight=doubted
+                    )
             else:
                 fail(integration, offer, rows, result, now, outcome)
         for fields, entries in journal_rows.items():
@@ -420,6 +456,9 @@ def fail(integration, offer, rows, result: OfferResult, now, outcome: Outcome) -
             last_code=stored_text(result.code, 100),
             claimed_by="",
             claimed_until=None,
+            # The channel answered (5xx, 429): nothing landed. No answer (a timeout): the
+            # request may have landed; the next attempt reads first where the channel can.
+            in_flight=result.http_status is None,
         )
         return
     outcome.failed += 1
@@ -430,6 +469,7 @@ def fail(integration, offer, rows, result: OfferResult, now, outcome: Outcome) -
         last_code=stored_text(result.code, 100),
         claimed_by="",
         claimed_until=None,
+        in_flight=False,
     )
     SiteJournal.objects.update_or_create(
         offer_id=offer.pk,
@@ -443,22 +483,3 @@ def retry_refused(integration_id: int) -> int:
     return PendingChange.objects.filter(
         integration_id=integration_id, pending=True, refused=True
     ).update(refused=False, attempts=0, next_attempt_at=None)
-
-
-def prune_deliveries() -> int:
-    cutoff = timezone.now() - DELIVERIES_KEPT
-    return ChangeDelivery.objects.filter(confirmed_at__lt=cutoff).delete()[0]
-
-
-def with_everyday_mark(entries):
-    """Site journal rows, each with `everyday`: its last send was an everyday change (a
-    delivery confirmed at the row's `synced_at`; deliveries are kept a day)."""
-    return entries.annotate(
-        everyday=Exists(
-            ChangeDelivery.objects.filter(
-                integration_id=OuterRef("integration_id"),
-                offer_id=OuterRef("offer_id"),
-                confirmed_at=OuterRef("synced_at"),
-            )
-        )
-    )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Min
+from django.db.models import Count, Exists, Min, OuterRef
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -135,3 +135,26 @@ def attach(integrations) -> list:
     for integration in integrations:
         integration.freshness = of(integration)
     return integrations
+
+
+DELIVERIES_KEPT = timedelta(days=1)
+
+
+def prune_deliveries() -> int:
+    """Deliveries older than a day go (freshness reads the last day)."""
+    cutoff = timezone.now() - DELIVERIES_KEPT
+    return ChangeDelivery.objects.filter(confirmed_at__lt=cutoff).delete()[0]
+
+
+def with_everyday_mark(entries):
+    """Site journal rows, each with `everyday`: its last send was an everyday change (a
+    delivery confirmed at the row's `synced_at`; deliveries are kept a day)."""
+    return entries.annotate(
+        everyday=Exists(
+            ChangeDelivery.objects.filter(
+                integration_id=OuterRef("integration_id"),
+                offer_id=OuterRef("offer_id"),
+                confirmed_at=OuterRef("synced_at"),
+            )
+        )
+    )

@@ -134,6 +134,12 @@ class AllegroReading:
         self._begin_reads(deadline)
         return self.read_each(listing_ids, self._read_one, full_offer_fields, allegro_errors)
 
+    def read_current(
+        self, listing_ids: list[str], *, deadline: float | None = None
+    ) -> ListingReads:
+        """A send in doubt (everyday sync): each listing whole, by the same GET."""
+        return self.read_full(listing_ids, deadline=deadline)
+
     def _read_one(self, listing_id: str):
         return self.client.request(
             "GET",

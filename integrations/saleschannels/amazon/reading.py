@@ -33,6 +33,8 @@ REPORT_UNKNOWN = Reason("Amazon did not say how the listings report is doing: %(
 REPORT_FATAL = Reason(
     "Amazon could not make the listings report (FATAL); the check can be run again."
 )
+# What a send in doubt reads of a listings item (read_current).
+CURRENT_DATA = "summaries,attributes,offers,fulfillmentAvailability"
 REPORT_NO_SKU = Reason("Amazon's listings report could not be read: it has no seller-sku column.")
 
 
@@ -73,6 +75,24 @@ def item_fields(item: dict, place: Marketplace) -> dict:
             if isinstance(summary, dict) and isinstance(summary.get("itemName"), str):
                 out["name"] = summary["itemName"]
                 break
+    return out
+
+
+def current_fields(item: dict, place: Marketplace) -> dict:
+    """A listings item read with its offers and fulfillment availability: name and
+    description (item_fields), the price of our marketplace's offer and the DEFAULT quantity."""
+    out = item_fields(item, place)
+    for offer in item.get("offers") or []:
+        if isinstance(offer, dict) and offer.get("marketplaceId") in (None, place.marketplace_id):
+            price = offer.get("price") if isinstance(offer.get("price"), dict) else {}
+            read_amount(out, "price", price.get("amount"))
+            break
+    for entry in item.get("fulfillmentAvailability") or []:
+        if isinstance(entry, dict) and entry.get("fulfillmentChannelCode") == "DEFAULT":
+            quantity = entry.get("quantity")
+            if isinstance(quantity, int) and not isinstance(quantity, bool):
+                read_count(out, "stock", quantity)
+            break
     return out
 
 
@@ -232,11 +252,28 @@ class AmazonReading:
             amazon_errors,
         )
 
-    def _read_one(self, sku: str, place: Marketplace):
+    def read_current(
+        self, listing_ids: list[str], *, deadline: float | None = None
+    ) -> ListingReads:
+        """A send in doubt (everyday sync): each SKU's listings item with its offers and
+        fulfillment availability (price and quantity), at the same 5/s."""
+        if not listing_ids:
+            return ListingReads()
+        self._begin_reads(deadline)
+        place = self.place
+        return self.read_each(
+            listing_ids,
+            partial(self._read_one, place=place, included=CURRENT_DATA),
+            partial(current_fields, place=place),
+            amazon_errors,
+            name="amazon",
+        )
+
+    def _read_one(self, sku: str, place: Marketplace, included: str = "summaries,attributes"):
         return self.client.request(
             "GET",
             self.listing_url(sku),
             spend={"listings_get": 1, "integration": 1},
             headers={"Accept": "application/json"},
-            params={"marketplaceIds": place.marketplace_id, "includedData": "summaries,attributes"},
+            params={"marketplaceIds": place.marketplace_id, "includedData": included},
         )

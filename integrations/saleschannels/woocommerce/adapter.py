@@ -30,12 +30,14 @@ and `max_in_flight` batches at most go at once, to stay gentle with shared hosti
 from __future__ import annotations
 
 from functools import partial
+from urllib.parse import quote
 
 from django.utils.translation import gettext as _
 
 from integrations.shopconnect import connection
 from integrations.shopconnect.base import (
     ConnectionCheck,
+    ListingReads,
     ListingsPage,
     NoListing,
     OfferResult,
@@ -151,6 +153,7 @@ def product_fields(product: dict) -> dict:
 class WooCommerceAdapter(HttpChannelAdapter):
     max_in_flight = 4
     required_credentials = ("consumer_key", "consumer_secret")
+    changes_request_budgets = ("shop",)  # 60 requests a minute unless the seller set more
     readable_fields = frozenset({"name", "description", "price", "stock", "parameters", "photos"})
 
     def client_auth(self) -> dict:
@@ -331,6 +334,32 @@ class WooCommerceAdapter(HttpChannelAdapter):
             "photos": len(snap.photos),
             "external_id": snap.sku,
         }
+
+    def read_current(
+        self, listing_ids: list[str], *, deadline: float | None = None
+    ) -> ListingReads:
+        """A send in doubt (everyday sync): `GET /products/{id}` of each."""
+        if not listing_ids:
+            return ListingReads()
+        self.check_credentials()
+        self.client.start_chunk(deadline)
+        base = f"{self.integration.api_url.rstrip('/')}/wp-json/wc/v3/products"
+
+        def read_one(product_id: str):
+            return self.client.request(
+                "GET",
+                f"{base}/{quote(product_id, safe='')}",
+                spend={"shop": 1},
+                headers={"Accept": "application/json"},
+            )
+
+        return self.read_each(
+            listing_ids,
+            read_one,
+            product_fields,
+            lambda response: woo_error(json_or_empty(response))[:2],
+            name="woocommerce",
+        )
 
     def read_listings(self, offset: int, *, deadline: float | None = None) -> ListingsPage:
         self.check_credentials()

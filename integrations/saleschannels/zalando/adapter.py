@@ -153,6 +153,7 @@ def chunks(items: list, size: int) -> list[list]:
 class ZalandoAdapter(HttpChannelAdapter):
     max_in_flight = 16
     required_credentials = ("client_id", "client_secret", "merchant_id", "sales_channel_id")
+    changes_request_budgets = ("price_requests", "stock_requests")  # 30 and 60 a minute
     # No read API is documented for offers, prices or stocks (docs/channels/zalando.md): a drift
     # check
     # cannot read Zalando back (engine/drift_check.py says so to the seller).
