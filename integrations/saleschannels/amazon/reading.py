@@ -266,7 +266,6 @@ class AmazonReading:
             partial(self._read_one, place=place, included=CURRENT_DATA),
             partial(current_fields, place=place),
             amazon_errors,
-            name="amazon",
         )
 
     def _read_one(self, sku: str, place: Marketplace, included: str = "summaries,attributes"):
