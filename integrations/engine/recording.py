@@ -19,8 +19,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from integrations.engine.lease_keeper import lease_seconds
 from integrations.engine.selection import Chunk
-from integrations.engine.skeleton import LeaseLost, lease_seconds
+from integrations.engine.skeleton import LeaseLost
 from integrations.models import ChannelBatch, ResyncFailure, ResyncRun
 from integrations.shopconnect.base import OfferResult, stored_text
 from integrations.shopconnect.errors import HOST_UNREACHABLE
