@@ -53,10 +53,12 @@ def make_integration(url, account, name):
 
 
 def drain(run):
-    """Tasks until the run ends; a paused run is woken when its pause is over."""
+    """Tasks until the run ends; a paused run is woken WAKE_LEAD_SECONDS before its pause is
+    over, as the resync cluster's sweeper wakes it (engine/skeleton.py)."""
     from django.utils import timezone
 
     from integrations.engine.runner import process_chunk
+    from integrations.engine.skeleton import WAKE_LEAD_SECONDS
     from integrations.models import ResyncRun
 
     paused = 0.0
@@ -65,7 +67,8 @@ def drain(run):
         if not run.is_active:
             return run, paused
         if run.status == "paused":
-            wait = max((run.paused_until - timezone.now()).total_seconds(), 0)
+            pause = (run.paused_until - timezone.now()).total_seconds()
+            wait = max(pause - WAKE_LEAD_SECONDS, 0)
             paused += wait
             time.sleep(wait)
             ResyncRun.objects.filter(pk=run.pk).update(status="queued")

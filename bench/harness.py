@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import requests
@@ -205,7 +206,8 @@ def group_cpu_seconds(pgid: int) -> float:
 class GroupSampler:
     """Samples every process of a process group from /proc every `every` seconds, in a thread:
     CPU seconds (utime + stime, the last value seen per pid, so a process that exits keeps
-    what it used up to its last sample), peak VmRSS and VmHWM per pid, and its command line."""
+    what it used up to its last sample), peak VmRSS and VmHWM per pid, its threads (`Threads:`:
+    the peak and how often each count was seen) and its command line."""
 
     def __init__(self, pgid: int, every=0.5):
         import threading
@@ -214,6 +216,7 @@ class GroupSampler:
         self.cpu: dict[int, float] = {}
         self.rss_kib: dict[int, int] = {}
         self.names: dict[int, str] = {}
+        self.threads: dict[int, Counter] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="sampler")
         self.started = self.ended = None
@@ -234,6 +237,8 @@ class GroupSampler:
                 if line.startswith(("VmRSS:", "VmHWM:")):
                     kib = int(line.split()[1])
                     self.rss_kib[pid] = max(self.rss_kib.get(pid, 0), kib)
+                elif line.startswith("Threads:"):
+                    self.threads.setdefault(pid, Counter())[int(line.split()[1])] += 1
 
     def _loop(self):
         while not self._stop.wait(self.every):
@@ -251,6 +256,11 @@ class GroupSampler:
         self.ended = time.time()
         self._stop.set()
         self._thread.join(5)
+
+    def threads_seen(self, pid: int) -> tuple[int, int]:
+        """(the most threads `pid` had in a sample, the count it had most often)."""
+        seen = self.threads.get(pid) or Counter({0: 1})
+        return max(seen), seen.most_common(1)[0][0]
 
     def used(self) -> dict[int, float]:
         """CPU seconds per pid within the measured period."""

@@ -150,7 +150,7 @@ def drive_runs(start, *, workers, timeout, what="the run"):
     time.sleep(4)  # let the cluster start
     print(f"- load average before {what}: {load_average()}")
     try:
-        with h.Sweeper(), h.GroupSampler(worker.pid) as sampler:
+        with h.Sweeper(), h.GroupSampler(worker.pid, every=0.2) as sampler:
             started_at = time.time()
             started = start()
             pressed = time.time() - started_at
@@ -209,9 +209,11 @@ def print_cpu(sampler, label):
         f"**{100 * total / seconds:.0f}% of one core** (the machine has {os.cpu_count()})"
     )
     for pid in sorted(used, key=used.get, reverse=True):
+        peak, usual = sampler.threads_seen(pid)
         print(
             f"    pid {pid}: {used[pid]:.1f} s ({100 * used[pid] / seconds:.0f}%), peak RSS "
-            f"{sampler.rss_kib.get(pid, 0) / 1024:.1f} MiB — {sampler.names.get(pid, '')}"
+            f"{sampler.rss_kib.get(pid, 0) / 1024:.1f} MiB, threads {peak} at most, {usual} "
+            f"most often — {sampler.names.get(pid, '')}"
         )
 
 

@@ -263,6 +263,11 @@ RESYNC_LEASE_SECONDS = env.int("RESYNC_LEASE_SECONDS", default=20)
 # on budgets and the network, not on the CPU. 2 workers × 10 keep Allegro's application budget
 # full with twenty sellers' runs at once (bench/README.md, "Many sellers at once").
 RESYNC_RUNS_PER_WORKER = env.int("RESYNC_RUNS_PER_WORKER", default=10)
+# Threads one process gives to the channels' requests, shared by every run it drives (the
+# request pool, integrations/shopconnect/request_pool.py): a chunk's sends, a drift check's
+# reads, the batches' submissions and report reads. Made as needed, kept; the budgets, not
+# these threads, set the pace (docs/architecture.md, "Concurrency").
+RESYNC_REQUEST_THREADS = env.int("RESYNC_REQUEST_THREADS", default=64)
 # A task that dies holding its run's lease (its worker killed, out of memory, past the task
 # timeout) leaves the run suspect: it is then driven alone in its task, never beside other runs;
 # after this many such deaths in a row without progress it fails with the reason.

@@ -23,10 +23,9 @@ import threading
 import time
 import uuid
 from collections import defaultdict, deque
-from concurrent.futures import ThreadPoolExecutor
-from contextvars import copy_context
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db.models import Q
@@ -35,6 +34,7 @@ from django.utils import timezone
 from integrations.engine.recording import outcome_of, outcome_row
 from integrations.engine.store import SUBMIT_SENT_AT
 from integrations.models import ChannelBatch, ResyncRun
+from integrations.shopconnect import request_pool
 from integrations.shopconnect.base import BatchPlan, OfferResult
 from integrations.shopconnect.errors import ChannelUnavailable, Held
 from integrations.wording import Reason
@@ -144,18 +144,20 @@ def next_look(run_id: int):
     return first or (timezone.now() if due.exists() else None)
 
 
-def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False) -> int:
+def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False, reads: bool = True) -> int:
     """Submit prepared batches and read the reports that are due, until `stop()` says so or
     nothing is due any more (with `linger`, until `stop()` only: reports fall due meanwhile).
+    Without `reads`, submit only: the reports wait for a later step.
 
     The work goes in lanes, each a budget of its own: the submissions of each operation
-    (Allegro: price commands, quantity commands) and the report reads. Each lane is worked by
-    up to `adapter.batch_concurrency` threads, continuously and independently of the others,
+    (Allegro: price commands, quantity commands) and the report reads. Each lane has up to
+    `adapter.batch_concurrency` batches asked at once on the process's request pool,
+    continuously and independently of the others,
     so a budget that holds its batches (a quantity command of 90 offers waits seconds for its
     room) never idles another's; this thread refills the lanes from the rows that are due and
     writes what the channel answered as it comes. Returns how many batches were asked.
     Raises Held when a budget or the channel makes us wait (a lane it held took no more)."""
-    pump = _Pump(adapter)
+    pump = _Pump(adapter, held=() if reads else ("reads",))
     try:
         refilled = 0.0
         while True:  # one round at least, even when the chunk's own requests are done
@@ -169,7 +171,7 @@ def work_due(run: ResyncRun, adapter, stop, *, linger: bool = False) -> int:
             # the database outlives this process.
             adapter.store_new_credentials()
             # Asked from this thread, the batches taken into the lanes are all asked.
-            if stop() and (pump.pool is not None or not pump.queued()):
+            if stop() and (not pump.inline or not pump.queued()):
                 break
     finally:
         try:
@@ -227,26 +229,28 @@ def ask(adapter, batch: ChannelBatch):
 
 
 class _Pump:
-    """The lanes, their threads, and the answers they hand to the step's thread.
+    """The lanes, the jobs that ask their batches, and the answers they hand to the step's
+    thread.
 
-    An adapter that asks one batch at a time (`batch_concurrency` 1) is asked from the
-    step's thread itself, lane after lane: its calls may then use its store."""
+    Each lane's batches are asked on the process's request pool (shopconnect/request_pool.py),
+    at most `batch_concurrency` of a lane at once. An adapter that asks one batch at a time
+    (`batch_concurrency` 1) is asked from the step's thread itself, lane after lane: its calls
+    may then use its store."""
 
-    def __init__(self, adapter):
+    def __init__(self, adapter, held=()):  # held: lanes not worked in this step
         self.adapter = adapter
         self.width = max(1, getattr(adapter, "batch_concurrency", 1))
+        self.inline = self.width == 1
         self.lanes: dict[str, deque[ChannelBatch]] = {}
-        self.held_lanes: set[str] = set()
+        # A lane's jobs on the request pool, each asking the lane's next batch.
+        self.jobs: dict[str, request_pool.Lane] = {}
+        self.held_lanes: set[str] = set(held)
         self.taken: set[int] = set()  # asked or queued, not written yet
         self.answers: queue.Queue = queue.Queue()
         self.held: Held | None = None
         self.asked = 0
         self.closing = False
-        self.lock = threading.Condition()
-        self.pool = None
-        if self.width > 1:
-            self.pool = ThreadPoolExecutor(self.width * MAX_LANES, thread_name_prefix="batches")
-        self.walkers: list = []
+        self.lock = threading.Lock()
 
     def refill(self, lanes: dict[str, list[ChannelBatch]]) -> int:
         found = 0
@@ -259,16 +263,14 @@ class _Pump:
                     if len(self.lanes) >= MAX_LANES:
                         continue
                     lane = self.lanes[name] = deque()
-                    if self.pool is not None:
-                        self.walkers += [  # in the caller's context: its budget priority
-                            self.pool.submit(copy_context().run, self._walk, name)
-                            for _ in range(self.width)
-                        ]
+                    if not self.inline:  # made here, in the caller's context: its priority
+                        self.jobs[name] = request_pool.Lane(self.width)
                 for batch in batches:
                     self.taken.add(batch.pk)
                     lane.append(batch)
                     found += 1
-            self.lock.notify_all()
+                    if not self.inline:
+                        self.jobs[name].add(partial(self._ask_next, name))
         return found
 
     def idle(self) -> bool:
@@ -295,26 +297,23 @@ class _Pump:
                 self.lanes[name].clear()
         self.answers.put((batch, answer))
 
-    def _walk(self, name: str) -> None:
-        while True:
-            with self.lock:
-                while not self.lanes[name] and not self.closing and name not in self.held_lanes:
-                    self.lock.wait(0.5)
-                batch = self._take(name)
-            if batch is None:
-                return
+    def _ask_next(self, name: str) -> None:
+        """A job on the request pool: ask the lane's next batch, if it still has one."""
+        with self.lock:
+            batch = self._take(name)
+        if batch is not None:
             self._asked(name, batch, ask(self.adapter, batch))
 
     def write(self, timeout: float) -> None:
         """Write the answers that came (waiting up to `timeout` for the first); inline, ask
         the next batch of each lane first."""
-        if self.pool is None:
+        if self.inline:
             batches = [(name, self._take(name)) for name in list(self.lanes)]
             for name, batch in batches:
                 if batch is not None:
                     self._asked(name, batch, ask(self.adapter, batch))
             if not any(batch for _, batch in batches):
-                time.sleep(timeout)  # nothing to ask: the step waits as the lanes' threads do
+                time.sleep(timeout)  # nothing to ask: the step waits as it would for the pool
             timeout = 0
         try:
             pair = self.answers.get(timeout=timeout) if timeout else self.answers.get_nowait()
@@ -342,15 +341,15 @@ class _Pump:
         """No new batch is taken; those asked are waited for and written."""
         with self.lock:
             self.closing = True
-            self.lock.notify_all()
-        try:
-            for walker in self.walkers:
-                walker.result()
-            while not self.answers.empty():
-                self._write(*self.answers.get_nowait())
-        finally:
-            if self.pool is not None:
-                self.pool.shutdown(wait=True)
+            for lane in self.lanes.values():
+                for left in lane:
+                    self.taken.discard(left.pk)
+                lane.clear()
+        for jobs in self.jobs.values():
+            jobs.cancel()
+            jobs.join()
+        while not self.answers.empty():
+            self._write(*self.answers.get_nowait())
 
 
 def _submitted(batch: ChannelBatch, adapter, answer) -> None:
@@ -410,7 +409,7 @@ def _read(batch: ChannelBatch, adapter, report) -> None:
         _finish(batch, ChannelBatch.Status.EXPIRED, _failed_all(batch, "not_confirmed", message))
         return
     checks = batch.checks + 1
-    later = min(2 * 1.5**checks, 60.0)  # 3 s, 4.5 s, … then once a minute
+    later = adapter.next_look_seconds(checks, waited)
     _update(batch, checks=checks, next_check_at=now + timedelta(seconds=later))
 
 

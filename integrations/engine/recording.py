@@ -19,8 +19,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from integrations.engine.lease_keeper import lease_seconds
 from integrations.engine.selection import Chunk
-from integrations.engine.skeleton import LeaseLost, lease_seconds
+from integrations.engine.skeleton import LeaseLost
 from integrations.models import ChannelBatch, ResyncFailure, ResyncRun
 from integrations.shopconnect.base import OfferResult, stored_text
 from integrations.shopconnect.errors import HOST_UNREACHABLE
@@ -225,7 +226,8 @@ def record(
     now = timezone.now()
     by_offer = {link.offer_id: link.offer for link in links}
     integration_id = run.integration_id
-    offer_ids = list(by_offer)
+    # The offers with an outcome (a chunk that goes whole in batches has none yet).
+    offer_ids = [r.offer_id for r in results if r.offer_id in by_offer]
     ok_rows, error_rows, failures = [], [], []
     sent = failed = photos = photo_files = transport = 0
     sent_fields = JOURNAL_FIELDS_BY_DATA_TYPES[run.data_types]

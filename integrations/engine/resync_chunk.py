@@ -26,7 +26,7 @@ from integrations.engine.recording import (
 from integrations.engine.selection import Chunk, load_chunk, load_offers
 from integrations.engine.skeleton import SILENT_CHUNKS, End, GoOn, Step, Wait, WaitSilent
 from integrations.engine.store import adapter_for
-from integrations.models import Integration, ResyncRun
+from integrations.models import ChannelBatch, Integration, ResyncRun
 from integrations.shopconnect import budgets as channel_budgets
 from integrations.shopconnect.base import NoListing, OfferKeys, OfferToSend
 from integrations.shopconnect.errors import Held
@@ -39,6 +39,12 @@ logger = logging.getLogger(__name__)
 
 # A report due within this many seconds is waited for in place rather than by pausing.
 SHORT_REPORT_WAIT = 3.0
+# Reports are read, and groups recorded, only until this many seconds before a budget's room
+# comes for the batches it holds: the submission is never late for our own recording.
+REPORT_MARGIN = 5.0
+# Groups of batches submitted and not recorded yet beyond which a chunk that goes whole in
+# batches reads their reports before the next chunk, though its submissions are not held.
+GROUPS_UNREPORTED = 2
 # While a chunk goes, the offers the channel has answered are written this often (a chunk of a
 # small share of a shared budget lasts long; the page moves meanwhile).
 PROGRESS_SECONDS = 2.0
@@ -81,13 +87,13 @@ class ResyncChunks(Step):
     def advance(self, deadline: float):
         if self.cancelling:  # no new chunk: the reports of registered batches only
             held, _ = self.settle_batches(deadline)
-            return Wait(held) if held else self.wait_for_reports(deadline)
+            return self.wait_for_reports(deadline, held=held)
         run, adapter = self.run, self.adapter
         chunk = self.following or load_chunk(run, run.cursor, self.size)
         self.following = None
         if not chunk.links:
             held, _ = self.settle_batches(deadline)
-            return Wait(held) if held else self.wait_for_reports(deadline)
+            return self.wait_for_reports(deadline, held=held)
         # A chunk starts only when its budgets have room soon: a run that would wait longer
         # than a request may wait gives its worker back until then.
         grant = channel_budgets.peek(adapter.offer_spends(1, run.data_types))
@@ -101,8 +107,10 @@ class ResyncChunks(Step):
             run_offers=max(run.total, 1),
             batched=self.batched,
         )
-        sending = self.sender.submit(_send, adapter, items, deadline)
         last = len(chunk.links) < self.size or chunk.links[-1].offer_id >= (run.last_offer_id or 0)
+        if not items:
+            return self.hand_to_batches(chunk, refused, plans, last, deadline)
+        sending = self.sender.submit(_send, adapter, items, deadline)
         if not last:
             self.following = load_chunk(run, chunk.links[-1].offer_id, self.size)
         # Earlier chunks' batches go while this chunk's requests do: every budget at once. A
@@ -129,6 +137,24 @@ class ResyncChunks(Step):
             return WaitSilent(run.silent_chunks)
         return None
 
+    def hand_to_batches(self, chunk: Chunk, refused, plans, last: bool, deadline: float):
+        """A chunk that goes whole in asynchronous batches (Amazon's feeds) sends nothing
+        before it is recorded: its batches are written with it at once and submitted in this
+        step, as far as the budgets allow, before the next chunk is read. Reports of earlier
+        batches are read, and their groups recorded, only when the submissions wait anyway (a
+        budget holds them) or too many groups wait: our own recording never delays a batch
+        that may go. The last chunk's step leaves the reports to the steps after it."""
+        rows = batches.prepared(self.run, plans, group=chunk.links[-1].offer_id, chunk=chunk)
+        self.run = record(self.run, self.token, chunk, chunk.links, refused, batches=rows)
+        held, _ = self.settle_batches(deadline, reads=False)
+        if held is not None or groups_unreported(self.run.pk) > GROUPS_UNREPORTED:
+            self.settle_batches(deadline)
+        if last:
+            return None  # the next step finds no chunk: it reads, records and waits
+        if self.run.silent_chunks >= SILENT_CHUNKS:
+            return WaitSilent(self.run.silent_chunks)
+        return None
+
     def follow(self, sending) -> ResyncRun:
         """Wait for the chunk's send, writing every PROGRESS_SECONDS how many of its offers the
         channel has answered (shown, not counted: `record` counts the chunk)."""
@@ -149,11 +175,11 @@ class ResyncChunks(Step):
         self.told_pace = reason
         return reason
 
-    def settle_batches(self, deadline: float, *, alongside=None):
+    def settle_batches(self, deadline: float, *, alongside=None, reads: bool = True):
         """Submit the batches written, read the reports due, record the groups reported on.
         Returns (the Held that stopped it or None, batches asked). `alongside`: a chunk's
         `send` is in flight on the same client, which it set up for this step already; the
-        batches go on until it says the send is done."""
+        batches go on until it says the send is done. Without `reads`: submit only."""
         if not batches.has_unfinished_work(self.run.pk):
             return None, 0
         if alongside is None:
@@ -165,23 +191,32 @@ class ResyncChunks(Step):
                 self.adapter,
                 stop=lambda: time.monotonic() >= deadline or (alongside and alongside()),
                 linger=alongside is not None,
+                reads=reads,
             )
         except Held as exc:
             held = exc
-        for group in batches.groups_to_record(self.run.pk):
+        # Held batches go first when their budget's room comes: recording stops short of it.
+        until = held.until - REPORT_MARGIN if held is not None else None
+        for group in batches.groups_to_record(self.run.pk) if reads else ():
+            if until is not None and time.time() >= until:
+                break
             self.run = record_group(self.run, self.token, group)
         return held, asked
 
-    def wait_for_reports(self, deadline: float):
+    def wait_for_reports(self, deadline: float, held: Held | None = None):
         """Every offer is visited (or a cancel stops new batches): the run ends once the
-        channel has reported on every batch; until the next look it holds no worker."""
+        channel has reported on every batch; until the next look it holds no worker. `held`:
+        a budget holds the batches still to submit until then — a report due sooner (by
+        REPORT_MARGIN) is read, and its group recorded, meanwhile."""
         run = self.run
-        if not batches.has_unfinished_work(run.pk):
+        if held is None and not batches.has_unfinished_work(run.pk):
             logger.info("resync %s finished", run.pk)
             if self.cancelling:
                 return End(ResyncRun.Status.CANCELLED, self.stop_reason)
             return End(ResyncRun.Status.COMPLETED, fields={"total": run.processed})
-        look = batches.next_look(run.pk)
+        look = batches.next_look(run.pk) if held is None else next_report(run.pk)
+        if held is not None and (look is None or look.timestamp() >= held.until - REPORT_MARGIN):
+            return Wait(held)
         if look is None:  # all reported, some groups not recorded yet: record them now
             return None
         wait = (look - timezone.now()).total_seconds()
@@ -202,6 +237,18 @@ class ResyncChunks(Step):
             "time": at_second(look),
         }
         return Wait(Held(look.timestamp(), reason=reason))
+
+
+def groups_unreported(run_id: int) -> int:
+    """How many groups have batches not recorded yet (submitted or not, reported or not)."""
+    unrecorded = ChannelBatch.objects.filter(run_id=run_id, recorded=False)
+    return unrecorded.values("group").distinct().count()
+
+
+def next_report(run_id: int):
+    """When the earliest report of a submitted batch is due (None: none is submitted)."""
+    due = batches.outstanding(run_id).filter(status=ChannelBatch.Status.SUBMITTED)
+    return due.order_by("next_check_at").values_list("next_check_at", flat=True).first()
 
 
 def record_group(run: ResyncRun, token: str, group: int) -> ResyncRun:

@@ -23,7 +23,7 @@ kills its worker dies again alone and fails (skeleton.run_task), without taking 
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from django.conf import settings
 from django.db import connection
@@ -53,8 +53,9 @@ def step_for(run: ResyncRun, token: str) -> skeleton.Step:
 def process_chunk(run_id: int, cursor: int) -> None:
     """One task (integrations/tasks.py enqueues it by name): this run and, beside it, runs
     waiting for a worker, up to RESYNC_RUNS_PER_WORKER at once, until the task's time box
-    (RESYNC_TASK_SECONDS) is used: a thread whose run was taken elsewhere, or handed on, takes
-    the next one waiting."""
+    (RESYNC_TASK_SECONDS) is used: when a run is taken elsewhere, or handed on, with time left,
+    the next one waiting is taken. Each run driven has a thread of the runner pool, which
+    makes no more threads than runs driven at once."""
     slots = settings.RESYNC_RUNS_PER_WORKER
     if slots <= 1 or ResyncRun.objects.suspect(run_id):
         skeleton.run_task(run_id, cursor, step_for)
@@ -62,9 +63,20 @@ def process_chunk(run_id: int, cursor: int) -> None:
     waiting = Waiting(
         first=(run_id, cursor), deadline=time.monotonic() + settings.RESYNC_TASK_SECONDS
     )
+    driving: set = set()
     with ThreadPoolExecutor(slots, thread_name_prefix="resync-run") as pool:
-        for future in [pool.submit(_drive_runs, waiting) for _ in range(slots)]:
-            future.result()
+        while True:
+            while len(driving) < slots:
+                left = waiting.deadline - time.monotonic()
+                run = waiting.next(taking_more=left > MIN_TIME_BOX)
+                if run is None:
+                    break
+                driving.add(pool.submit(_drive_run, run, max(left, 0.0)))
+            if not driving:
+                return
+            done, driving = wait(driving, return_when=FIRST_COMPLETED)
+            for future in done:
+                future.result()
 
 
 class Waiting:
@@ -100,16 +112,10 @@ class Waiting:
             return run
 
 
-def _drive_runs(waiting: Waiting) -> None:
+def _drive_run(run: tuple[int, int], seconds: float) -> None:
     try:
-        while True:
-            left = waiting.deadline - time.monotonic()
-            run = waiting.next(taking_more=left > MIN_TIME_BOX)
-            if run is None:
-                return
-            try:
-                skeleton.run_task(*run, step_for, seconds=max(left, 0.0))
-            except Exception:  # the skeleton records what a run's work raises; a last resort
-                logger.exception("resync %s: its task raised", run[0])
+        skeleton.run_task(*run, step_for, seconds=seconds)
+    except Exception:  # the skeleton records what a run's work raises; a last resort
+        logger.exception("resync %s: its task raised", run[0])
     finally:
         connection.close()  # this thread's own connection

@@ -23,17 +23,16 @@ sweep.
 """
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from integrations.engine.lease_keeper import LeaseKeeper, lease_seconds
 from integrations.engine.reasons import at, hold_reason, short_error
 from integrations.models import RESYNC_CLUSTER, ResyncRun
 from integrations.shopconnect import http as channel_http
@@ -74,10 +73,6 @@ MAX_SILENT_PAUSES = 4
 # moment. A window that binds frees room at the pace it was filled, so a run that starts late
 # never makes the seconds up (bench/README.md, issue 17). Well under MAX_BUDGET_WAIT.
 WAKE_LEAD_SECONDS = 2.0
-
-
-def lease_seconds() -> int:
-    return settings.RESYNC_LEASE_SECONDS
 
 
 def enqueue_chunk(run_id: int, cursor: int) -> None:
@@ -175,44 +170,6 @@ class Step:
 
 class LeaseLost(Exception):
     """Another task holds the run now: this one stops without writing."""
-
-
-class LeaseKeeper:
-    """Renews the task's lease every few seconds from a thread, while the task works."""
-
-    def __init__(self, run_id: int, token: str):
-        self.run_id, self.token = run_id, token
-        # Called once when the run is being cancelled: the step in flight stops sending.
-        self.on_cancel = None
-        self.lost = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._keep, name=f"lease-{run_id}", daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(5)
-
-    def _keep(self):
-        every = max(lease_seconds() / 4, 0.5)
-        try:
-            while not self._stop.wait(every):
-                if not ResyncRun.objects.renew(
-                    self.run_id, self.token, lease_seconds=lease_seconds()
-                ):
-                    self.lost.set()
-                    return
-                status = ResyncRun.objects.filter(pk=self.run_id).values_list("status", flat=True)
-                if self.on_cancel and status.first() == ResyncRun.Status.CANCELLING:
-                    self.on_cancel()
-                    self.on_cancel = None
-        except Exception:
-            logger.exception("resync %s: the lease could not be renewed", self.run_id)
-        finally:
-            connection.close()
 
 
 # --- the task ----------------------------------------------------------------------------------

@@ -392,6 +392,11 @@ class ChannelAdapter(ABC):
     # the store (the engine writes what they return).
     batch_concurrency: int = 1
 
+    def next_look_seconds(self, checks: int, waited: float) -> float:
+        """Seconds until the next look at a batch's report, after `checks` looks found it not
+        carried out, `waited` seconds after it was submitted: 3 s, 4.5 s, … once a minute."""
+        return min(2 * 1.5**checks, 60.0)
+
     def begin_batches(self, deadline: float | None) -> None:  # noqa: B027 - nothing to set up
         """Before a step's batch work: bound its waits by `deadline` (as `send` does)."""
 

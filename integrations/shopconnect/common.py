@@ -12,11 +12,12 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from contextvars import copy_context
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import partial
 
+from integrations.shopconnect import request_pool
 from integrations.shopconnect.auth import credentials_fingerprint
 from integrations.shopconnect.base import (
     ChannelAdapter,
@@ -243,11 +244,15 @@ class HttpChannelAdapter(ChannelAdapter):
 
     def __init__(self, integration, store=None):
         super().__init__(integration, store)
+        # The integration's cached client, seen through a view whose chunk state is this
+        # adapter's own (http.RunClient).
         self.client: ChannelClient = client_for(
             integration.pk, settings_fingerprint(integration), self.build_client
-        )
+        ).for_run()
         # Offers of the send under way with an answer (run_parallel adds each job's).
         self.answered_offers: set[int] = set()
+        # The integration's URLs passed the outbound rules (checked once per adapter).
+        self.urls_checked = False
 
     @property
     def channel_name(self) -> str:
@@ -308,7 +313,7 @@ class HttpChannelAdapter(ChannelAdapter):
 
     @property
     def pacing(self):
-        return getattr(self.client, "pacing", None)
+        return self.client.pacing
 
     def stop(self) -> None:
         self.client.aborted.set()
@@ -353,7 +358,7 @@ class HttpChannelAdapter(ChannelAdapter):
         (ChannelAuthError: the run fails with the reason)."""
         from xsale.urlsafety import UnsafeURL, check_url
 
-        if not getattr(self.client, "urls_checked", False):
+        if not self.urls_checked:
             for url in (
                 self.integration.api_url,
                 self.integration.upload_url,
@@ -364,7 +369,7 @@ class HttpChannelAdapter(ChannelAdapter):
                         check_url(url)
                 except UnsafeURL as exc:
                     raise ChannelAuthError(str(exc)) from None
-            self.client.urls_checked = True
+            self.urls_checked = True
         credentials = self.integration.credentials or {}
         missing = [k for k in self.required_credentials if not credentials.get(k)]
         if missing:
@@ -392,7 +397,8 @@ class HttpChannelAdapter(ChannelAdapter):
         *,
         on_answer: Callable[[list[OfferResult]], None] | None = None,
     ) -> list[OfferResult]:
-        """Run `(offer_ids, job)` pairs, at most `max_in_flight` at once; collect the results.
+        """Run `(offer_ids, job)` pairs on the process's request pool (request_pool.py), at
+        most `max_in_flight` at once; collect the results. Returns once none is in flight.
         `on_answer(results)`, from this thread: the results of the offers whose every job has
         answered, as soon as the last one does (everyday sync records them at once).
 
@@ -404,56 +410,48 @@ class HttpChannelAdapter(ChannelAdapter):
         # Results come back in job order, whatever order the jobs finish in.
         by_job: dict[int, list[OfferResult]] = {}
         heard = JobAnswers(jobs, on_answer) if on_answer else None
-        workers = min(self.max_in_flight, len(jobs))
-        prefix = f"shopconnect-{self.integration.pk}"
         order = JobOrder()  # their first spends in job order: a held offer holds all after it
-        with ThreadPoolExecutor(workers, thread_name_prefix=prefix) as pool:
-            pending = {  # each job in a copy of the caller's context: its budget priority
-                pool.submit(copy_context().run, order.run, index, job): (index, offer_ids)
-                for index, (offer_ids, job) in enumerate(jobs)
-            }
-            try:
-                while pending:
-                    done, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                    self.store_new_credentials()
-                    for future in done:
-                        index, offer_ids = pending.pop(future)
-                        by_job[index] = self._job_results(future, offer_ids)
-                        self.answered_offers.update(
-                            r.offer_id for r in by_job[index] if not r.deferred
-                        )
-                        if heard:
-                            heard.job_done(offer_ids, by_job[index])
-            except ChannelAuthError:
-                self.client.aborted.set()
-                for future in pending:
-                    future.cancel()
-                raise
+        # Each job in a copy of the caller's context: its budget priority.
+        calls = [partial(order.run, index, job) for index, (_, job) in enumerate(jobs)]
+        lane, futures = request_pool.run_all(calls, self.max_in_flight)
+        pending = {future: (index, jobs[index][0]) for index, future in enumerate(futures)}
+        try:
+            while pending:
+                done, _ = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                self.store_new_credentials()
+                for future in done:
+                    index, offer_ids = pending.pop(future)
+                    by_job[index] = self._job_results(future, offer_ids)
+                    self.answered_offers.update(r.offer_id for r in by_job[index] if not r.deferred)
+                    if heard:
+                        heard.job_done(offer_ids, by_job[index])
+        except ChannelAuthError:
+            self.client.aborted.set()
+            lane.cancel()
+            raise
+        finally:
+            lane.join()
         return [result for index in sorted(by_job) for result in by_job[index]]
 
-    def read_each(
-        self, listing_ids: list[str], read_one, fields_of, errors_of, *, name: str
-    ) -> ListingReads:
-        """Each listing whole (a drift check's `read_full`), `read_one(id)` in parallel, at
-        most `max_in_flight` at once: found (`fields_of` its JSON), missing (404), failed
-        (`errors_of` the answer gives the code and message) or deferred (a budget held it).
-        A ChannelAuthError stops the rest and propagates."""
+    def read_each(self, listing_ids: list[str], read_one, fields_of, errors_of) -> ListingReads:
+        """Each listing whole (a drift check's `read_full`), `read_one(id)` on the process's
+        request pool, at most `max_in_flight` at once: found (`fields_of` its JSON), missing
+        (404), failed (`errors_of` the answer gives the code and message) or deferred (a
+        budget held it). A ChannelAuthError stops the rest and propagates."""
         reads = ListingReads()
         if not listing_ids:
             return reads
-        workers = min(self.max_in_flight, len(listing_ids))
+        reading = [partial(read_one, i) for i in listing_ids]
+        lane, futures = request_pool.run_all(reading, self.max_in_flight)
         try:
-            with ThreadPoolExecutor(workers, thread_name_prefix=f"{name}-read") as pool:
-                futures = {pool.submit(read_one, i): i for i in listing_ids}
-                try:
-                    for future, listing_id in futures.items():
-                        _sort_read(reads, listing_id, future, fields_of, errors_of)
-                except ChannelAuthError:
-                    self.client.aborted.set()
-                    for future in futures:
-                        future.cancel()
-                    raise
+            for future, listing_id in zip(futures, listing_ids, strict=True):
+                _sort_read(reads, listing_id, future, fields_of, errors_of)
+        except ChannelAuthError:
+            self.client.aborted.set()
+            lane.cancel()
+            raise
         finally:
+            lane.join()
             self.store_new_credentials()
         return reads
 

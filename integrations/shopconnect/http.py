@@ -4,7 +4,8 @@ The transport's other parts, each of one job: the process's pooled session and b
 answer reading (session.py), what is raised and its words (errors.py), the refreshable token
 (auth.py), Retry-After and the jobs' order in the budgets (pacing.py).
 
-- One `ChannelClient` per integration and process (cached by integration pk). Every request
+- One `ChannelClient` per integration and process (cached by integration pk), seen by each
+  adapter through a `RunClient` whose chunk state is its own. Every request
   names the budgets it spends (budgets.py: the channel's counts, shared by every process and
   machine) and waits for its reserved moment; a wait longer than MAX_BUDGET_WAIT — or past the
   chunk's deadline — raises `Held`, and the engine pauses the run instead of holding a worker.
@@ -115,6 +116,7 @@ class ChannelClient:
         self.held: Held | None = None
         # monotonic time by which the chunk's requests must be done (set per chunk).
         self.deadline: float | None = None
+        self.pacing = None  # (budget, limit) that last made a request of the chunk wait
         # Until when (epoch seconds) a 429 this process received holds every request, and
         # why, when the channel asked for longer (throttle_reason).
         self.blocked_until = 0.0
@@ -124,6 +126,12 @@ class ChannelClient:
         # Hosts (netloc) that gave this client an HTTP answer: failing to reach one of them
         # is the channel's trouble; failing to reach any other, the URL's (HOST_UNREACHABLE).
         self.answered_hosts: set[str] = set()
+        # What an adapter keeps of the integration across tasks (a downloaded report), by name.
+        self.kept: dict[str, dict] = {}
+
+    def for_run(self) -> RunClient:
+        """A view of this client for one adapter (one run's task): the chunk's state its own."""
+        return RunClient(self)
 
     def start_chunk(self, deadline: float | None) -> None:
         self.aborted.clear()
@@ -427,6 +435,35 @@ class ChannelClient:
 
     def _basic_rejected(self) -> ChannelAuthError:
         return ChannelAuthError(KEYS_REFUSED(channel=self.channel_name))
+
+
+class RunClient(ChannelClient):
+    """One adapter's view of its integration's cached client (docs/architecture.md,
+    "Concurrency"): the chunk's state — `aborted`, `held`, `deadline`, `pacing` — is the
+    view's own, so no other adapter's send reads or resets it; everything else (the token,
+    the budgets, a 429's block, the hosts that answered, what is kept) is the cached client's,
+    read and written through."""
+
+    RUN_STATE = frozenset({"aborted", "held", "deadline", "pacing"})
+
+    def __init__(self, shared: ChannelClient):
+        object.__setattr__(self, "shared", shared)
+        self.aborted = threading.Event()
+        self.held = None
+        self.deadline = None
+        self.pacing = None
+
+    def __getattr__(self, name):  # only what the view does not hold itself
+        return getattr(self.shared, name)
+
+    def __setattr__(self, name, value):
+        if name in self.RUN_STATE:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.shared, name, value)
+
+    def for_run(self) -> RunClient:
+        return self.shared.for_run()
 
 
 # --- one client per integration and process ---------------------------------------------

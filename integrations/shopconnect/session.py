@@ -21,7 +21,8 @@ from integrations.shopconnect.bounded import NOT_JSON as NO_JSON_VALUE
 from integrations.shopconnect.bounded import answer_json
 from xsale.urlsafety import CheckedAddressAdapter
 
-# Connections kept per host: the largest number of requests one process keeps in flight.
+# Connections kept per host: at least this many, and as many as the process's request
+# threads (RESYNC_REQUEST_THREADS, request_pool.py): the most requests it keeps in flight.
 POOL_MAXSIZE = 32
 
 _session: requests.Session | None = None
@@ -40,6 +41,12 @@ class NoCookies(DefaultCookiePolicy):
         return False
 
 
+def pool_maxsize() -> int:
+    from django.conf import settings
+
+    return max(POOL_MAXSIZE, getattr(settings, "RESYNC_REQUEST_THREADS", 0))
+
+
 def http_session() -> requests.Session:
     """The process's pooled session; a forked worker builds its own on first use."""
     global _session, _session_pid
@@ -53,7 +60,7 @@ def http_session() -> requests.Session:
                 # Connects only to public addresses (or OUTBOUND_ALLOWED_HOSTS), checked on the
                 # socket itself: a DNS answer changed after the URL was checked gains nothing.
                 adapter = CheckedAddressAdapter(
-                    pool_connections=16, pool_maxsize=POOL_MAXSIZE, max_retries=0
+                    pool_connections=16, pool_maxsize=pool_maxsize(), max_retries=0
                 )
                 session.mount("http://", adapter)
                 session.mount("https://", adapter)

@@ -132,9 +132,7 @@ class AllegroReading:
         if not listing_ids:
             return ListingReads()
         self._begin_reads(deadline)
-        return self.read_each(
-            listing_ids, self._read_one, full_offer_fields, allegro_errors, name="allegro"
-        )
+        return self.read_each(listing_ids, self._read_one, full_offer_fields, allegro_errors)
 
     def read_current(
         self, listing_ids: list[str], *, deadline: float | None = None

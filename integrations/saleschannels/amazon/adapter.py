@@ -178,6 +178,12 @@ class AmazonAdapter(AmazonReading, AmazonFeeds, HttpChannelAdapter):
     def client_auth(self) -> dict:
         return {"auth": AmazonAuth(self.integration)}
 
+    def next_look_seconds(self, checks: int, waited: float) -> float:
+        """A feed takes Amazon minutes, no one knows how many: the next look comes after half
+        the time waited so far (at least 1 s, at most a minute), so a report is found at most
+        half its wait late (getFeed's 2/s covers the five feeds Amazon takes at once)."""
+        return min(max(waited / 2, 1.0), 60.0)
+
     @property
     def api_url(self) -> str:
         return (self.integration.api_url or AMAZON_API_URL).rstrip("/")

@@ -4,17 +4,18 @@ A run of AMAZON_FEED_THRESHOLD offers or more goes in feeds: its chunks are 10,0
 (facts.batch_chunk_size) and each chunk's offers are split into feeds of at most
 AMAZON_FEED_MAX_MESSAGES messages (the schema's maxItems, 10,000) and under 10 MiB a document
 (docs/channels/amazon.md). A message is the offer's JSON Patch (operationType PATCH — the same
-patches the
-Listings Items path sends), `messageId` = its place in the batch + 1.
+patches the Listings Items path sends), `messageId` = its place in the batch + 1.
 
-Planning a feed builds its messages once, from the offers as the chunk read them: the batch
-carries them (`changes["payload"]`, until Amazon registers the feed), as Allegro's commands
-carry their values; the document is made of them, never of the offers as they are later.
+Planning a feed builds its document once, from the offers as the chunk read them (each message
+serialized one time, sized as it is): the batch carries its text (`changes["payload"]`) as
+Allegro's commands carry their values, and the upload sends it as it is — whichever process
+submits the batch, after a crash too — never a document made again of the offers as they are.
 
 Submitting a batch (a ChannelBatch row, written before any request; what the adapter keeps
 goes through its store, engine/store.py):
 1. createFeedDocument (201: id and a presigned URL, valid 5 minutes), PUT the document there
-   (no token: the URL is signed). The document's id is noted on the batch.
+   (no token: the URL is signed). The document's id is noted on the batch, in place of its
+   text: a retry creates the feed of the document uploaded.
 2. createFeed {JSON_LISTINGS_FEED, marketplace, document} → 202 {feedId}. Amazon takes no
    idempotency key for createFeed and its Feed model does not name the input document, so:
    the batch is marked "sent, answer not kept" first (`store.submitting`), the request is
@@ -22,14 +23,13 @@ goes through its store, engine/store.py):
    goes back to the engine with the registration (`BatchSubmission.keep`), which keeps it as
    it marks the batch submitted. A batch found "sent, answer not kept" after a crash (or a
    lost answer) is not submitted again: the engine asks `find_submitted`, which looks the
-   feed up (getFeeds): the one
-   JSON_LISTINGS_FEED of this seller and marketplace created since then that no other batch
-   knows is ours (its report must count the messages we sent); none, once the request can no
-   longer be in flight, means Amazon never registered it and it is created again; more than
-   one cannot be told apart, and the batch is refused with that reason — never repeated.
-   Before anything, the feed budgets (0.0083/s burst 15; 5 listings feeds per 5 minutes per
-   region) must have room within the wait a request may take: otherwise the run pauses (Held)
-   with nothing spent.
+   feed up (getFeeds): the one JSON_LISTINGS_FEED of this seller and marketplace created
+   since then that no other batch knows is ours (its report must count the messages we
+   sent); none, once the request can no longer be in flight, means Amazon never registered
+   it and it is created again; more than one cannot be told apart, and the batch is refused
+   with that reason — never repeated. Before anything, the feed budgets (0.0083/s burst 15;
+   5 listings feeds per 5 minutes per region) must have room within the wait a request may
+   take: otherwise the run pauses (Held) with nothing spent.
 
 Reading a batch: getFeed (2/s) until DONE; then getFeedDocument (0.0222/s) and the processing
 report: each message's ERROR issues fail its offer with Amazon's code and message; a message
@@ -63,7 +63,6 @@ from integrations.shopconnect.base import BatchPlan, BatchSubmission, OfferResul
 from integrations.shopconnect.bounded import BoundExceeded, json_document
 from integrations.shopconnect.common import json_or_empty
 from integrations.shopconnect.errors import OVERSIZED, ChannelUnavailable, Held
-from integrations.shopconnect.http import MAX_BUDGET_WAIT
 from integrations.wording import Reason
 from xsale.urlsafety import UnsafeURL, check_url
 
@@ -74,12 +73,15 @@ FEEDS_API = "feeds/2021-06-30"
 # Under Amazon's 10 MiB a document, with room for the header and the array's punctuation.
 FEED_DOCUMENT_MAX_BYTES = 10 * 1024 * 1024 - 64 * 1024
 FIRST_LOOK_SECONDS = 2.0
-# What a planned message grows by in the document: `"messageId": <10 digits>, ` and ", ".
-MESSAGE_ID_BYTES = len('"messageId": 1000000000, ') + 2
+# A feed whose budget's room is further off pauses the run (reports are read meanwhile) rather
+# than wait in its request; the sweeper wakes the run 2 s early to upload the document.
+FEED_WAIT_SECONDS = 2.0
+# A feed document's text around its messages (`header`'s values and `messages` filled in).
+DOCUMENT_START = '{"header": {"sellerId": %s, "version": "2.0"}, "messages": ['
+DOCUMENT_END = "]}"
 # Issues of one message kept from a processing report (its reason names them all; more repeat).
 ISSUES_KEPT = 20
-# Our clock against Amazon's createdTime, when a lost createFeed is looked up (getFeeds).
-CLOCK_SKEW_SECONDS = 120
+CLOCK_SKEW_SECONDS = 120  # our clock against Amazon's createdTime (a lost feed's lookup)
 FEED_LIST_PAGES = 10  # of 100 feeds: a seller may submit 5 listings feeds every 5 minutes
 # For estimates: a message's size, measured (bench/README.md "Amazon": 50,000 offers with a
 # photo, description and parameters made 10 feeds under 10 MiB — about 2 KB a message).
@@ -135,30 +137,35 @@ class AmazonFeeds:
 
         place = self.place
         cap = min(max_messages(), self.integration.facts.batch_chunk_size)
+        start = DOCUMENT_START % json.dumps(place.seller_id, ensure_ascii=False)
+        room = FEED_DOCUMENT_MAX_BYTES - len(start.encode()) - len(DOCUMENT_END)
         plans, current, size = [], [], 0
         for item in items:
             snap = self.snapshot(item)
-            message = self.message(snap, place)
-            # Sized as sent: the message id (at most 10 digits) and the array's punctuation.
-            length = len(json.dumps(message, ensure_ascii=False)) + MESSAGE_ID_BYTES
-            if current and (len(current) >= cap or size + length > FEED_DOCUMENT_MAX_BYTES):
-                plans.append(self._plan(current))
+            # Serialized once, without its id: the id is its place in the feed, known below.
+            text = json.dumps(self.message(snap, place), ensure_ascii=False)[1:]
+            # Sized as sent, in bytes: `{"messageId": <up to 10 digits>, ` and the ", " after.
+            length = len(text.encode()) + len('{"messageId": 1000000000, , ')
+            if current and (len(current) >= cap or size + length > room):
+                plans.append(self._plan(start, current))
                 current, size = [], 0
             files = photo_files(snap) if snap.send_photos else None
-            current.append((item.offer.pk, files, message))
+            current.append((item.offer.pk, files, f'{{"messageId": {len(current) + 1}, {text}'))
             size += length
         if current:
-            plans.append(self._plan(current))
+            plans.append(self._plan(start, current))
         return [], plans
 
     @staticmethod
-    def _plan(offers: list[tuple[int, int | None, dict]]) -> BatchPlan:
-        """A feed's batch: its offers in message order, whose photos go, and their messages
-        as planned (the document is made of them)."""
+    def _plan(start: str, offers: list[tuple[int, int | None, str]]) -> BatchPlan:
+        """A feed's batch: its offers in message order, whose photos go, and its document's
+        text, made once of their messages as planned (what the upload sends)."""
         ids = [offer_id for offer_id, __, __ in offers]
         photos = {str(offer_id): files for offer_id, files, __ in offers if files is not None}
-        changes = {"photos_sent": photos, "payload": [message for __, __, message in offers]}
-        return BatchPlan(operation=FEED, offer_ids=ids, changes=changes)
+        document = start + ", ".join(message for __, __, message in offers) + DOCUMENT_END
+        return BatchPlan(
+            operation=FEED, offer_ids=ids, changes={"photos_sent": photos, "payload": document}
+        )
 
     def estimate_seconds(self, offers: int, data_types: str) -> tuple[float, str] | None:
         if not self.goes_in_batches(offers, data_types):
@@ -184,21 +191,20 @@ class AmazonFeeds:
     # --- submitting -----------------------------------------------------------------------
 
     def feed_document(self, batch) -> bytes:
-        """The JSON_LISTINGS_FEED document of the batch: its planned messages, `messageId` =
-        the place in the batch + 1."""
-        messages = [
-            {"messageId": message_id, **message}
-            for message_id, message in enumerate(batch.changes["payload"], start=1)
-        ]
-        header = {"sellerId": self.place.seller_id, "version": "2.0"}
-        document = {"header": header, "messages": messages}
-        return json.dumps(document, ensure_ascii=False).encode("utf-8")
+        """The JSON_LISTINGS_FEED document of the batch, as planned (`plan_batches`): its
+        messages in the batch's offer order, `messageId` = the place in the batch + 1."""
+        payload = batch.changes["payload"]
+        if isinstance(payload, list):  # planned as messages before an upgrade, mid-run
+            messages = [{"messageId": n, **m} for n, m in enumerate(payload, start=1)]
+            header = {"sellerId": self.place.seller_id, "version": "2.0"}
+            payload = json.dumps({"header": header, "messages": messages}, ensure_ascii=False)
+        return payload.encode("utf-8")
 
     def _room_for_a_feed(self) -> None:
         budgets = self.budgets()
         spends = [(budgets[name], 1) for name in ("feeds", "listings_feeds") if name in budgets]
         grant = channel_budgets.peek(spends)
-        if grant.wait() > MAX_BUDGET_WAIT and grant.budget is not None:
+        if grant.wait() > FEED_WAIT_SECONDS and grant.budget is not None:
             raise Held(grant.at, budget=grant.budget, limit=grant.limit)
 
     def submit_batch(self, batch) -> BatchSubmission:
@@ -308,10 +314,7 @@ class AmazonFeeds:
                 return ids
             params = {"nextToken": token}  # "include this token as the only parameter"
         raise ChannelUnavailable(
-            TOO_MANY_FEEDS(),
-            http_status=200,
-            attempts=1,
-            code="feeds_unknown",
+            TOO_MANY_FEEDS(), http_status=200, attempts=1, code="feeds_unknown"
         )
 
     def _upload(self, batch) -> str | BatchSubmission:
@@ -352,13 +355,13 @@ class AmazonFeeds:
                 attempts=uploaded.attempts,
                 code="upload_refused",
             )
-        self.store.note(batch, feed_document_id=str(data["feedDocumentId"]))
+        # Amazon has the document now: the batch's later writes need not carry its text.
+        self.store.note(batch, feed_document_id=str(data["feedDocumentId"]), payload=None)
         return str(data["feedDocumentId"])
 
     # --- reading --------------------------------------------------------------------------
 
     def read_batch(self, batch) -> dict[int, OfferResult] | None:
-
         feed_id = batch.changes["feed_id"]
         response = self.client.request(
             "GET",
@@ -451,7 +454,6 @@ class AmazonFeeds:
         }
 
     def _results(self, batch, report: dict) -> dict[int, OfferResult]:
-
         issues = [i for i in report.get("issues") or [] if isinstance(i, dict)]
         by_message: dict[int, list[dict]] = {}
         feed_level = []

@@ -146,7 +146,7 @@ class AmazonReading:
 
     def _forget_reports(self, keep: str | None = None) -> dict:
         """The process's downloaded reports (one: the latest), others closed and dropped."""
-        cache = self.client.__dict__.setdefault("amazon_reports", {})
+        cache = self.client.kept.setdefault("amazon_reports", {})
         for job_id in [k for k in cache if k != keep]:
             document = cache.pop(job_id)
             if document is not None:
@@ -250,7 +250,6 @@ class AmazonReading:
             partial(self._read_one, place=place),
             partial(item_fields, place=place),
             amazon_errors,
-            name="amazon",
         )
 
     def read_current(
@@ -267,7 +266,6 @@ class AmazonReading:
             partial(self._read_one, place=place, included=CURRENT_DATA),
             partial(current_fields, place=place),
             amazon_errors,
-            name="amazon",
         )
 
     def _read_one(self, sku: str, place: Marketplace, included: str = "summaries,attributes"):

@@ -112,7 +112,7 @@ class MiraklExports:
         return base / "xsale-mirakl" / f"offers-{self.integration.pk}-{place}.json"
 
     def _read_copy(self) -> dict | None:
-        cache = self.client.__dict__.setdefault("mirakl_copy", {})
+        cache = self.client.kept.setdefault("mirakl_copy", {})
         path = self._copy_path()
         try:
             stamp = path.stat().st_mtime_ns

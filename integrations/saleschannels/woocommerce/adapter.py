@@ -358,7 +358,6 @@ class WooCommerceAdapter(HttpChannelAdapter):
             read_one,
             product_fields,
             lambda response: woo_error(json_or_empty(response))[:2],
-            name="woocommerce",
         )
 
     def read_listings(self, offset: int, *, deadline: float | None = None) -> ListingsPage:
