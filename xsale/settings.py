@@ -310,6 +310,9 @@ SYNC_BATCH_ROWS = env.int("SYNC_BATCH_ROWS", default=400)
 SYNC_SEND_SECONDS = env.float("SYNC_SEND_SECONDS", default=8.0)
 SYNC_CLAIM_SECONDS = env.float("SYNC_CLAIM_SECONDS", default=120.0)
 SYNC_MAX_BACKOFF_SECONDS = env.float("SYNC_MAX_BACKOFF_SECONDS", default=300.0)
+# Allegro: when at least this many offers pending in one round share one new price (or one
+# stock above 0), they go by a price (quantity) change command instead of a PATCH each.
+ALLEGRO_SYNC_COMMAND_MIN = env.int("ALLEGRO_SYNC_COMMAND_MIN", default=20)
 # The integration's health line warns when p95 over the hour (commit → the channel's
 # confirmation) or the oldest pending change passes this.
 SYNC_FRESHNESS_WARN_SECONDS = env.float("SYNC_FRESHNESS_WARN_SECONDS", default=60.0)

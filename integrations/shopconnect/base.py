@@ -308,6 +308,12 @@ class ChannelAdapter(ABC):
         a budget's window goes in one batch. None (the default): `send_changes` sends them."""
         return None
 
+    def changes_in_batches(self, changes: list[tuple[frozenset[str], OfferToSend]]) -> set[int]:
+        """Of a round's changes whose groups all go as batches (the groups each offer changes,
+        its item), the offers (pks) that do; the others go by `send_changes` now, first (Allegro:
+        only offers sharing a value with enough others go by command). Default: all."""
+        return {item.offer.pk for __, item in changes}
+
     def plan_change_batches(
         self, changes: list[tuple[frozenset[str], OfferToSend]]
     ) -> tuple[list[OfferResult], list[BatchPlan]]:

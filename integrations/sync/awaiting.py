@@ -1,5 +1,5 @@
 """Everyday changes that go as asynchronous batches: "submitted, awaiting confirmation"
-(docs/architecture.md, "Everyday sync"; Mirakl's imports).
+(docs/architecture.md, "Everyday sync"; Mirakl's imports, Allegro's change commands).
 
 A channel whose adapter names the budgets a batch of a data group spends
 (`ChannelAdapter.change_batch_budgets`) gets its changes by the engine's asynchronous protocol
@@ -14,7 +14,10 @@ A channel whose adapter names the budgets a batch of a data group spends
 2. `waiting_groups`: a data group whose batch cannot go now (a budget without room, or a batch
    of it written and not yet registered) is not claimed. It stays pending, so what arrives
    within a budget's window goes in the next batch: one import per call type per window.
-3. `submit`: the claimed offers planned by the adapter (`plan_change_batches`) become the
+3. `chosen`: of the claimed offers whose groups all go as batches, those the adapter sends as
+   batches (`changes_in_batches`; Allegro: offers sharing a value with enough others); the
+   dispatcher sends the others by `send_changes` in the round.
+4. `submit`: the claimed offers planned by the adapter (`plan_change_batches`) become the
    group's batches, written in one transaction with the rows' claims, which move to the
    group's own token until it is recorded; then they are submitted at once (`advance`).
 
@@ -109,11 +112,9 @@ class AsCarried:
         return self.photos
 
 
-def submit(integration, adapter, token: str, plans, journal, outcome, *, record, deadline):
-    """Write the claimed offers' batches (`plans`: the dispatcher's Planned) with their rows'
-    claims, then submit them; offers the adapter refused before any request are recorded."""
-    by_offer = {p.offer.pk: p for p in plans}
-    changes = [
+def changes_of(plans) -> list[tuple[frozenset, OfferToSend]]:
+    """The adapter's view of the dispatcher's Planned: the groups each offer changes, its item."""
+    return [
         (
             p.groups,
             OfferToSend(
@@ -126,7 +127,19 @@ def submit(integration, adapter, token: str, plans, journal, outcome, *, record,
         )
         for p in plans
     ]
-    refused, planned = adapter.plan_change_batches(changes)
+
+
+def chosen(adapter, plans) -> set[int]:
+    """Of the Planned whose groups all go as batches, the offers that do (the adapter's
+    `changes_in_batches`); the others go by `send_changes`."""
+    return adapter.changes_in_batches(changes_of(plans)) if plans else set()
+
+
+def submit(integration, adapter, token: str, plans, journal, outcome, *, record, deadline):
+    """Write the claimed offers' batches (`plans`: the dispatcher's Planned) with their rows'
+    claims, then submit them; offers the adapter refused before any request are recorded."""
+    by_offer = {p.offer.pk: p for p in plans}
+    refused, planned = adapter.plan_change_batches(changes_of(plans))
     if refused:
         record(integration, token, [by_offer[r.offer_id] for r in refused], refused, journal,
                outcome, None)  # fmt: skip

@@ -178,10 +178,12 @@ def dispatch(integration_id: int, *, limit: int | None = None) -> Outcome:
         for planned in plans:
             zero = DataGroup.STOCK in planned.groups and planned.offer.stock <= 0
             by_key[(planned.groups, zero)].append(planned)
+        chosen = awaiting.chosen(adapter, [p for p in plans if p.groups <= batched])
         in_batches = []
         for (groups, zero), group_plans in sorted(by_key.items(), key=_send_order):
-            if groups <= batched:
-                in_batches += group_plans
+            in_batches += [p for p in group_plans if p.offer.pk in chosen]
+            group_plans = [p for p in group_plans if p.offer.pk not in chosen]
+            if not group_plans:
                 continue
             recorded: set[int] = set()
 

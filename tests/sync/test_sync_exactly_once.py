@@ -131,8 +131,9 @@ def test_a_channel_that_cannot_read_a_listing_sends_a_change_in_doubt_again(
 
 
 def test_a_round_records_each_confirmation_as_its_answer_arrives(
-    sandbox, sandbox_account, change_offers
+    sandbox, sandbox_account, change_offers, settings
 ):
+    settings.ALLEGRO_SYNC_COMMAND_MIN = 1000  # one PATCH each, not a quantity command
     # 40 offers, at most 32 PATCHes in flight, answers in 0.6 s: the first answers are
     # recorded while the rest are still on their way (a kill then would leave only those).
     allegro = sandbox_integration(sandbox, sandbox_account, "allegro")

@@ -54,6 +54,7 @@ from django.utils.translation import gettext
 
 from integrations.saleschannels.allegro.commands import MEDIA_TYPE, AllegroCommands, allegro_errors
 from integrations.saleschannels.allegro.descriptor import ALLEGRO_AUTH_URL, ALLEGRO_UPLOAD_URL
+from integrations.saleschannels.allegro.everyday import AllegroEverydayChanges
 from integrations.saleschannels.allegro.mapping import offer_body
 from integrations.saleschannels.allegro.reading import AllegroReading
 from integrations.shopconnect import connection
@@ -154,7 +155,7 @@ def same_origin(url: str, base: str) -> bool:
     return (a.scheme, a.netloc.lower()) == (b.scheme, b.netloc.lower())
 
 
-class AllegroAdapter(AllegroReading, AllegroCommands, HttpChannelAdapter):
+class AllegroAdapter(AllegroReading, AllegroCommands, AllegroEverydayChanges, HttpChannelAdapter):
     max_in_flight = 32  # an offer with photos takes several sequential requests
     required_credentials = ("client_id", "client_secret", "refresh_token")
     readable_fields = frozenset(

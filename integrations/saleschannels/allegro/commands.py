@@ -82,7 +82,7 @@ def error_items(errors) -> tuple[str, str]:
     return (codes[0] if codes else ""), "; ".join(m for m in messages if m)
 
 
-def _price(offer) -> tuple[str, str] | None:
+def command_price(offer) -> tuple[str, str] | None:
     try:
         amount = Decimal(str(offer.price))
     except (InvalidOperation, ValueError):
@@ -156,7 +156,10 @@ class AllegroCommands:
     # Allegro's latency (150 price command offers a second are about 15 commands).
     batch_concurrency = 6
 
-    def plan_batches(self, items: list[OfferToSend], *, run_offers: int, batched: bool = False):
+    def commandable(self, items: list[OfferToSend], *, stock: bool = True, price: bool = True):
+        """(commandable, by_patch, listing_of): the offers a command can carry — prices and
+        stock without content, a listing named once, a stock > 0 (when `stock` goes) and a
+        price that is a number (when `price` goes) — and those only PATCH can carry."""
         commandable, by_patch = [], []
         seen: set[str] = set()
         listing_of: dict[int, str] = {}
@@ -170,19 +173,23 @@ class AllegroCommands:
                 and not item.send_content
                 and external
                 and external not in seen
-                and item.offer.stock > 0
-                and _price(item.offer) is not None
+                and (not stock or item.offer.stock > 0)
+                and (not price or command_price(item.offer) is not None)
             ):
                 seen.add(external)
                 listing_of[item.offer.pk] = external
                 commandable.append(item)
             else:
                 by_patch.append(item)
+        return commandable, by_patch, listing_of
+
+    def plan_batches(self, items: list[OfferToSend], *, run_offers: int, batched: bool = False):
+        commandable, by_patch, listing_of = self.commandable(items)
         if not commandable:
             return items, []
         by_price: dict[tuple, list[OfferToSend]] = defaultdict(list)
         for item in commandable:
-            by_price[_price(item.offer)].append(item)
+            by_price[command_price(item.offer)].append(item)
         # A step can end before its chunk does; the engine then plans what is left of the
         # chunk again. The share stays, and so does each offer's path: an offer goes by PATCH
         # when its stable draw falls under the share (a fresh quota of what is left would
@@ -199,20 +206,26 @@ class AllegroCommands:
             by_patch += [item for item in group if _draw(item.offer.pk) < share]
             by_price[key] = kept
         by_price = {key: group for key, group in by_price.items() if group}
-        plans = []
         chosen = [item for group in by_price.values() for item in group]
-        for (amount, currency), group in sorted(by_price.items()):
-            ids = sorted(item.offer.pk for item in group)
-            for part in _chunks(ids):
+        return by_patch, self.command_plans(chosen, chosen, listing_of)
+
+    def command_plans(self, priced, stocked, listing_of: dict[int, str]) -> list[BatchPlan]:
+        """The price commands of the `priced` offers, one per price (1,000 offers at most),
+        then the quantity commands of the `stocked` ones, one per stock."""
+        plans = []
+        by_price: dict[tuple, list[int]] = defaultdict(list)
+        for item in priced:
+            by_price[command_price(item.offer)].append(item.offer.pk)
+        for (amount, currency), ids in sorted(by_price.items()):
+            for part in _chunks(sorted(ids)):
                 plans.append(self._plan(PRICE, part, listing_of, amount=amount, currency=currency))
-        by_stock: dict[int, list[OfferToSend]] = defaultdict(list)
-        for item in chosen:
-            by_stock[item.offer.stock].append(item)
-        for stock, group in sorted(by_stock.items()):
-            ids = sorted(item.offer.pk for item in group)
-            for part in _chunks(ids):
+        by_stock: dict[int, list[int]] = defaultdict(list)
+        for item in stocked:
+            by_stock[item.offer.stock].append(item.offer.pk)
+        for stock, ids in sorted(by_stock.items()):
+            for part in _chunks(sorted(ids)):
                 plans.append(self._plan(QUANTITY, part, listing_of, stock=stock))
-        return by_patch, plans
+        return plans
 
     def _plan(self, operation: str, ids: list[int], external: dict[int, str], **value):
         if operation == PRICE:
