@@ -37,6 +37,8 @@ from django.db import connections
 _pool: ThreadPoolExecutor | None = None
 _pool_pid: int | None = None
 _pool_lock = threading.Lock()
+# Lanes with jobs queued or running: each may start at most its fair share of the pool.
+_busy_lanes: set[int] = set()
 
 
 def size() -> int:
@@ -92,6 +94,9 @@ class Lane:
                 future, _ = self._waiting.popleft()
                 if future.cancel():
                     future.set_running_or_notify_cancel()  # done for whoever waits on it
+            if not self._running:
+                with _pool_lock:
+                    _busy_lanes.discard(id(self))
 
     def join(self) -> None:
         with self._lock:
@@ -100,13 +105,25 @@ class Lane:
 
     def _start_next(self) -> None:
         """Start waiting jobs while the lane has room (the lock held: jobs reach the pool's
-        queue in the order they were added)."""
-        while self._waiting and self._running < self.limit:
+        queue in the order they were added). Its room is its limit and its fair share of the
+        pool: the pool's threads divided among the lanes busy now. A job holds its thread while
+        it waits for its moment in the budgets, so without the share the first runs' lanes
+        would hold every thread and a run started later would wait seconds for its first."""
+        with _pool_lock:
+            if self._waiting or self._running:
+                _busy_lanes.add(id(self))
+            else:
+                _busy_lanes.discard(id(self))
+            share = max(1, size() // max(1, len(_busy_lanes)))
+        while self._waiting and self._running < min(self.limit, share):
             future, call = self._waiting.popleft()
             if not future.set_running_or_notify_cancel():
                 continue
             self._running += 1
             pool().submit(self._run, future, self._context.copy(), call)
+        if not self._waiting and not self._running:
+            with _pool_lock:
+                _busy_lanes.discard(id(self))
 
     def _run(self, future: Future, context, call: Callable) -> None:
         try:

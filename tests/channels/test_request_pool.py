@@ -94,3 +94,43 @@ def test_a_job_that_raises_hands_the_error_to_its_caller_and_the_lane_goes_on(sm
     with pytest.raises(ValueError):
         futures[0].result()
     assert futures[1].result() == "fine"
+
+
+def test_a_lane_takes_only_its_fair_share_while_others_are_busy(small_pool):
+    """Jobs hold their thread while they wait for their budget moment: a run's lane that came
+    first must not take the whole pool, or a run started later waits seconds for its first
+    request (bench/README.md, 20 sellers on one app)."""
+    lock, turns, release = threading.Lock(), threading.Semaphore(0), threading.Event()
+    started = {"first": 0, "second": 0}
+
+    def job(name):
+        with lock:
+            started[name] += 1
+        if name == "first":
+            turns.acquire(timeout=10)  # the test lets the first lane's jobs end one by one
+        else:
+            release.wait(10)
+
+    def settle():
+        time.sleep(0.2)
+        with lock:
+            return dict(started)
+
+    first = request_pool.run_all([lambda: job("first")] * 8, limit=8)[1]
+    alone = settle()
+    second = request_pool.run_all([lambda: job("second")] * 8, limit=8)[1]
+    for _ in range(3):  # three of the first lane's jobs end
+        turns.release()
+    together = settle()
+    for _ in range(8):
+        turns.release()
+    release.set()
+    for future in first + second:
+        future.result(timeout=10)
+
+    # Alone, the first lane took the 4 threads. With the second busy, each may start its share
+    # (4 threads / 2 lanes): the second's two jobs took the first two threads freed, and the
+    # first lane, down to one job, started one more — not the second's third.
+    assert alone == {"first": 4, "second": 0}
+    assert together == {"first": 5, "second": 2}
+    assert sum(started.values()) == 16
