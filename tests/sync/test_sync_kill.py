@@ -23,8 +23,11 @@ def start_sync(log_path):
     return subprocess.Popen(
         [sys.executable, "manage.py", "run_sync"],
         cwd=ROOT,
-        # A dead process's claim frees itself in 3 s.
-        env=subprocess_env(SYNC_POLL_SECONDS="0.2", SYNC_CLAIM_SECONDS="3"),
+        # A dead process's claim frees itself in 3 s. The 64 offers share one stock: sent
+        # one PATCH each here (not one quantity command), so each write can be counted.
+        env=subprocess_env(
+            SYNC_POLL_SECONDS="0.2", SYNC_CLAIM_SECONDS="3", ALLEGRO_SYNC_COMMAND_MIN="1000"
+        ),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
