@@ -166,10 +166,11 @@ def main(offers: int, content_offers: int):
             f"{run.report['differs']} {run.report['fields']}; 429 {reads['throttled']}, "
             f"violations {reads['limit_violations']}"
         )
-        print(
-            f"- a content check of {offers:,} at that pace: {offers / per_minute:.0f} min "
-            f"(vs {full.seconds / 60:.0f} min for the full resync)"
-        )
+        if per_minute:  # `--content-offers 0` skips the content check
+            print(
+                f"- a content check of {offers:,} at that pace: {offers / per_minute:.0f} min "
+                f"(vs {full.seconds / 60:.0f} min for the full resync)"
+            )
     finally:
         sweeper.__exit__()
         worker.stop()
