@@ -241,30 +241,25 @@ class AmazonReading:
         return document
 
     def read_full(self, listing_ids: list[str], *, deadline: float | None = None) -> ListingReads:
-        if not listing_ids:
-            return ListingReads()
-        self._begin_reads(deadline)
-        place = self.place
-        return self.read_each(
-            listing_ids,
-            partial(self._read_one, place=place),
-            partial(item_fields, place=place),
-            amazon_errors,
-        )
+        return self._read_listings(listing_ids, deadline, "summaries,attributes", item_fields)
 
     def read_current(
         self, listing_ids: list[str], *, deadline: float | None = None
     ) -> ListingReads:
         """A send in doubt (everyday sync): each SKU's listings item with its offers and
         fulfillment availability (price and quantity), at the same 5/s."""
+        return self._read_listings(listing_ids, deadline, CURRENT_DATA, current_fields)
+
+    def _read_listings(self, listing_ids, deadline, included: str, fields) -> ListingReads:
+        """Each SKU's listings item with `included` data, read into `fields`."""
         if not listing_ids:
             return ListingReads()
         self._begin_reads(deadline)
         place = self.place
         return self.read_each(
             listing_ids,
-            partial(self._read_one, place=place, included=CURRENT_DATA),
-            partial(current_fields, place=place),
+            partial(self._read_one, place=place, included=included),
+            partial(fields, place=place),
             amazon_errors,
         )
 
