@@ -224,5 +224,17 @@ def bench_prices(url, args):
         histogram, st["rate"]["first_request_at"], st["rate"]["last_request_at"], step
     )
     print(f"- requests per {step} s (the app allows {round(APP / s)}): {chunks}")
+    # When the listings no command carried changed (the PATCHes' pace, per 10 s).
+    commanded = {
+        listing for changes in batches.values_list("changes", flat=True)
+        for listing in (changes.get("listings") or {}).values()
+    }  # fmt: skip
+    patched = [o.get("updated_at", 0) for key, o in held.items() if key not in commanded]
+    start = st["rate"]["first_request_at"]
+    per_ten = [0] * (int((max(patched, default=start) - start) // 10) + 1)
+    for stamp in patched:
+        per_ten[max(0, int((stamp - start) // 10))] += 1
+    allowed = round(EDITS[0] / 6)
+    print(f"- listings changed by PATCH per 10 s (the edits allow {allowed}): {per_ten}")
     print_cpu(driven.sampler, "the resync cluster")
     print_pause_counts(driven.watcher, {run.pk: "the run"})

@@ -2,8 +2,9 @@
 
 A channel's fastest paths (Allegro's price and quantity commands, Amazon's feeds) answer
 "registered" now and the outcome later. A resync chunk hands such offers to the adapter's
-`plan_batches`; each planned batch becomes a ChannelBatch row, written in the transaction that
-moves the cursor past its offers, before any request goes. Then, step by step:
+`plan_batches`; each planned batch becomes a ChannelBatch row, written before any of its requests
+goes: with the cursor's move past its offers when the chunk goes whole in batches, else before
+the chunk's own requests (recording.hand_on), so both go at once. Then, step by step:
 
     prepared ──submit (same key every time)──▶ submitted ──report read──▶ done
         │  (no key: "sent, answer not kept" ──find_submitted──▶ submitted, or sent again)
@@ -122,6 +123,17 @@ def _planned(offer, photos: bool) -> dict:
     if photos:
         values["photos_hash"] = offer.photos_hash()
     return values
+
+
+def carried_after(run_id: int, cursor: int) -> frozenset[int]:
+    """Offers the run's batches carry whose chunk is not recorded whole (its group, the
+    chunk's last offer, lies after the cursor): a chunk cut short by a deferred offer, or whose
+    task died, after its batches were written (recording.hand_on). Read again, the chunk does
+    not plan them again."""
+    rows = ChannelBatch.objects.filter(run_id=run_id, group__gt=cursor).values_list(
+        "offers", flat=True
+    )
+    return frozenset(offer for offers in rows for offer in offers)
 
 
 def outstanding(run_id: int):

@@ -10,7 +10,8 @@ place a step writes a run's outcome.
 - `before_first_deferred`: a unit of work is recorded up to the first offer a budget
   deferred; the rest is done again later.
 - `record`: a chunk's (or a group of batches') journal rows, failures, counters and cursor in
-  one transaction; `note_in_flight` / `take_back_in_flight`: the progress of a chunk under way.
+  one transaction; `hand_on`: a chunk's batches written before its own requests go;
+  `note_in_flight` / `take_back_in_flight`: the progress of a chunk under way.
 """
 
 from datetime import datetime, timedelta
@@ -298,11 +299,7 @@ def record(
         points = run.progress_points
         if visited:
             points = add_point(points, now, run.processed + visited)
-        # An offer may be in several batches (a price and a quantity command): count it once.
-        handed = len({offer for batch in batches for offer in batch.offers})
-        awaiting = handed - (settles[1] if settles else 0)
-        if batches:
-            ChannelBatch.objects.bulk_create(batches)
+        awaiting = write_batches(batches) - (settles[1] if settles else 0)
         fields = {
             "processed": F("processed") + visited,
             "awaiting": F("awaiting") + awaiting,
@@ -328,6 +325,29 @@ def record(
     if not settles:
         run.in_flight = 0
     run.awaiting += awaiting
+    return run
+
+
+def write_batches(rows: list[ChannelBatch]) -> int:
+    """Write a chunk's batches (in the caller's transaction); returns how many offers they
+    hand on, each once (an offer may be in a price and a quantity command)."""
+    if rows:
+        ChannelBatch.objects.bulk_create(rows)
+    return len({offer for batch in rows for offer in batch.offers})
+
+
+def hand_on(run: ResyncRun, token: str, rows: list[ChannelBatch]) -> ResyncRun:
+    """Write a chunk's batches before the chunk's own requests go (Allegro's commands beside
+    its PATCHes), so that both spend their budgets at once; their offers count as awaiting the
+    channel from now on. The chunk is recorded later without them: when it is cut short, or
+    its task dies, the offers these batches carry are not planned again (batches.carried_after)
+    and their outcome is recorded with their group's, as any batch's."""
+    if not rows:
+        return run
+    with transaction.atomic():
+        handed = write_batches(rows)
+        under_lease(run, token, awaiting=F("awaiting") + handed)
+    run.awaiting += handed
     return run
 
 

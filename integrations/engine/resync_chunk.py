@@ -19,6 +19,7 @@ from integrations.engine import batches
 from integrations.engine.reasons import at_second, pace_reason
 from integrations.engine.recording import (
     before_first_deferred,
+    hand_on,
     note_in_flight,
     record,
     take_back_in_flight,
@@ -99,7 +100,8 @@ class ResyncChunks(Step):
         grant = channel_budgets.peek(adapter.offer_spends(1, run.data_types))
         if grant.wait() > MAX_BUDGET_WAIT and grant.budget is not None:
             return Wait(Held(grant.at, budget=grant.budget, limit=grant.limit))
-        items, refused = items_to_send(run, chunk, adapter)
+        carried = batches.carried_after(run.pk, run.cursor)
+        items, refused = items_to_send(run, chunk, adapter, carried=carried)
         items, plans = adapter.plan_batches(
             # The whole run's size: a share computed for what is left, as if the budgets' hour
             # windows were empty, drifts (bench/README.md, issue 18).
@@ -110,6 +112,9 @@ class ResyncChunks(Step):
         last = len(chunk.links) < self.size or chunk.links[-1].offer_id >= (run.last_offer_id or 0)
         if not items:
             return self.hand_to_batches(chunk, refused, plans, last, deadline)
+        if plans:  # written before the chunk's own requests, so both go at once (hand_on)
+            rows = batches.prepared(run, plans, group=chunk.links[-1].offer_id, chunk=chunk)
+            self.run = run = hand_on(run, self.token, rows)
         sending = self.sender.submit(_send, adapter, items, deadline)
         if not last:
             self.following = load_chunk(run, chunk.links[-1].offer_id, self.size)
@@ -120,13 +125,11 @@ class ResyncChunks(Step):
         results = refused + sending.result()
         pace = self.pace_to_tell(adapter.pacing)
         deferred = [r.offer_id for r in results if r.deferred]
-        links, results, first = before_first_deferred(chunk.links, results, deferred)
-        if first is not None:
-            for plan in plans:  # offers after the first deferred one are planned again later
-                plan.offer_ids = [o for o in plan.offer_ids if o < first]
+        # Offers after the first deferred one go again later; those the chunk's batches carry
+        # stay in them (the next read of the chunk leaves them out: `carried`).
+        links, results, _ = before_first_deferred(chunk.links, results, deferred)
         if links:
-            rows = batches.prepared(run, plans, group=links[-1].offer_id, chunk=chunk)
-            self.run = run = record(run, self.token, chunk, links, results, batches=rows, pace=pace)
+            self.run = run = record(run, self.token, chunk, links, results, pace=pace)
         if deferred:
             if adapter.held is not None:
                 return Wait(adapter.held)
@@ -286,10 +289,11 @@ def sharing_runs(integration: Integration, keys: set[str]) -> dict[str, int]:
     return counts
 
 
-def items_to_send(run: ResyncRun, chunk: Chunk, adapter):
+def items_to_send(run: ResyncRun, chunk: Chunk, adapter, *, carried=frozenset()):
     """Decide what goes per offer and set aside offers that cannot be sent: those that name
     no listing by the channel's rule (the adapter's `listing_key`, the rule of its sends and
-    of a drift check alike).
+    of a drift check alike). Offers `carried` by the run's batches already (a chunk read
+    again after it was cut short) neither go nor fail again: the chunk only visits them.
 
     Photos (docs/architecture.md, product rule 2) go with content: always to Allegro and Zalando,
     elsewhere when
@@ -301,6 +305,8 @@ def items_to_send(run: ResyncRun, chunk: Chunk, adapter):
     items, refused = [], []
     for link in chunk.links:
         offer = link.offer
+        if offer.pk in carried:
+            continue
         try:
             adapter.listing_key(OfferKeys.of(link))
         except NoListing as exc:

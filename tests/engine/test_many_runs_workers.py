@@ -47,7 +47,14 @@ def test_a_cluster_killed_mid_run_repeats_no_offer_and_no_command(
     def shops_done():
         return not ResyncRun.objects.filter(pk__in=[r.pk for r in runs]).active().exists()
 
-    wait_for(lambda: registered() and shops_done(), timeout=40, message="commands registered")
+    def chunk_recorded():  # its PATCHes answered (its commands go on after it, and before)
+        return ResyncRun.objects.get(pk=prices.pk).cursor > 0
+
+    wait_for(
+        lambda: registered() and shops_done() and chunk_recorded(),
+        timeout=40,
+        message="commands registered",
+    )
     resync_worker.kill()
     killed = ResyncRun.objects.get(pk=prices.pk)
     assert killed.is_active, "the Allegro run ended before the kill"

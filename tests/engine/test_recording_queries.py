@@ -47,9 +47,9 @@ def test_a_chunk_whose_offers_all_changed_meanwhile_takes_as_many_queries_at_10_
 ):
     original = resync_chunk.items_to_send
 
-    def change_after_the_read(run, chunk, adapter):
+    def change_after_the_read(run, chunk, adapter, **kwargs):
         change_stock([link.offer_id for link in chunk.links], 55)
-        return original(run, chunk, adapter)
+        return original(run, chunk, adapter, **kwargs)
 
     monkeypatch.setattr(resync_chunk, "items_to_send", change_after_the_read)
     counts = {}

@@ -14,6 +14,7 @@ from integrations.engine import batches, skeleton
 from integrations.engine.runner import process_chunk
 from integrations.models import ChannelBatch, ResyncFailure, ResyncRun
 from integrations.services.runs import cancel_resync, start_resync
+from integrations.shopconnect import http
 from offers.models import Offer, OfferChannel, SiteJournal
 from tests.allegro_openapi import validate_allegro_request
 from tests.catalogue import make_offers, sandbox_integration
@@ -135,6 +136,50 @@ def test_nothing_lands_before_allegro_reports_and_the_run_waits_holding_no_worke
     assert "registered" in run.pause_reason
     commanded = [o for b in ChannelBatch.objects.filter(run=run) for o in b.offers]
     assert not SiteJournal.objects.filter(offer_id__in=commanded).exists()
+
+
+def test_a_chunks_commands_go_while_its_own_patches_do(sandbox, sandbox_account, allegro, wire):
+    sandbox.configure("allegro", sandbox_account, latency_ms=60)
+    run = drain(start_resync(allegro, source="cli", data_types="prices_stock"))
+
+    assert (run.status, run.sent, run.failed) == ("completed", OFFERS, 0)
+    assert ChannelBatch.objects.filter(run=run).values("group").distinct().count() == 1
+    puts = wire.matching("PUT", "change-commands")
+    patches = wire.matching("PATCH", "/sale/product-offers/")
+    assert puts and patches
+    # The one chunk's commands were written before its PATCHes went, not when it was recorded.
+    assert min(r.started for r in puts) < max(r.started for r in patches)
+
+
+def test_a_chunk_cut_short_after_its_commands_were_written_plans_none_of_them_again(
+    sandbox, sandbox_account, allegro, settings, monkeypatch
+):
+    # Five PATCHes in 4 s: the chunk's PATCHes are deferred after its commands were written.
+    settings.CHANNEL_LIMITS = {"allegro": {"edits": [[5, 4]]}}
+    monkeypatch.setattr(http, "MAX_BUDGET_WAIT", 0.5)
+    reads_again = []
+    carried_after = batches.carried_after
+
+    def noting(run_id, cursor):
+        reads_again.append(carried_after(run_id, cursor))
+        return reads_again[-1]
+
+    monkeypatch.setattr(batches, "carried_after", noting)
+    run = drain(start_resync(allegro, source="cli", data_types="prices_stock"))
+
+    assert (run.status, run.processed, run.sent, run.failed) == ("completed", OFFERS, OFFERS, 0)
+    assert run.awaiting == 0
+    assert any(reads_again)  # the chunk was read again with offers its commands carry
+    written = ChannelBatch.objects.filter(run=run)
+    for operation in ("allegro:price", "allegro:quantity"):
+        carried = [o for b in written.filter(operation=operation) for o in b.offers]
+        assert len(carried) == len(set(carried))  # no offer in two commands of one kind
+    state = sandbox.state("allegro", sandbox_account)
+    commands = state["counters"]["commands"]
+    assert commands["price"]["conflicts"] == commands["quantity"]["conflicts"] == 0
+    patched = state["counters"]["by_endpoint"]["PATCH /sale/product-offers/{offerId}"]
+    assert commands["price"]["offers"] + patched == OFFERS  # each listing's price once
+    assert_channel_holds_the_catalogue(sandbox, sandbox_account, allegro)
 
 
 def test_a_crash_between_the_put_and_the_report_repeats_no_command(
