@@ -337,7 +337,7 @@ def write_batches(rows: list[ChannelBatch]) -> int:
 
 
 def hand_on(run: ResyncRun, token: str, rows: list[ChannelBatch]) -> ResyncRun:
-    """Write a chunk's batches before the chunk's own requests go (Allegro's commands beside
+    """Write a chunk's batches as the chunk's own requests start (Allegro's commands beside
     its PATCHes), so that both spend their budgets at once; their offers count as awaiting the
     channel from now on. The chunk is recorded later without them: when it is cut short, or
     its task dies, the offers these batches carry are not planned again (batches.carried_after)

@@ -112,10 +112,10 @@ class ResyncChunks(Step):
         last = len(chunk.links) < self.size or chunk.links[-1].offer_id >= (run.last_offer_id or 0)
         if not items:
             return self.hand_to_batches(chunk, refused, plans, last, deadline)
-        if plans:  # written before the chunk's own requests, so both go at once (hand_on)
+        sending = self.sender.submit(_send, adapter, items, deadline)
+        if plans:  # written as the chunk's own requests start, so both go at once (hand_on)
             rows = batches.prepared(run, plans, group=chunk.links[-1].offer_id, chunk=chunk)
             self.run = run = hand_on(run, self.token, rows)
-        sending = self.sender.submit(_send, adapter, items, deadline)
         if not last:
             self.following = load_chunk(run, chunk.links[-1].offer_id, self.size)
         # Earlier chunks' batches go while this chunk's requests do: every budget at once. A
