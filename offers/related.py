@@ -4,15 +4,32 @@ model instances built straight from the rows (`instances`)."""
 
 from collections import defaultdict
 
-from django.db.models import QuerySet, signals
+from django.core.exceptions import EmptyResultSet
+from django.db.models import Expression, QuerySet, signals
 from django.db.models.base import Model, ModelState
 
 from offers.models import OfferParameter, OfferPhoto
 
 
+class Ids(Expression):
+    """A chunk's ids as the right side of `__in` (`filter(offer_id__in=Ids(offer_ids))`): each
+    made an int once here, then one placeholder each. `__in` with a list prepares, normalizes
+    and resolves every value through the field, one by one: ~2 ms for a chunk's 400 ids, in
+    each of the half a dozen statements that name them."""
+
+    def __init__(self, ids):
+        super().__init__()
+        self.ids = [int(i) for i in ids]
+
+    def as_sql(self, compiler, connection):
+        if not self.ids:
+            raise EmptyResultSet  # as `__in=[]`: nothing matches
+        return "(" + ", ".join(["%s"] * len(self.ids)) + ")", self.ids
+
+
 def with_photos_and_parameters(offers: list) -> list:
     """Fill `offer.photos.all()` and `offer.parameters.all()` of every offer: two queries."""
-    offer_ids = [o.pk for o in offers]
+    offer_ids = Ids([o.pk for o in offers])
     attach_related(offers, "photos", OfferPhoto.objects.filter(offer_id__in=offer_ids))
     attach_related(offers, "parameters", OfferParameter.objects.filter(offer_id__in=offer_ids))
     return offers

@@ -27,6 +27,7 @@ from integrations.shopconnect.base import OfferResult, stored_text
 from integrations.shopconnect.errors import HOST_UNREACHABLE
 from offers import newest
 from offers.models import OfferChannel, SiteJournal
+from offers.related import Ids
 
 SAMPLES_KEPT = 2880  # two days of minutes
 
@@ -203,7 +204,7 @@ def live_offers(integration_id: int, offer_ids) -> set[int]:
     """Offers of the chunk that still exist and are still active on the integration."""
     return set(
         OfferChannel.objects.filter(
-            integration_id=integration_id, offer_id__in=offer_ids, active=True
+            integration_id=integration_id, offer_id__in=Ids(offer_ids), active=True
         ).values_list("offer_id", flat=True)
     )
 
@@ -246,7 +247,9 @@ def record(
         ).update(recorded=True):
             return run  # another task recorded this group
         live = live_offers(integration_id, offer_ids)
-        journal = SiteJournal.objects.filter(integration_id=integration_id, offer_id__in=offer_ids)
+        journal = SiteJournal.objects.filter(
+            integration_id=integration_id, offer_id__in=Ids(offer_ids)
+        )
         if connection.features.has_select_for_update:
             journal = journal.select_for_update()
         photos_now = dict(journal.values_list("offer_id", "photos_hash"))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from integrations.models import DriftItem, Integration, ResyncFailure, ResyncRun
 from offers import outbox
 from offers.models import OfferChannel, OfferPhoto, SiteJournal
-from offers.related import instances, with_photos_and_parameters
+from offers.related import Ids, instances, with_photos_and_parameters
 
 
 def active_links(integration: Integration):
@@ -93,7 +93,7 @@ def _loaded(run: ResyncRun, links, size: int | None = None, *, related=True) -> 
         with_photos_and_parameters(offers)
     journal_photos = dict(
         SiteJournal.objects.filter(
-            integration_id=run.integration_id, offer_id__in=offer_ids
+            integration_id=run.integration_id, offer_id__in=Ids(offer_ids)
         ).values_list("offer_id", "photos_hash")
     )
     return Chunk(links=links, journal_photos=journal_photos)

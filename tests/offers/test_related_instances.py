@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from integrations.models import Integration, ResyncRun
 from offers.models import Offer, OfferChannel, OfferParameter
-from offers.related import instances, with_photos_and_parameters
+from offers.related import Ids, instances, with_photos_and_parameters
 from tests.catalogue import make_offers
 
 pytestmark = pytest.mark.django_db
@@ -97,3 +97,14 @@ def test_a_model_with_its_own_from_db_is_built_the_orms_way(integration):
     assert loaded.changed_urls() == []
     loaded.api_url = "https://other.example.com"
     assert loaded.changed_urls() == ["api_url"]
+
+
+def test_ids_select_what_a_list_selects(integration):
+    offers = make_offers(integration, 6)
+    some = [offers[1].pk, offers[4].pk, offers[5].pk + 1000]
+    links = OfferChannel.objects.filter(integration=integration)
+    as_list = links.filter(offer_id__in=some)
+    assert list(links.filter(offer_id__in=Ids(some))) == list(as_list)
+    assert str(links.filter(offer_id__in=Ids(some)).query) == str(as_list.query)
+    assert list(links.filter(offer_id__in=Ids([]))) == []
+    assert links.exclude(offer_id__in=Ids([])).count() == 6
