@@ -89,6 +89,7 @@ def main():
             bare_cpu = time.process_time()
             bare_seconds, bare_failed = at.bare_woocommerce(bare_integration, items)
             bare_cpu = time.process_time() - bare_cpu
+            del items  # its 10,000s of instances would weigh on the engine run's collections
             engine_integration = at.make_integration(url, "woocommerce", f"eo-engine-{i}")
             make_offers(engine_integration, args.offers, prefix=f"EOE{i}-")
             last = profiler if i == args.rounds - 1 else None
