@@ -40,9 +40,10 @@ def attach_related(offers, name: str, queryset) -> None:
 
     prefetch_related_objects clones a queryset per offer; at hundreds of offers per chunk that
     cloning cost more than the query itself, so the rows are grouped here and handed to each
-    offer as an already evaluated queryset. Those querysets share one query object (building
-    a query per offer cost as much again): like prefetch_related's, they are for reading
-    (`all()`, `count()`, iterating), not for filtering further.
+    offer as an already evaluated queryset. Those querysets share one unfiltered query object
+    (building a query per offer cost as much again): they are for reading (`all()`,
+    `count()`, iterating); filtered further, unlike prefetch_related's, they would query the
+    whole table (as a query of their own per offer did before).
     """
     grouped = defaultdict(list)
     for row in instances(queryset.order_by("offer_id", "position", "pk")):
