@@ -7,8 +7,11 @@ sandbox's limits and xSale's channel budgets off, as adapters_throughput.py does
   engine  `start_resync` and the run's chunks driven by `process_chunk` in this thread (the
           resync worker's code, no worker process, no broker), timed from start to its end
 Prints offers/s for both, the ratio (engine / bare) and the engine's database queries per
-chunk (django's CaptureQueriesContext over the whole run, divided by its chunks), then the
-load average. `--profile FILE` writes the engine's cProfile of the last round.
+chunk (the statements the run's thread executes, counted by a `connection.execute_wrapper`,
+divided by its chunks: the COMMITs aside, which the CaptureQueriesContext used before counted,
+one a chunk), each round's CPU time of this process an offer (engine run and bare client:
+steadier than offers/s on a shared machine; the sandbox is another process), then the load
+average. `--profile FILE` writes the engine's cProfile of the last round.
 
 Usage: .venv/bin/python bench/engine_overhead.py [--offers 10000] [--rounds 3] [--profile F]
 (DATABASE_URL as the app reads it; default: harness.py's throwaway SQLite file)
@@ -28,10 +31,9 @@ import harness as h  # noqa: E402
 
 def engine_run(integration, profiler=None):
     """A resync run of the integration, chunk by chunk in this thread: (seconds, run, queries
-    per chunk)."""
+    per chunk, tasks, CPU seconds of this process over the run)."""
     from django.conf import settings
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     from integrations.engine.runner import process_chunk
     from integrations.models import ResyncRun
@@ -39,9 +41,17 @@ def engine_run(integration, profiler=None):
 
     settings.RESYNC_RUNS_PER_WORKER = 1
     chunks = 0
-    started = time.monotonic()
+    queries = []
+
+    def counted(execute, sql, params, many, context):
+        queries.append(1)
+        return execute(sql, params, many, context)
+
+    started, cpu = time.monotonic(), time.process_time()
     run = start_resync(integration, user=None, source="cli")
-    with CaptureQueriesContext(connection) as queries:
+    # Counted, not captured: CaptureQueriesContext's debug cursor quotes every parameter of
+    # every statement (on SQLite with a query of its own), which the worker never does.
+    with connection.execute_wrapper(counted):
         if profiler:
             profiler.enable()
         while True:
@@ -52,10 +62,10 @@ def engine_run(integration, profiler=None):
             chunks += 1
         if profiler:
             profiler.disable()
-    seconds = time.monotonic() - started
+    seconds, cpu = time.monotonic() - started, time.process_time() - cpu
     offers_per_chunk = integration.facts.chunk_size
     chunk_count = max(1, -(-run.total // offers_per_chunk))
-    return seconds, run, len(queries) / chunk_count, chunks
+    return seconds, run, len(queries) / chunk_count, chunks, cpu
 
 
 def main():
@@ -75,20 +85,23 @@ def main():
         for i in range(args.rounds):
             bare_integration = at.make_integration(url, "woocommerce", f"eo-bare-{i}")
             make_offers(bare_integration, args.offers, prefix=f"EOB{i}-")
-            bare_seconds, bare_failed = at.bare_woocommerce(
-                bare_integration, at.load_items(bare_integration)
-            )
+            items = at.load_items(bare_integration)
+            bare_cpu = time.process_time()
+            bare_seconds, bare_failed = at.bare_woocommerce(bare_integration, items)
+            bare_cpu = time.process_time() - bare_cpu
+            del items  # its 10,000s of instances would weigh on the engine run's collections
             engine_integration = at.make_integration(url, "woocommerce", f"eo-engine-{i}")
             make_offers(engine_integration, args.offers, prefix=f"EOE{i}-")
             last = profiler if i == args.rounds - 1 else None
-            seconds, run, per_chunk, tasks = engine_run(engine_integration, last)
+            seconds, run, per_chunk, tasks, cpu = engine_run(engine_integration, last)
             bare, engine = args.offers / bare_seconds, run.sent / seconds
             rows.append((engine, bare, per_chunk))
             print(
                 f"round {i + 1}: engine {engine:.0f} offers/s ({run.status}, {run.sent} sent, "
                 f"{run.failed} failed, {tasks} tasks), bare {bare:.0f} offers/s "
                 f"({bare_failed} failed), engine / bare {engine / bare:.2f}, "
-                f"{per_chunk:.1f} queries per chunk",
+                f"{per_chunk:.1f} queries per chunk; CPU of this process: engine "
+                f"{cpu / run.sent * 1e6:.0f} µs an offer, bare {bare_cpu / args.offers * 1e6:.0f}",
                 flush=True,
             )
     finally:

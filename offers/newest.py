@@ -15,7 +15,7 @@ from django.db.models import F
 
 from offers import outbox
 from offers.models import DataGroup, Offer, PendingChange
-from offers.related import with_photos_and_parameters
+from offers.related import Ids, with_photos_and_parameters
 
 # The data groups a run sends, by its data types (ResyncRun.DataTypes' values).
 RUN_GROUPS = {
@@ -72,7 +72,7 @@ def requeue_raced(
         changed = set(
             PendingChange.objects.filter(
                 integration_id=integration_id,
-                offer_id__in=[o.pk for o in sent],
+                offer_id__in=Ids([o.pk for o in sent]),
                 version__gt=changed_after,
             ).values_list("offer_id", flat=True)
         )

@@ -28,6 +28,7 @@ from integrations.shopconnect.base import OfferResult, stored_text
 from integrations.shopconnect.errors import HOST_UNREACHABLE
 from offers import newest
 from offers.models import OfferChannel, SiteJournal
+from offers.related import Ids
 
 SAMPLES_KEPT = 2880  # two days of minutes
 
@@ -115,13 +116,22 @@ JOURNAL_FIELDS_BY_DATA_TYPES = {
 JOURNAL_PARAMETERS = 30_000
 
 
-def _adapted(value):
-    """A value as the ORM writes it. Raw SQL hands a datetime to the driver as it is, and on
-    SQLite that text ("…+00:00") sorts apart from the ORM's ("…" in UTC), so the sync log's
-    keyset pages skipped rows that share a timestamp (issue 20)."""
-    if isinstance(value, datetime):
-        return connection.ops.adapt_datetimefield_value(value)
-    return value
+def _adapted(rows: list[tuple]) -> list:
+    """The rows' values in one list, as the ORM writes them. Raw SQL hands a datetime to the
+    driver as it is, and on SQLite that text ("…+00:00") sorts apart from the ORM's ("…" in
+    UTC), so the sync log's keyset pages skipped rows that share a timestamp (issue 20). Each
+    datetime is adapted once (a chunk's rows share their `synced_at`)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    adapted: dict = {}
+    values = []
+    for row in rows:
+        for value in row:
+            if isinstance(value, datetime):
+                if value not in adapted:
+                    adapted[value] = adapt(value)
+                value = adapted[value]
+            values.append(value)
+    return values
 
 
 def upsert_journal(rows: list[tuple], fields: tuple[str, ...]) -> None:
@@ -157,7 +167,7 @@ def upsert_journal(rows: list[tuple], fields: tuple[str, ...]) -> None:
     # Identifiers come from the model, every value is a parameter.
     sql = f"INSERT INTO {table} ({names}) VALUES {values} ON CONFLICT (offer_id, integration_id) DO UPDATE SET {updates}"  # noqa: S608, E501
     with connection.cursor() as cursor:
-        cursor.execute(sql, [_adapted(value) for row in rows for value in row])
+        cursor.execute(sql, _adapted(rows))
 
 
 def note_in_flight(run: ResyncRun, token: str, answered: int) -> ResyncRun:
@@ -195,7 +205,7 @@ def live_offers(integration_id: int, offer_ids) -> set[int]:
     """Offers of the chunk that still exist and are still active on the integration."""
     return set(
         OfferChannel.objects.filter(
-            integration_id=integration_id, offer_id__in=offer_ids, active=True
+            integration_id=integration_id, offer_id__in=Ids(offer_ids), active=True
         ).values_list("offer_id", flat=True)
     )
 
@@ -238,7 +248,9 @@ def record(
         ).update(recorded=True):
             return run  # another task recorded this group
         live = live_offers(integration_id, offer_ids)
-        journal = SiteJournal.objects.filter(integration_id=integration_id, offer_id__in=offer_ids)
+        journal = SiteJournal.objects.filter(
+            integration_id=integration_id, offer_id__in=Ids(offer_ids)
+        )
         if connection.features.has_select_for_update:
             journal = journal.select_for_update()
         photos_now = dict(journal.values_list("offer_id", "photos_hash"))
@@ -256,7 +268,7 @@ def record(
                 planned = result.sent
                 photos_hash = read
                 if result.photos_sent:
-                    photos_hash = planned.get("photos_hash") or offer.photos_hash()
+                    photos_hash = planned.get("photos_hash") or chunk.photos_hash(offer)
                 if current != read:  # changed since the chunk was read: keep the change
                     photos_hash = current
                 status = SiteJournal.Status.WARNING if result.message else SiteJournal.Status.OK

@@ -318,7 +318,7 @@ def items_to_send(run: ResyncRun, chunk: Chunk, adapter, *, carried=frozenset())
         elif always_photos or run.photos_too:
             send_photos = True
         else:
-            send_photos = offer.photos_hash() != chunk.journal_photos.get(offer.pk, "")
+            send_photos = chunk.photos_hash(offer) != chunk.journal_photos.get(offer.pk, "")
         items.append(
             OfferToSend(
                 offer=offer,

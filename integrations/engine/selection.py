@@ -1,12 +1,12 @@
 """What a run visits, read by keyset in chunks with everything an offer needs to be sent or
 compared: shared by the resync chunk and the drift check's comparison."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from integrations.models import DriftItem, Integration, ResyncFailure, ResyncRun
 from offers import outbox
 from offers.models import OfferChannel, OfferPhoto, SiteJournal
-from offers.related import with_photos_and_parameters
+from offers.related import Ids, instances, with_photos_and_parameters
 
 
 def active_links(integration: Integration):
@@ -54,6 +54,16 @@ class Chunk:
     # The outbox's version committed before the chunk was read (newest.requeue_raced compares
     # only offers changed after it); None: unknown, every offer is compared.
     version: int | None = None
+    # offer_id -> its photo set hash, computed once for the chunk (photos_hash)
+    photo_hashes: dict = field(default_factory=dict)
+
+    def photos_hash(self, offer) -> str:
+        """The chunk's offer's photo set hash: computed once, whoever asks first (what to
+        send, then what to journal)."""
+        known = self.photo_hashes.get(offer.pk)
+        if known is None:
+            known = self.photo_hashes[offer.pk] = offer.photos_hash()
+        return known
 
 
 def load_chunk(run: ResyncRun, after: int, size: int) -> Chunk:
@@ -75,15 +85,15 @@ def load_offers(run: ResyncRun, offer_ids, *, journal_photos: dict, related=True
 def _loaded(run: ResyncRun, links, size: int | None = None, *, related=True) -> Chunk:
     """The one offer loader: links in offer pk order with their offers, photos, parameters and
     the journal's photo hashes — four queries whatever the chunk size."""
-    links = links.select_related("offer").order_by("offer_id")
-    links = list(links[:size] if size is not None else links)
+    links = links.order_by("offer_id")
+    links = instances(links[:size] if size is not None else links, related="offer")
     offers = [link.offer for link in links]
     offer_ids = [o.pk for o in offers]
     if related:
         with_photos_and_parameters(offers)
     journal_photos = dict(
         SiteJournal.objects.filter(
-            integration_id=run.integration_id, offer_id__in=offer_ids
+            integration_id=run.integration_id, offer_id__in=Ids(offer_ids)
         ).values_list("offer_id", "photos_hash")
     )
     return Chunk(links=links, journal_photos=journal_photos)

@@ -1,0 +1,110 @@
+"""The chunk loader's instances (offers/related.py): built from value rows, they are what the
+ORM's own instances are — every field, the foreign key loaded with them, photos and parameters
+in order — and they save as loaded rows do."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from integrations.models import Integration, ResyncRun
+from offers.models import Offer, OfferChannel, OfferParameter
+from offers.related import Ids, instances, with_photos_and_parameters
+from tests.catalogue import make_offers
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def integration():
+    return Integration.objects.create(
+        name="shop",
+        channel="woocommerce",
+        credentials={"consumer_key": "ck", "consumer_secret": "cs"},
+        api_url="https://shop.example.com",
+    )
+
+
+def fields(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+def test_instances_are_the_orms_with_their_foreign_key(integration):
+    make_offers(integration, 5, photos=2)
+    links = OfferChannel.objects.filter(integration=integration).order_by("offer_id")
+    expected = list(links.select_related("offer"))
+
+    with CaptureQueriesContext(connection) as queries:
+        built = instances(links, related="offer")
+        offers = [link.offer for link in built]
+    assert len(queries) == 1
+    assert [fields(b) for b in built] == [fields(e) for e in expected]
+    assert [fields(o) for o in offers] == [fields(e.offer) for e in expected]
+    assert all(type(o) is Offer for o in offers)
+    assert all(not o._state.adding and o._state.db == "default" for o in [*built, *offers])
+
+
+def test_a_built_instance_saves_as_an_update(integration):
+    make_offers(integration, 2)
+    link = instances(OfferChannel.objects.filter(integration=integration), related="offer")[0]
+    link.offer.stock = 77
+    link.offer.save()
+    link.external_id = "4242"
+    link.save()
+    assert Offer.objects.count() == 2 and OfferChannel.objects.count() == 2
+    assert Offer.objects.get(pk=link.offer_id).stock == 77
+    assert OfferChannel.objects.get(pk=link.pk).external_id == "4242"
+
+
+def test_photos_and_parameters_in_order_without_a_query_each(integration):
+    offers = make_offers(integration, 3, photos=2)
+    OfferParameter.objects.create(offer=offers[0], name="Kolor", value="czerwony", position=9)
+    OfferParameter.objects.create(offer=offers[0], name="Rozmiar", value="M", position=8)
+    loaded = list(Offer.objects.filter(pk__in=[o.pk for o in offers]).order_by("pk"))
+
+    with CaptureQueriesContext(connection) as queries:
+        with_photos_and_parameters(loaded)
+        photos = [[(p.pk, p.image.name, p.sha256) for p in o.photos.all()] for o in loaded]
+        parameters = [[(p.name, p.value) for p in o.parameters.all()] for o in loaded]
+        counts = [o.photos.count() for o in loaded]
+        hashes = [o.photos_hash() for o in loaded]
+    assert len(queries) == 2
+    fresh = [Offer.objects.get(pk=o.pk) for o in loaded]
+    assert photos == [
+        [(p.pk, p.image.name, p.sha256) for p in o.photos.order_by("position", "pk")] for o in fresh
+    ]
+    assert parameters == [
+        [(p.name, p.value) for p in o.parameters.order_by("position", "pk")] for o in fresh
+    ]
+    assert parameters[0][-2:] == [("Rozmiar", "M"), ("Kolor", "czerwony")]
+    assert counts == [2, 2, 2]
+    assert hashes == [o.photos_hash() for o in fresh]
+
+
+def test_a_null_foreign_key_loads_as_none(integration):
+    first = ResyncRun.objects.create(integration=integration, status=ResyncRun.Status.COMPLETED)
+    retry = ResyncRun.objects.create(integration=integration, retry_of=first)
+    runs = instances(ResyncRun.objects.order_by("pk"), related="retry_of")
+    with CaptureQueriesContext(connection) as queries:
+        assert runs[0].retry_of is None
+        assert runs[1].retry_of.pk == first.pk
+    assert len(queries) == 0
+    assert runs[1].pk == retry.pk
+
+
+def test_a_model_with_its_own_from_db_is_built_the_orms_way(integration):
+    # Integration.from_db remembers the URLs it was loaded with (to tell what changed).
+    loaded = instances(Integration.objects.filter(pk=integration.pk))[0]
+    assert loaded.changed_urls() == []
+    loaded.api_url = "https://other.example.com"
+    assert loaded.changed_urls() == ["api_url"]
+
+
+def test_ids_select_what_a_list_selects(integration):
+    offers = make_offers(integration, 6)
+    some = [offers[1].pk, offers[4].pk, offers[5].pk + 1000]
+    links = OfferChannel.objects.filter(integration=integration)
+    as_list = links.filter(offer_id__in=some)
+    assert list(links.filter(offer_id__in=Ids(some))) == list(as_list)
+    assert str(links.filter(offer_id__in=Ids(some)).query) == str(as_list.query)
+    assert list(links.filter(offer_id__in=Ids([]))) == []
+    assert links.exclude(offer_id__in=Ids([])).count() == 6
