@@ -77,6 +77,7 @@ def drain(run):
 
 def feeds_run(url, offers, processing, scale):
     from django.conf import settings
+    from django.utils import timezone
 
     from integrations.models import ChannelBatch, ResyncFailure
     from integrations.services.estimates import resync_estimate
@@ -103,13 +104,21 @@ def feeds_run(url, offers, processing, scale):
     settings.AMAZON_FEED_PROCESSING_SECONDS = seconds
     estimate = resync_estimate(integration, offers)
     run = start_resync(integration, source="cli")
-    started = time.monotonic()
+    started, began = time.monotonic(), timezone.now()
     run, paused = drain(run)
     took = time.monotonic() - started
     state = h.sandbox_state(url, "amazon", account)
     counters = state["counters"]
     feeds = counters["by_endpoint"].get("POST /feeds/2021-06-30/feeds", 0)
     batches = ChannelBatch.objects.filter(run=run)
+    # When each feed was registered (createFeed answered) and its report read, from the start.
+    registered = sorted(b.submitted_at for b in batches if b.submitted_at)
+    read = max((b.finished_at for b in batches if b.finished_at), default=None)
+    print(
+        "createFeed registered at "
+        + ", ".join(f"{(t - began).total_seconds():.1f}" for t in registered)
+        + f" s; the last report read at {(read - began).total_seconds() if read else 0:.1f} s"
+    )
     failures = ResyncFailure.objects.filter(run=run)
     with_message = failures.exclude(message="").count()
     # The bound: feeds beyond the burst wait for the 5-a-5-minutes window (and the 15-token

@@ -13,11 +13,12 @@ request really went breaks the window it was counted in. A token bucket (GCRA) a
 give both Allegro's minute pace and its full hourly allowance: a burst big enough for a short
 run at 2,490/min halves the long-run rate. So this module keeps its own small algorithm:
 
-- Each window is cut into S slots (120; 200 for a one-second window). A spend goes in slot j
-  when slots j−S … j (and a margin of 1% of the window, 40 ms to 1 s, for requests that
-  arrive late) hold room for it. Any real window of the channel's length — sliding or fixed,
-  whatever its alignment — lies within those slots, so it never sees more than the limit; the
-  price is the margin and a slot: 96–99% of the limit is used.
+- Each window is cut into S slots (120; 200 for a one-second window; 1,200 for a window of
+  at most FEW_UNITS). A spend goes in slot j when slots j−S … j (and a margin of 1% of the
+  window, 40 ms to 1 s, for requests that arrive late) hold room for it. Any real window of
+  the channel's length — sliding or fixed, whatever its alignment — lies within those slots,
+  so it never sees more than the limit; the price is the margin and a slot: 96–99% of the
+  limit is used.
 - A spend is reserved in the earliest slot where every span of slots around it keeps room
   (checked across the reservations already made ahead), so a spender waiting on one budget
   never holds back another spender of a shared budget that could go earlier: Allegro's
@@ -197,8 +198,17 @@ def windows_of(budget: Budget) -> tuple[Limit, ...]:
     return (*budget.limits, Limit(max(1, math.ceil(1.1 * shortest.count / shortest.seconds)), 1))
 
 
+# Windows of at most this many units are cut into FINE_SLOTS: a spend's room comes back a
+# 1,200th of the window after it (plus the margin), not a 120th — Amazon's 5 listings feeds
+# in 5 minutes: 301–301.25 s after a feed, not 302.5–305 s. Few units keep few slots filled.
+FEW_UNITS = 60
+FINE_SLOTS = 1_200
+
+
 def slots_of(limit: Limit) -> int:
-    return 200 if limit.seconds <= 1 else 120
+    if limit.seconds <= 1:
+        return 200
+    return FINE_SLOTS if limit.count <= FEW_UNITS else 120
 
 
 def margin_of(limit: Limit) -> float:
@@ -220,7 +230,19 @@ def late_tolerance(spends: Sequence[tuple[Budget, int]]) -> float:
 
 
 def _window(state: dict, limit: Limit) -> dict:
-    return state.setdefault("w", {}).setdefault(f"{limit.count}/{limit.seconds}", {})
+    window = state.setdefault("w", {}).setdefault(f"{limit.count}/{limit.seconds}", {})
+    slots = slots_of(limit)
+    # Kept before the window had its slot count (120, 200 for a second): recut, each spend
+    # in the last new slot of its old one — never earlier than it went.
+    before = window.get("n") or (200 if limit.seconds <= 1 else 120)
+    if before != slots and window.get("slots"):
+        recut: dict[str, int] = {}
+        for key, n in window["slots"].items():
+            j = str(math.ceil((int(key) + 1) * slots / before - 1e-9) - 1)
+            recut[j] = recut.get(j, 0) + n
+        window["slots"] = recut
+    window["n"] = slots
+    return window
 
 
 def _slot(at: float, width: float) -> int:

@@ -40,6 +40,7 @@ def spend_greedily(budget, count, *, start=1_000_000.0, step=0.001):
         ((Limit(600, 60), Limit(3_000, 300)), 8_000),
         ((Limit(25, 1),), 2_000),
         ((Limit(60, 60),), 300),
+        ((Limit(5, 300),), 30),  # Amazon's listings feeds: a window of few units
     ],
 )
 def test_no_window_ever_sees_more_than_its_limit_yet_little_is_wasted(limits, units):
@@ -65,6 +66,30 @@ def test_a_fresh_minute_budget_does_not_burst_a_minute_in_a_second():
     times = spend_greedily(Budget("gentle", (Limit(600, 60),), "test"), 600)
 
     assert most_in_any_window(times, 1) <= 11  # 1.1 × the average rate at most
+
+
+def test_a_window_of_few_units_gives_its_room_back_soon_after_the_window():
+    """Amazon's 5 listings feeds in 5 minutes: the sixth goes about 301 s after the first
+    (the window and its 1 s margin, in slots of a 1,200th), not up to 305 s after."""
+    feeds = Budget("feeds", (Limit(5, 300),), "listings feeds", steady=False)
+
+    times = spend_greedily(feeds, 6, start=1_000_000.1)
+
+    assert 301.0 <= times[5] - times[0] <= 301.25
+
+
+def test_a_window_kept_in_coarser_slots_is_recut_never_earlier():
+    """A window stored before its slots were finer (120 of 2.5 s): each spend moves to the
+    last new slot of its old one, so its room never comes back before it could have."""
+    feeds = Budget("feeds", (Limit(5, 300),), "listings feeds", steady=False)
+    old_slot = 400_000  # 1,000,000 s .. 1,000,002.5 s in slots of 2.5 s
+    states = {"feeds": {"w": {"5/300": {"slots": {str(old_slot): 5}}}}}
+
+    grant, states = decide(states, [(feeds, 1)], 1_000_001.0, max_wait=1e9)
+
+    assert grant.at >= (old_slot + 1) * 2.5 + 300  # the five may have gone at the slot's end
+    assert grant.at <= (old_slot + 1) * 2.5 + 301.25
+    assert states["feeds"]["w"]["5/300"]["n"] == budgets.FINE_SLOTS
 
 
 def test_spends_are_all_or_nothing():

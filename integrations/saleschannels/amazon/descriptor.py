@@ -114,23 +114,30 @@ FACTS = ChannelFacts(
             _("listing reads"),
             _("Amazon's Listings Items read limit"),
         ),
+        # A feed's requests (its document, createFeed, its report's document) come one feed
+        # at a time, a few feeds in all: Amazon's buckets admit their burst at once, so no
+        # steady one-second window of ours spreads them (a chunk's second feed, and the
+        # second of two reports due together, went a second late).
         "feed_documents": BudgetSpec(
             "partner",
             (token_bucket(0.5, 15),),
             _("requests"),
             _("Amazon's feed document limit"),
+            steady=False,
         ),
         "feeds": BudgetSpec(
             "partner",
             (token_bucket(0.0083, 15),),
             _("feeds"),
             _("Amazon's feed submission limit"),
+            steady=False,
         ),
         "listings_feeds": BudgetSpec(
             "partner",
             (Limit(5, 5 * MINUTE),),
             _("listings feeds"),
             _("Amazon's limit of listings feeds"),
+            steady=False,
         ),
         "feed_reads": BudgetSpec(
             "partner", (token_bucket(2, 15),), _("requests"), _("Amazon's feed status limit")
@@ -146,6 +153,7 @@ FACTS = ChannelFacts(
             (token_bucket(0.0222, 10),),
             _("requests"),
             _("Amazon's feed result document limit"),
+            steady=False,
         ),
         "reports": BudgetSpec(
             "partner", (token_bucket(0.0167, 15),), _("reports"), _("Amazon's report limit")
