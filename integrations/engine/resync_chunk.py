@@ -90,6 +90,7 @@ class ResyncChunks(Step):
             held, _ = self.settle_batches(deadline)
             return self.wait_for_reports(deadline, held=held)
         run, adapter = self.run, self.adapter
+        from_cursor = self.following is None
         chunk = self.following or load_chunk(run, run.cursor, self.size)
         self.following = None
         if not chunk.links:
@@ -100,7 +101,9 @@ class ResyncChunks(Step):
         grant = channel_budgets.peek(adapter.offer_spends(1, run.data_types))
         if grant.wait() > MAX_BUDGET_WAIT and grant.budget is not None:
             return Wait(Held(grant.at, budget=grant.budget, limit=grant.limit))
-        carried = batches.carried_after(run.pk, run.cursor)
+        # Only a chunk read from the cursor can meet batches written for it already (it was
+        # cut short, or its task died): the one read ahead follows a chunk recorded whole.
+        carried = batches.carried_after(run.pk, run.cursor) if from_cursor else frozenset()
         items, refused = items_to_send(run, chunk, adapter, carried=carried)
         items, plans = adapter.plan_batches(
             # The whole run's size: a share computed for what is left, as if the budgets' hour
