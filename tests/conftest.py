@@ -268,6 +268,7 @@ pytest_plugins = [
     "tests.seller_browser",
     "tests.local_hosts",
     "tests.sync_fixtures",
+    "tests.run_fixtures",
 ]
 
 

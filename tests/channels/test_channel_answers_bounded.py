@@ -35,18 +35,10 @@ from tests.hostile_channels import (
 )
 from tests.run_steps import drain
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages", "handed_on")]
 
 MiB = 1024 * 1024
 HUGE = "1e999999999"  # 11 bytes: a gigabyte string through f"{Decimal(x):.2f}"
-
-
-@pytest.fixture(autouse=True)
-def handed_on(monkeypatch):
-    """Tasks are driven here (drain), not by a broker."""
-    from integrations.engine import skeleton
-
-    monkeypatch.setattr(skeleton, "enqueue_chunk", lambda run_id, cursor: None)
 
 
 @contextmanager

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from integrations.engine import resync_chunk, skeleton
+from integrations.engine import resync_chunk
 from integrations.engine.resync_chunk import record_group
 from integrations.engine.runner import process_chunk
 from integrations.models import ChannelBatch, ResyncRun
@@ -17,12 +17,7 @@ from offers import outbox
 from offers.models import Offer, PendingChange, SiteJournal
 from tests.catalogue import make_offers, sandbox_integration
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_chunk_per_task")]
-
-
-@pytest.fixture(autouse=True)
-def handed_on(monkeypatch):
-    monkeypatch.setattr(skeleton, "enqueue_chunk", lambda run_id, cursor: None)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_chunk_per_task", "handed_on")]
 
 
 def change_stock(offer_ids, stock):

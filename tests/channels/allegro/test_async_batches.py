@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from integrations.engine import batches, skeleton
+from integrations.engine import batches
 from integrations.engine.runner import process_chunk
 from integrations.models import ChannelBatch, ResyncFailure, ResyncRun
 from integrations.services.runs import cancel_resync, start_resync
@@ -20,16 +20,9 @@ from tests.allegro_openapi import validate_allegro_request
 from tests.catalogue import make_offers, sandbox_integration
 from tests.run_steps import drain
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages", "handed_on")]
 
 OFFERS = 120
-
-
-@pytest.fixture(autouse=True)
-def handed_on(monkeypatch):
-    handed = []
-    monkeypatch.setattr(skeleton, "enqueue_chunk", lambda run_id, cursor: handed.append(cursor))
-    return handed
 
 
 @pytest.fixture

@@ -17,35 +17,15 @@ from tests.amazon_models import amazon_integration, check_feed_document, validat
 from tests.catalogue import make_offers
 from tests.run_steps import drain  # what the resync cluster does
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_messages", "handed_on")]
 
 OFFERS = 20
 CREATE_FEED = "POST /feeds/2021-06-30/feeds"
 
 
-@pytest.fixture(autouse=True)
-def handed_on(monkeypatch):
-    from integrations.engine import skeleton
-
-    monkeypatch.setattr(skeleton, "enqueue_chunk", lambda run_id, cursor: None)
-
-
 @pytest.fixture
-def amazon(sandbox, sandbox_account, settings):
-    settings.RESYNC_TASK_SECONDS = 0  # one step per task, as a short time box would do
-    settings.AMAZON_FEED_THRESHOLD = 10  # these small runs go in feeds
-    settings.AMAZON_FEED_MAX_MESSAGES = 8  # 20 offers: feeds of 8, 8 and 4 messages
-    settings.SITE_URL = "https://xsale.example.pl"
-    sandbox.configure(
-        "amazon",
-        sandbox_account,
-        feed_queue_seconds=0.1,
-        feed_processing_seconds=0.3,
-        report_processing_seconds=0.3,
-    )
-    integration = amazon_integration(sandbox, sandbox_account)
-    make_offers(integration, OFFERS, photos=1)
-    return integration
+def amazon(amazon_in_feeds):
+    return amazon_in_feeds
 
 
 def counters(sandbox, account) -> dict:
