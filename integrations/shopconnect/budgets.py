@@ -14,8 +14,9 @@ give both Allegro's minute pace and its full hourly allowance: a burst big enoug
 run at 2,490/min halves the long-run rate. So this module keeps its own small algorithm:
 
 - Each window is cut into S slots (120; 200 for a one-second window; 1,200 for a window of
-  at most FEW_UNITS). A spend goes in slot j when slots j−S … j (and a margin of 1% of the
-  window, 40 ms to 1 s, for requests that arrive late) hold room for it. Any real window of
+  at most FEW_UNITS and at least FINE_SECONDS). A spend goes in slot j when slots j−S … j
+  (and a margin of 1% of the window, 40 ms to 1 s, for requests that arrive late) hold room
+  for it. Any real window of
   the channel's length — sliding or fixed, whatever its alignment — lies within those slots,
   so it never sees more than the limit; the price is the margin and a slot: 96–99% of the
   limit is used.
@@ -198,17 +199,22 @@ def windows_of(budget: Budget) -> tuple[Limit, ...]:
     return (*budget.limits, Limit(max(1, math.ceil(1.1 * shortest.count / shortest.seconds)), 1))
 
 
-# Windows of at most this many units are cut into FINE_SLOTS: a spend's room comes back a
-# 1,200th of the window after it (plus the margin), not a 120th — Amazon's 5 listings feeds
-# in 5 minutes: 301–301.25 s after a feed, not 302.5–305 s. Few units keep few slots filled.
+# Windows of at most this many units, and at least this long, are cut into FINE_SLOTS: a
+# spend's room comes back a 1,200th of the window after it (plus the margin), not a 120th —
+# Amazon's 5 listings feeds in 5 minutes: 301–301.25 s after a feed, not 302.5–305 s. Few
+# units keep few slots filled. A shorter window keeps its coarser slots: its margin (40 ms
+# up) is of the order of a loaded machine's jitter, and a slot's width adds to it.
 FEW_UNITS = 60
+FINE_SECONDS = 60
 FINE_SLOTS = 1_200
 
 
 def slots_of(limit: Limit) -> int:
     if limit.seconds <= 1:
         return 200
-    return FINE_SLOTS if limit.count <= FEW_UNITS else 120
+    if limit.count <= FEW_UNITS and limit.seconds >= FINE_SECONDS:
+        return FINE_SLOTS
+    return 120
 
 
 def margin_of(limit: Limit) -> float:
