@@ -125,17 +125,6 @@ def _planned(offer, photos: bool) -> dict:
     return values
 
 
-def carried_after(run_id: int, cursor: int) -> frozenset[int]:
-    """Offers the run's batches carry whose chunk is not recorded whole (its group, the
-    chunk's last offer, lies after the cursor): a chunk cut short by a deferred offer, or whose
-    task died, after its batches were written (recording.hand_on). Read again, the chunk does
-    not plan them again."""
-    rows = ChannelBatch.objects.filter(run_id=run_id, group__gt=cursor).values_list(
-        "offers", flat=True
-    )
-    return frozenset(offer for offers in rows for offer in offers)
-
-
 def outstanding(run_id: int):
     return ChannelBatch.objects.filter(run_id=run_id, status__in=OUTSTANDING)
 

@@ -10,7 +10,8 @@ place a step writes a run's outcome.
 - `before_first_deferred`: a unit of work is recorded up to the first offer a budget
   deferred; the rest is done again later.
 - `record`: a chunk's (or a group of batches') journal rows, failures, counters and cursor in
-  one transaction; `hand_on`: a chunk's batches written before its own requests go;
+  one transaction; `hand_on`: a chunk's batches written as its own requests start, and
+  `carried_after`: the offers they carry when the chunk is read again;
   `note_in_flight` / `take_back_in_flight`: the progress of a chunk under way.
 """
 
@@ -352,7 +353,7 @@ def hand_on(run: ResyncRun, token: str, rows: list[ChannelBatch]) -> ResyncRun:
     """Write a chunk's batches as the chunk's own requests start (Allegro's commands beside
     its PATCHes), so that both spend their budgets at once; their offers count as awaiting the
     channel from now on. The chunk is recorded later without them: when it is cut short, or
-    its task dies, the offers these batches carry are not planned again (batches.carried_after)
+    its task dies, the offers these batches carry are not planned again (carried_after)
     and their outcome is recorded with their group's, as any batch's."""
     if not rows:
         return run
@@ -361,6 +362,17 @@ def hand_on(run: ResyncRun, token: str, rows: list[ChannelBatch]) -> ResyncRun:
         under_lease(run, token, awaiting=F("awaiting") + handed)
     run.awaiting += handed
     return run
+
+
+def carried_after(run_id: int, cursor: int) -> frozenset[int]:
+    """Offers the run's batches carry whose chunk is not recorded whole (its group, the
+    chunk's last offer, lies after the cursor): a chunk cut short by a deferred offer, or whose
+    task died, after its batches were written (`hand_on`). Read again, the chunk does not plan
+    them again."""
+    rows = ChannelBatch.objects.filter(run_id=run_id, group__gt=cursor).values_list(
+        "offers", flat=True
+    )
+    return frozenset(offer for offers in rows for offer in offers)
 
 
 def add_sample(samples: list, now: datetime, offers: int) -> list:

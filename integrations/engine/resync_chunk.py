@@ -19,6 +19,7 @@ from integrations.engine import batches
 from integrations.engine.reasons import at_second, pace_reason
 from integrations.engine.recording import (
     before_first_deferred,
+    carried_after,
     hand_on,
     note_in_flight,
     record,
@@ -103,7 +104,7 @@ class ResyncChunks(Step):
             return Wait(Held(grant.at, budget=grant.budget, limit=grant.limit))
         # Only a chunk read from the cursor can meet batches written for it already (it was
         # cut short, or its task died): the one read ahead follows a chunk recorded whole.
-        carried = batches.carried_after(run.pk, run.cursor) if from_cursor else frozenset()
+        carried = carried_after(run.pk, run.cursor) if from_cursor else frozenset()
         items, refused = items_to_send(run, chunk, adapter, carried=carried)
         items, plans = adapter.plan_batches(
             # The whole run's size: a share computed for what is left, as if the budgets' hour

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from integrations.engine import batches
+from integrations.engine import batches, resync_chunk
 from integrations.engine.runner import process_chunk
 from integrations.models import ChannelBatch, ResyncFailure, ResyncRun
 from integrations.services.runs import cancel_resync, start_resync
@@ -154,13 +154,13 @@ def test_a_chunk_cut_short_after_its_commands_were_written_plans_none_of_them_ag
     settings.CHANNEL_LIMITS = {"allegro": {"edits": [[5, 4]]}}
     monkeypatch.setattr(http, "MAX_BUDGET_WAIT", 0.5)
     reads_again = []
-    carried_after = batches.carried_after
+    carried_after = resync_chunk.carried_after
 
     def noting(run_id, cursor):
         reads_again.append(carried_after(run_id, cursor))
         return reads_again[-1]
 
-    monkeypatch.setattr(batches, "carried_after", noting)
+    monkeypatch.setattr(resync_chunk, "carried_after", noting)
     run = drain(start_resync(allegro, source="cli", data_types="prices_stock"))
 
     assert (run.status, run.processed, run.sent, run.failed) == ("completed", OFFERS, OFFERS, 0)
