@@ -116,8 +116,15 @@ class OfferChannel(models.Model):
             models.UniqueConstraint(fields=["offer", "integration"], name="offer_channel_unique"),
         ]
         indexes = [
-            # The resync engine walks (integration, active) links in offer pk order.
-            models.Index(fields=["integration", "active", "offer"], name="offerchannel_walk"),
+            # The resync engine walks an integration's active links in offer pk order (keyset:
+            # offer > cursor, LIMIT chunk). Partial, not (integration, active, offer): Django
+            # writes `active=True` as a bare `"active"`, which SQLite cannot match to an index
+            # column, so it read and sorted every link of the integration for each chunk.
+            models.Index(
+                fields=["integration", "offer"],
+                condition=Q(active=True),
+                name="offerchannel_active_walk",
+            ),
         ]
 
     def __str__(self):
