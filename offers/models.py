@@ -30,9 +30,17 @@ class Offer(models.Model):
     def __str__(self):
         return f"{self.sku} — {self.name}"
 
+    def photo_list(self) -> list:
+        """The offer's photos in order: those loaded with it (prefetched), else read."""
+        return _loaded(self, "photos")
+
+    def parameter_list(self) -> list:
+        """The offer's parameters in order: those loaded with it (prefetched), else read."""
+        return _loaded(self, "parameters")
+
     def photos_hash(self) -> str:
         """Hash of the photo set; uses prefetched `photos` when present."""
-        return hashing.photo_set_hash(p.sha256 for p in self.photos.all())
+        return hashing.photo_set_hash(p.sha256 for p in self.photo_list())
 
     def content_hash(self) -> str:
         return hashing.content_hash(
@@ -41,8 +49,18 @@ class Offer(models.Model):
             price=self.price,
             currency=self.currency,
             stock=self.stock,
-            parameters=[(p.name, p.value) for p in self.parameters.all()],
+            parameters=[(p.name, p.value) for p in self.parameter_list()],
         )
+
+
+def _loaded(offer: Offer, name: str) -> list:
+    """`offer.<name>.all()` as a list, read from the prefetch cache directly when it holds
+    them: a resync chunk asks for each offer's photos and parameters several times (what to
+    send, the payload, the hashes), and every `offer.photos` builds a related manager first."""
+    cached = getattr(offer, "_prefetched_objects_cache", {}).get(name)
+    if cached is not None and cached._result_cache is not None:
+        return cached._result_cache
+    return list(getattr(offer, name).all())
 
 
 class OfferParameter(models.Model):

@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 
@@ -81,17 +81,19 @@ class OfferSnapshot:
 
 
 def snapshot(item: OfferToSend, *, photo_urls: bool = False, related=True) -> OfferSnapshot:
-    """`related=False`: without parameters and photos (what naming its listing needs: a
-    channel that builds its files from the offers themselves, Mirakl's imports)."""
+    """`photo_urls`: the photos carry their public URLs (absolute_photo_url).
+    `related=False`: without parameters and photos (what naming its listing needs: a channel
+    that builds its files from the offers themselves, Mirakl's imports)."""
     offer = item.offer
     photos = []
-    for photo in offer.photos.all() if related else ():
+    for photo in offer.photo_list() if related else ():
+        image = photo.image
         photos.append(
             PhotoFile(
-                storage=photo.image.storage,
-                name=photo.image.name,
+                storage=image.storage,
+                name=image.name,
                 content_type=photo.content_type or "image/jpeg",
-                url=photo.image.url if photo_urls else "",
+                url=absolute_photo_url(image.url) if photo_urls else "",
             )
         )
     return OfferSnapshot(
@@ -107,7 +109,7 @@ def snapshot(item: OfferToSend, *, photo_urls: bool = False, related=True) -> Of
         send_photos=item.send_photos,
         send_content=item.send_content,
         send_prices_stock=item.send_prices_stock,
-        parameters=[(p.name, p.value) for p in offer.parameters.all()] if related else [],
+        parameters=[(p.name, p.value) for p in offer.parameter_list()] if related else [],
         photos=photos,
     )
 
@@ -124,9 +126,7 @@ def absolute_photo_url(url: str) -> str:
 def snapshot_with_photo_urls(item: OfferToSend) -> OfferSnapshot:
     """A snapshot whose photos carry their public URLs, for channels that download photos
     themselves (WooCommerce, Amazon) — only when the engine decided photos go."""
-    snap = snapshot(item, photo_urls=item.send_photos)
-    snap.photos = [replace(p, url=absolute_photo_url(p.url)) if p.url else p for p in snap.photos]
-    return snap
+    return snapshot(item, photo_urls=item.send_photos)
 
 
 def failed(

@@ -108,3 +108,25 @@ def test_ids_select_what_a_list_selects(integration):
     assert str(links.filter(offer_id__in=Ids(some)).query) == str(as_list.query)
     assert list(links.filter(offer_id__in=Ids([]))) == []
     assert links.exclude(offer_id__in=Ids([])).count() == 6
+
+
+def test_photo_and_parameter_lists_read_the_loaded_rows_or_the_database(integration):
+    offers = make_offers(integration, 2, photos=2)
+    OfferParameter.objects.create(offer=offers[0], name="Kolor", value="czerwony", position=2)
+    OfferParameter.objects.create(offer=offers[0], name="Rozmiar", value="M", position=1)
+    loaded = list(Offer.objects.filter(pk__in=[o.pk for o in offers]).order_by("pk"))
+    with_photos_and_parameters(loaded)
+
+    with CaptureQueriesContext(connection) as queries:
+        lists = [(o.photo_list(), o.parameter_list()) for o in loaded]
+        hashes = [(o.photos_hash(), o.content_hash()) for o in loaded]
+    assert len(queries) == 0
+    assert [(list(o.photos.all()), list(o.parameters.all())) for o in loaded] == lists
+
+    # Not loaded with a chunk: read from the database, in the same order.
+    fresh = [Offer.objects.get(pk=o.pk) for o in offers]
+    with CaptureQueriesContext(connection) as queries:
+        assert [(o.photo_list(), o.parameter_list()) for o in fresh] == lists
+    assert len(queries) == 4
+    assert [(p.name, p.value) for p in lists[0][1][-2:]] == [("Rozmiar", "M"), ("Kolor", "czerwony")]
+    assert [(o.photos_hash(), o.content_hash()) for o in fresh] == hashes

@@ -217,7 +217,7 @@ class MiraklImports:
         default_category = self.integration.setting("product_category")
         for key, item in items:
             offer = item.offer
-            pairs = [(p.name, p.value) for p in offer.parameters.all()]
+            pairs = [(p.name, p.value) for p in offer.parameter_list()]
             parameters = {}
             for name, value in pairs:
                 name = name.strip()
@@ -462,7 +462,7 @@ class MiraklImports:
 
 def photo_files(item: OfferToSend) -> int:
     """The image columns an offer's photos fill in a product file."""
-    return min(len(item.offer.photos.all()), IMAGE_COLUMNS)
+    return min(len(item.offer.photo_list()), IMAGE_COLUMNS)
 
 
 def _whole(value) -> int | None:
