@@ -168,3 +168,49 @@ def test_a_batch_group_carrying_its_planned_values_reads_no_photo_nor_parameter_
     assert list(requeued.values_list("offer_id", flat=True)) == [offers[0].pk]
     journal = SiteJournal.objects.filter(integration=allegro)
     assert journal.count() == 6 and {j.stock_sent for j in journal} == {3}
+
+
+@pytest.mark.parametrize("text", ['a "quoted", {braced} \\ message', "NULL", "", "zażółć ∑ 🙂"])
+def test_the_journal_upsert_writes_and_rewrites_every_value_as_it_was(make_integration, text):
+    from django.utils import timezone
+
+    from integrations.engine.recording import (
+        JOURNAL_FAILED_FIELDS,
+        JOURNAL_SENT_FIELDS,
+        upsert_journal,
+    )
+
+    integration = make_integration()
+    first, second = make_offers(integration, 2)
+    now = timezone.now()
+    sent = (
+        (
+            first.pk,
+            integration.pk,
+            "p" * 64,
+            "c" * 64,
+            now,
+            "warning",
+            text,
+            Decimal("12.30"),
+            "PLN",
+            7,
+        ),
+        (second.pk, integration.pk, "", "", now, "ok", "", None, "", None),
+    )
+    upsert_journal(list(sent), JOURNAL_SENT_FIELDS)
+    rows = SiteJournal.objects.order_by("offer_id").values_list("offer_id", *JOURNAL_SENT_FIELDS)
+    assert [tuple(r) for r in rows] == [(r[0], *r[2:]) for r in sent]
+
+    # A failure rewrites its fields only; a new row gets the defaults of the rest.
+    third = make_offers(integration, 1, prefix="NEW-")[0]
+    failed = [(o.pk, integration.pk, now, "error", text) for o in (first, third)]
+    upsert_journal(failed, JOURNAL_FAILED_FIELDS)
+    journal = {j.offer_id: j for j in SiteJournal.objects.all()}
+    assert (journal[first.pk].status, journal[first.pk].message) == ("error", text)
+    assert (journal[first.pk].price_sent, journal[first.pk].content_hash) == (
+        Decimal("12.30"),
+        "c" * 64,
+    )
+    assert (journal[third.pk].photos_hash, journal[third.pk].currency_sent) == ("", "")
+    assert journal[third.pk].message == text

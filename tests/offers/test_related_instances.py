@@ -105,7 +105,11 @@ def test_ids_select_what_a_list_selects(integration):
     links = OfferChannel.objects.filter(integration=integration)
     as_list = links.filter(offer_id__in=some)
     assert list(links.filter(offer_id__in=Ids(some))) == list(as_list)
-    assert str(links.filter(offer_id__in=Ids(some)).query) == str(as_list.query)
+    sql, params = links.filter(offer_id__in=Ids(some)).query.sql_with_params()
+    if connection.vendor == "postgresql":  # one array parameter
+        assert params[-1:] == (some,) and "unnest" in sql
+    else:  # the list's own SQL
+        assert (sql, params) == as_list.query.sql_with_params()
     assert list(links.filter(offer_id__in=Ids([]))) == []
     assert links.exclude(offer_id__in=Ids([])).count() == 6
 
