@@ -13,9 +13,9 @@ from offers.models import OfferParameter, OfferPhoto
 
 class Ids(Expression):
     """A chunk's ids as the right side of `__in` (`filter(offer_id__in=Ids(offer_ids))`): each
-    made an int once here, then one placeholder each (on PostgreSQL, one array). `__in` with a list prepares, normalizes
-    and resolves every value through the field, one by one: ~2 ms for a chunk's 400 ids, in
-    each of the half a dozen statements that name them."""
+    made an int once here, then one placeholder each (on PostgreSQL, one array). `__in` with
+    a list prepares, normalizes and resolves every value through the field, one by one: ~2 ms
+    for a chunk's 400 ids, in each of the half a dozen statements that name them."""
 
     def __init__(self, ids):
         super().__init__()

@@ -170,7 +170,8 @@ def upsert_journal(rows: list[tuple], fields: tuple[str, ...]) -> None:
         types = [SiteJournal._meta.get_field(c).db_type(connection) for c in columns]
         types += [SiteJournal._meta.get_field(f).db_type(connection) for f in missing]
         arrays = ", ".join(f"%s::{t}[]" for t in types)
-        source, params = f"SELECT * FROM unnest({arrays})", [list(c) for c in zip(*rows)]
+        source = f"SELECT * FROM unnest({arrays})"  # noqa: S608 - types from the model
+        params = [list(column) for column in zip(*rows, strict=True)]
     else:
         placeholders = ", ".join(["%s"] * len(rows[0]))
         source = "VALUES " + ", ".join([f"({placeholders})"] * len(rows))
