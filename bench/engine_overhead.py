@@ -5,8 +5,7 @@ For `--rounds` rounds, each on fresh integrations of `--offers` offers (one phot
 sandbox's limits and xSale's channel budgets off, as adapters_throughput.py does):
   bare    adapters_throughput.py's bare `requests` client (batches of 100, 4 in flight)
   engine  `start_resync` and the run's chunks driven by `process_chunk` in this thread (the
-          resync worker's code, no worker process, no broker), timed from start to its end,
-          with the garbage collector tuned as a worker's (cluster.tune_worker_process)
+          resync worker's code, no worker process, no broker), timed from start to its end
 Prints offers/s for both, the ratio (engine / bare) and the engine's database queries per
 chunk (the statements the run's thread executes, counted by a `connection.execute_wrapper`,
 divided by its chunks: the COMMITs aside, which the CaptureQueriesContext used before counted,
@@ -20,7 +19,6 @@ Usage: .venv/bin/python bench/engine_overhead.py [--offers 10000] [--rounds 3] [
 
 import argparse
 import cProfile
-import gc
 import os
 import sys
 import time
@@ -37,16 +35,11 @@ def engine_run(integration, profiler=None):
     from django.conf import settings
     from django.db import connection
 
-    from integrations.engine.cluster import tune_worker_process
     from integrations.engine.runner import process_chunk
     from integrations.models import ResyncRun
     from integrations.services.runs import start_resync
 
     settings.RESYNC_RUNS_PER_WORKER = 1
-    # As a worker process is at its start (django-q2's post_spawn); undone after the run, so
-    # that the bare client runs with CPython's defaults.
-    defaults = gc.get_threshold()
-    tune_worker_process()
     chunks = 0
     queries = []
 
@@ -70,8 +63,6 @@ def engine_run(integration, profiler=None):
         if profiler:
             profiler.disable()
     seconds, cpu = time.monotonic() - started, time.process_time() - cpu
-    gc.unfreeze()
-    gc.set_threshold(*defaults)
     offers_per_chunk = integration.facts.chunk_size
     chunk_count = max(1, -(-run.total // offers_per_chunk))
     return seconds, run, len(queries) / chunk_count, chunks, cpu

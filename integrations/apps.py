@@ -21,12 +21,6 @@ class IntegrationsConfig(AppConfig):
         from integrations.engine import runner  # noqa: F401 - its steps' reasons
 
         shopconnect.adapter_classes()
-        # Every worker process of the clusters tunes its garbage collector as it starts.
-        from django_q.signals import post_spawn
-
-        from integrations.engine.cluster import tune_worker_process
-
-        post_spawn.connect(tune_worker_process, dispatch_uid="tune_worker_process")
         # Each integration's reconciliation schedule follows it (and its reasons register).
         from integrations.models import Integration
         from integrations.services import reconcile

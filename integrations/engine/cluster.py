@@ -24,7 +24,6 @@ never forks Django: the child is exec'd and inherits no database connection.
 """
 
 import ctypes
-import gc
 import logging
 import math
 import os
@@ -50,23 +49,6 @@ TICK_SECONDS = 0.1
 WAKE_LOOK_SECONDS = 1.0
 PR_SET_PDEATHSIG = 1
 SWEEP_DATABASE_WAIT_MS = 2000
-
-
-# A worker's young-generation threshold: a resync chunk builds thousands of short-lived objects
-# (model instances, payloads); at CPython's 700 the collector ran ~45 times a chunk of 400
-# offers, each young collection also promoting what the chunk still held (bench/README.md,
-# "The engine's database work per chunk").
-WORKER_GC_THRESHOLD = (10_000, 10, 10)
-
-
-def tune_worker_process(**kwargs) -> None:
-    """At a worker's start (django-q2's `post_spawn`): what the process imported and built
-    so far lives as long as it does, so the garbage collector stops scanning it
-    (`gc.freeze`), and collects the young generation less often. Reference counting still
-    frees all but cycles at once; a full collection still runs (every 100 young ones)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*WORKER_GC_THRESHOLD)
 
 
 def cluster_names() -> list[str]:

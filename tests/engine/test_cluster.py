@@ -217,21 +217,3 @@ def test_a_run_in_progress_at_a_stop_completes_after_a_restart(sandbox, sandbox_
     run = run_now(run.pk)
     assert (run.status, run.processed, run.sent, run.failed) == ("completed", 4000, 4000, 0)
     assert len(sandbox.state("woocommerce", sandbox_account)["offers"]) == 4000  # none missing
-
-
-def test_a_worker_process_tunes_its_garbage_collector_as_it_starts():
-    import gc
-
-    from django_q.signals import post_spawn
-
-    from integrations.engine.cluster import WORKER_GC_THRESHOLD
-
-    defaults = gc.get_threshold()
-    try:
-        gc.unfreeze()
-        post_spawn.send(sender="django_q", proc_name="Process-1:1")  # what a worker sends
-        assert gc.get_threshold() == WORKER_GC_THRESHOLD
-        assert gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*defaults)
