@@ -21,11 +21,14 @@ def photo_set_hash(photo_sha256s: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(shas).encode()).hexdigest()
 
 
+# json.dumps(…, ensure_ascii=False, separators=(",", ":")), without building an encoder per
+# call (content_hash runs for every offer a chunk sends).
+_CONTENT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def content_hash(*, name, description, price, currency, stock, parameters) -> str:
     """Hash of everything but photos that a resync sends; `parameters` is [(name, value), …]."""
-    payload = json.dumps(
-        [name, description, str(price), currency, int(stock), [list(p) for p in parameters]],
-        ensure_ascii=False,
-        separators=(",", ":"),
+    payload = _CONTENT_JSON.encode(
+        [name, description, str(price), currency, int(stock), [list(p) for p in parameters]]
     )
     return hashlib.sha256(payload.encode()).hexdigest()
