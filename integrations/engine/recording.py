@@ -16,9 +16,10 @@ place a step writes a run's outcome.
 """
 
 from datetime import datetime, timedelta
+from itertools import chain
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import DateTimeField, F
 from django.utils import timezone
 
 from integrations.engine.lease_keeper import lease_seconds
@@ -117,21 +118,25 @@ JOURNAL_FIELDS_BY_DATA_TYPES = {
 JOURNAL_PARAMETERS = 30_000
 
 
-def _adapted(rows: list[tuple]) -> list:
+def _adapted(rows: list[tuple], columns: list[str]) -> list:
     """The rows' values in one list, as the ORM writes them. Raw SQL hands a datetime to the
     driver as it is, and on SQLite that text ("…+00:00") sorts apart from the ORM's ("…" in
-    UTC), so the sync log's keyset pages skipped rows that share a timestamp (issue 20). Each
-    datetime is adapted once (a chunk's rows share their `synced_at`)."""
+    UTC), so the sync log's keyset pages skipped rows that share a timestamp (issue 20). Only
+    the datetime columns are looked at, and each datetime is adapted once (a chunk's rows share
+    their `synced_at`)."""
+    values = list(chain.from_iterable(rows))
+    width = len(columns)
     adapt = connection.ops.adapt_datetimefield_value
     adapted: dict = {}
-    values = []
-    for row in rows:
-        for value in row:
+    for position, column in enumerate(columns):
+        if not isinstance(SiteJournal._meta.get_field(column), DateTimeField):
+            continue
+        for index in range(position, len(values), width):
+            value = values[index]
             if isinstance(value, datetime):
                 if value not in adapted:
                     adapted[value] = adapt(value)
-                value = adapted[value]
-            values.append(value)
+                values[index] = adapted[value]
     return values
 
 
@@ -175,7 +180,7 @@ def upsert_journal(rows: list[tuple], fields: tuple[str, ...]) -> None:
     else:
         placeholders = ", ".join(["%s"] * len(rows[0]))
         source = "VALUES " + ", ".join([f"({placeholders})"] * len(rows))
-        params = _adapted(rows)
+        params = _adapted(rows, [*columns, *missing])
     # Identifiers and types come from the model, every value is a parameter.
     sql = f"INSERT INTO {table} ({names}) {source} ON CONFLICT (offer_id, integration_id) DO UPDATE SET {updates}"  # noqa: S608, E501
     with connection.cursor() as cursor:
