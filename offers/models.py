@@ -31,12 +31,28 @@ class Offer(models.Model):
         return f"{self.sku} — {self.name}"
 
     def photo_list(self) -> list:
-        """The offer's photos in order: those loaded with it (prefetched), else read."""
-        return _loaded(self, "photos")
+        """The offer's photos in order: those loaded with it (a chunk's, or prefetched),
+        without a query — a resync chunk asks for them several times (what to send, the
+        payload, the hashes), and every `offer.photos` builds a related manager first — else
+        read."""
+        loaded = self.__dict__.get(LOADED_ROWS)
+        if loaded is not None:
+            return loaded["photos"]
+        cached = getattr(self, "_prefetched_objects_cache", {}).get("photos")
+        if cached is not None and cached._result_cache is not None:
+            return cached._result_cache
+        return list(self.photos.all())
 
-    def parameter_list(self) -> list:
-        """The offer's parameters in order: those loaded with it (prefetched), else read."""
-        return _loaded(self, "parameters")
+    def parameter_pairs(self) -> list[tuple[str, str]]:
+        """The offer's parameters in order, as (name, value) pairs: those loaded with it (a
+        chunk's, or prefetched), else read."""
+        loaded = self.__dict__.get(LOADED_ROWS)
+        if loaded is not None:
+            return loaded["parameters"]
+        cached = getattr(self, "_prefetched_objects_cache", {}).get("parameters")
+        if cached is not None and cached._result_cache is not None:
+            return [(p.name, p.value) for p in cached._result_cache]
+        return list(self.parameters.order_by("position", "pk").values_list("name", "value"))
 
     def photos_hash(self) -> str:
         """Hash of the photo set; uses prefetched `photos` when present."""
@@ -49,18 +65,14 @@ class Offer(models.Model):
             price=self.price,
             currency=self.currency,
             stock=self.stock,
-            parameters=[(p.name, p.value) for p in self.parameter_list()],
+            parameters=self.parameter_pairs(),
         )
 
 
-def _loaded(offer: Offer, name: str) -> list:
-    """`offer.<name>.all()` as a list, read from the prefetch cache directly when it holds
-    them: a resync chunk asks for each offer's photos and parameters several times (what to
-    send, the payload, the hashes), and every `offer.photos` builds a related manager first."""
-    cached = getattr(offer, "_prefetched_objects_cache", {}).get(name)
-    if cached is not None and cached._result_cache is not None:
-        return cached._result_cache
-    return list(getattr(offer, name).all())
+# An offer's photos and parameters loaded with it for a chunk (offers/related.py): {"photos":
+# [OfferPhoto, …], "parameters": [(name, value), …]}, read by photo_list() and
+# parameter_pairs().
+LOADED_ROWS = "_loaded_rows"
 
 
 class OfferParameter(models.Model):

@@ -34,7 +34,7 @@ def group_values(offer: Offer) -> dict[str, object]:
             offer.name,
             offer.description,
             offer.ean,
-            [(p.name, p.value) for p in offer.parameter_list()],
+            offer.parameter_pairs(),
         ),
         DataGroup.PHOTOS: offer.photos_hash(),
     }

@@ -5,10 +5,10 @@ model instances built straight from the rows (`instances`)."""
 from collections import defaultdict
 
 from django.core.exceptions import EmptyResultSet
-from django.db.models import Expression, QuerySet, signals
+from django.db.models import Expression, signals
 from django.db.models.base import Model, ModelState
 
-from offers.models import OfferParameter, OfferPhoto
+from offers.models import LOADED_ROWS, OfferParameter, OfferPhoto
 
 
 class Ids(Expression):
@@ -32,36 +32,32 @@ class Ids(Expression):
 
 
 def with_photos_and_parameters(offers: list) -> list:
-    """Fill `offer.photos.all()` and `offer.parameters.all()` of every offer: two queries."""
+    """Load every offer's photos and parameters, in order, in two queries: what
+    `offer.photo_list()` and `offer.parameter_pairs()` return from then on, without a query.
+
+    Each offer gets plain lists (LOADED_ROWS), not prefetch_related's evaluated queryset per
+    offer: building hundreds of querysets a chunk cost more than the queries. Parameters are
+    (name, value) pairs, all anyone reads of them: no instance is built."""
     offer_ids = Ids([o.pk for o in offers])
-    attach_related(offers, "photos", OfferPhoto.objects.filter(offer_id__in=offer_ids))
-    attach_related(offers, "parameters", OfferParameter.objects.filter(offer_id__in=offer_ids))
+    photos = defaultdict(list)
+    for photo in instances(in_order(OfferPhoto.objects.filter(offer_id__in=offer_ids))):
+        photos[photo.offer_id].append(photo)
+    parameters = defaultdict(list)
+    rows = in_order(OfferParameter.objects.filter(offer_id__in=offer_ids))
+    for offer_id, name, value in rows.values_list("offer_id", "name", "value"):
+        parameters[offer_id].append((name, value))
+    for offer in offers:
+        pk = offer.pk
+        offer.__dict__[LOADED_ROWS] = {
+            "photos": photos.get(pk) or [],
+            "parameters": parameters.get(pk) or [],
+        }
     return offers
 
 
-def attach_related(offers, name: str, queryset) -> None:
-    """Fill `offer.<name>.all()` from one query, as prefetch_related does.
-
-    prefetch_related_objects clones a queryset per offer; at hundreds of offers per chunk that
-    cloning cost more than the query itself, so the rows are grouped here and handed to each
-    offer as an already evaluated queryset. Those querysets share one unfiltered query object
-    (building a query per offer cost as much again): they are for reading (`all()`,
-    `count()`, iterating); filtered further, unlike prefetch_related's, they would query the
-    whole table (as a query of their own per offer did before).
-    """
-    grouped = defaultdict(list)
-    for row in instances(queryset.order_by("offer_id", "position", "pk")):
-        grouped[row.offer_id].append(row)
-    model = queryset.model
-    query = QuerySet(model=model).query
-    for offer in offers:
-        evaluated = QuerySet(model=model, query=query)
-        evaluated._result_cache = grouped.get(offer.pk, [])
-        evaluated._prefetch_done = True
-        offer._prefetched_objects_cache = {
-            **getattr(offer, "_prefetched_objects_cache", {}),
-            name: evaluated,
-        }
+def in_order(queryset):
+    """An offer's photos or parameters in their order, offer by offer."""
+    return queryset.order_by("offer_id", "position", "pk")
 
 
 def instances(queryset, *, related: str | None = None) -> list:

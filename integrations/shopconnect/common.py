@@ -109,7 +109,7 @@ def snapshot(item: OfferToSend, *, photo_urls: bool = False, related=True) -> Of
         send_photos=item.send_photos,
         send_content=item.send_content,
         send_prices_stock=item.send_prices_stock,
-        parameters=[(p.name, p.value) for p in offer.parameter_list()] if related else [],
+        parameters=offer.parameter_pairs() if related else [],
         photos=photos,
     )
 

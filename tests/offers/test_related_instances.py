@@ -63,9 +63,9 @@ def test_photos_and_parameters_in_order_without_a_query_each(integration):
 
     with CaptureQueriesContext(connection) as queries:
         with_photos_and_parameters(loaded)
-        photos = [[(p.pk, p.image.name, p.sha256) for p in o.photos.all()] for o in loaded]
-        parameters = [[(p.name, p.value) for p in o.parameters.all()] for o in loaded]
-        counts = [o.photos.count() for o in loaded]
+        photos = [[(p.pk, p.image.name, p.sha256) for p in o.photo_list()] for o in loaded]
+        parameters = [o.parameter_pairs() for o in loaded]
+        counts = [len(o.photo_list()) for o in loaded]
         hashes = [o.photos_hash() for o in loaded]
     assert len(queries) == 2
     fresh = [Offer.objects.get(pk=o.pk) for o in loaded]
@@ -122,16 +122,33 @@ def test_photo_and_parameter_lists_read_the_loaded_rows_or_the_database(integrat
     with_photos_and_parameters(loaded)
 
     with CaptureQueriesContext(connection) as queries:
-        lists = [(o.photo_list(), o.parameter_list()) for o in loaded]
+        lists = [(o.photo_list(), o.parameter_pairs()) for o in loaded]
         hashes = [(o.photos_hash(), o.content_hash()) for o in loaded]
     assert len(queries) == 0
-    assert [(list(o.photos.all()), list(o.parameters.all())) for o in loaded] == lists
+    assert [
+        (list(o.photos.all()), [(p.name, p.value) for p in o.parameters.all()]) for o in loaded
+    ] == lists
+    # An offer without photos or parameters gets lists of its own (not one shared list).
+    bare = Offer.objects.create(sku="BARE", name="Bez zdjęć", price=1)
+    with_photos_and_parameters(loaded_bare := [bare, Offer.objects.get(pk=bare.pk)])
+    assert [o.photo_list() for o in loaded_bare] == [[], []]
+    assert loaded_bare[0].photo_list() is not loaded_bare[1].photo_list()
 
     # Not loaded with a chunk: read from the database, in the same order.
     fresh = [Offer.objects.get(pk=o.pk) for o in offers]
     with CaptureQueriesContext(connection) as queries:
-        assert [(o.photo_list(), o.parameter_list()) for o in fresh] == lists
+        assert [(o.photo_list(), o.parameter_pairs()) for o in fresh] == lists
     assert len(queries) == 4
-    named = [(p.name, p.value) for p in lists[0][1][-2:]]
+    named = lists[0][1][-2:]
     assert named == [("Rozmiar", "M"), ("Kolor", "czerwony")]
     assert [(o.photos_hash(), o.content_hash()) for o in fresh] == hashes
+
+    # Prefetched the ORM's way: read from the prefetch, in the same order.
+    prefetched = list(
+        Offer.objects.filter(pk__in=[o.pk for o in offers])
+        .order_by("pk")
+        .prefetch_related("photos", "parameters")
+    )
+    with CaptureQueriesContext(connection) as queries:
+        assert [(o.photo_list(), o.parameter_pairs()) for o in prefetched] == lists
+    assert len(queries) == 0

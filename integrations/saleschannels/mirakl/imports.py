@@ -217,7 +217,7 @@ class MiraklImports:
         default_category = self.integration.setting("product_category")
         for key, item in items:
             offer = item.offer
-            pairs = [(p.name, p.value) for p in offer.parameter_list()]
+            pairs = offer.parameter_pairs()
             parameters = {}
             for name, value in pairs:
                 name = name.strip()
