@@ -35,6 +35,7 @@ from integrations.shopconnect.http import ChannelClient, client_for
 from integrations.shopconnect.pacing import JobAnswers, JobOrder
 from integrations.shopconnect.session import answer_what
 from integrations.wording import Reason
+from offers.media import photo_url
 
 logger = logging.getLogger("integrations.shopconnect")
 
@@ -93,7 +94,7 @@ def snapshot(item: OfferToSend, *, photo_urls: bool = False, related=True) -> Of
                 storage=image.storage,
                 name=image.name,
                 content_type=photo.content_type or "image/jpeg",
-                url=absolute_photo_url(image.url) if photo_urls else "",
+                url=absolute_photo_url(photo_url(image)) if photo_urls else "",
             )
         )
     return OfferSnapshot(
