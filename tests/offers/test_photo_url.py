@@ -37,7 +37,6 @@ BASES = [
 ]
 
 
-
 @pytest.mark.parametrize("base", BASES)
 def test_a_photo_url_is_the_storages_own(base, settings, tmp_path):
     storage = FileSystemStorage(location=tmp_path, base_url=base)
