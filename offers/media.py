@@ -6,6 +6,7 @@ here). Photos are stored under a content hash and the extension of the format Pi
 ever treating a photo as a page or a script, whatever bytes it holds.
 """
 
+import re
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -37,6 +38,10 @@ def serve_photo(request, path):
     return response
 
 
+# What filepath_to_uri leaves unchanged: quote's unreserved characters and its safe "/~!*()'".
+URI_SAFE_NAME = re.compile(r"[A-Za-z0-9_.\-~/!*()']*")
+
+
 def photo_url(image) -> str:
     """`image.url` of a photo's FieldFile, the same text: on the file system storage built
     without `urljoin`, whose parsing was most of a photo's cost in a resync's payload (a chunk
@@ -46,7 +51,10 @@ def photo_url(image) -> str:
     storage = image.storage
     if isinstance(storage, FileSystemStorage):
         base = storage.base_url
-        relative = filepath_to_uri(image.name).lstrip("/")
+        name = image.name
+        # A name of characters `quote` keeps as they are is its own URI path (most are: a
+        # content hash and an extension); any other goes through filepath_to_uri.
+        relative = (name if URI_SAFE_NAME.fullmatch(name) else filepath_to_uri(name)).lstrip("/")
         if (
             relative
             and base.endswith("/")
