@@ -17,6 +17,7 @@ place a step writes a run's outcome.
 
 from datetime import datetime, timedelta
 from itertools import chain
+from operator import itemgetter
 
 from django.db import connection, transaction
 from django.db.models import DateTimeField, F
@@ -259,6 +260,8 @@ def record(
     ok_rows, error_rows, failures = [], [], []
     sent = failed = photos = photo_files = transport = 0
     sent_fields = JOURNAL_FIELDS_BY_DATA_TYPES[run.data_types]
+    row_of = itemgetter(*sent_fields)  # the journal row's values, in sent_fields' order
+    content_sent = "content_hash" in sent_fields
     with transaction.atomic():
         if settles is not None and not ChannelBatch.objects.filter(
             run_id=run.pk, group=settles[0], recorded=False
@@ -275,8 +278,9 @@ def record(
             offer = by_offer.get(result.offer_id)
             if offer is None or result.offer_id not in live:
                 continue
-            read = chunk.journal_photos.get(offer.pk, "")
-            current = photos_now.get(offer.pk, "")
+            offer_id = result.offer_id
+            read = chunk.journal_photos.get(offer_id, "")
+            current = photos_now.get(offer_id, "")
             if result.ok:
                 sent += 1
                 photos += bool(result.photos_sent)
@@ -291,7 +295,10 @@ def record(
                 status = SiteJournal.Status.WARNING if result.message else SiteJournal.Status.OK
                 values = {
                     "photos_hash": photos_hash,
-                    "content_hash": planned.get("content_hash") or offer.content_hash(),
+                    # A prices-and-stock run leaves the content hash as it was: none computed.
+                    "content_hash": (planned.get("content_hash") or offer.content_hash())
+                    if content_sent
+                    else "",
                     "synced_at": now,
                     "status": status,
                     "message": stored_text(result.message),
@@ -299,13 +306,13 @@ def record(
                     "currency_sent": planned.get("currency", offer.currency),
                     "stock_sent": planned.get("stock", offer.stock),
                 }
-                ok_rows.append((offer.pk, integration_id, *(values[f] for f in sent_fields)))
+                ok_rows.append((offer_id, integration_id, *row_of(values)))
             else:
                 failed += 1
                 transport += result.code in ("channel_unavailable", HOST_UNREACHABLE)
                 failures.append(failure(run, result))
                 error_rows.append(
-                    (offer.pk, integration_id, now, SiteJournal.Status.ERROR, failures[-1].message)
+                    (offer_id, integration_id, now, SiteJournal.Status.ERROR, failures[-1].message)
                 )
         silent = run.silent_chunks + 1 if failed and transport == failed and not sent else 0
         if settles:  # a report read is no sign of the channel's silence either way

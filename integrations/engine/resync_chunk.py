@@ -309,12 +309,12 @@ def items_to_send(run: ResyncRun, chunk: Chunk, adapter, *, carried=frozenset())
     items, refused = [], []
     for link in chunk.links:
         offer = link.offer
-        if offer.pk in carried:
+        if link.offer_id in carried:
             continue
         try:
             adapter.listing_key(OfferKeys.of(link))
         except NoListing as exc:
-            refused.append(exc.result(offer.pk))
+            refused.append(exc.result(link.offer_id))
             continue
         send_content = run.data_types != ResyncRun.DataTypes.PRICES_STOCK
         if not send_content:
@@ -322,7 +322,7 @@ def items_to_send(run: ResyncRun, chunk: Chunk, adapter, *, carried=frozenset())
         elif always_photos or run.photos_too:
             send_photos = True
         else:
-            send_photos = chunk.photos_hash(offer) != chunk.journal_photos.get(offer.pk, "")
+            send_photos = chunk.photos_hash(offer) != chunk.journal_photos.get(link.offer_id, "")
         items.append(
             OfferToSend(
                 offer=offer,
