@@ -61,8 +61,9 @@ def in_order(queryset):
 
 
 def instances(queryset, *, related: str | None = None) -> list:
-    """The queryset's rows as model instances, each with every concrete field; `related`: a
-    forward foreign key loaded in the same query, as select_related does.
+    """The queryset's rows as model instances, each with every concrete field but those it
+    defers (`.defer()`, its own or the related row's: read from the database if ever asked);
+    `related`: a forward foreign key loaded in the same query, as select_related does.
 
     Read as value rows (the fields' database converters applied as for instances) and built
     without Model.__init__, whose per-field work was most of a chunk's loading: what
@@ -72,13 +73,18 @@ def instances(queryset, *, related: str | None = None) -> list:
     model = queryset.model
     target = model._meta.get_field(related).related_model if related else None
     models = [model, target] if target else [model]
-    if not all(_buildable(m) for m in models):
+    deferred, defer = queryset.query.deferred_loading
+    if not all(_buildable(m) for m in models) or (deferred and not defer):  # only(): the ORM's
         rows = queryset.select_related(related) if related else queryset
         return list(rows)
-    names = [f.attname for f in model._meta.concrete_fields]
+    names = [f.attname for f in model._meta.concrete_fields if f.name not in deferred]
     columns = list(names)
     if target:
-        target_names = [f.attname for f in target._meta.concrete_fields]
+        target_names = [
+            f.attname
+            for f in target._meta.concrete_fields
+            if f"{related}__{f.name}" not in deferred
+        ]
         columns += [f"{related}__{name}" for name in target_names]
         cache_name = model._meta.get_field(related).cache_name
         target_pk = target_names.index(target._meta.pk.attname)

@@ -152,3 +152,24 @@ def test_photo_and_parameter_lists_read_the_loaded_rows_or_the_database(integrat
     with CaptureQueriesContext(connection) as queries:
         assert [(o.photo_list(), o.parameter_pairs()) for o in prefetched] == lists
     assert len(queries) == 0
+
+
+def test_a_deferred_field_is_left_out_and_read_when_asked(integration):
+    make_offers(integration, 3)
+    links = OfferChannel.objects.filter(integration=integration).order_by("offer_id")
+    expected = list(links.select_related("offer"))
+
+    with CaptureQueriesContext(connection) as queries:
+        built = instances(links.defer("offer__updated_at"), related="offer")
+    assert len(queries) == 1 and "updated_at" not in queries[0]["sql"]
+    offers = [link.offer for link in built]
+    assert all(o.get_deferred_fields() == {"updated_at"} for o in offers)
+    assert all(not link.get_deferred_fields() for link in built)
+    # Asked for, it is read (a query each), as the ORM's deferred fields are.
+    with CaptureQueriesContext(connection) as queries:
+        assert [o.updated_at for o in offers] == [e.offer.updated_at for e in expected]
+    assert len(queries) == 3
+    # The link's own deferred field, too.
+    built = instances(links.defer("external_id"))
+    assert all(link.get_deferred_fields() == {"external_id"} for link in built)
+    assert [link.external_id for link in built] == [e.external_id for e in expected]
