@@ -214,3 +214,36 @@ def test_the_journal_upsert_writes_and_rewrites_every_value_as_it_was(make_integ
     )
     assert (journal[third.pk].photos_hash, journal[third.pk].currency_sent) == ("", "")
     assert journal[third.pk].message == text
+
+    # Stored as the ORM stores the same values: the same text and the same storage types.
+    fourth = make_offers(integration, 1, prefix="ORM-")[0]
+    SiteJournal.objects.create(
+        offer=fourth,
+        integration=integration,
+        **dict(zip(JOURNAL_SENT_FIELDS, sent[0][2:], strict=True)),
+    )
+    table = connection.ops.quote_name(SiteJournal._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f) for f in JOURNAL_SENT_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT offer_id, {columns} FROM {table} WHERE offer_id IN (%s, %s)",  # noqa: S608
+            [first.pk, fourth.pk],
+        )
+        stored = {row[0]: row[1:] for row in cursor.fetchall()}
+    upsert_journal([sent[0]], JOURNAL_SENT_FIELDS)  # `first` again, as sent
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {table} WHERE offer_id = %s",  # noqa: S608
+            [first.pk],
+        )
+        assert cursor.fetchone() == stored[fourth.pk]
+        if connection.vendor == "sqlite":
+            types = ", ".join(
+                f"typeof({connection.ops.quote_name(f)})" for f in JOURNAL_SENT_FIELDS
+            )
+            cursor.execute(
+                f"SELECT offer_id, {types} FROM {table} WHERE offer_id IN (%s, %s)",  # noqa: S608
+                [first.pk, fourth.pk],
+            )
+            kinds = {row[0]: row[1:] for row in cursor.fetchall()}
+            assert kinds[first.pk] == kinds[fourth.pk]
