@@ -55,7 +55,7 @@ class Offer(models.Model):
         return list(self.parameters.order_by("position", "pk").values_list("name", "value"))
 
     def photos_hash(self) -> str:
-        """Hash of the photo set; uses prefetched `photos` when present."""
+        """Hash of the photo set, from photo_list() (the photos loaded with the offer, if any)."""
         return hashing.photo_set_hash(p.sha256 for p in self.photo_list())
 
     def content_hash(self) -> str:
