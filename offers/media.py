@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.http import Http404
 from django.utils.encoding import filepath_to_uri
+from django.utils.functional import LazyObject, empty
 from django.views.static import serve
 
 from offers.photos import EXTENSIONS
@@ -49,6 +50,10 @@ def photo_url(image) -> str:
     a base URL ending in "/" as plain text unless it holds a "." or ".." segment, which
     `urljoin` resolves: those, and other storages, go the storage's way."""
     storage = image.storage
+    if isinstance(storage, LazyObject):  # default_storage: each attribute through its proxy
+        if storage._wrapped is empty:
+            storage._setup()
+        storage = storage._wrapped
     if isinstance(storage, FileSystemStorage):
         base = storage.base_url
         name = image.name
@@ -58,8 +63,9 @@ def photo_url(image) -> str:
         if (
             relative
             and base.endswith("/")
-            and not any(c in base for c in ";?#")
-            and not {".", ".."}.intersection(relative.split("/"))
+            and not (";" in base or "?" in base or "#" in base)
+            # A "." or ".." segment starts with "." after a "/": only then are they looked for.
+            and not ("/." in f"/{relative}" and {".", ".."}.intersection(relative.split("/")))
         ):
             return base + relative
     return image.url
