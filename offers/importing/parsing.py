@@ -17,6 +17,14 @@ CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 EAN_RE = re.compile(r"^\d{8,14}$")
 
 
+def _storable(key: str, value: str) -> str:
+    """Text as the catalogue holds it on any database: PostgreSQL cannot store a NUL character,
+    so a line holding one is refused whole, with its field named, wherever it is imported."""
+    if "\x00" in value:
+        raise LineError(f'"{key}" contains a NUL character (\\u0000), which xSale cannot store')
+    return value
+
+
 def _text(data, key, *, required=False, max_length=None, default=""):
     value = data.get(key, default)
     if value is None:
@@ -28,7 +36,7 @@ def _text(data, key, *, required=False, max_length=None, default=""):
         raise LineError(f'"{key}" is missing')
     if max_length and len(value) > max_length:
         raise LineError(f'"{key}" is longer than {max_length} characters')
-    return value
+    return _storable(key, value)
 
 
 def _name(data) -> str:
@@ -80,7 +88,7 @@ def _parameters(data):
             value = str(value)
         if not isinstance(value, str) or not value.strip():
             raise LineError(f'parameter "{name}" has no value')
-        params.append((name, value.strip()[:1000]))
+        params.append((name, _storable(f"parameter {name}", value.strip()[:1000])))
     return params
 
 
@@ -101,7 +109,7 @@ def _channels(data, integrations_by_name):
             raise LineError(f'"active" of integration "{name}" must be true or false')
         external_id = item.get("external_id")
         if external_id is not None:
-            external_id = str(external_id).strip()[:64]
+            external_id = _storable("external_id", str(external_id).strip()[:64])
         channels.append({"integration": integration, "active": active, "external_id": external_id})
     return channels
 

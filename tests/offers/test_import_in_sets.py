@@ -74,6 +74,30 @@ def test_a_line_the_database_refuses_at_write_time_fails_alone_and_is_named(writ
     assert OfferParameter.objects.count() == 6
 
 
+def test_a_nul_character_fails_its_line_with_the_field_named_on_any_database(
+    write_jsonl, make_integration
+):
+    # PostgreSQL cannot store a NUL; SQLite can. The line checks refuse it on both, by name,
+    # rather than the database refusing a whole set statement in its own words.
+    make_integration(name="Sklep", channel="woocommerce")
+    nul_lines = [
+        line("NUL-DESCRIPTION", description="<p>a\x00b</p>"),
+        line("NUL-NAME", name="Kubek\x00"),
+        line("NUL-PARAMETER", parameters=[{"name": "Kolor", "value": "bia\x00ły"}]),
+        line("NUL-LINK", channels=[{"integration": "Sklep", "external_id": "12\x0034"}]),
+        line("NUL\x00SKU"),
+    ]
+    path = write_jsonl([line("GOOD-1"), *nul_lines, line("GOOD-2")])
+    report, errors = run(path)
+    assert (report.created, report.updated) == (2, 0)
+    assert [number for number, _ in errors] == [2, 3, 4, 5, 6]
+    named = ['"description"', '"name"', '"parameter Kolor"', '"external_id"', '"sku"']
+    for (_, reason), field in zip(errors, named, strict=True):
+        assert reason.startswith(f"{field} contains a NUL character"), reason
+    assert set(Offer.objects.values_list("sku", flat=True)) == {"GOOD-1", "GOOD-2"}
+    assert OfferParameter.objects.count() == 4
+
+
 def test_a_refused_link_fails_its_line_and_keeps_the_files_of_the_photos_it_would_drop(
     write_jsonl, tmp_path, make_integration
 ):
