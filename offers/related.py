@@ -25,9 +25,11 @@ class Ids(Expression):
         if not self.ids:
             raise EmptyResultSet  # as `__in=[]`: nothing matches
         if connection.vendor == "postgresql":
-            # One array parameter: psycopg's client-side binding parses a statement of over
-            # 50 parameters anew each time and quotes every value on its own.
-            return "(SELECT unnest(%s::bigint[]))", [self.ids]
+            # One text parameter: psycopg's client-side binding parses a statement of over
+            # 50 parameters anew each time, and quotes an array's values one by one.
+            return "(SELECT unnest(string_to_array(%s, ',')::bigint[]))", [
+                ",".join(map(str, self.ids))
+            ]
         return "(" + ", ".join(["%s"] * len(self.ids)) + ")", self.ids
 
 

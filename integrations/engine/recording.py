@@ -30,6 +30,7 @@ from integrations.models import ChannelBatch, ResyncFailure, ResyncRun
 from integrations.shopconnect.base import OfferResult, stored_text
 from integrations.shopconnect.errors import HOST_UNREACHABLE
 from offers import newest
+from offers.bulk import postgresql_rows
 from offers.models import OfferChannel, SiteJournal
 from offers.related import Ids
 
@@ -171,13 +172,10 @@ def upsert_journal(rows: list[tuple], fields: tuple[str, ...]) -> None:
         names += ", " + ", ".join(connection.ops.quote_name(f) for f in missing)
         rows = [(*row, *(defaults[f] for f in missing)) for row in rows]
     if connection.vendor == "postgresql":
-        # A column an array: psycopg's client-side binding parses a statement of over 50
+        # One JSON parameter: psycopg's client-side binding parses a statement of over 50
         # parameters anew each time and quotes every value on its own (thousands a chunk).
-        types = [SiteJournal._meta.get_field(c).db_type(connection) for c in columns]
-        types += [SiteJournal._meta.get_field(f).db_type(connection) for f in missing]
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
-        source = f"SELECT * FROM unnest({arrays})"  # noqa: S608 - types from the model
-        params = [list(column) for column in zip(*rows, strict=True)]
+        fields_in_order = [SiteJournal._meta.get_field(c) for c in [*columns, *missing]]
+        source, params = postgresql_rows(fields_in_order, rows)
     else:
         placeholders = ", ".join(["%s"] * len(rows[0]))
         source = "VALUES " + ", ".join([f"({placeholders})"] * len(rows))
