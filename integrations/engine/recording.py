@@ -299,7 +299,7 @@ def record(
                     else "",
                     "synced_at": now,
                     "status": status,
-                    "message": stored_text(result.message),
+                    "message": result.message,  # stored_text already (OfferResult)
                     "price_sent": planned.get("price", offer.price),
                     "currency_sent": planned.get("currency", offer.currency),
                     "stock_sent": planned.get("stock", offer.stock),

@@ -304,32 +304,35 @@ def items_to_send(run: ResyncRun, chunk: Chunk, adapter, *, carried=frozenset())
     the photo set changed since the journal's hash — or always, when the run asks for photos
     too. A prices-and-stock run sends no content and no photos.
     """
-    integration = run.integration
-    always_photos = sends_photo_binaries_always(integration.channel)
+    # The run's choices, the same for every offer of the chunk.
+    send_content = run.data_types != ResyncRun.DataTypes.PRICES_STOCK
+    send_prices_stock = run.data_types != ResyncRun.DataTypes.CONTENT
+    photos_always = sends_photo_binaries_always(run.integration.channel) or run.photos_too
+    journal_photos = chunk.journal_photos
     items, refused = [], []
     for link in chunk.links:
-        offer = link.offer
-        if link.offer_id in carried:
+        offer_id = link.offer_id
+        if offer_id in carried:
             continue
         try:
             adapter.listing_key(OfferKeys.of(link))
         except NoListing as exc:
-            refused.append(exc.result(link.offer_id))
+            refused.append(exc.result(offer_id))
             continue
-        send_content = run.data_types != ResyncRun.DataTypes.PRICES_STOCK
+        offer = link.offer
         if not send_content:
             send_photos = False
-        elif always_photos or run.photos_too:
+        elif photos_always:
             send_photos = True
         else:
-            send_photos = chunk.photos_hash(offer) != chunk.journal_photos.get(link.offer_id, "")
+            send_photos = chunk.photos_hash(offer) != journal_photos.get(offer_id, "")
         items.append(
             OfferToSend(
                 offer=offer,
                 link=link,
                 send_photos=send_photos,
                 send_content=send_content,
-                send_prices_stock=run.data_types != ResyncRun.DataTypes.CONTENT,
+                send_prices_stock=send_prices_stock,
             )
         )
     return items, refused
