@@ -70,6 +70,9 @@ class ResyncChunks(Step):
         self.following: Chunk | None = None
         self.told_pace = ""
         self.sharing: dict[str, int] = {}
+        # The run has no batch to submit, read or record: known once looked at, until this
+        # step writes one (only the task holding the run's lease writes its batches).
+        self.no_batches = False
 
     def prepare(self):
         self.run = take_back_in_flight(self.run, self.token)
@@ -84,7 +87,16 @@ class ResyncChunks(Step):
         self.sender.shutdown(wait=True)
 
     def outstanding(self) -> bool:
-        return batches.has_unfinished_work(self.run.pk)
+        return self.has_batches()
+
+    def has_batches(self) -> bool:
+        """Batches of the run to submit, read or record (batches.has_unfinished_work), asked
+        of the database once a step for a run that writes none (most channels)."""
+        if self.no_batches:
+            return False
+        found = batches.has_unfinished_work(self.run.pk)
+        self.no_batches = not found
+        return found
 
     def advance(self, deadline: float):
         if self.cancelling:  # no new chunk: the reports of registered batches only
@@ -120,6 +132,7 @@ class ResyncChunks(Step):
         if plans:  # written as the chunk's own requests start, so both go at once (hand_on)
             rows = batches.prepared(run, plans, group=chunk.links[-1].offer_id, chunk=chunk)
             self.run = run = hand_on(run, self.token, rows)
+            self.no_batches = False
         if not last:
             self.following = load_chunk(run, chunk.links[-1].offer_id, self.size)
         # Earlier chunks' batches go while this chunk's requests do: every budget at once. A
@@ -153,6 +166,7 @@ class ResyncChunks(Step):
         that may go. The last chunk's step leaves the reports to the steps after it."""
         rows = batches.prepared(self.run, plans, group=chunk.links[-1].offer_id, chunk=chunk)
         self.run = record(self.run, self.token, chunk, chunk.links, refused, batches=rows)
+        self.no_batches = False
         held, _ = self.settle_batches(deadline, reads=False)
         if held is not None or groups_unreported(self.run.pk) > GROUPS_UNREPORTED:
             self.settle_batches(deadline)
@@ -187,7 +201,7 @@ class ResyncChunks(Step):
         Returns (the Held that stopped it or None, batches asked). `alongside`: a chunk's
         `send` is in flight on the same client, which it set up for this step already; the
         batches go on until it says the send is done. Without `reads`: submit only."""
-        if not batches.has_unfinished_work(self.run.pk):
+        if not self.has_batches():
             return None, 0
         if alongside is None:
             self.adapter.begin_batches(deadline)
@@ -216,7 +230,7 @@ class ResyncChunks(Step):
         a budget holds the batches still to submit until then — a report due sooner (by
         REPORT_MARGIN) is read, and its group recorded, meanwhile."""
         run = self.run
-        if held is None and not batches.has_unfinished_work(run.pk):
+        if held is None and not self.has_batches():
             logger.info("resync %s finished", run.pk)
             if self.cancelling:
                 return End(ResyncRun.Status.CANCELLED, self.stop_reason)
