@@ -69,6 +69,8 @@ def requeue_raced(
     version (every change is one, written with it) can differ, so the others are not read
     again. Returns the rows re-queued. A constant number of queries."""
     if sent and changed_after is not None:
+        if outbox.current_version() <= changed_after:
+            return 0  # nothing committed since the read: every change takes the next version
         changed = set(
             PendingChange.objects.filter(
                 integration_id=integration_id,

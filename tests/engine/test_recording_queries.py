@@ -76,6 +76,10 @@ def test_a_chunk_nothing_changed_under_reads_no_offer_again(sandbox, sandbox_acc
     offer_table = connection.ops.quote_name(Offer._meta.db_table)
     offer_reads = [q for q in not_progress(queries) if q.startswith(f"SELECT {offer_table}.")]
     assert offer_reads == [], offer_reads
+    # Nor the outbox's rows: no change was committed after the read (its version says so).
+    pending_table = connection.ops.quote_name(PendingChange._meta.db_table)
+    pending_reads = [q for q in not_progress(queries) if f"FROM {pending_table}" in q]
+    assert pending_reads == [], pending_reads
     # What was pending before the read stays for the dispatcher, at its version.
     assert PendingChange.objects.filter(integration=woo, pending=True).count() == 5
 
