@@ -9,13 +9,20 @@ from django.db import connection
 
 class _RowsEncoder(json.JSONEncoder):
     """Values as PostgreSQL's input functions read them: a Decimal as its digits, a datetime or
-    date in ISO 8601 (with its offset: a timestamptz keeps the instant, to the microsecond)."""
+    date in ISO 8601 (with its offset: a timestamptz keeps the instant, to the microsecond).
+    The rows of a set mostly share their timestamps: the last one's text is kept."""
+
+    _last: tuple = (None, "")
 
     def default(self, o):
         if isinstance(o, Decimal):
             return str(o)
         if isinstance(o, datetime | date):
-            return o.isoformat()
+            last, text = self._last  # one tuple: threads sharing the encoder read it whole
+            if last is not o:
+                text = o.isoformat()
+                self._last = (o, text)
+            return text
         return super().default(o)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 from django.utils import timezone
 
+from offers.bulk import postgresql_rows
 from offers.models import ChangeCounter, DataGroup, OfferChannel, PendingChange
 
 GROUPS = tuple(DataGroup.values)
@@ -119,16 +120,21 @@ def write_pending(rows: Iterable[tuple[int, int, str]]) -> int:
         )
         placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
         conflict = ", ".join(quote(c) for c in ("offer_id", "integration_id", "group"))
+        fields = [PendingChange._meta.get_field(c) for c in columns]
         with connection.cursor() as cursor:
             for start in range(0, len(rows), ROWS_PER_STATEMENT):
-                part = rows[start : start + ROWS_PER_STATEMENT]
-                values = ", ".join([placeholders] * len(part))
+                part = [
+                    (offer_id, integration_id, group, version, 0, 0, True, now, now, 0, None,
+                     False, "", "", "", None, False)
+                    for offer_id, integration_id, group in rows[start : start + ROWS_PER_STATEMENT]
+                ]  # fmt: skip
+                if connection.vendor == "postgresql":  # one parameter (offers/bulk.py)
+                    source, params = postgresql_rows(fields, part)
+                else:
+                    source = "VALUES " + ", ".join([placeholders] * len(part))
+                    params = [value for row in part for value in row]
                 # Identifiers come from the model, every value is a parameter.
-                sql = f"INSERT INTO {table} ({names}) VALUES {values} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"  # noqa: S608, E501
-                params = []
-                for offer_id, integration_id, group in part:
-                    params += [offer_id, integration_id, group, version, 0, 0, True, now, now,
-                               0, None, False, "", "", "", None, False]  # fmt: skip
+                sql = f"INSERT INTO {table} ({names}) {source} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"  # noqa: S608, E501
                 cursor.execute(sql, params)
     return len(rows)
 
