@@ -132,7 +132,11 @@ class OfferPhoto(models.Model):
 class OfferChannel(models.Model):
     """An offer's listing on one integration. Change `active` only via offers.services."""
 
-    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="channels")
+    # Looked up by offer through the unique constraint's index (offer first): no index of its
+    # own, which every write would keep up too.
+    offer = models.ForeignKey(
+        Offer, on_delete=models.CASCADE, related_name="channels", db_index=False
+    )
     integration = models.ForeignKey(
         "integrations.Integration", on_delete=models.CASCADE, related_name="offer_links"
     )
@@ -169,7 +173,10 @@ class SiteJournal(models.Model):
         WARNING = "warning", _("Warning")
         ERROR = "error", _("Error")
 
-    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="journal")
+    # Looked up by offer through the unique constraint's index (offer first).
+    offer = models.ForeignKey(
+        Offer, on_delete=models.CASCADE, related_name="journal", db_index=False
+    )
     integration = models.ForeignKey(
         "integrations.Integration", on_delete=models.CASCADE, related_name="journal"
     )
@@ -229,7 +236,10 @@ class PendingChange(models.Model):
     `version` (the newest change) is above `sent_version` (the newest the channel confirmed);
     a newer change raises `version` of the same row (coalescing)."""
 
-    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="pending_changes")
+    # Looked up by offer through the unique constraint's index (offer first).
+    offer = models.ForeignKey(
+        Offer, on_delete=models.CASCADE, related_name="pending_changes", db_index=False
+    )
     integration = models.ForeignKey(
         "integrations.Integration", on_delete=models.CASCADE, related_name="pending_changes"
     )
