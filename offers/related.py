@@ -2,6 +2,7 @@
 chunk, newest wins' comparison): one query per relation whatever the number of offers, and
 model instances built straight from the rows (`instances`)."""
 
+import json
 from collections import defaultdict
 
 from django.core.exceptions import EmptyResultSet
@@ -31,6 +32,24 @@ class Ids(Expression):
                 ",".join(map(str, self.ids))
             ]
         return "(" + ", ".join(["%s"] * len(self.ids)) + ")", self.ids
+
+
+class Texts(Expression):
+    """Ids' counterpart for text values (an import batch's SKUs): one placeholder each, and on
+    PostgreSQL one JSON parameter, for the same reason."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = [str(v) for v in values]
+
+    def as_sql(self, compiler, connection):
+        if not self.values:
+            raise EmptyResultSet
+        if connection.vendor == "postgresql":
+            return "(SELECT jsonb_array_elements_text(%s::jsonb))", [
+                json.dumps(self.values, ensure_ascii=False)
+            ]
+        return "(" + ", ".join(["%s"] * len(self.values)) + ")", self.values
 
 
 def with_photos_and_parameters(offers: list) -> list:

@@ -9,6 +9,7 @@ from django.db import transaction
 from offers import outbox
 from offers.bulk import insert_rows
 from offers.models import Offer, OfferChannel, SiteJournal
+from offers.related import Ids
 
 
 @transaction.atomic
@@ -94,7 +95,7 @@ def offer_channels_set_active(changes: Iterable[LinkChange]) -> None:
     links = {
         (link.offer_id, link.integration_id): link
         for link in OfferChannel.objects.select_for_update().filter(
-            offer_id__in=offer_ids, integration_id__in=integration_ids
+            offer_id__in=Ids(offer_ids), integration_id__in=integration_ids
         )
     }
     created, changed = [], defaultdict(list)  # fields changed -> links

@@ -14,6 +14,7 @@ from offers.bulk import insert_rows
 from offers.importing.lines import OfferLine, PhotoData
 from offers.models import Offer, OfferChannel, OfferParameter, OfferPhoto
 from offers.photos import stored_name
+from offers.related import Ids, Texts
 from offers.services import LinkChange, offer_channels_set_active
 
 OFFER_FIELDS = ("ean", "name", "description", "price", "currency", "stock")
@@ -30,8 +31,9 @@ class Existing:
 
     @classmethod
     def for_lines(cls, lines: list[OfferLine]) -> "Existing":
-        offers = {o.sku: o for o in Offer.objects.filter(sku__in=[line.sku for line in lines])}
-        ids = [o.pk for o in offers.values()]
+        skus = Texts(line.sku for line in lines)
+        offers = {o.sku: o for o in Offer.objects.filter(sku__in=skus)}
+        ids = Ids(o.pk for o in offers.values())
         parameters, photos = defaultdict(list), defaultdict(list)
         for p in OfferParameter.objects.filter(offer_id__in=ids).order_by("position", "pk"):
             parameters[p.offer_id].append(p)

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from integrations.models import Integration, ResyncRun
 from offers.models import Offer, OfferChannel, OfferParameter
-from offers.related import Ids, instances, with_photos_and_parameters
+from offers.related import Ids, Texts, instances, with_photos_and_parameters
 from tests.catalogue import make_offers
 
 pytestmark = pytest.mark.django_db
@@ -112,6 +112,19 @@ def test_ids_select_what_a_list_selects(integration):
         assert (sql, params) == as_list.query.sql_with_params()
     assert list(links.filter(offer_id__in=Ids([]))) == []
     assert links.exclude(offer_id__in=Ids([])).count() == 6
+
+
+def test_texts_select_what_a_list_selects(integration):
+    offers = make_offers(integration, 4)
+    Offer.objects.filter(pk=offers[0].pk).update(sku='ZAŻÓŁĆ "cudzysłów" \\ 🙂')
+    skus = ['ZAŻÓŁĆ "cudzysłów" \\ 🙂', offers[2].sku, "NIE-MA-TAKIEGO"]
+    chosen = Offer.objects.filter(sku__in=Texts(skus)).order_by("pk")
+    assert list(chosen) == list(Offer.objects.filter(sku__in=skus).order_by("pk"))
+    assert [o.pk for o in chosen] == [offers[0].pk, offers[2].pk]
+    sql, params = Offer.objects.filter(sku__in=Texts(skus)).query.sql_with_params()
+    if connection.vendor == "postgresql":  # one JSON parameter
+        assert len(params) == 1 and "jsonb_array_elements_text" in sql
+    assert list(Offer.objects.filter(sku__in=Texts([]))) == []
 
 
 def test_photo_and_parameter_lists_read_the_loaded_rows_or_the_database(integration):
