@@ -3,8 +3,10 @@
 import json
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import chain
 
 from django.db import connection
+from django.db.models import DateTimeField
 
 
 class _RowsEncoder(json.JSONEncoder):
@@ -40,6 +42,38 @@ def postgresql_rows(fields, rows: list[tuple]) -> tuple[str, list]:
     )
     sql = f"SELECT {columns} FROM jsonb_array_elements(%s::jsonb) AS r"  # noqa: S608
     return sql, [_ROWS_JSON.encode(rows)]
+
+
+def _adapted(fields, rows: list[tuple]) -> list:
+    """The rows' values in one list, as the ORM writes them. Raw SQL hands a datetime to the
+    driver as it is, and on SQLite that text ("…+00:00") sorts apart from the ORM's ("…" in
+    UTC), so the sync log's keyset pages skipped rows that share a timestamp (issue 20). Only
+    the datetime columns are looked at, and each datetime is adapted once (a set's rows share
+    their timestamps)."""
+    values = list(chain.from_iterable(rows))
+    width = len(fields)
+    adapt = connection.ops.adapt_datetimefield_value
+    adapted: dict = {}
+    for position, field in enumerate(fields):
+        if not isinstance(field, DateTimeField):
+            continue
+        for index in range(position, len(values), width):
+            value = values[index]
+            if isinstance(value, datetime):
+                if value not in adapted:
+                    adapted[value] = adapt(value)
+                values[index] = adapted[value]
+    return values
+
+
+def rows_source(fields, rows: list[tuple]) -> tuple[str, list]:
+    """(the source of an INSERT of `rows`, its parameters): on PostgreSQL a SELECT of one JSON
+    parameter (`postgresql_rows`), elsewhere a VALUES list of the values as the ORM writes them.
+    For an upsert of a set in one statement (the journal's, the outbox's)."""
+    if connection.vendor == "postgresql":
+        return postgresql_rows(fields, rows)
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return "VALUES " + ", ".join([placeholders] * len(rows)), _adapted(fields, rows)
 
 
 def insert_rows(model, columns: list[str], rows: list[tuple], *, returning=()) -> list[tuple]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 from django.utils import timezone
 
-from offers.bulk import postgresql_rows
+from offers.bulk import rows_source
 from offers.models import ChangeCounter, DataGroup, OfferChannel, PendingChange
 
 GROUPS = tuple(DataGroup.values)
@@ -90,7 +90,7 @@ def write_pending(rows: Iterable[tuple[int, int, str]]) -> int:
         return 0
     with transaction.atomic():
         version = next_version()
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        now = timezone.now()  # adapted with the rows (bulk.rows_source)
         quote = connection.ops.quote_name
         table = quote(PendingChange._meta.db_table)
         columns = [
@@ -118,7 +118,6 @@ def write_pending(rows: Iterable[tuple[int, int, str]]) -> int:
                 f"{pending} = excluded.{pending}",
             ]
         )
-        placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
         conflict = ", ".join(quote(c) for c in ("offer_id", "integration_id", "group"))
         fields = [PendingChange._meta.get_field(c) for c in columns]
         with connection.cursor() as cursor:
@@ -128,11 +127,7 @@ def write_pending(rows: Iterable[tuple[int, int, str]]) -> int:
                      False, "", "", "", None, False)
                     for offer_id, integration_id, group in rows[start : start + ROWS_PER_STATEMENT]
                 ]  # fmt: skip
-                if connection.vendor == "postgresql":  # one parameter (offers/bulk.py)
-                    source, params = postgresql_rows(fields, part)
-                else:
-                    source = "VALUES " + ", ".join([placeholders] * len(part))
-                    params = [value for row in part for value in row]
+                source, params = rows_source(fields, part)
                 # Identifiers come from the model, every value is a parameter.
                 sql = f"INSERT INTO {table} ({names}) {source} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"  # noqa: S608, E501
                 cursor.execute(sql, params)

@@ -16,11 +16,10 @@ place a step writes a run's outcome.
 """
 
 from datetime import datetime, timedelta
-from itertools import chain
 from operator import itemgetter
 
 from django.db import connection, transaction
-from django.db.models import DateTimeField, F
+from django.db.models import F
 from django.utils import timezone
 
 from integrations.engine.lease_keeper import lease_seconds
@@ -30,7 +29,7 @@ from integrations.models import ChannelBatch, ResyncFailure, ResyncRun
 from integrations.shopconnect.base import OfferResult, stored_text
 from integrations.shopconnect.errors import HOST_UNREACHABLE
 from offers import newest
-from offers.bulk import postgresql_rows
+from offers.bulk import rows_source
 from offers.models import OfferChannel, SiteJournal
 from offers.related import Ids
 
@@ -120,35 +119,13 @@ JOURNAL_FIELDS_BY_DATA_TYPES = {
 JOURNAL_PARAMETERS = 30_000
 
 
-def _adapted(rows: list[tuple], columns: list[str]) -> list:
-    """The rows' values in one list, as the ORM writes them. Raw SQL hands a datetime to the
-    driver as it is, and on SQLite that text ("…+00:00") sorts apart from the ORM's ("…" in
-    UTC), so the sync log's keyset pages skipped rows that share a timestamp (issue 20). Only
-    the datetime columns are looked at, and each datetime is adapted once (a chunk's rows share
-    their `synced_at`)."""
-    values = list(chain.from_iterable(rows))
-    width = len(columns)
-    adapt = connection.ops.adapt_datetimefield_value
-    adapted: dict = {}
-    for position, column in enumerate(columns):
-        if not isinstance(SiteJournal._meta.get_field(column), DateTimeField):
-            continue
-        for index in range(position, len(values), width):
-            value = values[index]
-            if isinstance(value, datetime):
-                if value not in adapted:
-                    adapted[value] = adapt(value)
-                values[index] = adapted[value]
-    return values
-
-
 def upsert_journal(rows: list[tuple], fields: tuple[str, ...]) -> None:
     """INSERT … ON CONFLICT (offer, integration) DO UPDATE for a chunk's journal rows.
 
     One statement for the whole chunk, written by hand: bulk_create's per-value compilation
-    cost more than everything else a chunk does in the database. On SQLite the rows are a
-    VALUES list, on PostgreSQL one array per column; `rows` are (offer_id, integration_id,
-    *fields) tuples.
+    cost more than everything else a chunk does in the database. The rows go as
+    `offers.bulk.rows_source` makes them (a VALUES list; on PostgreSQL one JSON parameter);
+    `rows` are (offer_id, integration_id, *fields) tuples.
     """
     if not rows:
         return
@@ -171,15 +148,9 @@ def upsert_journal(rows: list[tuple], fields: tuple[str, ...]) -> None:
     if missing:
         names += ", " + ", ".join(connection.ops.quote_name(f) for f in missing)
         rows = [(*row, *(defaults[f] for f in missing)) for row in rows]
-    if connection.vendor == "postgresql":
-        # One JSON parameter: psycopg's client-side binding parses a statement of over 50
-        # parameters anew each time and quotes every value on its own (thousands a chunk).
-        fields_in_order = [SiteJournal._meta.get_field(c) for c in [*columns, *missing]]
-        source, params = postgresql_rows(fields_in_order, rows)
-    else:
-        placeholders = ", ".join(["%s"] * len(rows[0]))
-        source = "VALUES " + ", ".join([f"({placeholders})"] * len(rows))
-        params = _adapted(rows, [*columns, *missing])
+    source, params = rows_source(
+        [SiteJournal._meta.get_field(c) for c in [*columns, *missing]], rows
+    )
     # Identifiers and types come from the model, every value is a parameter.
     sql = f"INSERT INTO {table} ({names}) {source} ON CONFLICT (offer_id, integration_id) DO UPDATE SET {updates}"  # noqa: S608, E501
     with connection.cursor() as cursor:
