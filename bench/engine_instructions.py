@@ -38,8 +38,10 @@ def child(what: str, offers: int) -> None:
     import harness as h
 
     h.setup_django()
+    from integrations.engine.cluster import settle_worker_heap
     from tests.catalogue import make_offers
 
+    settle_worker_heap()  # what a resync worker does once started (WORKER_GC_FREEZE)
     sandbox, url = h.start_sandbox()
     try:
         warm = at.make_integration(url, "woocommerce", "instr-warm")

@@ -10,8 +10,10 @@ Prints offers/s for both, the ratio (engine / bare) and the engine's database qu
 chunk (the statements the run's thread executes, counted by a `connection.execute_wrapper`,
 divided by its chunks: the COMMITs aside, which the CaptureQueriesContext used before counted,
 one a chunk), each round's CPU time of this process an offer (engine run and bare client:
-steadier than offers/s on a shared machine; the sandbox is another process), then the load
-average. `--profile FILE` writes the engine's cProfile of the last round.
+steadier than offers/s on a shared machine; the sandbox is another process) and the garbage
+collector's full collections during the engine run, then the load average. The process sets
+its start-up heap aside as a resync worker does (cluster.settle_worker_heap; WORKER_GC_FREEZE=0
+measures without). `--profile FILE` writes the engine's cProfile of the last round.
 
 Usage: .venv/bin/python bench/engine_overhead.py [--offers 10000] [--rounds 3] [--profile F]
 (DATABASE_URL as the app reads it; default: harness.py's throwaway SQLite file)
@@ -19,6 +21,7 @@ Usage: .venv/bin/python bench/engine_overhead.py [--offers 10000] [--rounds 3] [
 
 import argparse
 import cProfile
+import gc
 import os
 import sys
 import time
@@ -29,9 +32,33 @@ import adapters_throughput as at  # noqa: E402  (switches the channel budgets of
 import harness as h  # noqa: E402
 
 
+class FullCollections:
+    """The garbage collector's full collections while in the block: how many, and their time
+    (gc.callbacks), each walking every object the process holds but those set aside."""
+
+    def __init__(self):
+        self.count, self.seconds, self._started = 0, 0.0, 0.0
+
+    def __call__(self, phase, info):
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.count += 1
+            self.seconds += time.perf_counter() - self._started
+
+    def __enter__(self):
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        gc.callbacks.remove(self)
+
+
 def engine_run(integration, profiler=None):
     """A resync run of the integration, chunk by chunk in this thread: (seconds, run, queries
-    per chunk, tasks, CPU seconds of this process over the run)."""
+    per chunk, tasks, CPU seconds of this process over the run, FullCollections)."""
     from django.conf import settings
     from django.db import connection
 
@@ -51,7 +78,7 @@ def engine_run(integration, profiler=None):
     run = start_resync(integration, user=None, source="cli")
     # Counted, not captured: CaptureQueriesContext's debug cursor quotes every parameter of
     # every statement (on SQLite with a query of its own), which the worker never does.
-    with connection.execute_wrapper(counted):
+    with FullCollections() as collections, connection.execute_wrapper(counted):
         if profiler:
             profiler.enable()
         while True:
@@ -65,7 +92,7 @@ def engine_run(integration, profiler=None):
     seconds, cpu = time.monotonic() - started, time.process_time() - cpu
     offers_per_chunk = integration.facts.chunk_size
     chunk_count = max(1, -(-run.total // offers_per_chunk))
-    return seconds, run, len(queries) / chunk_count, chunks, cpu
+    return seconds, run, len(queries) / chunk_count, chunks, cpu, collections
 
 
 def main():
@@ -76,7 +103,10 @@ def main():
     args = parser.parse_args()
 
     h.setup_django()
+    from integrations.engine.cluster import settle_worker_heap
     from tests.catalogue import make_offers
+
+    settle_worker_heap()  # what a resync worker does once started (WORKER_GC_FREEZE)
 
     sandbox, url = h.start_sandbox()
     rows = []
@@ -93,7 +123,7 @@ def main():
             engine_integration = at.make_integration(url, "woocommerce", f"eo-engine-{i}")
             make_offers(engine_integration, args.offers, prefix=f"EOE{i}-")
             last = profiler if i == args.rounds - 1 else None
-            seconds, run, per_chunk, tasks, cpu = engine_run(engine_integration, last)
+            seconds, run, per_chunk, tasks, cpu, full = engine_run(engine_integration, last)
             bare, engine = args.offers / bare_seconds, run.sent / seconds
             rows.append((engine, bare, per_chunk))
             print(
@@ -101,7 +131,8 @@ def main():
                 f"{run.failed} failed, {tasks} tasks), bare {bare:.0f} offers/s "
                 f"({bare_failed} failed), engine / bare {engine / bare:.2f}, "
                 f"{per_chunk:.1f} queries per chunk; CPU of this process: engine "
-                f"{cpu / run.sent * 1e6:.0f} µs an offer, bare {bare_cpu / args.offers * 1e6:.0f}",
+                f"{cpu / run.sent * 1e6:.0f} µs an offer, bare {bare_cpu / args.offers * 1e6:.0f}; "
+                f"the engine run's full collections: {full.count}, {full.seconds * 1e3:.0f} ms",
                 flush=True,
             )
     finally:

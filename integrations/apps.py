@@ -26,4 +26,10 @@ class IntegrationsConfig(AppConfig):
         from integrations.services import reconcile
 
         post_save.connect(reconcile.integration_saved, sender=Integration)
+        # Each django-q2 worker, once started, sets its start-up heap aside (engine/cluster.py).
+        from django_q.signals import post_spawn
+
+        from integrations.engine.cluster import settle_worker_heap
+
+        post_spawn.connect(settle_worker_heap)
         post_delete.connect(reconcile.integration_deleted, sender=Integration)

@@ -381,6 +381,9 @@ Q_CLUSTER = {
         },
     },
 }
+# Each worker, once started, moves its start-up heap out of the garbage collector's way
+# (gc.freeze; integrations/engine/cluster.py settle_worker_heap).
+WORKER_GC_FREEZE = env.bool("WORKER_GC_FREEZE", default=True)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

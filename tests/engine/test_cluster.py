@@ -1,5 +1,6 @@
 """`manage.py run_cluster`: the clusters stop on SIGTERM; the sweeper keeps runs moving."""
 
+import gc
 import time
 from datetime import timedelta
 from unittest import mock
@@ -217,3 +218,18 @@ def test_a_run_in_progress_at_a_stop_completes_after_a_restart(sandbox, sandbox_
     run = run_now(run.pk)
     assert (run.status, run.processed, run.sent, run.failed) == ("completed", 4000, 4000, 0)
     assert len(sandbox.state("woocommerce", sandbox_account)["offers"]) == 4000  # none missing
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_a_worker_once_started_sets_its_start_up_heap_aside(settings, freeze):
+    """django-q2 tells each worker process it starts (post_spawn): what it holds then is moved
+    out of the garbage collector's way (gc.freeze), unless WORKER_GC_FREEZE is off."""
+    from django_q.signals import post_spawn
+
+    settings.WORKER_GC_FREEZE = freeze
+    gc.unfreeze()
+    try:
+        post_spawn.send(sender="django_q", proc_name="Worker-1")
+        assert (gc.get_freeze_count() > 1000) is freeze
+    finally:
+        gc.unfreeze()
