@@ -9,14 +9,12 @@ import getpass
 import logging
 import sys
 import time
-from argparse import RawDescriptionHelpFormatter
 from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.core.management.base import CommandError
 from django.urls import reverse
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from integrations.models import Integration, Reconciliation, ResyncRun
@@ -27,6 +25,7 @@ from integrations.presentation.run_figures import run_figures
 from integrations.services import drift, estimates, reconcile
 from integrations.services import runs as resync
 from integrations.wording import worded
+from xsale.commands import LanguageCommand
 
 # Without a terminal (a log file, cron), at most one line this often.
 LINE_EVERY_SECONDS = 30.0
@@ -141,66 +140,29 @@ def estimate_line(integration: Integration, run: ResyncRun) -> str:
     return line
 
 
-def language_in(argv: list[str]) -> str:
-    """The --language an argument list asks for (the settings' language otherwise), so that
-    --help already speaks it."""
-    known = {code for code, _name in settings.LANGUAGES}
-    for n, arg in enumerate(argv):
-        value = None
-        if arg == "--language" and n + 1 < len(argv):
-            value = argv[n + 1]
-        elif arg.startswith("--language="):
-            value = arg.split("=", 1)[1]
-        if value in known:
-            return value
-    return settings.LANGUAGE_CODE
-
-
-class HelpFormatter(DjangoHelpFormatter, RawDescriptionHelpFormatter):
-    """Django's order of options, the examples as written, "usage:" in the chosen language."""
-
-    def add_usage(self, usage, actions, groups, prefix=None):
-        return super().add_usage(usage, actions, groups, prefix or _("usage: "))
-
-
-def examples() -> str:
-    return _(
-        "examples:\n"
-        '  resync_offers "Allegro (demo)" --wait            start a resync and follow it\n'
-        '  resync_offers "Allegro (demo)" --status          the latest run, one line\n'
-        '  resync_offers "Allegro (demo)" --cancel          cancel the running resync\n'
-        '  resync_offers "Allegro (demo)" --resume --wait   go on after a cancel\n'
-        '  resync_offers "Allegro (demo)" --retry-failed    resend what failed last time\n'
-        '  resync_offers "Allegro (demo)" --check --data prices_stock --wait\n'
-        "                                                   what would a resync change?\n"
-        '  resync_offers "Allegro (demo)" --differing       resync only what differs\n'
-        '  resync_offers "Allegro (demo)" --language en     in English'
-    )
-
-
-class Command(BaseCommand):
+class Command(LanguageCommand):
     help = "Resynchronize all active offers of one integration (the same service as the pages)."
 
-    def run_from_argv(self, argv):
-        with translation.override(language_in(argv)):
-            super().run_from_argv(argv)
-
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        # Built in the active language (run_from_argv: --language, else the settings' one).
-        self.help = _(
+    def describe(self) -> str:
+        return _(
             "Resynchronize all active offers of one integration (the same service as the pages)."
         )
-        kwargs.setdefault("epilog", examples())
-        kwargs.setdefault("formatter_class", HelpFormatter)
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        for group in parser._action_groups:  # argparse's own titles, in the chosen language
-            if group.title == "options":
-                group.title = _("options")
-            elif group.title == "positional arguments":
-                group.title = _("positional arguments")
-        return parser
 
-    def add_arguments(self, parser):
+    def examples(self) -> str:
+        return _(
+            "examples:\n"
+            '  resync_offers "Allegro (demo)" --wait            start a resync and follow it\n'
+            '  resync_offers "Allegro (demo)" --status          the latest run, one line\n'
+            '  resync_offers "Allegro (demo)" --cancel          cancel the running resync\n'
+            '  resync_offers "Allegro (demo)" --resume --wait   go on after a cancel\n'
+            '  resync_offers "Allegro (demo)" --retry-failed    resend what failed last time\n'
+            '  resync_offers "Allegro (demo)" --check --data prices_stock --wait\n'
+            "                                                   what would a resync change?\n"
+            '  resync_offers "Allegro (demo)" --differing       resync only what differs\n'
+            '  resync_offers "Allegro (demo)" --language en     in English'
+        )
+
+    def add_command_arguments(self, parser):
         parser.add_argument("integration", help=_("the integration's name (any case)"))
         action = parser.add_mutually_exclusive_group()
         action.add_argument("--status", action="store_true", help=_("show the latest run"))
@@ -255,15 +217,9 @@ class Command(BaseCommand):
             "--user",
             help=_("the xSale user the run is recorded for (default: your OS user, if it is one)"),
         )
-        parser.add_argument(
-            "--language",
-            choices=[code for code, _name in settings.LANGUAGES],
-            help=_("the language of the output (default: %(language)s)")
-            % {"language": settings.LANGUAGE_CODE},
-        )
 
-    def handle(self, *args, language=None, verbosity=1, **options):
-        with translation.override(language or settings.LANGUAGE_CODE), quiet_loggers(verbosity):
+    def handle_in_language(self, *args, verbosity=1, **options):
+        with quiet_loggers(verbosity):
             self._handle(**options)
 
     def _user(self, username: str | None):
