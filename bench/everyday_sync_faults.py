@@ -242,7 +242,7 @@ def one_wave(proxy, sandbox_url, offers_count, decision):
                 fh.write(json.dumps(import_line(offer, name)) + "\n")
         writes_before = len(proxy.writes)
         started = time.time()
-        imported = manage("import_offers", str(path))
+        imported = manage("import_offers", str(path), "--language", "en")
         wait_until(lambda: ChangeWave.objects.filter(integration=integration).exists(), 30)
         time.sleep(10)  # the sync process goes round many times meanwhile (every 0.2 s)
         after = held(sandbox_url, account)
@@ -253,7 +253,7 @@ def one_wave(proxy, sandbox_url, offers_count, decision):
             f"- {decision}: initial delivery {'done' if delivered else 'NOT done'}; import: "
             f"{imported.splitlines()[-1] if imported else '—'}"
         )
-        if "0 lines failed" not in imported:
+        if "lines failed: 0." not in imported:
             print("  " + "\n  ".join(imported.splitlines()[:3]))  # fmt: skip
         held_wave = f"{wave.decision}, {wave.zeroed} zeroed counted" if wave else "none"
         print(f"  zeroed {len(zeroed)} of {len(offers)} offers; wave: {held_wave}; 10 s later: "

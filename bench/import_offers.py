@@ -105,7 +105,11 @@ def timed_import(root: Path, env: dict, path: Path) -> tuple[float, str, float]:
     seconds = time.monotonic() - started
     output = (done.stdout + done.stderr).splitlines()
     peak = next((int(x.split("=")[1]) for x in output if x.startswith("peak_rss_kib=")), 0)
-    summary = next((x for x in reversed(output) if "Imported" in x), output[-1] if output else "")
+    # The summary, in the command's language (a checkout before it spoke Polish: English).
+    said = ("Imported", "Zaimportowano")
+    summary = next(
+        (x for x in reversed(output) if any(w in x for w in said)), output[-1] if output else ""
+    )
     return seconds, summary.strip(), peak / 1024
 
 

@@ -28,7 +28,7 @@ import harness as h  # noqa: E402
 # The import command, run in this child, reports its own peak RSS (not the migrate's).
 MEASURED_IMPORT = """
 import resource, runpy, sys
-sys.argv = ["manage.py", "import_offers", sys.argv[1]]
+sys.argv = ["manage.py", "import_offers", sys.argv[1], "--language", "en"]
 try:
     runpy.run_path("manage.py", run_name="__main__")
 finally:

@@ -13,6 +13,7 @@ from urllib.parse import urljoin
 import requests
 import urllib3
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from xsale.urlsafety import CheckedAddressAdapter, UnsafeURL, check_url
 
@@ -43,13 +44,17 @@ def download_photo(url: str, dest) -> None:
             except UnsafeURL as error:
                 raise DownloadError(str(error)) from None
             except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
-                raise DownloadError(f"took longer than {limit:g} s") from None
+                raise DownloadError(
+                    _("took longer than %(seconds)s s") % {"seconds": f"{limit:g}"}
+                ) from None
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 raise DownloadError(exc.__class__.__name__) from None
             if location is None:
                 return
             url = urljoin(url, location)
-    raise DownloadError(f"more than {settings.PHOTO_MAX_REDIRECTS} redirects")
+    raise DownloadError(
+        _("more than %(count)s redirects") % {"count": settings.PHOTO_MAX_REDIRECTS}
+    )
 
 
 def _remaining(deadline: float) -> float:
@@ -72,7 +77,7 @@ def _fetch(session, url: str, dest, deadline: float) -> str | None:
             raise DownloadError(f"HTTP {resp.status_code}")
         declared = resp.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > max_bytes:
-            raise DownloadError(f"larger than {max_bytes // (1024 * 1024)} MiB")
+            raise _too_large(max_bytes)
         size = 0
         while True:
             _bound_next_read(resp, deadline)
@@ -81,8 +86,12 @@ def _fetch(session, url: str, dest, deadline: float) -> str | None:
                 return None
             size += len(chunk)
             if size > max_bytes:
-                raise DownloadError(f"larger than {max_bytes // (1024 * 1024)} MiB")
+                raise _too_large(max_bytes)
             dest.write(chunk)
+
+
+def _too_large(max_bytes: int) -> DownloadError:
+    return DownloadError(_("larger than %(mib)s MiB") % {"mib": max_bytes // 2**20})
 
 
 def _bound_next_read(resp, deadline: float) -> None:

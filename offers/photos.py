@@ -6,6 +6,7 @@ decoded, never the name it came with: a file that is also HTML or script (a GIF 
 stored as .gif and served as image/gif (offers/media.py), so no browser treats it as a page.
 """
 
+from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from offers.hashing import file_sha256
@@ -27,21 +28,24 @@ def inspect_image(fileobj) -> tuple[str, str]:
         with Image.open(fileobj) as img:
             if img.width * img.height > MAX_PIXELS:
                 raise UnreadablePhoto(
-                    f"too large an image ({img.width} × {img.height} pixels, at most "
-                    f"{MAX_PIXELS // 1_000_000} megapixels)"
+                    _(
+                        "too large an image (%(width)s × %(height)s pixels, at most "
+                        "%(max)s megapixels)"
+                    )
+                    % {"width": img.width, "height": img.height, "max": MAX_PIXELS // 1_000_000}
                 )
             img.verify()
             fmt = img.format
     except Image.DecompressionBombError:
-        raise UnreadablePhoto("too large an image (a decompression bomb)") from None
+        raise UnreadablePhoto(_("too large an image (a decompression bomb)")) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, UnreadablePhoto):
             raise
         if isinstance(exc, UnidentifiedImageError):  # its text names the file: not for sellers
-            raise UnreadablePhoto("not a readable image (not a JPEG, PNG, WebP or GIF)") from exc
-        raise UnreadablePhoto(f"not a readable image ({exc})") from exc
+            raise UnreadablePhoto(_("not a readable image (not a JPEG, PNG, WebP or GIF)")) from exc
+        raise UnreadablePhoto(_("not a readable image (%(reason)s)") % {"reason": exc}) from exc
     if fmt not in CONTENT_TYPES:
-        raise UnreadablePhoto(f"unsupported image format {fmt}")
+        raise UnreadablePhoto(_("unsupported image format %(format)s") % {"format": fmt})
     fileobj.seek(0)
     sha = file_sha256(fileobj)
     fileobj.seek(0)

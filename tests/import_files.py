@@ -24,7 +24,9 @@ def offer_line(sku="SKU-1", **overrides):
     return line
 
 
-def run_import(path):
+def run_import(path, language="en"):
+    """The command on `path`, in `language` (the tests read its English words unless they ask
+    for the product's Polish): (exit code, output, error output)."""
     out, err = [], []
 
     class W:
@@ -38,7 +40,7 @@ def run_import(path):
             pass
 
     try:
-        call_command("import_offers", str(path), stdout=W(out), stderr=W(err))
+        call_command("import_offers", str(path), language=language, stdout=W(out), stderr=W(err))
         code = 0
     except CommandError as exc:
         err.append(str(exc))

@@ -9,11 +9,14 @@ from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from offers.importing.feed_photos import read_photo
 from offers.importing.lines import LineError, OfferLine
 from offers.importing.parsing import parse_line
 from offers.importing.writing import Existing, write_batch_atomically
+from xsale.numbers import number_display
 
 # A batch is written once its downloaded photos take this much disk (or at `batch_size` lines).
 MAX_PENDING_PHOTO_BYTES = 256 * 1024 * 1024
@@ -55,6 +58,20 @@ def bounded_lines(lines, max_bytes: int):
         yield None
 
 
+def unreadable(exc: Exception) -> str:
+    """Why a line that broke in a way no check foresaw could not be read."""
+    return _("could not be read (%(error)s: %(reason)s)") % {
+        "error": exc.__class__.__name__,
+        "reason": exc,
+    }
+
+
+def _read_photo_in(language: str, ref: str, base_dir: Path):
+    """read_photo in a thread of the pool, its errors worded in the import's language."""
+    with translation.override(language):
+        return read_photo(ref, base_dir)
+
+
 def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500) -> ImportReport:
     """Import an iterable of text lines (streamed: nothing holds the whole file).
 
@@ -64,6 +81,7 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
     integration_model = apps.get_model("integrations", "Integration")
     integrations_by_name = {i.name: i for i in integration_model.objects.all()}
     report = ImportReport()
+    language = translation.get_language()  # the photo threads' errors are worded in it too
     pending: dict[str, tuple[int, OfferLine]] = {}  # sku -> (line number, line), in file order
     errors: list[tuple[int, str]] = []  # of the lines read since the last batch was written
     downloads: deque[Future] = deque()  # the batch's photo reads not yet in `photo_bytes`
@@ -94,7 +112,7 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
         downloads.extend(still)
 
     def write(ready: list[tuple[int, OfferLine]]) -> None:
-        parsed = [line for _, line in ready]
+        parsed = [line for _number, line in ready]
         try:
             created = write_batch_atomically(parsed, Existing.for_lines(parsed), pool)
         except Exception:  # noqa: BLE001 - unforeseen by the line checks: one line at a time
@@ -105,7 +123,7 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
                     created.extend(write_batch_atomically([line], existing, pool))
                 except Exception as exc:  # a refusal of this line only
                     created.append(None)
-                    fail(number, f"could not be saved ({exc})")
+                    fail(number, _("could not be saved (%(reason)s)") % {"reason": exc})
         report.created += sum(1 for flag in created if flag is True)
         report.updated += sum(1 for flag in created if flag is False)
 
@@ -120,13 +138,13 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
                     fail(number, str(exc))
                     continue
                 except Exception as exc:  # whatever else breaks one line fails that line only
-                    fail(number, f"could not be read ({exc.__class__.__name__}: {exc})")
+                    fail(number, unreadable(exc))
                     continue
                 ready.append((number, parsed))
             if ready:
                 write(ready)
         finally:
-            for _, parsed in pending.values():
+            for _number, parsed in pending.values():
                 parsed.discard_photos()
             pending.clear()
             downloads.clear()
@@ -135,7 +153,7 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
 
     def start_reading(ref: str) -> Future:
         count_downloads(block=True)
-        future = pool.submit(read_photo, ref, base_dir)
+        future = pool.submit(_read_photo_in, language, ref, base_dir)
         downloads.append(future)
         return future
 
@@ -146,7 +164,8 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
                 if text is None:
                     fail(
                         number,
-                        f"is longer than {max_line:,} bytes (IMPORT_MAX_LINE_BYTES); skipped",
+                        _("is longer than %(max)s bytes (IMPORT_MAX_LINE_BYTES); skipped")
+                        % {"max": number_display(max_line)},
                     )
                     continue
                 if not text.strip():
@@ -156,7 +175,7 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
                         try:
                             text = text.decode("utf-8")
                         except UnicodeDecodeError:
-                            raise LineError("is not UTF-8 text") from None
+                            raise LineError(_("is not UTF-8 text")) from None
                     parsed = parse_line(
                         text,
                         base_dir=base_dir,
@@ -170,12 +189,12 @@ def import_lines(lines, *, base_dir: Path, on_error=None, batch_size: int = 500)
                 except LineError as exc:
                     fail(number, str(exc))
                 except Exception as exc:  # whatever else breaks one line fails that line only
-                    fail(number, f"could not be read ({exc.__class__.__name__}: {exc})")
+                    fail(number, unreadable(exc))
                 count_downloads(block=False)
                 if len(pending) >= batch_size or photo_bytes > MAX_PENDING_PHOTO_BYTES:
                     flush()
             flush()
         finally:
-            for _, parsed in pending.values():  # an interrupted import leaves no files
+            for _number, parsed in pending.values():  # an interrupted import leaves no files
                 parsed.discard_photos()
     return report

@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from offers.downloads import DownloadError, download_photo
 from offers.importing.lines import LineError, PhotoData
@@ -26,19 +27,21 @@ def read_photo(ref: str, base_dir: Path) -> PhotoData:
     """A line's photo `ref` (a URL, or a path in the feed's folder `base_dir`) in a temporary
     file, its size, hash and type checked; LineError says why it cannot be."""
     if not isinstance(ref, str) or not ref.strip():
-        raise LineError("a photo path must be a non-empty string")
+        raise LineError(_("a photo path must be a non-empty string"))
     max_bytes = settings.PHOTO_MAX_BYTES
     photo = _download(ref) if _is_url(ref) else _copy_local(ref, base_dir)
     try:
         if photo.size > max_bytes:
-            raise LineError(f"photo {ref} is larger than {max_bytes // (1024 * 1024)} MiB")
+            raise _too_large(ref, max_bytes)
         try:
             with photo.path.open("rb") as fh:
                 photo.sha256, photo.content_type = inspect_image(fh)
         except UnreadablePhoto as exc:
-            raise LineError(f"photo {ref} is {exc}") from None
+            raise LineError(
+                _("photo %(ref)s is %(reason)s") % {"ref": ref, "reason": exc}
+            ) from None
         except OSError as exc:
-            raise LineError(f"photo {ref} cannot be read ({exc.strerror})") from None
+            raise _unreadable(ref, exc) from None
     except BaseException:
         photo.discard()
         raise
@@ -50,8 +53,23 @@ def _local_refused(ref: str) -> LineError:
     outside the folder, a link leading out, not a regular file): it never tells whether a path
     outside the feed's folder exists."""
     return LineError(
-        f"photo {ref} cannot be read: a photo must be a regular file inside the feed's folder "
-        '(no "..", no absolute path, no link leading out of the folder)'
+        _(
+            "photo %(ref)s cannot be read: a photo must be a regular file inside the feed's "
+            'folder (no "..", no absolute path, no link leading out of the folder)'
+        )
+        % {"ref": ref}
+    )
+
+
+def _too_large(ref: str, max_bytes: int) -> LineError:
+    return LineError(
+        _("photo %(ref)s is larger than %(mib)s MiB") % {"ref": ref, "mib": max_bytes // 2**20}
+    )
+
+
+def _unreadable(ref: str, exc: OSError) -> LineError:
+    return LineError(
+        _("photo %(ref)s cannot be read (%(reason)s)") % {"ref": ref, "reason": exc.strerror}
     )
 
 
@@ -105,7 +123,7 @@ def _copy_local(ref: str, base_dir: Path) -> PhotoData:
     fd = _open_inside(ref, base_dir)
     with os.fdopen(fd, "rb") as source:
         if os.fstat(source.fileno()).st_size > max_bytes:
-            raise LineError(f"photo {ref} is larger than {max_bytes // (1024 * 1024)} MiB")
+            raise _too_large(ref, max_bytes)
         tmp_fd, name = tempfile.mkstemp(prefix="xsale-photo-", dir=settings.FILE_UPLOAD_TEMP_DIR)
         path = Path(name)
         try:
@@ -118,7 +136,7 @@ def _copy_local(ref: str, base_dir: Path) -> PhotoData:
                         break
         except OSError as exc:
             path.unlink(missing_ok=True)
-            raise LineError(f"photo {ref} cannot be read ({exc.strerror})") from None
+            raise _unreadable(ref, exc) from None
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -134,7 +152,9 @@ def _download(url: str) -> PhotoData:
             size = dest.tell()
     except DownloadError as exc:
         path.unlink(missing_ok=True)
-        raise LineError(f"photo {url} could not be downloaded ({exc})") from None
+        raise LineError(
+            _("photo %(ref)s could not be downloaded (%(reason)s)") % {"ref": url, "reason": exc}
+        ) from None
     except BaseException:
         path.unlink(missing_ok=True)
         raise

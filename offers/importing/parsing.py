@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from offers.importing.feed_photos import read_photo
 from offers.importing.lines import LineError, OfferLine
@@ -21,7 +22,10 @@ def _storable(key: str, value: str) -> str:
     """Text as the catalogue holds it on any database: PostgreSQL cannot store a NUL character,
     so a line holding one is refused whole, with its field named, wherever it is imported."""
     if "\x00" in value:
-        raise LineError(f'"{key}" contains a NUL character (\\u0000), which xSale cannot store')
+        raise LineError(
+            _('"%(key)s" contains a NUL character (\\u0000), which xSale cannot store')
+            % {"key": key}
+        )
     return value
 
 
@@ -30,12 +34,14 @@ def _text(data, key, *, required=False, max_length=None, default=""):
     if value is None:
         value = default
     if not isinstance(value, str):
-        raise LineError(f'"{key}" must be a string')
+        raise LineError(_('"%(key)s" must be a string') % {"key": key})
     value = value.strip() if key != "description" else value
     if required and not value:
-        raise LineError(f'"{key}" is missing')
+        raise LineError(_('"%(key)s" is missing') % {"key": key})
     if max_length and len(value) > max_length:
-        raise LineError(f'"{key}" is longer than {max_length} characters')
+        raise LineError(
+            _('"%(key)s" is longer than %(max)s characters') % {"key": key, "max": max_length}
+        )
     return _storable(key, value)
 
 
@@ -53,60 +59,70 @@ def _name(data) -> str:
 def _price(data):
     raw = data.get("price")
     if raw is None or isinstance(raw, bool):
-        raise LineError('"price" is missing')
+        raise LineError(_('"%(key)s" is missing') % {"key": "price"})
     try:
         price = Decimal(str(raw))
     except InvalidOperation:
-        raise LineError(f'"price" is not a number: {raw!r}') from None
+        raise LineError(_('"price" is not a number: %(raw)r') % {"raw": raw}) from None
     if not price.is_finite() or price < 0:
-        raise LineError(f'"price" must be 0 or more, got {raw}')
+        raise LineError(_('"price" must be 0 or more, got %(raw)s') % {"raw": raw})
     if price != price.quantize(Decimal("0.01")) or price >= Decimal("1e10"):
-        raise LineError(f'"price" must have at most 2 decimal places and 10 digits: {raw}')
+        raise LineError(
+            _('"price" must have at most 2 decimal places and 10 digits: %(raw)s') % {"raw": raw}
+        )
     return price.quantize(Decimal("0.01"))
 
 
 def _stock(data):
     raw = data.get("stock", 0)
     if isinstance(raw, bool) or not isinstance(raw, int):
-        raise LineError(f'"stock" must be a whole number, got {raw!r}')
+        raise LineError(_('"stock" must be a whole number, got %(raw)r') % {"raw": raw})
     if raw < 0:
-        raise LineError(f'"stock" cannot be negative, got {raw}')
+        raise LineError(_('"stock" cannot be negative, got %(raw)s') % {"raw": raw})
     return raw
 
 
 def _parameters(data):
     raw = data.get("parameters") or []
     if not isinstance(raw, list):
-        raise LineError('"parameters" must be a list')
+        raise LineError(_('"%(key)s" must be a list') % {"key": "parameters"})
     params = []
     for i, item in enumerate(raw, 1):
         if not isinstance(item, dict):
-            raise LineError(f"parameter {i} must be an object with name and value")
+            raise LineError(
+                _("parameter %(number)s must be an object with name and value") % {"number": i}
+            )
         name = _text(item, "name", required=True, max_length=255)
         value = item.get("value")
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str) or not value.strip():
-            raise LineError(f'parameter "{name}" has no value')
-        params.append((name, _storable(f"parameter {name}", value.strip()[:1000])))
+            raise LineError(_('parameter "%(name)s" has no value') % {"name": name})
+        params.append(
+            (name, _storable(_("parameter %(name)s") % {"name": name}, value.strip()[:1000]))
+        )
     return params
 
 
 def _channels(data, integrations_by_name):
     raw = data.get("channels") or []
     if not isinstance(raw, list):
-        raise LineError('"channels" must be a list')
+        raise LineError(_('"%(key)s" must be a list') % {"key": "channels"})
     channels = []
     for item in raw:
         if not isinstance(item, dict):
-            raise LineError("each channel must be an object with integration, active, external_id")
+            raise LineError(
+                _("each channel must be an object with integration, active, external_id")
+            )
         name = _text(item, "integration", required=True)
         integration = integrations_by_name.get(name)
         if integration is None:
-            raise LineError(f'unknown integration "{name}"')
+            raise LineError(_('unknown integration "%(name)s"') % {"name": name})
         active = item.get("active", True)
         if not isinstance(active, bool):
-            raise LineError(f'"active" of integration "{name}" must be true or false')
+            raise LineError(
+                _('"active" of integration "%(name)s" must be true or false') % {"name": name}
+            )
         external_id = item.get("external_id")
         if external_id is not None:
             external_id = _storable("external_id", str(external_id).strip()[:64])
@@ -124,22 +140,28 @@ def parse_line(
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise LineError(f"broken JSON ({exc.msg} at column {exc.colno})") from None
+        raise LineError(
+            _("broken JSON (%(error)s at column %(column)s)")
+            % {"error": exc.msg, "column": exc.colno}
+        ) from None
     if not isinstance(data, dict):
-        raise LineError("a line must be a JSON object")
+        raise LineError(_("a line must be a JSON object"))
     ean = _text(data, "ean", max_length=14)
     if ean and not EAN_RE.match(ean):
-        raise LineError(f'"ean" must be 8 to 14 digits, got {ean!r}')
+        raise LineError(_('"ean" must be 8 to 14 digits, got %(ean)r') % {"ean": ean})
     currency = _text(data, "currency", default="PLN").upper()
     if not CURRENCY_RE.match(currency):
-        raise LineError(f'"currency" must be an ISO 4217 code like PLN, got {currency!r}')
+        raise LineError(
+            _('"currency" must be an ISO 4217 code like PLN, got %(currency)r')
+            % {"currency": currency}
+        )
     photos_raw = data.get("photos") or []
     if not isinstance(photos_raw, list):
-        raise LineError('"photos" must be a list')
+        raise LineError(_('"%(key)s" must be a list') % {"key": "photos"})
     if len(photos_raw) > settings.IMPORT_MAX_PHOTOS:
         raise LineError(
-            f"has {len(photos_raw)} photos; an offer may have at most "
-            f"{settings.IMPORT_MAX_PHOTOS} (IMPORT_MAX_PHOTOS)"
+            _("has %(count)s photos; an offer may have at most %(max)s (IMPORT_MAX_PHOTOS)")
+            % {"count": len(photos_raw), "max": settings.IMPORT_MAX_PHOTOS}
         )
     line = OfferLine(
         sku=_text(data, "sku", required=True, max_length=64),

@@ -28,6 +28,14 @@ def test_help_speaks_polish_by_default_and_english_on_request():
     assert "show the latest run" in in_english
 
 
+def test_the_import_speaks_polish_by_default_and_english_on_request():
+    polish = manage("import_offers", "--help").stdout
+    assert "użycie:" in polish and "przykłady:" in polish and "plik JSON Lines" in polish
+    in_english = manage("import_offers", "--help", "--language", "en").stdout
+    assert "usage:" in in_english and "examples:" in in_english
+    assert "the JSON Lines file" in in_english
+
+
 def test_a_failed_run_prints_its_page_and_its_csv(failed_run, settings):
     from integrations.management.commands.resync_offers import Command
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from offers.importing import PHOTO_DOWNLOAD_THREADS, import_lines
 from offers.models import Offer, OfferChannel, OfferParameter, OfferPhoto, SiteJournal
@@ -56,8 +57,9 @@ def refuse_rows(table: str, condition: str) -> None:
 
 
 def run(path: Path):
+    """The import of `path` in English (the words these tests read): (report, errors)."""
     errors = []
-    with path.open("rb") as fh:
+    with path.open("rb") as fh, translation.override("en"):
         report = import_lines(fh, base_dir=path.parent, on_error=lambda n, r: errors.append((n, r)))
     return report, errors
 

@@ -108,8 +108,33 @@ def test_a_bad_line_is_reported_with_its_number_and_the_others_import(
     code, out, err = run_import(path)
     assert code == 1
     assert f"line 2: {reason}" in err
-    assert "2 offers" in err and "1 lines failed" in err
+    assert "2 offers" in err and "lines failed: 1." in err
     assert set(Offer.objects.values_list("sku", flat=True)) == {"GOOD-1", "GOOD-2"}
+
+
+def test_the_report_speaks_polish_by_default_photo_threads_too(write_jsonl, tmp_path):
+    """The product's language unless asked otherwise: each line's error (a photo's too, found
+    by a thread of the import's pool) and the summary."""
+    (tmp_path / "notimage.jpg").write_text("this is not a jpeg")
+    lines = [
+        offer_line("GOOD-1"),
+        offer_line("BAD-1", price=-1),
+        offer_line("BAD-2", photos=["notimage.jpg"]),
+        offer_line("BAD-3", photos=["../outside.jpg"]),
+    ]
+    code, _, err = run_import(write_jsonl(lines), language="pl")
+    assert code == 1
+    assert "wiersz 2: pole „price” musi wynosić 0 lub więcej, a jest -1" in err
+    assert "wiersz 3: zdjęcie notimage.jpg: to nie jest czytelny obraz" in err
+    assert "wiersz 4: nie można odczytać zdjęcia ../outside.jpg: zdjęcie musi być" in err
+    assert "Zaimportowano 1 ofertę (nowe: 1, zaktualizowane: 0); błędnych wierszy: 3." in err
+    assert "line" not in err and "photo" not in err
+
+    code, _, err = run_import(write_jsonl(lines, name="again.jsonl"), language="en")
+    assert "line 3: photo notimage.jpg is not a readable image" in err
+    assert "line 4: photo ../outside.jpg cannot be read: a photo must be" in err
+    assert "Imported 1 offer (0 created, 1 updated); lines failed: 3." in err
+    assert "wiersz" not in err and "zdjęci" not in err
 
 
 def test_a_bad_line_imports_nothing_of_itself(write_jsonl, tmp_path, make_integration):

@@ -96,7 +96,7 @@ def test_the_import_refuses_a_line_whose_name_has_a_bidi_override(tmp_path):
 
     out, err = io.StringIO(), io.StringIO()
     with pytest.raises(CommandError) as failed:
-        call_command("import_offers", str(path), stdout=out, stderr=err)
+        call_command("import_offers", str(path), language="en", stdout=out, stderr=err)
     report = err.getvalue() + str(failed.value)
     assert "line 2" in report and "U+202E" in report
     assert list(Offer.objects.filter(sku__in=["GOOD-1", "BAD"]).values_list("sku", flat=True)) == [

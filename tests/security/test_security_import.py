@@ -192,7 +192,7 @@ def test_a_bad_download_fails_its_line_only(write_jsonl, hostile, settings, wher
     code, out, err = run_import(path)
     assert code == 1
     assert "line 2:" in err and reason in err, err
-    assert "1 lines failed" in err
+    assert "lines failed: 1." in err
     assert set(Offer.objects.values_list("sku", flat=True)) == {"BEFORE", "AFTER"}
 
 

@@ -1,32 +1,71 @@
+"""`manage.py import_offers FILE`: import offers from a JSON Lines file (offers/importing/).
+
+Speaks the product's language (the settings' one, or --language): the summary, and each line's
+error as it is found, on the error output."""
+
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from offers.importing import import_lines
+from offers.importing import ImportReport, import_lines
+from xsale.commands import LanguageCommand
+from xsale.numbers import number_display
 
 
-class Command(BaseCommand):
+def summary(report: ImportReport) -> str:
+    imported = report.created + report.updated
+    return ngettext(
+        "Imported %(count)s offer (%(created)s created, %(updated)s updated); "
+        "lines failed: %(failed)s.",
+        "Imported %(count)s offers (%(created)s created, %(updated)s updated); "
+        "lines failed: %(failed)s.",
+        imported,
+    ) % {
+        "count": number_display(imported),
+        "created": number_display(report.created),
+        "updated": number_display(report.updated),
+        "failed": number_display(len(report.errors)),
+    }
+
+
+class Command(LanguageCommand):
     help = "Import offers from a JSON Lines file (one offer per line), upserting by SKU."
 
-    def add_arguments(self, parser):
-        parser.add_argument("file", type=Path)
+    def describe(self) -> str:
+        return _("Import offers from a JSON Lines file (one offer per line), upserting by SKU.")
 
-    def handle(self, *args, file: Path, **options):
+    def examples(self) -> str:
+        return _(
+            "examples:\n"
+            "  import_offers offers.jsonl                 import, speaking Polish\n"
+            "  import_offers offers.jsonl --language en   in English\n"
+            "\n"
+            "A line that fails is named with its line number and why; the other lines are\n"
+            "imported. Photo paths are read inside the file's folder."
+        )
+
+    def add_command_arguments(self, parser):
+        parser.add_argument(
+            "file", type=Path, help=_("the JSON Lines file: one offer a line, as a JSON object")
+        )
+
+    def handle_in_language(self, *args, file: Path, **options):
         try:
             fh = file.open("rb")
         except OSError as exc:
-            raise CommandError(f"Cannot open {file}: {exc.strerror}") from None
+            raise CommandError(
+                _("Cannot open %(file)s: %(reason)s") % {"file": file, "reason": exc.strerror}
+            ) from None
 
         def report_error(number, reason):
-            self.stderr.write(f"line {number}: {reason}")
+            self.stderr.write(
+                _("line %(number)s: %(reason)s") % {"number": number, "reason": reason}
+            )
 
         with fh:
             report = import_lines(fh, base_dir=file.resolve().parent, on_error=report_error)
-        summary = (
-            f"Imported {report.created + report.updated} offers "
-            f"({report.created} created, {report.updated} updated); "
-            f"{len(report.errors)} lines failed."
-        )
         if report.errors:
-            raise CommandError(summary)
-        self.stdout.write(self.style.SUCCESS(summary))
+            raise CommandError(summary(report))
+        self.stdout.write(self.style.SUCCESS(summary(report)))
