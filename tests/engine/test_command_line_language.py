@@ -36,6 +36,29 @@ def test_the_import_speaks_polish_by_default_and_english_on_request():
     assert "the JSON Lines file" in in_english
 
 
+def test_everyday_syncs_command_speaks_polish_by_default_and_english_on_request(
+    make_integration,
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    shop = make_integration(name="Sklep", channel="woocommerce")
+    out = StringIO()
+    call_command("sync_changes", shop.name, stdout=out)
+    assert "Sklep: p50/p95 w ostatniej godzinie" in out.getvalue()
+    assert "oczekuje 0, najstarsza —, odrzucone 0" in out.getvalue()
+    with pytest.raises(CommandError, match="Nie ma integracji o nazwie 'Brak'"):
+        call_command("sync_changes", "Brak")
+
+    out = StringIO()
+    call_command("sync_changes", shop.name, language="en", stdout=out)
+    assert "Sklep: p50/p95 last hour" in out.getvalue()
+    assert "pending 0, oldest —, refused 0" in out.getvalue()
+    with pytest.raises(CommandError, match="No integration is named 'Brak'"):
+        call_command("sync_changes", "Brak", language="en")
+
+
 def test_a_failed_run_prints_its_page_and_its_csv(failed_run, settings):
     from integrations.management.commands.resync_offers import Command
 
