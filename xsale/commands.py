@@ -33,7 +33,8 @@ class HelpFormatter(DjangoHelpFormatter, RawDescriptionHelpFormatter):
 
 
 class LanguageCommand(BaseCommand):
-    """A command worded in one language. A subclass words its help in `describe()` and its
+    """A command worded in one language. A subclass words its help in `describe()` (no class
+    `help`: the help is built in the chosen language each time a parser is) and its
     examples in `examples()` (both called in the chosen language), adds its own arguments in
     `add_command_arguments` and works in `handle_in_language`, inside that language; called
     through `call_command`, it speaks `language=` or the settings' language."""

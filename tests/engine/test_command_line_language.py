@@ -20,20 +20,19 @@ def manage(*args) -> subprocess.CompletedProcess:
     )
 
 
-def test_help_speaks_polish_by_default_and_english_on_request():
-    polish = manage("resync_offers", "--help").stdout
-    assert "użycie:" in polish and "przykłady:" in polish and "pokaż ostatni przebieg" in polish
-    in_english = manage("resync_offers", "--help", "--language", "en").stdout
+@pytest.mark.parametrize(
+    "command, polish_word, english_word",
+    [
+        ("resync_offers", "pokaż ostatni przebieg", "show the latest run"),
+        ("import_offers", "plik JSON Lines", "the JSON Lines file"),
+    ],
+)
+def test_help_speaks_polish_by_default_and_english_on_request(command, polish_word, english_word):
+    polish = manage(command, "--help").stdout
+    assert "użycie:" in polish and "przykłady:" in polish and polish_word in polish
+    in_english = manage(command, "--help", "--language", "en").stdout
     assert "usage:" in in_english and "examples:" in in_english
-    assert "show the latest run" in in_english
-
-
-def test_the_import_speaks_polish_by_default_and_english_on_request():
-    polish = manage("import_offers", "--help").stdout
-    assert "użycie:" in polish and "przykłady:" in polish and "plik JSON Lines" in polish
-    in_english = manage("import_offers", "--help", "--language", "en").stdout
-    assert "usage:" in in_english and "examples:" in in_english
-    assert "the JSON Lines file" in in_english
+    assert english_word in in_english
 
 
 def test_everyday_syncs_command_speaks_polish_by_default_and_english_on_request(

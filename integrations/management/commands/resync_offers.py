@@ -141,8 +141,6 @@ def estimate_line(integration: Integration, run: ResyncRun) -> str:
 
 
 class Command(LanguageCommand):
-    help = "Resynchronize all active offers of one integration (the same service as the pages)."
-
     def describe(self) -> str:
         return _(
             "Resynchronize all active offers of one integration (the same service as the pages)."

@@ -11,11 +11,6 @@ from xsale.commands import LanguageCommand
 
 
 class Command(LanguageCommand):
-    help = (
-        "Everyday sync of one integration: its freshness and pending changes; confirm or "
-        "discard a wave of changes the guardrail holds; retry the changes the channel refused."
-    )
-
     def describe(self) -> str:
         return _(
             "Everyday sync of one integration: its freshness and pending changes; confirm or "

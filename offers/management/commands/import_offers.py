@@ -31,8 +31,6 @@ def summary(report: ImportReport) -> str:
 
 
 class Command(LanguageCommand):
-    help = "Import offers from a JSON Lines file (one offer per line), upserting by SKU."
-
     def describe(self) -> str:
         return _("Import offers from a JSON Lines file (one offer per line), upserting by SKU.")
 
